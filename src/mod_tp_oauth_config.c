@@ -1,0 +1,1 @@
+#include "mod_tp_oauth_private.h"

@@ -1,0 +1,1 @@
+#include "tpo_b64.h"

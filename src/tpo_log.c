@@ -1,0 +1,31 @@
+#include <stdarg.h>
+#include <stdio.h>
+#include "tpo_log.h"
+
+static tpo_log_fn *log_fn;
+static int log_max_level = TPO_LOG_WARN;
+
+void tpo_log_set(tpo_log_fn *fn, int max_level)
+{
+    log_fn = fn;
+    log_max_level = max_level;
+}
+
+int tpo_log_enabled(int level)
+{
+    return log_fn != NULL && level <= log_max_level;
+}
+
+void tpo_log(const char *file, int line, int level, const char *fmt, ...)
+{
+    char buf[1024];
+    va_list ap;
+
+    if (!tpo_log_enabled(level)) {
+        return;
+    }
+    va_start(ap, fmt);
+    vsnprintf(buf, sizeof(buf), fmt, ap);
+    va_end(ap);
+    log_fn(file, line, level, buf);
+}

@@ -1,0 +1,29 @@
+/* Logging from the protocol core.
+ *
+ * The core never includes httpd headers. It reports through one callback that
+ * the Apache glue installs (forwarding to ap_log_error with the module index,
+ * so `LogLevel tp_oauth:debug` covers every file). Unit tests leave it unset
+ * (messages are dropped) or install their own.
+ *
+ * Never pass a token, secret or cookie value to tpo_log().
+ */
+#ifndef TPO_LOG_H
+#define TPO_LOG_H
+
+/* syslog-style levels, same numbers as APLOG_* */
+#define TPO_LOG_ERR    3
+#define TPO_LOG_WARN   4
+#define TPO_LOG_NOTICE 5
+#define TPO_LOG_INFO   6
+#define TPO_LOG_DEBUG  7
+
+typedef void tpo_log_fn(const char *file, int line, int level, const char *msg);
+
+void tpo_log_set(tpo_log_fn *fn, int max_level);
+int  tpo_log_enabled(int level);
+void tpo_log(const char *file, int line, int level, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define TPO_LOG_MARK __FILE__, __LINE__
+
+#endif

@@ -1,0 +1,14 @@
+/* Is this request a top-level page navigation (that may be redirected to a
+ * login page) or an API call / XHR / fetch (that must get a 401)? */
+#ifndef TPO_NAV_H
+#define TPO_NAV_H
+
+/* Navigation when all of: method is GET; no X-Requested-With; Sec-Fetch-Mode
+ * absent or "navigate"; Sec-Fetch-Dest absent, "document" or "iframe"; Accept
+ * present and lists text/html (or application/xhtml+xml). Any argument may be
+ * NULL (header absent). Returns 1 for a navigation. */
+int tpo_is_navigation(const char *method, const char *x_requested_with,
+                      const char *sec_fetch_mode, const char *sec_fetch_dest,
+                      const char *accept);
+
+#endif

@@ -1,0 +1,73 @@
+/* The session record: a flat, versioned binary layout (not JSON) so that the
+ * per-request path decodes it without parsing: a struct whose strings point
+ * into the bytes read from the cache.
+ *
+ * Layout (all integers little-endian):
+ *   "TPS" version(1)
+ *   then fields: tag(1) length(4) data(length)
+ *   strings carry their terminating NUL inside length, so decoded pointers
+ *   can be used as C strings without copying.
+ * Unknown tags are skipped (forward compatible); a truncated or inconsistent
+ * record is rejected. */
+#ifndef TPO_SESSION_H
+#define TPO_SESSION_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <apr_errno.h>
+
+#define TPO_SESSION_VERSION 1
+
+typedef struct tpo_session {
+    apr_time_t created;        /* login time */
+    apr_time_t expires;        /* absolute end (maximum lifetime) */
+    apr_time_t last_seen;      /* last activity (coarse) */
+    apr_time_t at_expires;     /* access token expiry; 0 unknown */
+    const char *provider;      /* provider name (config) */
+    const char *user;          /* REMOTE_USER */
+    const char *sub;
+    const char *access_token;
+    const char *refresh_token; /* may be NULL */
+    const char *id_token;      /* may be NULL */
+    const char *scope;         /* granted scope, may be NULL */
+    const char *claims;        /* JSON object text, may be NULL */
+    /* Pre-rendered environment: name,value,name,value,... (const char*),
+     * computed once at login/refresh. */
+    apr_array_header_t *env;
+} tpo_session;
+
+/* Encode into a fresh buffer in p. */
+char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len);
+
+/* Decode buf (which must stay alive: strings point into it). Returns
+ * APR_EINVAL on a bad magic, version, or truncated/inconsistent record. */
+apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
+                                tpo_session *out);
+
+/* --- generic TLV writer/reader shared by the session and pending records --- */
+typedef struct tpo_tlv_writer {
+    apr_pool_t *p;
+    char *buf;
+    apr_size_t len, cap;
+} tpo_tlv_writer;
+
+void tpo_tlv_init(tpo_tlv_writer *w, apr_pool_t *p, const char magic[3], unsigned char version);
+void tpo_tlv_put_str(tpo_tlv_writer *w, unsigned char tag, const char *s); /* NULL: omitted */
+void tpo_tlv_put_time(tpo_tlv_writer *w, unsigned char tag, apr_time_t t);
+
+typedef struct tpo_tlv_reader {
+    const char *buf;
+    apr_size_t len, pos;
+} tpo_tlv_reader;
+
+/* APR_EINVAL when the magic/version does not match. */
+apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len,
+                          const char magic[3], unsigned char version);
+/* Next field: 1 and sets tag/data/dlen; 0 at the end; -1 on a bad record. */
+int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen);
+/* Field as string (must end in NUL) or time (8 bytes); APR_EINVAL otherwise. */
+apr_status_t tpo_tlv_str(const char *data, apr_size_t dlen, const char **out);
+apr_status_t tpo_tlv_time(const char *data, apr_size_t dlen, apr_time_t *out);
+
+#endif

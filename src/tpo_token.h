@@ -1,0 +1,82 @@
+/* Token endpoint requests and responses (RFC 6749 sections 4.1.3, 5, 6)
+ * with the accents of providers that do not follow it to the letter
+ * (see shared/PROVIDERS.md): JSON request bodies, expires_in as a string,
+ * a duration ("1d") or an absolute epoch, expires_at as ISO-8601,
+ * error_code/message errors, scopes as an array. */
+#ifndef TPO_TOKEN_H
+#define TPO_TOKEN_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include <apr_time.h>
+#include <jansson.h>
+
+typedef enum {
+    TPO_TOKEN_ENC_FORM = 0,   /* application/x-www-form-urlencoded (default) */
+    TPO_TOKEN_ENC_JSON        /* application/json */
+} tpo_token_encoding;
+
+typedef enum {
+    TPO_CLIENT_AUTH_BASIC = 0,  /* client_secret_basic (default) */
+    TPO_CLIENT_AUTH_POST,       /* client_secret_post: id + secret in the body */
+    TPO_CLIENT_AUTH_NONE        /* public client: client_id in the body only */
+} tpo_client_auth;
+
+typedef struct tpo_token_request {
+    const char *content_type;   /* "application/x-www-form-urlencoded" or "application/json" */
+    const char *body;
+    apr_size_t body_len;
+    const char *authorization;  /* "Basic ..." or NULL */
+} tpo_token_request;
+
+/* Build a token request.
+ * params: name/value pairs in order (grant_type, code, redirect_uri,
+ *   code_verifier, refresh_token, scope, ...), values NULL are skipped.
+ * With JSON encoding, client credentials go into the body unless auth is
+ * BASIC (then header too and not in body). With BASIC, id and secret are
+ * form-urlencoded before base64 (RFC 6749 2.3.1). */
+void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
+                             tpo_client_auth auth, const char *client_id,
+                             const char *client_secret,
+                             const apr_array_header_t *params, /* of const char* pairs: n0,v0,n1,v1,... */
+                             tpo_token_request *out);
+
+typedef struct tpo_token_response {
+    const char *access_token;
+    const char *refresh_token;     /* NULL when absent */
+    const char *id_token;          /* NULL when absent */
+    const char *token_type;        /* NULL when absent */
+    const char *scope;             /* space-separated; from "scope" string or "scope"/"scopes" array */
+    apr_time_t expires_at;         /* absolute; 0 when the response says nothing */
+    const char *error;             /* "error" or "error_code" when the response is an error */
+    const char *error_description; /* "error_description" or "message" */
+    json_t *json;                  /* whole response (decref'd by pool cleanup) */
+} tpo_token_response;
+
+typedef enum {
+    TPO_TOKEN_OK = 0,
+    TPO_TOKEN_ERROR_RESPONSE,  /* provider said error (out->error set) */
+    TPO_TOKEN_MALFORMED        /* not JSON / no access_token / wrong types; *detail says */
+} tpo_token_result;
+
+/* Parse a token endpoint response body with its HTTP status.
+ * Expiry rules, first match wins:
+ *   expires_in: number or numeric string: if larger than now (seconds since
+ *     epoch), an absolute epoch; else a duration in seconds;
+ *   expires_in: duration string "<n>[smhd]" (e.g. "1d", "30m");
+ *   expires_at: number (epoch seconds) or ISO-8601 "YYYY-MM-DDTHH:MM:SS[.fff][Z|+hh:mm]"
+ *     (no zone means UTC);
+ *   otherwise 0.
+ * A negative, zero-length or absurd (> 10 years) lifetime is MALFORMED. */
+tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
+                                          apr_size_t len, int http_status,
+                                          apr_time_t now, tpo_token_response *out,
+                                          const char **detail);
+
+/* Parse "<n>[smhd]" or plain digits into seconds; -1 if invalid. */
+long long tpo_token_parse_duration(const char *s);
+
+/* Parse ISO-8601 date-time into apr_time_t; 0 if invalid. */
+apr_time_t tpo_token_parse_iso8601(const char *s);
+
+#endif
