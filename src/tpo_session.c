@@ -1,1 +1,238 @@
+#include <string.h>
 #include "tpo_session.h"
+
+/* ---------------------------------------------------------------- TLV */
+
+static void tlv_reserve(tpo_tlv_writer *w, apr_size_t more)
+{
+    char *nbuf;
+    apr_size_t ncap;
+
+    if (w->len + more <= w->cap) {
+        return;
+    }
+    ncap = w->cap ? w->cap : 256;
+    while (ncap < w->len + more) {
+        ncap *= 2;
+    }
+    nbuf = apr_palloc(w->p, ncap);
+    if (w->len) {
+        memcpy(nbuf, w->buf, w->len);
+    }
+    w->buf = nbuf;
+    w->cap = ncap;
+}
+
+static void put_u32(char *dst, apr_uint32_t v)
+{
+    dst[0] = (char)(v & 0xff);
+    dst[1] = (char)((v >> 8) & 0xff);
+    dst[2] = (char)((v >> 16) & 0xff);
+    dst[3] = (char)((v >> 24) & 0xff);
+}
+
+static apr_uint32_t get_u32(const char *src)
+{
+    const unsigned char *s = (const unsigned char *)src;
+    return (apr_uint32_t)s[0] | ((apr_uint32_t)s[1] << 8)
+         | ((apr_uint32_t)s[2] << 16) | ((apr_uint32_t)s[3] << 24);
+}
+
+static void tlv_put(tpo_tlv_writer *w, unsigned char tag, const void *data, apr_size_t len)
+{
+    tlv_reserve(w, 5 + len);
+    w->buf[w->len] = (char)tag;
+    put_u32(w->buf + w->len + 1, (apr_uint32_t)len);
+    if (len) {
+        memcpy(w->buf + w->len + 5, data, len);
+    }
+    w->len += 5 + len;
+}
+
+void tpo_tlv_init(tpo_tlv_writer *w, apr_pool_t *p, const char magic[3], unsigned char version)
+{
+    memset(w, 0, sizeof(*w));
+    w->p = p;
+    tlv_reserve(w, 512);
+    memcpy(w->buf, magic, 3);
+    w->buf[3] = (char)version;
+    w->len = 4;
+}
+
+void tpo_tlv_put_str(tpo_tlv_writer *w, unsigned char tag, const char *s)
+{
+    if (s) {
+        tlv_put(w, tag, s, strlen(s) + 1);
+    }
+}
+
+void tpo_tlv_put_time(tpo_tlv_writer *w, unsigned char tag, apr_time_t t)
+{
+    char b[8];
+    apr_uint64_t v = (apr_uint64_t)t;
+    int i;
+
+    for (i = 0; i < 8; i++) {
+        b[i] = (char)((v >> (8 * i)) & 0xff);
+    }
+    tlv_put(w, tag, b, 8);
+}
+
+apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len,
+                          const char magic[3], unsigned char version)
+{
+    if (!buf || len < 4 || memcmp(buf, magic, 3) != 0
+        || (unsigned char)buf[3] != version) {
+        return APR_EINVAL;
+    }
+    r->buf = buf;
+    r->len = len;
+    r->pos = 4;
+    return APR_SUCCESS;
+}
+
+int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen)
+{
+    apr_uint32_t n;
+
+    if (r->pos == r->len) {
+        return 0;
+    }
+    if (r->len - r->pos < 5) {
+        return -1;
+    }
+    n = get_u32(r->buf + r->pos + 1);
+    if (n > r->len - r->pos - 5) {
+        return -1;
+    }
+    *tag = (unsigned char)r->buf[r->pos];
+    *data = r->buf + r->pos + 5;
+    *dlen = n;
+    r->pos += 5 + n;
+    return 1;
+}
+
+apr_status_t tpo_tlv_str(const char *data, apr_size_t dlen, const char **out)
+{
+    if (dlen == 0 || data[dlen - 1] != '\0' || memchr(data, '\0', dlen - 1) != NULL) {
+        return APR_EINVAL;
+    }
+    *out = data;
+    return APR_SUCCESS;
+}
+
+apr_status_t tpo_tlv_time(const char *data, apr_size_t dlen, apr_time_t *out)
+{
+    apr_uint64_t v = 0;
+    int i;
+
+    if (dlen != 8) {
+        return APR_EINVAL;
+    }
+    for (i = 0; i < 8; i++) {
+        v |= (apr_uint64_t)(unsigned char)data[i] << (8 * i);
+    }
+    *out = (apr_time_t)v;
+    return APR_SUCCESS;
+}
+
+/* ---------------------------------------------------------------- session */
+
+enum {
+    S_CREATED = 1, S_EXPIRES, S_LAST_SEEN, S_AT_EXPIRES,
+    S_PROVIDER = 16, S_USER, S_SUB, S_ACCESS_TOKEN, S_REFRESH_TOKEN,
+    S_ID_TOKEN, S_SCOPE, S_CLAIMS,
+    S_ENV_NAME = 32, S_ENV_VALUE
+};
+
+static const char SESSION_MAGIC[3] = { 'T', 'P', 'S' };
+
+char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
+{
+    tpo_tlv_writer w;
+    int i;
+
+    tpo_tlv_init(&w, p, SESSION_MAGIC, TPO_SESSION_VERSION);
+    tpo_tlv_put_time(&w, S_CREATED, s->created);
+    tpo_tlv_put_time(&w, S_EXPIRES, s->expires);
+    tpo_tlv_put_time(&w, S_LAST_SEEN, s->last_seen);
+    tpo_tlv_put_time(&w, S_AT_EXPIRES, s->at_expires);
+    tpo_tlv_put_str(&w, S_PROVIDER, s->provider);
+    tpo_tlv_put_str(&w, S_USER, s->user);
+    tpo_tlv_put_str(&w, S_SUB, s->sub);
+    tpo_tlv_put_str(&w, S_ACCESS_TOKEN, s->access_token);
+    tpo_tlv_put_str(&w, S_REFRESH_TOKEN, s->refresh_token);
+    tpo_tlv_put_str(&w, S_ID_TOKEN, s->id_token);
+    tpo_tlv_put_str(&w, S_SCOPE, s->scope);
+    tpo_tlv_put_str(&w, S_CLAIMS, s->claims);
+    if (s->env) {
+        const char **kv = (const char **)s->env->elts;
+        for (i = 0; i + 1 < s->env->nelts; i += 2) {
+            tpo_tlv_put_str(&w, S_ENV_NAME, kv[i]);
+            tpo_tlv_put_str(&w, S_ENV_VALUE, kv[i + 1] ? kv[i + 1] : "");
+        }
+    }
+    *len = w.len;
+    return w.buf;
+}
+
+apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
+                                tpo_session *out)
+{
+    tpo_tlv_reader r;
+    unsigned char tag;
+    const char *data, *pending_name = NULL;
+    apr_size_t dlen;
+    int rc;
+    apr_status_t st = APR_SUCCESS;
+
+    memset(out, 0, sizeof(*out));
+    if (tpo_tlv_open(&r, buf, len, SESSION_MAGIC, TPO_SESSION_VERSION) != APR_SUCCESS) {
+        return APR_EINVAL;
+    }
+    out->env = apr_array_make(p, 8, sizeof(const char *));
+    while ((rc = tpo_tlv_next(&r, &tag, &data, &dlen)) == 1) {
+        switch (tag) {
+        case S_CREATED:       st = tpo_tlv_time(data, dlen, &out->created); break;
+        case S_EXPIRES:       st = tpo_tlv_time(data, dlen, &out->expires); break;
+        case S_LAST_SEEN:     st = tpo_tlv_time(data, dlen, &out->last_seen); break;
+        case S_AT_EXPIRES:    st = tpo_tlv_time(data, dlen, &out->at_expires); break;
+        case S_PROVIDER:      st = tpo_tlv_str(data, dlen, &out->provider); break;
+        case S_USER:          st = tpo_tlv_str(data, dlen, &out->user); break;
+        case S_SUB:           st = tpo_tlv_str(data, dlen, &out->sub); break;
+        case S_ACCESS_TOKEN:  st = tpo_tlv_str(data, dlen, &out->access_token); break;
+        case S_REFRESH_TOKEN: st = tpo_tlv_str(data, dlen, &out->refresh_token); break;
+        case S_ID_TOKEN:      st = tpo_tlv_str(data, dlen, &out->id_token); break;
+        case S_SCOPE:         st = tpo_tlv_str(data, dlen, &out->scope); break;
+        case S_CLAIMS:        st = tpo_tlv_str(data, dlen, &out->claims); break;
+        case S_ENV_NAME:
+            if (pending_name) {
+                return APR_EINVAL;
+            }
+            st = tpo_tlv_str(data, dlen, &pending_name);
+            break;
+        case S_ENV_VALUE: {
+            const char *v;
+            if (!pending_name) {
+                return APR_EINVAL;
+            }
+            st = tpo_tlv_str(data, dlen, &v);
+            if (st == APR_SUCCESS) {
+                APR_ARRAY_PUSH(out->env, const char *) = pending_name;
+                APR_ARRAY_PUSH(out->env, const char *) = v;
+                pending_name = NULL;
+            }
+            break;
+        }
+        default:
+            break; /* unknown field of a newer writer: skip */
+        }
+        if (st != APR_SUCCESS) {
+            return APR_EINVAL;
+        }
+    }
+    if (rc < 0 || pending_name || !out->user || !out->provider) {
+        return APR_EINVAL;
+    }
+    return APR_SUCCESS;
+}
