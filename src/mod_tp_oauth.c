@@ -1,1 +1,138 @@
+/* mod_tp_oauth: the module record and the hooks. Thin on purpose: the
+ * protocol lives in tpo_*.c, the request stages in mod_tp_oauth_*.c. */
+#include <apr_strings.h>
+#include <ap_provider.h>
+#include <mod_auth.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_cache_shm.h"
+#include "tpo_http.h"
+#include "tpo_log.h"
+
+tpo_cache *tpo_session_cache;
+tpo_cache *tpo_pending_cache;
+
+void tpo_config_reset_refs(void);
+
+static server_rec *log_server;
+
+/* The core logs through this; LogLevel tp_oauth:... applies. */
+static void core_log(const char *file, int line, int level, const char *msg)
+{
+    ap_log_error_(file, line, APLOG_MODULE_INDEX, level, 0, log_server, "%s", msg);
+}
+
+static int tpo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
+{
+    tpo_config_reset_refs();
+    return OK;
+}
+
+/* A cache kept in the process pool survives graceful restarts (the process
+ * pool outlives configuration generations); it is re-created only when its
+ * configured size changes. */
+static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes,
+                              apr_size_t entries, tpo_cache **out)
+{
+    apr_pool_t *pp = s->process->pool;
+    const char *key = apr_psprintf(pp, "tpo_cache_%s_%" APR_SIZE_T_FMT "_%" APR_SIZE_T_FMT,
+                                   tag, bytes, entries);
+    void *data = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    apr_pool_userdata_get(&data, key, pp);
+    if (data) {
+        *out = data;
+        return APR_SUCCESS;
+    }
+    rv = tpo_shm_cache_create(pp, bytes, entries, out, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     "cannot create the %s cache (%" APR_SIZE_T_FMT " bytes): %s", tag, bytes,
+                     err ? err : "shared memory unavailable");
+        return rv;
+    }
+    apr_pool_userdata_set(*out, key, apr_pool_cleanup_null, pp);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "created the %s cache: %" APR_SIZE_T_FMT
+                 " bytes of shared memory", tag, bytes);
+    return APR_SUCCESS;
+}
+
+static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
+                           server_rec *s)
+{
+    int pending = tpo_config_pending_capacity(s);
+
+    log_server = s;
+    tpo_log_set(core_log, s->log.level > APLOG_DEBUG ? APLOG_DEBUG : TPO_LOG_DEBUG);
+    tpo_http_global_init();
+    if (cache_for(s, "session", (apr_size_t)tpo_config_cache_size(s), 0,
+                  &tpo_session_cache) != APR_SUCCESS
+        || cache_for(s, "pending-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
+                     &tpo_pending_cache) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    return OK;
+}
+
+static void tpo_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    tpo_provider_child_init(pchild, s);
+}
+
+/* The redirect URI also works outside any protected location. */
+static int tpo_handler(request_rec *r)
+{
+    tpo_server_conf *sc;
+    apr_hash_index_t *hi;
+
+    if (r->main || !r->parsed_uri.path) {
+        return DECLINED;
+    }
+    sc = tpo_config_server(r->server);
+    for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
+        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        if (pc->rt && pc->redirect_path && !strcmp(pc->redirect_path, r->parsed_uri.path)) {
+            int rc = tpo_callback_handle(r, pc);
+            if (rc == DONE) {
+                return OK;
+            }
+            return rc;
+        }
+    }
+    return DECLINED;
+}
+
+static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
+{
+    if (strcasecmp(auth_type, TPO_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    /* check_authn already set WWW-Authenticate or started the login */
+    return OK;
+}
+
+static void register_hooks(apr_pool_t *p)
+{
+    ap_hook_pre_config(tpo_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(tpo_config_check, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_post_config(tpo_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(tpo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_authn(tpo_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_handler(tpo_handler, NULL, NULL, APR_HOOK_FIRST);
+}
+
+module AP_MODULE_DECLARE_DATA tp_oauth_module = {
+    STANDARD20_MODULE_STUFF,
+    tpo_config_create_dir,
+    tpo_config_merge_dir,
+    tpo_config_create_server,
+    tpo_config_merge_server,
+    tpo_cmds,
+    register_hooks
+#if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
+    , AP_MODULE_FLAG_NONE
+#endif
+};

@@ -1,1 +1,485 @@
+/* The redirect URI: take the pending login (one use), exchange the code
+ * with its code_verifier, validate the ID token, open a session and send the
+ * browser back to the page it asked for. Every failure: one status, one page,
+ * one log line naming the cause (never a token). */
+#include <string.h>
+#include <ctype.h>
+#include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_cookie.h"
+#include "tpo_http.h"
+#include "tpo_idtoken.h"
+#include "tpo_jose.h"
+#include "tpo_pending.h"
+#include "tpo_pkce.h"
+#include "tpo_provider.h"
+#include "tpo_session.h"
+#include "tpo_token.h"
+#include "tpo_url.h"
+
+#define MAX_CALLBACK_PARAMS 32
+
+static int fail(request_rec *r, int status, int level, const char *title,
+                const char *page_detail, const char *log_msg)
+{
+    ap_log_rerror(APLOG_MARK, level, 0, r, "login failed: %s", log_msg);
+    return tpo_page_error(r, status, title, page_detail);
+}
+
+/* Take the pending login for `state`: get, then an atomic delete that only
+ * one request can win (one use). */
+static int take_pending(request_rec *r, const char *state, tpo_pending *pl)
+{
+    const char *key = apr_pstrcat(r->pool, TPO_KEY_STATE, state, NULL);
+    char *val;
+    apr_size_t vlen;
+    apr_status_t rv;
+
+    if (strlen(state) > 128) {
+        return HTTP_BAD_REQUEST;
+    }
+    rv = tpo_cache_get(tpo_pending_cache, key, r->pool, &val, &vlen);
+    if (rv == APR_NOTFOUND) {
+        return HTTP_BAD_REQUEST;
+    }
+    if (rv != APR_SUCCESS) {
+        return HTTP_SERVICE_UNAVAILABLE;
+    }
+    if (tpo_cache_del(tpo_pending_cache, key) != APR_SUCCESS) {
+        return HTTP_BAD_REQUEST; /* another request took it first: a replay */
+    }
+    if (tpo_pending_decode(r->pool, val, vlen, pl) != APR_SUCCESS) {
+        return HTTP_BAD_REQUEST;
+    }
+    return OK;
+}
+
+/* The login is no longer in progress: drop it from the browser's list. */
+static void forget_in_browser_list(request_rec *r, const tpo_pending *pl, const char *state)
+{
+    const char *key = apr_pstrcat(r->pool, TPO_KEY_BROWSER, pl->browser, NULL);
+    char *val, *list;
+    apr_size_t vlen;
+
+    if (tpo_cache_get(tpo_pending_cache, key, r->pool, &val, &vlen) == APR_SUCCESS) {
+        list = tpo_pending_list_remove(r->pool, apr_pstrmemdup(r->pool, val, vlen), state);
+        if (*list) {
+            tpo_cache_set(tpo_pending_cache, key, list, strlen(list), pl->expires);
+        }
+        else {
+            tpo_cache_del(tpo_pending_cache, key);
+        }
+    }
+}
+
+/* Environment variable name for a claim: prefix + claim name with every
+ * character outside [A-Za-z0-9_] replaced by '_'. */
+static const char *env_name(apr_pool_t *p, const char *prefix, const char *claim)
+{
+    char *n = apr_pstrcat(p, prefix, claim, NULL), *c;
+    for (c = n + strlen(prefix); *c; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '_') {
+            *c = '_';
+        }
+    }
+    return n;
+}
+
+/* Control characters never reach a variable (or, later, a header). */
+static const char *safe_value(apr_pool_t *p, const char *v)
+{
+    char *s = apr_pstrdup(p, v), *c;
+    for (c = s; *c; c++) {
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
+            *c = ' ';
+        }
+    }
+    return s;
+}
+
+static const char *json_scalar(apr_pool_t *p, json_t *v)
+{
+    if (json_is_string(v)) {
+        return json_string_value(v);
+    }
+    if (json_is_integer(v)) {
+        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+    }
+    if (json_is_real(v)) {
+        return apr_psprintf(p, "%g", json_real_value(v));
+    }
+    if (json_is_true(v)) {
+        return "true";
+    }
+    if (json_is_false(v)) {
+        return "false";
+    }
+    return NULL;
+}
+
+/* Pre-render the variables once at login: top-level scalar claims, and
+ * arrays of scalars joined with ','. */
+static apr_array_header_t *render_env(apr_pool_t *p, tpo_provider_conf *pc, json_t *claims)
+{
+    apr_array_header_t *env = apr_array_make(p, 16, sizeof(const char *));
+    const char *k;
+    json_t *v;
+
+    json_object_foreach(claims, k, v) {
+        const char *s = json_scalar(p, v);
+        if (!s && json_is_array(v)) {
+            size_t i;
+            json_t *e;
+            char *joined = NULL;
+            json_array_foreach(v, i, e) {
+                const char *es = json_scalar(p, e);
+                if (es) {
+                    joined = joined ? apr_pstrcat(p, joined, ",", es, NULL) : apr_pstrdup(p, es);
+                }
+            }
+            s = joined;
+        }
+        if (s) {
+            APR_ARRAY_PUSH(env, const char *) = env_name(p, pc->claim_prefix, k);
+            APR_ARRAY_PUSH(env, const char *) = safe_value(p, s);
+        }
+    }
+    return env;
+}
+
+static apr_status_t json_cleanup(void *j)
+{
+    json_decref(j);
+    return APR_SUCCESS;
+}
+
+/* Fetch userinfo with the access token (providers without ID tokens). */
+static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url,
+                          const char *access_token, json_t **claims)
+{
+    tpo_http_opts o;
+    tpo_http_response resp;
+    tpo_http_result res;
+    apr_array_header_t *hdrs = apr_array_make(r->pool, 1, sizeof(const char *));
+    json_error_t jerr;
+    json_t *j;
+
+    tpo_provider_http_opts(pc, &o);
+    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: Bearer ",
+                                                     access_token, NULL);
+    res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
+    if (res != TPO_HTTP_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "login failed: userinfo endpoint %s: %s",
+                      url, resp.error ? resp.error : "unreachable");
+        return res == TPO_HTTP_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
+    }
+    if (resp.status != 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "login failed: userinfo endpoint %s answered HTTP %d", url, resp.status);
+        return HTTP_BAD_GATEWAY;
+    }
+    j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (!j || !json_is_object(j)) {
+        json_decref(j);
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "login failed: userinfo endpoint %s did not return a JSON object", url);
+        return HTTP_BAD_GATEWAY;
+    }
+    apr_pool_cleanup_register(r->pool, j, json_cleanup, apr_pool_cleanup_null);
+    *claims = j;
+    return OK;
+}
+
+static int validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+                             const char *id_token, const char *nonce, json_t **claims)
+{
+    tpo_idtoken_expect ex;
+    tpo_idtoken_result res = TPO_IDT_NOKEY;
+    const char *detail = NULL;
+    int attempt;
+
+    memset(&ex, 0, sizeof(ex));
+    ex.issuer = meta->issuer ? meta->issuer : pc->issuer;
+    ex.client_id = pc->client_id;
+    ex.nonce = nonce;
+    ex.now = apr_time_now();
+    ex.skew_sec = pc->clock_skew;
+    ex.allowed_algs = pc->id_token_algs;
+    if (pc->client_secret) {
+        ex.hs_key = tpo_jwk_from_secret(r->pool, pc->client_secret, strlen(pc->client_secret));
+    }
+    /* second attempt only when no key fitted: the provider may have rotated */
+    for (attempt = 0; attempt < 2 && res == TPO_IDT_NOKEY; attempt++) {
+        const tpo_jwks *jwks;
+        void *h;
+        tpo_rt_status rs = tpo_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h);
+        if (rs != TPO_RT_OK) {
+            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                          "login failed: the provider's JWK Set is unavailable");
+            return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
+        }
+        res = tpo_idtoken_validate(r->pool, id_token, jwks, &ex, claims, &detail);
+        tpo_provider_jwks_release(pc, h);
+    }
+    if (res != TPO_IDT_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "login failed: ID token rejected: check '%s' failed: %s",
+                      tpo_idtoken_result_name(res), detail ? detail : "");
+        return HTTP_UNAUTHORIZED;
+    }
+    return OK;
+}
+
+/* The token request for the code, the ID token, the claims, the session. */
+static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+                         const tpo_pending *pl, const char *code)
+{
+    apr_array_header_t *params = apr_array_make(r->pool, 8, sizeof(const char *));
+    apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
+    tpo_token_request treq;
+    tpo_token_response tres;
+    tpo_token_result tr;
+    tpo_http_opts o;
+    tpo_http_response resp;
+    tpo_http_result hr;
+    tpo_session s;
+    json_t *claims = NULL, *uclaims = NULL, *uv;
+    const char *detail = NULL, *user, *sid_key;
+    char *sid, *rec;
+    apr_size_t rec_len;
+    apr_status_t rv;
+    int rc;
+
+#define PARAM(n, v) do { APR_ARRAY_PUSH(params, const char *) = (n); \
+                         APR_ARRAY_PUSH(params, const char *) = (v); } while (0)
+    PARAM("grant_type", "authorization_code");
+    PARAM("code", code);
+    PARAM("redirect_uri", pl->redirect_uri);
+    PARAM("code_verifier", pl->code_verifier);
+#undef PARAM
+    tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
+                            pc->client_secret, params, &treq);
+    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Content-Type: ",
+                                                     treq.content_type, NULL);
+    if (treq.authorization) {
+        APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: ",
+                                                         treq.authorization, NULL);
+    }
+    tpo_provider_http_opts(pc, &o);
+    hr = tpo_http_request(r->pool, "POST", meta->token_endpoint, hdrs, treq.body,
+                          treq.body_len, &o, &resp);
+    if (hr == TPO_HTTP_TIMEOUT) {
+        return fail(r, HTTP_GATEWAY_TIME_OUT, APLOG_ERR, "Login timed out",
+                    "The authorization server did not answer in time. Please try again.",
+                    apr_psprintf(r->pool, "token endpoint %s did not answer within %d ms",
+                                 meta->token_endpoint, pc->timeout_ms));
+    }
+    if (hr != TPO_HTTP_OK) {
+        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    "The authorization server could not be reached. Please try again later.",
+                    apr_psprintf(r->pool, "token endpoint %s unreachable: %s",
+                                 meta->token_endpoint, resp.error ? resp.error : "error"));
+    }
+    tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status,
+                                  apr_time_now(), &tres, &detail);
+    if (tr == TPO_TOKEN_ERROR_RESPONSE) {
+        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    apr_psprintf(r->pool, "The authorization server refused to issue tokens: %s",
+                                 tres.error),
+                    apr_psprintf(r->pool, "token endpoint answered HTTP %d error=%s%s%s",
+                                 resp.status, ap_escape_logitem(r->pool, tres.error),
+                                 tres.error_description ? ": " : "",
+                                 tres.error_description
+                                 ? ap_escape_logitem(r->pool, tres.error_description) : ""));
+    }
+    if (tr != TPO_TOKEN_OK) {
+        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    "The authorization server sent an unusable token response.",
+                    apr_psprintf(r->pool, "token response (HTTP %d) unusable: %s", resp.status,
+                                 detail ? detail : "malformed"));
+    }
+    if (tres.id_token) {
+        if ((rc = validate_id_token(r, pc, meta, tres.id_token, pl->nonce, &claims)) != OK) {
+            return tpo_page_error(r, rc, "Login failed",
+                                  rc == HTTP_UNAUTHORIZED
+                                  ? "The identity token from the authorization server is not "
+                                    "valid. Please try again."
+                                  : "The authorization server's keys could not be loaded.");
+        }
+    }
+    else if (pl->nonce) {
+        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    "The authorization server sent no identity token.",
+                    "token response has no id_token although openid was requested");
+    }
+    if (!claims) {
+        if (!meta->userinfo_endpoint) {
+            return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                        "The user could not be identified.",
+                        "no ID token and no userinfo endpoint (TPOAuthUserinfoEndpoint)");
+        }
+        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres.access_token,
+                                 &uclaims)) != OK) {
+            return tpo_page_error(r, rc, "Login failed",
+                                  "The user's profile could not be loaded from the "
+                                  "authorization server.");
+        }
+        claims = uclaims;
+    }
+    uv = json_object_get(claims, pc->remote_user_claim);
+    user = json_scalar(r->pool, uv);
+    if (!user || !*user || json_is_boolean(uv)) {
+        return fail(r, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
+                    "The user could not be identified.",
+                    apr_psprintf(r->pool, "claim '%s' (TPOAuthRemoteUserClaim) is missing or "
+                                 "not a string", pc->remote_user_claim));
+    }
+
+    memset(&s, 0, sizeof(s));
+    s.created = apr_time_now();
+    s.last_seen = s.created;
+    s.expires = s.created + apr_time_from_sec(pc->session_max_age);
+    s.at_expires = tres.expires_at;
+    s.provider = pc->name;
+    s.user = safe_value(r->pool, user);
+    s.sub = json_string_value(json_object_get(claims, "sub"));
+    s.access_token = tres.access_token;
+    s.refresh_token = tres.refresh_token;
+    s.id_token = tres.id_token;
+    s.scope = tres.scope;
+    s.claims = json_dumps(claims, JSON_COMPACT);
+    if (s.claims) {
+        char *c = apr_pstrdup(r->pool, s.claims);
+        free((void *)s.claims);
+        s.claims = c;
+    }
+    s.env = render_env(r->pool, pc, claims);
+    rec = tpo_session_encode(r->pool, &s, &rec_len);
+
+    if (tpo_random_token(r->pool, 32, &sid) != APR_SUCCESS) {
+        return fail(r, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
+                    "No randomness available.", "RAND_bytes failed");
+    }
+    sid_key = apr_pstrcat(r->pool, TPO_KEY_SESSION, sid, NULL);
+    rv = tpo_cache_add(tpo_session_cache, sid_key, rec, rec_len, s.expires);
+    if (rv == APR_ENOSPC) {
+        return fail(r, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Session too large",
+                    "Your session is too large to be stored. The administrator has been told.",
+                    apr_psprintf(r->pool, "session of %s (%" APR_SIZE_T_FMT " bytes) does not "
+                                 "fit in the session cache: raise TPOAuthCacheSize",
+                                 s.user, rec_len));
+    }
+    if (rv != APR_SUCCESS) {
+        return fail(r, HTTP_SERVICE_UNAVAILABLE, APLOG_ERR, "Session store unavailable",
+                    "Your session could not be stored. Please try again later.",
+                    "session cache write failed");
+    }
+    /* a fresh id at every login; the browser only ever holds this id */
+    tpo_set_cookie(r, pc, pc->cookie_name, sid, -1);
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "login of %s through provider %s",
+                  ap_escape_logitem(r->pool, s.user), pc->name);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Location",
+                   tpo_return_url_is_local(pl->return_url) ? pl->return_url : "/");
+    return HTTP_MOVED_TEMPORARILY;
+}
+
+int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
+{
+    apr_table_t *q;
+    const char *state, *code, *err, *iss, *login_cookie, *browser, *hdr, *v;
+    apr_size_t vlen;
+    int dup = 0, rc;
+    tpo_pending pl;
+    const tpo_provider_meta *meta;
+    tpo_rt_status rs;
+
+    if (strcmp(r->method, "GET") != 0) {
+        return fail(r, HTTP_METHOD_NOT_ALLOWED, APLOG_WARNING, "Method not allowed",
+                    "The login callback only accepts GET.",
+                    apr_psprintf(r->pool, "callback with method %s", r->method));
+    }
+    q = tpo_query_parse(r->pool, r->args ? r->args : "", MAX_CALLBACK_PARAMS);
+    if (!q) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "The login response could not be read.",
+                    "malformed query string at the redirect URI");
+    }
+    state = tpo_query_get_unique(q, "state", &dup);
+    if (!state || dup || !*state) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "The login response has no state. Please start again from the page "
+                    "you wanted to open.",
+                    dup ? "state parameter repeated" : "state parameter missing");
+    }
+    rc = take_pending(r, state, &pl);
+    if (rc == HTTP_SERVICE_UNAVAILABLE) {
+        return fail(r, rc, APLOG_ERR, "Session store unavailable",
+                    "The login cannot be completed right now.", "pending-login cache failed");
+    }
+    if (rc != OK) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
+                    "This login link is unknown, expired or was already used. Please start "
+                    "again from the page you wanted to open.",
+                    "state unknown, expired or already used (replay?)");
+    }
+    forget_in_browser_list(r, &pl, state);
+    /* the browser that finishes the login must be the one that started it */
+    login_cookie = apr_pstrcat(r->pool, pc->cookie_name, "_login", NULL);
+    hdr = apr_table_get(r->headers_in, "Cookie");
+    browser = (hdr && tpo_cookie_find(hdr, login_cookie, &v, &vlen))
+              ? apr_pstrmemdup(r->pool, v, vlen) : NULL;
+    if (!browser || strcmp(browser, pl.browser) != 0) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login started elsewhere",
+                    "This login was started in another browser (or its cookies were "
+                    "cleared). Please start again.",
+                    "state does not belong to this browser (login cookie missing or different)");
+    }
+    if (strcmp(pl.provider, pc->name) != 0) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "This login belongs to another provider.",
+                    apr_psprintf(r->pool, "state was issued for provider %s, callback of %s",
+                                 pl.provider, pc->name));
+    }
+    if (r->request_time > pl.expires) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired",
+                    "The login took too long. Please start again.",
+                    "pending login expired (TPOAuthLoginTimeout)");
+    }
+    rs = tpo_provider_meta_get(r, pc, &meta);
+    if (rs != TPO_RT_OK) {
+        return fail(r, rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                    APLOG_ERR, "Login unavailable",
+                    "The authorization server's metadata could not be loaded.",
+                    "provider metadata unavailable");
+    }
+    /* RFC 9207: the response names its issuer; a mismatch is a mix-up */
+    iss = tpo_query_get_unique(q, "iss", &dup);
+    if (dup || (iss && meta->issuer && strcmp(iss, meta->issuer) != 0)
+        || (!iss && meta->iss_parameter_supported)) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "The login response came from an unexpected issuer.",
+                    iss ? "iss parameter does not match the provider's issuer"
+                        : "iss parameter missing though the provider announces it");
+    }
+    err = tpo_query_get_unique(q, "error", &dup);
+    if (err) {
+        const char *desc = tpo_query_get_unique(q, "error_description", &dup);
+        int status = !strcmp(err, "access_denied") ? HTTP_FORBIDDEN : HTTP_UNAUTHORIZED;
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "login failed: the authorization server answered error=%s%s%s",
+                      ap_escape_logitem(r->pool, err), desc ? ": " : "",
+                      desc ? ap_escape_logitem(r->pool, desc) : "");
+        return tpo_page_error(r, status, "Login refused",
+                              apr_psprintf(r->pool, "The authorization server refused the "
+                                           "login: %s%s%s", err, desc ? " (" : "",
+                                           desc ? apr_pstrcat(r->pool, desc, ")", NULL) : ""));
+    }
+    code = tpo_query_get_unique(q, "code", &dup);
+    if (!code || dup || !*code) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "The login response has no authorization code.",
+                    dup ? "code parameter repeated" : "code parameter missing");
+    }
+    return exchange_code(r, pc, meta, &pl, code);
+}

@@ -1,1 +1,758 @@
+/* Directives, defaults, merging, and the configuration check that makes
+ * `apachectl configtest` refuse an incomplete or contradictory setup. */
+#include <stddef.h>
+#include <stdlib.h>
+#include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_cookie.h"
+#include "tpo_provider.h"
+
+static const char *const default_algs[] = {
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512", "EdDSA", NULL
+};
+static const char *const known_algs[] = {
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512", NULL
+};
+
+/* Every `TPOAuthProvider name` reference in the configuration, checked in
+ * check_config once all providers are known. */
+typedef struct provider_ref {
+    server_rec *s;
+    const char *name;
+    const char *where;
+} provider_ref;
+static apr_array_header_t *provider_refs;
+
+/* ------------------------------------------------------------ create/merge */
+
+void *tpo_config_create_server(apr_pool_t *p, server_rec *s)
+{
+    tpo_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    c->providers = apr_hash_make(p);
+    c->cache_size = TPO_UNSET;
+    c->cache_entries = TPO_UNSET;
+    c->pending_capacity = TPO_UNSET;
+    return c;
+}
+
+void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
+{
+    tpo_server_conf *base = basev, *add = addv;
+    tpo_server_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    /* providers of the main server are visible in every virtual host; a
+     * virtual host's own definition of the same name wins there */
+    c->providers = apr_hash_overlay(p, add->providers, base->providers);
+    c->cache_size = add->cache_size != TPO_UNSET ? add->cache_size : base->cache_size;
+    c->cache_entries = add->cache_entries != TPO_UNSET ? add->cache_entries : base->cache_entries;
+    c->pending_capacity = add->pending_capacity != TPO_UNSET
+                          ? add->pending_capacity : base->pending_capacity;
+    return c;
+}
+
+void *tpo_config_create_dir(apr_pool_t *p, char *dir)
+{
+    return apr_pcalloc(p, sizeof(tpo_dir_conf));
+}
+
+void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+{
+    tpo_dir_conf *base = basev, *add = addv;
+    tpo_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+
+    c->provider = add->provider ? add->provider : base->provider;
+    c->provider_ref_at = add->provider ? add->provider_ref_at : base->provider_ref_at;
+    return c;
+}
+
+tpo_server_conf *tpo_config_server(server_rec *s)
+{
+    return ap_get_module_config(s->module_config, &tp_oauth_module);
+}
+
+tpo_dir_conf *tpo_config_dir(request_rec *r)
+{
+    return ap_get_module_config(r->per_dir_config, &tp_oauth_module);
+}
+
+tpo_provider_conf *tpo_config_provider(server_rec *s, const char *name)
+{
+    tpo_server_conf *sc = tpo_config_server(s);
+    return name ? apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING) : NULL;
+}
+
+apr_off_t tpo_config_cache_size(server_rec *main_s)
+{
+    tpo_server_conf *sc = tpo_config_server(main_s);
+    return sc->cache_size != TPO_UNSET ? sc->cache_size : (apr_off_t)32 * 1024 * 1024;
+}
+
+int tpo_config_pending_capacity(server_rec *main_s)
+{
+    tpo_server_conf *sc = tpo_config_server(main_s);
+    return sc->pending_capacity != TPO_UNSET ? sc->pending_capacity : 10000;
+}
+
+/* ------------------------------------------------------------ helpers */
+
+static const char *where(cmd_parms *cmd)
+{
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
+                        cmd->directive->line_num);
+}
+
+/* Provider directives are valid only inside <TPOAuthProvider>; mconfig is
+ * then the provider being defined. */
+static tpo_provider_conf *in_provider(cmd_parms *cmd, void *mconfig, const char **err)
+{
+    const ap_directive_t *parent = cmd->directive ? cmd->directive->parent : NULL;
+
+    if (!parent || strcasecmp(parent->directive, "<TPOAuthProvider") != 0) {
+        *err = apr_psprintf(cmd->pool, "%s is only valid inside a <TPOAuthProvider> section",
+                            cmd->cmd->name);
+        return NULL;
+    }
+    *err = NULL;
+    return mconfig;
+}
+
+static const char *parse_size(apr_pool_t *p, const char *name, const char *arg, apr_off_t *out)
+{
+    char *end;
+    apr_off_t v;
+
+    if (apr_strtoff(&v, arg, &end, 10) != APR_SUCCESS || v <= 0) {
+        return apr_psprintf(p, "%s: '%s' is not a size (e.g. 1048576, 512K, 64M, 1G)", name, arg);
+    }
+    switch (*end) {
+    case '\0': break;
+    case 'k': case 'K': v *= 1024; end++; break;
+    case 'm': case 'M': v *= 1024 * 1024; end++; break;
+    case 'g': case 'G': v *= 1024 * 1024 * 1024; end++; break;
+    default: end = "x"; break;
+    }
+    if (*end != '\0') {
+        return apr_psprintf(p, "%s: '%s' is not a size (e.g. 1048576, 512K, 64M, 1G)", name, arg);
+    }
+    *out = v;
+    return NULL;
+}
+
+static const char *parse_seconds(apr_pool_t *p, const char *name, const char *arg,
+                                 int min, int max, int *out)
+{
+    char *end;
+    long v = strtol(arg, &end, 10);
+
+    if (*arg == '\0' || *end != '\0' || v < min || v > max) {
+        return apr_psprintf(p, "%s: '%s' must be a whole number from %d to %d", name, arg, min, max);
+    }
+    *out = (int)v;
+    return NULL;
+}
+
+/* seconds with an optional fraction ("0.5") -> milliseconds */
+static const char *parse_ms(apr_pool_t *p, const char *name, const char *arg, int *out)
+{
+    char *end;
+    double v = strtod(arg, &end);
+
+    if (*arg == '\0' || *end != '\0' || !(v > 0.0) || v > 600.0) {
+        return apr_psprintf(p, "%s: '%s' must be a number of seconds from 0.001 to 600", name, arg);
+    }
+    *out = (int)(v * 1000.0 + 0.5);
+    if (*out < 1) {
+        *out = 1;
+    }
+    return NULL;
+}
+
+static const char *check_http_url(cmd_parms *cmd, const char *arg)
+{
+    if (!tpo_url_is_http(arg)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an absolute http:// or https:// URL",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
+/* ------------------------------------------------------------ server directives */
+
+static const char *cmd_cache_size(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    apr_off_t v;
+
+    if (err) {
+        return err;
+    }
+    if ((err = parse_size(cmd->pool, cmd->cmd->name, arg, &v)) != NULL) {
+        return err;
+    }
+    if (v < 1024 * 1024) {
+        return "TPOAuthCacheSize must be at least 1M";
+    }
+    sc->cache_size = v;
+    return NULL;
+}
+
+static const char *cmd_pending_capacity(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    return parse_seconds(cmd->pool, cmd->cmd->name, arg, 16, 10000000, &sc->pending_capacity);
+}
+
+static tpo_provider_conf *provider_new(apr_pool_t *p)
+{
+    tpo_provider_conf *pc = apr_pcalloc(p, sizeof(*pc));
+    pc->discovery = TPO_UNSET;
+    pc->client_auth = TPO_UNSET;
+    pc->token_encoding = TPO_UNSET;
+    pc->auth_params = apr_array_make(p, 4, sizeof(const char *));
+    pc->clock_skew = TPO_UNSET;
+    pc->connect_timeout_ms = TPO_UNSET;
+    pc->timeout_ms = TPO_UNSET;
+    pc->max_response = TPO_UNSET;
+    pc->session_max_age = TPO_UNSET;
+    pc->login_timeout = TPO_UNSET;
+    pc->max_pending_per_browser = TPO_UNSET;
+    return pc;
+}
+
+static const char *cmd_provider_section(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
+    const char *endp = ap_strrchr_c(arg, '>');
+    const ap_directive_t *d;
+    tpo_provider_conf *pc, *prev;
+    ap_conf_vector_t *vec;
+    char *name;
+
+    if (err) {
+        return err;
+    }
+    if (!endp) {
+        return "<TPOAuthProvider> section is missing its closing '>'";
+    }
+    name = apr_pstrndup(cmd->pool, arg, endp - arg);
+    name = ap_getword_conf(cmd->pool, (const char **)&name);
+    if (!*name) {
+        return "<TPOAuthProvider> needs a name, e.g. <TPOAuthProvider corp>";
+    }
+    prev = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING);
+    if (prev) {
+        return apr_psprintf(cmd->pool, "<TPOAuthProvider %s> is defined twice (first at %s)",
+                            name, prev->defined_at);
+    }
+    for (d = cmd->directive->first_child; d; d = d->next) {
+        if (strncasecmp(d->directive, "TPOAuth", 7) != 0) {
+            return apr_psprintf(cmd->pool, "%s is not allowed inside <TPOAuthProvider %s> "
+                                "(%s:%d)", d->directive, name, d->filename, d->line_num);
+        }
+    }
+    pc = provider_new(cmd->pool);
+    pc->name = name;
+    pc->defined_at = where(cmd);
+    vec = ap_create_per_dir_config(cmd->pool);
+    ap_set_module_config(vec, &tp_oauth_module, pc);
+    err = ap_walk_config(cmd->directive->first_child, cmd, vec);
+    if (err) {
+        return err;
+    }
+    apr_hash_set(sc->providers, name, APR_HASH_KEY_STRING, pc);
+    return NULL;
+}
+
+/* ------------------------------------------------------------ per-directory */
+
+static const char *cmd_dir_provider(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_dir_conf *dc = mconfig;
+    provider_ref *ref;
+
+    if (cmd->directive->parent
+        && strcasecmp(cmd->directive->parent->directive, "<TPOAuthProvider") == 0) {
+        return "TPOAuthProvider (selecting a provider) cannot be used inside <TPOAuthProvider>";
+    }
+    dc->provider = arg;
+    dc->provider_ref_at = where(cmd);
+    if (!provider_refs) {
+        provider_refs = apr_array_make(cmd->pool, 8, sizeof(provider_ref));
+    }
+    ref = apr_array_push(provider_refs);
+    ref->s = cmd->server;
+    ref->name = arg;
+    ref->where = dc->provider_ref_at;
+    return NULL;
+}
+
+/* ------------------------------------------------------------ provider directives */
+
+static const char *cmd_prov_str(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    *(const char **)((char *)pc + (apr_size_t)cmd->info) = arg;
+    return NULL;
+}
+
+static const char *cmd_prov_url(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = check_http_url(cmd, arg);
+    return err ? err : cmd_prov_str(cmd, mconfig, arg);
+}
+
+static const char *cmd_issuer(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = check_http_url(cmd, arg);
+    return err ? err : cmd_prov_str(cmd, mconfig, arg);
+}
+
+static const char *cmd_discovery(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if (!strcasecmp(arg, "on")) {
+        pc->discovery = 1;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        pc->discovery = 0;
+    }
+    else if (tpo_url_is_http(arg)) {
+        pc->discovery = 1;
+        pc->discovery_url = arg;
+    }
+    else {
+        return "TPOAuthDiscovery takes on, off, or the URL of a metadata document";
+    }
+    return NULL;
+}
+
+static const char *cmd_client_auth(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if (!strcasecmp(arg, "client_secret_basic")) {
+        pc->client_auth = TPO_CLIENT_AUTH_BASIC;
+    }
+    else if (!strcasecmp(arg, "client_secret_post")) {
+        pc->client_auth = TPO_CLIENT_AUTH_POST;
+    }
+    else if (!strcasecmp(arg, "none")) {
+        pc->client_auth = TPO_CLIENT_AUTH_NONE;
+    }
+    else {
+        return "TPOAuthClientAuth takes client_secret_basic, client_secret_post or none";
+    }
+    return NULL;
+}
+
+static const char *cmd_token_encoding(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if (!strcasecmp(arg, "form")) {
+        pc->token_encoding = TPO_TOKEN_ENC_FORM;
+    }
+    else if (!strcasecmp(arg, "json")) {
+        pc->token_encoding = TPO_TOKEN_ENC_JSON;
+    }
+    else {
+        return "TPOAuthTokenRequestEncoding takes form or json";
+    }
+    return NULL;
+}
+
+static const char *cmd_auth_param(cmd_parms *cmd, void *mconfig, const char *name,
+                                  const char *value)
+{
+    static const char *const reserved[] = {
+        "response_type", "client_id", "redirect_uri", "state", "nonce",
+        "code_challenge", "code_challenge_method", "scope", NULL
+    };
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    int i;
+
+    if (!pc) {
+        return err;
+    }
+    for (i = 0; reserved[i]; i++) {
+        if (!strcmp(name, reserved[i])) {
+            return apr_psprintf(cmd->pool, "TPOAuthAuthParam: '%s' is set by the module "
+                                "and cannot be overridden", name);
+        }
+    }
+    APR_ARRAY_PUSH(pc->auth_params, const char *) = name;
+    APR_ARRAY_PUSH(pc->auth_params, const char *) = value;
+    return NULL;
+}
+
+static const char *cmd_redirect_uri(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    apr_uri_t u;
+
+    if (!pc) {
+        return err;
+    }
+    if (arg[0] == '/') {
+        if (arg[1] == '/') {
+            return "TPOAuthRedirectURI: a path must not start with //";
+        }
+        pc->redirect_path = arg;
+    }
+    else if (tpo_url_is_http(arg) && apr_uri_parse(cmd->pool, arg, &u) == APR_SUCCESS
+             && u.path && u.path[0] == '/' && !u.query && !u.fragment) {
+        pc->redirect_path = u.path;
+    }
+    else {
+        return "TPOAuthRedirectURI takes a local path (/app/redirect_uri) or an absolute "
+               "http(s) URL with a path and no query";
+    }
+    pc->redirect_uri = arg;
+    return NULL;
+}
+
+static const char *cmd_algs(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    const char **algs;
+    int i, k;
+
+    if (!pc) {
+        return err;
+    }
+    if (argc < 1) {
+        return "TPOAuthIDTokenAlgorithms needs at least one algorithm";
+    }
+    algs = apr_pcalloc(cmd->pool, sizeof(char *) * (argc + 1));
+    for (i = 0; i < argc; i++) {
+        for (k = 0; known_algs[k] && strcmp(known_algs[k], argv[i]); k++)
+            ;
+        if (!known_algs[k]) {
+            return apr_psprintf(cmd->pool, "TPOAuthIDTokenAlgorithms: '%s' is not supported "
+                                "('none' never is)", argv[i]);
+        }
+        algs[i] = argv[i];
+    }
+    pc->id_token_algs = algs;
+    return NULL;
+}
+
+static const char *cmd_prov_int(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    int *field, max = 365 * 24 * 3600, min = 0;
+
+    if (!pc) {
+        return err;
+    }
+    field = (int *)((char *)pc + (apr_size_t)cmd->info);
+    if (field == &pc->max_pending_per_browser) {
+        min = 1;
+        max = 64;
+    }
+    else if (field != &pc->clock_skew) {
+        min = 1;
+    }
+    return parse_seconds(cmd->pool, cmd->cmd->name, arg, min, max, field);
+}
+
+static const char *cmd_http_timeout(cmd_parms *cmd, void *mconfig, const char *connect,
+                                    const char *total)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if ((err = parse_ms(cmd->pool, cmd->cmd->name, connect, &pc->connect_timeout_ms))) {
+        return err;
+    }
+    if (total && (err = parse_ms(cmd->pool, cmd->cmd->name, total, &pc->timeout_ms))) {
+        return err;
+    }
+    return NULL;
+}
+
+static const char *cmd_max_response(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    return parse_size(cmd->pool, cmd->cmd->name, arg, &pc->max_response);
+}
+
+static const char *cmd_cookie_name(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    if (!tpo_cookie_name_valid(arg)) {
+        return apr_psprintf(cmd->pool, "TPOAuthCookieName: '%s' is not a valid cookie name", arg);
+    }
+    return cmd_prov_str(cmd, mconfig, arg);
+}
+
+static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    if (strcasecmp(arg, "Lax") && strcasecmp(arg, "Strict") && strcasecmp(arg, "None")) {
+        return "TPOAuthCookieSameSite takes Lax, Strict or None";
+    }
+    return cmd_prov_str(cmd, mconfig, arg);
+}
+
+#define PROV_STR(name, field, help) \
+    AP_INIT_TAKE1(name, cmd_prov_str, (void *)APR_OFFSETOF(tpo_provider_conf, field), RSRC_CONF, help)
+#define PROV_URL(name, field, help) \
+    AP_INIT_TAKE1(name, cmd_prov_url, (void *)APR_OFFSETOF(tpo_provider_conf, field), RSRC_CONF, help)
+#define PROV_INT(name, field, help) \
+    AP_INIT_TAKE1(name, cmd_prov_int, (void *)APR_OFFSETOF(tpo_provider_conf, field), RSRC_CONF, help)
+
+const command_rec tpo_cmds[] = {
+    AP_INIT_TAKE1("TPOAuthCacheSize", cmd_cache_size, NULL, RSRC_CONF,
+                  "Bytes of shared memory for sessions (e.g. 64M)"),
+    AP_INIT_TAKE1("TPOAuthPendingLogins", cmd_pending_capacity, NULL, RSRC_CONF,
+                  "How many logins may be in progress at once, server-wide"),
+    AP_INIT_RAW_ARGS("<TPOAuthProvider", cmd_provider_section, NULL, RSRC_CONF,
+                     "Defines an authorization server and this server's client at it"),
+    AP_INIT_TAKE1("TPOAuthProvider", cmd_dir_provider, NULL, ACCESS_CONF,
+                  "The <TPOAuthProvider> that protects this location"),
+
+    AP_INIT_TAKE1("TPOAuthIssuer", cmd_issuer, (void *)APR_OFFSETOF(tpo_provider_conf, issuer),
+                  RSRC_CONF, "The provider's issuer identifier (URL)"),
+    AP_INIT_TAKE1("TPOAuthDiscovery", cmd_discovery, NULL, RSRC_CONF,
+                  "on (default), off, or the URL of the metadata document"),
+    PROV_URL("TPOAuthAuthorizationEndpoint", authorization_endpoint, "Authorization endpoint URL"),
+    PROV_URL("TPOAuthTokenEndpoint", token_endpoint, "Token endpoint URL"),
+    PROV_URL("TPOAuthUserinfoEndpoint", userinfo_endpoint,
+             "Userinfo (or profile) endpoint URL"),
+    PROV_URL("TPOAuthJWKSURI", jwks_uri, "URL of the provider's JWK Set"),
+    PROV_STR("TPOAuthClientID", client_id, "This server's client_id at the provider"),
+    PROV_STR("TPOAuthClientSecret", client_secret, "The client secret"),
+    AP_INIT_TAKE1("TPOAuthClientAuth", cmd_client_auth, NULL, RSRC_CONF,
+                  "client_secret_basic (default with a secret), client_secret_post or none"),
+    AP_INIT_TAKE1("TPOAuthTokenRequestEncoding", cmd_token_encoding, NULL, RSRC_CONF,
+                  "form (default) or json"),
+    PROV_STR("TPOAuthScope", scope, "Scopes to request, space separated"),
+    AP_INIT_TAKE2("TPOAuthAuthParam", cmd_auth_param, NULL, RSRC_CONF,
+                  "An extra authorization-request parameter: name value"),
+    AP_INIT_TAKE1("TPOAuthRedirectURI", cmd_redirect_uri, NULL, RSRC_CONF,
+                  "The redirect URI: a local path or an absolute URL"),
+    AP_INIT_TAKE_ARGV("TPOAuthIDTokenAlgorithms", cmd_algs, NULL, RSRC_CONF,
+                      "JWS algorithms accepted for ID tokens"),
+    PROV_INT("TPOAuthClockSkew", clock_skew, "Allowed clock skew in seconds"),
+    AP_INIT_TAKE12("TPOAuthHTTPTimeout", cmd_http_timeout, NULL, RSRC_CONF,
+                   "Connect and total timeouts in seconds for calls to the provider"),
+    AP_INIT_TAKE1("TPOAuthHTTPMaxResponse", cmd_max_response, NULL, RSRC_CONF,
+                  "Largest response accepted from the provider (e.g. 1M)"),
+    PROV_STR("TPOAuthCACertificate", ca_file, "CA bundle for TLS to the provider"),
+    AP_INIT_TAKE1("TPOAuthCookieName", cmd_cookie_name,
+                  (void *)APR_OFFSETOF(tpo_provider_conf, cookie_name), RSRC_CONF,
+                  "Name of the session cookie"),
+    PROV_STR("TPOAuthCookiePath", cookie_path, "Path attribute of the cookies"),
+    PROV_STR("TPOAuthCookieDomain", cookie_domain, "Domain attribute of the cookies"),
+    AP_INIT_TAKE1("TPOAuthCookieSameSite", cmd_samesite,
+                  (void *)APR_OFFSETOF(tpo_provider_conf, cookie_samesite), RSRC_CONF,
+                  "SameSite attribute of the session cookie: Lax (default), Strict, None"),
+    PROV_INT("TPOAuthSessionMaxAge", session_max_age, "Maximum session lifetime in seconds"),
+    PROV_INT("TPOAuthLoginTimeout", login_timeout,
+             "Seconds a user has to complete a login at the provider"),
+    PROV_INT("TPOAuthPendingLoginsPerBrowser", max_pending_per_browser,
+             "Logins one browser may have in progress at once (tabs)"),
+    PROV_STR("TPOAuthRemoteUserClaim", remote_user_claim, "Claim that becomes REMOTE_USER"),
+    PROV_STR("TPOAuthClaimPrefix", claim_prefix, "Prefix of the claim environment variables"),
+    { NULL }
+};
+
+/* ------------------------------------------------------------ check_config */
+
+static int scope_has(const char *scope, const char *word)
+{
+    apr_size_t n = strlen(word);
+    const char *s = scope;
+
+    while (s && *s) {
+        while (*s == ' ') {
+            s++;
+        }
+        if (!strncmp(s, word, n) && (s[n] == ' ' || s[n] == '\0')) {
+            return 1;
+        }
+        s = strchr(s, ' ');
+    }
+    return 0;
+}
+
+/* Defaults, then the checks; returns an error message naming the directive. */
+static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
+{
+    const char *at = apr_psprintf(p, "<TPOAuthProvider %s> (%s)", pc->name, pc->defined_at);
+    int explicit_endpoints = pc->authorization_endpoint && pc->token_endpoint;
+
+    if (pc->discovery == TPO_UNSET) {
+        pc->discovery = explicit_endpoints ? 0 : 1;
+    }
+    if (pc->discovery && !pc->discovery_url) {
+        if (!pc->issuer) {
+            return apr_psprintf(p, "%s: TPOAuthIssuer is missing (needed for discovery; or "
+                                "set TPOAuthDiscovery off with TPOAuthAuthorizationEndpoint "
+                                "and TPOAuthTokenEndpoint)", at);
+        }
+        pc->discovery_url = tpo_provider_discovery_url(p, pc->issuer);
+    }
+    if (!pc->discovery) {
+        if (!pc->authorization_endpoint) {
+            return apr_psprintf(p, "%s: TPOAuthDiscovery is off and TPOAuthAuthorizationEndpoint "
+                                "is missing", at);
+        }
+        if (!pc->token_endpoint) {
+            return apr_psprintf(p, "%s: TPOAuthDiscovery is off and TPOAuthTokenEndpoint "
+                                "is missing", at);
+        }
+    }
+    if (!pc->client_id) {
+        return apr_psprintf(p, "%s: TPOAuthClientID is missing", at);
+    }
+    if (!pc->redirect_uri) {
+        return apr_psprintf(p, "%s: TPOAuthRedirectURI is missing", at);
+    }
+    if (pc->client_auth == TPO_UNSET) {
+        pc->client_auth = pc->client_secret ? TPO_CLIENT_AUTH_BASIC : TPO_CLIENT_AUTH_NONE;
+    }
+    if (pc->client_auth != TPO_CLIENT_AUTH_NONE && !pc->client_secret) {
+        return apr_psprintf(p, "%s: TPOAuthClientAuth %s needs TPOAuthClientSecret", at,
+                            pc->client_auth == TPO_CLIENT_AUTH_BASIC
+                            ? "client_secret_basic" : "client_secret_post");
+    }
+    if (pc->token_encoding == TPO_UNSET) {
+        pc->token_encoding = TPO_TOKEN_ENC_FORM;
+    }
+    if (!pc->scope) {
+        pc->scope = "openid";
+    }
+    if (scope_has(pc->scope, "openid") && !pc->discovery) {
+        if (!pc->issuer) {
+            return apr_psprintf(p, "%s: TPOAuthScope has openid, so ID tokens must be validated: "
+                                "TPOAuthIssuer is missing", at);
+        }
+        if (!pc->jwks_uri) {
+            return apr_psprintf(p, "%s: TPOAuthScope has openid and TPOAuthDiscovery is off: "
+                                "TPOAuthJWKSURI is missing (needed to validate ID tokens)", at);
+        }
+    }
+    if (!scope_has(pc->scope, "openid") && !pc->userinfo_endpoint) {
+        return apr_psprintf(p, "%s: without openid in TPOAuthScope there is no ID token: "
+                            "set TPOAuthUserinfoEndpoint so the user can be identified", at);
+    }
+    if (!pc->id_token_algs) {
+        pc->id_token_algs = (const char **)default_algs;
+    }
+    else {
+        int i;
+        for (i = 0; pc->id_token_algs[i]; i++) {
+            if (!strncmp(pc->id_token_algs[i], "HS", 2) && !pc->client_secret) {
+                return apr_psprintf(p, "%s: TPOAuthIDTokenAlgorithms %s needs "
+                                    "TPOAuthClientSecret (HMAC key)", at, pc->id_token_algs[i]);
+            }
+        }
+    }
+    if (pc->clock_skew == TPO_UNSET) pc->clock_skew = 60;
+    if (pc->connect_timeout_ms == TPO_UNSET) pc->connect_timeout_ms = 3000;
+    if (pc->timeout_ms == TPO_UNSET) pc->timeout_ms = 10000;
+    if (pc->connect_timeout_ms > pc->timeout_ms) {
+        return apr_psprintf(p, "%s: TPOAuthHTTPTimeout: the connect timeout is longer than "
+                            "the total timeout", at);
+    }
+    if (pc->max_response == TPO_UNSET) pc->max_response = 1024 * 1024;
+    if (!pc->cookie_name) pc->cookie_name = "tp_oauth_session";
+    if (!pc->cookie_path) pc->cookie_path = "/";
+    if (!pc->cookie_samesite) pc->cookie_samesite = "Lax";
+    if (pc->session_max_age == TPO_UNSET) pc->session_max_age = 8 * 3600;
+    if (pc->login_timeout == TPO_UNSET) pc->login_timeout = 300;
+    if (pc->max_pending_per_browser == TPO_UNSET) pc->max_pending_per_browser = 8;
+    if (!pc->remote_user_claim) pc->remote_user_claim = "sub";
+    if (!pc->claim_prefix) pc->claim_prefix = "TPO_CLAIM_";
+    if (!strcasecmp(pc->cookie_samesite, "None")) {
+        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
+                      "%s: TPOAuthCookieSameSite None: the session cookie is sent on "
+                      "cross-site requests (only on https)", at);
+    }
+    return NULL;
+}
+
+int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *done = apr_hash_make(ptemp);
+    server_rec *vs;
+    int i;
+
+    for (vs = s; vs; vs = vs->next) {
+        tpo_server_conf *sc = tpo_config_server(vs);
+        apr_hash_index_t *hi;
+
+        for (hi = apr_hash_first(ptemp, sc->providers); hi; hi = apr_hash_next(hi)) {
+            tpo_provider_conf *pc = apr_hash_this_val(hi);
+            const char *err;
+
+            if (apr_hash_get(done, &pc, sizeof(pc))) {
+                continue;
+            }
+            apr_hash_set(done, apr_pmemdup(ptemp, &pc, sizeof(pc)), sizeof(pc), pc);
+            if ((err = finalize_provider(pconf, pc)) != NULL) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, vs, "%s", err);
+                return !OK;
+            }
+        }
+    }
+    if (provider_refs) {
+        for (i = 0; i < provider_refs->nelts; i++) {
+            provider_ref *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref);
+            if (!tpo_config_provider(ref->s, ref->name)) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, ref->s,
+                             "TPOAuthProvider %s (%s): no <TPOAuthProvider %s> is defined for "
+                             "this server", ref->name, ref->where, ref->name);
+                return !OK;
+            }
+        }
+    }
+    return OK;
+}
+
+/* Called from pre_config: references of the previous generation are gone
+ * with its pool. */
+void tpo_config_reset_refs(void);
+void tpo_config_reset_refs(void)
+{
+    provider_refs = NULL;
+}

@@ -1,0 +1,60 @@
+/* Private declarations shared by the Apache glue files (mod_tp_oauth*.c).
+ * The protocol core (tpo_*.c) never includes this. */
+#ifndef MOD_TP_OAUTH_PRIVATE_H
+#define MOD_TP_OAUTH_PRIVATE_H
+
+#include <httpd.h>
+#include <http_config.h>
+#include <http_core.h>
+#include <http_log.h>
+#include <http_protocol.h>
+#include <http_request.h>
+
+#include "tpo_cache.h"
+#include "mod_tp_oauth_config.h"
+
+APLOG_USE_MODULE(tp_oauth);
+extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
+
+#define TPO_AUTH_TYPE "tp-oauth"
+
+/* The caches, created by the parent in post_config (inherited by children). */
+extern tpo_cache *tpo_session_cache;
+extern tpo_cache *tpo_pending_cache;
+
+/* mod_tp_oauth_page.c: one page and one log line per failure. Returns DONE
+ * (the response is written) so hooks can `return tpo_page_error(...)`. */
+int tpo_page_error(request_rec *r, int status, const char *title,
+                   const char *detail);
+void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+                    const char *value, long max_age);
+int tpo_request_is_https(request_rec *r);
+
+/* mod_tp_oauth_provider.c: per-process provider state (metadata, JWKS). */
+typedef enum { TPO_RT_OK = 0, TPO_RT_UNAVAILABLE, TPO_RT_TIMEOUT } tpo_rt_status;
+void tpo_provider_child_init(apr_pool_t *pchild, server_rec *s);
+/* Effective endpoints: from configuration, else from discovery (fetched once
+ * per process, refetched after a failure with a back-off). */
+tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
+                                    const struct tpo_provider_meta **meta);
+/* The provider's JWKS, fetched on first use; force_refresh asks for a refetch
+ * (rate-limited). Release with tpo_provider_jwks_release. */
+tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
+                                        int force_refresh,
+                                        const struct tpo_jwks **jwks, void **handle);
+void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle);
+void tpo_provider_http_opts(const tpo_provider_conf *pc, struct tpo_http_opts *o);
+
+/* mod_tp_oauth_authn.c */
+int tpo_check_authn(request_rec *r);
+int tpo_login_start(request_rec *r, tpo_provider_conf *pc);
+
+/* mod_tp_oauth_callback.c: the redirect URI. */
+int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc);
+
+/* Keys in the caches */
+#define TPO_KEY_SESSION "s:"
+#define TPO_KEY_STATE   "st:"
+#define TPO_KEY_BROWSER "br:"
+
+#endif

@@ -1,1 +1,248 @@
+/* Per-process provider state: the metadata (from discovery or from the
+ * configuration) and the JWK Set, fetched once, shared by the threads of
+ * the process, refetched after a failure (with a back-off) or, for the JWKS,
+ * when a token names a key we do not have (rate-limited: an unknown kid must
+ * not turn every request into a fetch). */
+#include <apr_strings.h>
+#include <apr_thread_mutex.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_http.h"
+#include "tpo_jose.h"
+#include "tpo_provider.h"
+
+#define META_RETRY_AFTER    apr_time_from_sec(5)
+#define JWKS_REFETCH_EVERY  apr_time_from_sec(10)
+#define JWKS_RETRY_AFTER    apr_time_from_sec(2)
+
+typedef struct jwks_slot {
+    apr_pool_t *pool;
+    tpo_jwks *jwks;
+    int refs;
+    int retired;
+} jwks_slot;
+
+typedef struct tpo_provider_rt tpo_provider_rt;
+struct tpo_provider_rt {
+    apr_thread_mutex_t *mu;
+    apr_pool_t *pool;              /* metadata lives here */
+    tpo_provider_meta *meta;
+    apr_time_t meta_failed_at;
+    jwks_slot *jwks;
+    apr_time_t jwks_attempt_at;
+};
+
+void tpo_provider_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    apr_hash_t *seen = apr_hash_make(pchild);
+    server_rec *vs;
+
+    for (vs = s; vs; vs = vs->next) {
+        apr_hash_index_t *hi;
+        for (hi = apr_hash_first(pchild, tpo_config_server(vs)->providers); hi;
+             hi = apr_hash_next(hi)) {
+            tpo_provider_conf *pc = apr_hash_this_val(hi);
+            tpo_provider_rt *rt;
+
+            if (apr_hash_get(seen, &pc, sizeof(pc))) {
+                continue;
+            }
+            apr_hash_set(seen, apr_pmemdup(pchild, &pc, sizeof(pc)), sizeof(pc), pc);
+            rt = apr_pcalloc(pchild, sizeof(*rt));
+            apr_pool_create(&rt->pool, pchild);
+            apr_pool_tag(rt->pool, "tpo_provider_meta");
+            apr_thread_mutex_create(&rt->mu, APR_THREAD_MUTEX_DEFAULT, pchild);
+            pc->rt = rt;
+        }
+    }
+}
+
+void tpo_provider_http_opts(const tpo_provider_conf *pc, tpo_http_opts *o)
+{
+    tpo_http_opts_default(o);
+    o->connect_timeout_ms = pc->connect_timeout_ms;
+    o->timeout_ms = pc->timeout_ms;
+    o->max_response = (apr_size_t)pc->max_response;
+    o->ca_file = pc->ca_file;
+    o->user_agent = "mod_tp_oauth";
+}
+
+static tpo_rt_status http_status_of(tpo_http_result res)
+{
+    return res == TPO_HTTP_TIMEOUT ? TPO_RT_TIMEOUT : TPO_RT_UNAVAILABLE;
+}
+
+/* Fetch a JSON document; logs the failure. */
+static tpo_rt_status fetch_json(request_rec *r, tpo_provider_conf *pc, const char *what,
+                                const char *url, tpo_http_response *resp)
+{
+    tpo_http_opts o;
+    tpo_http_result res;
+
+    tpo_provider_http_opts(pc, &o);
+    res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
+    if (res != TPO_HTTP_OK) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "provider %s: fetching the %s from %s failed: %s", pc->name, what, url,
+                      resp->error ? resp->error : "error");
+        return http_status_of(res);
+    }
+    if (resp->status != 200) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "provider %s: fetching the %s from %s: HTTP status %d", pc->name, what,
+                      url, resp->status);
+        return TPO_RT_UNAVAILABLE;
+    }
+    return TPO_RT_OK;
+}
+
+static void meta_from_config(apr_pool_t *p, tpo_provider_conf *pc, tpo_provider_meta *m)
+{
+    if (pc->issuer) m->issuer = pc->issuer;
+    if (pc->authorization_endpoint) m->authorization_endpoint = pc->authorization_endpoint;
+    if (pc->token_endpoint) m->token_endpoint = pc->token_endpoint;
+    if (pc->userinfo_endpoint) m->userinfo_endpoint = pc->userinfo_endpoint;
+    if (pc->jwks_uri) m->jwks_uri = pc->jwks_uri;
+}
+
+tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
+                                    const tpo_provider_meta **meta)
+{
+    tpo_provider_rt *rt = pc->rt;
+    tpo_rt_status st = TPO_RT_OK;
+    apr_time_t now = apr_time_now();
+
+    apr_thread_mutex_lock(rt->mu);
+    if (!rt->meta) {
+        if (!pc->discovery) {
+            tpo_provider_meta *m = apr_pcalloc(rt->pool, sizeof(*m));
+            m->pkce_s256_supported = -1;
+            meta_from_config(rt->pool, pc, m);
+            rt->meta = m;
+        }
+        else if (rt->meta_failed_at && now - rt->meta_failed_at < META_RETRY_AFTER) {
+            st = TPO_RT_UNAVAILABLE;
+        }
+        else {
+            tpo_http_response resp;
+            st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
+            if (st == TPO_RT_OK) {
+                tpo_provider_meta *m = apr_pcalloc(rt->pool, sizeof(*m));
+                const char *err = NULL;
+                if (tpo_provider_meta_parse(rt->pool, resp.body, resp.len, pc->issuer, m,
+                                            &err) != APR_SUCCESS) {
+                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                                  "provider %s: discovery document at %s refused: %s",
+                                  pc->name, pc->discovery_url, err ? err : "invalid");
+                    st = TPO_RT_UNAVAILABLE;
+                }
+                else {
+                    meta_from_config(rt->pool, pc, m);
+                    rt->meta = m;
+                    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                                  "provider %s: metadata loaded from %s", pc->name,
+                                  pc->discovery_url);
+                }
+            }
+            if (st != TPO_RT_OK) {
+                rt->meta_failed_at = now;
+            }
+        }
+    }
+    *meta = rt->meta;
+    apr_thread_mutex_unlock(rt->mu);
+    return rt->meta ? TPO_RT_OK : (st == TPO_RT_OK ? TPO_RT_UNAVAILABLE : st);
+}
+
+static void slot_unref(jwks_slot *slot)
+{
+    if (slot->retired && slot->refs == 0) {
+        apr_pool_destroy(slot->pool);
+    }
+}
+
+tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
+                                        int force_refresh, const tpo_jwks **jwks,
+                                        void **handle)
+{
+    tpo_provider_rt *rt = pc->rt;
+    const tpo_provider_meta *meta;
+    tpo_rt_status st;
+    apr_time_t now = apr_time_now();
+    int fetch;
+
+    *jwks = NULL;
+    *handle = NULL;
+    if ((st = tpo_provider_meta_get(r, pc, &meta)) != TPO_RT_OK) {
+        return st;
+    }
+    if (!meta->jwks_uri) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "provider %s: no jwks_uri (set TPOAuthJWKSURI)", pc->name);
+        return TPO_RT_UNAVAILABLE;
+    }
+    apr_thread_mutex_lock(rt->mu);
+    if (!rt->jwks) {
+        fetch = !rt->jwks_attempt_at || now - rt->jwks_attempt_at >= JWKS_RETRY_AFTER;
+    }
+    else {
+        fetch = force_refresh && now - rt->jwks_attempt_at >= JWKS_REFETCH_EVERY;
+    }
+    if (fetch) {
+        tpo_http_response resp;
+        rt->jwks_attempt_at = now;
+        st = fetch_json(r, pc, "JWK Set", meta->jwks_uri, &resp);
+        if (st == TPO_RT_OK) {
+            jwks_slot *slot;
+            apr_pool_t *sp;
+            tpo_jwks *set = NULL;
+            const char *err = NULL;
+
+            apr_pool_create_unmanaged_ex(&sp, NULL, NULL);
+            apr_pool_tag(sp, "tpo_jwks");
+            if (tpo_jwks_parse(sp, resp.body, resp.len, &set, &err) != APR_SUCCESS) {
+                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                              "provider %s: JWK Set at %s refused: %s", pc->name,
+                              meta->jwks_uri, err ? err : "invalid");
+                apr_pool_destroy(sp);
+                st = TPO_RT_UNAVAILABLE;
+            }
+            else {
+                slot = apr_pcalloc(sp, sizeof(*slot));
+                slot->pool = sp;
+                slot->jwks = set;
+                if (rt->jwks) {
+                    rt->jwks->retired = 1;
+                    slot_unref(rt->jwks);
+                }
+                rt->jwks = slot;
+                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                              "provider %s: JWK Set loaded (%d keys)", pc->name,
+                              set->keys->nelts);
+            }
+        }
+    }
+    if (rt->jwks) {
+        rt->jwks->refs++;
+        *jwks = rt->jwks->jwks;
+        *handle = rt->jwks;
+        st = TPO_RT_OK;
+    }
+    else if (st == TPO_RT_OK) {
+        st = TPO_RT_UNAVAILABLE;
+    }
+    apr_thread_mutex_unlock(rt->mu);
+    return st;
+}
+
+void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle)
+{
+    jwks_slot *slot = handle;
+
+    if (!slot) {
+        return;
+    }
+    apr_thread_mutex_lock(pc->rt->mu);
+    slot->refs--;
+    slot_unref(slot);
+    apr_thread_mutex_unlock(pc->rt->mu);
+}
