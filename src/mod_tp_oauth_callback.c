@@ -259,6 +259,11 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
 #undef PARAM
     tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
                             pc->client_secret, params, &treq);
+    if (!treq.body) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "The login response could not be used.",
+                    "the authorization code cannot be encoded (not UTF-8)");
+    }
     APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Content-Type: ",
                                                      treq.content_type, NULL);
     if (treq.authorization) {

@@ -35,6 +35,7 @@ void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *nam
                     const char *value, long max_age)
 {
     tpo_cookie_attrs a;
+    char *c;
 
     a.path = pc->cookie_path;
     a.domain = pc->cookie_domain;
@@ -42,7 +43,13 @@ void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *nam
     a.secure = tpo_request_is_https(r);
     a.http_only = 1;
     a.same_site = pc->cookie_samesite;
+    c = tpo_cookie_build(r->pool, name, value, &a);
+    if (!c) {
+        /* names and values are ours; attributes come from the configuration */
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "cannot build cookie %s: check TPOAuthCookiePath/TPOAuthCookieDomain", name);
+        return;
+    }
     /* err_headers_out: kept on redirects and error pages alike */
-    apr_table_addn(r->err_headers_out, "Set-Cookie",
-                   tpo_cookie_build(r->pool, name, value, &a));
+    apr_table_addn(r->err_headers_out, "Set-Cookie", c);
 }

@@ -1,1 +1,671 @@
+/* Token endpoint requests and responses, with the providers' accents
+ * (shared/PROVIDERS.md). Token values never reach a detail string or the
+ * log. */
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <math.h>
+#include <apr_strings.h>
+#include <apr_base64.h>
 #include "tpo_token.h"
+#include "tpo_url.h"
+#include "tpo_log.h"
+
+#define TPO_TOKEN_BODY_MAX (1024 * 1024)
+#define TPO_TOKEN_MAX_LIFETIME (10LL * 366 * 24 * 3600)   /* "absurd" beyond this */
+#define TPO_TOKEN_ERROR_MAX 128
+#define TPO_TOKEN_ERROR_DESC_MAX 512
+
+/* ------------------------------------------------------------------ request */
+
+static void form_append(apr_pool_t *p, apr_array_header_t *parts,
+                        const char *name, const char *value)
+{
+    APR_ARRAY_PUSH(parts, const char *) = apr_pstrcat(p, tpo_url_encode(p, name), "=",
+                                                      tpo_url_encode(p, value), NULL);
+}
+
+static int json_append(json_t *obj, const char *name, const char *value)
+{
+    json_t *s = json_string(value);   /* NULL on invalid UTF-8 */
+
+    if (s == NULL) {
+        return -1;
+    }
+    return json_object_set_new(obj, name, s);
+}
+
+static apr_status_t json_cleanup(void *data)
+{
+    json_decref((json_t *)data);
+    return APR_SUCCESS;
+}
+
+void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
+                             tpo_client_auth auth, const char *client_id,
+                             const char *client_secret,
+                             const apr_array_header_t *params,
+                             tpo_token_request *out)
+{
+    const char **names, **values;
+    int nparams = params ? params->nelts / 2 : 0;
+    int total, i;
+
+    memset(out, 0, sizeof(*out));
+
+    /* collect name/value pairs: params (NULL values skipped), then the
+     * client credentials that belong in the body */
+    total = nparams + 2;
+    names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)total);
+    values = apr_pcalloc(p, sizeof(char *) * (apr_size_t)total);
+    total = 0;
+    for (i = 0; i < nparams; i++) {
+        const char *n = APR_ARRAY_IDX(params, 2 * i, const char *);
+        const char *v = APR_ARRAY_IDX(params, 2 * i + 1, const char *);
+        if (n == NULL || v == NULL) {
+            continue;
+        }
+        names[total] = n;
+        values[total++] = v;
+    }
+    if (auth == TPO_CLIENT_AUTH_POST || auth == TPO_CLIENT_AUTH_NONE) {
+        if (client_id) {
+            names[total] = "client_id";
+            values[total++] = client_id;
+        }
+        if (auth == TPO_CLIENT_AUTH_POST && client_secret) {
+            names[total] = "client_secret";
+            values[total++] = client_secret;
+        }
+    }
+    else {
+        const char *cred = apr_pstrcat(p, tpo_url_encode(p, client_id ? client_id : ""), ":",
+                                       tpo_url_encode(p, client_secret ? client_secret : ""),
+                                       NULL);
+        int clen = (int)strlen(cred);
+        char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len(clen));
+        apr_base64_encode(b64, cred, clen);
+        out->authorization = apr_pstrcat(p, "Basic ", b64, NULL);
+    }
+
+    if (enc == TPO_TOKEN_ENC_JSON) {
+        json_t *obj = json_object();
+        char *dump;
+        if (obj == NULL) {
+            return;
+        }
+        apr_pool_cleanup_register(p, obj, json_cleanup, apr_pool_cleanup_null);
+        for (i = 0; i < total; i++) {
+            if (json_append(obj, names[i], values[i]) != 0) {
+                /* a value that is not valid UTF-8 (e.g. a hostile "code"):
+                 * no body rather than a silently incomplete one */
+                tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
+                        "token request: parameter %s is not valid UTF-8", names[i]);
+                out->authorization = NULL;
+                return;
+            }
+        }
+        dump = json_dumps(obj, JSON_COMPACT);
+        if (dump == NULL) {
+            out->authorization = NULL;
+            return;
+        }
+        out->body = apr_pstrdup(p, dump);
+        free(dump);
+        out->content_type = "application/json";
+    }
+    else {
+        apr_array_header_t *parts = apr_array_make(p, total > 0 ? total : 1, sizeof(char *));
+        for (i = 0; i < total; i++) {
+            form_append(p, parts, names[i], values[i]);
+        }
+        out->body = apr_array_pstrcat(p, parts, '&');
+        out->content_type = "application/x-www-form-urlencoded";
+    }
+    out->body_len = strlen(out->body);
+}
+
+/* ----------------------------------------------------------------- parsers */
+
+long long tpo_token_parse_duration(const char *s)
+{
+    long long v = 0, mult = 1;
+    const char *c;
+    int digits = 0;
+
+    if (s == NULL) {
+        return -1;
+    }
+    for (c = s; *c >= '0' && *c <= '9'; c++) {
+        if (++digits > 12) {
+            return -1;   /* far beyond any sane lifetime; no overflow */
+        }
+        v = v * 10 + (*c - '0');
+    }
+    if (digits == 0) {
+        return -1;
+    }
+    switch (*c) {
+    case '\0': return v;
+    case 's': mult = 1; break;
+    case 'm': mult = 60; break;
+    case 'h': mult = 3600; break;
+    case 'd': mult = 86400; break;
+    default: return -1;
+    }
+    if (c[1] != '\0') {
+        return -1;
+    }
+    return v * mult;
+}
+
+static int parse_digits(const char **sp, int n, int *out)
+{
+    const char *s = *sp;
+    int i, v = 0;
+
+    for (i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9') {
+            return -1;
+        }
+        v = v * 10 + (s[i] - '0');
+    }
+    *sp = s + n;
+    *out = v;
+    return 0;
+}
+
+static int is_leap(int y)
+{
+    return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
+
+static int days_in_month(int y, int m)
+{
+    static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    return m == 2 && is_leap(y) ? 29 : dm[m - 1];
+}
+
+/* days since 1970-01-01 for a valid date with y >= 1970 */
+static long long days_since_epoch(int y, int m, int d)
+{
+    long long days = 0;
+    int i;
+
+    for (i = 1970; i < y; i++) {
+        days += is_leap(i) ? 366 : 365;
+    }
+    for (i = 1; i < m; i++) {
+        days += days_in_month(y, i);
+    }
+    return days + d - 1;
+}
+
+apr_time_t tpo_token_parse_iso8601(const char *s)
+{
+    int y, mo, d, h, mi, sec, oh = 0, om = 0;
+    long usec = 0;
+    long long t;
+    int sign = 0;
+
+    if (s == NULL) {
+        return 0;
+    }
+    if (parse_digits(&s, 4, &y) || *s++ != '-' || parse_digits(&s, 2, &mo) || *s++ != '-' ||
+        parse_digits(&s, 2, &d)) {
+        return 0;
+    }
+    if (*s != 'T' && *s != 't' && *s != ' ') {
+        return 0;
+    }
+    s++;
+    if (parse_digits(&s, 2, &h) || *s++ != ':' || parse_digits(&s, 2, &mi) || *s++ != ':' ||
+        parse_digits(&s, 2, &sec)) {
+        return 0;
+    }
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
+        mi > 59 || sec > 60) {
+        return 0;
+    }
+    if (sec == 60) {
+        sec = 59;   /* leap second */
+    }
+    if (*s == '.' || *s == ',') {
+        int n = 0;
+        s++;
+        if (*s < '0' || *s > '9') {
+            return 0;
+        }
+        while (*s >= '0' && *s <= '9') {
+            if (n < 6) {
+                usec = usec * 10 + (*s - '0');
+            }
+            n++;
+            s++;
+            if (n > 9) {
+                return 0;
+            }
+        }
+        for (; n < 6; n++) {
+            usec *= 10;
+        }
+    }
+    if (*s == 'Z' || *s == 'z') {
+        s++;
+    }
+    else if (*s == '+' || *s == '-') {
+        sign = *s == '+' ? 1 : -1;
+        s++;
+        if (parse_digits(&s, 2, &oh)) {
+            return 0;
+        }
+        if (*s == ':') {
+            s++;
+            if (parse_digits(&s, 2, &om)) {
+                return 0;
+            }
+        }
+        else if (*s >= '0' && *s <= '9') {
+            if (parse_digits(&s, 2, &om)) {
+                return 0;
+            }
+        }
+        if (oh > 23 || om > 59) {
+            return 0;
+        }
+    }
+    if (*s != '\0') {
+        return 0;
+    }
+    t = days_since_epoch(y, mo, d) * 86400LL + h * 3600LL + mi * 60LL + sec;
+    /* local time = UTC + offset, so UTC = local - offset */
+    t -= sign * (oh * 3600LL + om * 60LL);
+    if (t <= 0) {
+        return 0;
+    }
+    return apr_time_from_sec(t) + usec;
+}
+
+/* -------------------------------------------------------------- response */
+
+/* IdP words for logs and pages: printable ASCII only, bounded. */
+static const char *sanitize(apr_pool_t *p, const char *s, apr_size_t max)
+{
+    apr_size_t n = strlen(s), i;
+    char *o;
+
+    if (n > max) {
+        n = max;
+    }
+    o = apr_pstrmemdup(p, s, n);
+    for (i = 0; i < n; i++) {
+        if ((unsigned char)o[i] < 0x20 || (unsigned char)o[i] > 0x7e) {
+            o[i] = '?';
+        }
+    }
+    return o;
+}
+
+/* VSCHAR (RFC 6749 Appendix A): %x20-7E, and no embedded NUL */
+static int vschar_string(json_t *v)
+{
+    const char *s = json_string_value(v);
+    apr_size_t n = json_string_length(v), i;
+
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x20 || c > 0x7e) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Optional string member: absent/null -> NULL; wrong type -> -1. */
+static int opt_string(json_t *obj, const char *name, int vschar, const char **out)
+{
+    json_t *v = json_object_get(obj, name);
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_string(v) || json_string_length(v) == 0) {
+        return -1;
+    }
+    if (vschar ? !vschar_string(v) : strlen(json_string_value(v)) != json_string_length(v)) {
+        return -1;
+    }
+    *out = json_string_value(v);
+    return 0;
+}
+
+/* Scope as a string or an array of strings; joined with spaces. */
+static int scope_value(apr_pool_t *p, json_t *v, const char **out)
+{
+    apr_array_header_t *parts;
+    json_t *e;
+    size_t i;
+
+    *out = NULL;
+    if (v == NULL || json_is_null(v)) {
+        return 0;
+    }
+    if (json_is_string(v)) {
+        if (!vschar_string(v)) {
+            return -1;
+        }
+        *out = json_string_value(v);
+        return 0;
+    }
+    if (!json_is_array(v)) {
+        return -1;
+    }
+    parts = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(char *));
+    json_array_foreach(v, i, e) {
+        if (!json_is_string(e) || json_string_length(e) == 0 || !vschar_string(e)) {
+            return -1;
+        }
+        APR_ARRAY_PUSH(parts, const char *) = json_string_value(e);
+    }
+    *out = apr_array_pstrcat(p, parts, ' ');
+    return 0;
+}
+
+/* A number or a numeric string -> integer seconds. 1 ok, 0 not numeric,
+ * -1 numeric but unusable. */
+static int number_value(json_t *v, long long *out)
+{
+    if (json_is_integer(v)) {
+        *out = (long long)json_integer_value(v);
+        return 1;
+    }
+    if (json_is_real(v)) {
+        double d = json_real_value(v);
+        if (!isfinite(d) || d < -1e15 || d > 1e15) {
+            return -1;
+        }
+        *out = (long long)d;   /* truncation; negative values are refused later */
+        return 1;
+    }
+    if (json_is_string(v)) {
+        const char *s = json_string_value(v);
+        apr_size_t n = json_string_length(v), i;
+        long long r = 0;
+        if (n == 0 || strspn(s, "0123456789") != n) {
+            return 0;
+        }
+        if (n > 15) {
+            return -1;
+        }
+        for (i = 0; i < n; i++) {
+            if (s[i] < '0' || s[i] > '9') {
+                return 0;
+            }
+            r = r * 10 + (s[i] - '0');
+        }
+        *out = r;
+        return 1;
+    }
+    return 0;
+}
+
+/* Compute the absolute expiry. Returns NULL on success, or a detail. */
+static const char *expiry(json_t *root, apr_time_t now, apr_time_t *out)
+{
+    long long now_sec = (long long)apr_time_sec(now);
+    long long exp_sec = 0, n;
+    json_t *v;
+    int r;
+
+    *out = 0;
+    v = json_object_get(root, "expires_in");
+    if (v && !json_is_null(v)) {
+        r = number_value(v, &n);
+        if (r < 0) {
+            return "expires_in is out of range";
+        }
+        if (r == 1) {
+            if (n > now_sec) {
+                exp_sec = n;              /* an absolute epoch (TropiPay) */
+            }
+            else {
+                if (n <= 0) {
+                    return "expires_in is not positive";
+                }
+                exp_sec = now_sec + n;
+            }
+        }
+        else if (json_is_string(v)) {
+            n = tpo_token_parse_duration(json_string_value(v));
+            if (n < 0 || strlen(json_string_value(v)) != json_string_length(v)) {
+                return "expires_in is neither a number nor a duration";
+            }
+            if (n == 0) {
+                return "expires_in is not positive";
+            }
+            if (n > TPO_TOKEN_MAX_LIFETIME) {
+                return "expires_in is more than 10 years";
+            }
+            exp_sec = now_sec + n;
+        }
+        else {
+            return "expires_in has a wrong type";
+        }
+    }
+    else if ((v = json_object_get(root, "expires_at")) != NULL && !json_is_null(v)) {
+        r = number_value(v, &n);
+        if (r < 0) {
+            return "expires_at is out of range";
+        }
+        if (r == 1) {
+            exp_sec = n;
+        }
+        else if (json_is_string(v)) {
+            apr_time_t t = tpo_token_parse_iso8601(json_string_value(v));
+            if (t == 0 || strlen(json_string_value(v)) != json_string_length(v)) {
+                return "expires_at is not an ISO-8601 date-time";
+            }
+            if (t <= now) {
+                return "expires_at is not in the future";
+            }
+            if (apr_time_sec(t - now) > TPO_TOKEN_MAX_LIFETIME) {
+                return "expires_at is more than 10 years away";
+            }
+            *out = t;
+            return NULL;
+        }
+        else {
+            return "expires_at has a wrong type";
+        }
+    }
+    else {
+        return NULL;
+    }
+    if (exp_sec <= now_sec) {
+        return "token lifetime is not positive";
+    }
+    if (exp_sec - now_sec > TPO_TOKEN_MAX_LIFETIME) {
+        return "token lifetime is more than 10 years";
+    }
+    *out = apr_time_from_sec(exp_sec);
+    return NULL;
+}
+
+static tpo_token_result http_error(apr_pool_t *p, int http_status, tpo_token_response *out,
+                                   const char **detail, const char *what)
+{
+    out->error = apr_psprintf(p, "http_%d", http_status);
+    *detail = apr_psprintf(p, "token endpoint answered HTTP %d%s", http_status, what);
+    return TPO_TOKEN_ERROR_RESPONSE;
+}
+
+static tpo_token_result response_parse(apr_pool_t *p, const char *body,
+                                       apr_size_t len, int http_status,
+                                       apr_time_t now, tpo_token_response *out,
+                                       const char **detail)
+{
+    json_error_t jerr;
+    json_t *root, *v;
+    const char *d, *dummy;
+    const char *err_name = NULL, *desc_name = NULL;
+    int http_failed = http_status >= 300;
+
+    if (detail == NULL) {
+        detail = &dummy;
+    }
+    *detail = NULL;
+    memset(out, 0, sizeof(*out));
+    if (now <= 0) {
+        now = apr_time_now();
+    }
+
+    if (len > TPO_TOKEN_BODY_MAX) {
+        *detail = "token response is larger than 1 MiB";
+        return TPO_TOKEN_MALFORMED;
+    }
+    if (body == NULL || len == 0) {
+        if (http_failed) {
+            return http_error(p, http_status, out, detail, " with an empty body");
+        }
+        *detail = "token response is empty";
+        return TPO_TOKEN_MALFORMED;
+    }
+    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    if (root == NULL) {
+        /* jerr.text can quote the body (a token): report the position only */
+        if (http_failed) {
+            return http_error(p, http_status, out, detail, " with a non-JSON body");
+        }
+        *detail = apr_psprintf(p, "token response is not valid JSON (line %d, column %d)",
+                               jerr.line, jerr.column);
+        return TPO_TOKEN_MALFORMED;
+    }
+    apr_pool_cleanup_register(p, root, json_cleanup, apr_pool_cleanup_null);
+    out->json = root;
+    if (!json_is_object(root)) {
+        if (http_failed) {
+            return http_error(p, http_status, out, detail, " with a non-object body");
+        }
+        *detail = "token response is not a JSON object";
+        return TPO_TOKEN_MALFORMED;
+    }
+
+    /* errors: RFC 6749 5.2 "error"/"error_description", Xendit
+     * "error_code"/"message" */
+    v = json_object_get(root, "error");
+    if (v && !json_is_null(v)) {
+        err_name = "error";
+        desc_name = "error_description";
+    }
+    else if ((v = json_object_get(root, "error_code")) != NULL && !json_is_null(v)) {
+        err_name = "error_code";
+        desc_name = "message";
+    }
+    if (err_name) {
+        json_t *dv;
+        if (!json_is_string(v) || json_string_length(v) == 0) {
+            if (http_failed) {
+                return http_error(p, http_status, out, detail, " with an unreadable error");
+            }
+            *detail = apr_psprintf(p, "token response: %s is not a non-empty string",
+                                   err_name);
+            return TPO_TOKEN_MALFORMED;
+        }
+        out->error = sanitize(p, json_string_value(v), TPO_TOKEN_ERROR_MAX);
+        dv = json_object_get(root, desc_name);
+        if (json_is_string(dv)) {
+            out->error_description = sanitize(p, json_string_value(dv),
+                                              TPO_TOKEN_ERROR_DESC_MAX);
+        }
+        *detail = apr_psprintf(p, "token endpoint returned error '%s' (HTTP %d)", out->error,
+                               http_status);
+        return TPO_TOKEN_ERROR_RESPONSE;
+    }
+    if (http_failed) {
+        return http_error(p, http_status, out, detail, " without an error code");
+    }
+
+    /* success */
+    v = json_object_get(root, "access_token");
+    if (v == NULL || json_is_null(v)) {
+        *detail = "token response has no access_token";
+        return TPO_TOKEN_MALFORMED;
+    }
+    if (opt_string(root, "access_token", 1, &out->access_token) != 0) {
+        *detail = "token response: access_token is not a string of visible characters";
+        return TPO_TOKEN_MALFORMED;
+    }
+    if (opt_string(root, "refresh_token", 1, &out->refresh_token) != 0) {
+        *detail = "token response: refresh_token is not a string of visible characters";
+        return TPO_TOKEN_MALFORMED;
+    }
+    if (opt_string(root, "id_token", 1, &out->id_token) != 0) {
+        *detail = "token response: id_token is not a string of visible characters";
+        return TPO_TOKEN_MALFORMED;
+    }
+    if (opt_string(root, "token_type", 1, &out->token_type) != 0) {
+        *detail = "token response: token_type is not a string";
+        return TPO_TOKEN_MALFORMED;
+    }
+    if (out->token_type) {
+        if (strcasecmp(out->token_type, "Bearer") != 0) {
+            *detail = apr_psprintf(p, "token response: unsupported token_type '%s'",
+                                   sanitize(p, out->token_type, 32));
+            out->token_type = NULL;
+            return TPO_TOKEN_MALFORMED;
+        }
+        out->token_type = "Bearer";
+    }
+    v = json_object_get(root, "scope");
+    if (v == NULL || json_is_null(v)) {
+        v = json_object_get(root, "scopes");   /* PayoutID */
+    }
+    if (scope_value(p, v, &out->scope) != 0) {
+        *detail = "token response: scope is neither a string nor an array of strings";
+        return TPO_TOKEN_MALFORMED;
+    }
+    d = expiry(root, now, &out->expires_at);
+    if (d) {
+        *detail = apr_pstrcat(p, "token response: ", d, NULL);
+        return TPO_TOKEN_MALFORMED;
+    }
+    return TPO_TOKEN_OK;
+}
+
+tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
+                                          apr_size_t len, int http_status,
+                                          apr_time_t now, tpo_token_response *out,
+                                          const char **detail)
+{
+    const char *dummy;
+    tpo_token_result r;
+
+    if (detail == NULL) {
+        detail = &dummy;
+    }
+    r = response_parse(p, body, len, http_status, now, out, detail);
+    if (r != TPO_TOKEN_OK) {
+        /* nothing half-parsed for a caller that forgets to check */
+        out->access_token = NULL;
+        out->refresh_token = NULL;
+        out->id_token = NULL;
+        out->token_type = NULL;
+        out->scope = NULL;
+        out->expires_at = 0;
+    }
+    if (r == TPO_TOKEN_MALFORMED) {
+        out->error = NULL;
+        out->error_description = NULL;
+    }
+    if (r == TPO_TOKEN_OK) {
+        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
+                "token response: refresh_token %s, id_token %s, expires_at %" APR_TIME_T_FMT,
+                out->refresh_token ? "present" : "absent", out->id_token ? "present" : "absent",
+                apr_time_sec(out->expires_at));
+    }
+    else {
+        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, "%s", *detail);
+    }
+    return r;
+}
