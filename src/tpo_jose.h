@@ -61,6 +61,11 @@ typedef struct tpo_jws {
 apr_status_t tpo_jws_parse(apr_pool_t *p, const char *compact, tpo_jws **out,
                            const char **err);
 
+/* 1 when alg is one this module implements (RS*, PS*, ES*, EdDSA, HS*);
+ * "none" is not. For checking configured allow-lists and for telling an
+ * unacceptable alg apart from a bad signature. */
+int tpo_jws_alg_supported(const char *alg);
+
 /* Verify jws against the key set.
  *  allowed_algs: NULL-terminated list, e.g. {"RS256","PS256","ES256",NULL};
  *    the token's alg must be in it. "none" is always refused.
@@ -81,8 +86,10 @@ apr_status_t tpo_jws_verify(apr_pool_t *p, const tpo_jws *jws, const tpo_jwks *j
  * cleanup). NULL with *err on failure. */
 json_t *tpo_jws_payload_json(apr_pool_t *p, const tpo_jws *jws, const char **err);
 
-/* Helper used by tests and the fake IdP: sign (RS256/PS256/ES256/EdDSA/HS256)
- * with a private EVP_PKEY (or secret for HS*). Returns compact JWS or NULL. */
+/* Helper used by tests and the fake IdP: sign (RS256/384/512, PS256/384/512,
+ * ES256/384/512, EdDSA, HS256/384/512) with a private EVP_PKEY (or secret for
+ * HS*). The header is {"alg":..,"kid":..} (kid only when not NULL). Returns
+ * the compact JWS or NULL with *err. */
 char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid,
                    const char *payload_json, EVP_PKEY *priv,
                    const unsigned char *secret, apr_size_t secret_len,
