@@ -103,7 +103,7 @@ static const char *json_scalar(apr_pool_t *p, json_t *v)
         return json_string_value(v);
     }
     if (json_is_integer(v)) {
-        return apr_psprintf(p, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
     }
     if (json_is_real(v)) {
         return apr_psprintf(p, "%g", json_real_value(v));
@@ -126,7 +126,11 @@ static apr_array_header_t *render_env(apr_pool_t *p, tpo_provider_conf *pc, json
     json_t *v;
 
     json_object_foreach(claims, k, v) {
-        const char *s = json_scalar(p, v);
+        const char *s;
+        if (!strcmp(k, "nonce") || !strcmp(k, "at_hash") || !strcmp(k, "c_hash")) {
+            continue;   /* protocol values, meaningless to the application */
+        }
+        s = json_scalar(p, v);
         if (!s && json_is_array(v)) {
             size_t i;
             json_t *e;
