@@ -8,7 +8,8 @@
 /* nbytes from the OpenSSL CSPRNG. APR_EGENERAL when the RNG fails. */
 apr_status_t tpo_random_bytes(unsigned char *buf, apr_size_t nbytes);
 
-/* nbytes of randomness, base64url-encoded (e.g. 32 bytes -> 43 chars). */
+/* nbytes of randomness, base64url-encoded (e.g. 32 bytes -> 43 chars).
+ * nbytes must be 1..4096 (APR_EINVAL otherwise). */
 apr_status_t tpo_random_token(apr_pool_t *p, apr_size_t nbytes, char **out);
 
 /* A fresh code_verifier: 32 random bytes, base64url (43 chars). */
