@@ -1,0 +1,1 @@
+#include "tpo_cache_crypt.h"
