@@ -1,0 +1,201 @@
+#!/usr/bin/env bash
+# test.sh: every test of mod_tp_oauth, on a fresh Debian 12 machine (as root).
+#
+#  1. installs what is missing (Debian packages; npm ci for the test IdPs)
+#  2. builds out of tree in ./build and runs the C unit tests (make check)
+#  3. runs the integration tests (real httpd + oidc-provider + headless Chromium)
+#  4. builds ./build-asan with --enable-asan, runs the unit tests there and the
+#     integration tests again with libasan preloaded into apache2 (no browser test)
+#  5. prints one line "N passed, N failed" and exits non-zero on any failure.
+#
+# Environment: TPO_SKIP_ASAN=1 skips step 4; PYTEST_ARGS adds pytest arguments.
+set -euo pipefail
+
+cd "$(dirname "$(readlink -f "$0")")"
+ROOT=$PWD
+PY=/usr/bin/python3
+PASSED=0
+FAILED=0
+FAILURES=()
+export PYTHONDONTWRITEBYTECODE=1 LANG=C.UTF-8
+
+DONE=0
+summary() {
+    local rc=$?
+    if ((DONE == 0)); then
+        FAILED=$((FAILED + 1))
+        FAILURES+=("test.sh stopped early (exit $rc)")
+    fi
+    echo
+    if ((${#FAILURES[@]})); then
+        echo "test.sh: failures:"
+        printf '  - %s\n' "${FAILURES[@]}"
+    fi
+    echo "$PASSED passed, $FAILED failed"
+    if ((FAILED > 0)); then exit 1; fi
+    exit 0
+}
+trap summary EXIT
+
+say() { printf '\n==== %s\n' "$*"; }
+fail_step() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); echo "test.sh: FAILED: $1" >&2; }
+
+# ------------------------------------------------------------------ 1. install
+PKGS=(apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libssl-dev libapr1-dev
+      libaprutil1-dev check pkg-config autoconf automake libtool make gcc
+      python3-pytest python3-requests python3-selenium chromium chromium-driver)
+
+install_deps() {
+    local missing=() p
+    for p in "${PKGS[@]}"; do
+        dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" \
+            || missing+=("$p")
+    done
+    # A Node.js from another packaging (e.g. one that bundles npm) counts as present.
+    command -v node >/dev/null 2>&1 || missing+=(nodejs)
+    command -v npm >/dev/null 2>&1 || missing+=(npm)
+    if ((${#missing[@]})); then
+        say "installing: ${missing[*]}"
+        local sudo=""
+        if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+        export DEBIAN_FRONTEND=noninteractive
+        $sudo apt-get update -q || return 1
+        $sudo apt-get install -y -q --no-install-recommends "${missing[@]}" || return 1
+    fi
+}
+
+npm_ci() {  # npm ci in $1 when node_modules is missing or older than package-lock.json
+    local dir=$1
+    [ -f "$dir/package.json" ] || return 0
+    if [ ! -f "$dir/node_modules/.package-lock.json" ] \
+        || [ "$dir/package-lock.json" -nt "$dir/node_modules/.package-lock.json" ]; then
+        say "npm ci in $dir"
+        (cd "$dir" && timeout 600 npm ci --no-audit --no-fund --loglevel=error) || return 1
+    fi
+}
+
+say "dependencies"
+install_deps || { fail_step "installing Debian packages"; DONE=1; exit 1; }
+npm_ci test/idp || { fail_step "npm ci in test/idp"; DONE=1; exit 1; }
+npm_ci test/fakeidp || { fail_step "npm ci in test/fakeidp"; DONE=1; exit 1; }
+
+# ------------------------------------------------------------------ helpers
+build_tree() {  # build_tree DIR [configure args...]
+    local dir=$1; shift
+    if [ ! -x configure ]; then
+        say "autoreconf -fi"
+        timeout 600 autoreconf -fi || return 1
+    fi
+    mkdir -p "$dir"
+    if [ ! -f "$dir/Makefile" ]; then
+        say "configure $* in $dir"
+        (cd "$dir" && timeout 600 "$ROOT/configure" "$@" >configure.out 2>&1) \
+            || { tail -30 "$dir/configure.out"; return 1; }
+    fi
+    say "make in $dir"
+    timeout 1200 make -C "$dir" -j2 || return 1
+    [ -f "$dir/src/.libs/mod_tp_oauth.so" ] || { echo "no $dir/src/.libs/mod_tp_oauth.so"; return 1; }
+}
+
+unit_tests() {  # unit_tests DIR LABEL: make check, per-test results, counts
+    local dir=$1 label=$2 rc=0 log prog trs line n f sum_p=0 sum_f=0
+    say "unit tests ($label)"
+    CK_LOG_FILE_NAME=- CK_DEFAULT_TIMEOUT=60 timeout 1200 make -C "$dir" -j2 check >"$dir/check.out" 2>&1 || rc=$?
+    grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' "$dir/check.out" || true
+    local found=0
+    for trs in "$dir"/test/unit/*.trs; do
+        [ -f "$trs" ] || continue
+        found=1
+        log=${trs%.trs}.log
+        prog=$(basename "${trs%.trs}")
+        # Check's verbose lines: file:line:P|F|E:tcase:test:iter: message
+        grep -E '^[^:]+:[0-9]+:[PFE]:' "$log" 2>/dev/null \
+            | awk -F: -v p="$prog" '{ r = ($3 == "P") ? "ok  " : "FAIL"; \
+                msg = ""; for (i = 7; i <= NF; i++) msg = msg (i > 7 ? ":" : "") $i; \
+                printf "  %s %s: %s/%s%s\n", r, p, $4, $5, ($3 == "P") ? "" : " --" msg }' || true
+        # counts: the per-test lines when Check wrote them, else its summary line
+        n=$(grep -cE '^[^:]+:[0-9]+:[PFE]:' "$log" 2>/dev/null || true)
+        f=$(grep -cE '^[^:]+:[0-9]+:[FE]:' "$log" 2>/dev/null || true)
+        n=${n:-0}; f=${f:-0}
+        if ((n == 0)); then
+            line=$(grep -m1 -E 'Checks: [0-9]+, Failures: [0-9]+, Errors: [0-9]+' "$log" 2>/dev/null || true)
+            if [[ $line =~ Checks:\ ([0-9]+),\ Failures:\ ([0-9]+),\ Errors:\ ([0-9]+) ]]; then
+                n=${BASH_REMATCH[1]}; f=$((BASH_REMATCH[2] + BASH_REMATCH[3]))
+            fi
+        fi
+        if ((n > 0)); then
+            sum_p=$((sum_p + n - f)); sum_f=$((sum_f + f))
+            ((f == 0)) || FAILURES+=("$label: $prog: $f of $n checks failed")
+            if ((f == 0)) && grep -qE '^:test-result: (FAIL|ERROR)' "$trs"; then
+                sum_f=$((sum_f + 1)); FAILURES+=("$label: $prog failed after its checks (see $log)")
+                tail -20 "$log" | sed 's/^/    /'
+            fi
+        elif grep -qE '^:test-result: PASS' "$trs"; then
+            sum_p=$((sum_p + 1))
+        elif grep -qE '^:test-result: (FAIL|ERROR|XPASS)' "$trs"; then
+            sum_f=$((sum_f + 1)); FAILURES+=("$label: $prog failed (no Check results; see $log)")
+            tail -20 "$log" | sed 's/^/    /'
+        fi
+    done
+    if ((found == 0)) || { ((rc != 0)) && ((sum_f == 0)); }; then
+        sum_f=$((sum_f + 1)); FAILURES+=("$label: make check failed (exit $rc)")
+        tail -30 "$dir/check.out"
+    fi
+    echo "unit tests ($label): $sum_p passed, $sum_f failed"
+    PASSED=$((PASSED + sum_p)); FAILED=$((FAILED + sum_f))
+}
+
+pytest_run() {  # pytest_run LABEL LOGFILE [pytest args...]: counts from pytest's closing line
+    local label=$1 logf=$2; shift 2
+    local rc=0 last p=0 f=0 e=0
+    say "integration tests ($label)"
+    # shellcheck disable=SC2086
+    timeout 1500 "$PY" -m pytest -p no:cacheprovider -rfE ${PYTEST_ARGS:-} "$@" 2>&1 | tee "$logf" || rc=$?
+    last=$(grep -E '(([0-9]+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))|no tests ran)(, [0-9]+ [a-z]+)* in [0-9.]+s' "$logf" | tail -1 || true)
+    [[ $last =~ ([0-9]+)\ passed ]] && p=${BASH_REMATCH[1]}
+    [[ $last =~ ([0-9]+)\ failed ]] && f=${BASH_REMATCH[1]}
+    [[ $last =~ ([0-9]+)\ error ]] && e=${BASH_REMATCH[1]}
+    if ((p + f + e == 0)) || { ((rc != 0)) && ((f + e == 0)); }; then
+        f=$((f + 1)); FAILURES+=("$label: pytest exit $rc, ran no test or stopped: ${last:-no summary}")
+    elif ((f + e)); then
+        FAILURES+=("$label: $f failed, $e errors (log $logf)")
+    fi
+    PASSED=$((PASSED + p)); FAILED=$((FAILED + f + e))
+}
+
+# ------------------------------------------------------------------ 2. build + unit
+if build_tree build; then
+    unit_tests build "build"
+    # -------------------------------------------------------------- 3. integration
+    if [ -f test/fakeidp/selftest.mjs ]; then
+        say "fake IdP self-test"
+        rc=0
+        timeout 300 node --test test/fakeidp/selftest.mjs >build/fakeidp-selftest.out 2>&1 || rc=$?
+        p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' build/fakeidp-selftest.out | tail -1)
+        f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' build/fakeidp-selftest.out | tail -1)
+        p=${p:-0}; f=${f:-0}
+        if ((rc != 0 && f == 0)); then f=1; fi
+        ((f == 0)) || { FAILURES+=("fakeidp selftest: $f failed"); tail -40 build/fakeidp-selftest.out; }
+        echo "fake IdP self-test: $p passed, $f failed"
+        PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
+    fi
+    TPO_MODULE=$ROOT/build/src/.libs/mod_tp_oauth.so pytest_run "integration" \
+        "$ROOT/build/pytest.log" test/integration
+else
+    fail_step "build (./build)"
+fi
+
+# ------------------------------------------------------------------ 4. ASan
+if [ "${TPO_SKIP_ASAN:-}" = 1 ]; then
+    say "ASan pass skipped (TPO_SKIP_ASAN=1)"
+elif build_tree build-asan --enable-asan; then
+    unit_tests build-asan "asan"
+    libasan=$(gcc -print-file-name=libasan.so)
+    TPO_MODULE=$ROOT/build-asan/src/.libs/mod_tp_oauth.so TPO_HTTPD_PRELOAD=$libasan \
+        pytest_run "integration, asan" "$ROOT/build-asan/pytest.log" test/integration \
+        --ignore=test/integration/test_browser.py
+else
+    fail_step "build (./build-asan --enable-asan)"
+fi
+
+DONE=1

@@ -1,0 +1,256 @@
+// A local OpenID Provider (npm oidc-provider 9.x) for mod_tp_oauth's integration tests and demo.
+//
+//   node test/idp/server.mjs --port 9000 [--clients clients.json] [--keys keys.json]
+//                            [--at-ttl 3600] [--max-seconds S]
+//
+// Every option can also come from the environment: TPO_IDP_PORT, TPO_IDP_CLIENTS, TPO_IDP_KEYS,
+// TPO_IDP_AT_TTL, TPO_IDP_MAX_SECONDS.
+//
+// * Binds 127.0.0.1 only; issuer http://127.0.0.1:PORT. Prints one line "ready <issuer>" on
+//   stdout once it is listening.
+// * --clients FILE: a JSON array of client metadata (client_id, client_secret,
+//   token_endpoint_auth_method, grant_types, redirect_uris, post_logout_redirect_uris, ...).
+//   Without it, one client "tpo-test" / "tpo-test-secret" for http://127.0.0.1:8080/app/redirect_uri.
+// * --keys FILE: a private JWKS with one RS256 and one ES256 key. Generated on first run when the
+//   file does not exist, reused afterwards. Without --keys the keys live in memory only.
+// * Login: devInteractions (any login name, any password; the name becomes `sub`), then consent.
+// * PKCE (S256) is required for every client; refresh tokens are issued to every client allowed
+//   the refresh_token grant and always rotate (reuse of a spent one revokes the grant).
+// * GET /__stats: counts of requests by endpoint and of token requests by grant_type;
+//   POST /__stats/reset clears them. GET /__health: 200.
+
+import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { parseArgs } from 'node:util';
+
+// oidc-provider 9.x warns "Unsupported runtime" on Node < 22 (it works on Node 20) and prints
+// development notices ("default ... function called, you SHOULD change it"). Both are expected
+// here; drop exactly those lines and keep everything else.
+const QUIET = [/Unsupported runtime/, /you SHOULD change it/, /devInteractions is enabled/,
+  /in-memory adapter is used/];
+for (const method of ['warn', 'info']) {
+  const orig = console[method].bind(console);
+  console[method] = (...args) => {
+    const text = args.map(String).join(' ');
+    if (QUIET.some((re) => re.test(text))) return;
+    orig(...args);
+  };
+}
+
+const { default: Provider } = await import('oidc-provider');
+
+const { values: opts } = parseArgs({
+  options: {
+    port: { type: 'string', default: process.env.TPO_IDP_PORT || '9000' },
+    clients: { type: 'string', default: process.env.TPO_IDP_CLIENTS || '' },
+    keys: { type: 'string', default: process.env.TPO_IDP_KEYS || '' },
+    'at-ttl': { type: 'string', default: process.env.TPO_IDP_AT_TTL || '3600' },
+    'max-seconds': { type: 'string', default: process.env.TPO_IDP_MAX_SECONDS || '0' },
+    verbose: { type: 'boolean', default: false },
+  },
+  strict: true,
+});
+
+const port = Number.parseInt(opts.port, 10);
+const atTtl = Number.parseInt(opts['at-ttl'], 10);
+const maxSeconds = Number.parseInt(opts['max-seconds'], 10);
+if (!Number.isInteger(port) || port < 1 || port > 65535) {
+  console.error(`idp: bad --port ${opts.port}`);
+  process.exit(2);
+}
+if (!Number.isInteger(atTtl) || atTtl < 1) {
+  console.error(`idp: bad --at-ttl ${opts['at-ttl']}`);
+  process.exit(2);
+}
+const issuer = `http://127.0.0.1:${port}`;
+
+// ------------------------------------------------------------------------------------ keys
+function generateJwks() {
+  const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' });
+  const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'jwk' });
+  const tag = randomBytes(4).toString('hex');
+  return {
+    keys: [
+      { ...rsa, kid: `tpo-rsa-${tag}`, alg: 'RS256', use: 'sig' },
+      { ...ec, kid: `tpo-ec-${tag}`, alg: 'ES256', use: 'sig' },
+    ],
+  };
+}
+
+function loadJwks(file) {
+  if (!file) return generateJwks();
+  if (existsSync(file)) return JSON.parse(readFileSync(file, 'utf8'));
+  const jwks = generateJwks();
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(jwks, null, 2)}\n`, { mode: 0o600 });
+  renameSync(tmp, file);
+  return jwks;
+}
+
+// --------------------------------------------------------------------------------- clients
+function loadClients(file) {
+  if (!file) {
+    return [{
+      client_id: 'tpo-test',
+      client_secret: 'tpo-test-secret',
+      token_endpoint_auth_method: 'client_secret_basic',
+      grant_types: ['authorization_code', 'refresh_token'],
+      response_types: ['code'],
+      redirect_uris: ['http://127.0.0.1:8080/app/redirect_uri'],
+      post_logout_redirect_uris: ['http://127.0.0.1:8080/'],
+    }];
+  }
+  const clients = JSON.parse(readFileSync(file, 'utf8'));
+  if (!Array.isArray(clients)) throw new Error(`${file}: expected a JSON array of clients`);
+  return clients.map((c) => {
+    const grantTypes = c.grant_types || ['authorization_code'];
+    const usesCode = grantTypes.includes('authorization_code');
+    return {
+      response_types: usesCode ? ['code'] : [],
+      redirect_uris: usesCode ? c.redirect_uris : [],
+      ...c,
+      grant_types: grantTypes,
+    };
+  });
+}
+
+// -------------------------------------------------------------------------------- accounts
+function accountClaims(id) {
+  const jose = id === 'jose';
+  const name = jose ? 'José Müller' : `${id} Tester`;
+  return {
+    sub: id,
+    email: `${id}@example.test`,
+    email_verified: true,
+    name,
+    given_name: jose ? 'José' : id,
+    family_name: jose ? 'Müller' : 'Tester',
+    preferred_username: id,
+    groups: ['staff', 'tpo-users'],
+  };
+}
+
+// ------------------------------------------------------------------------------------ stats
+function emptyStats() {
+  return {
+    started: new Date().toISOString(),
+    token: { total: 0, by_grant_type: {}, errors_by_grant_type: {} },
+    authorization: 0,
+    userinfo: 0,
+    jwks: 0,
+    discovery: 0,
+    introspection: 0,
+    revocation: 0,
+    end_session: 0,
+  };
+}
+let stats = emptyStats();
+const ROUTE_COUNTERS = {
+  authorization: 'authorization',
+  userinfo: 'userinfo',
+  jwks: 'jwks',
+  discovery: 'discovery',
+  introspection: 'introspection',
+  revocation: 'revocation',
+  end_session: 'end_session',
+};
+
+// ----------------------------------------------------------------------------- the provider
+const configuration = {
+  clients: loadClients(opts.clients),
+  jwks: loadJwks(opts.keys),
+  async findAccount(ctx, id) {
+    return {
+      accountId: id,
+      async claims() { return accountClaims(id); },
+    };
+  },
+  claims: {
+    openid: ['sub'],
+    email: ['email', 'email_verified'],
+    profile: ['name', 'given_name', 'family_name', 'preferred_username'],
+    groups: ['groups'],
+  },
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+  conformIdTokenClaims: false,
+  features: {
+    devInteractions: { enabled: true },
+    clientCredentials: { enabled: true },
+    introspection: { enabled: true },
+    revocation: { enabled: true },
+    rpInitiatedLogout: { enabled: true },
+  },
+  pkce: { required: () => true },
+  rotateRefreshToken: () => true,
+  async issueRefreshToken(ctx, client) {
+    return client.grantTypeAllowed('refresh_token');
+  },
+  ttl: {
+    AccessToken: atTtl,
+    ClientCredentials: atTtl,
+    AuthorizationCode: 60,
+    IdToken: 3600,
+    RefreshToken: 14 * 24 * 3600,
+    Interaction: 3600,
+    Session: 14 * 24 * 3600,
+    Grant: 14 * 24 * 3600,
+  },
+  // Fixed keys: the IdP's own cookies are test artifacts, not secrets.
+  cookies: { keys: ['tpo-test-idp-cookie-key-not-secret'] },
+  clientBasedCORS: () => false,
+  renderError(ctx, out) {
+    ctx.type = 'html';
+    const esc = (s) => String(s).replace(/[&<>"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
+    ctx.body = `<!DOCTYPE html><html><head><title>oops</title></head><body><h1>oops! something went wrong</h1>${
+      Object.entries(out).map(([k, v]) => `<pre><strong>${esc(k)}</strong>: ${esc(v)}</pre>`).join('')}</body></html>`;
+  },
+};
+
+const provider = new Provider(issuer, configuration);
+
+provider.use(async (ctx, next) => {
+  if (ctx.path === '/__health' && ctx.method === 'GET') {
+    ctx.body = { ok: true };
+    return;
+  }
+  if (ctx.path === '/__stats' && ctx.method === 'GET') {
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = stats;
+    return;
+  }
+  if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
+    stats = emptyStats();
+    ctx.body = stats;
+    return;
+  }
+  await next();
+  const route = ctx.oidc?.route;
+  if (opts.verbose) console.error(`idp: ${ctx.method} ${ctx.path} ${route || '-'} -> ${ctx.status}`);
+  if (route === 'token') {
+    const grantType = ctx.oidc?.params?.grant_type || '(none)';
+    stats.token.total += 1;
+    stats.token.by_grant_type[grantType] = (stats.token.by_grant_type[grantType] || 0) + 1;
+    if (ctx.status >= 400) {
+      stats.token.errors_by_grant_type[grantType] = (stats.token.errors_by_grant_type[grantType] || 0) + 1;
+    }
+  } else if (route && ROUTE_COUNTERS[route]) {
+    stats[ROUTE_COUNTERS[route]] += 1;
+  }
+});
+
+const server = provider.listen(port, '127.0.0.1', () => {
+  console.log(`ready ${issuer}`);
+});
+server.on('error', (err) => {
+  console.error(`idp: ${err.message}`);
+  process.exit(1);
+});
+
+function shutdown() {
+  server.close();
+  server.closeAllConnections?.();
+  process.exit(0);
+}
+process.on('SIGTERM', shutdown);
+process.on('SIGINT', shutdown);
+if (maxSeconds > 0) setTimeout(shutdown, maxSeconds * 1000).unref();

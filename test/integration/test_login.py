@@ -1,0 +1,317 @@
+"""End-to-end login through a real httpd, the module and a real OpenID Provider
+(oidc-provider's devInteractions forms), plus configtest refusals."""
+
+import base64
+import concurrent.futures
+import html
+import json
+import re
+import urllib.parse
+import uuid
+
+import pytest
+import requests
+
+import tpo_harness as h
+
+WHOAMI = "/app/whoami.cgi"
+SESSION_COOKIE = "tp_oauth_session"
+LOGIN_COOKIE = "tp_oauth_session_login"
+B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def page_vars(text):
+    """The TPO_* table of whoami.cgi as a dict."""
+    return {html.unescape(k): html.unescape(v)
+            for k, v in re.findall(r"<tr><td>([^<]*)</td><td>([^<]*)</td></tr>", text)}
+
+
+def assert_whoami(resp, login):
+    assert resp.status_code == 200, "%s %s:\n%s" % (resp.status_code, resp.url, resp.text[:2000])
+    assert urllib.parse.urlsplit(resp.url).path == WHOAMI, resp.url
+    assert "<h1>Hello %s</h1>" % html.escape(login) in resp.text, resp.text[:2000]
+    assert "REMOTE_USER=%s" % html.escape(login) in resp.text
+    assert "AUTH_TYPE=tp-oauth" in resp.text
+
+
+def session_cookie_of(resp):
+    found = h.find_set_cookie(resp.tpo_steps, SESSION_COOKIE)
+    assert found, "no Set-Cookie %s during the login: %s" % (
+        SESSION_COOKIE, [(r.status_code, r.url, h.set_cookie_headers(r)) for r in resp.tpo_steps])
+    return found
+
+
+@pytest.fixture
+def server(httpd, std_conf):
+    return httpd.ensure(std_conf)
+
+
+def login(server, name, path=WHOAMI):
+    s = h.browser_session()
+    resp = h.oidc_login(s, server.url(path), name)
+    return s, resp
+
+
+# ------------------------------------------------------------------ the redirect
+
+def test_navigation_without_session_redirects_to_idp(server, idp, browser):
+    r = browser.get(server.url(WHOAMI), allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.text[:2000]
+    loc = r.headers["Location"]
+    authz = idp.discovery()["authorization_endpoint"]
+    parts = urllib.parse.urlsplit(loc)
+    assert "%s://%s%s" % (parts.scheme, parts.netloc, parts.path) == authz, loc
+    q = urllib.parse.parse_qs(parts.query, keep_blank_values=True)
+    assert all(len(v) == 1 for v in q.values()), q
+    q = {k: v[0] for k, v in q.items()}
+    assert q["response_type"] == "code"
+    assert q["client_id"] == h.CLIENT_ID
+    assert q["redirect_uri"] == server.url("/app/redirect_uri")
+    assert q["scope"].split() == ["openid", "email", "profile", "groups"]
+    assert len(q["state"]) >= 22 and B64URL.match(q["state"]), q["state"]
+    assert q.get("nonce") and B64URL.match(q["nonce"]), q
+    assert len(q["code_challenge"]) == 43 and B64URL.match(q["code_challenge"]), q
+    assert q["code_challenge_method"] == "S256"
+    found = h.find_set_cookie([r], LOGIN_COOKIE)
+    assert found, h.set_cookie_headers(r)
+    value, attrs, _ = found
+    assert value and attrs.get("httponly") is True
+
+
+def test_each_redirect_has_fresh_state(server, browser):
+    states = set()
+    for _ in range(3):
+        r = browser.get(server.url(WHOAMI), allow_redirects=False, timeout=10)
+        assert r.status_code == 302
+        q = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)
+        states.add(q["state"][0])
+    assert len(states) == 3
+
+
+# ------------------------------------------------------------------ the login
+
+def test_login_shows_user_and_claims(server, idp):
+    idp.reset_stats()
+    _, r = login(server, "alice")
+    assert_whoami(r, "alice")
+    v = page_vars(r.text)
+    assert v.get("TPO_CLAIM_email") == "alice@example.test", v
+    assert v.get("TPO_CLAIM_sub") == "alice", v
+    assert v.get("TPO_CLAIM_name") == "alice Tester", v
+    assert v.get("TPO_CLAIM_groups") == "staff,tpo-users", v
+    # numbers and booleans are rendered as JSON writes them
+    assert v.get("TPO_CLAIM_email_verified") == "true", v
+    assert re.fullmatch(r"[0-9]{10}", v.get("TPO_CLAIM_exp", "")), v
+    assert re.fullmatch(r"[0-9]{10}", v.get("TPO_CLAIM_iat", "")), v
+    stats = idp.stats()["token"]
+    assert stats["by_grant_type"] == {"authorization_code": 1}, stats
+
+
+def test_session_cookie_attributes(server):
+    _, r = login(server, "carol")
+    assert_whoami(r, "carol")
+    value, attrs, _ = session_cookie_of(r)
+    assert attrs.get("httponly") is True, attrs
+    assert str(attrs.get("samesite", "")).lower() == "lax", attrs
+    assert "secure" not in attrs, attrs
+    assert len(value) >= 43, value
+    assert B64URL.match(value), value
+    assert "carol" not in value.lower()
+    # not a JWT (or anything else that carries the identity)
+    assert value.count(".") == 0, value
+    try:
+        decoded = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+        assert b"carol" not in decoded and not decoded.startswith(b"{")
+    except ValueError:
+        pass
+
+
+def test_non_ascii_claims(server):
+    _, r = login(server, "jose")
+    assert_whoami(r, "jose")
+    v = page_vars(r.text)
+    assert v.get("TPO_CLAIM_name") == "José Müller", v
+    assert v.get("TPO_CLAIM_family_name") == "Müller", v
+
+
+def test_many_requests_across_children(server, idp):
+    s, r = login(server, "dave")
+    assert_whoami(r, "dave")
+    cookie = s.cookies.get(SESSION_COOKIE)
+    assert cookie
+    idp.reset_stats()
+    tag = uuid.uuid4().hex[:12]
+
+    def one(i):
+        resp = requests.get(server.url("%s?n=%d&tag=%s" % (WHOAMI, i, tag)), timeout=15,
+                            allow_redirects=False,
+                            headers={"Accept": h.HTML_ACCEPT, "Connection": "close",
+                                     "Cookie": "%s=%s" % (SESSION_COOKIE, cookie)})
+        return resp.status_code, resp.text
+
+    def pids_seen():
+        return {e["pid"] for e in server.access_entries() if tag in e["request"]}
+
+    results = [one(i) for i in range(8)]  # a few sequential ones first
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results += list(pool.map(one, range(8, 40)))
+    # Usually two children have answered by now; if the kernel handed every
+    # connection to the same child, send (bounded) more concurrent batches.
+    n = 40
+    while len(pids_seen()) < 2 and n < 200:
+        with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+            results += list(pool.map(one, range(n, n + 40)))
+        n += 40
+    bad = [(st, t[:300]) for st, t in results if st != 200 or "<h1>Hello dave</h1>" not in t]
+    assert not bad, bad[:3]
+    # a child logs a request just after answering it: give the log a moment
+    try:
+        h.wait_until(lambda: len([e for e in server.access_entries() if tag in e["request"]])
+                     >= len(results), 5, what="the access log")
+    except TimeoutError:
+        pass
+    entries = [e for e in server.access_entries() if tag in e["request"]]
+    assert len(entries) == len(results), (len(entries), len(results))
+    assert all(e["user"] == "dave" and e["status"] == 200 for e in entries), entries[:3]
+    assert len(pids_seen()) >= 2, "all requests served by one child: %s" % pids_seen()
+    # the hot path never talks to the IdP
+    assert idp.stats()["token"]["total"] == 0
+
+
+def test_second_login_gets_another_session(server):
+    s1, r1 = login(server, "erin")
+    s2, r2 = login(server, "frank")
+    assert_whoami(r1, "erin")
+    assert_whoami(r2, "frank")
+    c1, c2 = s1.cookies.get(SESSION_COOKIE), s2.cookies.get(SESSION_COOKIE)
+    assert c1 and c2 and c1 != c2
+    # both sessions stay valid and separate
+    assert_whoami(s1.get(server.url(WHOAMI), timeout=10), "erin")
+    assert_whoami(s2.get(server.url(WHOAMI), timeout=10), "frank")
+
+
+def test_same_user_logs_in_twice(server):
+    s1, r1 = login(server, "gina")
+    s2, r2 = login(server, "gina")
+    assert_whoami(r2, "gina")
+    assert s1.cookies.get(SESSION_COOKIE) != s2.cookies.get(SESSION_COOKIE)
+
+
+def test_session_survives_graceful_restart(server):
+    s, r = login(server, "kim")
+    assert_whoami(r, "kim")
+    server.graceful()
+    r = s.get(server.url(WHOAMI), allow_redirects=False, timeout=10)
+    assert_whoami(r, "kim")
+
+
+def test_return_to_original_url_with_query(server):
+    path = WHOAMI + "?x=1&y=a%20b&z=%C3%A9&empty="
+    _, r = login(server, "hank", path=path)
+    assert_whoami(r, "hank")
+    assert r.url == server.url(path), r.url
+    assert "REQUEST_URI=%s" % html.escape(path) in r.text
+
+
+# ------------------------------------------------------------------ no redirect
+
+@pytest.mark.parametrize("method,headers", [
+    ("GET", {"Accept": "*/*"}),
+    ("GET", {"Accept": "application/json"}),
+    ("GET", {"Accept": h.HTML_ACCEPT, "X-Requested-With": "XMLHttpRequest"}),
+    ("GET", {"Accept": h.HTML_ACCEPT, "Sec-Fetch-Mode": "cors"}),
+    ("POST", {"Accept": h.HTML_ACCEPT}),
+], ids=["accept-any", "accept-json", "xhr", "fetch-cors", "post"])
+def test_non_navigation_gets_401(server, method, headers):
+    r = requests.request(method, server.url(WHOAMI), headers=headers, timeout=10,
+                         allow_redirects=False, data=b"a=1" if method == "POST" else None)
+    assert r.status_code == 401, (r.status_code, r.headers)
+    assert r.headers.get("WWW-Authenticate"), r.headers
+    assert "Location" not in r.headers
+
+
+def test_bogus_session_cookie(server):
+    cookie = {"Cookie": "%s=%s" % (SESSION_COOKIE, "A" * 43)}
+    r = requests.get(server.url(WHOAMI), allow_redirects=False, timeout=10,
+                     headers=dict(cookie, Accept=h.HTML_ACCEPT))
+    assert r.status_code == 302, r.status_code
+    r = requests.get(server.url(WHOAMI), allow_redirects=False, timeout=10,
+                     headers=dict(cookie, Accept="application/json"))
+    assert r.status_code == 401
+
+
+def test_unprotected_static_file(server, browser):
+    r = browser.get(server.url("/static/hello.txt"), allow_redirects=False, timeout=10)
+    assert r.status_code == 200
+    assert r.text.strip() == "hello from an unprotected static file"
+    assert not h.find_set_cookie([r], SESSION_COOKIE)
+    assert not h.find_set_cookie([r], LOGIN_COOKIE)
+
+
+# ------------------------------------------------------------------ client auth variants
+
+@pytest.mark.parametrize("client_id,secret,auth", [
+    ("tpo-post", "tpo-post-secret", "client_secret_post"),
+    ("tpo-public", None, "none"),
+    ("tpo-es256", "tpo-es256-secret", "client_secret_basic"),
+], ids=["client_secret_post", "public-none", "es256-id-token"])
+def test_login_client_variants(httpd, idp, client_id, secret, auth):
+    conf = h.standard_conf(idp.issuer, client_id=client_id, client_secret=secret,
+                           client_auth=auth)
+    httpd.ensure(conf)
+    idp.reset_stats()
+    _, r = login(httpd, "ivy")
+    assert_whoami(r, "ivy")
+    assert idp.stats()["token"]["by_grant_type"] == {"authorization_code": 1}
+
+
+# ------------------------------------------------------------------ configtest
+
+def test_configtest_accepts_standard_config(httpd, std_conf):
+    rc, out = httpd.configtest(std_conf)
+    assert rc == 0, out
+
+
+def test_configtest_provider_without_client_id(httpd, idp):
+    conf = ("<TPOAuthProvider idp>\n"
+            "    TPOAuthIssuer %s\n"
+            "    TPOAuthClientSecret tpo-test-secret\n"
+            '    TPOAuthScope "openid"\n'
+            "    TPOAuthRedirectURI /app/redirect_uri\n"
+            "</TPOAuthProvider>\n" % idp.issuer) + h.protect_conf()
+    rc, out = httpd.configtest(conf)
+    assert rc != 0, out
+    assert "TPOAuthClientID" in out, out
+
+
+def test_configtest_no_discovery_without_authorization_endpoint(httpd, idp):
+    extra = ("TPOAuthDiscovery off\n"
+             "TPOAuthTokenEndpoint %s/token\n"
+             "TPOAuthJWKSURI %s/jwks\n" % (idp.issuer, idp.issuer))
+    conf = h.provider_conf("idp", idp.issuer, extra=extra) + h.protect_conf()
+    rc, out = httpd.configtest(conf)
+    assert rc != 0, out
+    assert "TPOAuthAuthorizationEndpoint" in out, out
+
+
+def test_configtest_undefined_provider(httpd, idp):
+    conf = h.provider_conf("idp", idp.issuer) + h.protect_conf(provider="nosuch")
+    rc, out = httpd.configtest(conf)
+    assert rc != 0, out
+    assert "nosuch" in out and "TPOAuthProvider" in out, out
+
+
+# ------------------------------------------------------------------ the fake IdP
+
+def test_fakeidp_login(httpd, fakeidp):
+    """The fake provider (test/fakeidp) logs the user in without forms."""
+    conf = ("TPOAuthCacheSize 16M\n"
+            + h.provider_conf("fake", fakeidp.base + "/oidc", client_id="fake-client",
+                              client_secret="fake-secret", scope="openid email")
+            + h.protect_conf(provider="fake"))
+    httpd.ensure(conf)
+    fakeidp.reset_stats()
+    s = h.browser_session()
+    r = s.get(httpd.url(WHOAMI), timeout=15)
+    assert_whoami(r, "fake-user-1")
+    assert fakeidp.stats()["by_grant_type"].get("authorization_code") == 1
