@@ -80,7 +80,8 @@ static void tpo_child_init(apr_pool_t *pchild, server_rec *s)
     tpo_provider_child_init(pchild, s);
 }
 
-/* The redirect URI also works outside any protected location. */
+/* The redirect URI (and the endpoints under it) also work outside any
+ * protected location. */
 static int tpo_handler(request_rec *r)
 {
     tpo_server_conf *sc;
@@ -92,8 +93,9 @@ static int tpo_handler(request_rec *r)
     sc = tpo_config_server(r->server);
     for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
         tpo_provider_conf *pc = apr_hash_this_val(hi);
-        if (pc->rt && pc->redirect_path && !strcmp(pc->redirect_path, r->parsed_uri.path)) {
-            int rc = tpo_callback_handle(r, pc);
+        const char *sub;
+        if (pc->rt && tpo_is_redirect_uri(r, pc, &sub)) {
+            int rc = tpo_endpoint_handle(r, pc, sub);
             if (rc == DONE) {
                 return OK;
             }
@@ -107,6 +109,10 @@ static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
+    }
+    if (r->user && *r->user) {
+        /* authenticated, but a Require rule failed */
+        return tpo_authz_note_failure(r);
     }
     /* check_authn already set WWW-Authenticate or started the login */
     return OK;
@@ -122,6 +128,9 @@ static void register_hooks(apr_pool_t *p)
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(tpo_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_post_read_request(tpo_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_fixups(tpo_pass_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    tpo_authz_register(p);
 }
 
 module AP_MODULE_DECLARE_DATA tp_oauth_module = {

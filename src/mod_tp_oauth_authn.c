@@ -44,9 +44,7 @@ static const char *cookie_id(request_rec *r, const char *name)
     return apr_pstrmemdup(r->pool, v, vlen);
 }
 
-typedef enum { SESS_NONE, SESS_OK, SESS_ENDED, SESS_CACHE_DOWN } sess_result;
-
-static sess_result session_load(request_rec *r, tpo_provider_conf *pc, tpo_session *s)
+tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_session *s)
 {
     const char *sid = cookie_id(r, pc->cookie_name);
     char key[sizeof(TPO_KEY_SESSION) + SID_LEN];
@@ -56,7 +54,7 @@ static sess_result session_load(request_rec *r, tpo_provider_conf *pc, tpo_sessi
     apr_time_t now;
 
     if (!sid) {
-        return SESS_NONE;
+        return TPO_SESS_NONE;
     }
     memcpy(key, TPO_KEY_SESSION, sizeof(TPO_KEY_SESSION) - 1);
     memcpy(key + sizeof(TPO_KEY_SESSION) - 1, sid, SID_LEN + 1);
@@ -64,42 +62,30 @@ static sess_result session_load(request_rec *r, tpo_provider_conf *pc, tpo_sessi
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "session cookie names no live session (expired, evicted or logged out)");
-        return SESS_ENDED;
+        return TPO_SESS_ENDED;
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "session cache lookup failed");
-        return SESS_CACHE_DOWN;
+        return TPO_SESS_CACHE_DOWN;
     }
     if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "session record is corrupt; ignoring it");
-        return SESS_ENDED;
+        return TPO_SESS_ENDED;
     }
     if (strcmp(s->provider, pc->name) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       "session belongs to provider %s, this location wants %s",
                       s->provider, pc->name);
-        return SESS_NONE;
+        return TPO_SESS_NONE;
     }
     now = r->request_time;
     if (s->expires && now >= s->expires) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
                       s->user);
-        return SESS_ENDED;
+        return TPO_SESS_ENDED;
     }
-    return SESS_OK;
-}
-
-static void session_export(request_rec *r, const tpo_session *s)
-{
-    const char **kv = (const char **)s->env->elts;
-    int i;
-
-    r->user = (char *)s->user;
-    r->ap_auth_type = TPO_AUTH_TYPE;
-    for (i = 0; i + 1 < s->env->nelts; i += 2) {
-        apr_table_setn(r->subprocess_env, kv[i], kv[i + 1]);
-    }
+    return TPO_SESS_OK;
 }
 
 static int scope_has_openid(const char *scope)
@@ -224,10 +210,50 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     return HTTP_MOVED_TEMPORARILY;
 }
 
-static int is_redirect_uri(request_rec *r, tpo_provider_conf *pc)
+/* 1 when the request is for the redirect URI (*sub = NULL) or a path under
+ * it ("<redirect URI>/info": *sub = "info"). */
+int tpo_is_redirect_uri(request_rec *r, tpo_provider_conf *pc, const char **sub)
 {
-    return r->parsed_uri.path && pc->redirect_path
-           && strcmp(r->parsed_uri.path, pc->redirect_path) == 0;
+    const char *path = r->parsed_uri.path;
+    apr_size_t n;
+
+    *sub = NULL;
+    if (!path || !pc->redirect_path) {
+        return 0;
+    }
+    n = strlen(pc->redirect_path);
+    if (strncmp(path, pc->redirect_path, n) != 0) {
+        return 0;
+    }
+    if (path[n] == '\0') {
+        return 1;
+    }
+    if (path[n] == '/' && path[n + 1]) {
+        *sub = path + n + 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The redirect URI and the endpoints under it. */
+int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub)
+{
+    if (!sub) {
+        return tpo_callback_handle(r, pc);
+    }
+    if (!strcmp(sub, "info")) {
+        return tpo_info_handle(r, pc);
+    }
+    return tpo_page_error(r, HTTP_NOT_FOUND, "Not found",
+                          "There is no such mod_tp_oauth endpoint.");
+}
+
+static void www_authenticate(request_rec *r, tpo_provider_conf *pc)
+{
+    const char *realm = ap_auth_name(r) ? ap_auth_name(r) : pc->name;
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   apr_psprintf(r->pool, "TP-OAuth realm=\"%s\"",
+                                ap_escape_quotes(r->pool, realm)));
 }
 
 int tpo_check_authn(request_rec *r)
@@ -235,8 +261,10 @@ int tpo_check_authn(request_rec *r)
     const char *type = ap_auth_type(r);
     tpo_dir_conf *dc;
     tpo_provider_conf *pc;
-    tpo_session s;
-    sess_result sr;
+    tpo_session *s;
+    tpo_sess_result sr;
+    const char *sub;
+    int unauth;
 
     if (!type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
@@ -250,40 +278,43 @@ int tpo_check_authn(request_rec *r)
                               "This location is protected by mod_tp_oauth but names no "
                               "provider (TPOAuthProvider).");
     }
-    if (is_redirect_uri(r, pc)) {
-        return tpo_callback_handle(r, pc);
+    if (tpo_is_redirect_uri(r, pc, &sub)) {
+        return tpo_endpoint_handle(r, pc, sub);
     }
-    sr = session_load(r, pc, &s);
-    if (sr == SESS_OK) {
-        session_export(r, &s);
+    s = apr_pcalloc(r->pool, sizeof(*s));
+    sr = tpo_session_load(r, pc, s);
+    if (sr == TPO_SESS_OK) {
+        tpo_identity_export(r, pc, s);
         return OK;
     }
-    if (sr == SESS_CACHE_DOWN) {
+    if (sr == TPO_SESS_CACHE_DOWN) {
         /* never start a login loop because the store is down */
         return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
                               "Your session cannot be checked right now. Please try again "
                               "in a moment.");
     }
-    if (sr == SESS_ENDED) {
+    if (sr == TPO_SESS_ENDED) {
         tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
     }
     if (!strcmp(r->method, "OPTIONS") && apr_table_get(r->headers_in, "Origin")
         && apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
-        /* a CORS preflight can never follow a redirect */
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                       apr_psprintf(r->pool, "TP-OAuth realm=\"%s\"",
-                                    ap_auth_name(r) ? ap_auth_name(r) : pc->name));
-        return HTTP_UNAUTHORIZED;
+        /* A CORS preflight carries no credentials and can never follow a
+         * redirect: it goes to the application, anonymous, which answers it. */
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CORS preflight passed through");
+        r->user = "";
+        r->ap_auth_type = TPO_AUTH_TYPE;
+        return OK;
     }
-    if (!tpo_is_navigation(r->method, apr_table_get(r->headers_in, "X-Requested-With"),
-                           apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
-                           apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
-                           apr_table_get(r->headers_in, "Accept"))) {
+    unauth = tpo_dir_unauth(dc);
+    if (unauth != TPO_UNAUTH_LOGIN
+        || !tpo_is_navigation(r->method, apr_table_get(r->headers_in, "X-Requested-With"),
+                              apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
+                              apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
+                              apr_table_get(r->headers_in, "Accept"))) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "no session and not a page navigation: 401 instead of a login redirect");
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                       apr_psprintf(r->pool, "TP-OAuth realm=\"%s\"",
-                                    ap_auth_name(r) ? ap_auth_name(r) : pc->name));
+                      "no session and not a page navigation (or TPOAuthUnauthenticated): "
+                      "401 instead of a login redirect");
+        www_authenticate(r, pc);
         return HTTP_UNAUTHORIZED;
     }
     return tpo_login_start(r, pc);

@@ -6,6 +6,7 @@
 #include <ctype.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_claims.h"
 #include "tpo_cookie.h"
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
@@ -70,85 +71,6 @@ static void forget_in_browser_list(request_rec *r, const tpo_pending *pl, const 
             tpo_cache_del(tpo_pending_cache, key);
         }
     }
-}
-
-/* Environment variable name for a claim: prefix + claim name with every
- * character outside [A-Za-z0-9_] replaced by '_'. */
-static const char *env_name(apr_pool_t *p, const char *prefix, const char *claim)
-{
-    char *n = apr_pstrcat(p, prefix, claim, NULL), *c;
-    for (c = n + strlen(prefix); *c; c++) {
-        if (!isalnum((unsigned char)*c) && *c != '_') {
-            *c = '_';
-        }
-    }
-    return n;
-}
-
-/* Control characters never reach a variable (or, later, a header). */
-static const char *safe_value(apr_pool_t *p, const char *v)
-{
-    char *s = apr_pstrdup(p, v), *c;
-    for (c = s; *c; c++) {
-        if ((unsigned char)*c < 0x20 || *c == 0x7f) {
-            *c = ' ';
-        }
-    }
-    return s;
-}
-
-static const char *json_scalar(apr_pool_t *p, json_t *v)
-{
-    if (json_is_string(v)) {
-        return json_string_value(v);
-    }
-    if (json_is_integer(v)) {
-        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
-    }
-    if (json_is_real(v)) {
-        return apr_psprintf(p, "%g", json_real_value(v));
-    }
-    if (json_is_true(v)) {
-        return "true";
-    }
-    if (json_is_false(v)) {
-        return "false";
-    }
-    return NULL;
-}
-
-/* Pre-render the variables once at login: top-level scalar claims, and
- * arrays of scalars joined with ','. */
-static apr_array_header_t *render_env(apr_pool_t *p, tpo_provider_conf *pc, json_t *claims)
-{
-    apr_array_header_t *env = apr_array_make(p, 16, sizeof(const char *));
-    const char *k;
-    json_t *v;
-
-    json_object_foreach(claims, k, v) {
-        const char *s;
-        if (!strcmp(k, "nonce") || !strcmp(k, "at_hash") || !strcmp(k, "c_hash")) {
-            continue;   /* protocol values, meaningless to the application */
-        }
-        s = json_scalar(p, v);
-        if (!s && json_is_array(v)) {
-            size_t i;
-            json_t *e;
-            char *joined = NULL;
-            json_array_foreach(v, i, e) {
-                const char *es = json_scalar(p, e);
-                if (es) {
-                    joined = joined ? apr_pstrcat(p, joined, ",", es, NULL) : apr_pstrdup(p, es);
-                }
-            }
-            s = joined;
-        }
-        if (s) {
-            APR_ARRAY_PUSH(env, const char *) = env_name(p, pc->claim_prefix, k);
-            APR_ARRAY_PUSH(env, const char *) = safe_value(p, s);
-        }
-    }
-    return env;
 }
 
 static apr_status_t json_cleanup(void *j)
@@ -232,6 +154,24 @@ static int validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_pr
         return HTTP_UNAUTHORIZED;
     }
     return OK;
+}
+
+/* The variables and headers the application will see, rendered once. */
+void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, tpo_session *s, json_t *claims)
+{
+    tpo_claims_render cfg;
+    tpo_claims_out out;
+
+    cfg.claim_prefix = pc->claim_prefix;
+    cfg.header_prefix = pc->header_prefix;
+    cfg.user_header = pc->user_header;
+    cfg.separator = pc->claim_separator;
+    cfg.delimiter = pc->claim_delimiter;
+    tpo_claims_render_all(p, &cfg, s->user, claims, s->access_token,
+                          s->at_expires ? (long long)apr_time_sec(s->at_expires) : 0,
+                          s->scope, &out);
+    s->env = out.env;
+    s->headers = out.headers;
 }
 
 /* The token request for the code, the ID token, the claims, the session. */
@@ -321,28 +261,47 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                     "The authorization server sent no identity token.",
                     "token response has no id_token although openid was requested");
     }
-    if (!claims) {
-        if (!meta->userinfo_endpoint) {
-            return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
-                        "The user could not be identified.",
-                        "no ID token and no userinfo endpoint (TPOAuthUserinfoEndpoint)");
-        }
+    if (meta->userinfo_endpoint && (pc->userinfo || !claims)) {
         if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres.access_token,
                                  &uclaims)) != OK) {
             return tpo_page_error(r, rc, "Login failed",
                                   "The user's profile could not be loaded from the "
                                   "authorization server.");
         }
-        claims = uclaims;
+        if (!claims) {
+            claims = uclaims;
+        }
+        else if (!tpo_claims_merge(claims, uclaims)) {
+            return fail(r, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
+                        "The user could not be identified.",
+                        "userinfo sub differs from the ID token's sub");
+        }
+    }
+    if (!claims) {
+        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    "The user could not be identified.",
+                    "no ID token and no userinfo endpoint (TPOAuthUserinfoEndpoint)");
     }
     uv = json_object_get(claims, pc->remote_user_claim);
-    user = json_scalar(r->pool, uv);
+    user = tpo_claims_scalar(r->pool, uv);
     if (!user || !*user || json_is_boolean(uv)) {
         return fail(r, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                     "The user could not be identified.",
                     apr_psprintf(r->pool, "claim '%s' (TPOAuthRemoteUserClaim) is missing or "
                                  "not a string", pc->remote_user_claim));
     }
+    if (pc->remote_user_regex) {
+        ap_regmatch_t m[AP_MAX_REG_MATCH];
+        if (!ap_regexec(pc->remote_user_regex, user, AP_MAX_REG_MATCH, m, 0)) {
+            user = ap_pregsub(r->pool, pc->remote_user_replace, user, AP_MAX_REG_MATCH, m);
+        }
+        if (!user || !*user) {
+            return fail(r, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
+                        "The user could not be identified.",
+                        "TPOAuthRemoteUserClaim rewrite gave an empty user name");
+        }
+    }
+    tpo_claims_filter(claims, pc->claims_allow, pc->claims_deny);
 
     memset(&s, 0, sizeof(s));
     s.created = apr_time_now();
@@ -350,7 +309,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     s.expires = s.created + apr_time_from_sec(pc->session_max_age);
     s.at_expires = tres.expires_at;
     s.provider = pc->name;
-    s.user = safe_value(r->pool, user);
+    s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
     s.access_token = tres.access_token;
     s.refresh_token = tres.refresh_token;
@@ -362,7 +321,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
         free((void *)s.claims);
         s.claims = c;
     }
-    s.env = render_env(r->pool, pc, claims);
+    tpo_session_render(r->pool, pc, &s, claims);
     rec = tpo_session_encode(r->pool, &s, &rec_len);
 
     if (tpo_random_token(r->pool, 32, &sid) != APR_SUCCESS) {

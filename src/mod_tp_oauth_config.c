@@ -2,6 +2,7 @@
  * `apachectl configtest` refuse an incomplete or contradictory setup. */
 #include <stddef.h>
 #include <stdlib.h>
+#include <apr_lib.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_cookie.h"
@@ -64,7 +65,25 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 
     c->provider = add->provider ? add->provider : base->provider;
     c->provider_ref_at = add->provider ? add->provider_ref_at : base->provider_ref_at;
+    c->export_mode = add->export_mode ? add->export_mode : base->export_mode;
+    c->unauth_action = add->unauth_action ? add->unauth_action : base->unauth_action;
+    c->authz_action = add->authz_action ? add->authz_action : base->authz_action;
     return c;
+}
+
+int tpo_dir_export(const tpo_dir_conf *dc)
+{
+    return dc->export_mode ? dc->export_mode : TPO_EXPORT_ENV;
+}
+
+int tpo_dir_unauth(const tpo_dir_conf *dc)
+{
+    return dc->unauth_action ? dc->unauth_action : TPO_UNAUTH_LOGIN;
+}
+
+int tpo_dir_authz(const tpo_dir_conf *dc)
+{
+    return dc->authz_action ? dc->authz_action : TPO_AUTHZ_403;
 }
 
 tpo_server_conf *tpo_config_server(server_rec *s)
@@ -224,6 +243,8 @@ static tpo_provider_conf *provider_new(apr_pool_t *p)
     pc->session_max_age = TPO_UNSET;
     pc->login_timeout = TPO_UNSET;
     pc->max_pending_per_browser = TPO_UNSET;
+    pc->userinfo = TPO_UNSET;
+    pc->info_access_token = TPO_UNSET;
     return pc;
 }
 
@@ -292,6 +313,33 @@ static const char *cmd_dir_provider(cmd_parms *cmd, void *mconfig, const char *a
     ref->s = cmd->server;
     ref->name = arg;
     ref->where = dc->provider_ref_at;
+    return NULL;
+}
+
+static const char *cmd_dir_enum(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_dir_conf *dc = mconfig;
+    const char *name = cmd->cmd->name;
+
+    if (!strcasecmp(name, "TPOAuthExport")) {
+        if (!strcasecmp(arg, "env")) dc->export_mode = TPO_EXPORT_ENV;
+        else if (!strcasecmp(arg, "headers")) dc->export_mode = TPO_EXPORT_HEADERS;
+        else if (!strcasecmp(arg, "both")) dc->export_mode = TPO_EXPORT_BOTH;
+        else if (!strcasecmp(arg, "none")) dc->export_mode = TPO_EXPORT_NONE;
+        else return "TPOAuthExport takes env, headers, both or none";
+    }
+    else if (!strcasecmp(name, "TPOAuthUnauthenticated")) {
+        if (!strcasecmp(arg, "login")) dc->unauth_action = TPO_UNAUTH_LOGIN;
+        else if (!strcasecmp(arg, "401")) dc->unauth_action = TPO_UNAUTH_401;
+        else if (!strcasecmp(arg, "pass")) dc->unauth_action = TPO_UNAUTH_PASS;
+        else return "TPOAuthUnauthenticated takes login, 401 or pass";
+    }
+    else {
+        if (!strcasecmp(arg, "403")) dc->authz_action = TPO_AUTHZ_403;
+        else if (!strcasecmp(arg, "401")) dc->authz_action = TPO_AUTHZ_401;
+        else if (!strcasecmp(arg, "login")) dc->authz_action = TPO_AUTHZ_LOGIN;
+        else return "TPOAuthAuthzFailure takes 403, 401 or login";
+    }
     return NULL;
 }
 
@@ -516,6 +564,85 @@ static const char *cmd_max_response(cmd_parms *cmd, void *mconfig, const char *a
     return parse_size(cmd->pool, cmd->cmd->name, arg, &pc->max_response);
 }
 
+static const char *cmd_remote_user(cmd_parms *cmd, void *mconfig, int argc,
+                                   char *const argv[])
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if (argc != 1 && argc != 3) {
+        return "TPOAuthRemoteUserClaim takes a claim, optionally followed by a regular "
+               "expression and a replacement (e.g. sub ^(.*)$ $1@corp)";
+    }
+    pc->remote_user_claim = argv[0];
+    if (argc == 3) {
+        pc->remote_user_regex = ap_pregcomp(cmd->pool, argv[1], 0);
+        if (!pc->remote_user_regex) {
+            return apr_psprintf(cmd->pool, "TPOAuthRemoteUserClaim: '%s' is not a valid "
+                                "regular expression", argv[1]);
+        }
+        pc->remote_user_replace = argv[2];
+    }
+    return NULL;
+}
+
+static const char *cmd_claim_list(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    const char **list;
+    int i;
+
+    if (!pc) {
+        return err;
+    }
+    if (argc < 1) {
+        return apr_psprintf(cmd->pool, "%s needs at least one claim name", cmd->cmd->name);
+    }
+    list = apr_pcalloc(cmd->pool, sizeof(char *) * (argc + 1));
+    for (i = 0; i < argc; i++) {
+        list[i] = argv[i];
+    }
+    if (!strcasecmp(cmd->cmd->name, "TPOAuthClaimsAllow")) {
+        pc->claims_allow = list;
+    }
+    else {
+        pc->claims_deny = list;
+    }
+    return NULL;
+}
+
+static const char *cmd_prov_flag(cmd_parms *cmd, void *mconfig, int on)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    *(int *)((char *)pc + (apr_size_t)cmd->info) = on;
+    return NULL;
+}
+
+static const char *cmd_header_name(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *c;
+
+    if (strlen(arg) < 2) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is too short", cmd->cmd->name, arg);
+    }
+    for (c = arg; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name", cmd->cmd->name,
+                                arg);
+        }
+    }
+    return cmd_prov_str(cmd, mconfig, arg);
+}
+
 static const char *cmd_cookie_name(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     if (!tpo_cookie_name_valid(arg)) {
@@ -590,8 +717,33 @@ const command_rec tpo_cmds[] = {
              "Seconds a user has to complete a login at the provider"),
     PROV_INT("TPOAuthPendingLoginsPerBrowser", max_pending_per_browser,
              "Logins one browser may have in progress at once (tabs)"),
-    PROV_STR("TPOAuthRemoteUserClaim", remote_user_claim, "Claim that becomes REMOTE_USER"),
+    AP_INIT_TAKE_ARGV("TPOAuthRemoteUserClaim", cmd_remote_user, NULL, RSRC_CONF,
+                      "Claim that becomes REMOTE_USER [regex replacement]"),
     PROV_STR("TPOAuthClaimPrefix", claim_prefix, "Prefix of the claim environment variables"),
+    AP_INIT_TAKE1("TPOAuthHeaderPrefix", cmd_header_name,
+                  (void *)APR_OFFSETOF(tpo_provider_conf, header_prefix), RSRC_CONF,
+                  "Prefix of the identity request headers (default X-TPO-)"),
+    AP_INIT_TAKE1("TPOAuthUserHeader", cmd_header_name,
+                  (void *)APR_OFFSETOF(tpo_provider_conf, user_header), RSRC_CONF,
+                  "Request header carrying the user name (default <prefix>User)"),
+    PROV_STR("TPOAuthClaimSeparator", claim_separator, "Joins nested claim names (default _)"),
+    PROV_STR("TPOAuthClaimDelimiter", claim_delimiter, "Joins array elements (default ,)"),
+    AP_INIT_TAKE_ARGV("TPOAuthClaimsAllow", cmd_claim_list, NULL, RSRC_CONF,
+                      "Only these claims are kept in the session"),
+    AP_INIT_TAKE_ARGV("TPOAuthClaimsDeny", cmd_claim_list, NULL, RSRC_CONF,
+                      "These claims are dropped before the session is stored"),
+    AP_INIT_FLAG("TPOAuthUserinfo", cmd_prov_flag,
+                 (void *)APR_OFFSETOF(tpo_provider_conf, userinfo), RSRC_CONF,
+                 "Fetch userinfo at login when the provider has an endpoint (default on)"),
+    AP_INIT_FLAG("TPOAuthInfoAccessToken", cmd_prov_flag,
+                 (void *)APR_OFFSETOF(tpo_provider_conf, info_access_token), RSRC_CONF,
+                 "The session info endpoint also returns the access token (default off)"),
+    AP_INIT_TAKE1("TPOAuthExport", cmd_dir_enum, NULL, ACCESS_CONF,
+                  "Where the identity goes: env (default), headers, both, none"),
+    AP_INIT_TAKE1("TPOAuthUnauthenticated", cmd_dir_enum, NULL, ACCESS_CONF,
+                  "Requests without a session: login (default), 401, pass"),
+    AP_INIT_TAKE1("TPOAuthAuthzFailure", cmd_dir_enum, NULL, ACCESS_CONF,
+                  "A Require rule that fails: 403 (default), 401, login"),
     { NULL }
 };
 
@@ -703,12 +855,42 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     if (pc->max_pending_per_browser == TPO_UNSET) pc->max_pending_per_browser = 8;
     if (!pc->remote_user_claim) pc->remote_user_claim = "sub";
     if (!pc->claim_prefix) pc->claim_prefix = "TPO_CLAIM_";
+    if (!pc->header_prefix) pc->header_prefix = "X-TPO-";
+    if (!pc->claim_separator) pc->claim_separator = "_";
+    if (!pc->claim_delimiter) pc->claim_delimiter = ",";
+    if (pc->userinfo == TPO_UNSET) pc->userinfo = 1;
+    if (pc->info_access_token == TPO_UNSET) pc->info_access_token = 0;
     if (!strcasecmp(pc->cookie_samesite, "None")) {
         ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
                       "%s: TPOAuthCookieSameSite None: the session cookie is sent on "
                       "cross-site requests (only on https)", at);
     }
     return NULL;
+}
+
+/* Lowercase, '_' as '-': how a header name is compared for stripping. */
+char *tpo_config_header_norm(apr_pool_t *p, const char *name)
+{
+    char *n = apr_pstrdup(p, name), *c;
+    for (c = n; *c; c++) {
+        *c = *c == '_' ? '-' : (char)apr_tolower(*c);
+    }
+    return n;
+}
+
+static void build_strip_list(apr_pool_t *p, server_rec *vs)
+{
+    tpo_server_conf *sc = tpo_config_server(vs);
+    apr_hash_index_t *hi;
+
+    sc->strip = apr_array_make(p, 4, sizeof(const char *));
+    for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
+        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        APR_ARRAY_PUSH(sc->strip, const char *) = tpo_config_header_norm(p, pc->header_prefix);
+        if (pc->user_header) {
+            APR_ARRAY_PUSH(sc->strip, const char *) = tpo_config_header_norm(p, pc->user_header);
+        }
+    }
 }
 
 int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
@@ -734,6 +916,9 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
                 return !OK;
             }
         }
+    }
+    for (vs = s; vs; vs = vs->next) {
+        build_strip_list(pconf, vs);
     }
     if (provider_refs) {
         for (i = 0; i < provider_refs->nelts; i++) {

@@ -52,22 +52,46 @@ typedef struct tpo_provider_conf {
     int login_timeout;                 /* seconds a pending login lives */
     int max_pending_per_browser;
     const char *remote_user_claim;
+    void *remote_user_regex;           /* ap_regex_t*, optional rewrite */
+    const char *remote_user_replace;
     const char *claim_prefix;
+    const char *header_prefix;         /* "X-TPO-" */
+    const char *user_header;           /* NULL: <header_prefix>User */
+    const char *claim_separator;       /* nested objects */
+    const char *claim_delimiter;       /* arrays */
+    const char **claims_allow;         /* NULL-terminated or NULL */
+    const char **claims_deny;
+    int userinfo;                      /* fetch userinfo at login when available */
+    int info_access_token;             /* the info endpoint shows the access token */
 
     struct tpo_provider_rt *rt;        /* per-process runtime, set in child_init */
 } tpo_provider_conf;
 
 typedef struct tpo_server_conf {
     apr_hash_t *providers;             /* name -> tpo_provider_conf* */
+    apr_array_header_t *strip;         /* normalised header prefixes/names never
+                                          accepted from clients (set in check_config) */
     apr_off_t cache_size;              /* bytes; TPO_UNSET */
     int cache_entries;                 /* TPO_UNSET: derived */
     int pending_capacity;              /* pending logins at most */
 } tpo_server_conf;
 
+typedef enum { TPO_EXPORT_ENV = 1, TPO_EXPORT_HEADERS = 2, TPO_EXPORT_BOTH = 3,
+               TPO_EXPORT_NONE = 4 } tpo_export_mode;
+typedef enum { TPO_UNAUTH_LOGIN = 1, TPO_UNAUTH_401, TPO_UNAUTH_PASS } tpo_unauth_action;
+typedef enum { TPO_AUTHZ_403 = 1, TPO_AUTHZ_401, TPO_AUTHZ_LOGIN } tpo_authz_action;
+
 typedef struct tpo_dir_conf {
     const char *provider;              /* TPOAuthProvider name */
     const char *provider_ref_at;       /* where it was set */
+    int export_mode;                   /* 0 unset: env */
+    int unauth_action;                 /* 0 unset: login */
+    int authz_action;                  /* 0 unset: 403 */
 } tpo_dir_conf;
+
+int tpo_dir_export(const tpo_dir_conf *dc);
+int tpo_dir_unauth(const tpo_dir_conf *dc);
+int tpo_dir_authz(const tpo_dir_conf *dc);
 
 extern const command_rec tpo_cmds[];
 
@@ -82,6 +106,8 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
 tpo_provider_conf *tpo_config_provider(server_rec *s, const char *name);
 tpo_server_conf *tpo_config_server(server_rec *s);
 tpo_dir_conf *tpo_config_dir(request_rec *r);
+
+char *tpo_config_header_norm(apr_pool_t *p, const char *name);
 
 /* Sizes of the global caches (main server) */
 apr_off_t tpo_config_cache_size(server_rec *main_s);

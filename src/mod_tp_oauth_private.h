@@ -48,9 +48,33 @@ void tpo_provider_http_opts(const tpo_provider_conf *pc, struct tpo_http_opts *o
 /* mod_tp_oauth_authn.c */
 int tpo_check_authn(request_rec *r);
 int tpo_login_start(request_rec *r, tpo_provider_conf *pc);
+struct tpo_session;
+typedef enum { TPO_SESS_NONE, TPO_SESS_OK, TPO_SESS_ENDED, TPO_SESS_CACHE_DOWN } tpo_sess_result;
+tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);
+int tpo_is_redirect_uri(request_rec *r, tpo_provider_conf *pc, const char **sub);
+int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub);
+
+/* mod_tp_oauth_identity.c: what the application sees. */
+typedef struct tpo_req {
+    struct tpo_session *session;   /* the request's session, when authenticated */
+    tpo_provider_conf *pc;
+    struct json_t *claims;         /* parsed lazily (authz rules, info) */
+} tpo_req;
+tpo_req *tpo_req_get(request_rec *r);
+void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);
+int tpo_strip_headers(request_rec *r);
+int tpo_pass_fixups(request_rec *r);
+int tpo_info_handle(request_rec *r, tpo_provider_conf *pc);
+struct json_t *tpo_req_claims(request_rec *r);
+
+/* mod_tp_oauth_authz.c: Require oauth-claim / oauth-scope */
+void tpo_authz_register(apr_pool_t *p);
+int tpo_authz_note_failure(request_rec *r);
 
 /* mod_tp_oauth_callback.c: the redirect URI. */
 int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc);
+void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, struct tpo_session *s,
+                        struct json_t *claims);
 
 /* Keys in the caches */
 #define TPO_KEY_SESSION "s:"

@@ -142,15 +142,30 @@ enum {
     S_CREATED = 1, S_EXPIRES, S_LAST_SEEN, S_AT_EXPIRES,
     S_PROVIDER = 16, S_USER, S_SUB, S_ACCESS_TOKEN, S_REFRESH_TOKEN,
     S_ID_TOKEN, S_SCOPE, S_CLAIMS,
-    S_ENV_NAME = 32, S_ENV_VALUE
+    S_ENV_NAME = 32, S_ENV_VALUE, S_HDR_NAME, S_HDR_VALUE
 };
 
 static const char SESSION_MAGIC[3] = { 'T', 'P', 'S' };
 
+static void put_pairs(tpo_tlv_writer *w, const apr_array_header_t *a, unsigned char tn,
+                      unsigned char tv)
+{
+    const char **kv;
+    int i;
+
+    if (!a) {
+        return;
+    }
+    kv = (const char **)a->elts;
+    for (i = 0; i + 1 < a->nelts; i += 2) {
+        tpo_tlv_put_str(w, tn, kv[i]);
+        tpo_tlv_put_str(w, tv, kv[i + 1] ? kv[i + 1] : "");
+    }
+}
+
 char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
 {
     tpo_tlv_writer w;
-    int i;
 
     tpo_tlv_init(&w, p, SESSION_MAGIC, TPO_SESSION_VERSION);
     tpo_tlv_put_time(&w, S_CREATED, s->created);
@@ -165,13 +180,8 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
     tpo_tlv_put_str(&w, S_ID_TOKEN, s->id_token);
     tpo_tlv_put_str(&w, S_SCOPE, s->scope);
     tpo_tlv_put_str(&w, S_CLAIMS, s->claims);
-    if (s->env) {
-        const char **kv = (const char **)s->env->elts;
-        for (i = 0; i + 1 < s->env->nelts; i += 2) {
-            tpo_tlv_put_str(&w, S_ENV_NAME, kv[i]);
-            tpo_tlv_put_str(&w, S_ENV_VALUE, kv[i + 1] ? kv[i + 1] : "");
-        }
-    }
+    put_pairs(&w, s->env, S_ENV_NAME, S_ENV_VALUE);
+    put_pairs(&w, s->headers, S_HDR_NAME, S_HDR_VALUE);
     *len = w.len;
     return w.buf;
 }
@@ -181,7 +191,7 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
 {
     tpo_tlv_reader r;
     unsigned char tag;
-    const char *data, *pending_name = NULL;
+    const char *data, *pending_name = NULL, *pending_hdr = NULL;
     apr_size_t dlen;
     int rc;
     apr_status_t st = APR_SUCCESS;
@@ -190,7 +200,8 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
     if (tpo_tlv_open(&r, buf, len, SESSION_MAGIC, TPO_SESSION_VERSION) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    out->env = apr_array_make(p, 8, sizeof(const char *));
+    out->env = apr_array_make(p, 16, sizeof(const char *));
+    out->headers = apr_array_make(p, 16, sizeof(const char *));
     while ((rc = tpo_tlv_next(&r, &tag, &data, &dlen)) == 1) {
         switch (tag) {
         case S_CREATED:       st = tpo_tlv_time(data, dlen, &out->created); break;
@@ -224,6 +235,25 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
             }
             break;
         }
+        case S_HDR_NAME:
+            if (pending_hdr) {
+                return APR_EINVAL;
+            }
+            st = tpo_tlv_str(data, dlen, &pending_hdr);
+            break;
+        case S_HDR_VALUE: {
+            const char *v;
+            if (!pending_hdr) {
+                return APR_EINVAL;
+            }
+            st = tpo_tlv_str(data, dlen, &v);
+            if (st == APR_SUCCESS) {
+                APR_ARRAY_PUSH(out->headers, const char *) = pending_hdr;
+                APR_ARRAY_PUSH(out->headers, const char *) = v;
+                pending_hdr = NULL;
+            }
+            break;
+        }
         default:
             break; /* unknown field of a newer writer: skip */
         }
@@ -231,7 +261,7 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
             return APR_EINVAL;
         }
     }
-    if (rc < 0 || pending_name || !out->user || !out->provider) {
+    if (rc < 0 || pending_name || pending_hdr || !out->user || !out->provider) {
         return APR_EINVAL;
     }
     return APR_SUCCESS;

@@ -35,6 +35,8 @@ typedef struct tpo_session {
     /* Pre-rendered environment: name,value,name,value,... (const char*),
      * computed once at login/refresh. */
     apr_array_header_t *env;
+    /* Pre-rendered request headers for proxied applications: name,value,... */
+    apr_array_header_t *headers;
 } tpo_session;
 
 /* Encode into a fresh buffer in p. */

@@ -26,6 +26,9 @@ static tpo_session sample_session(apr_pool_t *p)
     APR_ARRAY_PUSH(s.env, const char *) = "alice";
     APR_ARRAY_PUSH(s.env, const char *) = "TPO_CLAIM_empty";
     APR_ARRAY_PUSH(s.env, const char *) = "";
+    s.headers = apr_array_make(p, 2, sizeof(const char *));
+    APR_ARRAY_PUSH(s.headers, const char *) = "X-TPO-User";
+    APR_ARRAY_PUSH(s.headers, const char *) = "alice";
     return s;
 }
 
@@ -49,6 +52,9 @@ START_TEST(session_roundtrip)
     ck_assert_int_eq(d.env->nelts, 4);
     ck_assert_str_eq(APR_ARRAY_IDX(d.env, 0, const char *), "TPO_CLAIM_sub");
     ck_assert_str_eq(APR_ARRAY_IDX(d.env, 3, const char *), "");
+    ck_assert_int_eq(d.headers->nelts, 2);
+    ck_assert_str_eq(APR_ARRAY_IDX(d.headers, 0, const char *), "X-TPO-User");
+    ck_assert_str_eq(APR_ARRAY_IDX(d.headers, 1, const char *), "alice");
     /* decoded strings point into the buffer: no copies on the hot path */
     ck_assert(d.user > buf && d.user < buf + len);
 }

@@ -1,0 +1,207 @@
+/* Identity for the application: the pre-rendered variables and headers of
+ * the session, the removal of every client header that could impersonate
+ * one of ours, the pass-through mode, and the session info endpoint. */
+#include <string.h>
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include <jansson.h>
+#include "mod_tp_oauth_private.h"
+#include "tpo_session.h"
+
+tpo_req *tpo_req_get(request_rec *r)
+{
+    tpo_req *rq = ap_get_module_config(r->request_config, &tp_oauth_module);
+
+    if (!rq) {
+        rq = apr_pcalloc(r->pool, sizeof(*rq));
+        ap_set_module_config(r->request_config, &tp_oauth_module, rq);
+    }
+    return rq;
+}
+
+void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, tpo_session *s)
+{
+    int mode = tpo_dir_export(tpo_config_dir(r)), i;
+    tpo_req *rq = tpo_req_get(r);
+    const char **kv;
+
+    r->user = (char *)s->user;
+    r->ap_auth_type = TPO_AUTH_TYPE;
+    rq->session = s;
+    rq->pc = pc;
+    if (mode & TPO_EXPORT_ENV && mode != TPO_EXPORT_NONE) {
+        kv = (const char **)s->env->elts;
+        for (i = 0; i + 1 < s->env->nelts; i += 2) {
+            apr_table_setn(r->subprocess_env, kv[i], kv[i + 1]);
+        }
+    }
+    if (mode & TPO_EXPORT_HEADERS && mode != TPO_EXPORT_NONE) {
+        kv = (const char **)s->headers->elts;
+        for (i = 0; i + 1 < s->headers->nelts; i += 2) {
+            apr_table_setn(r->headers_in, kv[i], kv[i + 1]);
+        }
+    }
+}
+
+/* Is the (client's) header name one of ours? Case-insensitive, '-' == '_'. */
+static int is_ours(const apr_array_header_t *strip, const char *name)
+{
+    int i;
+
+    for (i = 0; i < strip->nelts; i++) {
+        const char *pfx = APR_ARRAY_IDX(strip, i, const char *);
+        const char *a = name, *b = pfx;
+        while (*a && *b) {
+            char ca = *a == '_' ? '-' : (char)apr_tolower(*a);
+            if (ca != *b) {
+                break;
+            }
+            a++;
+            b++;
+        }
+        if (!*b) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* post_read_request: on every request, protected or not. */
+int tpo_strip_headers(request_rec *r)
+{
+    tpo_server_conf *sc = tpo_config_server(r->server);
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    int i;
+
+    if (!sc->strip || sc->strip->nelts == 0) {
+        return DECLINED;
+    }
+    arr = apr_table_elts(r->headers_in);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && is_ours(sc->strip, e[i].key)) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "removed client-supplied header %s (reserved for the identity)",
+                          ap_escape_logitem(r->pool, e[i].key));
+            apr_table_unset(r->headers_in, e[i].key);
+            /* the table changed under us: start again */
+            arr = apr_table_elts(r->headers_in);
+            e = (const apr_table_entry_t *)arr->elts;
+            i = -1;
+        }
+    }
+    return DECLINED;
+}
+
+/* fixups: TPOAuthUnauthenticated pass on a location that lets everyone in
+ * (Require all granted): a browser with a session is still identified. */
+int tpo_pass_fixups(request_rec *r)
+{
+    const char *type = ap_auth_type(r);
+    tpo_dir_conf *dc;
+    tpo_provider_conf *pc;
+    tpo_session *s;
+
+    if (r->user || !type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
+        return DECLINED;
+    }
+    dc = tpo_config_dir(r);
+    if (tpo_dir_unauth(dc) != TPO_UNAUTH_PASS) {
+        return DECLINED;
+    }
+    pc = tpo_config_provider(r->server, dc->provider);
+    if (!pc || !pc->rt) {
+        return DECLINED;
+    }
+    s = apr_pcalloc(r->pool, sizeof(*s));
+    if (tpo_session_load(r, pc, s) == TPO_SESS_OK) {
+        tpo_identity_export(r, pc, s);
+    }
+    return DECLINED;
+}
+
+static apr_status_t json_cleanup(void *j)
+{
+    json_decref(j);
+    return APR_SUCCESS;
+}
+
+json_t *tpo_req_claims(request_rec *r)
+{
+    tpo_req *rq = tpo_req_get(r);
+
+    if (!rq->claims && rq->session && rq->session->claims) {
+        json_error_t err;
+        rq->claims = json_loads(rq->session->claims, 0, &err);
+        if (rq->claims) {
+            apr_pool_cleanup_register(r->pool, rq->claims, json_cleanup,
+                                      apr_pool_cleanup_null);
+        }
+    }
+    return rq->claims;
+}
+
+static int json_response(request_rec *r, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+
+    json_decref(body);
+    r->status = status;
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_type(r, "application/json");
+    if (text) {
+        if (!r->header_only) {
+            ap_rputs(text, r);
+        }
+        free(text);
+    }
+    return DONE;
+}
+
+/* <redirect URI>/info: the session as JSON for single-page apps. */
+int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
+{
+    tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
+    json_t *o, *claims = NULL;
+    tpo_sess_result sr;
+
+    if (strcmp(r->method, "GET") != 0) {
+        return json_response(r, HTTP_METHOD_NOT_ALLOWED,
+                             json_pack("{s:s}", "error", "method_not_allowed"));
+    }
+    sr = tpo_session_load(r, pc, s);
+    if (sr == TPO_SESS_CACHE_DOWN) {
+        return json_response(r, HTTP_SERVICE_UNAVAILABLE,
+                             json_pack("{s:s}", "error", "session_store_unavailable"));
+    }
+    if (sr != TPO_SESS_OK) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                       apr_psprintf(r->pool, "TP-OAuth realm=\"%s\"", pc->name));
+        return json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
+    }
+    if (s->claims) {
+        json_error_t err;
+        claims = json_loads(s->claims, 0, &err);
+    }
+    o = json_object();
+    json_object_set_new(o, "user", json_string(s->user));
+    if (s->sub) {
+        json_object_set_new(o, "sub", json_string(s->sub));
+    }
+    json_object_set_new(o, "provider", json_string(s->provider));
+    json_object_set_new(o, "claims", claims ? claims : json_object());
+    json_object_set_new(o, "session_created", json_integer(apr_time_sec(s->created)));
+    json_object_set_new(o, "session_expires", json_integer(apr_time_sec(s->expires)));
+    if (s->at_expires) {
+        json_object_set_new(o, "access_token_expires", json_integer(apr_time_sec(s->at_expires)));
+    }
+    if (s->scope) {
+        json_object_set_new(o, "scope", json_string(s->scope));
+    }
+    if (pc->info_access_token && s->access_token) {
+        json_object_set_new(o, "access_token", json_string(s->access_token));
+    }
+    return json_response(r, HTTP_OK, o);
+}
