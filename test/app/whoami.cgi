@@ -5,6 +5,7 @@ Shows who Apache says the user is (REMOTE_USER, AUTH_TYPE) and every TPO_*
 variable the module exported, HTML-escaped. It knows nothing about OAuth.
 """
 import html
+import json
 import os
 import sys
 
@@ -13,8 +14,25 @@ def esc(value):
     return html.escape(value, quote=True)
 
 
+def as_json(env):
+    """?format=json: what the application sees, for tests."""
+    keep = {k: v for k, v in env.items()
+            if k.startswith(("TPO_", "HTTP_")) or k in ("REMOTE_USER", "AUTH_TYPE",
+                                                          "REQUEST_METHOD")}
+    data = json.dumps(keep, ensure_ascii=False, sort_keys=True).encode("utf-8",
+                                                                       "surrogateescape")
+    out = sys.stdout.buffer
+    out.write(b"Content-Type: application/json\r\n")
+    out.write(b"Cache-Control: no-store\r\n")
+    out.write(b"Content-Length: %d\r\n\r\n" % len(data))
+    out.write(data)
+    out.flush()
+
+
 def main():
     env = os.environ
+    if "format=json" in env.get("QUERY_STRING", ""):
+        return as_json(env)
     user = env.get("REMOTE_USER", "")
     rows = "".join(
         "<tr><td>%s</td><td>%s</td></tr>\n" % (esc(k), esc(env[k]))

@@ -115,9 +115,19 @@ function loadClients(file) {
 }
 
 // -------------------------------------------------------------------------------- accounts
+// Special login names for the tests:
+//   jose        a non-ASCII name ("José Müller")
+//   crlf        a name with CR/LF and a would-be header inside
+//   admin       also in group "admins"
+//   bob         lives in FR (everybody else in DE)
+//   manygroups  member of 200 groups
 function accountClaims(id) {
   const jose = id === 'jose';
-  const name = jose ? 'José Müller' : `${id} Tester`;
+  let name = jose ? 'José Müller' : `${id} Tester`;
+  if (id === 'crlf') name = 'Evil\r\nX-TPO-User: admin';
+  let groups = ['staff', 'tpo-users'];
+  if (id === 'admin') groups = ['admins', 'staff', 'tpo-users'];
+  if (id === 'manygroups') groups = Array.from({ length: 200 }, (_, i) => `group-${String(i).padStart(3, '0')}-of-a-large-organisation`);
   return {
     sub: id,
     email: `${id}@example.test`,
@@ -126,7 +136,12 @@ function accountClaims(id) {
     given_name: jose ? 'José' : id,
     family_name: jose ? 'Müller' : 'Tester',
     preferred_username: id,
-    groups: ['staff', 'tpo-users'],
+    groups,
+    address: {
+      street_address: '1 Test Street',
+      locality: id === 'bob' ? 'Paris' : 'Berlin',
+      country: id === 'bob' ? 'FR' : 'DE',
+    },
   };
 }
 
@@ -170,8 +185,9 @@ const configuration = {
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username'],
     groups: ['groups'],
+    address: ['address'],
   },
-  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
+  scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'address'],
   conformIdTokenClaims: false,
   features: {
     devInteractions: { enabled: true },
