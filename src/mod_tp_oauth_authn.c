@@ -56,6 +56,7 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     if (!sid) {
         return TPO_SESS_NONE;
     }
+    tpo_req_get(r)->sid = sid;
     memcpy(key, TPO_KEY_SESSION, sizeof(TPO_KEY_SESSION) - 1);
     memcpy(key + sizeof(TPO_KEY_SESSION) - 1, sid, SID_LEN + 1);
     rv = tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen);
@@ -244,6 +245,9 @@ int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub)
     if (!strcmp(sub, "info")) {
         return tpo_info_handle(r, pc);
     }
+    if (!strcmp(sub, "refresh")) {
+        return tpo_refresh_endpoint(r, pc);
+    }
     return tpo_page_error(r, HTTP_NOT_FOUND, "Not found",
                           "There is no such mod_tp_oauth endpoint.");
 }
@@ -284,8 +288,15 @@ int tpo_check_authn(request_rec *r)
     s = apr_pcalloc(r->pool, sizeof(*s));
     sr = tpo_session_load(r, pc, s);
     if (sr == TPO_SESS_OK) {
-        tpo_identity_export(r, pc, s);
-        return OK;
+        int refreshed, rc = tpo_refresh_if_needed(r, pc, &s, 0, &refreshed);
+        if (rc == OK) {
+            tpo_identity_export(r, pc, s);
+            return OK;
+        }
+        if (rc != TPO_REFRESH_ENDED) {
+            return rc;
+        }
+        sr = TPO_SESS_ENDED;
     }
     if (sr == TPO_SESS_CACHE_DOWN) {
         /* never start a login loop because the store is down */

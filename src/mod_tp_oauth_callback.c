@@ -116,8 +116,8 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
     return OK;
 }
 
-static int validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
-                             const char *id_token, const char *nonce, json_t **claims)
+int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+                          const char *id_token, const char *nonce, json_t **claims)
 {
     tpo_idtoken_expect ex;
     tpo_idtoken_result res = TPO_IDT_NOKEY;
@@ -248,7 +248,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                                  detail ? detail : "malformed"));
     }
     if (tres.id_token) {
-        if ((rc = validate_id_token(r, pc, meta, tres.id_token, pl->nonce, &claims)) != OK) {
+        if ((rc = tpo_validate_id_token(r, pc, meta, tres.id_token, pl->nonce, &claims)) != OK) {
             return tpo_page_error(r, rc, "Login failed",
                                   rc == HTTP_UNAUTHORIZED
                                   ? "The identity token from the authorization server is not "
@@ -307,7 +307,9 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     s.created = apr_time_now();
     s.last_seen = s.created;
     s.expires = s.created + apr_time_from_sec(pc->session_max_age);
-    s.at_expires = tres.expires_at;
+    s.at_obtained = s.created;
+    s.at_expires = tres.expires_at ? tres.expires_at
+                   : s.created + apr_time_from_sec(pc->default_token_lifetime);
     s.provider = pc->name;
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));

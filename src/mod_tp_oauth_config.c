@@ -245,6 +245,10 @@ static tpo_provider_conf *provider_new(apr_pool_t *p)
     pc->max_pending_per_browser = TPO_UNSET;
     pc->userinfo = TPO_UNSET;
     pc->info_access_token = TPO_UNSET;
+    pc->refresh_before = TPO_UNSET;
+    pc->default_token_lifetime = TPO_UNSET;
+    pc->refresh_failure = TPO_UNSET;
+    pc->refresh_retry_after = TPO_UNSET;
     return pc;
 }
 
@@ -643,6 +647,26 @@ static const char *cmd_header_name(cmd_parms *cmd, void *mconfig, const char *ar
     return cmd_prov_str(cmd, mconfig, arg);
 }
 
+static const char *cmd_refresh_failure(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if (!strcasecmp(arg, "502")) {
+        pc->refresh_failure = TPO_REFRESH_FAIL_502;
+    }
+    else if (!strcasecmp(arg, "login")) {
+        pc->refresh_failure = TPO_REFRESH_FAIL_LOGIN;
+    }
+    else {
+        return "TPOAuthRefreshFailure takes 502 or login";
+    }
+    return NULL;
+}
+
 static const char *cmd_cookie_name(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     if (!tpo_cookie_name_valid(arg)) {
@@ -738,6 +762,14 @@ const command_rec tpo_cmds[] = {
     AP_INIT_FLAG("TPOAuthInfoAccessToken", cmd_prov_flag,
                  (void *)APR_OFFSETOF(tpo_provider_conf, info_access_token), RSRC_CONF,
                  "The session info endpoint also returns the access token (default off)"),
+    PROV_INT("TPOAuthRefreshBefore", refresh_before,
+             "Refresh the access token this many seconds before it expires (default 60)"),
+    PROV_INT("TPOAuthDefaultTokenLifetime", default_token_lifetime,
+             "Access-token lifetime assumed when the provider gives none (default 3600)"),
+    AP_INIT_TAKE1("TPOAuthRefreshFailure", cmd_refresh_failure, NULL, RSRC_CONF,
+                  "When a refresh fails and the token has expired: 502 (default) or login"),
+    PROV_INT("TPOAuthRefreshRetryAfter", refresh_retry_after,
+             "Seconds a failed refresh is not retried (default 30)"),
     AP_INIT_TAKE1("TPOAuthExport", cmd_dir_enum, NULL, ACCESS_CONF,
                   "Where the identity goes: env (default), headers, both, none"),
     AP_INIT_TAKE1("TPOAuthUnauthenticated", cmd_dir_enum, NULL, ACCESS_CONF,
@@ -859,6 +891,10 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     if (!pc->claim_separator) pc->claim_separator = "_";
     if (!pc->claim_delimiter) pc->claim_delimiter = ",";
     if (pc->userinfo == TPO_UNSET) pc->userinfo = 1;
+    if (pc->refresh_before == TPO_UNSET) pc->refresh_before = 60;
+    if (pc->default_token_lifetime == TPO_UNSET) pc->default_token_lifetime = 3600;
+    if (pc->refresh_failure == TPO_UNSET) pc->refresh_failure = TPO_REFRESH_FAIL_502;
+    if (pc->refresh_retry_after == TPO_UNSET) pc->refresh_retry_after = 30;
     if (pc->info_access_token == TPO_UNSET) pc->info_access_token = 0;
     if (!strcasecmp(pc->cookie_samesite, "None")) {
         ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,

@@ -62,10 +62,17 @@ typedef struct tpo_provider_conf {
     const char **claims_allow;         /* NULL-terminated or NULL */
     const char **claims_deny;
     int userinfo;                      /* fetch userinfo at login when available */
+    int refresh_before;                /* seconds before expiry to refresh */
+    int default_token_lifetime;        /* when the provider says nothing */
+    int refresh_failure;               /* TPO_REFRESH_FAIL_502 / _LOGIN */
+    int refresh_retry_after;           /* seconds a failed refresh is not retried */
     int info_access_token;             /* the info endpoint shows the access token */
 
     struct tpo_provider_rt *rt;        /* per-process runtime, set in child_init */
 } tpo_provider_conf;
+
+#define TPO_REFRESH_FAIL_502   1
+#define TPO_REFRESH_FAIL_LOGIN 2
 
 typedef struct tpo_server_conf {
     apr_hash_t *providers;             /* name -> tpo_provider_conf* */

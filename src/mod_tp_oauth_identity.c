@@ -142,7 +142,7 @@ json_t *tpo_req_claims(request_rec *r)
     return rq->claims;
 }
 
-static int json_response(request_rec *r, int status, json_t *body)
+int tpo_json_response(request_rec *r, int status, json_t *body)
 {
     char *text = json_dumps(body, JSON_COMPACT);
 
@@ -160,6 +160,11 @@ static int json_response(request_rec *r, int status, json_t *body)
     return DONE;
 }
 
+int tpo_json_error(request_rec *r, int status, const char *error)
+{
+    return tpo_json_response(r, status, json_pack("{s:s}", "error", error));
+}
+
 /* <redirect URI>/info: the session as JSON for single-page apps. */
 int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
 {
@@ -168,18 +173,18 @@ int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
     tpo_sess_result sr;
 
     if (strcmp(r->method, "GET") != 0) {
-        return json_response(r, HTTP_METHOD_NOT_ALLOWED,
+        return tpo_json_response(r, HTTP_METHOD_NOT_ALLOWED,
                              json_pack("{s:s}", "error", "method_not_allowed"));
     }
     sr = tpo_session_load(r, pc, s);
     if (sr == TPO_SESS_CACHE_DOWN) {
-        return json_response(r, HTTP_SERVICE_UNAVAILABLE,
+        return tpo_json_response(r, HTTP_SERVICE_UNAVAILABLE,
                              json_pack("{s:s}", "error", "session_store_unavailable"));
     }
     if (sr != TPO_SESS_OK) {
         apr_table_setn(r->err_headers_out, "WWW-Authenticate",
                        apr_psprintf(r->pool, "TP-OAuth realm=\"%s\"", pc->name));
-        return json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
+        return tpo_json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
     }
     if (s->claims) {
         json_error_t err;
@@ -203,5 +208,5 @@ int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
     if (pc->info_access_token && s->access_token) {
         json_object_set_new(o, "access_token", json_string(s->access_token));
     }
-    return json_response(r, HTTP_OK, o);
+    return tpo_json_response(r, HTTP_OK, o);
 }

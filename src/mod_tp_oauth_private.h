@@ -56,6 +56,7 @@ int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub);
 
 /* mod_tp_oauth_identity.c: what the application sees. */
 typedef struct tpo_req {
+    const char *sid;               /* the session id from the cookie (when valid) */
     struct tpo_session *session;   /* the request's session, when authenticated */
     tpo_provider_conf *pc;
     struct json_t *claims;         /* parsed lazily (authz rules, info) */
@@ -65,6 +66,8 @@ void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, struct tpo_sessi
 int tpo_strip_headers(request_rec *r);
 int tpo_pass_fixups(request_rec *r);
 int tpo_info_handle(request_rec *r, tpo_provider_conf *pc);
+int tpo_json_response(request_rec *r, int status, struct json_t *body);
+int tpo_json_error(request_rec *r, int status, const char *error);
 struct json_t *tpo_req_claims(request_rec *r);
 
 /* mod_tp_oauth_authz.c: Require oauth-claim / oauth-scope */
@@ -75,10 +78,23 @@ int tpo_authz_note_failure(request_rec *r);
 int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc);
 void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, struct tpo_session *s,
                         struct json_t *claims);
+int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc,
+                          const struct tpo_provider_meta *meta, const char *id_token,
+                          const char *nonce, struct json_t **claims);
+
+/* mod_tp_oauth_refresh.c: single-flight refresh. OK with *s replaced by the
+ * current session (refreshed or not), or a status for the caller to return
+ * (DONE for a page already written). force: refresh now (the app asked). */
+#define TPO_REFRESH_ENDED (-100)   /* the session is over: log in again */
+int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, struct tpo_session **s,
+                          int force, int *refreshed);
+int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc);
 
 /* Keys in the caches */
 #define TPO_KEY_SESSION "s:"
 #define TPO_KEY_STATE   "st:"
 #define TPO_KEY_BROWSER "br:"
+#define TPO_KEY_REFRESH_LOCK "rl:"
+#define TPO_KEY_REFRESH_FAIL "rf:"
 
 #endif

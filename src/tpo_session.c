@@ -139,7 +139,7 @@ apr_status_t tpo_tlv_time(const char *data, apr_size_t dlen, apr_time_t *out)
 /* ---------------------------------------------------------------- session */
 
 enum {
-    S_CREATED = 1, S_EXPIRES, S_LAST_SEEN, S_AT_EXPIRES,
+    S_CREATED = 1, S_EXPIRES, S_LAST_SEEN, S_AT_EXPIRES, S_AT_OBTAINED,
     S_PROVIDER = 16, S_USER, S_SUB, S_ACCESS_TOKEN, S_REFRESH_TOKEN,
     S_ID_TOKEN, S_SCOPE, S_CLAIMS,
     S_ENV_NAME = 32, S_ENV_VALUE, S_HDR_NAME, S_HDR_VALUE
@@ -172,6 +172,7 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
     tpo_tlv_put_time(&w, S_EXPIRES, s->expires);
     tpo_tlv_put_time(&w, S_LAST_SEEN, s->last_seen);
     tpo_tlv_put_time(&w, S_AT_EXPIRES, s->at_expires);
+    tpo_tlv_put_time(&w, S_AT_OBTAINED, s->at_obtained);
     tpo_tlv_put_str(&w, S_PROVIDER, s->provider);
     tpo_tlv_put_str(&w, S_USER, s->user);
     tpo_tlv_put_str(&w, S_SUB, s->sub);
@@ -208,6 +209,7 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
         case S_EXPIRES:       st = tpo_tlv_time(data, dlen, &out->expires); break;
         case S_LAST_SEEN:     st = tpo_tlv_time(data, dlen, &out->last_seen); break;
         case S_AT_EXPIRES:    st = tpo_tlv_time(data, dlen, &out->at_expires); break;
+        case S_AT_OBTAINED:   st = tpo_tlv_time(data, dlen, &out->at_obtained); break;
         case S_PROVIDER:      st = tpo_tlv_str(data, dlen, &out->provider); break;
         case S_USER:          st = tpo_tlv_str(data, dlen, &out->user); break;
         case S_SUB:           st = tpo_tlv_str(data, dlen, &out->sub); break;

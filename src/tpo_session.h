@@ -24,6 +24,7 @@ typedef struct tpo_session {
     apr_time_t expires;        /* absolute end (maximum lifetime) */
     apr_time_t last_seen;      /* last activity (coarse) */
     apr_time_t at_expires;     /* access token expiry; 0 unknown */
+    apr_time_t at_obtained;    /* when the access token was issued to us */
     const char *provider;      /* provider name (config) */
     const char *user;          /* REMOTE_USER */
     const char *sub;
