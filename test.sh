@@ -193,7 +193,7 @@ elif build_tree build-asan --enable-asan; then
     libasan=$(gcc -print-file-name=libasan.so)
     TPO_MODULE=$ROOT/build-asan/src/.libs/mod_tp_oauth.so TPO_HTTPD_PRELOAD=$libasan \
         pytest_run "integration, asan" "$ROOT/build-asan/pytest.log" test/integration \
-        --ignore=test/integration/test_browser.py
+        --ignore=test/integration/test_browser.py -m "not slow"
 else
     fail_step "build (./build-asan --enable-asan)"
 fi

@@ -1,15 +1,57 @@
 /* mod_tp_oauth: the module record and the hooks. Thin on purpose: the
  * protocol lives in tpo_*.c, the request stages in mod_tp_oauth_*.c. */
+#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <ap_provider.h>
 #include <mod_auth.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_cache_crypt.h"
+#include "tpo_cache_memcache.h"
+#include "tpo_cache_redis.h"
 #include "tpo_cache_shm.h"
 #include "tpo_http.h"
 #include "tpo_log.h"
 
 tpo_cache *tpo_session_cache;
 tpo_cache *tpo_pending_cache;
+
+/* Stands in for a distributed cache that could not be set up: every
+ * operation fails, so requests that need a session get 503, never a loop. */
+static apr_status_t down_get(tpo_cache *c, const char *k, apr_pool_t *p, char **v,
+                             apr_size_t *l) { return APR_ECONNREFUSED; }
+static apr_status_t down_set(tpo_cache *c, const char *k, const void *v, apr_size_t l,
+                             apr_time_t e) { return APR_ECONNREFUSED; }
+static apr_status_t down_del(tpo_cache *c, const char *k) { return APR_ECONNREFUSED; }
+static const tpo_cache_ops down_ops = { "unavailable", down_get, down_set, down_set, down_del };
+static tpo_cache down_cache = { &down_ops, NULL };
+
+/* A rate-limited warning when the shared-memory cache evicts sessions. */
+static apr_uint32_t evict_logged_at;   /* seconds */
+static apr_uint32_t evictions_seen;
+
+void tpo_cache_note_pressure(request_rec *r)
+{
+    tpo_shm_cache_stats st;
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
+    apr_uint32_t last = apr_atomic_read32(&evict_logged_at);
+    apr_uint32_t seen;
+
+    if (tpo_config_server(r->server)->cache_type != TPO_CACHE_SHM
+        || now - last < 60) {
+        return;
+    }
+    tpo_shm_cache_get_stats(tpo_session_cache, &st);
+    seen = apr_atomic_read32(&evictions_seen);
+    if ((apr_uint32_t)st.evictions == seen
+        || apr_atomic_cas32(&evict_logged_at, now, last) != last) {
+        return;
+    }
+    apr_atomic_set32(&evictions_seen, (apr_uint32_t)st.evictions);
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  "session cache full: %u sessions evicted so far (least recently used "
+                  "first, %" APR_SIZE_T_FMT " live); raise TPOAuthCacheSize",
+                  (unsigned)st.evictions, st.entries);
+}
 
 void tpo_config_reset_refs(void);
 
@@ -62,10 +104,16 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                            server_rec *s)
 {
     int pending = tpo_config_pending_capacity(s);
+    tpo_server_conf *sc = tpo_config_server(s);
 
     log_server = s;
     tpo_log_set(core_log, s->log.level > APLOG_DEBUG ? APLOG_DEBUG : TPO_LOG_DEBUG);
     tpo_http_global_init();
+    if (sc->cache_type != TPO_CACHE_SHM) {
+        /* the distributed cache is connected per child (child_init) */
+        tpo_session_cache = tpo_pending_cache = NULL;
+        return OK;
+    }
     if (cache_for(s, "session", (apr_size_t)tpo_config_cache_size(s), 0,
                   &tpo_session_cache) != APR_SUCCESS
         || cache_for(s, "pending-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
@@ -75,8 +123,44 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     return OK;
 }
 
+/* A distributed cache: connections per process, values encrypted. Logins
+ * in progress live there too, so a callback may reach another server. */
+static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
+{
+    tpo_server_conf *sc = tpo_config_server(s);
+    apr_interval_time_t timeout = apr_time_from_msec(sc->cache_timeout_ms != TPO_UNSET
+                                                     ? sc->cache_timeout_ms : 1000);
+    tpo_cache *backend = NULL, *crypt = NULL;
+    const char *err = NULL;
+    apr_status_t rv;
+
+    if (sc->cache_type == TPO_CACHE_MEMCACHE) {
+        rv = tpo_memcache_cache_create(pchild, sc->cache_servers, timeout, &backend, &err);
+    }
+    else {
+        rv = tpo_redis_cache_create(pchild, sc->cache_servers, sc->cache_redis_password,
+                                    timeout, &backend, &err);
+    }
+    if (rv == APR_SUCCESS) {
+        rv = tpo_crypt_cache_create(pchild, backend, sc->cache_passphrase,
+                                    sc->cache_passphrase_prev, &crypt, &err);
+    }
+    if (rv != APR_SUCCESS) {
+        tpo_session_cache = tpo_pending_cache = &down_cache;
+        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     "cannot set up the %s session cache (%s): %s; requests that need a "
+                     "session will get 503", sc->cache_type == TPO_CACHE_REDIS ? "redis"
+                     : "memcache", sc->cache_servers, err ? err : "error");
+        return;
+    }
+    tpo_session_cache = tpo_pending_cache = crypt;
+}
+
 static void tpo_child_init(apr_pool_t *pchild, server_rec *s)
 {
+    if (tpo_config_server(s)->cache_type != TPO_CACHE_SHM) {
+        remote_cache_init(pchild, s);
+    }
     tpo_provider_child_init(pchild, s);
 }
 

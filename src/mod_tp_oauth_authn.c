@@ -83,8 +83,28 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     if (s->expires && now >= s->expires) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
-                      s->user);
+                      ap_escape_logitem(r->pool, s->user));
+        tpo_cache_del(tpo_session_cache, key);
         return TPO_SESS_ENDED;
+    }
+    if (pc->inactivity_timeout && s->last_seen
+        && now - s->last_seen > apr_time_from_sec(pc->inactivity_timeout)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "session of %s ended: inactive for longer than "
+                      "TPOAuthSessionInactivityTimeout (%d s)",
+                      ap_escape_logitem(r->pool, s->user), pc->inactivity_timeout);
+        tpo_cache_del(tpo_session_cache, key);
+        return TPO_SESS_ENDED;
+    }
+    if (pc->inactivity_timeout) {
+        /* the activity mark is written at most once per interval, not per request */
+        apr_interval_time_t every = apr_time_from_sec(pc->inactivity_timeout) / 10;
+        if (every > apr_time_from_sec(60)) {
+            every = apr_time_from_sec(60);
+        }
+        if (now - s->last_seen >= every) {
+            tpo_session_touch(r, pc, sid);
+        }
     }
     return TPO_SESS_OK;
 }
@@ -247,6 +267,9 @@ int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub)
     }
     if (!strcmp(sub, "refresh")) {
         return tpo_refresh_endpoint(r, pc);
+    }
+    if (!strcmp(sub, "logout")) {
+        return tpo_logout_handle(r, pc);
     }
     return tpo_page_error(r, HTTP_NOT_FOUND, "Not found",
                           "There is no such mod_tp_oauth endpoint.");

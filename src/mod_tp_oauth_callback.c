@@ -344,6 +344,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                     "Your session could not be stored. Please try again later.",
                     "session cache write failed");
     }
+    tpo_cache_note_pressure(r);
     /* a fresh id at every login; the browser only ever holds this id */
     tpo_set_cookie(r, pc, pc->cookie_name, sid, -1);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "login of %s through provider %s",

@@ -35,6 +35,7 @@ void *tpo_config_create_server(apr_pool_t *p, server_rec *s)
     c->cache_size = TPO_UNSET;
     c->cache_entries = TPO_UNSET;
     c->pending_capacity = TPO_UNSET;
+    c->cache_timeout_ms = TPO_UNSET;
     return c;
 }
 
@@ -50,6 +51,14 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->cache_entries = add->cache_entries != TPO_UNSET ? add->cache_entries : base->cache_entries;
     c->pending_capacity = add->pending_capacity != TPO_UNSET
                           ? add->pending_capacity : base->pending_capacity;
+    /* the cache is global: virtual hosts use the main server's */
+    c->cache_type = base->cache_type;
+    c->cache_servers = base->cache_servers;
+    c->cache_timeout_ms = base->cache_timeout_ms;
+    c->cache_passphrase = base->cache_passphrase;
+    c->cache_passphrase_prev = base->cache_passphrase_prev;
+    c->cache_redis_password = base->cache_redis_password;
+    c->cache_set_at = base->cache_set_at;
     return c;
 }
 
@@ -218,6 +227,75 @@ static const char *cmd_cache_size(cmd_parms *cmd, void *mconfig, const char *arg
     return NULL;
 }
 
+static const char *cmd_cache(cmd_parms *cmd, void *mconfig, const char *type,
+                             const char *servers)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(type, "shm")) {
+        if (servers) {
+            return "TPOAuthCache shm takes no server list";
+        }
+        sc->cache_type = TPO_CACHE_SHM;
+    }
+    else if (!strcasecmp(type, "memcache") || !strcasecmp(type, "redis")) {
+        if (!servers) {
+            return apr_psprintf(cmd->pool, "TPOAuthCache %s needs a server list, e.g. "
+                                "127.0.0.1:%s", type,
+                                strcasecmp(type, "redis") ? "11211" : "6379");
+        }
+        sc->cache_type = strcasecmp(type, "redis") ? TPO_CACHE_MEMCACHE : TPO_CACHE_REDIS;
+        sc->cache_servers = servers;
+    }
+    else {
+        return "TPOAuthCache takes shm, memcache SERVERS or redis SERVERS";
+    }
+    sc->cache_set_at = where(cmd);
+    return NULL;
+}
+
+static const char *cmd_cache_passphrase(cmd_parms *cmd, void *mconfig, const char *pass,
+                                        const char *prev)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    if (err) {
+        return err;
+    }
+    if (strlen(pass) < 16 || (prev && strlen(prev) < 16)) {
+        return "TPOAuthCachePassphrase: use at least 16 characters";
+    }
+    sc->cache_passphrase = pass;
+    sc->cache_passphrase_prev = prev;
+    return NULL;
+}
+
+static const char *cmd_cache_str(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    int ms;
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(cmd->cmd->name, "TPOAuthCacheTimeout")) {
+        if ((err = parse_ms(cmd->pool, cmd->cmd->name, arg, &ms))) {
+            return err;
+        }
+        sc->cache_timeout_ms = ms;
+    }
+    else {
+        sc->cache_redis_password = arg;
+    }
+    return NULL;
+}
+
 static const char *cmd_pending_capacity(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     tpo_server_conf *sc = tpo_config_server(cmd->server);
@@ -249,6 +327,8 @@ static tpo_provider_conf *provider_new(apr_pool_t *p)
     pc->default_token_lifetime = TPO_UNSET;
     pc->refresh_failure = TPO_UNSET;
     pc->refresh_retry_after = TPO_UNSET;
+    pc->inactivity_timeout = TPO_UNSET;
+    pc->provider_logout = TPO_UNSET;
     return pc;
 }
 
@@ -533,7 +613,7 @@ static const char *cmd_prov_int(cmd_parms *cmd, void *mconfig, const char *arg)
         min = 1;
         max = 64;
     }
-    else if (field != &pc->clock_skew) {
+    else if (field != &pc->clock_skew && field != &pc->inactivity_timeout) {
         min = 1;
     }
     return parse_seconds(cmd->pool, cmd->cmd->name, arg, min, max, field);
@@ -667,6 +747,25 @@ static const char *cmd_refresh_failure(cmd_parms *cmd, void *mconfig, const char
     return NULL;
 }
 
+static const char *cmd_logout_allow(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if (!tpo_url_is_http(arg)) {
+        return apr_psprintf(cmd->pool, "TPOAuthLogoutRedirectAllow: '%s' is not an absolute "
+                            "http(s) URL", arg);
+    }
+    if (!pc->logout_allow) {
+        pc->logout_allow = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(pc->logout_allow, const char *) = arg;
+    return NULL;
+}
+
 static const char *cmd_cookie_name(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     if (!tpo_cookie_name_valid(arg)) {
@@ -693,6 +792,14 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
 const command_rec tpo_cmds[] = {
     AP_INIT_TAKE1("TPOAuthCacheSize", cmd_cache_size, NULL, RSRC_CONF,
                   "Bytes of shared memory for sessions (e.g. 64M)"),
+    AP_INIT_TAKE12("TPOAuthCache", cmd_cache, NULL, RSRC_CONF,
+                   "Session store: shm (default), memcache HOST:PORT[,...], redis HOST:PORT[,...]"),
+    AP_INIT_TAKE12("TPOAuthCachePassphrase", cmd_cache_passphrase, NULL, RSRC_CONF,
+                   "Encryption passphrase for a distributed cache [previous passphrase]"),
+    AP_INIT_TAKE1("TPOAuthCacheTimeout", cmd_cache_str, NULL, RSRC_CONF,
+                  "Timeout in seconds of one operation on a distributed cache (default 1)"),
+    AP_INIT_TAKE1("TPOAuthCacheRedisPassword", cmd_cache_str, NULL, RSRC_CONF,
+                  "Password (AUTH) of the Redis server"),
     AP_INIT_TAKE1("TPOAuthPendingLogins", cmd_pending_capacity, NULL, RSRC_CONF,
                   "How many logins may be in progress at once, server-wide"),
     AP_INIT_RAW_ARGS("<TPOAuthProvider", cmd_provider_section, NULL, RSRC_CONF,
@@ -762,6 +869,18 @@ const command_rec tpo_cmds[] = {
     AP_INIT_FLAG("TPOAuthInfoAccessToken", cmd_prov_flag,
                  (void *)APR_OFFSETOF(tpo_provider_conf, info_access_token), RSRC_CONF,
                  "The session info endpoint also returns the access token (default off)"),
+    AP_INIT_TAKE1("TPOAuthSessionInactivityTimeout", cmd_prov_int,
+                  (void *)APR_OFFSETOF(tpo_provider_conf, inactivity_timeout), RSRC_CONF,
+                  "Seconds without a request after which a session ends (0: never)"),
+    PROV_URL("TPOAuthEndSessionEndpoint", end_session_endpoint,
+             "The provider's end_session_endpoint (RP-initiated logout)"),
+    PROV_URL("TPOAuthRevocationEndpoint", revocation_endpoint,
+             "The provider's token revocation endpoint (RFC 7009)"),
+    AP_INIT_FLAG("TPOAuthProviderLogout", cmd_prov_flag,
+                 (void *)APR_OFFSETOF(tpo_provider_conf, provider_logout), RSRC_CONF,
+                 "Log out at the provider too when it has an end_session_endpoint (default on)"),
+    AP_INIT_ITERATE("TPOAuthLogoutRedirectAllow", cmd_logout_allow, NULL, RSRC_CONF,
+                    "Absolute URLs (or prefixes ending in /) allowed as return after logout"),
     PROV_INT("TPOAuthRefreshBefore", refresh_before,
              "Refresh the access token this many seconds before it expires (default 60)"),
     PROV_INT("TPOAuthDefaultTokenLifetime", default_token_lifetime,
@@ -895,6 +1014,8 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     if (pc->default_token_lifetime == TPO_UNSET) pc->default_token_lifetime = 3600;
     if (pc->refresh_failure == TPO_UNSET) pc->refresh_failure = TPO_REFRESH_FAIL_502;
     if (pc->refresh_retry_after == TPO_UNSET) pc->refresh_retry_after = 30;
+    if (pc->inactivity_timeout == TPO_UNSET) pc->inactivity_timeout = 3600;
+    if (pc->provider_logout == TPO_UNSET) pc->provider_logout = 1;
     if (pc->info_access_token == TPO_UNSET) pc->info_access_token = 0;
     if (!strcasecmp(pc->cookie_samesite, "None")) {
         ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
@@ -955,6 +1076,17 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     }
     for (vs = s; vs; vs = vs->next) {
         build_strip_list(pconf, vs);
+    }
+    {
+        tpo_server_conf *sc = tpo_config_server(s);
+        if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         "TPOAuthCache %s (%s): TPOAuthCachePassphrase is missing (sessions in "
+                         "a distributed cache are always encrypted)",
+                         sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
+                         sc->cache_set_at);
+            return !OK;
+        }
     }
     if (provider_refs) {
         for (i = 0; i < provider_refs->nelts; i++) {

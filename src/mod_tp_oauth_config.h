@@ -66,10 +66,19 @@ typedef struct tpo_provider_conf {
     int default_token_lifetime;        /* when the provider says nothing */
     int refresh_failure;               /* TPO_REFRESH_FAIL_502 / _LOGIN */
     int refresh_retry_after;           /* seconds a failed refresh is not retried */
+    int inactivity_timeout;            /* seconds; 0: none */
+    const char *end_session_endpoint;  /* explicit; else from discovery */
+    const char *revocation_endpoint;
+    int provider_logout;               /* RP-initiated logout when possible */
+    apr_array_header_t *logout_allow;  /* absolute URLs allowed after logout */
     int info_access_token;             /* the info endpoint shows the access token */
 
     struct tpo_provider_rt *rt;        /* per-process runtime, set in child_init */
 } tpo_provider_conf;
+
+#define TPO_CACHE_SHM      0
+#define TPO_CACHE_MEMCACHE 1
+#define TPO_CACHE_REDIS    2
 
 #define TPO_REFRESH_FAIL_502   1
 #define TPO_REFRESH_FAIL_LOGIN 2
@@ -79,6 +88,13 @@ typedef struct tpo_server_conf {
     apr_array_header_t *strip;         /* normalised header prefixes/names never
                                           accepted from clients (set in check_config) */
     apr_off_t cache_size;              /* bytes; TPO_UNSET */
+    int cache_type;                    /* TPO_CACHE_SHM (0), _MEMCACHE, _REDIS */
+    const char *cache_servers;
+    int cache_timeout_ms;              /* TPO_UNSET: 1000 */
+    const char *cache_passphrase;
+    const char *cache_passphrase_prev;
+    const char *cache_redis_password;
+    const char *cache_set_at;          /* where TPOAuthCache was set */
     int cache_entries;                 /* TPO_UNSET: derived */
     int pending_capacity;              /* pending logins at most */
 } tpo_server_conf;

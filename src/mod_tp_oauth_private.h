@@ -21,6 +21,7 @@ extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
 /* The caches, created by the parent in post_config (inherited by children). */
 extern tpo_cache *tpo_session_cache;
 extern tpo_cache *tpo_pending_cache;
+void tpo_cache_note_pressure(request_rec *r);
 
 /* mod_tp_oauth_page.c: one page and one log line per failure. Returns DONE
  * (the response is written) so hooks can `return tpo_page_error(...)`. */
@@ -89,6 +90,10 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc,
 int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, struct tpo_session **s,
                           int force, int *refreshed);
 int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc);
+void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid);
+
+/* mod_tp_oauth_logout.c: <redirect URI>/logout */
+int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 
 /* Keys in the caches */
 #define TPO_KEY_SESSION "s:"

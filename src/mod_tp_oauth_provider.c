@@ -102,6 +102,8 @@ static void meta_from_config(apr_pool_t *p, tpo_provider_conf *pc, tpo_provider_
     if (pc->token_endpoint) m->token_endpoint = pc->token_endpoint;
     if (pc->userinfo_endpoint) m->userinfo_endpoint = pc->userinfo_endpoint;
     if (pc->jwks_uri) m->jwks_uri = pc->jwks_uri;
+    if (pc->end_session_endpoint) m->end_session_endpoint = pc->end_session_endpoint;
+    if (pc->revocation_endpoint) m->revocation_endpoint = pc->revocation_endpoint;
 }
 
 tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,

@@ -173,6 +173,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
         n->scope = tres.scope;
     }
     n->at_obtained = now;
+    n->last_seen = now;
     n->at_expires = tres.expires_at ? tres.expires_at
                     : now + apr_time_from_sec(pc->default_token_lifetime);
     if (claims) {
@@ -221,35 +222,30 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         return now < s->at_expires ? OK : expired_action(r, pc);
     }
     lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
-    rv = tpo_cache_add(tpo_session_cache, lock, "1", 1,
-                       now + apr_time_from_msec(pc->timeout_ms + 2000));
-    if (rv == APR_EEXIST) {
-        /* someone else is refreshing this session */
-        apr_time_t seen = s->at_obtained;
+    deadline = now + apr_time_from_msec(pc->timeout_ms + 2000);
+    for (;;) {
+        rv = tpo_cache_add(tpo_session_cache, lock, "1", 1,
+                           apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000));
+        if (rv != APR_EEXIST) {
+            break;
+        }
+        /* someone else holds this session's lock (a refresh, or a touch) */
         if (!force && now < s->at_expires) {
+            return OK;   /* the current token is still good: go on with it */
+        }
+        if (apr_time_now() >= deadline) {
+            return now < s->at_expires ? OK : expired_action(r, pc);
+        }
+        apr_sleep(WAIT_STEP);
+        fresh = reload(r, sid, &rv);
+        if (!fresh) {
+            return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
+        }
+        if (fresh->at_obtained != s->at_obtained) {
+            *sp = fresh;      /* the winner's result */
+            *refreshed = 1;
             return OK;
         }
-        deadline = now + apr_time_from_msec(pc->timeout_ms + 2000);
-        while (apr_time_now() < deadline) {
-            apr_sleep(WAIT_STEP);
-            fresh = reload(r, sid, &rv);
-            if (!fresh) {
-                return rv == APR_NOTFOUND ? TPO_SESS_ENDED : HTTP_SERVICE_UNAVAILABLE;
-            }
-            if (fresh->at_obtained != seen) {
-                *sp = fresh;
-                *refreshed = 1;
-                return OK;
-            }
-            if (tpo_cache_get(tpo_session_cache, lock, r->pool, &val, &vlen) == APR_NOTFOUND) {
-                break;   /* the winner gave up */
-            }
-        }
-        return now < s->at_expires ? OK : expired_action(r, pc);
-    }
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "refresh lock: session cache failed");
-        return now < s->at_expires ? OK : HTTP_SERVICE_UNAVAILABLE;
     }
     /* We hold the lock. The record may have been refreshed between our read
      * and our lock: read it again and decide again. */
@@ -298,6 +294,31 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         return HTTP_BAD_GATEWAY;
     }
     return apr_time_now() < s->at_expires ? OK : expired_action(r, pc);
+}
+
+/* Record activity (for TPOAuthSessionInactivityTimeout). Every writer of a
+ * session record holds the session's lock, so that a touch can never write
+ * back a copy that a concurrent refresh has just replaced (that would bring
+ * back a spent refresh token). Busy lock: skip, the refresh marks activity. */
+void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
+{
+    const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
+    apr_status_t rv;
+    tpo_session *s;
+
+    if (tpo_cache_add(tpo_session_cache, lock, "1", 1,
+                      apr_time_now() + apr_time_from_sec(5)) != APR_SUCCESS) {
+        return;
+    }
+    s = reload(r, sid, &rv);
+    if (s) {
+        apr_size_t len;
+        char *rec;
+        s->last_seen = apr_time_now();
+        rec = tpo_session_encode(r->pool, s, &len);
+        tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len, s->expires);
+    }
+    tpo_cache_del(tpo_session_cache, lock);
 }
 
 /* POST <redirect URI>/refresh: a fresh token for single-page apps. Only

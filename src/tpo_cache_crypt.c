@@ -166,7 +166,7 @@ static int key_ok(const char *key, apr_size_t *klen)
 
     if (key == NULL) return 0;
     n = strnlen(key, TPO_CACHE_MAX_KEY + 1);
-    if (n > TPO_CACHE_MAX_KEY) return 0;
+    if (n == 0 || n > TPO_CACHE_MAX_KEY) return 0;
     *klen = n;
     return 1;
 }

@@ -34,6 +34,10 @@
  *    While servers flap, two processes can disagree on a key's server, so
  *    add() is atomic per server only.
  *
+ * A set() that memcached refuses as too large (above its -I item size)
+ * returns APR_ENOSPC; memcached itself then drops the entry that the set
+ * was to replace (it never serves data a failed set meant to overwrite).
+ *
  * Expiry: memcached takes a relative number of seconds up to 30 days and an
  * absolute Unix time beyond; an expiry already reached is sent as -1
  * ("expired at once"), which keeps add()'s answer exact (EEXIST when a live
@@ -56,7 +60,7 @@
 #define MC_MAX_VALUE    (16u * 1024 * 1024)  /* refused above (set: ENOSPC; get: protocol error) */
 #define MC_RBUF         4096
 #define MC_MAX_LINE     1024                  /* reply lines; a VALUE line is < 300 */
-#define MC_MAX_IDLE     32                    /* idle connections kept per server */
+#define MC_MAX_IDLE     64                    /* idle connections kept per server */
 #define MC_IDLE_TTL     apr_time_from_sec(30)
 #define MC_BACKOFF      apr_time_from_msec(500)
 #define MC_REL_MAX      2592000               /* 30 days: beyond, memcached wants absolute time */
@@ -339,17 +343,18 @@ static void release(mc_cache *c, mc_conn *conn)
     if (!keep) conn_close(conn);
 }
 
-/* A failed connection: close it; a timeout marks the server down, a lost
- * connection drops the other idle ones (they are likely lost too). */
+/* A failed connection: close it. A timeout with not one byte received
+ * marks the server down (a server that was sending, only slowly, is alive);
+ * a lost connection drops the other idle ones (they are likely lost too). */
 static void discard(mc_cache *c, mc_conn *conn, apr_status_t rv)
 {
     mc_server *s = &c->srv[conn->srv];
 
     apr_thread_mutex_lock(c->mu);
-    if (APR_STATUS_IS_TIMEUP(rv)) {
+    if (APR_STATUS_IS_TIMEUP(rv) && conn->rx == 0) {
         mark_down(s, rv);
     }
-    else if (conn_lost(rv)) {
+    else if (conn_lost(rv) || APR_STATUS_IS_TIMEUP(rv)) {
         s->gen++;
     }
     apr_thread_mutex_unlock(c->mu);
@@ -745,7 +750,9 @@ apr_status_t tpo_memcache_cache_create(apr_pool_t *p, const char *servers,
             return APR_EINVAL;
         }
         rv = apr_parse_addr_port(&host, &scope, &port, tok, p);
-        if (rv != APR_SUCCESS || host == NULL || scope != NULL) {
+        /* APR takes "a:b" without brackets for an IPv6 host: not here */
+        if (rv != APR_SUCCESS || host == NULL || scope != NULL
+            || (strchr(host, ':') && tok[0] != '[')) {
             if (err) *err = apr_psprintf(p, "bad memcached server '%s' (host:port)", tok);
             return APR_EINVAL;
         }

@@ -34,9 +34,11 @@
  *  - a rejected AUTH is not "server down" (the next server would say the
  *    same): the operation fails with APR_EACCES, logged once per 10 s.
  *
- * Expiry: PX with the milliseconds left, rounded up; an expiry already
- * reached is sent as PX 1, which keeps add()'s answer exact (EEXIST when a
- * live entry is there) while storing nothing that stays readable.
+ * Expiry: PX with the milliseconds left, rounded up. A set() whose expiry
+ * has already passed is a DEL (the entry it replaces is gone); such an add()
+ * is sent as NX PX 1, which keeps its answer exact (EEXIST when a live entry
+ * is there) while storing nothing that stays readable beyond 1 ms. (PXAT
+ * would be exact but needs Redis 6.2.)
  *
  * The process must ignore SIGPIPE (httpd does). */
 #include <stdio.h>
@@ -55,7 +57,7 @@
 #define RS_MAX_BULK     (16u * 1024 * 1024)   /* largest value read or written */
 #define RS_RBUF         4096
 #define RS_MAX_LINE     1024
-#define RS_MAX_IDLE     32                     /* idle connections kept per server */
+#define RS_MAX_IDLE     64                     /* idle connections kept per server */
 #define RS_IDLE_TTL     apr_time_from_sec(30)
 #define RS_BACKOFF      apr_time_from_msec(500)
 #define RS_AUTH_LOG_EVERY apr_time_from_sec(10)
@@ -586,17 +588,18 @@ static void release(rs_cache *c, rs_conn *conn)
     if (!keep) conn_close(conn);
 }
 
-/* A failed connection: close it; a timeout marks the server down, a lost
- * connection drops the other idle ones (they are likely lost too). */
+/* A failed connection: close it. A timeout with not one byte received
+ * marks the server down (a server that was sending, only slowly, is alive);
+ * a lost connection drops the other idle ones (they are likely lost too). */
 static void discard(rs_cache *c, rs_conn *conn, apr_status_t rv)
 {
     rs_server *s = &c->srv[conn->srv];
 
     apr_thread_mutex_lock(c->mu);
-    if (APR_STATUS_IS_TIMEUP(rv)) {
+    if (APR_STATUS_IS_TIMEUP(rv) && conn->rx == 0) {
         mark_down(s, rv);
     }
-    else if (conn_lost(rv)) {
+    else if (conn_lost(rv) || APR_STATUS_IS_TIMEUP(rv)) {
         s->gen++;
     }
     apr_thread_mutex_unlock(c->mu);
@@ -717,10 +720,17 @@ static apr_status_t rs_store(tpo_cache *tc, int kind, const char *key, const voi
 {
     rs_op op = { kind, key, 0, val, vlen, 0, NULL, NULL, NULL };
     apr_time_t now = apr_time_now();
+    apr_status_t rv;
 
     if (!key_ok(key, &op.klen) || (val == NULL && vlen > 0)) return APR_EINVAL;
     if (vlen > RS_MAX_BULK) return APR_ENOSPC;
     if (val == NULL) op.val = "";
+    if (expiry <= now && kind == OP_SET) {
+        /* replaced by something already gone: the key is gone */
+        op.kind = OP_DEL;
+        rv = run(tc->impl, &op);
+        return rv == APR_NOTFOUND ? APR_SUCCESS : rv;
+    }
     op.px = expiry <= now ? 1 : (expiry - now + 999) / 1000;
     return run(tc->impl, &op);
 }
@@ -798,7 +808,9 @@ apr_status_t tpo_redis_cache_create(apr_pool_t *p, const char *servers,
             return APR_EINVAL;
         }
         rv = apr_parse_addr_port(&host, &scope, &port, tok, p);
-        if (rv != APR_SUCCESS || host == NULL || scope != NULL) {
+        /* APR takes "a:b" without brackets for an IPv6 host: not here */
+        if (rv != APR_SUCCESS || host == NULL || scope != NULL
+            || (strchr(host, ':') && tok[0] != '[')) {
             if (err) *err = apr_psprintf(p, "bad redis server '%s' (host:port)", tok);
             return APR_EINVAL;
         }

@@ -18,6 +18,11 @@ sys.path.insert(0, os.path.dirname(__file__))
 import tpo_harness as h  # noqa: E402
 
 
+def pytest_configure(config):
+    config.addinivalue_line("markers", "slow: long-running (load, expiry) tests; not run in "
+                                       "the AddressSanitizer pass")
+
+
 def pytest_report_header(config):
     return ["tpo: module %s" % _module_path(),
             "tpo: preload %s" % (os.environ.get("TPO_HTTPD_PRELOAD") or "-")]
