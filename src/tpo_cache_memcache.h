@@ -1,6 +1,8 @@
-/* memcached backend of the cache contract (APR-util's apr_memcache: get, set,
- * add, delete). Create it per process (child_init): connections are not
- * shared across fork. Thread-safe. When every server is down, operations
+/* memcached backend of the cache contract, with a small client of its own for
+ * memcached's text protocol (get, set, add, delete): APR-util's apr_memcache
+ * has no I/O timeout (a stopped server blocks it forever) and reports "all
+ * servers down" as "not found". Create it per process (child_init):
+ * connections are not shared across fork. Thread-safe. When every server is down, operations
  * return an error status (not APR_NOTFOUND) so the glue answers 503; the
  * client reconnects by itself when a server comes back. */
 #ifndef TPO_CACHE_MEMCACHE_H
