@@ -179,11 +179,8 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                          const tpo_pending *pl, const char *code)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 8, sizeof(const char *));
-    apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
-    tpo_token_request treq;
     tpo_token_response tres;
     tpo_token_result tr;
-    tpo_http_opts o;
     tpo_http_response resp;
     tpo_http_result hr;
     tpo_session s;
@@ -201,22 +198,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     PARAM("redirect_uri", pl->redirect_uri);
     PARAM("code_verifier", pl->code_verifier);
 #undef PARAM
-    tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
-                            pc->client_secret, params, &treq);
-    if (!treq.body) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
-                    "The login response could not be used.",
-                    "the authorization code cannot be encoded (not UTF-8)");
-    }
-    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Content-Type: ",
-                                                     treq.content_type, NULL);
-    if (treq.authorization) {
-        APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: ",
-                                                         treq.authorization, NULL);
-    }
-    tpo_provider_http_opts(pc, &o);
-    hr = tpo_http_request(r->pool, "POST", meta->token_endpoint, hdrs, treq.body,
-                          treq.body_len, &o, &resp);
+    hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr == TPO_HTTP_TIMEOUT) {
         return fail(r, HTTP_GATEWAY_TIME_OUT, APLOG_ERR, "Login timed out",
                     "The authorization server did not answer in time. Please try again.",
@@ -447,6 +429,16 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
                                            desc ? apr_pstrcat(r->pool, desc, ")", NULL) : ""));
     }
     code = tpo_query_get_unique(q, "code", &dup);
+    if (code) {
+        const unsigned char *c;
+        for (c = (const unsigned char *)code; *c; c++) {
+            if (*c < 0x21 || *c > 0x7e) {
+                return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                            "The login response could not be used.",
+                            "code parameter has characters outside printable ASCII");
+            }
+        }
+    }
     if (!code || dup || !*code) {
         return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login response has no authorization code.",

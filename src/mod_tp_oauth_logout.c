@@ -35,9 +35,6 @@ static void revoke_refresh_token(request_rec *r, tpo_provider_conf *pc, const tp
                    const tpo_session *s)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 4, sizeof(const char *));
-    apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
-    tpo_token_request treq;
-    tpo_http_opts o;
     tpo_http_response resp;
     tpo_http_result hr;
 
@@ -45,20 +42,7 @@ static void revoke_refresh_token(request_rec *r, tpo_provider_conf *pc, const tp
     APR_ARRAY_PUSH(params, const char *) = s->refresh_token;
     APR_ARRAY_PUSH(params, const char *) = "token_type_hint";
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
-    tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
-                            pc->client_secret, params, &treq);
-    if (!treq.body) {
-        return;
-    }
-    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Content-Type: ",
-                                                     treq.content_type, NULL);
-    if (treq.authorization) {
-        APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: ",
-                                                         treq.authorization, NULL);
-    }
-    tpo_provider_http_opts(pc, &o);
-    hr = tpo_http_request(r->pool, "POST", meta->revocation_endpoint, hdrs, treq.body,
-                          treq.body_len, &o, &resp);
+    hr = tpo_provider_client_post(r, pc, meta->revocation_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK || resp.status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "logout of %s: revoking the refresh token at %s failed (%s)",

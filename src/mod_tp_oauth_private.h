@@ -45,6 +45,10 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
                                         const struct tpo_jwks **jwks, void **handle);
 void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle);
 void tpo_provider_http_opts(const tpo_provider_conf *pc, struct tpo_http_opts *o);
+struct tpo_http_response;
+int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *url,
+                             const apr_array_header_t *params,
+                             struct tpo_http_response *resp);
 
 /* mod_tp_oauth_authn.c */
 int tpo_check_authn(request_rec *r);

@@ -3,12 +3,14 @@
  * the process, refetched after a failure (with a back-off) or, for the JWKS,
  * when a token names a key we do not have (rate-limited: an unknown kid must
  * not turn every request into a fetch). */
+#include <string.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_http.h"
 #include "tpo_jose.h"
 #include "tpo_provider.h"
+#include "tpo_token.h"
 
 #define META_RETRY_AFTER    apr_time_from_sec(5)
 #define JWKS_REFETCH_EVERY  apr_time_from_sec(10)
@@ -247,4 +249,31 @@ void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle)
     slot->refs--;
     slot_unref(slot);
     apr_thread_mutex_unlock(pc->rt->mu);
+}
+
+/* A POST to one of the provider's client-authenticated endpoints (token,
+ * revocation): params are name,value pairs; the encoding (form or JSON) and
+ * the client authentication come from the provider's configuration. */
+int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *url,
+                             const apr_array_header_t *params, tpo_http_response *resp)
+{
+    apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
+    tpo_token_request treq;
+    tpo_http_opts o;
+
+    memset(resp, 0, sizeof(*resp));
+    tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
+                            pc->client_secret, params, &treq);
+    if (!treq.body) {
+        resp->error = "a parameter cannot be encoded (not UTF-8)";
+        return TPO_HTTP_FAILED;
+    }
+    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Content-Type: ",
+                                                     treq.content_type, NULL);
+    if (treq.authorization) {
+        APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: ",
+                                                         treq.authorization, NULL);
+    }
+    tpo_provider_http_opts(pc, &o);
+    return tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
 }

@@ -75,10 +75,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
 {
     const tpo_provider_meta *meta;
     apr_array_header_t *params = apr_array_make(r->pool, 4, sizeof(const char *));
-    apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
-    tpo_token_request treq;
     tpo_token_response tres;
-    tpo_http_opts o;
     tpo_http_response resp;
     tpo_http_result hr;
     tpo_token_result tr;
@@ -96,20 +93,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
     APR_ARRAY_PUSH(params, const char *) = s->refresh_token;
-    tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
-                            pc->client_secret, params, &treq);
-    if (!treq.body) {
-        return RF_REJECTED;
-    }
-    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Content-Type: ",
-                                                     treq.content_type, NULL);
-    if (treq.authorization) {
-        APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: ",
-                                                         treq.authorization, NULL);
-    }
-    tpo_provider_http_opts(pc, &o);
-    hr = tpo_http_request(r->pool, "POST", meta->token_endpoint, hdrs, treq.body,
-                          treq.body_len, &o, &resp);
+    hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       "refresh for %s failed: token endpoint %s: %s",
