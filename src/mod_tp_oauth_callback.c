@@ -313,7 +313,10 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                     "No randomness available.", "RAND_bytes failed");
     }
     sid_key = apr_pstrcat(r->pool, TPO_KEY_SESSION, sid, NULL);
-    rv = tpo_cache_add(tpo_session_cache, sid_key, rec, rec_len, s.expires);
+    /* the cache keeps the entry a little longer than the session lives, so
+     * that the module itself sees the end and logs which limit it was */
+    rv = tpo_cache_add(tpo_session_cache, sid_key, rec, rec_len,
+                       s.expires + TPO_SESSION_GRACE);
     if (rv == APR_ENOSPC) {
         return fail(r, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Session too large",
                     "Your session is too large to be stored. The administrator has been told.",

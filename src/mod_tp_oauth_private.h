@@ -106,4 +106,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 #define TPO_KEY_REFRESH_LOCK "rl:"
 #define TPO_KEY_REFRESH_FAIL "rf:"
 
+/* Cache entries of sessions outlive the session's end by this much. */
+#define TPO_SESSION_GRACE apr_time_from_sec(300)
+
 #endif

@@ -251,7 +251,7 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         apr_size_t len;
         char *rec = tpo_session_encode(r->pool, fresh, &len);
         rv = tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
-                           fresh->expires);
+                           fresh->expires + TPO_SESSION_GRACE);
         tpo_cache_del(tpo_session_cache, lock);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -300,7 +300,8 @@ void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
         char *rec;
         s->last_seen = apr_time_now();
         rec = tpo_session_encode(r->pool, s, &len);
-        tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len, s->expires);
+        tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
+                      s->expires + TPO_SESSION_GRACE);
     }
     tpo_cache_del(tpo_session_cache, lock);
 }

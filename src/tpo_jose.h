@@ -14,7 +14,11 @@
 #include <jansson.h>
 #include <openssl/evp.h>
 
-#define TPO_JOSE_MAX_COMPACT  (64 * 1024)   /* longest JWS accepted */
+/* Longest JWS accepted. Responses from the provider are already capped by
+ * TPOAuthHTTPMaxResponse (1 MiB by default); this bound only protects the
+ * parser from unbounded input (a user in hundreds of groups has an ID token of
+ * several hundred KB). */
+#define TPO_JOSE_MAX_COMPACT  (4 * 1024 * 1024)
 #define TPO_JOSE_MAX_JWKS     (256 * 1024)  /* largest JWK Set accepted */
 
 typedef struct tpo_jwk {

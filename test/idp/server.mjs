@@ -121,6 +121,7 @@ function loadClients(file) {
 //   admin       also in group "admins"
 //   bob         lives in FR (everybody else in DE)
 //   manygroups  member of 200 groups
+//   huge        member of 600 groups of 1000 characters each (~600 KB of claims)
 function accountClaims(id) {
   const jose = id === 'jose';
   let name = jose ? 'José Müller' : `${id} Tester`;
@@ -128,6 +129,8 @@ function accountClaims(id) {
   let groups = ['staff', 'tpo-users'];
   if (id === 'admin') groups = ['admins', 'staff', 'tpo-users'];
   if (id === 'manygroups') groups = Array.from({ length: 200 }, (_, i) => `group-${String(i).padStart(3, '0')}-of-a-large-organisation`);
+  // huge: 600 groups of 1000 characters each (~600 KB): a session too large for a small cache
+  if (id === 'huge') groups = Array.from({ length: 600 }, (_, i) => `huge-group-${String(i).padStart(3, '0')}-`.padEnd(1000, 'x'));
   return {
     sub: id,
     email: `${id}@example.test`,

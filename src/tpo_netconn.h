@@ -1,0 +1,95 @@
+/* Pooled TCP connections to a list of servers, with one deadline per
+ * operation: the connection layer under the memcached and Redis backends.
+ * It knows nothing of their protocols.
+ *
+ *  - tpo_netpool_run() runs one operation: a callback that sends a request
+ *    and reads the reply on a connection, within timeout from the start of
+ *    the operation (connect included);
+ *  - idle connections are kept and reused; a connection that saw any error
+ *    is closed, never reused;
+ *  - a server that cannot be reached is skipped for a while, then probed
+ *    again by one operation at a time; operations go to the next server
+ *    that is up;
+ *  - a reused connection that the server had closed is retried once on a
+ *    new one;
+ *  - connections are not shared across fork (a child drops its parent's).
+ *
+ * Thread-safe. The process must ignore SIGPIPE (httpd does). */
+#ifndef TPO_NETCONN_H
+#define TPO_NETCONN_H
+
+#include <sys/uio.h>
+#include <apr_pools.h>
+#include <apr_network_io.h>
+#include <apr_time.h>
+
+typedef struct tpo_netpool tpo_netpool;
+typedef struct tpo_netconn tpo_netconn;
+
+/* The protocol's part of an operation (or of a new connection). Returns the
+ * operation's answer, or an error from the tpo_netconn_* calls below. */
+typedef apr_status_t tpo_netconn_fn(tpo_netconn *conn, void *baton);
+
+typedef struct {
+    const char *label;          /* the kind of server, for messages: "redis" */
+    const char *proto_phrase;   /* logged for a protocol error: "protocol error" */
+    apr_port_t default_port;
+    apr_interval_time_t timeout;    /* per operation; must be positive */
+    /* NULL, or run on every new connection before its first use (e.g. a
+     * login). APR_EACCES means "the server is up but refuses us": the
+     * operation fails with it and the server is not marked down. Any other
+     * error is a failed connect. */
+    tpo_netconn_fn *on_connect;
+    void *baton;                /* for on_connect */
+} tpo_netpool_conf;
+
+/* servers: "host:port[,host:port...]" (also separated by blanks; IPv6 as
+ * [::1]:port; at most 16). The pool lives as long as p, and closes its idle
+ * connections with it. On error *err says why (with conf->label). */
+apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
+                                const tpo_netpool_conf *conf,
+                                tpo_netpool **out, const char **err);
+
+/* Run fn on a connection to server start % n (of the n servers given), or,
+ * when that one is down, to the next one up, in list order and wrapping.
+ *
+ * Returns fn's answer when the connection came through it intact (or was
+ * retired by fn). Otherwise an error that is never APR_SUCCESS,
+ * APR_NOTFOUND, APR_EEXIST, APR_ENOSPC or APR_EINVAL, so that it cannot be
+ * taken for an answer: no server reachable, I/O error, timeout, protocol
+ * error; or on_connect's APR_EACCES. */
+apr_status_t tpo_netpool_run(tpo_netpool *pool, unsigned start,
+                             tpo_netconn_fn *fn, void *baton);
+
+/* I/O, bounded by the operation's deadline. Any error breaks the connection
+ * (it is closed after the operation). */
+
+/* Send all of v[0..n) (v is modified). */
+apr_status_t tpo_netconn_send(tpo_netconn *conn, struct iovec *v, int n);
+
+/* One CRLF-terminated line, without the CRLF: *line is NUL-terminated in
+ * place of the CR and valid until the next read. A bare LF is a protocol
+ * error, and so is a line still without its LF once 1 KiB is buffered. */
+apr_status_t tpo_netconn_line(tpo_netconn *conn, char **line, apr_size_t *len);
+
+/* Exactly n bytes. */
+apr_status_t tpo_netconn_read(tpo_netconn *conn, void *dst, apr_size_t n);
+
+/* The reply made no sense: log "<label> <server>: <proto_phrase> (<what>)",
+ * break the connection, return APR_EGENERAL. */
+apr_status_t tpo_netconn_proto_error(tpo_netconn *conn, const char *what);
+
+/* The reply is a valid answer but the connection must not be reused (the
+ * server's state is in doubt): it is closed after the operation, and
+ * tpo_netpool_run() returns fn's answer as it is. */
+void tpo_netconn_retire(tpo_netconn *conn);
+
+/* The connection's server as "host:port", for log lines. */
+const char *tpo_netconn_name(const tpo_netconn *conn);
+
+/* 1 at most once per `every` for the connection's server, else 0: for a
+ * log line that a misconfigured server would otherwise cause on every
+ * operation. */
+int tpo_netconn_log_due(tpo_netconn *conn, apr_interval_time_t every);
+
+#endif
