@@ -19,27 +19,79 @@ tpo_req *tpo_req_get(request_rec *r)
     return rq;
 }
 
+typedef struct export_ctx {
+    apr_table_t *t;
+    int replace;     /* setn (an entry of that name may exist) or addn */
+} export_ctx;
+
+static void export_pair(void *baton, const char *name, const char *value)
+{
+    export_ctx *x = baton;
+    if (x->replace) {
+        apr_table_setn(x->t, name, value);
+    }
+    else {
+        apr_table_addn(x->t, name, value);
+    }
+}
+
+static void export_kind(tpo_session *s, int kind, export_ctx *x)
+{
+    apr_array_header_t *a = kind == TPO_SESSION_PAIRS_ENV ? s->env : s->headers;
+    int i;
+
+    if (a) {
+        const char **kv = (const char **)a->elts;
+        for (i = 0; i + 1 < a->nelts; i += 2) {
+            export_pair(x, kv[i], kv[i + 1]);
+        }
+    }
+    else {
+        tpo_session_pairs_each(s, kind, export_pair, x);
+    }
+}
+
+/* Does the table hold any variable of ours already (a sub-request's copy,
+ * SetEnvIf)? Then names must be replaced, not added. */
+static int has_prefixed(const apr_table_t *t, const char *claim_prefix)
+{
+    const apr_array_header_t *arr = apr_table_elts(t);
+    const apr_table_entry_t *e = (const apr_table_entry_t *)arr->elts;
+    apr_size_t n = strlen(claim_prefix);
+    int i;
+
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && (!strncmp(e[i].key, "TPO_", 4) || !strncmp(e[i].key, claim_prefix, n))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, tpo_session *s)
 {
-    int mode = tpo_dir_export(tpo_config_dir(r)), i;
+    int mode = tpo_dir_export(tpo_config_dir(r));
     tpo_req *rq = tpo_req_get(r);
-    const char **kv;
+    export_ctx x;
 
     r->user = (char *)s->user;
     r->ap_auth_type = TPO_AUTH_TYPE;
     rq->session = s;
     rq->pc = pc;
-    if (mode & TPO_EXPORT_ENV && mode != TPO_EXPORT_NONE) {
-        kv = (const char **)s->env->elts;
-        for (i = 0; i + 1 < s->env->nelts; i += 2) {
-            apr_table_setn(r->subprocess_env, kv[i], kv[i + 1]);
-        }
+    if (mode == TPO_EXPORT_NONE) {
+        return;
     }
-    if (mode & TPO_EXPORT_HEADERS && mode != TPO_EXPORT_NONE) {
-        kv = (const char **)s->headers->elts;
-        for (i = 0; i + 1 < s->headers->nelts; i += 2) {
-            apr_table_setn(r->headers_in, kv[i], kv[i + 1]);
-        }
+    if (mode & TPO_EXPORT_ENV) {
+        x.t = r->subprocess_env;
+        x.replace = has_prefixed(r->subprocess_env, pc->claim_prefix);
+        export_kind(s, TPO_SESSION_PAIRS_ENV, &x);
+    }
+    if (mode & TPO_EXPORT_HEADERS) {
+        /* every client header with our names was removed in post_read_request;
+         * a sub-request inherits ours: replace then */
+        x.t = r->headers_in;
+        x.replace = r->main != NULL || r->prev != NULL;
+        export_kind(s, TPO_SESSION_PAIRS_HEADERS, &x);
     }
 }
 

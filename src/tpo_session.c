@@ -114,7 +114,7 @@ int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_s
 
 apr_status_t tpo_tlv_str(const char *data, apr_size_t dlen, const char **out)
 {
-    if (dlen == 0 || data[dlen - 1] != '\0' || memchr(data, '\0', dlen - 1) != NULL) {
+    if (dlen == 0 || data[dlen - 1] != '\0') {
         return APR_EINVAL;
     }
     *out = data;
@@ -181,8 +181,16 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
     tpo_tlv_put_str(&w, S_ID_TOKEN, s->id_token);
     tpo_tlv_put_str(&w, S_SCOPE, s->scope);
     tpo_tlv_put_str(&w, S_CLAIMS, s->claims);
-    put_pairs(&w, s->env, S_ENV_NAME, S_ENV_VALUE);
-    put_pairs(&w, s->headers, S_HDR_NAME, S_HDR_VALUE);
+    if (s->env || s->headers || !s->pairs) {
+        put_pairs(&w, s->env, S_ENV_NAME, S_ENV_VALUE);
+        put_pairs(&w, s->headers, S_HDR_NAME, S_HDR_VALUE);
+    }
+    else {
+        /* a decoded record written back unchanged: copy its pairs as they are */
+        tlv_reserve(&w, s->pairs_len);
+        memcpy(w.buf + w.len, s->pairs, s->pairs_len);
+        w.len += s->pairs_len;
+    }
     *len = w.len;
     return w.buf;
 }
@@ -201,8 +209,6 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
     if (tpo_tlv_open(&r, buf, len, SESSION_MAGIC, TPO_SESSION_VERSION) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    out->env = apr_array_make(p, 16, sizeof(const char *));
-    out->headers = apr_array_make(p, 16, sizeof(const char *));
     while ((rc = tpo_tlv_next(&r, &tag, &data, &dlen)) == 1) {
         switch (tag) {
         case S_CREATED:       st = tpo_tlv_time(data, dlen, &out->created); break;
@@ -219,41 +225,26 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
         case S_SCOPE:         st = tpo_tlv_str(data, dlen, &out->scope); break;
         case S_CLAIMS:        st = tpo_tlv_str(data, dlen, &out->claims); break;
         case S_ENV_NAME:
-            if (pending_name) {
+        case S_HDR_NAME: {
+            const char **slot = tag == S_ENV_NAME ? &pending_name : &pending_hdr;
+            if (*slot) {
                 return APR_EINVAL;
             }
-            st = tpo_tlv_str(data, dlen, &pending_name);
-            break;
-        case S_ENV_VALUE: {
-            const char *v;
-            if (!pending_name) {
-                return APR_EINVAL;
+            if (!out->pairs) {
+                out->pairs = data - 5;   /* the pairs start here, to the end */
             }
-            st = tpo_tlv_str(data, dlen, &v);
-            if (st == APR_SUCCESS) {
-                APR_ARRAY_PUSH(out->env, const char *) = pending_name;
-                APR_ARRAY_PUSH(out->env, const char *) = v;
-                pending_name = NULL;
-            }
+            st = tpo_tlv_str(data, dlen, slot);
             break;
         }
-        case S_HDR_NAME:
-            if (pending_hdr) {
-                return APR_EINVAL;
-            }
-            st = tpo_tlv_str(data, dlen, &pending_hdr);
-            break;
+        case S_ENV_VALUE:
         case S_HDR_VALUE: {
+            const char **slot = tag == S_ENV_VALUE ? &pending_name : &pending_hdr;
             const char *v;
-            if (!pending_hdr) {
+            if (!*slot) {
                 return APR_EINVAL;
             }
             st = tpo_tlv_str(data, dlen, &v);
-            if (st == APR_SUCCESS) {
-                APR_ARRAY_PUSH(out->headers, const char *) = pending_hdr;
-                APR_ARRAY_PUSH(out->headers, const char *) = v;
-                pending_hdr = NULL;
-            }
+            *slot = NULL;
             break;
         }
         default:
@@ -266,5 +257,58 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
     if (rc < 0 || pending_name || pending_hdr || !out->user || !out->provider) {
         return APR_EINVAL;
     }
+    if (out->pairs) {
+        out->pairs_len = (apr_size_t)(buf + len - out->pairs);
+    }
     return APR_SUCCESS;
+}
+
+/* The pairs region holds only pair fields (the encoder writes them last);
+ * anything else inside it (a newer writer's field) is skipped. */
+void tpo_session_pairs_each(const tpo_session *s, int kind,
+                            void (*fn)(void *baton, const char *name, const char *value),
+                            void *baton)
+{
+    tpo_tlv_reader r;
+    unsigned char tag, want_n = kind == TPO_SESSION_PAIRS_ENV ? S_ENV_NAME : S_HDR_NAME;
+    const char *data, *name = NULL;
+    apr_size_t dlen;
+
+    if (!s->pairs) {
+        return;
+    }
+    r.buf = s->pairs;
+    r.len = s->pairs_len;
+    r.pos = 0;
+    while (tpo_tlv_next(&r, &tag, &data, &dlen) == 1) {
+        if (tag == want_n) {
+            name = data;
+        }
+        else if (tag == want_n + 1 && name) {
+            fn(baton, name, data);
+            name = NULL;
+        }
+    }
+}
+
+static void push_pair(void *baton, const char *name, const char *value)
+{
+    apr_array_header_t *a = baton;
+    APR_ARRAY_PUSH(a, const char *) = name;
+    APR_ARRAY_PUSH(a, const char *) = value;
+}
+
+apr_array_header_t *tpo_session_pairs(const tpo_session *s, int kind, apr_pool_t *p)
+{
+    apr_array_header_t *a;
+
+    if (kind == TPO_SESSION_PAIRS_ENV && s->env) {
+        return s->env;
+    }
+    if (kind == TPO_SESSION_PAIRS_HEADERS && s->headers) {
+        return s->headers;
+    }
+    a = apr_array_make(p, 16, sizeof(const char *));
+    tpo_session_pairs_each(s, kind, push_pair, a);
+    return a;
 }

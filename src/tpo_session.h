@@ -34,11 +34,28 @@ typedef struct tpo_session {
     const char *scope;         /* granted scope, may be NULL */
     const char *claims;        /* JSON object text, may be NULL */
     /* Pre-rendered environment: name,value,name,value,... (const char*),
-     * computed once at login/refresh. */
+     * computed once at login/refresh. Set when encoding; after decoding they
+     * are NULL and the pairs stay in the record (see below), so that the
+     * per-request path never builds arrays it may not need. */
     apr_array_header_t *env;
     /* Pre-rendered request headers for proxied applications: name,value,... */
     apr_array_header_t *headers;
+    /* After decoding: the pairs' bytes inside the record (validated). */
+    const char *pairs;
+    apr_size_t pairs_len;
 } tpo_session;
+
+#define TPO_SESSION_PAIRS_ENV     1
+#define TPO_SESSION_PAIRS_HEADERS 2
+
+/* Call fn for every decoded pair of the kind asked for (env or headers), in
+ * order, without allocating. */
+void tpo_session_pairs_each(const tpo_session *s, int kind,
+                            void (*fn)(void *baton, const char *name, const char *value),
+                            void *baton);
+
+/* The decoded pairs of one kind as a name,value array (allocates in p). */
+apr_array_header_t *tpo_session_pairs(const tpo_session *s, int kind, apr_pool_t *p);
 
 /* Encode into a fresh buffer in p. */
 char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len);
@@ -69,7 +86,8 @@ apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len,
                           const char magic[3], unsigned char version);
 /* Next field: 1 and sets tag/data/dlen; 0 at the end; -1 on a bad record. */
 int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen);
-/* Field as string (must end in NUL) or time (8 bytes); APR_EINVAL otherwise. */
+/* Field as string (must end in NUL; a NUL inside just ends the C string
+ * early) or time (8 bytes); APR_EINVAL otherwise. */
 apr_status_t tpo_tlv_str(const char *data, apr_size_t dlen, const char **out);
 apr_status_t tpo_tlv_time(const char *data, apr_size_t dlen, apr_time_t *out);
 

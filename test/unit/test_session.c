@@ -49,12 +49,31 @@ START_TEST(session_roundtrip)
     ck_assert_str_eq(d.refresh_token, "rt-456");
     ck_assert_ptr_null(d.id_token);
     ck_assert_str_eq(d.claims, s.claims);
-    ck_assert_int_eq(d.env->nelts, 4);
-    ck_assert_str_eq(APR_ARRAY_IDX(d.env, 0, const char *), "TPO_CLAIM_sub");
-    ck_assert_str_eq(APR_ARRAY_IDX(d.env, 3, const char *), "");
-    ck_assert_int_eq(d.headers->nelts, 2);
-    ck_assert_str_eq(APR_ARRAY_IDX(d.headers, 0, const char *), "X-TPO-User");
-    ck_assert_str_eq(APR_ARRAY_IDX(d.headers, 1, const char *), "alice");
+    {
+        apr_array_header_t *env = tpo_session_pairs(&d, TPO_SESSION_PAIRS_ENV, tpo_test_pool);
+        apr_array_header_t *hdr = tpo_session_pairs(&d, TPO_SESSION_PAIRS_HEADERS,
+                                                    tpo_test_pool);
+        tpo_session again;
+        apr_size_t len2;
+        char *buf2;
+
+        ck_assert_int_eq(env->nelts, 4);
+        ck_assert_str_eq(APR_ARRAY_IDX(env, 0, const char *), "TPO_CLAIM_sub");
+        ck_assert_str_eq(APR_ARRAY_IDX(env, 3, const char *), "");
+        ck_assert_int_eq(hdr->nelts, 2);
+        ck_assert_str_eq(APR_ARRAY_IDX(hdr, 0, const char *), "X-TPO-User");
+        ck_assert_str_eq(APR_ARRAY_IDX(hdr, 1, const char *), "alice");
+        /* a decoded record written back keeps its pairs */
+        d.last_seen += 1;
+        buf2 = tpo_session_encode(tpo_test_pool, &d, &len2);
+        ck_assert_int_eq(tpo_session_decode(tpo_test_pool, buf2, len2, &again), APR_SUCCESS);
+        ck_assert(again.last_seen == d.last_seen);
+        env = tpo_session_pairs(&again, TPO_SESSION_PAIRS_ENV, tpo_test_pool);
+        ck_assert_int_eq(env->nelts, 4);
+        ck_assert_str_eq(APR_ARRAY_IDX(env, 1, const char *), "alice");
+        ck_assert_int_eq(tpo_session_pairs(&again, TPO_SESSION_PAIRS_HEADERS,
+                                           tpo_test_pool)->nelts, 2);
+    }
     /* decoded strings point into the buffer: no copies on the hot path */
     ck_assert(d.user > buf && d.user < buf + len);
 }
