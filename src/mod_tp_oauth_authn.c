@@ -84,7 +84,7 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
                       ap_escape_logitem(r->pool, s->user));
-        tpo_cache_del(tpo_session_cache, key);
+        tpo_session_delete(r, pc, sid);
         return TPO_SESS_ENDED;
     }
     if (pc->inactivity_timeout && s->last_seen
@@ -93,7 +93,7 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
                       "session of %s ended: inactive for longer than "
                       "TPOAuthSessionInactivityTimeout (%d s)",
                       ap_escape_logitem(r->pool, s->user), pc->inactivity_timeout);
-        tpo_cache_del(tpo_session_cache, key);
+        tpo_session_delete(r, pc, sid);
         return TPO_SESS_ENDED;
     }
     if (pc->inactivity_timeout) {

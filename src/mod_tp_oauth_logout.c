@@ -87,7 +87,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
                               "You could not be logged out right now. Please try again.");
     }
     if (sid) {
-        tpo_cache_del(tpo_session_cache, apr_pstrcat(r->pool, TPO_KEY_SESSION, sid, NULL));
+        tpo_session_delete(r, pc, sid);
     }
     tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");

@@ -231,12 +231,17 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
             return OK;
         }
     }
-    /* We hold the lock. The record may have been refreshed between our read
-     * and our lock: read it again and decide again. */
+    /* We hold the lock. A refresh may have failed while we waited for it
+     * (no retry storm), or succeeded between our read and our lock: look
+     * again and decide again. */
+    if (!force && tpo_cache_get(tpo_session_cache, failkey, r->pool, &val, &vlen) == APR_SUCCESS) {
+        tpo_cache_del(tpo_session_cache, lock);
+        return now < s->at_expires ? OK : expired_action(r, pc);
+    }
     fresh = reload(r, sid, &rv);
     if (!fresh) {
         tpo_cache_del(tpo_session_cache, lock);
-        return rv == APR_NOTFOUND ? TPO_SESS_ENDED : HTTP_SERVICE_UNAVAILABLE;
+        return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
     }
     if (fresh->at_obtained != s->at_obtained
         || (!force && !needs_refresh(pc, fresh, apr_time_now()))) {
@@ -267,7 +272,7 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         return OK;
     }
     if (res == RF_REJECTED) {
-        tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));
+        tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));   /* we hold the lock */
         tpo_cache_del(tpo_session_cache, lock);
         return TPO_REFRESH_ENDED;
     }
@@ -304,6 +309,29 @@ void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
                       s->expires + TPO_SESSION_GRACE);
     }
     tpo_cache_del(tpo_session_cache, lock);
+}
+
+/* End a session: under the session's lock (bounded wait), so that a refresh
+ * in flight cannot write the record back after a logout. */
+void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid)
+{
+    const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
+    apr_time_t deadline = apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000);
+    int held = 0;
+
+    while (apr_time_now() < deadline) {
+        apr_status_t rv = tpo_cache_add(tpo_session_cache, lock, "1", 1, deadline);
+        if (rv != APR_EEXIST) {
+            held = rv == APR_SUCCESS;
+            break;
+        }
+        apr_sleep(WAIT_STEP);
+    }
+    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));
+    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_FAIL, sid));
+    if (held) {
+        tpo_cache_del(tpo_session_cache, lock);
+    }
 }
 
 /* POST <redirect URI>/refresh: a fresh token for single-page apps. Only
