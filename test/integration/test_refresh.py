@@ -513,10 +513,13 @@ def assert_all_200(res, what, log=""):
     # A request gets no response at all only when the server closes a
     # keep-alive connection at the moment wrk reuses it (mpm_event's connection
     # management; seen once in ~10 runs of 1.5 million requests): the request
-    # never reached the module. A handful is tolerated; a crashed child is
-    # caught by the error-log check; a timeout is never tolerated.
+    # never reached the module (the access log shows every request that did
+    # was a 200). At most 1 in 100,000 is tolerated (seen: 8 in 1.7 million on
+    # a loaded machine); a crashed child is caught by the error-log check; a
+    # timeout is never tolerated.
     e = res["errors"]
-    assert e["timeout"] == 0 and e["connect"] == 0 and e["read"] + e["write"] <= 5, (
+    allowed = max(5, res["total"] // 100000)
+    assert e["timeout"] == 0 and e["connect"] == 0 and e["read"] + e["write"] <= allowed, (
         "%s: socket errors %s:\n%s" % (what, e, res["output"]))
 
 
