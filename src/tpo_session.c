@@ -91,7 +91,7 @@ apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len,
     return APR_SUCCESS;
 }
 
-int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen)
+static APR_INLINE int tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen)
 {
     apr_uint32_t n;
 
@@ -110,6 +110,11 @@ int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_s
     *dlen = n;
     r->pos += 5 + n;
     return 1;
+}
+
+int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen)
+{
+    return tlv_next(r, tag, data, dlen);
 }
 
 apr_status_t tpo_tlv_str(const char *data, apr_size_t dlen, const char **out)
@@ -209,7 +214,7 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
     if (tpo_tlv_open(&r, buf, len, SESSION_MAGIC, TPO_SESSION_VERSION) != APR_SUCCESS) {
         return APR_EINVAL;
     }
-    while ((rc = tpo_tlv_next(&r, &tag, &data, &dlen)) == 1) {
+    while ((rc = tlv_next(&r, &tag, &data, &dlen)) == 1) {
         switch (tag) {
         case S_CREATED:       st = tpo_tlv_time(data, dlen, &out->created); break;
         case S_EXPIRES:       st = tpo_tlv_time(data, dlen, &out->expires); break;
@@ -280,7 +285,7 @@ void tpo_session_pairs_each(const tpo_session *s, int kind,
     r.buf = s->pairs;
     r.len = s->pairs_len;
     r.pos = 0;
-    while (tpo_tlv_next(&r, &tag, &data, &dlen) == 1) {
+    while (tlv_next(&r, &tag, &data, &dlen) == 1) {
         if (tag == want_n) {
             name = data;
         }
