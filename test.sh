@@ -185,6 +185,23 @@ else
     fail_step "build (./build)"
 fi
 
+# ------------------------------------------------------------------ 3b. bench smoke
+# The benchmark is not part of pass/fail on its numbers (machines are noisy),
+# but a short run of it is, so that it cannot rot: it fails only when a server
+# does not start or a configuration does not serve the real content.
+if [ "${TPO_SKIP_BENCH:-}" != 1 ] && [ -f build/src/.libs/mod_tp_oauth.so ]; then
+    say "benchmark smoke run (bench/run --smoke)"
+    rc=0
+    TPO_MODULE=$ROOT/build/src/.libs/mod_tp_oauth.so timeout 600 bench/run --smoke \
+        --json "$ROOT/build/bench-smoke.json" >build/bench-smoke.out 2>&1 || rc=$?
+    tail -40 build/bench-smoke.out
+    if ((rc == 0)); then
+        PASSED=$((PASSED + 1)); echo "bench smoke: 1 passed, 0 failed"
+    else
+        fail_step "bench/run --smoke (exit $rc, see build/bench-smoke.out)"
+    fi
+fi
+
 # ------------------------------------------------------------------ 4. ASan
 if [ "${TPO_SKIP_ASAN:-}" = 1 ]; then
     say "ASan pass skipped (TPO_SKIP_ASAN=1)"
