@@ -164,7 +164,24 @@ pytest_run() {  # pytest_run LABEL LOGFILE [pytest args...]: counts from pytest'
 }
 
 # ------------------------------------------------------------------ 2. build + unit
+install_test() {  # make install into a staging root: the module and the a2enmod files land
+    local dest=$ROOT/build/destdir libexec sysconf
+    rm -rf "$dest"
+    libexec=$(apxs -q LIBEXECDIR); sysconf=$(apxs -q SYSCONFDIR)
+    if make -C build install DESTDIR="$dest" >build/install.out 2>&1 \
+        && [ -f "$dest$libexec/mod_tp_oauth.so" ] && [ ! -e "$dest$libexec/mod_tp_oauth.la" ] \
+        && [ -f "$dest$sysconf/mods-available/tp_oauth.load" ] \
+        && [ -f "$dest$sysconf/mods-available/tp_oauth.conf" ]; then
+        PASSED=$((PASSED + 1)); echo "make install: 1 passed, 0 failed"
+    else
+        tail -20 build/install.out; find "$dest" -type f | head -20
+        fail_step "make install (DESTDIR=$dest)"
+    fi
+}
+
 if build_tree build; then
+    say "make install (staging root)"
+    install_test
     unit_tests build "build"
     # -------------------------------------------------------------- 3. integration
     if [ -f test/fakeidp/selftest.mjs ]; then
