@@ -126,6 +126,11 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *base, void *add);
 /* check_config hook: validates every provider and every reference. */
 int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 
+/* Internal (directives -> check): records a `TPOAuthProvider name` reference
+ * made at `where`, checked by tpo_config_check once all providers are known. */
+void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name,
+                                  const char *where);
+
 tpo_provider_conf *tpo_config_provider(server_rec *s, const char *name);
 tpo_server_conf *tpo_config_server(server_rec *s);
 tpo_dir_conf *tpo_config_dir(request_rec *r);

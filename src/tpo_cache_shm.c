@@ -1,13 +1,6 @@
-/* Shared-memory cache backend (see tpo_cache_shm.h).
- *
- * Segment layout (all references are 32-bit indices, never pointers):
- *
- *   header   magic, geometry, allocator state, counters, the allocator lock
- *            and NSTRIPES stripe locks (each on its own cache line)
- *   buckets  uint32[nbuckets]       head entry of each hash chain
- *   entries  shm_entry[max_entries] entry headers (hash, expiry, links)
- *   bnext    uint32[nblocks]        next block of a value's chain
- *   data     nblocks * BLOCK_SIZE   the key, then the value, across a chain
+/* Shared-memory cache backend (see tpo_cache_shm.h): hashing, the index,
+ * allocation and eviction, the operations and the segment setup. The segment
+ * layout is in tpo_cache_shm_private.h, crash repair in tpo_cache_shm_repair.c.
  *
  * Locking. Bucket b belongs to stripe b % NSTRIPES; a stripe lock guards the
  * hash chains of its buckets and the contents of the entries in them. The
@@ -17,7 +10,7 @@
  * stripes are never waited for at once. get() takes one stripe lock only.
  * All locks are process-shared robust pthread mutexes: when a process dies
  * holding one, the next locker gets EOWNERDEAD, marks it consistent and
- * flags the segment; before anyone touches the structures again, repair()
+ * flags the segment; before anyone touches the structures again, tpo_shm_repair()
  * takes every lock and rebuilds the chains, lists and counts from the entry
  * table, keeping every intact entry (a value being written when the process
  * died is dropped, never returned torn).
@@ -39,64 +32,15 @@
 #include <apr_general.h>
 #include <apr_shm.h>
 #include <apr_strings.h>
-#include "tpo_cache_shm.h"
+#include "tpo_cache_shm_private.h"
 
 #define SHM_MAGIC      0x54504f43u   /* "TPOC" */
 #define SHM_VERSION    1u
-#define NSTRIPES       64u
-#define BLOCK_SIZE     256u          /* > TPO_CACHE_MAX_KEY: a key fits in one block */
-#define NIL            UINT32_MAX
 #define SWEEP_SLOTS    32u           /* entry slots examined per sweep for expired ones */
 #define MIN_BLOCKS     16u
 #define MIN_ENTRIES    16u
 #define BYTES_PER_ENTRY 512u         /* max_entries = bytes / this when not given */
 #define MAX_ATTEMPTS   200
-
-enum { E_FREE = 0, E_WRITING = 1, E_LIVE = 2 };
-
-typedef struct {
-    uint64_t hash;
-    int64_t expiry;       /* apr_time_t */
-    uint32_t bnext;       /* hash chain, or the free-slot list */
-    uint32_t lprev, lnext;/* LRU list: lprev towards the newest end */
-    uint32_t first;       /* first block */
-    uint32_t nblocks;
-    uint32_t vlen;
-    uint16_t klen;
-    uint8_t state;
-    uint8_t ref;          /* read since it last passed the clock hand */
-} shm_entry;
-
-typedef struct {
-    pthread_mutex_t m;
-} __attribute__((aligned(64))) shm_lock;
-
-typedef struct {
-    uint32_t magic, version;
-    uint64_t size;
-    uint64_t seed[2];
-    uint32_t nbuckets, max_entries, nblocks, block_size, max_value_blocks;
-    uint64_t off_buckets, off_entries, off_bnext, off_data;
-    /* allocator state: under the allocator lock */
-    uint32_t free_slot, free_block, nfree_blocks, nentries;
-    uint32_t lru_head, lru_tail, sweep;
-    /* atomics */
-    uint32_t repair_needed;
-    uint64_t evictions, expired, refused, repairs;
-    shm_lock alloc;
-    shm_lock stripe[NSTRIPES];
-} shm_hdr;
-
-typedef struct {
-    apr_shm_t *shm;
-    shm_hdr *h;
-    uint32_t *buckets;
-    shm_entry *ent;
-    uint32_t *bnext;
-    unsigned char *data;
-    apr_size_t bytes;
-    apr_size_t max_value;
-} shm_cache;
 
 static int crash_point;     /* test hook, see tpo_shm_cache_test_crash_at() */
 
@@ -123,7 +67,7 @@ static void crash_if(int point)
 
 /* SipHash-2-4 with the segment's random key: chains stay short even for
  * keys an attacker picks. */
-static uint64_t siphash(const uint64_t k[2], const unsigned char *in, size_t len)
+uint64_t tpo_shm_siphash(const uint64_t k[2], const unsigned char *in, size_t len)
 {
     uint64_t v0 = 0x736f6d6570736575ULL ^ k[0], v1 = 0x646f72616e646f6dULL ^ k[1];
     uint64_t v2 = 0x6c7967656e657261ULL ^ k[0], v3 = 0x7465646279746573ULL ^ k[1];
@@ -154,45 +98,6 @@ static uint64_t siphash(const uint64_t k[2], const unsigned char *in, size_t len
 
 /* ----------------------------------------------------------------- locks */
 
-static int repair_pending(shm_cache *c)
-{
-    return __atomic_load_n(&c->h->repair_needed, __ATOMIC_ACQUIRE) != 0;
-}
-
-static void owner_died(shm_cache *c, shm_lock *l)
-{
-    pthread_mutex_consistent(&l->m);
-    __atomic_store_n(&c->h->repair_needed, 1, __ATOMIC_RELEASE);
-}
-
-/* 0 when acquired (the caller then checks repair_pending()), else errno. */
-static int lk(shm_cache *c, shm_lock *l)
-{
-    int rv = pthread_mutex_lock(&l->m);
-
-    if (rv == EOWNERDEAD) {
-        owner_died(c, l);
-        rv = 0;
-    }
-    return rv;
-}
-
-static int trylk(shm_cache *c, shm_lock *l)
-{
-    int rv = pthread_mutex_trylock(&l->m);
-
-    if (rv == EOWNERDEAD) {
-        owner_died(c, l);
-        rv = 0;
-    }
-    return rv;
-}
-
-static void unlk(shm_lock *l)
-{
-    pthread_mutex_unlock(&l->m);
-}
-
 static void backoff(int attempt)
 {
     if (attempt < 10) {
@@ -203,42 +108,17 @@ static void backoff(int attempt)
     }
 }
 
-/* -------------------------------------------------------------- helpers */
-
-static APR_INLINE uint32_t blocks_for(apr_size_t n)
-{
-    return n == 0 ? 1 : (uint32_t)((n + BLOCK_SIZE - 1) / BLOCK_SIZE);
-}
-
-static APR_INLINE unsigned char *blk(shm_cache *c, uint32_t b)
-{
-    return c->data + (apr_size_t)b * BLOCK_SIZE;
-}
-
-static APR_INLINE uint32_t bucket_of(shm_cache *c, uint64_t hash)
-{
-    return (uint32_t)hash & (c->h->nbuckets - 1);
-}
-
-static APR_INLINE uint32_t stripe_of(shm_cache *c, uint64_t hash)
-{
-    return bucket_of(c, hash) % NSTRIPES;
-}
+/* ---------------------------------------------------------------- index */
 
 static APR_INLINE int have_room(shm_cache *c, uint32_t need)
 {
     return c->h->free_slot != NIL && c->h->nfree_blocks >= need;
 }
 
-static APR_INLINE void count(uint64_t *ctr)
-{
-    __atomic_fetch_add(ctr, 1, __ATOMIC_RELAXED);
-}
-
 /* Find key in its bucket (stripe lock held). Returns the entry index or NIL;
  * *linkp is the reference that points at it. */
-static uint32_t find(shm_cache *c, uint64_t hash, const char *key, uint16_t klen,
-                     uint32_t **linkp)
+uint32_t tpo_shm_find(shm_cache *c, uint64_t hash, const char *key, uint16_t klen,
+                      uint32_t **linkp)
 {
     uint32_t *link = &c->buckets[bucket_of(c, hash)];
     uint32_t i, steps = 0;
@@ -274,7 +154,7 @@ static void unlink_bucket(shm_cache *c, uint32_t idx)
     }
 }
 
-static void lru_unlink(shm_cache *c, uint32_t idx)
+void tpo_shm_lru_unlink(shm_cache *c, uint32_t idx)
 {
     shm_entry *e = &c->ent[idx];
 
@@ -286,7 +166,7 @@ static void lru_unlink(shm_cache *c, uint32_t idx)
 }
 
 /* The list runs from lru_head (newest) through lnext to lru_tail (oldest). */
-static void lru_push_head(shm_cache *c, uint32_t idx)
+void tpo_shm_lru_push_head(shm_cache *c, uint32_t idx)
 {
     shm_entry *e = &c->ent[idx];
 
@@ -310,7 +190,7 @@ static void entry_release(shm_cache *c, uint32_t idx)
     c->bnext[last] = c->h->free_block;
     c->h->free_block = e->first;
     c->h->nfree_blocks += e->nblocks;
-    lru_unlink(c, idx);
+    tpo_shm_lru_unlink(c, idx);
     e->bnext = c->h->free_slot;
     c->h->free_slot = idx;
     c->h->nentries--;
@@ -399,8 +279,8 @@ static apr_status_t make_room(shm_cache *c, uint32_t own, uint32_t need, apr_tim
         }
         if (e->expiry > now && __atomic_load_n(&e->ref, __ATOMIC_RELAXED)) {
             __atomic_store_n(&e->ref, 0, __ATOMIC_RELAXED);   /* second chance */
-            lru_unlink(c, cur);
-            lru_push_head(c, cur);
+            tpo_shm_lru_unlink(c, cur);
+            tpo_shm_lru_push_head(c, cur);
             cur = prev;
             continue;
         }
@@ -442,7 +322,7 @@ static uint32_t entry_alloc(shm_cache *c, uint32_t need, uint64_t hash, uint16_t
     e->ref = 0;
     e->bnext = NIL;
     e->state = E_WRITING;
-    lru_push_head(c, idx);
+    tpo_shm_lru_push_head(c, idx);
     c->h->nentries++;
     return idx;
 }
@@ -490,162 +370,6 @@ static void chain_read(shm_cache *c, const shm_entry *e, unsigned char *out)
     }
 }
 
-/* --------------------------------------------------------------- repair */
-
-/* Is live entry e intact? Marks its blocks in `claimed` if so. */
-static int entry_check_claim(shm_cache *c, shm_entry *e, unsigned char *claimed)
-{
-    uint32_t nblk = c->h->nblocks, b, n;
-
-    if (e->klen > TPO_CACHE_MAX_KEY || e->first >= nblk
-        || (uint64_t)e->klen + e->vlen > (uint64_t)c->h->max_value_blocks * BLOCK_SIZE
-        || e->nblocks != blocks_for((apr_size_t)e->klen + e->vlen)) {
-        return 0;
-    }
-    if (siphash(c->h->seed, blk(c, e->first), e->klen) != e->hash) {
-        return 0;
-    }
-    for (b = e->first, n = 0; ; ) {
-        if (b >= nblk || claimed[b]) break;
-        claimed[b] = 2;
-        if (++n == e->nblocks) break;
-        b = c->bnext[b];
-    }
-    if (n != e->nblocks) {           /* broken chain: undo */
-        for (b = e->first; b < nblk && claimed[b] == 2; b = c->bnext[b]) {
-            claimed[b] = 0;
-        }
-        return 0;
-    }
-    for (b = e->first, n = 0; n < e->nblocks; n++, b = c->bnext[b]) {
-        claimed[b] = 1;
-        if (n + 1 == e->nblocks) c->bnext[b] = NIL;
-    }
-    return 1;
-}
-
-/* Rebuild every chain, list and count from the entry table. All locks held. */
-static void rebuild(shm_cache *c)
-{
-    shm_hdr *h = c->h;
-    uint32_t me = h->max_entries, nblk = h->nblocks, i, n = 0, cur;
-    unsigned char *claimed = calloc(nblk, 1), *seen = calloc(me, 1);
-    uint32_t *order = malloc((apr_size_t)me * sizeof(*order));
-
-    if (!claimed || !seen || !order) {   /* no memory: start empty */
-        for (i = 0; i < me; i++) c->ent[i].state = E_FREE;
-    }
-    else {
-        /* oldest first, following the old list as far as it is sound */
-        for (cur = h->lru_tail; cur < me && !seen[cur] && n < me; cur = c->ent[cur].lprev) {
-            seen[cur] = 1;
-            order[n++] = cur;
-        }
-        for (i = 0; i < me; i++) {
-            if (!seen[i]) order[n++] = i;
-        }
-    }
-    for (i = 0; i < h->nbuckets; i++) c->buckets[i] = NIL;
-    h->lru_head = h->lru_tail = NIL;
-    h->nentries = 0;
-    for (i = 0; claimed && seen && order && i < n; i++) {
-        uint32_t idx = order[i], dup, *link;
-        shm_entry *e = &c->ent[idx];
-
-        if (e->state != E_LIVE) continue;
-        if (!entry_check_claim(c, e, claimed)) {
-            e->state = E_FREE;
-            continue;
-        }
-        dup = find(c, e->hash, (const char *)blk(c, e->first), e->klen, &link);
-        if (dup != NIL) {                /* keep the newer one */
-            c->ent[dup].state = E_FREE;
-            *link = c->ent[dup].bnext;
-            lru_unlink(c, dup);
-            h->nentries--;
-            for (cur = c->ent[dup].first; cur < nblk && claimed[cur]; cur = c->bnext[cur]) {
-                claimed[cur] = 0;
-            }
-        }
-        e->bnext = c->buckets[bucket_of(c, e->hash)];
-        c->buckets[bucket_of(c, e->hash)] = idx;
-        lru_push_head(c, idx);
-        h->nentries++;
-    }
-    h->free_slot = NIL;
-    for (i = me; i-- > 0; ) {
-        if (c->ent[i].state != E_LIVE) {
-            c->ent[i].state = E_FREE;
-            c->ent[i].bnext = h->free_slot;
-            h->free_slot = i;
-        }
-    }
-    h->free_block = NIL;
-    h->nfree_blocks = 0;
-    for (i = nblk; i-- > 0; ) {
-        if (!claimed || !claimed[i]) {
-            c->bnext[i] = h->free_block;
-            h->free_block = i;
-            h->nfree_blocks++;
-        }
-    }
-    h->sweep = 0;
-    free(claimed);
-    free(seen);
-    free(order);
-}
-
-/* A process died holding a lock: take all of them (stripes in order, then
- * the allocator) and rebuild, unless someone else already did. */
-static void repair(shm_cache *c)
-{
-    shm_hdr *h = c->h;
-    uint32_t s, locked = 0;
-    int alloc_locked;
-
-    for (s = 0; s < NSTRIPES; s++, locked++) {
-        if (lk(c, &h->stripe[s]) != 0) break;
-    }
-    alloc_locked = locked == NSTRIPES && lk(c, &h->alloc) == 0;
-    if (alloc_locked && repair_pending(c)) {
-        rebuild(c);
-        count(&h->repairs);
-        __atomic_store_n(&h->repair_needed, 0, __ATOMIC_RELEASE);
-    }
-    if (alloc_locked) unlk(&h->alloc);
-    while (locked-- > 0) unlk(&h->stripe[locked]);
-}
-
-/* Lock stripe s with no repair due. */
-static apr_status_t stripe_enter(shm_cache *c, uint32_t s)
-{
-    int attempt;
-
-    for (attempt = 0; attempt < 8; attempt++) {
-        int rv = lk(c, &c->h->stripe[s]);
-
-        if (rv != 0) return APR_FROM_OS_ERROR(rv);
-        if (!repair_pending(c)) return APR_SUCCESS;
-        unlk(&c->h->stripe[s]);
-        repair(c);
-    }
-    return APR_EGENERAL;
-}
-
-/* Take the allocator lock while holding a stripe. APR_EAGAIN: a repair is
- * due (the lock is not held then). */
-static apr_status_t alloc_enter(shm_cache *c)
-{
-    int rv = lk(c, &c->h->alloc);
-
-    if (rv != 0) return APR_FROM_OS_ERROR(rv);
-    if (repair_pending(c)) {
-        unlk(&c->h->alloc);
-        return APR_EAGAIN;
-    }
-    return APR_SUCCESS;
-}
-
 /* ------------------------------------------------------------ operations */
 
 static int key_len(const char *key, uint16_t *klen)
@@ -670,28 +394,28 @@ static apr_status_t shm_remove(shm_cache *c, const char *key, int only_expired,
 
     *found = APR_NOTFOUND;
     if (!key_len(key, &klen)) return APR_SUCCESS;
-    hash = siphash(c->h->seed, (const unsigned char *)key, klen);
+    hash = tpo_shm_siphash(c->h->seed, (const unsigned char *)key, klen);
     s = stripe_of(c, hash);
     for (attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         uint32_t *link = NULL, idx;
-        apr_status_t rv = stripe_enter(c, s);
+        apr_status_t rv = tpo_shm_stripe_enter(c, s);
         apr_time_t now = apr_time_now();
 
         if (rv != APR_SUCCESS) return rv;
-        idx = find(c, hash, key, klen, &link);
+        idx = tpo_shm_find(c, hash, key, klen, &link);
         if (idx == NIL || (only_expired && c->ent[idx].expiry > now)) {
             unlk(&c->h->stripe[s]);
             if (repair_pending(c)) {
-                repair(c);
+                tpo_shm_repair(c);
                 continue;
             }
             return APR_SUCCESS;
         }
-        rv = alloc_enter(c);
+        rv = tpo_shm_alloc_enter(c);
         if (rv != APR_SUCCESS) {
             unlk(&c->h->stripe[s]);
             if (rv != APR_EAGAIN) return rv;
-            repair(c);
+            tpo_shm_repair(c);
             continue;
         }
         if (c->ent[idx].expiry <= now) count(&c->h->expired);
@@ -714,20 +438,20 @@ static apr_status_t shm_get(tpo_cache *tc, const char *key, apr_pool_t *p,
     int attempt;
 
     if (!key_len(key, &klen)) return APR_NOTFOUND;
-    hash = siphash(c->h->seed, (const unsigned char *)key, klen);
+    hash = tpo_shm_siphash(c->h->seed, (const unsigned char *)key, klen);
     s = stripe_of(c, hash);
     for (attempt = 0; attempt < 8; attempt++) {
         uint32_t idx, *link = NULL;
-        apr_status_t rv = stripe_enter(c, s), found;
+        apr_status_t rv = tpo_shm_stripe_enter(c, s), found;
         shm_entry *e;
 
         if (rv != APR_SUCCESS) return rv;
         crash_if(TPO_SHM_CRASH_HOLDING_STRIPE);
-        idx = find(c, hash, key, klen, &link);
+        idx = tpo_shm_find(c, hash, key, klen, &link);
         if (idx == NIL) {
             unlk(&c->h->stripe[s]);
-            if (repair_pending(c)) {    /* find() met a broken chain */
-                repair(c);
+            if (repair_pending(c)) {    /* tpo_shm_find() met a broken chain */
+                tpo_shm_repair(c);
                 continue;
             }
             return APR_NOTFOUND;
@@ -765,27 +489,27 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
         count(&c->h->refused);
         return APR_ENOSPC;
     }
-    hash = siphash(c->h->seed, (const unsigned char *)key, klen);
+    hash = tpo_shm_siphash(c->h->seed, (const unsigned char *)key, klen);
     s = stripe_of(c, hash);
     need = blocks_for((apr_size_t)klen + vlen);
     for (attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
         uint32_t *link = NULL, idx;
         apr_time_t now;
-        apr_status_t rv = stripe_enter(c, s);
+        apr_status_t rv = tpo_shm_stripe_enter(c, s);
         shm_entry *e;
 
         if (rv != APR_SUCCESS) return rv;
         now = apr_time_now();
-        idx = find(c, hash, key, klen, &link);
+        idx = tpo_shm_find(c, hash, key, klen, &link);
         if (idx != NIL && only_if_absent && c->ent[idx].expiry > now) {
             unlk(&c->h->stripe[s]);
             return APR_EEXIST;
         }
-        rv = alloc_enter(c);
+        rv = tpo_shm_alloc_enter(c);
         if (rv != APR_SUCCESS) {
             unlk(&c->h->stripe[s]);
             if (rv != APR_EAGAIN) return rv;
-            repair(c);
+            tpo_shm_repair(c);
             continue;
         }
         if (idx != NIL) {
@@ -796,7 +520,7 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
         if (rv != APR_SUCCESS) {
             unlk(&c->h->alloc);
             unlk(&c->h->stripe[s]);
-            if (repair_pending(c)) repair(c);
+            if (repair_pending(c)) tpo_shm_repair(c);
             else backoff(attempt);
             continue;
         }
@@ -955,7 +679,7 @@ void tpo_shm_cache_get_stats(tpo_cache *tc, tpo_shm_cache_stats *st)
             break;
         }
         unlk(&h->alloc);
-        repair(c);
+        tpo_shm_repair(c);
     }
     memset(st, 0, sizeof(*st));
     st->bytes = c->bytes;

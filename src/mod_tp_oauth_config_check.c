@@ -1,0 +1,240 @@
+/* The check_config pass that makes `apachectl configtest` refuse an
+ * incomplete or contradictory setup: provider defaults and validation, the
+ * list of headers stripped from requests, and the check that every
+ * `TPOAuthProvider name` reference names a defined provider. */
+#include <apr_lib.h>
+#include <apr_strings.h>
+#include "mod_tp_oauth_private.h"
+#include "tpo_provider.h"
+
+static const char *const default_algs[] = {
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
+    "ES256", "ES384", "ES512", "EdDSA", NULL
+};
+
+/* ------------------------------------------------------------ provider references */
+
+/* Every `TPOAuthProvider name` reference in the configuration, checked in
+ * check_config once all providers are known. */
+typedef struct provider_ref {
+    server_rec *s;
+    const char *name;
+    const char *where;
+} provider_ref;
+static apr_array_header_t *provider_refs;
+
+void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name,
+                                  const char *where)
+{
+    provider_ref *ref;
+
+    if (!provider_refs) {
+        provider_refs = apr_array_make(p, 8, sizeof(provider_ref));
+    }
+    ref = apr_array_push(provider_refs);
+    ref->s = s;
+    ref->name = name;
+    ref->where = where;
+}
+
+/* ------------------------------------------------------------ check_config */
+
+static int scope_has(const char *scope, const char *word)
+{
+    apr_size_t n = strlen(word);
+    const char *s = scope;
+
+    while (s && *s) {
+        while (*s == ' ') {
+            s++;
+        }
+        if (!strncmp(s, word, n) && (s[n] == ' ' || s[n] == '\0')) {
+            return 1;
+        }
+        s = strchr(s, ' ');
+    }
+    return 0;
+}
+
+/* Defaults, then the checks; returns an error message naming the directive. */
+static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
+{
+    const char *at = apr_psprintf(p, "<TPOAuthProvider %s> (%s)", pc->name, pc->defined_at);
+    int explicit_endpoints = pc->authorization_endpoint && pc->token_endpoint;
+
+    if (pc->discovery == TPO_UNSET) {
+        pc->discovery = explicit_endpoints ? 0 : 1;
+    }
+    if (pc->discovery && !pc->discovery_url) {
+        if (!pc->issuer) {
+            return apr_psprintf(p, "%s: TPOAuthIssuer is missing (needed for discovery; or "
+                                "set TPOAuthDiscovery off with TPOAuthAuthorizationEndpoint "
+                                "and TPOAuthTokenEndpoint)", at);
+        }
+        pc->discovery_url = tpo_provider_discovery_url(p, pc->issuer);
+    }
+    if (!pc->discovery) {
+        if (!pc->authorization_endpoint) {
+            return apr_psprintf(p, "%s: TPOAuthDiscovery is off and TPOAuthAuthorizationEndpoint "
+                                "is missing", at);
+        }
+        if (!pc->token_endpoint) {
+            return apr_psprintf(p, "%s: TPOAuthDiscovery is off and TPOAuthTokenEndpoint "
+                                "is missing", at);
+        }
+    }
+    if (!pc->client_id) {
+        return apr_psprintf(p, "%s: TPOAuthClientID is missing", at);
+    }
+    if (!pc->redirect_uri) {
+        return apr_psprintf(p, "%s: TPOAuthRedirectURI is missing", at);
+    }
+    if (pc->client_auth == TPO_UNSET) {
+        pc->client_auth = pc->client_secret ? TPO_CLIENT_AUTH_BASIC : TPO_CLIENT_AUTH_NONE;
+    }
+    if (pc->client_auth != TPO_CLIENT_AUTH_NONE && !pc->client_secret) {
+        return apr_psprintf(p, "%s: TPOAuthClientAuth %s needs TPOAuthClientSecret", at,
+                            pc->client_auth == TPO_CLIENT_AUTH_BASIC
+                            ? "client_secret_basic" : "client_secret_post");
+    }
+    if (pc->token_encoding == TPO_UNSET) {
+        pc->token_encoding = TPO_TOKEN_ENC_FORM;
+    }
+    if (!pc->scope) {
+        pc->scope = "openid";
+    }
+    if (scope_has(pc->scope, "openid") && !pc->discovery) {
+        if (!pc->issuer) {
+            return apr_psprintf(p, "%s: TPOAuthScope has openid, so ID tokens must be validated: "
+                                "TPOAuthIssuer is missing", at);
+        }
+        if (!pc->jwks_uri) {
+            return apr_psprintf(p, "%s: TPOAuthScope has openid and TPOAuthDiscovery is off: "
+                                "TPOAuthJWKSURI is missing (needed to validate ID tokens)", at);
+        }
+    }
+    if (!scope_has(pc->scope, "openid") && !pc->userinfo_endpoint) {
+        return apr_psprintf(p, "%s: without openid in TPOAuthScope there is no ID token: "
+                            "set TPOAuthUserinfoEndpoint so the user can be identified", at);
+    }
+    if (!pc->id_token_algs) {
+        pc->id_token_algs = (const char **)default_algs;
+    }
+    else {
+        int i;
+        for (i = 0; pc->id_token_algs[i]; i++) {
+            if (!strncmp(pc->id_token_algs[i], "HS", 2) && !pc->client_secret) {
+                return apr_psprintf(p, "%s: TPOAuthIDTokenAlgorithms %s needs "
+                                    "TPOAuthClientSecret (HMAC key)", at, pc->id_token_algs[i]);
+            }
+        }
+    }
+    if (pc->clock_skew == TPO_UNSET) pc->clock_skew = 60;
+    if (pc->connect_timeout_ms == TPO_UNSET) pc->connect_timeout_ms = 3000;
+    if (pc->timeout_ms == TPO_UNSET) pc->timeout_ms = 10000;
+    if (pc->connect_timeout_ms > pc->timeout_ms) {
+        return apr_psprintf(p, "%s: TPOAuthHTTPTimeout: the connect timeout is longer than "
+                            "the total timeout", at);
+    }
+    if (pc->max_response == TPO_UNSET) pc->max_response = 1024 * 1024;
+    if (!pc->cookie_name) pc->cookie_name = "tp_oauth_session";
+    if (!pc->cookie_path) pc->cookie_path = "/";
+    if (!pc->cookie_samesite) pc->cookie_samesite = "Lax";
+    if (pc->session_max_age == TPO_UNSET) pc->session_max_age = 8 * 3600;
+    if (pc->login_timeout == TPO_UNSET) pc->login_timeout = 300;
+    if (pc->max_pending_per_browser == TPO_UNSET) pc->max_pending_per_browser = 8;
+    if (!pc->remote_user_claim) pc->remote_user_claim = "sub";
+    if (!pc->claim_prefix) pc->claim_prefix = "TPO_CLAIM_";
+    if (!pc->header_prefix) pc->header_prefix = "X-TPO-";
+    if (!pc->claim_separator) pc->claim_separator = "_";
+    if (!pc->claim_delimiter) pc->claim_delimiter = ",";
+    if (pc->userinfo == TPO_UNSET) pc->userinfo = 1;
+    if (pc->refresh_before == TPO_UNSET) pc->refresh_before = 60;
+    if (pc->default_token_lifetime == TPO_UNSET) pc->default_token_lifetime = 3600;
+    if (pc->refresh_failure == TPO_UNSET) pc->refresh_failure = TPO_REFRESH_FAIL_502;
+    if (pc->refresh_retry_after == TPO_UNSET) pc->refresh_retry_after = 30;
+    if (pc->inactivity_timeout == TPO_UNSET) pc->inactivity_timeout = 3600;
+    if (pc->provider_logout == TPO_UNSET) pc->provider_logout = 1;
+    if (pc->info_access_token == TPO_UNSET) pc->info_access_token = 0;
+    if (!strcasecmp(pc->cookie_samesite, "None")) {
+        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
+                      "%s: TPOAuthCookieSameSite None: the session cookie is sent on "
+                      "cross-site requests (only on https)", at);
+    }
+    return NULL;
+}
+
+static void build_strip_list(apr_pool_t *p, server_rec *vs)
+{
+    tpo_server_conf *sc = tpo_config_server(vs);
+    apr_hash_index_t *hi;
+
+    sc->strip = apr_array_make(p, 4, sizeof(const char *));
+    for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
+        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        APR_ARRAY_PUSH(sc->strip, const char *) = tpo_config_header_norm(p, pc->header_prefix);
+        if (pc->user_header) {
+            APR_ARRAY_PUSH(sc->strip, const char *) = tpo_config_header_norm(p, pc->user_header);
+        }
+    }
+}
+
+int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+{
+    apr_hash_t *done = apr_hash_make(ptemp);
+    server_rec *vs;
+    int i;
+
+    for (vs = s; vs; vs = vs->next) {
+        tpo_server_conf *sc = tpo_config_server(vs);
+        apr_hash_index_t *hi;
+
+        for (hi = apr_hash_first(ptemp, sc->providers); hi; hi = apr_hash_next(hi)) {
+            tpo_provider_conf *pc = apr_hash_this_val(hi);
+            const char *err;
+
+            if (apr_hash_get(done, &pc, sizeof(pc))) {
+                continue;
+            }
+            apr_hash_set(done, apr_pmemdup(ptemp, &pc, sizeof(pc)), sizeof(pc), pc);
+            if ((err = finalize_provider(pconf, pc)) != NULL) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, vs, "%s", err);
+                return !OK;
+            }
+        }
+    }
+    for (vs = s; vs; vs = vs->next) {
+        build_strip_list(pconf, vs);
+    }
+    {
+        tpo_server_conf *sc = tpo_config_server(s);
+        if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         "TPOAuthCache %s (%s): TPOAuthCachePassphrase is missing (sessions in "
+                         "a distributed cache are always encrypted)",
+                         sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
+                         sc->cache_set_at);
+            return !OK;
+        }
+    }
+    if (provider_refs) {
+        for (i = 0; i < provider_refs->nelts; i++) {
+            provider_ref *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref);
+            if (!tpo_config_provider(ref->s, ref->name)) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, ref->s,
+                             "TPOAuthProvider %s (%s): no <TPOAuthProvider %s> is defined for "
+                             "this server", ref->name, ref->where, ref->name);
+                return !OK;
+            }
+        }
+    }
+    return OK;
+}
+
+/* Called from pre_config: references of the previous generation are gone
+ * with its pool. */
+void tpo_config_reset_refs(void);
+void tpo_config_reset_refs(void)
+{
+    provider_refs = NULL;
+}
