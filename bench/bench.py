@@ -40,7 +40,6 @@ import tempfile
 import threading
 import time
 import traceback
-import urllib.parse
 
 BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(BENCH_DIR)
@@ -365,7 +364,7 @@ class CpuMeter:
 # ------------------------------------------------------------------ wrk
 
 def run_wrk(url, cookie, duration, threads, connections, cookies_file=None, timeout_s=None,
-            meter=None):
+            meter=None, body_len=None):
     if meter is not None:
         meter.start()
     argv = [WRK, "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--timeout", "5s",
@@ -375,6 +374,7 @@ def run_wrk(url, cookie, duration, threads, connections, cookies_file=None, time
     argv.append(url)
     env = dict(os.environ)
     env["BENCH_COOKIES"] = cookies_file or ""
+    env["BENCH_BODY_LEN"] = str(body_len) if body_len else ""
     try:
         r = subprocess.run(argv, capture_output=True, text=True, env=env,
                            timeout=timeout_s or duration + 60)
@@ -396,9 +396,18 @@ def run_wrk(url, cookie, duration, threads, connections, cookies_file=None, time
     problems = []
     if r.returncode != 0 or res["rps"] is None:
         problems.append("wrk failed (exit %s): %s" % (r.returncode, out.strip()[-600:]))
-    bad = {k: v for k, v in counts.items() if k != 200}
+    bad = {k: v for k, v in counts.items() if k not in (0, 200)}
     if bad:
         problems.append("non-200 responses %s" % bad)
+    if counts.get(0):
+        problems.append("%d responses were 200 but not the %d-byte file" % (counts[0], body_len))
+    rm = re.search(r"(\d+) requests in [\d.]+\w+, ([\d.]+)([KMG]?B) read", out)
+    if rm and int(rm.group(1)):
+        mult = {"B": 1, "KB": 1024, "MB": 1024 ** 2, "GB": 1024 ** 3}[rm.group(3)]
+        res_bytes = float(rm.group(2)) * mult / int(rm.group(1))
+    else:
+        res_bytes = None
+    res["bytes_per_response"] = res_bytes
     if not counts.get(200):
         problems.append("no 200 responses")
     if res["non2xx"]:
@@ -407,6 +416,17 @@ def run_wrk(url, cookie, duration, threads, connections, cookies_file=None, time
         problems.append("wrk socket errors (connect, read, write, timeout) = %s" % res["socket_errors"])
     res["problems"] = problems
     return res
+
+
+def write_cookie_files(path, lines, threads):
+    """The cookie list for wrk_status.lua: all of it in path, and a share for each wrk
+    thread in path.1, path.2, ... (round robin; each thread starts at a different cookie)."""
+    with open(path, "w") as f:
+        f.write("\n".join(lines) + "\n")
+    for t in range(threads):
+        share = lines[t::threads] or lines
+        with open("%s.%d" % (path, t + 1), "w") as f:
+            f.write("\n".join(share) + "\n")
 
 
 # ------------------------------------------------------------------ login flood
@@ -515,7 +535,7 @@ class Bench:
 
     def wrk_kw(self):
         meter = CpuMeter(lambda: self.httpd.processes() if self.httpd else [])
-        return {"meter": meter}
+        return {"meter": meter, "body_len": len(self.payload)}
 
     def wait_quiet(self, max_wait=None):
         """Before a round: wait (bounded) for one second in which other processes use less
@@ -732,8 +752,10 @@ class Bench:
             check_content(self.http_port, "tpo", first, self.payload,
                           " (first session, %d sessions live)" % live)
             hot, spread, used, ctrl = [], [], [], []
+            last_other = 1.0
             for rnd in range(a.scaling_rounds):
-                self.wait_quiet(min(a.quiet_wait, 5))  # little waiting: sessions age meanwhile
+                if last_other >= a.quiet_threshold:  # (little waiting: sessions age meanwhile)
+                    self.wait_quiet(min(a.quiet_wait, 5))
 
                 def run_open():
                     # control: the unprotected place, to tell the module's slowdown from the
@@ -750,8 +772,7 @@ class Bench:
                     lines = ["%s\t%s" % (first_path, first)]
                     lines += ["/fake/%s\t%s" % (FILE_NAME, c) for c, t in zip(fake, opened)
                               if t > limit_ms]
-                    with open(cookies_path, "w") as f:
-                        f.write("\n".join(lines) + "\n")
+                    write_cookie_files(cookies_path, lines, a.wrk_threads)
                     used.append(len(lines))
                     return run_wrk(httpd.url(first_path), None, dur, a.wrk_threads,
                                    a.connections, cookies_file=cookies_path, **kw)
@@ -761,6 +782,7 @@ class Bench:
                 for fn in fns[rnd % 3:] + fns[:rnd % 3]:
                     got[fn] = fn()
                 r0, r1, r2 = got[run_open], got[run_one], got[run_all]
+                last_other = max(r["other_cpu"] or 0 for r in (r0, r1, r2))
                 self.other_cpu += [r0["other_cpu"], r1["other_cpu"], r2["other_cpu"]]
                 for r, what in ((r0, "unprotected"), (r1, "one session"), (r2, "all sessions")):
                     if r["problems"]:
@@ -927,10 +949,11 @@ class Bench:
             ir_b = callgrind_total(d_2n)
             res = {"ir_n": ir_a, "ir_2n": ir_b, "ir_per_request": (ir_b - ir_a) / n,
                    "ir_per_request_n_run": ir_a / n, "ir_per_request_2n_run": ir_b / (2 * n)}
-            keep = os.path.join(RESULTS_DIR, "callgrind.%s.out" % key)
-            os.makedirs(RESULTS_DIR, exist_ok=True)
+            outdir = os.path.dirname(os.path.abspath(a.json))
+            keep = os.path.join(outdir, "callgrind.%s.out" % key)
+            os.makedirs(outdir, exist_ok=True)
             shutil.copyfile(d_2n, keep)
-            res["dump_2n"] = os.path.relpath(keep, REPO)
+            res["dump_2n"] = keep
             if key == "tpo":
                 res["top_self"] = annotate(d_2n, "mod_tp_oauth", inclusive=False, n=2 * n)
                 res["top_inclusive"] = annotate(d_2n, "mod_tp_oauth", inclusive=True, n=2 * n)
@@ -1263,9 +1286,11 @@ def report(res):
         add("  drift-corrected (per round: authenticated / adjacent unprotected run; median; "
             "relative to 1 session; the target applies to these):")
         for p in s["points"]:
-            add("  %-13s %12s %6s %12s %6.3f %13s %6.3f" % (
+            u = p.get("spread_sessions_used") or [0]
+            add("  %-13s %12s %6s %12s %6.3f %13s %6.3f   (%s cookies)" % (
                 fmt_n(p["sessions"]), "", "", "%.3f" % p["hot_per_open"], p["hot_ratio_vs_control"],
-                "%.3f" % p["spread_per_open"], p["spread_ratio_vs_control"]))
+                "%.3f" % p["spread_per_open"], p["spread_ratio_vs_control"],
+                fmt_n(min(u)) if min(u) == max(u) else "%s-%s" % (fmt_n(min(u)), fmt_n(max(u)))))
         add("  one session: session 1 (real oidc-provider); * all sessions: each request with "
             "the next cookie of every live session whose access token is not due for a refresh "
             "(up to %s cookies)" % fmt_n(max(
@@ -1327,10 +1352,10 @@ def parse_args(argv):
     ap.add_argument("--sessions", type=int, help="largest live-session count for scaling")
     ap.add_argument("--scaling-cache-size", default="512M")
     ap.add_argument("--scaling-concurrency", type=int, default=16)
-    ap.add_argument("--scaling-rounds", type=int, help="default 10 (smoke 1)")
+    ap.add_argument("--scaling-rounds", type=int, help="default 30 (smoke 1)")
     ap.add_argument("--scaling-duration", type=int,
-                    help="seconds per wrk run in the scaling phase (default 2: many short "
-                         "adjacent runs cancel this VM's slow speed drift better than few long "
+                    help="seconds per wrk run in the scaling phase (default 1: many short "
+                         "adjacent runs cancel a VM's slow speed drift better than few long "
                          "ones)")
     ap.add_argument("--scaling-max-seconds", type=int, default=900)
     ap.add_argument("--callgrind-n", type=int)
@@ -1346,9 +1371,9 @@ def parse_args(argv):
                 "timed_logins": (30, 300), "sessions": (1000, 100000),
                 "callgrind_n": (20, 200), "quiet_wait": (0, 15)}
     if a.scaling_rounds is None:
-        a.scaling_rounds = 1 if smoke else 10
+        a.scaling_rounds = 1 if smoke else 30
     if a.scaling_duration is None:
-        a.scaling_duration = 1 if smoke else 2
+        a.scaling_duration = 1
     for k, (s, f) in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, s if smoke else f)

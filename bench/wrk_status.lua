@@ -4,10 +4,15 @@
 --
 --   wrk ... -s bench/wrk_status.lua URL                 (headers from -H)
 --   BENCH_COOKIES=cookies.txt wrk ... -s bench/wrk_status.lua URL
---        each request sends the next line of cookies.txt as its Cookie header (each thread
---        starts at its own offset); a line "PATH<TAB>COOKIE" also sets the request's path.
---        Without BENCH_COOKIES no request() callback is defined, so wrk sends one pre-built
---        request (the fast, static path).
+--        each request sends the next line of cookies.txt as its Cookie header; a line
+--        "PATH<TAB>COOKIE" also sets the request's path. Thread N reads cookies.txt.N when it
+--        exists (the benchmark splits the list, so that no thread spends long in init():
+--        wrk starts its clock only after every thread's init, while the threads already
+--        running send requests). The request is formatted in request(), the same work
+--        whether the list holds 1 line or 100,000. Without BENCH_COOKIES no request()
+--        callback is defined, so wrk sends one pre-built request (the fast, static path).
+--
+-- BENCH_BODY_LEN=1024 also counts, as status 0, every 200 whose body is not that long.
 --
 -- done() prints one line:  STATUS_COUNTS {"200":12345,"302":0,...}
 
@@ -22,36 +27,40 @@ end
 
 function init(args)
   statuses = {}
-  cookies = nil
   local path = os.getenv("BENCH_COOKIES")
-  if path == "" then path = nil end
-  if path then
-    cookies = {}
-    for line in io.lines(path) do
-      if #line > 0 then cookies[#cookies + 1] = line end
+  if path == nil or path == "" then return end
+  local mine = path .. "." .. tostring(thread_no or 1)
+  local f = io.open(mine, "r")
+  if f then f:close(); path = mine end
+  cookies, paths = {}, {}
+  for line in io.lines(path) do
+    if #line > 0 then
+      local p, c = line:match("^([^\t]*)\t(.*)$")
+      cookies[#cookies + 1] = c or line
+      paths[#cookies] = p or false
     end
-    if #cookies == 0 then error("no cookies in " .. path) end
-    -- pre-build every request once; request() only picks the next one
-    requests = {}
-    for i, line in ipairs(cookies) do
-      local path, c = line:match("^([^\t]*)\t(.*)$")
-      wrk.headers["Cookie"] = c or line
-      requests[i] = wrk.format(nil, path)
-    end
-    idx = ((thread_no or 1) * 7919) % #requests
   end
+  if #cookies == 0 then error("no cookies in " .. path) end
+  idx = 0
 end
 
 local rotate = os.getenv("BENCH_COOKIES")
 if rotate and rotate ~= "" then
   function request()
-    idx = idx % #requests + 1
-    return requests[idx]
+    idx = idx % #cookies + 1
+    wrk.headers["Cookie"] = cookies[idx]
+    return wrk.format(nil, paths[idx] or nil)
   end
 end
 
+local body_len = tonumber(os.getenv("BENCH_BODY_LEN") or "")
+
 function response(status, headers, body)
   statuses[status] = (statuses[status] or 0) + 1
+  if body_len and status == 200 and #body ~= body_len then
+    -- a 200 that is not the file (counted as status 0)
+    statuses[0] = (statuses[0] or 0) + 1
+  end
 end
 
 function done(summary, latency, requests_)
