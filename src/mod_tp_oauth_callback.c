@@ -5,6 +5,7 @@
 #include <string.h>
 #include <ctype.h>
 #include <apr_strings.h>
+#include "tpo_json.h"
 #include "mod_tp_oauth_private.h"
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
@@ -73,12 +74,6 @@ static void forget_in_browser_list(request_rec *r, const tpo_pending *pl, const 
     }
 }
 
-static apr_status_t json_cleanup(void *j)
-{
-    json_decref(j);
-    return APR_SUCCESS;
-}
-
 /* Fetch userinfo with the access token (providers without ID tokens). */
 static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url,
                           const char *access_token, json_t **claims)
@@ -111,7 +106,7 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
                       "login failed: userinfo endpoint %s did not return a JSON object", url);
         return HTTP_BAD_GATEWAY;
     }
-    apr_pool_cleanup_register(r->pool, j, json_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(r->pool, j, tpo_json_cleanup, apr_pool_cleanup_null);
     *claims = j;
     return OK;
 }

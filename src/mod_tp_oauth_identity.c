@@ -5,6 +5,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <jansson.h>
+#include "tpo_json.h"
 #include "mod_tp_oauth_private.h"
 #include "tpo_session.h"
 
@@ -173,12 +174,6 @@ int tpo_pass_fixups(request_rec *r)
     return DECLINED;
 }
 
-static apr_status_t json_cleanup(void *j)
-{
-    json_decref(j);
-    return APR_SUCCESS;
-}
-
 json_t *tpo_req_claims(request_rec *r)
 {
     tpo_req *rq = tpo_req_get(r);
@@ -187,7 +182,7 @@ json_t *tpo_req_claims(request_rec *r)
         json_error_t err;
         rq->claims = json_loads(rq->session->claims, 0, &err);
         if (rq->claims) {
-            apr_pool_cleanup_register(r->pool, rq->claims, json_cleanup,
+            apr_pool_cleanup_register(r->pool, rq->claims, tpo_json_cleanup,
                                       apr_pool_cleanup_null);
         }
     }

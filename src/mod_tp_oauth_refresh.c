@@ -11,6 +11,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <jansson.h>
+#include "tpo_json.h"
 #include "mod_tp_oauth_private.h"
 #include "tpo_claims.h"
 #include "tpo_http.h"
@@ -25,12 +26,6 @@ typedef enum { RF_OK, RF_REJECTED, RF_UNAVAILABLE } rf_result;
 static const char *key(request_rec *r, const char *prefix, const char *sid)
 {
     return apr_pstrcat(r->pool, prefix, sid, NULL);
-}
-
-static apr_status_t json_cleanup(void *j)
-{
-    json_decref(j);
-    return APR_SUCCESS;
 }
 
 /* When this session refreshes: TPOAuthRefreshBefore before expiry, but
@@ -121,7 +116,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
         json_error_t jerr;
         claims = json_loads(s->claims, 0, &jerr);
         if (claims) {
-            apr_pool_cleanup_register(r->pool, claims, json_cleanup, apr_pool_cleanup_null);
+            apr_pool_cleanup_register(r->pool, claims, tpo_json_cleanup, apr_pool_cleanup_null);
         }
     }
     if (tres.id_token) {

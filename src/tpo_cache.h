@@ -17,6 +17,7 @@
 #include <apr_pools.h>
 #include <apr_time.h>
 #include <apr_errno.h>
+#include <string.h>
 
 #define TPO_CACHE_MAX_KEY 200
 
@@ -37,6 +38,22 @@ struct tpo_cache {
     const tpo_cache_ops *ops;
     void *impl;
 };
+
+/* 1 and *klen when key is a usable key (1..TPO_CACHE_MAX_KEY bytes). */
+static inline int tpo_cache_key_ok(const char *key, apr_size_t *klen)
+{
+    apr_size_t n;
+
+    if (key == NULL) {
+        return 0;
+    }
+    n = strnlen(key, TPO_CACHE_MAX_KEY + 1);
+    if (n == 0 || n > TPO_CACHE_MAX_KEY) {
+        return 0;
+    }
+    *klen = n;
+    return 1;
+}
 
 static inline apr_status_t tpo_cache_get(tpo_cache *c, const char *key, apr_pool_t *p,
                                          char **val, apr_size_t *vlen)

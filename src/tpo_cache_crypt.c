@@ -160,16 +160,6 @@ static int inner_key(const ck_keyset *ks, const char *key, apr_size_t klen, ck_i
     return ok;
 }
 
-static int key_ok(const char *key, apr_size_t *klen)
-{
-    apr_size_t n;
-
-    if (key == NULL) return 0;
-    n = strnlen(key, TPO_CACHE_MAX_KEY + 1);
-    if (n == 0 || n > TPO_CACHE_MAX_KEY) return 0;
-    *klen = n;
-    return 1;
-}
 
 /* ------------------------------------------------------------ values */
 
@@ -273,7 +263,7 @@ static apr_status_t ck_get(tpo_cache *tc, const char *key, apr_pool_t *p,
     apr_size_t klen;
     apr_status_t rv;
 
-    if (!key_ok(key, &klen)) return APR_NOTFOUND;
+    if (!tpo_cache_key_ok(key, &klen)) return APR_NOTFOUND;
     rv = get_with(c, &c->cur, "current", key, klen, p, val, vlen);
     if (rv != APR_NOTFOUND || !c->has_prev) return rv;
     return get_with(c, &c->prev, "previous", key, klen, p, val, vlen);
@@ -288,7 +278,7 @@ static apr_status_t ck_store(tpo_cache *tc, const char *key, const void *val,
     unsigned char *buf;
     apr_status_t rv;
 
-    if (!key_ok(key, &klen) || (val == NULL && vlen > 0)) return APR_EINVAL;
+    if (!tpo_cache_key_ok(key, &klen) || (val == NULL && vlen > 0)) return APR_EINVAL;
     if (vlen > CK_MAX_VALUE) return APR_ENOSPC;
     if (only_if_absent && c->has_prev) {
         /* see the comment at the top: not atomic with the add below */
@@ -342,7 +332,7 @@ static apr_status_t ck_del(tpo_cache *tc, const char *key)
     ck_ikey ik;
     apr_status_t rv1, rv2 = APR_NOTFOUND;
 
-    if (!key_ok(key, &klen)) return APR_NOTFOUND;
+    if (!tpo_cache_key_ok(key, &klen)) return APR_NOTFOUND;
     if (!inner_key(&c->cur, key, klen, &ik)) return APR_EGENERAL;
     rv1 = tpo_cache_del(c->inner, ik.s);
     if (c->has_prev) {

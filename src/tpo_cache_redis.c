@@ -62,16 +62,6 @@ typedef struct {
 
 /* ------------------------------------------------------------ helpers */
 
-static int key_ok(const char *key, apr_size_t *klen)
-{
-    apr_size_t n;
-
-    if (key == NULL) return 0;
-    n = strnlen(key, TPO_CACHE_MAX_KEY + 1);
-    if (n == 0 || n > TPO_CACHE_MAX_KEY) return 0;
-    *klen = n;
-    return 1;
-}
 
 /* Send one command as a RESP array of bulk strings. */
 static apr_status_t send_cmd(tpo_netconn *conn, int argc,
@@ -296,7 +286,7 @@ static apr_status_t rs_get(tpo_cache *tc, const char *key, apr_pool_t *p,
 {
     rs_op op = { OP_GET, key, 0, NULL, 0, 0, p, val, vlen };
 
-    if (!key_ok(key, &op.klen)) return APR_NOTFOUND;  /* can never have been stored */
+    if (!tpo_cache_key_ok(key, &op.klen)) return APR_NOTFOUND;  /* can never have been stored */
     return run(tc->impl, &op);
 }
 
@@ -307,7 +297,7 @@ static apr_status_t rs_store(tpo_cache *tc, int kind, const char *key, const voi
     apr_time_t now = apr_time_now();
     apr_status_t rv;
 
-    if (!key_ok(key, &op.klen) || (val == NULL && vlen > 0)) return APR_EINVAL;
+    if (!tpo_cache_key_ok(key, &op.klen) || (val == NULL && vlen > 0)) return APR_EINVAL;
     if (vlen > RS_MAX_BULK) return APR_ENOSPC;
     if (val == NULL) op.val = "";
     if (expiry <= now && kind == OP_SET) {
@@ -336,7 +326,7 @@ static apr_status_t rs_del(tpo_cache *tc, const char *key)
 {
     rs_op op = { OP_DEL, key, 0, NULL, 0, 0, NULL, NULL, NULL };
 
-    if (!key_ok(key, &op.klen)) return APR_NOTFOUND;
+    if (!tpo_cache_key_ok(key, &op.klen)) return APR_NOTFOUND;
     return run(tc->impl, &op);
 }
 

@@ -10,6 +10,7 @@
 #include <openssl/err.h>
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
+#include "tpo_json.h"
 #include "tpo_b64.h"
 #include "tpo_jose.h"
 #include "tpo_jose_private.h"
@@ -46,12 +47,6 @@ static apr_status_t pkey_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref(data);
-    return APR_SUCCESS;
-}
-
 typedef struct {
     void *buf;
     apr_size_t len;
@@ -80,7 +75,7 @@ static void pool_own_pkey(apr_pool_t *p, EVP_PKEY *pkey)
 
 void tpo_jose_pool_own_json(apr_pool_t *p, json_t *j)
 {
-    apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, j, tpo_json_cleanup, apr_pool_cleanup_null);
 }
 
 /* ------------------------------------------------------------ JSON bits */

@@ -7,6 +7,7 @@
 #include <math.h>
 #include <apr_strings.h>
 #include <apr_base64.h>
+#include "tpo_json.h"
 #include "tpo_token.h"
 #include "tpo_url.h"
 #include "tpo_log.h"
@@ -33,12 +34,6 @@ static int json_append(json_t *obj, const char *name, const char *value)
         return -1;
     }
     return json_object_set_new(obj, name, s);
-}
-
-static apr_status_t json_cleanup(void *data)
-{
-    json_decref((json_t *)data);
-    return APR_SUCCESS;
 }
 
 void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
@@ -94,7 +89,7 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
         if (obj == NULL) {
             return;
         }
-        apr_pool_cleanup_register(p, obj, json_cleanup, apr_pool_cleanup_null);
+        apr_pool_cleanup_register(p, obj, tpo_json_cleanup, apr_pool_cleanup_null);
         for (i = 0; i < total; i++) {
             if (json_append(obj, names[i], values[i]) != 0) {
                 /* a value that is not valid UTF-8 (e.g. a hostile "code"):
@@ -541,7 +536,7 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body,
                                jerr.line, jerr.column);
         return TPO_TOKEN_MALFORMED;
     }
-    apr_pool_cleanup_register(p, root, json_cleanup, apr_pool_cleanup_null);
+    apr_pool_cleanup_register(p, root, tpo_json_cleanup, apr_pool_cleanup_null);
     out->json = root;
     if (!json_is_object(root)) {
         if (http_failed) {
