@@ -11,9 +11,11 @@
 #include "tpo_cache_shm.h"
 #include "tpo_http.h"
 #include "tpo_log.h"
+#include "tpo_pending_cookie.h"
 
 tpo_cache *tpo_session_cache;
 tpo_cache *tpo_pending_cache;
+tpo_pending_key tpo_login_key;
 
 /* Stands in for a distributed cache that could not be set up: every
  * operation fails, so requests that need a session get 503, never a loop. */
@@ -100,6 +102,40 @@ static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes,
     return APR_SUCCESS;
 }
 
+/* The login cookies' key: derived from TPOAuthLoginCookieKeyFile, or else
+ * random, drawn once per server start and kept in the process pool so that
+ * logins in progress survive graceful restarts. */
+static apr_status_t login_key_init(server_rec *s)
+{
+    tpo_server_conf *sc = tpo_config_server(s);
+    apr_pool_t *pp = s->process->pool;
+    void *data = NULL;
+    tpo_pending_key *k;
+    apr_status_t rv;
+
+    if (sc->login_secret) {
+        rv = tpo_pending_key_derive(sc->login_secret, sc->login_secret_len, &tpo_login_key);
+        if (rv != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         "cannot derive the login-cookie key from TPOAuthLoginCookieKeyFile");
+        }
+        return rv;
+    }
+    apr_pool_userdata_get(&data, "tpo_login_random_key", pp);
+    if (!data) {
+        k = apr_palloc(pp, sizeof(*k));
+        if ((rv = tpo_pending_key_random(k)) != APR_SUCCESS) {
+            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         "no randomness for the login-cookie key");
+            return rv;
+        }
+        apr_pool_userdata_set(k, "tpo_login_random_key", apr_pool_cleanup_null, pp);
+        data = k;
+    }
+    memcpy(&tpo_login_key, data, sizeof(tpo_login_key));
+    return APR_SUCCESS;
+}
+
 static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                            server_rec *s)
 {
@@ -109,6 +145,9 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     log_server = s;
     tpo_log_set(core_log, s->log.level > APLOG_DEBUG ? APLOG_DEBUG : TPO_LOG_DEBUG);
     tpo_http_global_init();
+    if (login_key_init(s) != APR_SUCCESS) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     if (sc->cache_type != TPO_CACHE_SHM) {
         /* the distributed cache is connected per child (child_init) */
         tpo_session_cache = tpo_pending_cache = NULL;
@@ -116,15 +155,16 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     }
     if (cache_for(s, "session", (apr_size_t)tpo_config_cache_size(s), 0,
                   &tpo_session_cache) != APR_SUCCESS
-        || cache_for(s, "pending-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
+        || cache_for(s, "consumed-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
                      &tpo_pending_cache) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
 }
 
-/* A distributed cache: connections per process, values encrypted. Logins
- * in progress live there too, so a callback may reach another server. */
+/* A distributed cache: connections per process, values encrypted. The
+ * consumed-login markers live there too, so a callback replayed on another
+ * server is refused as well. */
 static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
 {
     tpo_server_conf *sc = tpo_config_server(s);

@@ -7,7 +7,7 @@
 #include "mod_tp_oauth_private.h"
 #include "tpo_cookie.h"
 #include "tpo_nav.h"
-#include "tpo_pending.h"
+#include "tpo_pending_cookie.h"
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
@@ -58,7 +58,8 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     }
     tpo_req_get(r)->sid = sid;
     memcpy(key, TPO_KEY_SESSION, sizeof(TPO_KEY_SESSION) - 1);
-    memcpy(key + sizeof(TPO_KEY_SESSION) - 1, sid, SID_LEN + 1);
+    memcpy(key + sizeof(TPO_KEY_SESSION) - 1, sid, SID_LEN);
+    key[sizeof(TPO_KEY_SESSION) - 1 + SID_LEN] = '\0';
     rv = tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen);
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -131,16 +132,21 @@ static const char *redirect_uri_for(request_rec *r, tpo_provider_conf *pc)
     return pc->redirect_uri;
 }
 
+/* Start a login. Nothing is written on the server: the pending login goes
+ * into this browser's own login cookie, sealed, so no other client's
+ * requests can push it out. Per browser the oldest logins beyond
+ * TPOAuthPendingLoginsPerBrowser (or beyond the cookies' byte budget) are
+ * dropped. */
 int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
 {
     const tpo_provider_meta *meta;
     tpo_rt_status rs;
     tpo_pending pl;
-    const char *browser, *login_cookie, *dropped = NULL, *list, *url;
-    char *state, *val, *blist = NULL, *key_b, *key_s;
-    apr_size_t vlen;
-    apr_status_t rv;
-    int i;
+    const char *url, *name;
+    char *state, *sealed;
+    apr_array_header_t *slots;
+    apr_size_t new_size;
+    int i, dropped;
 
     rs = tpo_provider_meta_get(r, pc, &meta);
     if (rs != TPO_RT_OK) {
@@ -150,16 +156,6 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
                               "Please try again in a moment.");
     }
     memset(&pl, 0, sizeof(pl));
-    login_cookie = apr_pstrcat(r->pool, pc->cookie_name, "_login", NULL);
-    browser = cookie_id(r, login_cookie);
-    if (!browser) {
-        char *b;
-        if (tpo_random_token(r->pool, 32, &b) != APR_SUCCESS) {
-            return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
-                                  "No randomness available.");
-        }
-        browser = b;
-    }
     if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS
         || tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
@@ -175,38 +171,42 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     }
     pl.created = r->request_time;
     pl.expires = r->request_time + apr_time_from_sec(pc->login_timeout);
+    pl.state = state;
     pl.provider = pc->name;
-    pl.browser = browser;
     pl.redirect_uri = redirect_uri_for(r, pc);
     pl.return_url = tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri : "/";
-
-    val = tpo_pending_encode(r->pool, &pl, &vlen);
-    key_s = apr_pstrcat(r->pool, TPO_KEY_STATE, state, NULL);
-    rv = tpo_cache_add(tpo_pending_cache, key_s, val, vlen, pl.expires);
-    if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "cannot store the pending login (pending-login cache)");
-        return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Login unavailable",
+    if (strlen(pl.return_url) > TPO_PENDING_RETURN_URL_MAX) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "return URL longer than %d bytes: this login will return to /",
+                      TPO_PENDING_RETURN_URL_MAX);
+        pl.return_url = "/";
+    }
+    name = tpo_pending_cookie_name(r->pool, pc->cookie_name, state);
+    sealed = name ? tpo_pending_seal(r->pool, &tpo_login_key, &pl) : NULL;
+    if (!sealed) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "cannot seal the login cookie (OpenSSL)");
+        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "The login could not be started. Please try again later.");
     }
-    /* Bound the logins one browser may have in progress: the oldest beyond
-     * TPOAuthPendingLoginsPerBrowser are dropped. */
-    key_b = apr_pstrcat(r->pool, TPO_KEY_BROWSER, browser, NULL);
-    if (tpo_cache_get(tpo_pending_cache, key_b, r->pool, &val, &vlen) == APR_SUCCESS) {
-        blist = apr_pstrmemdup(r->pool, val, vlen);
-    }
-    list = tpo_pending_list_add(r->pool, blist, state, pc->max_pending_per_browser, &dropped);
-    tpo_cache_set(tpo_pending_cache, key_b, list, strlen(list), pl.expires);
-    if (dropped) {
-        char *copy = apr_pstrdup(r->pool, dropped), *tok, *last = NULL;
-        for (tok = apr_strtok(copy, " ", &last); tok; tok = apr_strtok(NULL, " ", &last)) {
-            tpo_cache_del(tpo_pending_cache, apr_pstrcat(r->pool, TPO_KEY_STATE, tok, NULL));
+    /* at most TPOAuthPendingLoginsPerBrowser, and a bounded Cookie header */
+    new_size = strlen(name) + 1 + strlen(sealed);
+    slots = tpo_pending_cookies(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
+                                pc->cookie_name, r->request_time);
+    dropped = tpo_pending_cookies_trim(slots, pc->max_pending_per_browser, new_size,
+                                       TPO_PENDING_COOKIES_MAX_BYTES);
+    for (i = 0; i < slots->nelts; i++) {
+        tpo_pending_slot *sl = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
+        if (sl->drop) {
+            tpo_set_cookie(r, pc, sl->name, "", 0);
         }
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "browser has more than %d logins in progress; dropped the oldest",
-                      pc->max_pending_per_browser);
     }
-    tpo_set_cookie(r, pc, login_cookie, browser, pc->login_timeout);
+    if (dropped) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "browser has more than %d logins in progress (or expired or unreadable "
+                      "login cookies); dropped %d, the oldest first",
+                      pc->max_pending_per_browser, dropped);
+    }
+    tpo_set_cookie(r, pc, name, sealed, pc->login_timeout);
 
     url = meta->authorization_endpoint;
     url = tpo_url_add_param(r->pool, url, "response_type", "code");

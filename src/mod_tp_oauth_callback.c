@@ -12,7 +12,7 @@
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
 #include "tpo_jose.h"
-#include "tpo_pending.h"
+#include "tpo_pending_cookie.h"
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
@@ -28,50 +28,59 @@ static int fail(request_rec *r, int status, int level, const char *title,
     return tpo_page_error(r, status, title, page_detail);
 }
 
-/* Take the pending login for `state`: get, then an atomic delete that only
- * one request can win (one use). */
-static int take_pending(request_rec *r, const char *state, tpo_pending *pl)
+/* The pending login for `state`, in this order: it must be in this
+ * browser's login cookie and open (so a stranger who only knows the state
+ * changes nothing), then it is consumed: a one-use marker added atomically
+ * under the state, kept until the login would have expired. The cookie is
+ * deleted in every case where it was found. */
+static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state,
+                        tpo_pending *pl)
 {
-    const char *key = apr_pstrcat(r->pool, TPO_KEY_STATE, state, NULL);
-    char *val;
-    apr_size_t vlen;
+    const char *name = NULL;
+    tpo_pending_result res;
     apr_status_t rv;
 
-    if (strlen(state) > 128) {
-        return HTTP_BAD_REQUEST;
+    res = tpo_pending_find(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
+                           pc->cookie_name, state, pc->name, r->request_time, pl, &name);
+    if (res != TPO_PENDING_NO_COOKIE && name) {
+        tpo_set_cookie(r, pc, name, "", 0);
     }
-    rv = tpo_cache_get(tpo_pending_cache, key, r->pool, &val, &vlen);
-    if (rv == APR_NOTFOUND) {
-        return HTTP_BAD_REQUEST;
+    switch (res) {
+    case TPO_PENDING_OK:
+        break;
+    case TPO_PENDING_NO_COOKIE:
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login started elsewhere",
+                    "This login was not started in this browser (or its cookies were "
+                    "cleared, or too many logins were started at once). Please start again "
+                    "from the page you wanted to open.", tpo_pending_result_text(res));
+    case TPO_PENDING_EXPIRED:
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired",
+                    "The login took too long. Please start again.",
+                    tpo_pending_result_text(res));
+    case TPO_PENDING_OTHER_PROVIDER:
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "This login belongs to another provider.",
+                    apr_psprintf(r->pool, "state was issued for provider %s, callback of %s",
+                                 ap_escape_logitem(r->pool, pl->provider), pc->name));
+    default:
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "The login data in this browser is not valid. Please start again from "
+                    "the page you wanted to open.", tpo_pending_result_text(res));
+    }
+    rv = tpo_cache_add(tpo_pending_cache, apr_pstrcat(r->pool, TPO_KEY_CONSUMED, state, NULL),
+                       "1", 1, pl->expires);
+    if (rv == APR_EEXIST) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
+                    "This login link was already used. Please start again from the page "
+                    "you wanted to open.", "state already used (replay of the callback?)");
     }
     if (rv != APR_SUCCESS) {
-        return HTTP_SERVICE_UNAVAILABLE;
-    }
-    if (tpo_cache_del(tpo_pending_cache, key) != APR_SUCCESS) {
-        return HTTP_BAD_REQUEST; /* another request took it first: a replay */
-    }
-    if (tpo_pending_decode(r->pool, val, vlen, pl) != APR_SUCCESS) {
-        return HTTP_BAD_REQUEST;
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      "login failed: cannot record the state as used (pending-login cache)");
+        return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
+                              "The login cannot be completed right now.");
     }
     return OK;
-}
-
-/* The login is no longer in progress: drop it from the browser's list. */
-static void forget_in_browser_list(request_rec *r, const tpo_pending *pl, const char *state)
-{
-    const char *key = apr_pstrcat(r->pool, TPO_KEY_BROWSER, pl->browser, NULL);
-    char *val, *list;
-    apr_size_t vlen;
-
-    if (tpo_cache_get(tpo_pending_cache, key, r->pool, &val, &vlen) == APR_SUCCESS) {
-        list = tpo_pending_list_remove(r->pool, apr_pstrmemdup(r->pool, val, vlen), state);
-        if (*list) {
-            tpo_cache_set(tpo_pending_cache, key, list, strlen(list), pl->expires);
-        }
-        else {
-            tpo_cache_del(tpo_pending_cache, key);
-        }
-    }
 }
 
 /* Fetch userinfo with the access token (providers without ID tokens). */
@@ -338,8 +347,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
 int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
 {
     apr_table_t *q;
-    const char *state, *code, *err, *iss, *login_cookie, *browser, *hdr, *v;
-    apr_size_t vlen;
+    const char *state, *code, *err, *iss;
     int dup = 0, rc;
     tpo_pending pl;
     const tpo_provider_meta *meta;
@@ -363,39 +371,8 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
                     "you wanted to open.",
                     dup ? "state parameter repeated" : "state parameter missing");
     }
-    rc = take_pending(r, state, &pl);
-    if (rc == HTTP_SERVICE_UNAVAILABLE) {
-        return fail(r, rc, APLOG_ERR, "Session store unavailable",
-                    "The login cannot be completed right now.", "pending-login cache failed");
-    }
-    if (rc != OK) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
-                    "This login link is unknown, expired or was already used. Please start "
-                    "again from the page you wanted to open.",
-                    "state unknown, expired or already used (replay?)");
-    }
-    forget_in_browser_list(r, &pl, state);
-    /* the browser that finishes the login must be the one that started it */
-    login_cookie = apr_pstrcat(r->pool, pc->cookie_name, "_login", NULL);
-    hdr = apr_table_get(r->headers_in, "Cookie");
-    browser = (hdr && tpo_cookie_find(hdr, login_cookie, &v, &vlen))
-              ? apr_pstrmemdup(r->pool, v, vlen) : NULL;
-    if (!browser || strcmp(browser, pl.browser) != 0) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login started elsewhere",
-                    "This login was started in another browser (or its cookies were "
-                    "cleared). Please start again.",
-                    "state does not belong to this browser (login cookie missing or different)");
-    }
-    if (strcmp(pl.provider, pc->name) != 0) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
-                    "This login belongs to another provider.",
-                    apr_psprintf(r->pool, "state was issued for provider %s, callback of %s",
-                                 pl.provider, pc->name));
-    }
-    if (r->request_time > pl.expires) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired",
-                    "The login took too long. Please start again.",
-                    "pending login expired (TPOAuthLoginTimeout)");
+    if ((rc = take_pending(r, pc, state, &pl)) != OK) {
+        return rc;
     }
     rs = tpo_provider_meta_get(r, pc, &meta);
     if (rs != TPO_RT_OK) {

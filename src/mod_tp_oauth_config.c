@@ -39,6 +39,9 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->cache_passphrase_prev = base->cache_passphrase_prev;
     c->cache_redis_password = base->cache_redis_password;
     c->cache_set_at = base->cache_set_at;
+    c->login_secret = base->login_secret;
+    c->login_secret_len = base->login_secret_len;
+    c->login_secret_at = base->login_secret_at;
     return c;
 }
 

@@ -96,7 +96,11 @@ typedef struct tpo_server_conf {
     const char *cache_redis_password;
     const char *cache_set_at;          /* where TPOAuthCache was set */
     int cache_entries;                 /* TPO_UNSET: derived */
-    int pending_capacity;              /* pending logins at most */
+    int pending_capacity;              /* TPOAuthPendingLogins: consumed-state markers
+                                          the shared-memory store holds */
+    const unsigned char *login_secret; /* TPOAuthLoginCookieKeyFile contents, or NULL */
+    apr_size_t login_secret_len;
+    const char *login_secret_at;       /* where it was set */
 } tpo_server_conf;
 
 typedef enum { TPO_EXPORT_ENV = 1, TPO_EXPORT_HEADERS = 2, TPO_EXPORT_BOTH = 3,

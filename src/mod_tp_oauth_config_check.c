@@ -216,6 +216,15 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
                          sc->cache_set_at);
             return !OK;
         }
+        if (sc->cache_type != TPO_CACHE_SHM && !sc->login_secret) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
+                         "TPOAuthCache %s (%s) without TPOAuthLoginCookieKeyFile: the login "
+                         "cookies are sealed with a random key of this server, so a login "
+                         "started here cannot finish on another server; give every server "
+                         "the same key file",
+                         sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
+                         sc->cache_set_at);
+        }
     }
     if (provider_refs) {
         for (i = 0; i < provider_refs->nelts; i++) {

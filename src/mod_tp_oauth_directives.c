@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_cookie.h"
+#include "tpo_pending_cookie.h"
 #include "tpo_provider.h"
 
 static const char *const known_algs[] = {
@@ -184,6 +185,49 @@ static const char *cmd_cache_str(cmd_parms *cmd, void *mconfig, const char *arg)
     else {
         sc->cache_redis_password = arg;
     }
+    return NULL;
+}
+
+/* The secret the login cookies' key is derived from: read at configuration
+ * time, so a missing or short file fails configtest. */
+static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    const char *path;
+    unsigned char *buf;
+    apr_file_t *f;
+    apr_size_t n = 0;
+    apr_status_t rv;
+
+    if (err) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, arg);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: invalid path %s", cmd->cmd->name, arg);
+    }
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, APR_OS_DEFAULT, cmd->temp_pool);
+    if (rv != APR_SUCCESS) {
+        char msg[120];
+        return apr_psprintf(cmd->pool, "%s: cannot open %s: %s", cmd->cmd->name, path,
+                            apr_strerror(rv, msg, sizeof(msg)));
+    }
+    buf = apr_palloc(cmd->pool, TPO_PENDING_SECRET_MAX + 1);
+    rv = apr_file_read_full(f, buf, TPO_PENDING_SECRET_MAX + 1, &n);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        return apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, path);
+    }
+    if (n < TPO_PENDING_SECRET_MIN || n > TPO_PENDING_SECRET_MAX) {
+        return apr_psprintf(cmd->pool, "%s: %s must hold %d to %d bytes of random data "
+                            "(e.g. openssl rand -out FILE 32), it has %" APR_SIZE_T_FMT,
+                            cmd->cmd->name, path, TPO_PENDING_SECRET_MIN,
+                            TPO_PENDING_SECRET_MAX, n);
+    }
+    sc->login_secret = buf;
+    sc->login_secret_len = n;
+    sc->login_secret_at = where(cmd);
     return NULL;
 }
 
@@ -685,7 +729,11 @@ const command_rec tpo_cmds[] = {
     AP_INIT_TAKE1("TPOAuthCacheRedisPassword", cmd_cache_str, NULL, RSRC_CONF,
                   "Password (AUTH) of the Redis server"),
     AP_INIT_TAKE1("TPOAuthPendingLogins", cmd_pending_capacity, NULL, RSRC_CONF,
-                  "How many logins may be in progress at once, server-wide"),
+                  "How many consumed-login markers the shared-memory store keeps (replay "
+                  "protection of the callback)"),
+    AP_INIT_TAKE1("TPOAuthLoginCookieKeyFile", cmd_login_key_file, NULL, RSRC_CONF,
+                  "File with >= 32 random bytes the login cookies' key is derived from "
+                  "(the same file on every server behind a load balancer)"),
     AP_INIT_RAW_ARGS("<TPOAuthProvider", cmd_provider_section, NULL, RSRC_CONF,
                      "Defines an authorization server and this server's client at it"),
     AP_INIT_TAKE1("TPOAuthProvider", cmd_dir_provider, NULL, ACCESS_CONF,

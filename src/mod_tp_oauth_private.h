@@ -20,7 +20,10 @@ extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
 
 /* The caches, created by the parent in post_config (inherited by children). */
 extern tpo_cache *tpo_session_cache;
-extern tpo_cache *tpo_pending_cache;
+extern tpo_cache *tpo_pending_cache;      /* consumed-state markers */
+/* The key login cookies are sealed with (TPOAuthLoginCookieKeyFile, or
+ * random per server start), set in post_config. */
+extern struct tpo_pending_key tpo_login_key;
 void tpo_cache_note_pressure(request_rec *r);
 
 /* mod_tp_oauth_page.c: one page and one log line per failure. Returns DONE
@@ -102,8 +105,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 
 /* Keys in the caches */
 #define TPO_KEY_SESSION "s:"
-#define TPO_KEY_STATE   "st:"
-#define TPO_KEY_BROWSER "br:"
+#define TPO_KEY_CONSUMED "sc:"   /* + state: the callback took this login (one use) */
 #define TPO_KEY_REFRESH_LOCK "rl:"
 #define TPO_KEY_REFRESH_FAIL "rf:"
 

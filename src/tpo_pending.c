@@ -1,11 +1,10 @@
 #include <string.h>
-#include <apr_strings.h>
 #include "tpo_pending.h"
 #include "tpo_session.h"
 
 enum {
     P_CREATED = 1, P_EXPIRES,
-    P_PROVIDER = 16, P_BROWSER, P_NONCE, P_VERIFIER, P_REDIRECT_URI, P_RETURN_URL
+    P_PROVIDER = 16, P_STATE, P_NONCE, P_VERIFIER, P_REDIRECT_URI, P_RETURN_URL
 };
 
 static const char PENDING_MAGIC[3] = { 'T', 'P', 'L' };
@@ -18,7 +17,7 @@ char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len)
     tpo_tlv_put_time(&w, P_CREATED, pl->created);
     tpo_tlv_put_time(&w, P_EXPIRES, pl->expires);
     tpo_tlv_put_str(&w, P_PROVIDER, pl->provider);
-    tpo_tlv_put_str(&w, P_BROWSER, pl->browser);
+    tpo_tlv_put_str(&w, P_STATE, pl->state);
     tpo_tlv_put_str(&w, P_NONCE, pl->nonce);
     tpo_tlv_put_str(&w, P_VERIFIER, pl->code_verifier);
     tpo_tlv_put_str(&w, P_REDIRECT_URI, pl->redirect_uri);
@@ -47,7 +46,7 @@ apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len,
         case P_CREATED:      st = tpo_tlv_time(data, dlen, &out->created); break;
         case P_EXPIRES:      st = tpo_tlv_time(data, dlen, &out->expires); break;
         case P_PROVIDER:     st = tpo_tlv_str(data, dlen, &out->provider); break;
-        case P_BROWSER:      st = tpo_tlv_str(data, dlen, &out->browser); break;
+        case P_STATE:        st = tpo_tlv_str(data, dlen, &out->state); break;
         case P_NONCE:        st = tpo_tlv_str(data, dlen, &out->nonce); break;
         case P_VERIFIER:     st = tpo_tlv_str(data, dlen, &out->code_verifier); break;
         case P_REDIRECT_URI: st = tpo_tlv_str(data, dlen, &out->redirect_uri); break;
@@ -58,51 +57,9 @@ apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len,
             return APR_EINVAL;
         }
     }
-    if (rc < 0 || !out->provider || !out->browser || !out->code_verifier
+    if (rc < 0 || !out->provider || !out->state || !out->code_verifier
         || !out->redirect_uri || !out->return_url) {
         return APR_EINVAL;
     }
     return APR_SUCCESS;
-}
-
-/* Lists are short (a handful of states): plain string work is fine. */
-char *tpo_pending_list_add(apr_pool_t *p, const char *list, const char *state,
-                           int max, const char **dropped)
-{
-    apr_array_header_t *items = apr_array_make(p, 8, sizeof(char *));
-    char *copy = apr_pstrdup(p, list ? list : ""), *tok, *last = NULL;
-    char *result = "", *drop = NULL;
-    int i, start;
-
-    for (tok = apr_strtok(copy, " ", &last); tok; tok = apr_strtok(NULL, " ", &last)) {
-        if (strcmp(tok, state) != 0) {
-            APR_ARRAY_PUSH(items, char *) = tok;
-        }
-    }
-    APR_ARRAY_PUSH(items, char *) = (char *)state;
-    start = items->nelts > max ? items->nelts - max : 0;
-    for (i = 0; i < items->nelts; i++) {
-        char *it = APR_ARRAY_IDX(items, i, char *);
-        if (i < start) {
-            drop = drop ? apr_pstrcat(p, drop, " ", it, NULL) : it;
-        }
-        else {
-            result = *result ? apr_pstrcat(p, result, " ", it, NULL) : apr_pstrdup(p, it);
-        }
-    }
-    *dropped = drop;
-    return result;
-}
-
-char *tpo_pending_list_remove(apr_pool_t *p, const char *list, const char *state)
-{
-    char *copy = apr_pstrdup(p, list ? list : ""), *tok, *last = NULL;
-    char *result = "";
-
-    for (tok = apr_strtok(copy, " ", &last); tok; tok = apr_strtok(NULL, " ", &last)) {
-        if (strcmp(tok, state) != 0) {
-            result = *result ? apr_pstrcat(p, result, " ", tok, NULL) : apr_pstrdup(p, tok);
-        }
-    }
-    return result;
 }

@@ -176,7 +176,7 @@ START_TEST(pending_roundtrip_and_required)
     pl.created = 1;
     pl.expires = 2;
     pl.provider = "idp";
-    pl.browser = "b-1";
+    pl.state = "s-1";
     pl.nonce = "n-1";
     pl.code_verifier = "v-1";
     pl.redirect_uri = "http://127.0.0.1/cb";
@@ -184,7 +184,7 @@ START_TEST(pending_roundtrip_and_required)
     buf = tpo_pending_encode(tpo_test_pool, &pl, &len);
     ck_assert_int_eq(tpo_pending_decode(tpo_test_pool, buf, len, &d), APR_SUCCESS);
     ck_assert(d.expires == 2);
-    ck_assert_str_eq(d.browser, "b-1");
+    ck_assert_str_eq(d.state, "s-1");
     ck_assert_str_eq(d.nonce, "n-1");
     ck_assert_str_eq(d.code_verifier, "v-1");
     ck_assert_str_eq(d.return_url, "/app/?x=1");
@@ -207,34 +207,6 @@ START_TEST(pending_roundtrip_and_required)
 }
 END_TEST
 
-START_TEST(pending_list_bounded)
-{
-    const char *dropped = NULL;
-    char *l = tpo_pending_list_add(tpo_test_pool, NULL, "a", 3, &dropped);
-
-    ck_assert_str_eq(l, "a");
-    ck_assert_ptr_null(dropped);
-    l = tpo_pending_list_add(tpo_test_pool, l, "b", 3, &dropped);
-    l = tpo_pending_list_add(tpo_test_pool, l, "c", 3, &dropped);
-    ck_assert_str_eq(l, "a b c");
-    ck_assert_ptr_null(dropped);
-    l = tpo_pending_list_add(tpo_test_pool, l, "d", 3, &dropped);
-    ck_assert_str_eq(l, "b c d");
-    ck_assert_str_eq(dropped, "a");
-    /* re-adding an existing state moves it to the end, drops nothing */
-    l = tpo_pending_list_add(tpo_test_pool, l, "b", 3, &dropped);
-    ck_assert_str_eq(l, "c d b");
-    ck_assert_ptr_null(dropped);
-    /* a list longer than max (max lowered) drops several */
-    l = tpo_pending_list_add(tpo_test_pool, "1 2 3 4 5", "6", 2, &dropped);
-    ck_assert_str_eq(l, "5 6");
-    ck_assert_str_eq(dropped, "1 2 3 4");
-    ck_assert_str_eq(tpo_pending_list_remove(tpo_test_pool, "c d b", "d"), "c b");
-    ck_assert_str_eq(tpo_pending_list_remove(tpo_test_pool, "c", "c"), "");
-    ck_assert_str_eq(tpo_pending_list_remove(tpo_test_pool, "c", "x"), "c");
-}
-END_TEST
-
 int main(void)
 {
     Suite *s = suite_create("session");
@@ -247,7 +219,6 @@ int main(void)
     tcase_add_test(tc, session_unknown_field_skipped);
     tcase_add_test(tc, session_missing_user_refused);
     tcase_add_test(tc, pending_roundtrip_and_required);
-    tcase_add_test(tc, pending_list_bounded);
     suite_add_tcase(s, tc);
     return tpo_test_run(s);
 }

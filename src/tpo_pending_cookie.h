@@ -1,0 +1,85 @@
+/* The login cookie: a pending login sealed with AES-256-GCM under a key
+ * derived from the server's secret, one cookie per login in progress, named
+ * "<cookie name>_login_<tag>" where <tag> is a short hash of the state.
+ *
+ * Value: base64url( 0x01 | IV (12 random bytes) | ciphertext | GCM tag (16) ),
+ * the version byte and a fixed label authenticated as associated data. A
+ * cookie altered, cut short, sealed under another key or for another state
+ * does not open. Per browser the cookies are bounded in number and in bytes:
+ * the oldest (and any that do not open) are dropped first. */
+#ifndef TPO_PENDING_COOKIE_H
+#define TPO_PENDING_COOKIE_H
+
+#include <apr_pools.h>
+#include <apr_tables.h>
+#include "tpo_pending.h"
+
+#define TPO_PENDING_KEY_LEN     32
+#define TPO_PENDING_SECRET_MIN  32     /* bytes of a configured secret at least */
+#define TPO_PENDING_SECRET_MAX  4096
+#define TPO_PENDING_TAG_LEN     8      /* characters of the cookie-name suffix */
+/* A return URL longer than this is not kept (the login returns to "/"), so
+ * one login cookie stays well under the browsers' 4096-byte limit. */
+#define TPO_PENDING_RETURN_URL_MAX 1536
+/* All login cookies of one provider together (names and values), so that
+ * the Cookie header stays far below httpd's 8190-byte field limit. */
+#define TPO_PENDING_COOKIES_MAX_BYTES 4096
+
+typedef struct tpo_pending_key {
+    unsigned char k[TPO_PENDING_KEY_LEN];
+} tpo_pending_key;
+
+/* HKDF-SHA256 of a secret (>= TPO_PENDING_SECRET_MIN bytes) with its own label. */
+apr_status_t tpo_pending_key_derive(const void *secret, apr_size_t len, tpo_pending_key *key);
+/* A random key (valid until the server stops). */
+apr_status_t tpo_pending_key_random(tpo_pending_key *key);
+
+/* The sealed cookie value, or NULL (randomness or OpenSSL failure). */
+char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key, const tpo_pending *pl);
+/* APR_EINVAL when the value does not open (tampered, truncated, other key,
+ * bad record). Does not check expiry or state: see tpo_pending_find(). */
+apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key, const char *val,
+                              apr_size_t vlen, tpo_pending *out);
+
+/* "<base>_login_<tag>" for this state. */
+char *tpo_pending_cookie_name(apr_pool_t *p, const char *base, const char *state);
+
+typedef enum {
+    TPO_PENDING_OK = 0,
+    TPO_PENDING_NO_COOKIE,      /* this browser has no login cookie for the state */
+    TPO_PENDING_BAD_COOKIE,     /* it does not open (tampered, other key, truncated) */
+    TPO_PENDING_OTHER_STATE,    /* it opens but holds another state */
+    TPO_PENDING_OTHER_PROVIDER, /* started for another provider */
+    TPO_PENDING_EXPIRED         /* older than the login timeout */
+} tpo_pending_result;
+
+/* The pending login for `state` in a Cookie header, checked: it must be in
+ * this browser's cookie, open, hold this state and provider and not be
+ * expired at `now`. *cookie_name is set whenever the state is well formed
+ * (the caller deletes that cookie). Nothing on the server is touched. */
+tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
+                                    const char *header, const char *base,
+                                    const char *state, const char *provider,
+                                    apr_time_t now, tpo_pending *out,
+                                    const char **cookie_name);
+const char *tpo_pending_result_text(tpo_pending_result res);
+
+typedef struct tpo_pending_slot {
+    const char *name;
+    apr_size_t size;        /* bytes of name=value */
+    apr_time_t created;     /* 0 when it does not open or has expired */
+    int drop;
+} tpo_pending_slot;
+
+/* The login cookies of `base` in a Cookie header (each name once; at most
+ * 64), opened to learn their age. Array of tpo_pending_slot. */
+apr_array_header_t *tpo_pending_cookies(apr_pool_t *p, const tpo_pending_key *key,
+                                        const char *header, const char *base,
+                                        apr_time_t now);
+/* Marks slots to drop, unusable ones first, then the oldest, until one new
+ * cookie of new_size fits: at most `max` cookies and `max_bytes` together.
+ * Returns how many are marked. */
+int tpo_pending_cookies_trim(apr_array_header_t *slots, int max, apr_size_t new_size,
+                             apr_size_t max_bytes);
+
+#endif
