@@ -206,7 +206,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
                       "login cookies); dropped %d, the oldest first",
                       pc->max_pending_per_browser, dropped);
     }
-    tpo_set_cookie(r, pc, name, sealed, pc->login_timeout);
+    tpo_set_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
 
     url = meta->authorization_endpoint;
     url = tpo_url_add_param(r->pool, url, "response_type", "code");

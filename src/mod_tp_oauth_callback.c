@@ -50,9 +50,9 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
         break;
     case TPO_PENDING_NO_COOKIE:
         return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login started elsewhere",
-                    "This login was not started in this browser (or its cookies were "
-                    "cleared, or too many logins were started at once). Please start again "
-                    "from the page you wanted to open.", tpo_pending_result_text(res));
+                    "This login was started in another browser (or this browser's cookies "
+                    "were cleared, or too many logins were started at once). Please start "
+                    "again from the page you wanted to open.", tpo_pending_result_text(res));
     case TPO_PENDING_EXPIRED:
         return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired",
                     "The login took too long. Please start again.",

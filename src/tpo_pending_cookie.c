@@ -245,8 +245,8 @@ const char *tpo_pending_result_text(tpo_pending_result res)
     switch (res) {
     case TPO_PENDING_OK: return "ok";
     case TPO_PENDING_NO_COOKIE:
-        return "this browser has no login cookie for the state (login started in another "
-               "browser, cookies cleared, or dropped as the oldest of "
+        return "state does not belong to this browser: no login cookie for it (login "
+               "started in another browser, cookies cleared, or dropped as the oldest of "
                "TPOAuthPendingLoginsPerBrowser)";
     case TPO_PENDING_BAD_COOKIE:
         return "login cookie does not open (tampered, truncated, or sealed with another "

@@ -24,6 +24,9 @@
 /* All login cookies of one provider together (names and values), so that
  * the Cookie header stays far below httpd's 8190-byte field limit. */
 #define TPO_PENDING_COOKIES_MAX_BYTES 4096
+/* The browser keeps a login cookie this much longer than the login lives,
+ * so a late callback is told "expired" rather than "unknown". */
+#define TPO_PENDING_COOKIE_GRACE_SEC 60
 
 typedef struct tpo_pending_key {
     unsigned char k[TPO_PENDING_KEY_LEN];

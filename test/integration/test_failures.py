@@ -19,9 +19,16 @@ pytestmark = pytest.mark.usefixtures("fake_httpd")
 JWT_RX = re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}")
 
 
+# A small consumed-marker store: with the old design (pending logins in a
+# server store of this size) 3 x 16 anonymous navigations evicted logins in
+# progress (test_flood_does_not_cancel_a_login_in_progress).
+PENDING_CAPACITY = 16
+
+
 @pytest.fixture(scope="module")
 def fake_httpd(httpd, idp, fakeidp):
-    httpd.ensure(fake_conf(idp.issuer, fakeidp.base, httpd.server_root))
+    httpd.ensure(fake_conf(idp.issuer, fakeidp.base, httpd.server_root)
+                 + "TPOAuthPendingLogins %d\n" % PENDING_CAPACITY)
     return httpd
 
 
@@ -96,23 +103,39 @@ def test_state_unknown(fake_httpd, alice):
         fake_httpd.url("/m/oidc/redirect_uri?code=abc&state=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"),
         timeout=10)
     assert r.status_code == 400
-    assert "state unknown, expired or already used" in log_since(fake_httpd, mark)
+    # (design change, issue 10: an unknown state is one this browser has no login
+    # cookie for; it used to be looked up in a server store)
+    assert "state does not belong to this browser: no login cookie" in log_since(
+        fake_httpd, mark)
     still_serving(fake_httpd, alice)
+
+
+def login_cookies(session, prefix="tpo_oidc_login_"):
+    return {c.name: c.value for c in session.cookies if c.name.startswith(prefix)}
 
 
 def test_state_replayed(fake_httpd, alice):
     s = h.browser_session()
     cb = callback_url(s, start_login(s, fake_httpd, "oidc"))
+    # an attacker who copied the browser's cookies before the callback, and the callback
+    stolen = h.browser_session()
+    stolen.cookies.update(s.cookies)
+    assert len(login_cookies(stolen)) == 1
     first = s.get(cb, allow_redirects=False, timeout=10)
     assert first.status_code == 302
     assert first.headers["Location"] == "/m/oidc/whoami.cgi"
+    # the callback deletes the login cookie
+    assert not login_cookies(s)
     mark = len(fake_httpd.error_log())
-    again = h.browser_session()
-    again.cookies.update(s.cookies)
-    replay = again.get(cb, allow_redirects=False, timeout=10)
+    replay = stolen.get(cb, allow_redirects=False, timeout=10)
     assert replay.status_code == 400
     assert "already used" in replay.text
-    assert "state unknown, expired or already used" in log_since(fake_httpd, mark)
+    log = log_since(fake_httpd, mark)
+    assert "login failed: state already used (replay of the callback?)" in log
+    assert "tpo_oidc=" not in replay.headers.get("Set-Cookie", "")
+    # the same browser again (its login cookie is gone): refused too
+    replay = s.get(cb, allow_redirects=False, timeout=10)
+    assert replay.status_code == 400
     # the first login's session is still good
     r = s.get(fake_httpd.url("/m/oidc/whoami.cgi"), allow_redirects=False, timeout=10)
     assert r.status_code == 200 and "Hello fake-user-1" in r.text
@@ -125,16 +148,22 @@ def test_state_expired(fake_httpd, alice):
     cb = callback_url(s, authorize)
     time.sleep(3.2)
     mark = len(fake_httpd.error_log())
+    # the browser still sends the login cookie (it lives a minute longer than the
+    # login), sealed with an expiry that has passed
+    assert login_cookies(s, "tpo_short_login_")
     r = s.get(cb, allow_redirects=False, timeout=10)
     assert r.status_code == 400
+    assert "Login expired" in r.text
     log = log_since(fake_httpd, mark)
-    assert "expired" in log
+    assert "login failed: pending login expired (TPOAuthLoginTimeout)" in log
+    assert not login_cookies(s, "tpo_short_login_")    # deleted
     still_serving(fake_httpd, alice)
 
 
 def test_state_from_another_browser(fake_httpd, alice):
     """Login CSRF: a callback with a valid state, delivered to a browser that
-    did not start the login, is refused (and the state is spent)."""
+    did not start the login, is refused (and, since issue 10, the state is not
+    spent: see test_stranger_cannot_cancel_a_login)."""
     attacker = h.browser_session()
     cb = callback_url(attacker, start_login(attacker, fake_httpd, "oidc"))
     victim = h.browser_session()
@@ -161,12 +190,14 @@ def test_iss_mismatch_refused(fake_httpd, alice):
 
 
 def test_bounded_pending_logins_per_browser(fake_httpd, alice):
-    """A script hammering a protected URL keeps one login cookie and at most
-    TPOAuthPendingLoginsPerBrowser (8) states; the oldest are dropped."""
+    """A script hammering a protected URL keeps at most
+    TPOAuthPendingLoginsPerBrowser (8) login cookies, one per login in progress
+    (design change, issue 10: it used to be one cookie naming 8 server-side
+    states); the oldest are dropped."""
     s = h.browser_session()
     authorizes = [start_login(s, fake_httpd, "oidc") for _ in range(12)]
-    login_cookies = [c for c in s.cookies if c.name.endswith("_login")]
-    assert len(login_cookies) == 1
+    assert len(login_cookies(s)) == 8
+    assert sum(len(n) + 1 + len(v) for n, v in login_cookies(s).items()) <= 4096
     # the 4 oldest are gone, the 8 newest still work (test one of each)
     oldest = callback_url(s, authorizes[0])
     r = s.get(oldest, allow_redirects=False, timeout=10)
@@ -175,6 +206,145 @@ def test_bounded_pending_logins_per_browser(fake_httpd, alice):
     r = s.get(newest, allow_redirects=False, timeout=10)
     assert r.status_code == 302
     still_serving(fake_httpd, alice)
+
+
+
+# ------------------------------------------- logins in progress (issue 10, items 2 and 5)
+
+def anonymous_navigation(httpd, path):
+    """A navigation from another client: no cookies at all."""
+    return requests.get(httpd.url(path), headers={"Accept": h.HTML_ACCEPT},
+                        allow_redirects=False, timeout=10)
+
+
+def test_flood_does_not_cancel_a_login_in_progress(fake_httpd, alice, idp):
+    """Anonymous navigations from other clients, 4 x TPOAuthPendingLogins of them,
+    cannot push out a login in progress at the real IdP: it lives in its own
+    browser's cookie, the server stores nothing for them."""
+    victim = h.browser_session()
+    r = victim.get(fake_httpd.url("/app/whoami.cgi"), allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"].startswith(idp.issuer)
+    authorize = r.headers["Location"]
+    assert len(login_cookies(victim, "tp_oauth_session_login_")) == 1
+    for i in range(4 * PENDING_CAPACITY):
+        f = anonymous_navigation(fake_httpd, "/app/whoami.cgi?flood=%d" % i)
+        assert f.status_code == 302, f.status_code
+        # the IdP is only visited for some: each visit there is a real round trip
+        if i % 16 == 0:
+            other = h.browser_session()
+            other.cookies.update(f.cookies)
+            other.get(f.headers["Location"], timeout=10)
+    # the first login now finishes at the real IdP
+    mark = len(fake_httpd.error_log())
+    done = h.oidc_login(victim, authorize, "bob")
+    assert done.status_code == 200 and "Hello bob" in done.text, (
+        done.status_code, done.url, log_since(fake_httpd, mark)[-2000:])
+    assert not login_cookies(victim, "tp_oauth_session_login_")
+    still_serving(fake_httpd, alice)
+
+
+def test_flood_with_the_fake_provider(fake_httpd, alice):
+    """The same with a login waiting at its callback (fake provider), and the
+    flood on the same provider."""
+    victim = h.browser_session()
+    cb = callback_url(victim, start_login(victim, fake_httpd, "oidc"))
+    for i in range(3 * PENDING_CAPACITY + 8):
+        assert anonymous_navigation(fake_httpd, "/m/oidc/whoami.cgi?n=%d" % i).status_code == 302
+    r = victim.get(cb, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    assert r.headers["Location"] == "/m/oidc/whoami.cgi"
+    r = victim.get(fake_httpd.url("/m/oidc/whoami.cgi"), allow_redirects=False, timeout=10)
+    assert r.status_code == 200 and "Hello fake-user-1" in r.text
+
+
+def test_stranger_cannot_cancel_a_login(fake_httpd, alice):
+    """Item 5: a stranger who learns the victim's state (the callback URL) and
+    presents it without the victim's login cookie gets 400, and consumes
+    nothing: the victim's login still completes."""
+    victim = h.browser_session()
+    cb = callback_url(victim, start_login(victim, fake_httpd, "oidc"))
+    mark = len(fake_httpd.error_log())
+    strangers = [h.browser_session(), h.browser_session()]
+    start_login(strangers[1], fake_httpd, "oidc")    # with login cookies of its own
+    for stranger in strangers:
+        r = stranger.get(cb, allow_redirects=False, timeout=10)
+        assert r.status_code == 400, r.status_code
+        assert "another browser" in r.text
+        assert "tpo_oidc" not in r.headers.get("Set-Cookie", "")
+    log = log_since(fake_httpd, mark)
+    assert log.count("login failed: state does not belong to this browser") == 2, log
+    r = victim.get(cb, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:300], log_since(fake_httpd, mark))
+    assert r.headers["Location"] == "/m/oidc/whoami.cgi"
+    r = victim.get(fake_httpd.url("/m/oidc/whoami.cgi"), allow_redirects=False, timeout=10)
+    assert r.status_code == 200 and "Hello fake-user-1" in r.text
+    still_serving(fake_httpd, alice)
+
+
+def test_stranger_with_victim_login_cookie_under_other_name(fake_httpd, alice):
+    """A login cookie is bound to its state: the victim's cookie value copied
+    under the name of the stranger's own state does not open the stranger's
+    callback for the victim's login (and vice versa)."""
+    victim = h.browser_session()
+    start_login(victim, fake_httpd, "oidc")
+    (vname, vvalue), = login_cookies(victim).items()
+    stranger = h.browser_session()
+    cb = callback_url(stranger, start_login(stranger, fake_httpd, "oidc"))
+    (sname, _), = login_cookies(stranger).items()
+    forged = h.browser_session()
+    forged.cookies.set(sname, vvalue, domain="127.0.0.1", path="/")
+    mark = len(fake_httpd.error_log())
+    r = forged.get(cb, allow_redirects=False, timeout=10)
+    assert r.status_code == 400
+    assert "login cookie holds another state" in log_since(fake_httpd, mark)
+    # the stranger's own login is untouched by that
+    r = stranger.get(cb, allow_redirects=False, timeout=10)
+    assert r.status_code == 302
+
+
+def tamper(value, pos):
+    c = "A" if value[pos] != "A" else "B"
+    return value[:pos] + c + value[pos + 1:]
+
+
+@pytest.mark.parametrize("how", ["flip-middle", "flip-first", "truncate", "garbage"])
+def test_tampered_login_cookie(fake_httpd, alice, how):
+    s = h.browser_session()
+    cb = callback_url(s, start_login(s, fake_httpd, "oidc"))
+    (name, value), = login_cookies(s).items()
+    bad = {"flip-middle": tamper(value, len(value) // 2),
+           "flip-first": tamper(value, 1),
+           "truncate": value[:-10],
+           "garbage": "x" * 40}[how]
+    s.cookies.set(name, bad, domain="127.0.0.1", path="/")
+    mark = len(fake_httpd.error_log())
+    r = s.get(cb, allow_redirects=False, timeout=10)
+    assert r.status_code == 400
+    assert "not valid" in r.text
+    log = log_since(fake_httpd, mark)
+    assert "login failed: login cookie does not open (tampered" in log
+    assert value not in log and bad not in log
+    assert "tpo_oidc=" not in r.headers.get("Set-Cookie", "")
+    still_serving(fake_httpd, alice)
+
+
+def test_login_cookie_attributes(fake_httpd):
+    r = anonymous_navigation(fake_httpd, "/m/oidc/whoami.cgi")
+    assert r.status_code == 302
+    cookies = [c for c in h.set_cookie_headers(r) if c.startswith("tpo_oidc_login_")]
+    assert len(cookies) == 1, h.set_cookie_headers(r)
+    c = cookies[0]
+    name, value = c.split(";")[0].split("=", 1)
+    assert re.fullmatch(r"tpo_oidc_login_[A-Za-z0-9_-]{8}", name), name
+    assert re.fullmatch(r"[A-Za-z0-9_-]{200,1000}", value), value
+    attrs = [a.strip().lower() for a in c.split(";")[1:]]
+    assert "httponly" in attrs and "samesite=lax" in attrs and "path=/" in attrs, attrs
+    assert any(a.startswith("max-age=") for a in attrs), attrs
+    assert "secure" not in attrs     # plain http here
+    # nothing readable in it: not the state, nonce or code challenge of the redirect
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)
+    for k in ("state", "nonce", "code_challenge"):
+        assert q[k][0] not in value
 
 
 # ---------------------------------------------------------------- token endpoint
