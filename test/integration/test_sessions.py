@@ -853,9 +853,12 @@ PASSPHRASE = "cluster-test-passphrase-0123456789"
 REDIS_PASSWORD = "redis-test-password-42"
 
 
-def cluster_conf(kind, backend, fakeidp, root):
+def cluster_conf(kind, backend, fakeidp, root, login_key_file):
     c = "TPOAuthCache %s 127.0.0.1:%d\n" % (kind, backend.port)
     c += 'TPOAuthCachePassphrase "%s"\n' % PASSPHRASE
+    # logins in progress live in the browser, sealed with a key from this file:
+    # every server behind the load balancer has the same one
+    c += 'TPOAuthLoginCookieKeyFile "%s"\n' % login_key_file
     c += "TPOAuthCacheTimeout 0.5\n"
     if kind == "redis":
         c += "TPOAuthCacheRedisPassword %s\n" % REDIS_PASSWORD
@@ -874,12 +877,16 @@ def cluster(request, module_path, fakeidp):
     os.chmod(workdir, 0o755)
     backend = Backend(kind, workdir, password=REDIS_PASSWORD if kind == "redis" else None)
     servers = []
+    login_key_file = os.path.join(workdir, "login-cookie.key")
+    with open(login_key_file, "wb") as f:
+        f.write(os.urandom(32))
     try:
         backend.start()
         for _ in range(2):
             server = h.Httpd(module=module_path)
             servers.append(server)
-            server.start(cluster_conf(kind, backend, fakeidp, server.server_root))
+            server.start(cluster_conf(kind, backend, fakeidp, server.server_root,
+                                      login_key_file))
         yield Cluster(kind, backend, servers[0], servers[1], fakeidp)
     finally:
         keep = any(server.problems(since_last=False) for server in servers)
@@ -937,6 +944,8 @@ def test_cluster_login_started_on_a_finished_on_b(cluster):
     assert callback.netloc == "127.0.0.1:%d" % cl.a.port, callback
     # deliver the provider's answer to B instead
     on_b = urllib.parse.urlunsplit(callback._replace(netloc="127.0.0.1:%d" % cl.b.port))
+    stolen = h.browser_session()        # someone with a copy of the browser's cookies
+    stolen.cookies.update(s.cookies)
     r = s.get(on_b, allow_redirects=False, timeout=10)
     assert r.status_code == 302, (r.status_code, r.text[:500])
     assert r.headers["Location"] == "/m/oidc/whoami.cgi"
@@ -944,9 +953,14 @@ def test_cluster_login_started_on_a_finished_on_b(cluster):
     assert sid and SID_RX.match(sid)
     for server in cl.servers():
         assert page_status(cl, server, sid).status_code == 200
-    # the state was spent on B: replaying the callback on A fails
+    # the state was spent on B: replaying the callback on A fails, also with a copy
+    # of the login cookie (the one-use marker is in the shared cache)
     r = s.get(urllib.parse.urlunsplit(callback), allow_redirects=False, timeout=10)
     assert r.status_code == 400, r.status_code
+    mark = len(cl.a.error_log())
+    r = stolen.get(urllib.parse.urlunsplit(callback), allow_redirects=False, timeout=10)
+    assert r.status_code == 400 and "already used" in r.text, r.status_code
+    assert "state already used (replay of the callback?)" in log_since(cl.a, mark)
     cl.check_health()
 
 
@@ -969,17 +983,19 @@ def test_cluster_logout_on_b_ends_session_on_a(cluster):
 def test_cluster_cache_holds_nothing_in_clear(cluster):
     cl = cluster
     s, sid = cluster_login(cl, cl.a)
-    login_cookie = s.cookies.get("tpo_oidc_login")
-    # a login in progress too (its state, nonce and code verifier live in the cache)
+    # a login in progress too (since issue 10 it lives in the browser's sealed login
+    # cookie; the cache only gets a one-use marker when the callback takes it)
     pending = h.browser_session()
     r = pending.get(cl.page(cl.b), allow_redirects=False, timeout=10)
     assert r.status_code == 302
     q = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)
     state = q["state"][0]
+    login_cookies = [c.value for c in pending.cookies if c.name.startswith("tpo_oidc_login_")]
+    assert len(login_cookies) == 1
     data = cl.backend.dump()
-    assert len(data) >= 2, data.keys()
+    assert len(data) >= 2, data.keys()          # the session and the consumed marker
     assert sum(len(v) for v in data.values()) > 1000   # the session is in there
-    secrets_ = [sid, login_cookie, state, pending.cookies.get("tpo_oidc_login"),
+    secrets_ = [sid, state, login_cookies[0], q["nonce"][0],
                 "fake-user-1@example.com", "fake-user-1", "eyJ", "Bearer"]
     for key, value in data.items():
         for secret in secrets_:
@@ -1008,15 +1024,27 @@ def test_cluster_backend_hung(cluster):
                 assert "Session store unavailable" in r.text
                 assert took < 3.0, "503 after %.2f s" % took
                 assert not cleared(r, "tpo_oidc"), "the session cookie was dropped"
-            # a visitor without a session: no login can start either, and no loop
+            # a visitor without a session: the login starts (since issue 10 it needs
+            # nothing from the cache until its callback), quickly and without a loop
             t = time.monotonic()
             r = page_status(cl, server, None, navigation=True)
-            assert r.status_code == 503 and "Location" not in r.headers, (
-                r.status_code, r.headers.get("Location"))
+            assert r.status_code == 302, r.status_code
+            assert r.headers["Location"].startswith(cl.fakeidp.base)
             assert time.monotonic() - t < 3.0
+            # ... but its callback cannot record the state as used: 503, no session
+            visitor = h.browser_session()
+            r = visitor.get(cl.page(server), allow_redirects=False, timeout=10)
+            r = visitor.get(r.headers["Location"], allow_redirects=False, timeout=10)
+            assert r.status_code == 302
+            t = time.monotonic()
+            r = visitor.get(r.headers["Location"], allow_redirects=False, timeout=10)
+            assert r.status_code == 503 and "Session store unavailable" in r.text, r.status_code
+            assert time.monotonic() - t < 3.0
+            assert not sets_value(r, "tpo_oidc")
         for server, mark in zip(cl.servers(), marks):
             log = log_since(server, mark)
             assert "session cache lookup failed" in log, log[-2000:]
+            assert "cannot record the state as used" in log, log[-2000:]
             assert sid not in log and sid2 not in log
     finally:
         cl.backend.resume()
