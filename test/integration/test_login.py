@@ -16,8 +16,19 @@ import tpo_harness as h
 
 WHOAMI = "/app/whoami.cgi"
 SESSION_COOKIE = "tp_oauth_session"
-LOGIN_COOKIE = "tp_oauth_session_login"
+# one login cookie per login in progress: <cookie name>_login_<8 characters>
+LOGIN_COOKIE_RX = re.compile(r"^tp_oauth_session_login_[A-Za-z0-9_-]{8}$")
 B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+def login_cookies_set(resp):
+    """[(name, value, attrs)] of the login cookies resp sets."""
+    out = []
+    for header in h.set_cookie_headers(resp):
+        n, v, attrs = h.parse_set_cookie(header)
+        if LOGIN_COOKIE_RX.match(n):
+            out.append((n, v, attrs))
+    return out
 
 
 def page_vars(text):
@@ -72,10 +83,13 @@ def test_navigation_without_session_redirects_to_idp(server, idp, browser):
     assert q.get("nonce") and B64URL.match(q["nonce"]), q
     assert len(q["code_challenge"]) == 43 and B64URL.match(q["code_challenge"]), q
     assert q["code_challenge_method"] == "S256"
-    found = h.find_set_cookie([r], LOGIN_COOKIE)
-    assert found, h.set_cookie_headers(r)
-    value, attrs, _ = found
+    found = login_cookies_set(r)
+    assert len(found) == 1, h.set_cookie_headers(r)
+    _, value, attrs = found[0]
     assert value and attrs.get("httponly") is True
+    # sealed: none of the values of the redirect can be read in it
+    for k in ("state", "nonce", "code_challenge"):
+        assert q[k] not in value
 
 
 def test_each_redirect_has_fresh_state(server, browser):
@@ -205,6 +219,26 @@ def test_session_survives_graceful_restart(server):
     assert_whoami(r, "kim")
 
 
+def test_login_in_progress_survives_graceful_restart(server):
+    """The login cookies' random key (no TPOAuthLoginCookieKeyFile) is kept
+    across graceful restarts."""
+    s = h.browser_session()
+    r = s.get(server.url(WHOAMI), allow_redirects=False, timeout=10)
+    assert r.status_code == 302
+    server.graceful()
+    r = h.oidc_login(s, r.headers["Location"], "lena")
+    assert_whoami(r, "lena")
+
+
+def test_login_with_key_file(httpd, std_conf, tmp_path):
+    key = tmp_path / "login.key"
+    key.write_bytes(uuid.uuid4().bytes * 3)            # 48 bytes
+    key.chmod(0o644)
+    httpd.ensure(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % key)
+    _, r = login(httpd, "mona")
+    assert_whoami(r, "mona")
+
+
 def test_return_to_original_url_with_query(server):
     path = WHOAMI + "?x=1&y=a%20b&z=%C3%A9&empty="
     _, r = login(server, "hank", path=path)
@@ -245,7 +279,7 @@ def test_unprotected_static_file(server, browser):
     assert r.status_code == 200
     assert r.text.strip() == "hello from an unprotected static file"
     assert not h.find_set_cookie([r], SESSION_COOKIE)
-    assert not h.find_set_cookie([r], LOGIN_COOKIE)
+    assert not login_cookies_set(r)
 
 
 # ------------------------------------------------------------------ client auth variants
@@ -299,6 +333,36 @@ def test_configtest_undefined_provider(httpd, idp):
     rc, out = httpd.configtest(conf)
     assert rc != 0, out
     assert "nosuch" in out and "TPOAuthProvider" in out, out
+
+
+def test_configtest_login_key_file(httpd, std_conf, tmp_path):
+    rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n"
+                               % (tmp_path / "missing.key"))
+    assert rc != 0 and "TPOAuthLoginCookieKeyFile" in out and "cannot open" in out, out
+    short = tmp_path / "short.key"
+    short.write_bytes(b"0123456789")
+    rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % short)
+    assert rc != 0 and "TPOAuthLoginCookieKeyFile" in out and "32" in out, out
+    good = tmp_path / "good.key"
+    good.write_bytes(b"k" * 32)
+    rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % good)
+    assert rc == 0, out
+    # inside a virtual host or a provider section: server-wide only
+    rc, out = httpd.configtest(std_conf + "<VirtualHost 127.0.0.1:1>\n"
+                               "TPOAuthLoginCookieKeyFile %s\n</VirtualHost>\n" % good)
+    assert rc != 0, out
+
+
+def test_configtest_distributed_cache_without_login_key_warns(httpd, std_conf, tmp_path):
+    cache = ("TPOAuthCache memcache 127.0.0.1:1\n"
+             'TPOAuthCachePassphrase "configtest-passphrase-0123456789"\n')
+    rc, out = httpd.configtest(std_conf + cache)
+    assert rc == 0, out
+    assert "without TPOAuthLoginCookieKeyFile" in out, out
+    good = tmp_path / "good.key"
+    good.write_bytes(b"k" * 32)
+    rc, out = httpd.configtest(std_conf + cache + "TPOAuthLoginCookieKeyFile %s\n" % good)
+    assert rc == 0 and "without TPOAuthLoginCookieKeyFile" not in out, out
 
 
 # ------------------------------------------------------------------ the fake IdP
