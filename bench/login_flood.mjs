@@ -8,7 +8,7 @@
 //        --count N                      (times the fake provider's token endpoint alone)
 //
 // One login = 4 requests, like a browser: GET the protected page (302 to the provider's authorize
-// endpoint, sets <cookie>_login), GET authorize (302 back to the redirect URI with code and
+// endpoint, sets <cookie>_login_<tag>), GET authorize (302 back to the redirect URI with code and
 // state), GET the redirect URI (the module exchanges the code at the token endpoint, checks the
 // ID token, opens a session: 302 + Set-Cookie <cookie>), GET the page again with the session
 // cookie (200 and the page must contain --marker). Cookies are kept per login, by hand.

@@ -1007,6 +1007,19 @@ def test_cluster_cache_holds_nothing_in_clear(cluster):
     cl.check_health()
 
 
+def test_cluster_anonymous_navigations_write_nothing(cluster):
+    """Logins started by anonymous clients take no room in the shared cache: only
+    a finished callback writes (its one-use marker)."""
+    cl = cluster
+    before = set(cl.backend.dump())
+    for i in range(20):
+        server = cl.servers()[i % 2]
+        r = page_status(cl, server, None, navigation=True)
+        assert r.status_code == 302 and r.headers["Location"].startswith(cl.fakeidp.base)
+    assert not set(cl.backend.dump()) - before, "anonymous navigations wrote to the cache"
+    cl.check_health()
+
+
 def test_cluster_backend_hung(cluster):
     cl = cluster
     s, sid = cluster_login(cl, cl.a)
