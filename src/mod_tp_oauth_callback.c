@@ -31,8 +31,8 @@ static int fail(request_rec *r, int status, int level, const char *title,
 /* The pending login for `state`, in this order: it must be in this
  * browser's login cookie and open (so a stranger who only knows the state
  * changes nothing), then it is consumed: a one-use marker added atomically
- * under the state, kept until the login would have expired. The cookie is
- * deleted in every case where it was found. */
+ * under the state, kept until the login would have expired. This
+ * provider's login cookie for the state is deleted whenever it was found. */
 static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state,
                         tpo_pending *pl)
 {
@@ -42,7 +42,8 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
 
     res = tpo_pending_find(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
                            pc->cookie_name, state, pc->name, r->request_time, pl, &name);
-    if (res != TPO_PENDING_NO_COOKIE && name) {
+    /* a login of another provider (same cookie name) may still finish there */
+    if (res != TPO_PENDING_NO_COOKIE && res != TPO_PENDING_OTHER_PROVIDER && name) {
         tpo_set_cookie(r, pc, name, "", 0);
     }
     switch (res) {
