@@ -3,11 +3,11 @@
  * pre-rendered environment), and the start of a login for a navigation that
  * has no session. */
 #include <string.h>
-#include <apr_lib.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_cookie.h"
 #include "tpo_nav.h"
+#include "tpo_origin.h"
 #include "tpo_pending.h"
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
@@ -284,81 +284,6 @@ static void www_authenticate(request_rec *r, tpo_provider_conf *pc)
                                 ap_escape_quotes(r->pool, realm)));
 }
 
-/* RFC 7230 token (tchar) */
-static int is_token(const char *s, apr_size_t len)
-{
-    apr_size_t i;
-
-    if (len == 0 || len > 64) {
-        return 0;
-    }
-    for (i = 0; i < len; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (!(apr_isalnum(c) || strchr("!#$%&'*+-.^_`|~", c))) {
-            return 0;
-        }
-    }
-    return 1;
-}
-
-/* Access-Control-Request-Headers: a comma-separated list of tokens; returns
- * it rebuilt ("a, b") or NULL when an element is not a token. */
-static const char *token_list(apr_pool_t *p, const char *v)
-{
-    const char *out = NULL;
-    int n = 0;
-
-    while (*v) {
-        const char *start, *end;
-        while (*v == ' ' || *v == '\t' || *v == ',') {
-            v++;
-        }
-        if (!*v) {
-            break;
-        }
-        start = v;
-        while (*v && *v != ',') {
-            v++;
-        }
-        end = v;
-        while (end > start && (end[-1] == ' ' || end[-1] == '\t')) {
-            end--;
-        }
-        if (!is_token(start, (apr_size_t)(end - start)) || ++n > 32) {
-            return NULL;
-        }
-        out = out ? apr_pstrcat(p, out, ", ", apr_pstrmemdup(p, start, end - start), NULL)
-                  : apr_pstrmemdup(p, start, end - start);
-    }
-    return out ? out : "";
-}
-
-/* An Origin header a browser sends: scheme "://" host [":" port]. */
-static int origin_ok(const char *o)
-{
-    const char *c;
-
-    if (!strncmp(o, "https://", 8)) {
-        o += 8;
-    }
-    else if (!strncmp(o, "http://", 7)) {
-        o += 7;
-    }
-    else {
-        return 0;   /* also "null": opaque origins are never allowed */
-    }
-    if (!*o || strlen(o) > 255) {
-        return 0;
-    }
-    for (c = o; *c; c++) {
-        if (!apr_isalnum(*c) && *c != '-' && *c != '.' && *c != ':' && *c != '['
-            && *c != ']') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 /* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
  * on a protected location: it never carries credentials, so it never reaches
  * the application (which would run without a user). The module answers it:
@@ -370,23 +295,16 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
     const char *method = apr_table_get(r->headers_in, "Access-Control-Request-Method");
     const char *req_headers = apr_table_get(r->headers_in, "Access-Control-Request-Headers");
     const char *allow_headers = NULL;
-    int listed = 0, i;
 
-    if (dc->cors_origins && origin_ok(origin)) {
-        listed = dc->cors_any;
-        for (i = 0; !listed && i < dc->cors_origins->nelts; i++) {
-            listed = !strcasecmp(origin, APR_ARRAY_IDX(dc->cors_origins, i, const char *));
-        }
-    }
-    if (!listed) {
+    if (!dc->cors_origins || !tpo_origin_allowed(origin, dc->cors_origins, dc->cors_any)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "CORS preflight from origin %s refused (not in TPOAuthCORSAllowOrigin)",
                       ap_escape_logitem(r->pool, origin));
         return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
                               "Cross-origin requests from this origin are not allowed here.");
     }
-    if (!is_token(method, strlen(method))
-        || (req_headers && !(allow_headers = token_list(r->pool, req_headers)))) {
+    if (!tpo_http_token(method, strlen(method))
+        || (req_headers && !(allow_headers = tpo_cors_token_list(r->pool, req_headers)))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       "CORS preflight from origin %s refused: malformed "
                       "Access-Control-Request-Method/-Headers",

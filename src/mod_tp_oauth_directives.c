@@ -7,6 +7,7 @@
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_cookie.h"
+#include "tpo_origin.h"
 #include "tpo_provider.h"
 
 static const char *const known_algs[] = {
@@ -324,32 +325,6 @@ static const char *not_in_provider(cmd_parms *cmd)
     return NULL;
 }
 
-/* An origin as browsers send it: scheme "://" host [":" port], no path. */
-static int origin_valid(const char *o)
-{
-    const char *c;
-
-    if (!strncasecmp(o, "https://", 8)) {
-        o += 8;
-    }
-    else if (!strncasecmp(o, "http://", 7)) {
-        o += 7;
-    }
-    else {
-        return 0;
-    }
-    if (!*o) {
-        return 0;
-    }
-    for (c = o; *c; c++) {
-        if (!apr_isalnum(*c) && *c != '-' && *c != '.' && *c != ':' && *c != '['
-            && *c != ']') {
-            return 0;
-        }
-    }
-    return 1;
-}
-
 static const char *cmd_cors_origin(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     tpo_dir_conf *dc = mconfig;
@@ -365,7 +340,7 @@ static const char *cmd_cors_origin(cmd_parms *cmd, void *mconfig, const char *ar
         dc->cors_any = 1;
         return NULL;
     }
-    if (!origin_valid(arg)) {
+    if (!tpo_origin_valid(arg)) {
         return apr_psprintf(cmd->pool, "TPOAuthCORSAllowOrigin: '%s' is not an origin "
                             "(scheme://host[:port], no path) or *", arg);
     }

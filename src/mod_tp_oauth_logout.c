@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_http.h"
+#include "tpo_origin.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
 #include "tpo_token.h"
@@ -68,30 +69,30 @@ static const char *own_origin(request_rec *r)
  * part (which must itself be a safe local path), else NULL. */
 static const char *own_local_part(request_rec *r, const char *url)
 {
-    const char *origin = own_origin(r);
-    apr_size_t n = strlen(origin);
+    const char *local = tpo_url_on_origin(url, own_origin(r));
 
-    if (strncasecmp(url, origin, n) != 0 || url[n] != '/') {
-        return NULL;
-    }
-    return tpo_return_url_is_local(url + n) ? url + n : NULL;
+    return local && tpo_return_url_is_local(local) ? local : NULL;
 }
 
-/* Logout CSRF: was the request made by another site? Sec-Fetch-Site other
- * than same-origin/none (a typed URL, a bookmark), or a foreign Origin, or
- * (without Origin) a foreign Referer. A request with none of them (an old
- * browser, curl) counts as same-origin. */
+/* Logout CSRF: was the request made by another site? A browser's
+ * Sec-Fetch-Site decides when present (no page can forge it; unlike Origin it
+ * stays right behind a TLS-terminating proxy): anything but same-origin or
+ * none (a typed URL, a bookmark) is cross-site. Without it: a foreign Origin
+ * (also "null"), or without Origin a foreign Referer. A request with none of
+ * them (an old browser, curl) counts as same-origin. */
 static int cross_site(request_rec *r, const char **why)
 {
     const char *sfs = apr_table_get(r->headers_in, "Sec-Fetch-Site");
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *referer = apr_table_get(r->headers_in, "Referer");
     const char *own = own_origin(r);
-    apr_size_t n = strlen(own);
 
-    if (sfs && strcasecmp(sfs, "same-origin") != 0 && strcasecmp(sfs, "none") != 0) {
-        *why = "Sec-Fetch-Site";
-        return 1;
+    if (sfs) {
+        if (strcasecmp(sfs, "same-origin") != 0 && strcasecmp(sfs, "none") != 0) {
+            *why = "Sec-Fetch-Site";
+            return 1;
+        }
+        return 0;
     }
     if (origin) {
         if (strcasecmp(origin, own) != 0) {
@@ -100,9 +101,7 @@ static int cross_site(request_rec *r, const char **why)
         }
         return 0;
     }
-    if (referer && (strncasecmp(referer, own, n) != 0
-                    || (referer[n] != '/' && referer[n] != '\0' && referer[n] != '?'
-                        && referer[n] != '#'))) {
+    if (referer && !tpo_url_same_origin(referer, own)) {
         *why = "Referer";
         return 1;
     }
