@@ -126,7 +126,7 @@ static int logout_page(request_rec *r, const char *title, const char *body_html)
  * origin (same return URL), instead of ending the session. */
 static int confirm_page(request_rec *r, const char *ret)
 {
-    const char *action = r->uri;
+    const char *action = r->parsed_uri.path;   /* as sent: still percent-encoded */
 
     if (ret) {
         action = apr_pstrcat(r->pool, action, "?return=", tpo_url_encode(r->pool, ret), NULL);
