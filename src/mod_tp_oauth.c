@@ -253,6 +253,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(tpo_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_post_read_request(tpo_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_header_parser(tpo_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(tpo_pass_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     tpo_authz_register(p);
 }

@@ -7,6 +7,7 @@
 #include "mod_tp_oauth_private.h"
 #include "tpo_cookie.h"
 #include "tpo_nav.h"
+#include "tpo_origin.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
@@ -283,6 +284,51 @@ static void www_authenticate(request_rec *r, tpo_provider_conf *pc)
                                 ap_escape_quotes(r->pool, realm)));
 }
 
+/* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
+ * on a protected location: it never carries credentials, so it never reaches
+ * the application (which would run without a user). The module answers it:
+ * 204 with the CORS headers for an origin on TPOAuthCORSAllowOrigin, else
+ * 403 without any. Never a redirect, never a cookie. */
+static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
+{
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *method = apr_table_get(r->headers_in, "Access-Control-Request-Method");
+    const char *req_headers = apr_table_get(r->headers_in, "Access-Control-Request-Headers");
+    const char *allow_headers = NULL;
+
+    if (!dc->cors_origins || !tpo_origin_allowed(origin, dc->cors_origins, dc->cors_any)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "CORS preflight from origin %s refused (not in TPOAuthCORSAllowOrigin)",
+                      ap_escape_logitem(r->pool, origin));
+        return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
+                              "Cross-origin requests from this origin are not allowed here.");
+    }
+    if (!tpo_http_token(method, strlen(method))
+        || (req_headers && !(allow_headers = tpo_cors_token_list(r->pool, req_headers)))) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "CORS preflight from origin %s refused: malformed "
+                      "Access-Control-Request-Method/-Headers",
+                      ap_escape_logitem(r->pool, origin));
+        return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
+                              "The cross-origin request is malformed.");
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CORS preflight from origin %s answered",
+                  ap_escape_logitem(r->pool, origin));
+    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
+    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Credentials", "true");
+    apr_table_setn(r->err_headers_out, "Access-Control-Allow-Methods", method);
+    if (allow_headers && *allow_headers) {
+        apr_table_setn(r->err_headers_out, "Access-Control-Allow-Headers", allow_headers);
+    }
+    apr_table_setn(r->err_headers_out, "Access-Control-Max-Age",
+                   apr_itoa(r->pool, TPO_CORS_MAX_AGE));
+    apr_table_mergen(r->err_headers_out, "Vary", "Origin");
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    r->status = HTTP_NO_CONTENT;
+    r->status_line = NULL;
+    return DONE;
+}
+
 int tpo_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r);
@@ -304,6 +350,10 @@ int tpo_check_authn(request_rec *r)
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Configuration error",
                               "This location is protected by mod_tp_oauth but names no "
                               "provider (TPOAuthProvider).");
+    }
+    if (r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Origin")
+        && apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
+        return cors_preflight(r, dc);
     }
     if (tpo_is_redirect_uri(r, pc, &sub)) {
         return tpo_endpoint_handle(r, pc, sub);
@@ -329,15 +379,6 @@ int tpo_check_authn(request_rec *r)
     }
     if (sr == TPO_SESS_ENDED) {
         tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
-    }
-    if (!strcmp(r->method, "OPTIONS") && apr_table_get(r->headers_in, "Origin")
-        && apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
-        /* A CORS preflight carries no credentials and can never follow a
-         * redirect: it goes to the application, anonymous, which answers it. */
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CORS preflight passed through");
-        r->user = "";
-        r->ap_auth_type = TPO_AUTH_TYPE;
-        return OK;
     }
     unauth = tpo_dir_unauth(dc);
     if (unauth != TPO_UNAUTH_LOGIN

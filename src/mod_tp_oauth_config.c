@@ -2,6 +2,7 @@
  * configurations, and the typed getters the rest of the module reads them
  * through. The directives live in mod_tp_oauth_directives.c, the
  * check_config pass in mod_tp_oauth_config_check.c. */
+#include <string.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
@@ -45,9 +46,53 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
+/* Identity headers that backends commonly trust, never accepted from
+ * clients (in addition to the module's own prefix); TPOAuthStripHeaders adds
+ * to or removes from this list. Normalised: lowercase, '-' for '_'. */
+static const char *const default_strip[] = {
+    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email",
+    "x-forwarded-preferred-username", "x-auth-request-user", "x-auth-request-email",
+    "x-auth-request-groups", NULL
+};
+
+/* op: "+name" or "-name", name normalised. */
+void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op)
+{
+    const char *name = op + 1;
+    apr_size_t len = strlen(name);
+    int i;
+
+    for (i = 0; i < list->nelts; i++) {
+        tpo_strip_name *e = &APR_ARRAY_IDX(list, i, tpo_strip_name);
+        if (e->len == len && !memcmp(e->name, name, len)) {
+            if (op[0] == '-') {
+                /* keep the order: move the tail down */
+                memmove(e, e + 1, (list->nelts - i - 1) * sizeof(*e));
+                list->nelts--;
+            }
+            return;
+        }
+    }
+    if (op[0] == '+') {
+        tpo_strip_name *e = apr_array_push(list);
+        e->name = apr_pstrdup(p, name);
+        e->len = len;
+    }
+}
+
 void *tpo_config_create_dir(apr_pool_t *p, char *dir)
 {
-    return apr_pcalloc(p, sizeof(tpo_dir_conf));
+    tpo_dir_conf *c = apr_pcalloc(p, sizeof(tpo_dir_conf));
+    apr_array_header_t *strip = apr_array_make(p, 10, sizeof(tpo_strip_name));
+    int i;
+
+    for (i = 0; default_strip[i]; i++) {
+        tpo_strip_name *e = apr_array_push(strip);
+        e->name = default_strip[i];
+        e->len = strlen(default_strip[i]);
+    }
+    c->strip = strip;
+    return c;
 }
 
 void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
@@ -60,6 +105,28 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->export_mode = add->export_mode ? add->export_mode : base->export_mode;
     c->unauth_action = add->unauth_action ? add->unauth_action : base->unauth_action;
     c->authz_action = add->authz_action ? add->authz_action : base->authz_action;
+    if (add->cors_origins) {
+        c->cors_origins = add->cors_origins;
+        c->cors_any = add->cors_any;
+    }
+    else {
+        c->cors_origins = base->cors_origins;
+        c->cors_any = base->cors_any;
+    }
+    /* the effective strip list is computed here, once per merge, never per header */
+    if (add->strip_ops) {
+        apr_array_header_t *strip = apr_array_copy(p, base->strip);
+        int i;
+        for (i = 0; i < add->strip_ops->nelts; i++) {
+            tpo_config_strip_apply(p, strip, APR_ARRAY_IDX(add->strip_ops, i, const char *));
+        }
+        c->strip = strip;
+        c->strip_ops = add->strip_ops;
+    }
+    else {
+        c->strip = base->strip;
+        c->strip_ops = base->strip_ops;
+    }
     return c;
 }
 

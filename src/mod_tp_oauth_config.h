@@ -48,6 +48,7 @@ typedef struct tpo_provider_conf {
     const char *cookie_path;
     const char *cookie_domain;
     const char *cookie_samesite;
+    int cookie_secure;                 /* TPO_COOKIE_SECURE_*; __Host-/__Secure- names: on */
     int session_max_age;               /* seconds */
     int login_timeout;                 /* seconds a pending login lives */
     int max_pending_per_browser;
@@ -80,6 +81,10 @@ typedef struct tpo_provider_conf {
 #define TPO_CACHE_MEMCACHE 1
 #define TPO_CACHE_REDIS    2
 
+#define TPO_COOKIE_SECURE_OFF  0
+#define TPO_COOKIE_SECURE_ON   1
+#define TPO_COOKIE_SECURE_AUTO 2   /* Secure when the request came over https */
+
 #define TPO_REFRESH_FAIL_502   1
 #define TPO_REFRESH_FAIL_LOGIN 2
 
@@ -108,13 +113,31 @@ typedef enum { TPO_EXPORT_ENV = 1, TPO_EXPORT_HEADERS = 2, TPO_EXPORT_BOTH = 3,
 typedef enum { TPO_UNAUTH_LOGIN = 1, TPO_UNAUTH_401, TPO_UNAUTH_PASS } tpo_unauth_action;
 typedef enum { TPO_AUTHZ_403 = 1, TPO_AUTHZ_401, TPO_AUTHZ_LOGIN } tpo_authz_action;
 
+/* A header name stripped from client requests, normalised (lowercase,
+ * '_' as '-') with its length. */
+typedef struct tpo_strip_name {
+    const char *name;
+    apr_size_t len;
+} tpo_strip_name;
+
 typedef struct tpo_dir_conf {
     const char *provider;              /* TPOAuthProvider name */
     const char *provider_ref_at;       /* where it was set */
     int export_mode;                   /* 0 unset: env */
     int unauth_action;                 /* 0 unset: login */
     int authz_action;                  /* 0 unset: 403 */
+    apr_array_header_t *cors_origins;  /* TPOAuthCORSAllowOrigin; NULL: unset (none) */
+    int cors_any;                      /* `*`: any origin is echoed */
+    apr_array_header_t *strip_ops;     /* TPOAuthStripHeaders of this section, in order
+                                          ("+name" / "-name", normalised); NULL: none */
+    const apr_array_header_t *strip;   /* the effective list (tpo_strip_name),
+                                          defaults + ops, computed at create/merge */
 } tpo_dir_conf;
+
+/* Preflight answers may be cached by the browser this long (seconds). */
+#define TPO_CORS_MAX_AGE 600
+
+void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op);
 
 int tpo_dir_export(const tpo_dir_conf *dc);
 int tpo_dir_unauth(const tpo_dir_conf *dc);

@@ -156,6 +156,31 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     if (pc->inactivity_timeout == TPO_UNSET) pc->inactivity_timeout = 3600;
     if (pc->provider_logout == TPO_UNSET) pc->provider_logout = 1;
     if (pc->info_access_token == TPO_UNSET) pc->info_access_token = 0;
+    if (pc->cookie_secure == TPO_UNSET) pc->cookie_secure = TPO_COOKIE_SECURE_AUTO;
+    /* Cookie name prefixes (RFC 6265bis 4.1.3): browsers refuse a __Secure-
+     * cookie without Secure, and a __Host- cookie also with a Domain or a
+     * Path other than /. The login cookie (<name>_login) has the same prefix. */
+    if (!strncasecmp(pc->cookie_name, "__Host-", 7)) {
+        if (pc->cookie_domain) {
+            return apr_psprintf(p, "%s: TPOAuthCookieDomain cannot be used with the cookie "
+                                "name %s (a __Host- cookie has no Domain)", at, pc->cookie_name);
+        }
+        if (strcmp(pc->cookie_path, "/") != 0) {
+            return apr_psprintf(p, "%s: TPOAuthCookiePath %s cannot be used with the cookie "
+                                "name %s (a __Host- cookie has Path=/)", at, pc->cookie_path,
+                                pc->cookie_name);
+        }
+    }
+    if (!strncasecmp(pc->cookie_name, "__Host-", 7)
+        || !strncasecmp(pc->cookie_name, "__Secure-", 9)) {
+        if (pc->cookie_secure == TPO_COOKIE_SECURE_OFF) {
+            return apr_psprintf(p, "%s: TPOAuthCookieSecure off cannot be used with the cookie "
+                                "name %s (browsers require Secure for it)", at, pc->cookie_name);
+        }
+        /* auto would leave Secure out on http behind a TLS proxy: the
+         * browser would drop the cookie */
+        pc->cookie_secure = TPO_COOKIE_SECURE_ON;
+    }
     if (!strcasecmp(pc->cookie_samesite, "None")) {
         ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
                       "%s: TPOAuthCookieSameSite None: the session cookie is sent on "

@@ -8,6 +8,7 @@
 #include "mod_tp_oauth_private.h"
 #include "tpo_cookie.h"
 #include "tpo_pending_cookie.h"
+#include "tpo_origin.h"
 #include "tpo_provider.h"
 
 static const char *const known_algs[] = {
@@ -264,6 +265,7 @@ static tpo_provider_conf *provider_new(apr_pool_t *p)
     pc->refresh_retry_after = TPO_UNSET;
     pc->inactivity_timeout = TPO_UNSET;
     pc->provider_logout = TPO_UNSET;
+    pc->cookie_secure = TPO_UNSET;
     return pc;
 }
 
@@ -352,6 +354,72 @@ static const char *cmd_dir_enum(cmd_parms *cmd, void *mconfig, const char *arg)
         else if (!strcasecmp(arg, "login")) dc->authz_action = TPO_AUTHZ_LOGIN;
         else return "TPOAuthAuthzFailure takes 403, 401 or login";
     }
+    return NULL;
+}
+
+/* Per-directory directives must not appear inside <TPOAuthProvider> (their
+ * configuration record is not the provider's). */
+static const char *not_in_provider(cmd_parms *cmd)
+{
+    if (cmd->directive->parent
+        && strcasecmp(cmd->directive->parent->directive, "<TPOAuthProvider") == 0) {
+        return apr_psprintf(cmd->pool, "%s cannot be used inside <TPOAuthProvider>",
+                            cmd->cmd->name);
+    }
+    return NULL;
+}
+
+static const char *cmd_cors_origin(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (!dc->cors_origins) {
+        dc->cors_origins = apr_array_make(cmd->pool, 2, sizeof(const char *));
+    }
+    if (!strcmp(arg, "*")) {
+        dc->cors_any = 1;
+        return NULL;
+    }
+    if (!tpo_origin_valid(arg)) {
+        return apr_psprintf(cmd->pool, "TPOAuthCORSAllowOrigin: '%s' is not an origin "
+                            "(scheme://host[:port], no path) or *", arg);
+    }
+    APR_ARRAY_PUSH(dc->cors_origins, const char *) = arg;
+    return NULL;
+}
+
+static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpo_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd), *name = arg, *c, *op;
+
+    if (err) {
+        return err;
+    }
+    if (*name == '-' || *name == '+') {
+        name++;
+    }
+    if (!*name) {
+        return apr_psprintf(cmd->pool, "TPOAuthStripHeaders: '%s' is not a header name", arg);
+    }
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
+            return apr_psprintf(cmd->pool, "TPOAuthStripHeaders: '%s' is not a header name",
+                                arg);
+        }
+    }
+    op = apr_pstrcat(cmd->pool, *arg == '-' ? "-" : "+",
+                     tpo_config_header_norm(cmd->pool, name), NULL);
+    if (!dc->strip_ops) {
+        dc->strip_ops = apr_array_make(cmd->pool, 4, sizeof(const char *));
+    }
+    APR_ARRAY_PUSH(dc->strip_ops, const char *) = op;
+    /* this section's own list (the server's when not merged) */
+    tpo_config_strip_apply(cmd->pool, (apr_array_header_t *)dc->strip, op);
     return NULL;
 }
 
@@ -710,6 +778,29 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
     return cmd_prov_str(cmd, mconfig, arg);
 }
 
+static const char *cmd_cookie_secure(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    if (!strcasecmp(arg, "on")) {
+        pc->cookie_secure = TPO_COOKIE_SECURE_ON;
+    }
+    else if (!strcasecmp(arg, "off")) {
+        pc->cookie_secure = TPO_COOKIE_SECURE_OFF;
+    }
+    else if (!strcasecmp(arg, "auto")) {
+        pc->cookie_secure = TPO_COOKIE_SECURE_AUTO;
+    }
+    else {
+        return "TPOAuthCookieSecure takes on, off or auto";
+    }
+    return NULL;
+}
+
 #define PROV_STR(name, field, help) \
     AP_INIT_TAKE1(name, cmd_prov_str, (void *)APR_OFFSETOF(tpo_provider_conf, field), RSRC_CONF, help)
 #define PROV_URL(name, field, help) \
@@ -775,6 +866,8 @@ const command_rec tpo_cmds[] = {
     AP_INIT_TAKE1("TPOAuthCookieSameSite", cmd_samesite,
                   (void *)APR_OFFSETOF(tpo_provider_conf, cookie_samesite), RSRC_CONF,
                   "SameSite attribute of the session cookie: Lax (default), Strict, None"),
+    AP_INIT_TAKE1("TPOAuthCookieSecure", cmd_cookie_secure, NULL, RSRC_CONF,
+                  "Secure attribute of the cookies: auto (default: on https), on, off"),
     PROV_INT("TPOAuthSessionMaxAge", session_max_age, "Maximum session lifetime in seconds"),
     PROV_INT("TPOAuthLoginTimeout", login_timeout,
              "Seconds a user has to complete a login at the provider"),
@@ -827,5 +920,11 @@ const command_rec tpo_cmds[] = {
                   "Requests without a session: login (default), 401, pass"),
     AP_INIT_TAKE1("TPOAuthAuthzFailure", cmd_dir_enum, NULL, ACCESS_CONF,
                   "A Require rule that fails: 403 (default), 401, login"),
+    AP_INIT_ITERATE("TPOAuthCORSAllowOrigin", cmd_cors_origin, NULL, ACCESS_CONF,
+                    "Origins (scheme://host[:port], or * for any) whose CORS preflights "
+                    "the module answers with 204 on this location"),
+    AP_INIT_ITERATE("TPOAuthStripHeaders", cmd_strip_headers, NULL, RSRC_CONF | ACCESS_CONF,
+                    "Request headers removed from every client request (Name adds, "
+                    "-Name removes one of the defaults)"),
     { NULL }
 };

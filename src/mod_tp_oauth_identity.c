@@ -147,6 +147,61 @@ int tpo_strip_headers(request_rec *r)
     return DECLINED;
 }
 
+/* Is the (client's) header name on the list? Exact names, case-insensitive,
+ * '-' == '_'; only names of the same length are compared. */
+static int is_listed(const apr_array_header_t *strip, const char *name, apr_size_t len)
+{
+    const tpo_strip_name *e = (const tpo_strip_name *)strip->elts;
+    int i;
+
+    for (i = 0; i < strip->nelts; i++) {
+        apr_size_t k;
+        if (e[i].len != len) {
+            continue;
+        }
+        for (k = 0; k < len; k++) {
+            char c = name[k] == '_' ? '-' : (char)apr_tolower(name[k]);
+            if (c != e[i].name[k]) {
+                break;
+            }
+        }
+        if (k == len) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* header_parser (after the location walk, on every main request and internal
+ * redirect, protected or not): the identity headers that backends commonly
+ * trust (Remote-User, X-Forwarded-User, ...; TPOAuthStripHeaders). The list
+ * was computed when the configuration was merged. */
+int tpo_strip_dir_headers(request_rec *r)
+{
+    tpo_dir_conf *dc = tpo_config_dir(r);
+    const apr_array_header_t *arr;
+    const apr_table_entry_t *e;
+    int i;
+
+    if (!dc || !dc->strip || dc->strip->nelts == 0) {
+        return DECLINED;
+    }
+    arr = apr_table_elts(r->headers_in);
+    e = (const apr_table_entry_t *)arr->elts;
+    for (i = 0; i < arr->nelts; i++) {
+        if (e[i].key && is_listed(dc->strip, e[i].key, strlen(e[i].key))) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          "removed client-supplied header %s (TPOAuthStripHeaders)",
+                          ap_escape_logitem(r->pool, e[i].key));
+            apr_table_unset(r->headers_in, e[i].key);
+            arr = apr_table_elts(r->headers_in);
+            e = (const apr_table_entry_t *)arr->elts;
+            i = -1;
+        }
+    }
+    return DECLINED;
+}
+
 /* fixups: TPOAuthUnauthenticated pass on a location that lets everyone in
  * (Require all granted): a browser with a session is still identified. */
 int tpo_pass_fixups(request_rec *r)

@@ -3,12 +3,15 @@
  * has a revocation endpoint, then either sends the browser to the provider's
  * end_session_endpoint (RP-initiated logout, with id_token_hint and
  * post_logout_redirect_uri) or straight to the return URL. The return URL is
- * a local path or one on the TPOAuthLogoutRedirectAllow list: never an open
- * redirect. */
+ * a local path, an absolute URL on this server's own origin, or one on the
+ * TPOAuthLogoutRedirectAllow list: never an open redirect. A refused return
+ * URL still logs out (then a "logged out" page). A cross-site request (logout
+ * CSRF) gets a confirmation page with a POST button instead. */
 #include <string.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_http.h"
+#include "tpo_origin.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
 #include "tpo_token.h"
@@ -55,30 +58,133 @@ static void revoke_refresh_token(request_rec *r, tpo_provider_conf *pc, const tp
                   ap_escape_logitem(r->pool, s->user));
 }
 
+/* The origin of this server as the request reached it ("http://host:port",
+ * the port only when not the default). */
+static const char *own_origin(request_rec *r)
+{
+    return ap_construct_url(r->pool, "", r);
+}
+
+/* An absolute URL on this server's own scheme, host and port: its local
+ * part (which must itself be a safe local path), else NULL. */
+static const char *own_local_part(request_rec *r, const char *url)
+{
+    const char *local = tpo_url_on_origin(url, own_origin(r));
+
+    return local && tpo_return_url_is_local(local) ? local : NULL;
+}
+
+/* Logout CSRF: was the request made by another site? A browser's
+ * Sec-Fetch-Site decides when present (no page can forge it; unlike Origin it
+ * stays right behind a TLS-terminating proxy): anything but same-origin or
+ * none (a typed URL, a bookmark) is cross-site. Without it: a foreign Origin
+ * (also "null"), or without Origin a foreign Referer. A request with none of
+ * them (an old browser, curl) counts as same-origin. */
+static int cross_site(request_rec *r, const char **why)
+{
+    const char *sfs = apr_table_get(r->headers_in, "Sec-Fetch-Site");
+    const char *origin = apr_table_get(r->headers_in, "Origin");
+    const char *referer = apr_table_get(r->headers_in, "Referer");
+    const char *own = own_origin(r);
+
+    if (sfs) {
+        if (strcasecmp(sfs, "same-origin") != 0 && strcasecmp(sfs, "none") != 0) {
+            *why = "Sec-Fetch-Site";
+            return 1;
+        }
+        return 0;
+    }
+    if (origin) {
+        if (strcasecmp(origin, own) != 0) {
+            *why = "Origin";
+            return 1;
+        }
+        return 0;
+    }
+    if (referer && !tpo_url_same_origin(referer, own)) {
+        *why = "Referer";
+        return 1;
+    }
+    return 0;
+}
+
+static int logout_page(request_rec *r, const char *title, const char *body_html)
+{
+    const char *t = tpo_html_escape(r->pool, title);
+
+    r->status = HTTP_OK;
+    tpo_page_headers(r);
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    if (!r->header_only) {
+        ap_rprintf(r, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%s"
+                   "</title></head>\n<body>\n<h1>%s</h1>\n%s\n</body></html>\n", t, t, body_html);
+    }
+    return DONE;
+}
+
+/* A cross-site logout request: ask, with a button that POSTs from this
+ * origin (same return URL), instead of ending the session. */
+static int confirm_page(request_rec *r, const char *ret)
+{
+    const char *action = r->parsed_uri.path;   /* as sent: still percent-encoded */
+
+    if (ret) {
+        action = apr_pstrcat(r->pool, action, "?return=", tpo_url_encode(r->pool, ret), NULL);
+    }
+    return logout_page(r, "Log out?", apr_pstrcat(r->pool,
+        "<p>Another site asked to log you out. Do you want to log out?</p>\n"
+        "<form method=\"post\" action=\"", tpo_html_escape(r->pool, action), "\">\n"
+        "<button type=\"submit\">Log out</button>\n</form>", NULL));
+}
+
 int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
 {
     apr_table_t *q = tpo_query_parse(r->pool, r->args ? r->args : "", 8);
-    const char *ret = NULL, *target, *sid;
+    const char *ret = NULL, *target = NULL, *local = NULL, *sid, *why = NULL;
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
     const tpo_provider_meta *meta = NULL;
     tpo_sess_result sr;
-    int dup = 0;
+    int dup = 0, refused = 0;
 
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0) {
         return tpo_page_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
                               "Logout takes GET or POST.");
     }
-    if (!q || ((ret = tpo_query_get_unique(q, "return", &dup)), dup)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "logout: malformed query");
-        return tpo_page_error(r, HTTP_BAD_REQUEST, "Bad logout request",
-                              "The logout request could not be read.");
+    if (r->method_number == M_POST) {
+        ap_discard_request_body(r);
     }
-    if (ret && !tpo_return_url_is_local(ret) && !allowed_absolute(pc, ret)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "logout: refused return URL %s (not local, not in "
-                      "TPOAuthLogoutRedirectAllow)", ap_escape_logitem(r->pool, ret));
-        return tpo_page_error(r, HTTP_BAD_REQUEST, "Bad logout request",
-                              "The page to return to after logout is not allowed.");
+    if (q) {
+        ret = tpo_query_get_unique(q, "return", &dup);
+    }
+    if (!q || dup) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, "logout: malformed query");
+        refused = 1;
+        ret = NULL;
+    }
+    else if (ret) {
+        local = tpo_return_url_is_local(ret) ? ret : own_local_part(r, ret);
+        if (local) {
+            target = ap_construct_url(r->pool, local, r);
+        }
+        else if (allowed_absolute(pc, ret)) {
+            target = ret;
+        }
+        else {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          "logout: refused return URL %s (not local, not in "
+                          "TPOAuthLogoutRedirectAllow); logging out without it",
+                          ap_escape_logitem(r->pool, ret));
+            refused = 1;
+            ret = NULL;
+        }
+    }
+    /* Logout CSRF: another site must not end the session silently (GET or
+     * POST alike); it gets a page with a button instead. */
+    if (cross_site(r, &why)) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      "logout: cross-site %s request (%s): asking for a confirmation",
+                      r->method, why);
+        return confirm_page(r, ret);
     }
     sr = tpo_session_load(r, pc, s);
     sid = tpo_req_get(r)->sid;
@@ -101,8 +207,12 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
             revoke_refresh_token(r, pc, meta, s);
         }
     }
-    target = ret ? (tpo_return_url_is_local(ret) ? ap_construct_url(r->pool, ret, r) : ret)
-                 : NULL;
+    if (refused) {
+        /* the session is over; the refused address is not followed */
+        return logout_page(r, "Logged out",
+                           "<p>You have been logged out.</p>\n<p>The page to return to after "
+                           "logout is not allowed, so you stay on this page.</p>");
+    }
     if (sr == TPO_SESS_OK && meta && meta->end_session_endpoint && pc->provider_logout) {
         const char *url = meta->end_session_endpoint;
         if (s->id_token) {
@@ -119,12 +229,5 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
         apr_table_setn(r->headers_out, "Location", target);
         return HTTP_MOVED_TEMPORARILY;
     }
-    r->status = HTTP_OK;
-    ap_set_content_type(r, "text/html; charset=utf-8");
-    if (!r->header_only) {
-        ap_rputs("<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>Logged out"
-                 "</title></head>\n<body>\n<h1>Logged out</h1>\n<p>You have been logged "
-                 "out.</p>\n</body></html>\n", r);
-    }
-    return DONE;
+    return logout_page(r, "Logged out", "<p>You have been logged out.</p>");
 }

@@ -9,6 +9,15 @@ int tpo_request_is_https(request_rec *r)
     return ap_http_scheme(r) && !strcmp(ap_http_scheme(r), "https");
 }
 
+void tpo_page_headers(request_rec *r)
+{
+    /* a page of ours must never be cached or framed */
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy", "default-src 'none'");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+}
+
 int tpo_page_error(request_rec *r, int status, const char *title, const char *detail)
 {
     const char *t = tpo_html_escape(r->pool, title);
@@ -16,10 +25,7 @@ int tpo_page_error(request_rec *r, int status, const char *title, const char *de
 
     r->status = status;
     r->status_line = NULL;
-    /* an error page must never be cached or framed */
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
-    apr_table_setn(r->err_headers_out, "Content-Security-Policy", "default-src 'none'");
+    tpo_page_headers(r);
     ap_set_content_type(r, "text/html; charset=utf-8");
     if (!r->header_only) {
         ap_rprintf(r,
@@ -40,7 +46,8 @@ void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *nam
     a.path = pc->cookie_path;
     a.domain = pc->cookie_domain;
     a.max_age = max_age;
-    a.secure = tpo_request_is_https(r);
+    a.secure = pc->cookie_secure == TPO_COOKIE_SECURE_ON
+               || (pc->cookie_secure == TPO_COOKIE_SECURE_AUTO && tpo_request_is_https(r));
     a.http_only = 1;
     a.same_site = pc->cookie_samesite;
     c = tpo_cookie_build(r->pool, name, value, &a);

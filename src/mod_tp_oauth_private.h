@@ -33,6 +33,9 @@ int tpo_page_error(request_rec *r, int status, const char *title,
 void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
                     const char *value, long max_age);
 int tpo_request_is_https(request_rec *r);
+/* The headers of every page the module writes (no caching, no framing, no
+ * active content). */
+void tpo_page_headers(request_rec *r);
 
 /* mod_tp_oauth_provider.c: per-process provider state (metadata, JWKS). */
 typedef enum { TPO_RT_OK = 0, TPO_RT_UNAVAILABLE, TPO_RT_TIMEOUT } tpo_rt_status;
@@ -72,6 +75,7 @@ typedef struct tpo_req {
 tpo_req *tpo_req_get(request_rec *r);
 void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);
 int tpo_strip_headers(request_rec *r);
+int tpo_strip_dir_headers(request_rec *r);
 int tpo_pass_fixups(request_rec *r);
 int tpo_info_handle(request_rec *r, tpo_provider_conf *pc);
 int tpo_json_response(request_rec *r, int status, struct json_t *body);

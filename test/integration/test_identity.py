@@ -5,6 +5,8 @@ small echo backend behind mod_proxy."""
 
 import http.server
 import json
+import os
+import socket
 import threading
 
 import pytest
@@ -51,12 +53,29 @@ def echo():
     srv.server_close()
 
 
+CORS_ORIGINS = ("http://allowed.example", "https://app2.example:8443")
+
+
+def record_path(root):
+    """The file test/app/record.cgi appends to (proof that the application ran)."""
+    return "%s/logs/record.log" % root
+
+
 def conf(issuer, echo, root):
     loc = lambda path, body: "<Location %s>\n%s\n</Location>\n" % (path, body)
     auth = "AuthType tp-oauth\nTPOAuthProvider idp\n"
     c = "TPOAuthCacheSize 16M\n"
     c += h.provider_conf("idp", issuer, scope=SCOPE, extra="TPOAuthUserHeader X-Remote-User")
-    c += 'ScriptAliasMatch "^/(?:pass|authz/[^/]+)/(.*\\.cgi)$" "%s/app/$1"\n' % root
+    c += 'ScriptAliasMatch "^/(?:pass|authz/[^/]+|cors|cors-any|open-cgi)/(.*\\.cgi)$" ' \
+         '"%s/app/$1"\n' % root
+    c += "SetEnv RECORD_CGI_FILE %s\n" % record_path(root)
+    # server-wide: one more name stripped everywhere
+    c += "TPOAuthStripHeaders X-Custom-Ident\n"
+    c += loc("/cors/", auth + "Require valid-user\n"
+             "TPOAuthCORSAllowOrigin %s\nTPOAuthCORSAllowOrigin %s" % CORS_ORIGINS)
+    c += loc("/cors-any/", auth + "Require valid-user\nTPOAuthCORSAllowOrigin *")
+    c += loc("/trusted-proxied/", "TPOAuthStripHeaders -X-Forwarded-User X-Location-Only\n"
+             "ProxyPass %s/" % echo)
     c += loc("/app/", auth + "Require valid-user")
     c += loc("/proxied/", auth + "Require valid-user\nTPOAuthExport headers\n"
              "ProxyPass %s/\n" % echo)
@@ -202,6 +221,55 @@ def test_forged_identity_headers_never_reach_the_app(ident_httpd, where):
         assert header_values(pairs, "X-Remote-User") == ["alice"]
 
 
+# Identity headers that backends commonly trust, in -/_ and case variants, and
+# one added server-wide with TPOAuthStripHeaders; each with its own value.
+TRUSTED = ["Remote-User", "remote_user", "X-Remote-User", "X-REMOTE_USER", "X-Forwarded-User",
+           "x_forwarded_user", "X-Forwarded-Email", "X-FORWARDED-EMAIL",
+           "X-Forwarded-Preferred-Username", "x-forwarded_preferred-username",
+           "X-Auth-Request-User", "X_Auth_Request_User", "X-Auth-Request-Email",
+           "x-auth-request-email", "X-Auth-Request-Groups", "X_AUTH_REQUEST_GROUPS",
+           "X-Custom-Ident", "x_custom_ident"]
+
+
+def trusted_forgery(extra=()):
+    return {name: "forged-%d" % i for i, name in enumerate(list(TRUSTED) + list(extra))}
+
+
+@pytest.mark.parametrize("where", ["protected-cgi", "unprotected-cgi", "pass-anonymous",
+                                   "pass-session", "protected-proxy", "unprotected-proxy"])
+def test_trusted_identity_headers_stripped(ident_httpd, where):
+    forged = trusted_forgery(["X-Location-Only"])
+    if where.endswith("cgi") or where.startswith("pass"):
+        s = user(ident_httpd, "alice") if where in ("protected-cgi", "pass-session") \
+            else h.browser_session()
+        path = {"protected-cgi": "/app/whoami.cgi", "unprotected-cgi": "/open-cgi/whoami.cgi"
+                }.get(where, "/pass/whoami.cgi")
+        env = app_json(s, ident_httpd.url(path), forged)
+        leaked = {k: v for k, v in env.items() if v.startswith("forged-")}
+        # X-Location-Only is stripped on /trusted-proxied/ only: it shows here
+        assert set(leaked.values()) == {forged["X-Location-Only"]}, leaked
+        if where in ("protected-cgi", "pass-session"):
+            assert env["REMOTE_USER"] == "alice"
+        return
+    s = user(ident_httpd, "alice") if where == "protected-proxy" else h.browser_session()
+    path = "/proxied/t" if where == "protected-proxy" else "/open-proxied/t"
+    pairs = echo_headers(s, ident_httpd.url(path), forged)
+    leaked = [(k, v) for k, v in pairs if v.startswith("forged-")]
+    assert leaked == [("X-Location-Only", forged["X-Location-Only"])], leaked
+    if where == "protected-proxy":
+        assert header_values(pairs, "X-Remote-User") == ["alice"]   # ours, not the client's
+
+
+def test_strip_headers_per_directory(ident_httpd):
+    """/trusted-proxied/ has `TPOAuthStripHeaders -X-Forwarded-User X-Location-Only`:
+    merged with the defaults and the server-wide X-Custom-Ident."""
+    forged = trusted_forgery(["X-Location-Only"])
+    pairs = echo_headers(h.browser_session(), ident_httpd.url("/trusted-proxied/t"), forged)
+    leaked = sorted((k, v) for k, v in pairs if v.startswith("forged-"))
+    assert leaked == sorted([("X-Forwarded-User", forged["X-Forwarded-User"]),
+                             ("x_forwarded_user", forged["x_forwarded_user"])]), leaked
+
+
 # ---------------------------------------------------------------- Require rules
 
 @pytest.mark.parametrize("rule,allowed,refused", [
@@ -265,17 +333,162 @@ def test_pass_mode(ident_httpd):
     assert r.status_code == 200
 
 
+def preflight(server, path, origin, method="GET", req_headers=None, **kw):
+    headers = {"Origin": origin, "Access-Control-Request-Method": method,
+               "Accept": "text/html"}
+    if req_headers is not None:
+        headers["Access-Control-Request-Headers"] = req_headers
+    headers.update(kw.pop("headers", {}))
+    return requests.options(server.url(path), headers=headers, allow_redirects=False,
+                            timeout=10, **kw)
+
+
+def cors_headers(resp):
+    return {k: v for k, v in resp.headers.items() if k.lower().startswith("access-control-")}
+
+
+def assert_refused_preflight(r):
+    assert r.status_code == 403, (r.status_code, r.headers, r.text[:300])
+    assert cors_headers(r) == {}, r.headers
+    assert "Location" not in r.headers and "Set-Cookie" not in r.headers
+    assert "Hello" not in r.text and "recorded" not in r.text
+
+
 def test_cors_preflight_not_redirected(ident_httpd):
-    r = requests.options(ident_httpd.url("/app/whoami.cgi"), timeout=10, headers={
-        "Origin": "http://127.0.0.1:9",
-        "Access-Control-Request-Method": "GET",
-        "Accept": "text/html"}, allow_redirects=False)
-    assert r.status_code == 200
-    assert "Location" not in r.headers
+    # a location without TPOAuthCORSAllowOrigin: the module answers 403 itself
+    # (it used to pass the preflight to the application without a user)
+    r = preflight(ident_httpd, "/app/whoami.cgi", "http://127.0.0.1:9")
+    assert_refused_preflight(r)
     # a plain OPTIONS (not a preflight) without a session is refused
     r = requests.options(ident_httpd.url("/app/whoami.cgi"), timeout=10,
                          allow_redirects=False)
     assert r.status_code == 401
+
+
+def _records(server):
+    try:
+        with open(record_path(server.server_root)) as f:
+            return f.read()
+    except OSError:
+        return ""
+
+
+@pytest.fixture
+def record(ident_httpd):
+    path = record_path(ident_httpd.server_root)
+    with open(path, "w"):
+        pass
+    os.chmod(path, 0o666)      # the CGI runs as www-data
+    return path
+
+
+def test_cors_preflight_never_runs_the_app(ident_httpd, record):
+    """curl -X OPTIONS -H 'Origin: ..' -H 'Access-Control-Request-Method: GET' on a
+    protected CGI: the CGI never runs, whatever the origin."""
+    # the recorder works (a logged-in GET runs it)
+    r = user(ident_httpd, "alice").get(ident_httpd.url("/app/record.cgi?q=control"),
+                                       allow_redirects=False, timeout=10)
+    assert r.status_code == 200 and r.text == "recorded\n"
+    assert "GET user='alice' query=q=control" in _records(ident_httpd)
+    cases = [("/app/record.cgi?q=1", "http://x"),                 # no origins configured
+             ("/cors/record.cgi?q=2", "http://evil.example"),     # unlisted
+             ("/cors/record.cgi?q=3", CORS_ORIGINS[0]),           # listed: 204
+             ("/cors-any/record.cgi?q=4", "http://any.example")]  # *: 204
+    for path, origin in cases:
+        for sess in (requests.Session(), user(ident_httpd, "alice")):
+            # anonymous, and with a valid session cookie (curl can send one)
+            r = sess.options(ident_httpd.url(path), headers={
+                "Origin": origin, "Access-Control-Request-Method": "GET"},
+                allow_redirects=False, timeout=10)
+            assert r.status_code in (204, 403), (path, r.status_code, r.text[:200])
+            assert "recorded" not in r.text
+            assert "Location" not in r.headers and "Set-Cookie" not in r.headers
+    text = _records(ident_httpd)
+    assert "OPTIONS" not in text, text
+    assert text.count("\n") == 1, text
+    # the access log shows the module's answers, never the CGI's 200
+    opts = [e for e in ident_httpd.access_entries() if e["request"].startswith("OPTIONS /")
+            and "record.cgi" in e["request"]]
+    assert len(opts) == 8 and all(e["status"] in (204, 403) for e in opts), opts
+
+
+def test_cors_preflight_allowed_origin(ident_httpd):
+    for origin in CORS_ORIGINS:
+        r = preflight(ident_httpd, "/cors/whoami.cgi", origin, method="PUT",
+                      req_headers="X-Requested-With, content-type")
+        assert r.status_code == 204, (r.status_code, r.text[:300])
+        assert r.headers["Access-Control-Allow-Origin"] == origin
+        assert r.headers["Access-Control-Allow-Credentials"] == "true"
+        assert r.headers["Access-Control-Allow-Methods"] == "PUT"
+        assert r.headers["Access-Control-Allow-Headers"] == "X-Requested-With, content-type"
+        assert r.headers["Access-Control-Max-Age"].isdigit()
+        assert "Origin" in [v.strip() for v in r.headers["Vary"].split(",")]
+        assert "Location" not in r.headers and "Set-Cookie" not in r.headers
+        assert r.content == b""
+    # without Access-Control-Request-Headers: no Allow-Headers
+    r = preflight(ident_httpd, "/cors/whoami.cgi", CORS_ORIGINS[0])
+    assert r.status_code == 204 and "Access-Control-Allow-Headers" not in r.headers
+    assert r.headers["Access-Control-Allow-Methods"] == "GET"
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "http://allowed.example.evil.example",
+                                    "http://allowed.example:80", "https://allowed.example",
+                                    "https://app2.example", "null"])
+def test_cors_preflight_unlisted_origin(ident_httpd, origin):
+    assert_refused_preflight(preflight(ident_httpd, "/cors/whoami.cgi", origin))
+
+
+def test_cors_preflight_star_echoes_any_origin(ident_httpd):
+    for origin in ("http://any.example", "https://x.example:4443", "http://127.0.0.1:9"):
+        r = preflight(ident_httpd, "/cors-any/whoami.cgi", origin, method="DELETE")
+        assert r.status_code == 204
+        assert r.headers["Access-Control-Allow-Origin"] == origin
+        assert r.headers["Access-Control-Allow-Credentials"] == "true"
+        assert r.headers["Access-Control-Allow-Methods"] == "DELETE"
+    # an opaque origin is never echoed with credentials
+    assert_refused_preflight(preflight(ident_httpd, "/cors-any/whoami.cgi", "null"))
+
+
+@pytest.mark.parametrize("origin,method,req_headers", [
+    ("http://a.example/path", "GET", None),               # not an origin
+    ("http://a.example\"onload=x", "GET", None),
+    ("javascript:alert(1)", "GET", None),
+    ("http://a.example", "GET DELETE", None),             # not a token
+    ("http://a.example", "GET,PUT", None),
+    ("http://a.example", "GET", "x-ok, <script>"),
+    ("http://a.example", "GET", "x-ok, bad header"),
+    ("http://a.example", "GET", "x-ok;x-injected=1"),
+])
+def test_cors_preflight_garbage_not_echoed(ident_httpd, origin, method, req_headers):
+    r = preflight(ident_httpd, "/cors-any/whoami.cgi", origin, method=method,
+                  req_headers=req_headers)
+    assert_refused_preflight(r)
+
+
+@pytest.mark.parametrize("folded", ["Access-Control-Request-Headers: x-ok\r\n X-Injected: yes",
+                                    "Access-Control-Request-Method: GET\r\n X-Injected: yes",
+                                    "Origin: http://a.example\r\n X-Injected: yes"])
+def test_cors_preflight_header_injection(ident_httpd, folded):
+    """CR/LF smuggled into the request values (obs-fold) never becomes a response
+    header."""
+    lines = {"Origin": "Origin: http://a.example",
+             "Access-Control-Request-Method": "Access-Control-Request-Method: GET"}
+    lines[folded.split(":")[0]] = folded
+    req = ("OPTIONS /cors-any/whoami.cgi HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n%s\r\n"
+           "Connection: close\r\n\r\n" % (ident_httpd.port, "\r\n".join(lines.values())))
+    with socket.create_connection(("127.0.0.1", ident_httpd.port), timeout=10) as sock:
+        sock.sendall(req.encode())
+        data = b""
+        while len(data) < 65536:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head = data.split(b"\r\n\r\n", 1)[0].decode("latin-1")
+    status = int(head.split(" ", 2)[1])
+    assert status in (400, 403), head
+    assert "x-injected" not in head.lower(), head
+    assert "access-control-allow" not in head.lower(), head
 
 
 def test_session_info(ident_httpd):

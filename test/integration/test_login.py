@@ -4,6 +4,7 @@
 import base64
 import concurrent.futures
 import html
+import http.cookiejar
 import json
 import re
 import urllib.parse
@@ -363,6 +364,115 @@ def test_configtest_distributed_cache_without_login_key_warns(httpd, std_conf, t
     good.write_bytes(b"k" * 32)
     rc, out = httpd.configtest(std_conf + cache + "TPOAuthLoginCookieKeyFile %s\n" % good)
     assert rc == 0 and "without TPOAuthLoginCookieKeyFile" not in out, out
+@pytest.mark.parametrize("cookie_name,extra,directive", [
+    ("__Host-tpo", "TPOAuthCookieDomain example.test", "TPOAuthCookieDomain"),
+    ("__host-tpo", "TPOAuthCookieDomain example.test", "TPOAuthCookieDomain"),
+    ("__Host-tpo", "TPOAuthCookiePath /app/", "TPOAuthCookiePath"),
+    ("__Host-tpo", "TPOAuthCookieSecure off", "TPOAuthCookieSecure"),
+    ("__Secure-tpo", "TPOAuthCookieSecure off", "TPOAuthCookieSecure"),
+    ("tpo", "TPOAuthCookieSecure sometimes", "TPOAuthCookieSecure takes on, off or auto"),
+])
+def test_configtest_cookie_prefix_refusals(httpd, idp, cookie_name, extra, directive):
+    conf = h.provider_conf("idp", idp.issuer, extra="TPOAuthCookieName %s\n%s"
+                           % (cookie_name, extra)) + h.protect_conf()
+    rc, out = httpd.configtest(conf)
+    assert rc != 0, out
+    assert directive in out and "Invalid command" not in out, out
+    if cookie_name.startswith("__"):
+        assert cookie_name in out, out      # the message says why
+
+
+@pytest.mark.parametrize("cookie_name,extra", [
+    ("__Host-tpo", "TPOAuthCookiePath /\nTPOAuthCookieSecure on"),
+    ("__Secure-tpo", "TPOAuthCookieDomain example.test\nTPOAuthCookieSecure auto"),
+    ("tpo", "TPOAuthCookieSecure off\nTPOAuthCookieDomain example.test"),
+])
+def test_configtest_cookie_prefix_accepted(httpd, idp, cookie_name, extra):
+    conf = h.provider_conf("idp", idp.issuer, extra="TPOAuthCookieName %s\n%s"
+                           % (cookie_name, extra)) + h.protect_conf()
+    rc, out = httpd.configtest(conf)
+    assert rc == 0, out
+
+
+# Providers that differ only in TPOAuthCookieSecure (and the cookie name), each
+# protecting /c/<name>/; the same locations are reached on a second port whose
+# virtual host says ServerName https://... (as behind a TLS-terminating proxy).
+SECURE_MODES = {"default": "", "auto": "TPOAuthCookieSecure auto",
+                "on": "TPOAuthCookieSecure on", "off": "TPOAuthCookieSecure off",
+                "host": "TPOAuthCookieName __Host-tpo", "sec": "TPOAuthCookieName __Secure-tpo"}
+
+
+@pytest.fixture(scope="module")
+def https_port():
+    return h.free_port()
+
+
+@pytest.fixture
+def secure_httpd(httpd, idp, https_port):
+    c = "TPOAuthCacheSize 16M\n"
+    for name, extra in SECURE_MODES.items():
+        c += h.provider_conf("p_" + name, idp.issuer, redirect_uri="/c/%s/redirect_uri" % name,
+                             extra=extra)
+        c += h.protect_conf(location="/c/%s/" % name, provider="p_" + name)
+    c += 'ScriptAliasMatch "^/c/[^/]+/(.*\\.cgi)$" "%s/app/$1"\n' % httpd.server_root
+    c += ("Listen 127.0.0.1:{p}\n<VirtualHost 127.0.0.1:{p}>\n"
+          "    ServerName https://127.0.0.1:{p}\n</VirtualHost>\n".format(p=https_port))
+    return httpd.ensure(c)
+
+
+def login_cookie_attrs(server, port, mode):
+    r = h.browser_session().get("http://127.0.0.1:%d/c/%s/whoami.cgi" % (port, mode),
+                                allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    cookies = [h.parse_set_cookie(c) for c in h.set_cookie_headers(r)]
+    assert len(cookies) == 1, cookies
+    return cookies[0]
+
+
+@pytest.mark.parametrize("mode,secure_http,secure_https", [
+    ("default", False, True), ("auto", False, True), ("on", True, True),
+    ("off", False, False), ("host", True, True), ("sec", True, True)])
+def test_cookie_secure_attribute(secure_httpd, https_port, mode, secure_http, secure_https):
+    name, _, attrs = login_cookie_attrs(secure_httpd, secure_httpd.port, mode)
+    assert ("secure" in attrs) == secure_http, (mode, attrs)
+    assert attrs["path"] == "/" and "domain" not in attrs and "httponly" in attrs
+    if mode == "host":
+        assert name.startswith("__Host-tpo_login_"), name
+    _, _, attrs = login_cookie_attrs(secure_httpd, https_port, mode)
+    assert ("secure" in attrs) == secure_https, (mode, attrs)
+
+
+def test_login_with_host_prefixed_cookie(httpd, idp, monkeypatch):
+    """A full login with TPOAuthCookieName __Host-tpo and TPOAuthCookieSecure on
+    (the module behind a TLS-terminating proxy, reached over http here)."""
+    # the test client stands where the TLS proxy would: it sends Secure cookies
+    # over the plain-http test connection (requests' jars would not; requests
+    # builds a new jar per request, so the policy class is patched for this test)
+    monkeypatch.setattr(http.cookiejar.DefaultCookiePolicy, "return_ok_secure",
+                        lambda self, cookie, request: True)
+    conf = h.standard_conf(idp.issuer, provider_extra="TPOAuthCookieName __Host-tpo\n"
+                           "TPOAuthCookieSecure on")
+    httpd.ensure(conf)
+    s = h.browser_session()
+    resp = h.oidc_login(s, httpd.url(WHOAMI), "hostcookie")
+    assert_whoami(resp, "hostcookie")
+    seen = set()
+    for r in resp.tpo_steps:
+        for header in h.set_cookie_headers(r):
+            name, value, attrs = h.parse_set_cookie(header)
+            if not name.startswith("__Host-"):
+                continue
+            seen.add(name)
+            # what a browser demands of a __Host- cookie
+            assert "secure" in attrs and attrs["path"] == "/" and "domain" not in attrs, header
+    assert "__Host-tpo" in seen and any(n.startswith("__Host-tpo_login_") for n in seen), seen
+    sid = s.cookies.get("__Host-tpo")
+    assert sid and B64URL.match(sid)
+    # the session works from the cookie alone
+    r = requests.get(httpd.url(WHOAMI), headers={"Cookie": "__Host-tpo=%s" % sid,
+                                                 "X-Requested-With": "XMLHttpRequest"},
+                     allow_redirects=False, timeout=10)
+    assert r.status_code == 200 and "Hello hostcookie" in r.text
 
 
 # ------------------------------------------------------------------ the fake IdP

@@ -335,21 +335,36 @@ OPEN_REDIRECTS = ["//evil.example", "///evil.example", "https://evil.example/",
                   "https://app.example.test@evil.example/bye"]
 
 
+def assert_logged_out_page(resp, refused=False):
+    assert resp.status_code == 200, (resp.status_code, resp.headers.get("Location"))
+    assert "Location" not in resp.headers
+    assert "Logged out" in resp.text and "You have been logged out" in resp.text
+    assert ("not allowed" in resp.text) == refused
+    assert_page_headers(resp)
+
+
+def assert_page_headers(resp):
+    """The security headers of every page the module writes."""
+    assert resp.headers.get("Cache-Control") == "no-store"
+    assert resp.headers.get("X-Frame-Options") == "DENY"
+    assert "default-src 'none'" in resp.headers.get("Content-Security-Policy", "")
+    assert resp.headers.get("X-Content-Type-Options") == "nosniff"
+
+
 @pytest.mark.parametrize("ret", OPEN_REDIRECTS)
 def test_logout_open_redirect_refused(main_httpd, ret):
-    s, sid = login_real(main_httpd, "dave")
-    mark = len(main_httpd.error_log())
-    r = s.get(logout_url(main_httpd, ret), allow_redirects=False, timeout=10)
-    assert r.status_code == 400, (r.status_code, r.headers.get("Location"))
-    assert "Location" not in r.headers
-    assert "not allowed" in r.text
-    assert "refused return URL" in log_since(main_httpd, mark)
-    # the same text, not percent-encoded in the query
-    r = s.get(logout_url(main_httpd, raw="return=" + ret), allow_redirects=False, timeout=10)
-    assert r.status_code == 400 and "Location" not in r.headers, (r.status_code,
-                                                                   r.headers.get("Location"))
-    # a refused logout leaves the session alone
-    assert whoami_json(s, main_httpd)["REMOTE_USER"] == "dave"
+    """A refused return URL is not followed, but the logout still happens (a page
+    instead of a redirect, also when the provider has an end_session_endpoint)."""
+    for query in ("return=" + urllib.parse.quote(ret, safe=""), "return=" + ret):
+        s, sid = login_real(main_httpd, "dave")
+        mark = len(main_httpd.error_log())
+        r = s.get(logout_url(main_httpd, raw=query), allow_redirects=False, timeout=10)
+        assert_logged_out_page(r, refused=True)
+        assert cleared(r, SESSION_COOKIE), h.set_cookie_headers(r)
+        assert "refused return URL" in log_since(main_httpd, mark)
+        assert "logout of dave" in log_since(main_httpd, mark)
+        # the session is over
+        assert xhr_status(main_httpd, SESSION_COOKIE, sid) == 401
 
 
 @pytest.fixture
@@ -387,6 +402,125 @@ def test_logout_allow_listed_absolute_url(logout_off_httpd, ret):
     assert r.status_code == 302, (r.status_code, r.text[:300])
     assert r.headers["Location"] == ret
     assert xhr_status(logout_off_httpd, SESSION_COOKIE, sid) == 401
+
+
+def test_logout_own_absolute_url_is_local(main_httpd, idp):
+    """An absolute return URL on this server's own scheme, host and port is local."""
+    ret = main_httpd.url("/static/hello.txt?x=1")
+    s, sid = login_real(main_httpd, "gina")
+    r = s.get(logout_url(main_httpd, ret), allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    q = urllib.parse.parse_qs(urllib.parse.urlsplit(r.headers["Location"]).query)
+    assert r.headers["Location"].startswith(idp.discovery()["end_session_endpoint"])
+    assert q["post_logout_redirect_uri"] == [ret]
+    assert xhr_status(main_httpd, SESSION_COOKIE, sid) == 401
+
+
+def test_logout_own_absolute_url_without_provider_logout(logout_off_httpd):
+    server = logout_off_httpd
+    for ret in (server.url("/static/hello.txt?x=1"), server.url("/")):
+        s, sid = login_real(server, "gina")
+        r = s.get(logout_url(server, ret), allow_redirects=False, timeout=10)
+        assert r.status_code == 302, (r.status_code, r.text[:300])
+        assert r.headers["Location"] == ret
+        assert xhr_status(server, SESSION_COOKIE, sid) == 401
+
+
+def own_near_misses(server):
+    port = server.port
+    return ["http://127.0.0.1:%d/x" % (port + 1), "https://127.0.0.1:%d/x" % port,
+            "http://localhost:%d/x" % port, "http://127.0.0.1:%d//evil.example/" % port,
+            "http://127.0.0.1:%d/\\evil.example/" % port,
+            "http://127.0.0.1:%d@evil.example/" % port,
+            "http://127.0.0.1:%d.evil.example/" % port, "http://127.0.0.1:%d" % port]
+
+
+def test_logout_own_origin_near_misses_refused(logout_off_httpd):
+    server = logout_off_httpd
+    for ret in own_near_misses(server):
+        s, sid = login_real(server, "gina")
+        r = s.get(logout_url(server, ret), allow_redirects=False, timeout=10)
+        assert_logged_out_page(r, refused=True)
+        assert xhr_status(server, SESSION_COOKIE, sid) == 401, ret
+
+
+CROSS_SITE = [{"Sec-Fetch-Site": "cross-site"}, {"Sec-Fetch-Site": "same-site"},
+              {"Origin": "http://evil.example"}, {"Origin": "null"},
+              {"Referer": "http://evil.example/page"},
+              {"Referer": "http://127.0.0.1.evil.example/"}]
+
+
+def confirm_form(resp):
+    assert resp.status_code == 200, (resp.status_code, resp.headers.get("Location"))
+    assert "Location" not in resp.headers
+    assert "Log out?" in resp.text
+    assert_page_headers(resp)
+    forms = h.parse_forms(resp.text)
+    assert len(forms) == 1 and forms[0]["method"] == "post", resp.text
+    assert any(i["type"] == "submit" for i in forms[0]["inputs"]), forms
+    return forms[0]
+
+
+def same_origin(server):
+    return {"Origin": server.base, "Sec-Fetch-Site": "same-origin"}
+
+
+@pytest.mark.parametrize("headers", CROSS_SITE)
+def test_logout_csrf_cross_site_get_asks(logout_off_httpd, headers):
+    """A cross-site GET (an <img>, a link on another site) does not log out: it
+    gets a confirmation page whose button POSTs from this origin."""
+    server = logout_off_httpd
+    s, sid = login_real(server, "hank")
+    r = s.get(logout_url(server, "/static/hello.txt"), headers=headers,
+              allow_redirects=False, timeout=10)
+    form = confirm_form(r)
+    assert not h.set_cookie_headers(r)
+    # the session is still valid
+    assert whoami_json(s, server)["REMOTE_USER"] == "hank"
+    assert xhr_status(server, SESSION_COOKIE, sid) == 200
+    # the button (a same-origin POST) logs out, with the same return URL
+    action = urllib.parse.urljoin(r.url, html.unescape(form["action"]))
+    assert action == logout_url(server, "/static/hello.txt"), action
+    r = s.post(action, headers=same_origin(server), allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == server.url("/static/hello.txt")
+    assert cleared(r, SESSION_COOKIE)
+    assert xhr_status(server, SESSION_COOKIE, sid) == 401
+
+
+@pytest.mark.parametrize("headers", [{"Origin": "http://evil.example"},
+                                     {"Origin": "null"},
+                                     {"Sec-Fetch-Site": "cross-site",
+                                      "Origin": "http://evil.example"}])
+def test_logout_csrf_cross_site_post_asks(logout_off_httpd, headers):
+    """A form on another site that POSTs to the logout endpoint does not log out
+    silently either."""
+    server = logout_off_httpd
+    s, sid = login_real(server, "hank")
+    r = s.post(logout_url(server), headers=headers, data={"x": "1"},
+               allow_redirects=False, timeout=10)
+    confirm_form(r)
+    assert xhr_status(server, SESSION_COOKIE, sid) == 200
+
+
+@pytest.mark.parametrize("method,headers", [
+    ("GET", {"Sec-Fetch-Site": "same-origin", "Referer": "REF"}),
+    ("GET", {"Sec-Fetch-Site": "none"}),                       # typed URL, bookmark
+    # behind a TLS-terminating proxy the browser's Origin says https: Sec-Fetch-Site decides
+    ("POST", {"Origin": "https://127.0.0.1", "Sec-Fetch-Site": "same-origin"}),
+    ("GET", {"Referer": "REF"}),
+    ("POST", {"Origin": "ORIGIN", "Sec-Fetch-Site": "same-origin"}),
+    ("POST", {"Origin": "ORIGIN"}),
+])
+def test_logout_same_origin_at_once(logout_off_httpd, method, headers):
+    server = logout_off_httpd
+    headers = {k: v.replace("REF", server.url("/app/whoami.cgi")).replace("ORIGIN", server.base)
+               for k, v in headers.items()}
+    s, sid = login_real(server, "ivan")
+    r = s.request(method, logout_url(server), headers=headers, allow_redirects=False,
+                  timeout=10)
+    assert_logged_out_page(r)
+    assert cleared(r, SESSION_COOKIE)
+    assert xhr_status(server, SESSION_COOKIE, sid) == 401
 
 
 # ========================================================= 3. session too large
