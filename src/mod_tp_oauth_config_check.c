@@ -216,12 +216,22 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     }
     {
         tpo_server_conf *sc = tpo_config_server(s);
-        if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase) {
+        if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase && !sc->cache_key_file) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         "TPOAuthCache %s (%s): TPOAuthCachePassphrase is missing (sessions in "
-                         "a distributed cache are always encrypted)",
+                         "TPOAuthCache %s (%s): TPOAuthCacheKeyFile or TPOAuthCachePassphrase "
+                         "is missing (sessions in a distributed cache are always encrypted)",
                          sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
                          sc->cache_set_at);
+            return !OK;
+        }
+        /* both: the key file writes, the passphrase is only read (moving
+         * from a passphrase to a key file); one previous key at most */
+        if (sc->cache_key_file && sc->cache_passphrase
+            && (sc->cache_key_file_prev || sc->cache_passphrase_prev)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         "TPOAuthCacheKeyFile and TPOAuthCachePassphrase together: the "
+                         "passphrase is the previous key, so neither may name another "
+                         "previous one");
             return !OK;
         }
     }
