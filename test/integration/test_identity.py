@@ -314,12 +314,15 @@ def _first_flat(claims_json, names):
     return min(names, key=order.index)
 
 
-def test_colliding_claim_names_exported_once(ident_httpd):
+def test_colliding_claim_names_exported_once(httpd, idp, echo):
     """"address": {"country": "DE"} and "address_country": "XX" flatten to the same
     variable and header name: the app sees only the first, once, and the error log
     names the one left out."""
+    ident_httpd = httpd.ensure(conf(idp.issuer, echo, httpd.server_root))
     mark = len(ident_httpd.error_log())
-    s = user(ident_httpd, "collide")
+    s = h.browser_session()
+    r = h.oidc_login(s, ident_httpd.url("/app/whoami.cgi"), "collide")
+    assert r.status_code == 200, r.text[:500]
     env = app_json(s, ident_httpd.url("/app/whoami.cgi"))
     first = _first_flat(env["TPO_CLAIMS"], ["address", "address_country"])
     want = "DE" if first == "address" else "XX"
