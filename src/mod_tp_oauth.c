@@ -136,6 +136,77 @@ static apr_status_t login_key_init(server_rec *s)
     return APR_SUCCESS;
 }
 
+/* A master key of the distributed cache, derived at most once per process
+ * and secret: a passphrase costs an scrypt run (~50-100 ms, on purpose), to
+ * be paid neither per child nor per request, nor again at the second
+ * configuration pass of a start or at a graceful restart. The keys are
+ * remembered in the process pool under a one-way tag of the secret (never
+ * the secret), and children inherit them with the parent's memory. */
+static apr_status_t cache_key_of(server_rec *s, apr_pool_t *ptemp, const char *pass,
+                                 const char *bytes, apr_size_t len, tpo_crypt_key **out)
+{
+    apr_pool_t *pp = s->process->pool;
+    const char *tag = pass ? tpo_crypt_secret_tag(ptemp, pass, strlen(pass))
+                           : tpo_crypt_secret_tag(ptemp, bytes, len);
+    const char *err = NULL;
+    void *data = NULL;
+    tpo_crypt_key *k;
+    apr_time_t t0 = apr_time_now();
+    apr_status_t rv;
+
+    if (!tag) {
+        return APR_EGENERAL;
+    }
+    tag = apr_pstrcat(ptemp, pass ? "tpo_cache_key_p_" : "tpo_cache_key_f_", tag, NULL);
+    apr_pool_userdata_get(&data, tag, pp);
+    if (data) {
+        *out = data;
+        return APR_SUCCESS;
+    }
+    k = apr_palloc(pp, sizeof(*k));
+    rv = pass ? tpo_crypt_key_from_passphrase(pass, k, &err)
+              : tpo_crypt_key_from_bytes(bytes, len, k, &err);
+    if (rv != APR_SUCCESS) {
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "cannot derive the distributed cache's "
+                     "key from %s: %s", pass ? "TPOAuthCachePassphrase" : "TPOAuthCacheKeyFile",
+                     err ? err : "error");
+        return rv;
+    }
+    apr_pool_userdata_set(k, apr_pstrdup(pp, tag), apr_pool_cleanup_null, pp);
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "derived a distributed cache key from %s "
+                 "in %" APR_TIME_T_FMT " ms", pass ? "TPOAuthCachePassphrase (scrypt)"
+                 : "TPOAuthCacheKeyFile", apr_time_as_msec(apr_time_now() - t0));
+    *out = k;
+    return APR_SUCCESS;
+}
+
+/* Current and previous key: the key file if set, else the passphrase; with
+ * both, the passphrase is the previous key (moving to a key file). */
+static apr_status_t cache_keys_derive(server_rec *s, apr_pool_t *ptemp)
+{
+    tpo_server_conf *sc = tpo_config_server(s);
+    apr_status_t rv;
+
+    sc->cache_key = sc->cache_key_prev = NULL;
+    if (sc->cache_key_file) {
+        rv = cache_key_of(s, ptemp, NULL, sc->cache_key_bytes, sc->cache_key_len,
+                          &sc->cache_key);
+        if (rv == APR_SUCCESS && sc->cache_key_file_prev) {
+            rv = cache_key_of(s, ptemp, NULL, sc->cache_key_prev_bytes,
+                              sc->cache_key_prev_len, &sc->cache_key_prev);
+        }
+        else if (rv == APR_SUCCESS && sc->cache_passphrase) {
+            rv = cache_key_of(s, ptemp, sc->cache_passphrase, NULL, 0, &sc->cache_key_prev);
+        }
+        return rv;
+    }
+    rv = cache_key_of(s, ptemp, sc->cache_passphrase, NULL, 0, &sc->cache_key);
+    if (rv == APR_SUCCESS && sc->cache_passphrase_prev) {
+        rv = cache_key_of(s, ptemp, sc->cache_passphrase_prev, NULL, 0, &sc->cache_key_prev);
+    }
+    return rv;
+}
+
 static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
                            server_rec *s)
 {
@@ -149,9 +220,10 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     if (sc->cache_type != TPO_CACHE_SHM) {
-        /* the distributed cache is connected per child (child_init) */
+        /* the distributed cache is connected per child (child_init), with
+         * keys derived here, once */
         tpo_session_cache = tpo_pending_cache = NULL;
-        return OK;
+        return cache_keys_derive(s, ptemp) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cache_for(s, "session", (apr_size_t)tpo_config_cache_size(s), 0,
                   &tpo_session_cache) != APR_SUCCESS
@@ -182,8 +254,8 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
                                     timeout, &backend, &err);
     }
     if (rv == APR_SUCCESS) {
-        rv = tpo_crypt_cache_create(pchild, backend, sc->cache_passphrase,
-                                    sc->cache_passphrase_prev, &crypt, &err);
+        rv = tpo_crypt_cache_create(pchild, backend, sc->cache_key, sc->cache_key_prev,
+                                    &crypt, &err);
     }
     if (rv != APR_SUCCESS) {
         tpo_session_cache = tpo_pending_cache = &down_cache;

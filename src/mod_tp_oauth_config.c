@@ -38,6 +38,12 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->cache_timeout_ms = base->cache_timeout_ms;
     c->cache_passphrase = base->cache_passphrase;
     c->cache_passphrase_prev = base->cache_passphrase_prev;
+    c->cache_key_file = base->cache_key_file;
+    c->cache_key_bytes = base->cache_key_bytes;
+    c->cache_key_len = base->cache_key_len;
+    c->cache_key_file_prev = base->cache_key_file_prev;
+    c->cache_key_prev_bytes = base->cache_key_prev_bytes;
+    c->cache_key_prev_len = base->cache_key_prev_len;
     c->cache_redis_password = base->cache_redis_password;
     c->cache_set_at = base->cache_set_at;
     c->login_secret = base->login_secret;

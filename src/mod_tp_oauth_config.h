@@ -98,6 +98,14 @@ typedef struct tpo_server_conf {
     int cache_timeout_ms;              /* TPO_UNSET: 1000 */
     const char *cache_passphrase;
     const char *cache_passphrase_prev;
+    const char *cache_key_file;        /* TPOAuthCacheKeyFile (path, for messages) */
+    const char *cache_key_bytes;       /* its content, read at configuration time */
+    apr_size_t cache_key_len;
+    const char *cache_key_file_prev;   /* the previous key file, optional */
+    const char *cache_key_prev_bytes;
+    apr_size_t cache_key_prev_len;
+    struct tpo_crypt_key *cache_key;      /* derived once per start (post_config) */
+    struct tpo_crypt_key *cache_key_prev; /* NULL: no previous key */
     const char *cache_redis_password;
     const char *cache_set_at;          /* where TPOAuthCache was set */
     int cache_entries;                 /* TPO_UNSET: derived */

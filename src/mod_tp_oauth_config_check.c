@@ -5,6 +5,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_claims.h"
 #include "tpo_provider.h"
 
 static const char *const default_algs[] = {
@@ -61,6 +62,7 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
 {
     const char *at = apr_psprintf(p, "<TPOAuthProvider %s> (%s)", pc->name, pc->defined_at);
     int explicit_endpoints = pc->authorization_endpoint && pc->token_endpoint;
+    const char *perr;
 
     if (pc->discovery == TPO_UNSET) {
         pc->discovery = explicit_endpoints ? 0 : 1;
@@ -146,6 +148,12 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     if (!pc->remote_user_claim) pc->remote_user_claim = "sub";
     if (!pc->claim_prefix) pc->claim_prefix = "TPO_CLAIM_";
     if (!pc->header_prefix) pc->header_prefix = "X-TPO-";
+    if ((perr = tpo_claims_env_prefix_problem(p, pc->claim_prefix)) != NULL) {
+        return apr_psprintf(p, "%s: TPOAuthClaimPrefix %s: %s", at, pc->claim_prefix, perr);
+    }
+    if ((perr = tpo_claims_header_prefix_problem(p, pc->header_prefix)) != NULL) {
+        return apr_psprintf(p, "%s: TPOAuthHeaderPrefix %s: %s", at, pc->header_prefix, perr);
+    }
     if (!pc->claim_separator) pc->claim_separator = "_";
     if (!pc->claim_delimiter) pc->claim_delimiter = ",";
     if (pc->userinfo == TPO_UNSET) pc->userinfo = 1;
@@ -233,10 +241,10 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     }
     {
         tpo_server_conf *sc = tpo_config_server(s);
-        if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase) {
+        if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase && !sc->cache_key_file) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         "TPOAuthCache %s (%s): TPOAuthCachePassphrase is missing (sessions in "
-                         "a distributed cache are always encrypted)",
+                         "TPOAuthCache %s (%s): TPOAuthCacheKeyFile or TPOAuthCachePassphrase "
+                         "is missing (sessions in a distributed cache are always encrypted)",
                          sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
                          sc->cache_set_at);
             return !OK;
@@ -249,6 +257,16 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
                          "the same key file",
                          sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
                          sc->cache_set_at);
+        }
+        /* both: the key file writes, the passphrase is only read (moving
+         * from a passphrase to a key file); one previous key at most */
+        if (sc->cache_key_file && sc->cache_passphrase
+            && (sc->cache_key_file_prev || sc->cache_passphrase_prev)) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         "TPOAuthCacheKeyFile and TPOAuthCachePassphrase together: the "
+                         "passphrase is the previous key, so neither may name another "
+                         "previous one");
+            return !OK;
         }
     }
     if (provider_refs) {

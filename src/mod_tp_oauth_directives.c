@@ -6,6 +6,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_cache_crypt.h"
 #include "tpo_cookie.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_origin.h"
@@ -160,11 +161,52 @@ static const char *cmd_cache_passphrase(cmd_parms *cmd, void *mconfig, const cha
     if (err) {
         return err;
     }
-    if (strlen(pass) < 16 || (prev && strlen(prev) < 16)) {
+    if (strlen(pass) < TPO_CRYPT_MIN_PASSPHRASE
+        || (prev && strlen(prev) < TPO_CRYPT_MIN_PASSPHRASE)) {
         return "TPOAuthCachePassphrase: use at least 16 characters";
     }
     sc->cache_passphrase = pass;
     sc->cache_passphrase_prev = prev;
+    return NULL;
+}
+
+/* The key files are read here, so that configtest refuses a missing or
+ * short one. */
+static const char *cmd_cache_key_file(cmd_parms *cmd, void *mconfig, const char *file,
+                                      const char *prev)
+{
+    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *why = NULL, *path;
+    apr_status_t rv;
+
+    if (err) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, file);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "TPOAuthCacheKeyFile: bad path %s", file);
+    }
+    rv = tpo_crypt_key_file_read(cmd->pool, path, &sc->cache_key_bytes, &sc->cache_key_len,
+                                 &why);
+    if (rv != APR_SUCCESS) {
+        return apr_psprintf(cmd->pool, "TPOAuthCacheKeyFile %s: %s", path, why);
+    }
+    sc->cache_key_file = path;
+    sc->cache_key_file_prev = NULL;
+    sc->cache_key_prev_bytes = NULL;
+    sc->cache_key_prev_len = 0;
+    if (prev) {
+        path = ap_server_root_relative(cmd->pool, prev);
+        if (!path) {
+            return apr_psprintf(cmd->pool, "TPOAuthCacheKeyFile: bad path %s", prev);
+        }
+        rv = tpo_crypt_key_file_read(cmd->pool, path, &sc->cache_key_prev_bytes,
+                                     &sc->cache_key_prev_len, &why);
+        if (rv != APR_SUCCESS) {
+            return apr_psprintf(cmd->pool, "TPOAuthCacheKeyFile %s (previous): %s", path, why);
+        }
+        sc->cache_key_file_prev = path;
+    }
     return NULL;
 }
 
@@ -815,6 +857,8 @@ const command_rec tpo_cmds[] = {
                    "Session store: shm (default), memcache HOST:PORT[,...], redis HOST:PORT[,...]"),
     AP_INIT_TAKE12("TPOAuthCachePassphrase", cmd_cache_passphrase, NULL, RSRC_CONF,
                    "Encryption passphrase for a distributed cache [previous passphrase]"),
+    AP_INIT_TAKE12("TPOAuthCacheKeyFile", cmd_cache_key_file, NULL, RSRC_CONF,
+                   "File with >= 32 random bytes: the distributed cache's key [previous file]"),
     AP_INIT_TAKE1("TPOAuthCacheTimeout", cmd_cache_str, NULL, RSRC_CONF,
                   "Timeout in seconds of one operation on a distributed cache (default 1)"),
     AP_INIT_TAKE1("TPOAuthCacheRedisPassword", cmd_cache_str, NULL, RSRC_CONF,

@@ -2,9 +2,17 @@
  * configuration) and the JWK Set, fetched once, shared by the threads of
  * the process, refetched after a failure (with a back-off) or, for the JWKS,
  * when a token names a key we do not have (rate-limited: an unknown kid must
- * not turn every request into a fetch). */
+ * not turn every request into a fetch).
+ *
+ * The lock guards the state only, never a network call: one thread fetches
+ * (marked by *_fetching) while the others go on with the copy they have;
+ * only a thread that has no copy at all (or needs the new keys) waits for
+ * the fetch in progress, on the condition variable and bounded by the
+ * provider's HTTP timeout. So a slow provider never stalls requests that do
+ * not need it (a login start while a callback fetches the JWKS). */
 #include <string.h>
 #include <apr_strings.h>
+#include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_http.h"
@@ -26,11 +34,14 @@ typedef struct jwks_slot {
 typedef struct tpo_provider_rt tpo_provider_rt;
 struct tpo_provider_rt {
     apr_thread_mutex_t *mu;
-    apr_pool_t *pool;              /* metadata lives here */
+    apr_thread_cond_t *cv;         /* signalled when a fetch ends */
+    apr_pool_t *pool;              /* metadata from the configuration lives here */
     tpo_provider_meta *meta;
     apr_time_t meta_failed_at;
+    int meta_fetching;
     jwks_slot *jwks;
     apr_time_t jwks_attempt_at;
+    int jwks_fetching;
 };
 
 void tpo_provider_child_init(apr_pool_t *pchild, server_rec *s)
@@ -53,6 +64,7 @@ void tpo_provider_child_init(apr_pool_t *pchild, server_rec *s)
             apr_pool_create(&rt->pool, pchild);
             apr_pool_tag(rt->pool, "tpo_provider_meta");
             apr_thread_mutex_create(&rt->mu, APR_THREAD_MUTEX_DEFAULT, pchild);
+            apr_thread_cond_create(&rt->cv, pchild);
             pc->rt = rt;
         }
     }
@@ -108,48 +120,102 @@ static void meta_from_config(apr_pool_t *p, tpo_provider_conf *pc, tpo_provider_
     if (pc->revocation_endpoint) m->revocation_endpoint = pc->revocation_endpoint;
 }
 
+/* How long a thread without a copy waits for another thread's fetch: the
+ * fetch itself is bounded by the HTTP timeout. */
+static apr_interval_time_t fetch_wait_limit(const tpo_provider_conf *pc)
+{
+    return apr_time_from_msec(pc->timeout_ms > 0 ? pc->timeout_ms : 10000)
+           + apr_time_from_sec(1);
+}
+
+/* Wait (rt->mu held) for the fetch in progress to end; 0 once the deadline
+ * has passed. */
+static int wait_for_fetch(tpo_provider_rt *rt, apr_time_t deadline)
+{
+    apr_time_t now = apr_time_now();
+
+    if (now >= deadline) {
+        return 0;
+    }
+    apr_thread_cond_timedwait(rt->cv, rt->mu, deadline - now);
+    return 1;
+}
+
+/* Fetch and parse the discovery document without the lock, into a pool of
+ * its own (unmanaged: kept for the life of the process, as the metadata). */
+static tpo_rt_status fetch_meta(request_rec *r, tpo_provider_conf *pc, tpo_provider_meta **out)
+{
+    tpo_http_response resp;
+    tpo_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
+    apr_pool_t *mp;
+    tpo_provider_meta *m;
+    const char *err = NULL;
+
+    *out = NULL;
+    if (st != TPO_RT_OK) {
+        return st;
+    }
+    apr_pool_create_unmanaged_ex(&mp, NULL, NULL);
+    apr_pool_tag(mp, "tpo_provider_meta");
+    m = apr_pcalloc(mp, sizeof(*m));
+    if (tpo_provider_meta_parse(mp, resp.body, resp.len, pc->issuer, m, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "provider %s: discovery document at %s refused: %s",
+                      pc->name, pc->discovery_url, err ? err : "invalid");
+        apr_pool_destroy(mp);
+        return TPO_RT_UNAVAILABLE;
+    }
+    meta_from_config(mp, pc, m);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "provider %s: metadata loaded from %s",
+                  pc->name, pc->discovery_url);
+    *out = m;
+    return TPO_RT_OK;
+}
+
 tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
                                     const tpo_provider_meta **meta)
 {
     tpo_provider_rt *rt = pc->rt;
     tpo_rt_status st = TPO_RT_OK;
-    apr_time_t now = apr_time_now();
+    apr_time_t deadline = apr_time_now() + fetch_wait_limit(pc);
 
     apr_thread_mutex_lock(rt->mu);
-    if (!rt->meta) {
-        if (!pc->discovery) {
-            tpo_provider_meta *m = apr_pcalloc(rt->pool, sizeof(*m));
-            m->pkce_s256_supported = -1;
-            meta_from_config(rt->pool, pc, m);
+    if (!rt->meta && !pc->discovery) {
+        tpo_provider_meta *m = apr_pcalloc(rt->pool, sizeof(*m));
+        m->pkce_s256_supported = -1;
+        meta_from_config(rt->pool, pc, m);
+        rt->meta = m;
+    }
+    while (!rt->meta) {
+        apr_time_t now = apr_time_now();
+        tpo_provider_meta *m;
+
+        if (rt->meta_fetching) {
+            /* no copy at all: wait for the fetch in progress, bounded */
+            if (!wait_for_fetch(rt, deadline)) {
+                st = TPO_RT_TIMEOUT;
+                break;
+            }
+            continue;
+        }
+        if (rt->meta_failed_at && now - rt->meta_failed_at < META_RETRY_AFTER) {
+            if (st == TPO_RT_OK) st = TPO_RT_UNAVAILABLE;
+            break;
+        }
+        rt->meta_fetching = 1;
+        apr_thread_mutex_unlock(rt->mu);
+        st = fetch_meta(r, pc, &m);
+        apr_thread_mutex_lock(rt->mu);
+        rt->meta_fetching = 0;
+        if (m) {
             rt->meta = m;
         }
-        else if (rt->meta_failed_at && now - rt->meta_failed_at < META_RETRY_AFTER) {
-            st = TPO_RT_UNAVAILABLE;
-        }
         else {
-            tpo_http_response resp;
-            st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
-            if (st == TPO_RT_OK) {
-                tpo_provider_meta *m = apr_pcalloc(rt->pool, sizeof(*m));
-                const char *err = NULL;
-                if (tpo_provider_meta_parse(rt->pool, resp.body, resp.len, pc->issuer, m,
-                                            &err) != APR_SUCCESS) {
-                    ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                                  "provider %s: discovery document at %s refused: %s",
-                                  pc->name, pc->discovery_url, err ? err : "invalid");
-                    st = TPO_RT_UNAVAILABLE;
-                }
-                else {
-                    meta_from_config(rt->pool, pc, m);
-                    rt->meta = m;
-                    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                                  "provider %s: metadata loaded from %s", pc->name,
-                                  pc->discovery_url);
-                }
-            }
-            if (st != TPO_RT_OK) {
-                rt->meta_failed_at = now;
-            }
+            rt->meta_failed_at = apr_time_now();
+        }
+        apr_thread_cond_broadcast(rt->cv);
+        if (!m) {
+            break;
         }
     }
     *meta = rt->meta;
@@ -164,6 +230,38 @@ static void slot_unref(jwks_slot *slot)
     }
 }
 
+/* Fetch and parse the JWK Set without the lock; a new slot or NULL. */
+static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const char *uri,
+                                jwks_slot **out)
+{
+    tpo_http_response resp;
+    tpo_rt_status st = fetch_json(r, pc, "JWK Set", uri, &resp);
+    jwks_slot *slot;
+    apr_pool_t *sp;
+    tpo_jwks *set = NULL;
+    const char *err = NULL;
+
+    *out = NULL;
+    if (st != TPO_RT_OK) {
+        return st;
+    }
+    apr_pool_create_unmanaged_ex(&sp, NULL, NULL);
+    apr_pool_tag(sp, "tpo_jwks");
+    if (tpo_jwks_parse(sp, resp.body, resp.len, &set, &err) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "provider %s: JWK Set at %s refused: %s",
+                      pc->name, uri, err ? err : "invalid");
+        apr_pool_destroy(sp);
+        return TPO_RT_UNAVAILABLE;
+    }
+    slot = apr_pcalloc(sp, sizeof(*slot));
+    slot->pool = sp;
+    slot->jwks = set;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "provider %s: JWK Set loaded (%d keys)",
+                  pc->name, set->keys->nelts);
+    *out = slot;
+    return TPO_RT_OK;
+}
+
 tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
                                         int force_refresh, const tpo_jwks **jwks,
                                         void **handle)
@@ -171,8 +269,8 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
     tpo_provider_rt *rt = pc->rt;
     const tpo_provider_meta *meta;
     tpo_rt_status st;
-    apr_time_t now = apr_time_now();
-    int fetch;
+    apr_time_t deadline;
+    int fetched = 0;
 
     *jwks = NULL;
     *handle = NULL;
@@ -184,46 +282,47 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
                       "provider %s: no jwks_uri (set TPOAuthJWKSURI)", pc->name);
         return TPO_RT_UNAVAILABLE;
     }
+    deadline = apr_time_now() + fetch_wait_limit(pc);
     apr_thread_mutex_lock(rt->mu);
-    if (!rt->jwks) {
-        fetch = !rt->jwks_attempt_at || now - rt->jwks_attempt_at >= JWKS_RETRY_AFTER;
-    }
-    else {
-        fetch = force_refresh && now - rt->jwks_attempt_at >= JWKS_REFETCH_EVERY;
-    }
-    if (fetch) {
-        tpo_http_response resp;
-        rt->jwks_attempt_at = now;
-        st = fetch_json(r, pc, "JWK Set", meta->jwks_uri, &resp);
-        if (st == TPO_RT_OK) {
-            jwks_slot *slot;
-            apr_pool_t *sp;
-            tpo_jwks *set = NULL;
-            const char *err = NULL;
+    while (!fetched) {
+        apr_time_t now = apr_time_now();
+        jwks_slot *slot;
 
-            apr_pool_create_unmanaged_ex(&sp, NULL, NULL);
-            apr_pool_tag(sp, "tpo_jwks");
-            if (tpo_jwks_parse(sp, resp.body, resp.len, &set, &err) != APR_SUCCESS) {
-                ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                              "provider %s: JWK Set at %s refused: %s", pc->name,
-                              meta->jwks_uri, err ? err : "invalid");
-                apr_pool_destroy(sp);
-                st = TPO_RT_UNAVAILABLE;
-            }
-            else {
-                slot = apr_pcalloc(sp, sizeof(*slot));
-                slot->pool = sp;
-                slot->jwks = set;
-                if (rt->jwks) {
-                    rt->jwks->retired = 1;
-                    slot_unref(rt->jwks);
-                }
-                rt->jwks = slot;
-                ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                              "provider %s: JWK Set loaded (%d keys)", pc->name,
-                              set->keys->nelts);
+        if (rt->jwks) {
+            /* the copy we have, unless the caller needs new keys and the
+             * rate limit allows a refetch */
+            if (!force_refresh || now - rt->jwks_attempt_at < JWKS_REFETCH_EVERY) {
+                break;
             }
         }
+        else if (!rt->jwks_fetching && rt->jwks_attempt_at
+                 && now - rt->jwks_attempt_at < JWKS_RETRY_AFTER) {
+            break;
+        }
+        if (rt->jwks_fetching) {
+            /* another thread fetches: wait for it, bounded (with a copy,
+             * only a caller that needs new keys gets here) */
+            if (!wait_for_fetch(rt, deadline)) {
+                if (!rt->jwks) st = TPO_RT_TIMEOUT;
+                break;
+            }
+            continue;
+        }
+        rt->jwks_fetching = 1;
+        rt->jwks_attempt_at = now;
+        apr_thread_mutex_unlock(rt->mu);
+        st = fetch_jwks(r, pc, meta->jwks_uri, &slot);
+        apr_thread_mutex_lock(rt->mu);
+        rt->jwks_fetching = 0;
+        if (slot) {
+            if (rt->jwks) {
+                rt->jwks->retired = 1;
+                slot_unref(rt->jwks);
+            }
+            rt->jwks = slot;
+        }
+        apr_thread_cond_broadcast(rt->cv);
+        fetched = 1;
     }
     if (rt->jwks) {
         rt->jwks->refs++;

@@ -1,19 +1,26 @@
 /* Encryption at rest for any cache backend (see tpo_cache_crypt.h).
  *
- * Keys. From each passphrase, HKDF-SHA256 (fixed salt, one label each)
- * derives k_mac and k_enc, 32 bytes each. The inner key of an outer key K is
+ * Keys. A secret becomes a 32-byte master key once, at start-up (see
+ * tpo_cache_crypt.h): a passphrase through scrypt (memory-hard, so that a
+ * guess costs ~32 MiB and tens of milliseconds), a key file (>= 32 random
+ * bytes) through HMAC-SHA256. From each master key, HKDF-SHA256 (fixed salt,
+ * one label each) derives k_mac and k_enc, 32 bytes each. The inner key of an outer key K is
  * base64url(HMAC-SHA256(k_mac, K)): 43 characters of [A-Za-z0-9_-], which
  * every backend accepts (memcached's key rules included) and which reveal
  * nothing about K (a session id, a state value).
  *
- * Values. version byte 0x01 | 12-byte random nonce | AES-256-GCM ciphertext
+ * Values. version byte 0x02 | 12-byte random nonce | AES-256-GCM ciphertext
  * | 16-byte tag, with AAD = version byte | inner key. A value moved to
  * another key, altered, truncated, or written under another passphrase
  * fails to authenticate and reads as absent (APR_NOTFOUND), with a debug
  * line that names no key and no value. Random 96-bit nonces are safe for
  * well beyond 2^32 writes per passphrase; rotate before that.
  *
- * Rotation (an optional previous passphrase):
+ * Version 0x01 (keys from one HKDF of the passphrase) is no longer read:
+ * such entries are absent, so an upgrade ends the sessions kept in a
+ * distributed cache once.
+ *
+ * Rotation (an optional previous key):
  *  - get: the current inner key first, then the previous one (decrypted with
  *    the previous k_enc);
  *  - set: writes under the current key, then deletes the previous copy, so
@@ -44,16 +51,22 @@
 #include <openssl/kdf.h>
 #include <openssl/params.h>
 #include <openssl/rand.h>
+#include <apr_file_io.h>
+#include <apr_strings.h>
 #include "tpo_cache_crypt.h"
 #include "tpo_log.h"
 
-#define CK_VERSION    0x01
+#define CK_VERSION    0x02
 #define CK_NONCE      12
 #define CK_TAG        16
 #define CK_OVERHEAD   (1 + CK_NONCE + CK_TAG)
 #define CK_IKEY_LEN   43                    /* base64url of 32 bytes, no padding */
 #define CK_MAX_VALUE  (64u * 1024 * 1024)   /* plaintext; inner backends refuse far less */
-#define CK_SALT       "mod_tp_oauth cache encryption v1"
+#define CK_SALT       "mod_tp_oauth cache encryption v2"
+/* scrypt's salt: a fixed context string, the same on every server (see
+ * tpo_cache_crypt.h for why not a random one) */
+#define CK_SCRYPT_SALT "mod_tp_oauth cache passphrase scrypt v2"
+#define CK_FILE_LABEL  "mod_tp_oauth cache key file v2"
 #define CK_LABEL_MAC  "mod_tp_oauth cache key hmac"
 #define CK_LABEL_ENC  "mod_tp_oauth cache value aes-256-gcm"
 
@@ -77,7 +90,145 @@ typedef struct {
 
 /* ------------------------------------------------------------ keys */
 
-static int hkdf(const char *pass, const char *label, unsigned char out[32])
+int tpo_crypt_scrypt(const void *pass, apr_size_t passlen, const void *salt,
+                     apr_size_t saltlen, uint64_t n, uint32_t r, uint32_t p,
+                     unsigned char *out, apr_size_t outlen)
+{
+    EVP_KDF *kdf = EVP_KDF_fetch(NULL, "SCRYPT", NULL);
+    EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
+    /* 128 * r * (n + p + 2) bytes, plus slack; OpenSSL's default cap is lower */
+    uint64_t maxmem = 128u * (uint64_t)r * (n + p + 2) + 1024 * 1024;
+    OSSL_PARAM params[7];
+    int ok = 0;
+
+    if (kctx) {
+        params[0] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_PASSWORD,
+                                                      (void *)(pass ? pass : ""), passlen);
+        params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT,
+                                                      (void *)(salt ? salt : ""), saltlen);
+        params[2] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_N, &n);
+        params[3] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_R, &r);
+        params[4] = OSSL_PARAM_construct_uint32(OSSL_KDF_PARAM_SCRYPT_P, &p);
+        params[5] = OSSL_PARAM_construct_uint64(OSSL_KDF_PARAM_SCRYPT_MAXMEM, &maxmem);
+        params[6] = OSSL_PARAM_construct_end();
+        ok = EVP_KDF_derive(kctx, out, outlen, params) == 1;
+    }
+    EVP_KDF_CTX_free(kctx);
+    EVP_KDF_free(kdf);
+    return ok;
+}
+
+apr_status_t tpo_crypt_key_from_passphrase(const char *pass, tpo_crypt_key *out,
+                                           const char **err)
+{
+    if (err) *err = NULL;
+    if (pass == NULL || strlen(pass) < TPO_CRYPT_MIN_PASSPHRASE) {
+        if (err) *err = "the cache passphrase is shorter than 16 characters";
+        return APR_EINVAL;
+    }
+    if (!tpo_crypt_scrypt(pass, strlen(pass), CK_SCRYPT_SALT, sizeof(CK_SCRYPT_SALT) - 1,
+                          TPO_CRYPT_SCRYPT_N, TPO_CRYPT_SCRYPT_R, TPO_CRYPT_SCRYPT_P,
+                          out->k, sizeof(out->k))) {
+        if (err) *err = "scrypt failed (OpenSSL)";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+/* HMAC-SHA256(label, data): the extract step of HKDF, also used for tags. */
+static int hmac256(const char *label, const void *data, apr_size_t n, unsigned char out[32])
+{
+    EVP_MAC *mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
+    EVP_MAC_CTX *m = mac ? EVP_MAC_CTX_new(mac) : NULL;
+    OSSL_PARAM params[2];
+    size_t outlen = 0;
+    int ok;
+
+    params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
+    params[1] = OSSL_PARAM_construct_end();
+    ok = m && EVP_MAC_init(m, (const unsigned char *)label, strlen(label), params) == 1
+         && EVP_MAC_update(m, data, n) == 1 && EVP_MAC_final(m, out, &outlen, 32) == 1
+         && outlen == 32;
+    EVP_MAC_CTX_free(m);
+    EVP_MAC_free(mac);
+    return ok;
+}
+
+apr_status_t tpo_crypt_key_from_bytes(const void *bytes, apr_size_t n, tpo_crypt_key *out,
+                                      const char **err)
+{
+    if (err) *err = NULL;
+    if (bytes == NULL || n < TPO_CRYPT_MIN_KEY_FILE) {
+        if (err) *err = "the cache key is shorter than 32 bytes";
+        return APR_EINVAL;
+    }
+    if (n > TPO_CRYPT_MAX_KEY_FILE) {
+        if (err) *err = "the cache key is longer than 4096 bytes";
+        return APR_EINVAL;
+    }
+    if (!hmac256(CK_FILE_LABEL, bytes, n, out->k)) {
+        if (err) *err = "HMAC failed (OpenSSL)";
+        return APR_EGENERAL;
+    }
+    return APR_SUCCESS;
+}
+
+apr_status_t tpo_crypt_key_file_read(apr_pool_t *p, const char *path, const char **bytes,
+                                     apr_size_t *n, const char **err)
+{
+    apr_file_t *f = NULL;
+    char *buf = apr_palloc(p, TPO_CRYPT_MAX_KEY_FILE + 1);
+    apr_size_t got = TPO_CRYPT_MAX_KEY_FILE + 1;
+    apr_status_t rv;
+
+    *bytes = NULL;
+    *n = 0;
+    if (err) *err = NULL;
+    rv = apr_file_open(&f, path, APR_FOPEN_READ | APR_FOPEN_BINARY, 0, p);
+    if (rv != APR_SUCCESS) {
+        if (err) *err = "cannot open the key file";
+        return rv;
+    }
+    rv = apr_file_read_full(f, buf, got, &got);
+    apr_file_close(f);
+    if (rv != APR_SUCCESS && rv != APR_EOF) {
+        OPENSSL_cleanse(buf, TPO_CRYPT_MAX_KEY_FILE + 1);
+        if (err) *err = "cannot read the key file";
+        return rv;
+    }
+    if (got < TPO_CRYPT_MIN_KEY_FILE || got > TPO_CRYPT_MAX_KEY_FILE) {
+        OPENSSL_cleanse(buf, TPO_CRYPT_MAX_KEY_FILE + 1);
+        if (err) *err = got < TPO_CRYPT_MIN_KEY_FILE
+                        ? "the key file holds fewer than 32 bytes (make one with: "
+                          "openssl rand 32 > FILE)"
+                        : "the key file is longer than 4096 bytes";
+        return APR_EINVAL;
+    }
+    *bytes = buf;
+    *n = got;
+    return APR_SUCCESS;
+}
+
+const char *tpo_crypt_secret_tag(apr_pool_t *p, const void *secret, apr_size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    unsigned char md[32];
+    char *out;
+    int i;
+
+    if (!hmac256("mod_tp_oauth cache secret tag", secret, n, md)) return NULL;
+    out = apr_palloc(p, 65);
+    for (i = 0; i < 32; i++) {
+        out[2 * i] = hex[md[i] >> 4];
+        out[2 * i + 1] = hex[md[i] & 15];
+    }
+    out[64] = '\0';
+    OPENSSL_cleanse(md, sizeof(md));
+    return out;
+}
+
+static int hkdf(const unsigned char *ikm, apr_size_t ikmlen, const char *label,
+                unsigned char out[32])
 {
     EVP_KDF *kdf = EVP_KDF_fetch(NULL, "HKDF", NULL);
     EVP_KDF_CTX *kctx = kdf ? EVP_KDF_CTX_new(kdf) : NULL;
@@ -86,7 +237,7 @@ static int hkdf(const char *pass, const char *label, unsigned char out[32])
 
     if (kctx) {
         params[0] = OSSL_PARAM_construct_utf8_string(OSSL_KDF_PARAM_DIGEST, (char *)"SHA256", 0);
-        params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)pass, strlen(pass));
+        params[1] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_KEY, (void *)ikm, ikmlen);
         params[2] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_SALT, (void *)CK_SALT,
                                                       sizeof(CK_SALT) - 1);
         params[3] = OSSL_PARAM_construct_octet_string(OSSL_KDF_PARAM_INFO, (void *)label,
@@ -99,14 +250,15 @@ static int hkdf(const char *pass, const char *label, unsigned char out[32])
     return ok;
 }
 
-static int keyset_init(ck_keyset *ks, const char *pass)
+static int keyset_init(ck_keyset *ks, const tpo_crypt_key *key)
 {
     unsigned char kmac[32];
     EVP_MAC *mac = NULL;
     OSSL_PARAM params[2];
     int ok = 0;
 
-    if (!hkdf(pass, CK_LABEL_MAC, kmac) || !hkdf(pass, CK_LABEL_ENC, ks->enc)) goto done;
+    if (!hkdf(key->k, sizeof(key->k), CK_LABEL_MAC, kmac)
+        || !hkdf(key->k, sizeof(key->k), CK_LABEL_ENC, ks->enc)) goto done;
     mac = EVP_MAC_fetch(NULL, "HMAC", NULL);
     if (mac == NULL || (ks->mac = EVP_MAC_CTX_new(mac)) == NULL) goto done;
     params[0] = OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, (char *)"SHA256", 0);
@@ -246,8 +398,8 @@ static apr_status_t get_with(ck_cache *c, const ck_keyset *ks, const char *which
     if (rv != APR_SUCCESS) return rv;
     if (!open_value(c, ks, &ik, raw, rawlen, val, vlen)) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                "encrypted cache: an entry (%" APR_SIZE_T_FMT " bytes, %s passphrase) failed "
-                "authentication (other passphrase, tampered or corrupt): treated as absent",
+                "encrypted cache: an entry (%" APR_SIZE_T_FMT " bytes, %s key) failed "
+                "authentication (other key, tampered or corrupt): treated as absent",
                 rawlen, which);
         return APR_NOTFOUND;
     }
@@ -269,6 +421,8 @@ static apr_status_t ck_get(tpo_cache *tc, const char *key, apr_pool_t *p,
     return get_with(c, &c->prev, "previous", key, klen, p, val, vlen);
 }
 
+static apr_status_t ck_del(tpo_cache *tc, const char *key);
+
 static apr_status_t ck_store(tpo_cache *tc, const char *key, const void *val,
                              apr_size_t vlen, apr_time_t expiry, int only_if_absent)
 {
@@ -279,7 +433,14 @@ static apr_status_t ck_store(tpo_cache *tc, const char *key, const void *val,
     apr_status_t rv;
 
     if (!tpo_cache_key_ok(key, &klen) || (val == NULL && vlen > 0)) return APR_EINVAL;
-    if (vlen > CK_MAX_VALUE) return APR_ENOSPC;
+    if (vlen > CK_MAX_VALUE) {
+        /* a set that cannot be stored removes the old value (as memcached does) */
+        if (!only_if_absent) {
+            rv = ck_del(tc, key);
+            if (rv != APR_SUCCESS && rv != APR_NOTFOUND) return rv;
+        }
+        return APR_ENOSPC;
+    }
     if (only_if_absent && c->has_prev) {
         /* see the comment at the top: not atomic with the add below */
         apr_pool_t *tmp;
@@ -359,7 +520,7 @@ static apr_status_t ck_cleanup(void *data)
 }
 
 apr_status_t tpo_crypt_cache_create(apr_pool_t *p, tpo_cache *inner,
-                                    const char *passphrase, const char *previous,
+                                    const tpo_crypt_key *key, const tpo_crypt_key *previous,
                                     tpo_cache **out, const char **err)
 {
     ck_cache *c;
@@ -370,22 +531,22 @@ apr_status_t tpo_crypt_cache_create(apr_pool_t *p, tpo_cache *inner,
         if (err) *err = "no cache to encrypt";
         return APR_EINVAL;
     }
-    if (passphrase == NULL || *passphrase == '\0') {
-        if (err) *err = "the cache encryption passphrase is empty";
+    if (key == NULL) {
+        if (err) *err = "no cache encryption key";
         return APR_EINVAL;
     }
     c = apr_pcalloc(p, sizeof(*c));
     c->inner = inner;
     apr_pool_cleanup_register(p, c, ck_cleanup, apr_pool_cleanup_null);
     c->cipher = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    if (c->cipher == NULL || !keyset_init(&c->cur, passphrase)) {
+    if (c->cipher == NULL || !keyset_init(&c->cur, key)) {
         if (err) *err = "cannot set up AES-256-GCM / HKDF / HMAC (OpenSSL)";
         return APR_EGENERAL;
     }
-    /* the same passphrase twice would make set() delete what it just wrote */
-    if (previous && *previous && strcmp(previous, passphrase) != 0) {
+    /* the same key twice would make set() delete what it just wrote */
+    if (previous && CRYPTO_memcmp(previous->k, key->k, sizeof(key->k)) != 0) {
         if (!keyset_init(&c->prev, previous)) {
-            if (err) *err = "cannot derive keys from the previous passphrase (OpenSSL)";
+            if (err) *err = "cannot derive keys from the previous cache key (OpenSSL)";
             return APR_EGENERAL;
         }
         c->has_prev = 1;

@@ -487,6 +487,13 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
     if (!key_len(key, &klen)) return APR_EINVAL;
     if (vlen > c->max_value) {
         count(&c->h->refused);
+        if (!only_if_absent) {
+            /* as memcached does: a set that cannot be stored removes the old
+             * value, so a stale record (a rotated-out refresh token) is never
+             * served after a failed update */
+            apr_status_t found, rv = shm_remove(c, key, 0, &found);
+            if (rv != APR_SUCCESS) return rv;
+        }
         return APR_ENOSPC;
     }
     hash = tpo_shm_siphash(c->h->seed, (const unsigned char *)key, klen);

@@ -1,7 +1,87 @@
 #include <ctype.h>
 #include <string.h>
+#include <strings.h>
+#include <apr_hash.h>
 #include <apr_strings.h>
 #include "tpo_claims.h"
+#include "tpo_log.h"
+
+/* Environment variables a claim must never set, whatever the IdP sends:
+ * they steer the dynamic linker, shells, interpreters, or are CGI variables
+ * an application trusts. Compared without regard to case. */
+static const char *const dangerous_env[] = {
+    "PATH", "HOME", "SHELL", "IFS", "ENV", "BASH_ENV", "CDPATH", "PS4", "TMPDIR", "TZ",
+    "LANG", "LANGUAGE", "LOCPATH", "NLSPATH", "GCONV_PATH", "HOSTALIASES", "RES_OPTIONS",
+    "LOCALDOMAIN", "PERL5LIB", "PERL5OPT", "PERLLIB", "PYTHONPATH", "PYTHONHOME",
+    "PYTHONSTARTUP", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "PHPRC",
+    "CLASSPATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "REMOTE_USER", "AUTH_TYPE",
+    "DOCUMENT_ROOT", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "GATEWAY_INTERFACE",
+    "HTTPS", NULL
+};
+static const char *const dangerous_env_prefixes[] = {
+    "LD_", "DYLD_", "BASH_FUNC_", "MALLOC_", "GLIBC_", "LC_", "HTTP_", "SERVER_",
+    "REQUEST_", "SCRIPT_", "REMOTE_", "REDIRECT_", "SSL_", "PATH_", "CONTEXT_", "GIT_", NULL
+};
+
+int tpo_claims_env_name_dangerous(const char *name)
+{
+    int i;
+
+    for (i = 0; dangerous_env[i]; i++) {
+        if (!strcasecmp(name, dangerous_env[i])) return 1;
+    }
+    for (i = 0; dangerous_env_prefixes[i]; i++) {
+        if (!strncasecmp(name, dangerous_env_prefixes[i], strlen(dangerous_env_prefixes[i]))) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+const char *tpo_claims_env_prefix_problem(apr_pool_t *p, const char *prefix)
+{
+    const char *c;
+    apr_size_t n;
+    int i;
+
+    if (!prefix || !*prefix) return "must not be empty";
+    if (isdigit((unsigned char)*prefix)) return "must not begin with a digit";
+    for (c = prefix; *c; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '_') {
+            return "may contain only A-Z, a-z, 0-9 and _";
+        }
+    }
+    /* a claim name completes the prefix: refuse any prefix that some claim
+     * could turn into a dangerous name */
+    n = strlen(prefix);
+    for (i = 0; dangerous_env[i]; i++) {
+        if (!strncasecmp(dangerous_env[i], prefix, n)) {
+            return apr_psprintf(p, "a claim could turn it into %s", dangerous_env[i]);
+        }
+    }
+    for (i = 0; dangerous_env_prefixes[i]; i++) {
+        const char *d = dangerous_env_prefixes[i];
+        apr_size_t dn = strlen(d);
+        if (!strncasecmp(prefix, d, dn < n ? dn : n)) {
+            return apr_psprintf(p, "a claim could turn it into %s...", d);
+        }
+    }
+    return NULL;
+}
+
+const char *tpo_claims_header_prefix_problem(apr_pool_t *p, const char *prefix)
+{
+    const char *c;
+
+    (void)p;
+    if (!prefix || !*prefix) return "must not be empty";
+    for (c = prefix; *c; c++) {
+        if (!isalnum((unsigned char)*c) && *c != '-') {
+            return "may contain only A-Z, a-z, 0-9 and -";
+        }
+    }
+    return NULL;
+}
 
 static const char *const protocol_claims[] = {
     "iss", "sub", "aud", "exp", "iat", "nbf", "nonce", "azp", "auth_time",
@@ -105,6 +185,51 @@ static void emit(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *ou
     push(out->headers, hdr_name, tpo_claims_header_value(p, value));
 }
 
+/* Names already given out in this rendering (variables and headers, both
+ * compared without regard to case, as httpd's tables do). */
+typedef struct {
+    apr_hash_t *env, *hdr;
+} taken_names;
+
+static const char *lower(apr_pool_t *p, const char *s)
+{
+    char *l = apr_pstrdup(p, s), *c;
+    for (c = l; *c; c++) *c = (char)tolower((unsigned char)*c);
+    return l;
+}
+
+static void take(apr_pool_t *p, apr_hash_t *h, const char *name)
+{
+    apr_hash_set(h, lower(p, name), APR_HASH_KEY_STRING, "");
+}
+
+static int is_taken(apr_pool_t *p, apr_hash_t *h, const char *name)
+{
+    return apr_hash_get(h, lower(p, name), APR_HASH_KEY_STRING) != NULL;
+}
+
+/* A claim's variable and header: both exported, or neither (a name taken
+ * by an earlier claim, or a dangerous variable name). */
+static void emit_claim(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *out,
+                       taken_names *taken, const char *env_name, const char *hdr_name,
+                       const char *value)
+{
+    if (tpo_claims_env_name_dangerous(env_name)) {
+        tpo_log(TPO_LOG_MARK, TPO_LOG_WARN, "claims: variable %s is not allowed; that claim "
+                "is not exported (check TPOAuthClaimPrefix)", env_name);
+        return;
+    }
+    if (is_taken(p, taken->env, env_name) || is_taken(p, taken->hdr, hdr_name)) {
+        tpo_log(TPO_LOG_MARK, TPO_LOG_WARN, "claims: variable %s / header %s is already "
+                "taken by an earlier claim; the later claim with that name is not exported",
+                env_name, hdr_name);
+        return;
+    }
+    take(p, taken->env, env_name);
+    take(p, taken->hdr, hdr_name);
+    emit(p, cfg, out, env_name, hdr_name, value);
+}
+
 /* Join an array of scalars; escape the delimiter and backslashes inside
  * elements. NULL if the array holds anything but scalars. */
 static const char *join_array(apr_pool_t *p, json_t *arr, const char *delim)
@@ -133,7 +258,7 @@ static const char *join_array(apr_pool_t *p, json_t *arr, const char *delim)
 }
 
 static void render_value(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *out,
-                         const char *path, json_t *v, int depth)
+                         taken_names *taken, const char *path, json_t *v, int depth)
 {
     const char *s = tpo_claims_scalar(p, v);
 
@@ -151,15 +276,16 @@ static void render_value(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims
         const char *k;
         json_t *c;
         json_object_foreach(v, k, c) {
-            render_value(p, cfg, out, apr_pstrcat(p, path, cfg->separator, k, NULL), c,
+            render_value(p, cfg, out, taken, apr_pstrcat(p, path, cfg->separator, k, NULL), c,
                          depth + 1);
         }
         return;
     }
     if (s) {
-        emit(p, cfg, out, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
-             name_chars(p, apr_pstrcat(p, cfg->header_prefix, "Claim-", NULL), path, '-', 0, 1),
-             s);
+        emit_claim(p, cfg, out, taken, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
+                   name_chars(p, apr_pstrcat(p, cfg->header_prefix, "Claim-", NULL), path, '-',
+                              0, 1),
+                   s);
     }
 }
 
@@ -170,9 +296,22 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
     const char *k;
     json_t *v;
     const char *hp = cfg->header_prefix;
+    taken_names taken;
 
     out->env = apr_array_make(p, 32, sizeof(const char *));
     out->headers = apr_array_make(p, 32, sizeof(const char *));
+    /* the module's own names are never a claim's */
+    taken.env = apr_hash_make(p);
+    taken.hdr = apr_hash_make(p);
+    take(p, taken.env, "TPO_CLAIMS");
+    take(p, taken.env, "TPO_ACCESS_TOKEN");
+    take(p, taken.env, "TPO_ACCESS_TOKEN_EXPIRES");
+    take(p, taken.env, "TPO_SCOPE");
+    take(p, taken.hdr, cfg->user_header ? cfg->user_header : apr_pstrcat(p, hp, "User", NULL));
+    take(p, taken.hdr, apr_pstrcat(p, hp, "Claims", NULL));
+    take(p, taken.hdr, apr_pstrcat(p, hp, "Access-Token", NULL));
+    take(p, taken.hdr, apr_pstrcat(p, hp, "Access-Token-Expires", NULL));
+    take(p, taken.hdr, apr_pstrcat(p, hp, "Scope", NULL));
     if (user) {
         /* REMOTE_USER itself is r->user; the header carries it for proxies */
         push(out->headers, cfg->user_header ? cfg->user_header
@@ -182,7 +321,7 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
     if (claims) {
         json_object_foreach(claims, k, v) {
             if (!in_list(hidden_claims, k)) {
-                render_value(p, cfg, out, k, v, 0);
+                render_value(p, cfg, out, &taken, k, v, 0);
             }
         }
         {

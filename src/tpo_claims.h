@@ -47,6 +47,24 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
                            json_t *claims, const char *access_token, long long at_expires,
                            const char *scope, tpo_claims_out *out);
 
+/* Names. Two claims that flatten to the same variable or header name (as
+ * {"a":{"b":1}} and "a_b") are not both exported: the first keeps it, the
+ * later one is left out (both its variable and its header) with a warning.
+ * A claim never takes one of the module's own names (TPO_CLAIMS, ...), and
+ * a variable name that steers programs (tpo_claims_env_name_dangerous) is
+ * never set. */
+
+/* 1 for PATH, HOME, SHELL, IFS, LD_*, HTTP_*, REMOTE_USER and the like
+ * (any case). */
+int tpo_claims_env_name_dangerous(const char *name);
+
+/* Configuration checks: NULL when the prefix is fine, else the reason.
+ * A variable prefix is non-empty, [A-Za-z0-9_] not starting with a digit,
+ * and no claim name can complete it to a dangerous name (so "LD_", "P",
+ * "HTTP_" are refused). A header prefix is non-empty, [A-Za-z0-9-]. */
+const char *tpo_claims_env_prefix_problem(apr_pool_t *p, const char *prefix);
+const char *tpo_claims_header_prefix_problem(apr_pool_t *p, const char *prefix);
+
 /* Percent-encode a header value as described above. */
 char *tpo_claims_header_value(apr_pool_t *p, const char *v);
 /* Control characters -> ' ' */

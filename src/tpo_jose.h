@@ -73,9 +73,10 @@ int tpo_jws_alg_supported(const char *alg);
 /* Verify jws against the key set.
  *  allowed_algs: NULL-terminated list, e.g. {"RS256","PS256","ES256",NULL};
  *    the token's alg must be in it. "none" is always refused.
- *  HS* algorithms are verified only with keys of kty "oct" (never with an RSA/
- *  EC/OKP key: no alg confusion) and only when hs_key is given or the set holds
- *  an oct key.
+ *  HS* algorithms are verified only with hs_key (the client secret), never
+ *  with a key of the set: an "oct" key published in a JWK Set is public and
+ *  is never selected, and an RSA/EC/OKP key never verifies HS* (no alg
+ *  confusion).
  *  Key selection: kid match when the token has a kid (a key without kid is not
  *  used then, unless the set has exactly one candidate of the right type);
  *  the key's kty (and crv) must fit the alg; a key with its own "alg" must

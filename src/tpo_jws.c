@@ -397,7 +397,10 @@ apr_status_t tpo_jws_verify(apr_pool_t *p, const tpo_jws *jws, const tpo_jwks *j
     if (jwks && jwks->keys) {
         for (i = 0; i < jwks->keys->nelts && ncands < JWKS_MAX_KEYS; i++) {
             const tpo_jwk *k = APR_ARRAY_IDX(jwks->keys, i, const tpo_jwk *);
-            if (!jwk_fits(k, ai)) {
+            /* a JWK Set is public: a symmetric ("oct") key published there
+             * is known to everybody and proves nothing. HS* is verified with
+             * the client secret (hs_key) only. */
+            if (!jwk_fits(k, ai) || ai->fam == FAM_HMAC || strcmp(k->kty, "oct") == 0) {
                 continue;
             }
             nfit++;

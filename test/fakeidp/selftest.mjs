@@ -28,6 +28,8 @@ const OIDC_ID_TOKEN_MODES = {
   'oidc-alg-none': 'alg not allowed',
   'oidc-hs-confusion': 'alg not allowed',
   'oidc-unknown-kid': 'unknown kid',
+  'oidc-hs-jwks-oct': 'alg not allowed',
+  'oidc-slow-jwks': 'ok',
 };
 const ALL_MODES = [
   ...Object.keys(OIDC_ID_TOKEN_MODES), 'oidc-refuse', 'oidc-500', 'oidc-garbage', 'denied', 'denied-xss',

@@ -78,6 +78,9 @@ const ecKey = crypto.generateKeyPairSync('ec', { namedCurve: 'P-256' });
 const strayKey = crypto.generateKeyPairSync('rsa', { modulusLength: 2048 }); // not in the JWKS
 const RSA_PUBLIC_PEM = rsaKey.publicKey.export({ type: 'spki', format: 'pem' });
 const TROPIPAY_HS_SECRET = crypto.randomBytes(32); // signs TropiPay-style access tokens
+// A symmetric key published in the JWKS of mode oidc-hs-jwks-oct (a JWKS is public).
+const PUBLISHED_OCT = crypto.randomBytes(32);
+const OCT_JWK = { kty: 'oct', kid: 'fake-oct', use: 'sig', alg: 'HS256', k: PUBLISHED_OCT.toString('base64url') };
 
 const JWKS = {
   keys: [
@@ -111,6 +114,8 @@ const MODES = {
   'oidc-alg-none': { family: 'oidc', idToken: 'alg-none' },
   'oidc-hs-confusion': { family: 'oidc', idToken: 'hs-confusion' },
   'oidc-unknown-kid': { family: 'oidc', idToken: 'unknown-kid' },
+  'oidc-hs-jwks-oct': { family: 'oidc', idToken: 'hs-jwks-oct', jwks: 'with-oct' },
+  'oidc-slow-jwks': { family: 'oidc', jwks: 'slow' },
   'oidc-slow': { family: 'oidc', token: 'slow' },
   'oidc-refuse': { family: 'oidc', token: 'refuse' },
   'oidc-500': { family: 'oidc', token: 'http500' },
@@ -366,6 +371,10 @@ function buildIdToken(mode, variant, { sub, nonce, accessToken, authTime }) {
       // The attacker's trick: an HMAC keyed with the public key's PEM text, hoping the
       // verifier feeds "the key for kid fake-rsa" into whatever algorithm the header names.
       return signJwt({ alg: 'HS256', typ: 'JWT', kid: 'fake-rsa' }, claims, 'HS256', Buffer.from(RSA_PUBLIC_PEM));
+    case 'hs-jwks-oct':
+      // HS256 with a symmetric key this mode publishes in its JWKS (kid fake-oct): anybody
+      // can fetch that key, so a verifier that takes it from the JWKS accepts forgeries.
+      return signJwt({ alg: 'HS256', typ: 'JWT', kid: 'fake-oct' }, claims, 'HS256', PUBLISHED_OCT);
     case 'unknown-kid':
       return signJwt({ alg: 'RS256', typ: 'JWT', kid: 'rotated-away' }, claims, 'RS256', strayKey.privateKey);
     default:
@@ -836,6 +845,17 @@ async function route(req, res) {
       return handleToken(mode, cfg, req, res);
     case '/jwks':
       if (!isGet) return send(res, 405, { error: 'method not allowed' }, { Allow: 'GET' });
+      if (cfg.jwks === 'with-oct') {
+        return send(res, 200, { keys: [...JWKS.keys, OCT_JWK] }, { 'Content-Type': 'application/jwk-set+json' });
+      }
+      if (cfg.jwks === 'slow') {
+        const t = setTimeout(() => {
+          pendingTimers.delete(t);
+          send(res, 200, JWKS, { 'Content-Type': 'application/jwk-set+json' });
+        }, OPTS.slowMs);
+        pendingTimers.add(t);
+        return undefined;
+      }
       return send(res, 200, JWKS, { 'Content-Type': 'application/jwk-set+json' });
     case '/userinfo':
     case '/profile':

@@ -122,6 +122,8 @@ function loadClients(file) {
 //   bob         lives in FR (everybody else in DE)
 //   manygroups  member of 200 groups
 //   huge        member of 600 groups of 1000 characters each (~600 KB of claims)
+//   collide     also has a flat claim "address_country" ("XX") next to address.country ("DE"):
+//               both flatten to the same variable and header name
 function accountClaims(id) {
   const jose = id === 'jose';
   let name = jose ? 'José Müller' : `${id} Tester`;
@@ -145,6 +147,7 @@ function accountClaims(id) {
       locality: id === 'bob' ? 'Paris' : 'Berlin',
       country: id === 'bob' ? 'FR' : 'DE',
     },
+    ...(id === 'collide' ? { address_country: 'XX' } : {}),
   };
 }
 
@@ -188,7 +191,7 @@ const configuration = {
     email: ['email', 'email_verified'],
     profile: ['name', 'given_name', 'family_name', 'preferred_username'],
     groups: ['groups'],
-    address: ['address'],
+    address: ['address', 'address_country'],
   },
   scopes: ['openid', 'offline_access', 'email', 'profile', 'groups', 'address'],
   conformIdTokenClaims: false,

@@ -11,7 +11,7 @@ FAKE_SECRET = "fake-secret"
 OIDC_MODES = ["oidc", "oidc-es256", "oidc-badsig", "oidc-wrongiss", "oidc-wrongaud",
               "oidc-expired", "oidc-future-iat", "oidc-badnonce", "oidc-nonce-missing",
               "oidc-alg-none", "oidc-hs-confusion", "oidc-unknown-kid", "oidc-slow",
-              "oidc-refuse", "oidc-500", "oidc-garbage"]
+              "oidc-refuse", "oidc-500", "oidc-garbage", "oidc-hs-jwks-oct", "oidc-slow-jwks"]
 # payment-provider accents: no discovery, JSON token requests, no ID token
 PAYMENT_MODES = ["tropipay", "tropipay-epoch", "tropipay-seconds", "payout", "xendit",
                  "xendit-nozone", "xendit-error"]
@@ -40,6 +40,11 @@ def mode_provider(fake_base, mode, extra=()):
                  'TPOAuthScope "openid email"'] + common
         if mode == "oidc-slow":
             lines.append("TPOAuthHTTPTimeout 1 1.5")
+        if mode == "oidc-slow-jwks":
+            lines.append("TPOAuthHTTPTimeout 1 3")
+        if mode == "oidc-hs-jwks-oct":
+            # HS256 allowed: it may be verified with the client secret, and only with it
+            lines.append("TPOAuthIDTokenAlgorithms RS256 HS256")
     elif mode in PAYMENT_MODES:
         user_claim = "id" if mode.startswith("tropipay") else "sub"
         userinfo = "profile" if mode.startswith("tropipay") else "userinfo"

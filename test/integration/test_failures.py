@@ -434,6 +434,9 @@ def test_token_endpoint_slow(fake_httpd, alice):
     ("oidc-alg-none", "alg"),
     ("oidc-hs-confusion", "alg"),
     ("oidc-unknown-kid", "nokey"),
+    # HS256 signed with an oct key the provider publishes in its JWKS: only the client
+    # secret may verify HS*, so the signature is wrong (issue 10, item 8)
+    ("oidc-hs-jwks-oct", "signature"),
 ])
 def test_id_token_rejected(fake_httpd, alice, mode, check):
     mark = len(fake_httpd.error_log())
@@ -467,3 +470,83 @@ def test_no_token_in_logs_or_pages(fake_httpd):
     assert not JWT_RX.search(log)
     assert "fake-secret" not in log
     assert "tpo-test-secret" not in log
+
+
+# ---------------------------------------------------------------- slow JWKS (issue 10, item 10)
+
+ONE_CHILD = """
+<IfModule mpm_event_module>
+    ServerLimit 1
+    StartServers 1
+    ThreadLimit 8
+    ThreadsPerChild 8
+    MaxRequestWorkers 8
+    MinSpareThreads 1
+    MaxSpareThreads 9
+</IfModule>
+"""
+
+
+@pytest.fixture(scope="module")
+def one_child_httpd(module_path, idp, fakeidp):
+    """A second httpd with a single child process (8 threads): every request
+    meets the same per-process provider state."""
+    server = h.Httpd(module=module_path)
+    try:
+        server.start(fake_conf(idp.issuer, fakeidp.base, server.server_root) + ONE_CHILD)
+        yield server
+    finally:
+        problems = server.problems(since_last=False)
+        server.cleanup(keep=bool(problems))
+        assert not problems, "\n".join(problems)[:8000]
+
+
+def test_slow_jwks_does_not_stall_other_requests(one_child_httpd):
+    """While one thread fetches a JWKS that takes 5 s (the fake's /jwks; the
+    provider's timeout is 3 s), the same process keeps serving: a login start of
+    that very provider (it needs the metadata, not the keys) answers at once, and
+    so do logged-in users. The fetch itself ends within its timeout."""
+    srv = one_child_httpd
+    mode = "oidc-slow-jwks"
+    # a logged-in user (fast mode) and the slow provider's metadata already loaded
+    user = h.browser_session()
+    r = user.get(srv.url("/m/oidc/whoami.cgi"), timeout=20)
+    assert r.status_code == 200 and "Hello fake-user-1" in r.text
+    start_login(h.browser_session(), srv, mode)
+    mark = len(srv.error_log())
+    result = {}
+
+    def login_needing_jwks():
+        t0 = time.monotonic()
+        result["r"] = h.browser_session().get(srv.url("/m/%s/whoami.cgi" % mode), timeout=30)
+        result["t"] = time.monotonic() - t0
+
+    t = threading.Thread(target=login_needing_jwks)
+    t.start()
+    try:
+        time.sleep(1.0)          # the callback is now inside the JWKS fetch (3 s timeout)
+        assert t.is_alive()
+        for _ in range(3):
+            t0 = time.monotonic()
+            r = requests.get(srv.url("/m/%s/whoami.cgi" % mode), headers={"Accept": h.HTML_ACCEPT},
+                             allow_redirects=False, timeout=10)
+            took = time.monotonic() - t0
+            assert r.status_code == 302 and r.headers["Location"].startswith(
+                "%s/%s/authorize?" % (srv_fake_base(r), mode)), (r.status_code, r.headers)
+            assert took < 0.8, "a login start waited %.2f s for the JWKS fetch" % took
+            t0 = time.monotonic()
+            r = user.get(srv.url("/m/oidc/whoami.cgi"), allow_redirects=False, timeout=10)
+            assert r.status_code == 200 and "Hello fake-user-1" in r.text
+            assert time.monotonic() - t0 < 0.8
+        assert t.is_alive(), "the JWKS fetch ended too early to prove anything"
+    finally:
+        t.join(30)
+    assert result["r"].status_code != 200
+    assert result["t"] < 6.0, result["t"]
+    assert "JWK Set" in log_since(srv, mark)
+
+
+def srv_fake_base(resp):
+    """scheme://host:port/ of the authorize URL in a redirect."""
+    u = urllib.parse.urlsplit(resp.headers["Location"])
+    return "%s://%s" % (u.scheme, u.netloc)

@@ -517,3 +517,52 @@ def test_session_info_with_access_token(httpd, idp):
     info = s.get(httpd.url("/app/redirect_uri/info"), timeout=10).json()
     assert len(info["access_token"]) > 20
     _sessions.clear()   # the httpd was reconfigured: sessions of this module are gone
+
+
+# ---------------------------------------------------------------- claim names (issue 10, item 9)
+
+def _first_flat(claims_json, names):
+    """Which of the top-level claims in `names` comes first in the claims object."""
+    order = [k for k, _ in json.loads(claims_json, object_pairs_hook=lambda pairs: pairs)]
+    return min(names, key=order.index)
+
+
+def test_colliding_claim_names_exported_once(httpd, idp, echo):
+    """"address": {"country": "DE"} and "address_country": "XX" flatten to the same
+    variable and header name: the app sees only the first, once, and the error log
+    names the one left out."""
+    ident_httpd = httpd.ensure(conf(idp.issuer, echo, httpd.server_root))
+    mark = len(ident_httpd.error_log())
+    s = h.browser_session()
+    r = h.oidc_login(s, ident_httpd.url("/app/whoami.cgi"), "collide")
+    assert r.status_code == 200, r.text[:500]
+    env = app_json(s, ident_httpd.url("/app/whoami.cgi"))
+    first = _first_flat(env["TPO_CLAIMS"], ["address", "address_country"])
+    want = "DE" if first == "address" else "XX"
+    assert env["TPO_CLAIM_address_country"] == want
+    pairs = echo_headers(s, ident_httpd.url("/proxied/x"))
+    assert header_values(pairs, "X-TPO-Claim-address-country") == [want]
+    assert header_values(pairs, "X-TPO-Claim-address-locality") == ["Berlin"]
+    log = ident_httpd.error_log()[mark:]
+    lines = [l for l in log.splitlines() if "not exported" in l]
+    assert lines and all("TPO_CLAIM_address_country" in l for l in lines), log[-2000:]
+    assert not any("XX" in l or "DE" in l for l in lines)     # no claim value in the log
+
+
+@pytest.mark.parametrize("directive,value", [
+    ("TPOAuthClaimPrefix", "LD_"),
+    ("TPOAuthClaimPrefix", "P"),          # PATH
+    ("TPOAuthClaimPrefix", "HOM"),        # HOME
+    ("TPOAuthClaimPrefix", "HTTP_"),
+    ("TPOAuthClaimPrefix", "A-B"),
+    ("TPOAuthHeaderPrefix", "X_TPO_"),
+])   # (empty prefixes were refused already)
+def test_configtest_refuses_dangerous_prefixes(ident_httpd, idp, directive, value):
+    c = h.provider_conf("idp", idp.issuer, extra="%s %s" % (directive, value))
+    rc, out = ident_httpd.configtest(c)
+    assert rc != 0, out
+    assert directive in out, out
+    ok = h.provider_conf("idp", idp.issuer, extra="TPOAuthClaimPrefix OIDC_CLAIM_\n"
+                                                  "TPOAuthHeaderPrefix X-OIDC-")
+    rc, out = ident_httpd.configtest(ok)
+    assert rc == 0, out

@@ -1236,3 +1236,100 @@ def test_cluster_backend_restarted(cluster):
         for _ in range(4):
             assert page_status(cl, server, sid).status_code == 401
     cl.check_health()
+
+
+# ---------------------------------------------------------------- cache keys (issue 10, item 6)
+
+SCRYPT_SALT = b"mod_tp_oauth cache passphrase scrypt v2"
+KEY_FILE_LABEL = b"mod_tp_oauth cache key file v2"
+
+
+def _hkdf(ikm, info):
+    import hashlib
+    import hmac
+    prk = hmac.new(b"mod_tp_oauth cache encryption v2", ikm, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+
+
+def _open_values(data, master):
+    """The values of a cache dump that authenticate under `master` (decrypted)."""
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+    from cryptography.exceptions import InvalidTag
+    aes = AESGCM(_hkdf(master, b"mod_tp_oauth cache value aes-256-gcm"))
+    out = []
+    for key, value in data.items():
+        if len(value) < 29 or value[0] != 2:
+            continue
+        try:
+            out.append(aes.decrypt(value[1:13], value[13:], b"\x02" + key))
+        except InvalidTag:
+            pass
+    return out
+
+
+def _records_open(backend, master, exclude=(), tries=20):
+    """Whether a session record in the backend opens with `master` (memcached's
+    metadump may list a fresh item a moment late: bounded retries)."""
+    for _ in range(tries):
+        data = {k: v for k, v in backend.dump().items() if k not in exclude}
+        if any(r.startswith(b"TPS") for r in _open_values(data, master)):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_cluster_cache_keys_scrypt_key_file_rotation(cluster):
+    """The passphrase goes through scrypt (N=2^15, r=8, p=1, the documented salt): the
+    values decrypt with the key computed here independently, and not with the old one
+    HKDF step; a key file (>= 32 bytes) takes over with the passphrase as the previous
+    key, and short key files and passphrases are refused by configtest."""
+    import hashlib
+    import hmac
+    cl = cluster
+    _, sid = cluster_login(cl, cl.a)
+    data = cl.backend.dump()
+    master = hashlib.scrypt(PASSPHRASE.encode(), salt=SCRYPT_SALT, n=2 ** 15, r=8, p=1,
+                            maxmem=64 * 1024 * 1024, dklen=32)
+    assert _records_open(cl.backend, master), "no session record opens with the " \
+        "scrypt-derived key"
+    assert not _open_values(data, PASSPHRASE.encode())   # the passphrase itself is no key
+
+    # configtest: a short key file and a short passphrase are refused, naming the directive
+    short = os.path.join(cl.b.server_root, "short.key")
+    with open(short, "wb") as f:
+        f.write(os.urandom(31))
+    base = cl.b.extra_conf
+    rc, out = cl.b.configtest(base.replace('TPOAuthCachePassphrase "%s"' % PASSPHRASE,
+                                           "TPOAuthCacheKeyFile %s" % short))
+    assert rc != 0 and "TPOAuthCacheKeyFile" in out and "32 bytes" in out, out
+    rc, out = cl.b.configtest(base.replace(PASSPHRASE, "fifteen-chars!!"))
+    assert rc != 0 and "TPOAuthCachePassphrase" in out and "16 characters" in out, out
+
+    # B moves to a key file, the passphrase stays readable as the previous key
+    keyfile = os.path.join(cl.b.server_root, "cache.key")
+    secret = os.urandom(32)
+    with open(keyfile, "wb") as f:
+        f.write(secret)
+    moved = base.replace('TPOAuthCachePassphrase "%s"' % PASSPHRASE,
+                         'TPOAuthCacheKeyFile %s\nTPOAuthCachePassphrase "%s"'
+                         % (keyfile, PASSPHRASE))
+    assert moved != base
+    cl.b.restart(moved)
+    try:
+        assert page_status(cl, cl.b, sid).status_code == 200     # written with the passphrase
+        before = set(cl.backend.dump())
+        _, sid_b = cluster_login(cl, cl.b)
+        assert page_status(cl, cl.b, sid_b).status_code == 200
+        assert page_status(cl, cl.a, sid_b).status_code == 401   # A knows no key file
+        file_master = hmac.new(KEY_FILE_LABEL, secret, hashlib.sha256).digest()
+        assert _records_open(cl.backend, file_master, exclude=before)
+    finally:
+        cl.b.restart(base)
+    assert page_status(cl, cl.b, sid).status_code == 200
+    # derived once per start, not again at a graceful restart (nor per child)
+    assert "derived a distributed cache key" in cl.b.error_log()
+    mark = len(cl.b.error_log())
+    cl.b.graceful(base)
+    assert page_status(cl, cl.b, sid).status_code == 200
+    assert "derived a distributed cache key" not in log_since(cl.b, mark)
+    cl.check_health()

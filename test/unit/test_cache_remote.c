@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <arpa/inet.h>
@@ -1192,14 +1193,34 @@ static tpo_cache *mk_shm(void)
     return c;
 }
 
-static tpo_cache *mk_crypt(tpo_cache *inner, const char *pass, const char *prev)
+/* A key from a short test label (padded to the 32 bytes of a key file), so
+ * that the tests need no scrypt run each; ck_passphrase_* test that path. */
+static tpo_crypt_key *test_key(const char *label)
+{
+    tpo_crypt_key *k = apr_palloc(tpo_test_pool, sizeof(*k));
+    char buf[33];
+    const char *err = NULL;
+
+    apr_snprintf(buf, sizeof(buf), "%-32s", label);
+    ck_assert_int_eq(tpo_crypt_key_from_bytes(buf, 32, k, &err), APR_SUCCESS);
+    return k;
+}
+
+static tpo_cache *mk_crypt_keys(tpo_cache *inner, const tpo_crypt_key *key,
+                                const tpo_crypt_key *prev)
 {
     tpo_cache *c = NULL;
     const char *err = NULL;
 
-    ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, inner, pass, prev, &c, &err), APR_SUCCESS);
+    ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, inner, key, prev, &c, &err),
+                     APR_SUCCESS);
     ck_assert_ptr_nonnull(c);
     return c;
+}
+
+static tpo_cache *mk_crypt(tpo_cache *inner, const char *pass, const char *prev)
+{
+    return mk_crypt_keys(inner, test_key(pass), prev ? test_key(prev) : NULL);
 }
 
 static const char *last_key(spy *s)
@@ -1246,7 +1267,7 @@ START_TEST(ck_shm_roundtrip)
     ck_assert_ptr_null(getv(shm, PLAIN_KEY));
     ck_assert_int_eq(tpo_cache_get(shm, ik, tpo_test_pool, &raw, &rawlen), APR_SUCCESS);
     ck_assert_uint_eq(rawlen, 1 + 12 + strlen(PLAIN_VALUE) + 16);
-    ck_assert_int_eq((unsigned char)raw[0], 0x01);
+    ck_assert_int_eq((unsigned char)raw[0], 0x02);
     ck_assert_ptr_null(memmem(raw, rawlen, "PLAINTEXT", 9));
     for (i = 0; i < s->keys->nelts; i++) {
         const char *k = ((const char **)s->keys->elts)[i];
@@ -1516,10 +1537,166 @@ START_TEST(ck_create_errors)
     tpo_cache *c = NULL;
     const char *err = NULL;
 
-    ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, mk_shm(), "", NULL, &c, &err), APR_EINVAL);
-    ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, mk_shm(), NULL, NULL, &c, &err), APR_EINVAL);
-    ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, NULL, "p", NULL, &c, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, NULL, test_key("p"), NULL, &c, &err),
+                     APR_EINVAL);
+}
+END_TEST
+
+static void hex_eq(const unsigned char *got, apr_size_t n, const char *want)
+{
+    char buf[257];
+    apr_size_t i;
+
+    ck_assert_uint_le(n * 2, sizeof(buf) - 1);
+    for (i = 0; i < n; i++) {
+        apr_snprintf(buf + 2 * i, 3, "%02x", got[i]);
+    }
+    ck_assert_str_eq(buf, want);
+}
+
+/* RFC 7914, section 12: scrypt test vectors through our function */
+START_TEST(ck_scrypt_rfc7914)
+{
+    unsigned char out[64];
+
+    ck_assert(tpo_crypt_scrypt("", 0, "", 0, 16, 1, 1, out, 64));
+    hex_eq(out, 64, "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442"
+                    "fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906");
+    ck_assert(tpo_crypt_scrypt("password", 8, "NaCl", 4, 1024, 8, 16, out, 64));
+    hex_eq(out, 64, "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
+                    "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640");
+    ck_assert(tpo_crypt_scrypt("pleaseletmein", 13, "SodiumChloride", 14, 16384, 8, 1, out, 64));
+    hex_eq(out, 64, "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2"
+                    "d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887");
+}
+END_TEST
+
+/* The passphrase path: scrypt with N = 2^15, r = 8, p = 1 and the documented
+ * context string as salt (the expected value computed independently, with
+ * Python's hashlib.scrypt); a short passphrase is refused. */
+START_TEST(ck_passphrase_kdf)
+{
+    tpo_crypt_key k, k2, kf;
+    unsigned char raw[32];
+    const char *err = NULL;
+    apr_time_t t0;
+    int i;
+
+    ck_assert_uint_eq(TPO_CRYPT_SCRYPT_N, 32768);
+    t0 = apr_time_now();
+    ck_assert_int_eq(tpo_crypt_key_from_passphrase("correct horse battery staple", &k, &err),
+                     APR_SUCCESS);
+    /* memory-hard and slow on purpose, but a start-up cost, not minutes */
+    ck_assert_int_lt(apr_time_as_msec(apr_time_now() - t0), 5000);
+    hex_eq(k.k, 32, "e6d79a808ff2f7cd43ee698fbf1c223ee10b6f97ea3f40bcb3c3e5c90de0a98c");
+    ck_assert(tpo_crypt_scrypt("correct horse battery staple", 28,
+                               "mod_tp_oauth cache passphrase scrypt v2", 39, 32768, 8, 1,
+                               k2.k, 32));
+    ck_assert(memcmp(k.k, k2.k, 32) == 0);
+
+    /* shorter than 16 characters: refused */
+    ck_assert_int_eq(tpo_crypt_key_from_passphrase("fifteen chars!!", &k2, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "16"));
+    ck_assert_int_eq(tpo_crypt_key_from_passphrase("", &k2, &err), APR_EINVAL);
+    ck_assert_int_eq(tpo_crypt_key_from_passphrase(NULL, &k2, &err), APR_EINVAL);
+
+    /* a key file's bytes: HMAC-SHA256 with the documented label */
+    for (i = 0; i < 32; i++) raw[i] = (unsigned char)i;
+    ck_assert_int_eq(tpo_crypt_key_from_bytes(raw, 32, &kf, &err), APR_SUCCESS);
+    hex_eq(kf.k, 32, "ba6405f172dcde68c557c7398fd1e9e29a3cfbd550371af21b26b7ba081b10dd");
+    ck_assert_int_eq(tpo_crypt_key_from_bytes(raw, 31, &kf, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "32"));
+
+    /* tags: stable, one-way, distinct */
+    ck_assert_str_eq(tpo_crypt_secret_tag(tpo_test_pool, "abc", 3),
+                     tpo_crypt_secret_tag(tpo_test_pool, "abc", 3));
+    ck_assert_str_ne(tpo_crypt_secret_tag(tpo_test_pool, "abc", 3),
+                     tpo_crypt_secret_tag(tpo_test_pool, "abd", 3));
+    ck_assert_ptr_null(strstr(tpo_crypt_secret_tag(tpo_test_pool, "abc", 3), "abc"));
+
+    /* the passphrase key works in the wrapper, and only with itself */
+    {
+        tpo_cache *shm = mk_shm();
+        tpo_cache *a = mk_crypt_keys(shm, &k, NULL), *f = mk_crypt_keys(shm, &kf, NULL);
+        ck_assert_int_eq(put(a, "k", "v"), APR_SUCCESS);
+        ck_assert_str_eq(getv(a, "k"), "v");
+        ck_assert_ptr_null(getv(f, "k"));
+    }
+}
+END_TEST
+
+static const char *write_file(const void *data, apr_size_t n)
+{
+    const char *path = apr_psprintf(tpo_test_pool, "/tmp/tpo-keyfile-%ld-%d", (long)getpid(),
+                                    rand());
+    FILE *f = fopen(path, "wb");
+
+    ck_assert_ptr_nonnull(f);
+    ck_assert_uint_eq(fwrite(data, 1, n, f), n);
+    fclose(f);
+    return path;
+}
+
+/* Key files: fewer than 32 bytes, none, or too many are refused; a good
+ * one is read as it is; rotation from one key file to the next, and from a
+ * passphrase to a key file, keeps earlier entries readable. */
+START_TEST(ck_key_file_and_rotation)
+{
+    unsigned char raw[4097];
+    const char *bytes = NULL, *err = NULL, *p31, *p32, *p4097, *pB;
+    apr_size_t n = 0;
+    tpo_crypt_key ka, kb, kp;
+    int i;
+
+    for (i = 0; i < (int)sizeof(raw); i++) raw[i] = (unsigned char)(i * 7 + 3);
+    p31 = write_file(raw, 31);
+    p32 = write_file(raw, 32);
+    p4097 = write_file(raw, 4097);
+    pB = write_file(raw + 100, 48);
+
+    ck_assert_int_eq(tpo_crypt_key_file_read(tpo_test_pool, p31, &bytes, &n, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(strstr(err, "32 bytes"));
+    ck_assert_ptr_null(bytes);
+    ck_assert_int_eq(tpo_crypt_key_file_read(tpo_test_pool, p4097, &bytes, &n, &err), APR_EINVAL);
+    ck_assert_int_ne(tpo_crypt_key_file_read(tpo_test_pool, "/nonexistent/tpo-key", &bytes, &n,
+                                             &err), APR_SUCCESS);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(tpo_crypt_key_file_read(tpo_test_pool, p32, &bytes, &n, &err), APR_SUCCESS);
+    ck_assert_uint_eq(n, 32);
+    ck_assert(memcmp(bytes, raw, 32) == 0);
+    ck_assert_int_eq(tpo_crypt_key_from_bytes(bytes, n, &ka, &err), APR_SUCCESS);
+    ck_assert_int_eq(tpo_crypt_key_file_read(tpo_test_pool, pB, &bytes, &n, &err), APR_SUCCESS);
+    ck_assert_uint_eq(n, 48);
+    ck_assert_int_eq(tpo_crypt_key_from_bytes(bytes, n, &kb, &err), APR_SUCCESS);
+    ck_assert_int_eq(tpo_crypt_key_from_passphrase("an old passphrase, 32 characters", &kp,
+                                                   &err), APR_SUCCESS);
+    unlink(p31); unlink(p32); unlink(p4097); unlink(pB);
+
+    {
+        tpo_cache *shm = mk_shm();
+        tpo_cache *a = mk_crypt_keys(shm, &ka, NULL);
+        tpo_cache *ba = mk_crypt_keys(shm, &kb, &ka);
+        tpo_cache *b = mk_crypt_keys(shm, &kb, NULL);
+        tpo_cache *p = mk_crypt_keys(shm, &kp, NULL);
+        tpo_cache *ap = mk_crypt_keys(shm, &ka, &kp);   /* passphrase -> key file */
+
+        ck_assert_int_eq(put(a, "k1", "from A"), APR_SUCCESS);
+        ck_assert_str_eq(getv(ba, "k1"), "from A");
+        ck_assert_ptr_null(getv(b, "k1"));
+        ck_assert_int_eq(put(ba, "k1", "from BA"), APR_SUCCESS);   /* rewritten under B */
+        ck_assert_str_eq(getv(b, "k1"), "from BA");
+        ck_assert_ptr_null(getv(a, "k1"));
+
+        ck_assert_int_eq(put(p, "k2", "from passphrase"), APR_SUCCESS);
+        ck_assert_str_eq(getv(ap, "k2"), "from passphrase");
+        ck_assert_ptr_null(getv(a, "k2"));
+        ck_assert_int_eq(tpo_cache_add(ap, "k2", "x", 1, FAR), APR_EEXIST);
+        ck_assert_int_eq(put(ap, "k2", "from A"), APR_SUCCESS);
+        ck_assert_str_eq(getv(a, "k2"), "from A");
+        ck_assert_ptr_null(getv(p, "k2"));
+    }
 }
 END_TEST
 
@@ -1581,6 +1758,9 @@ int main(void)
     tcase_add_test(tc, ck_redis);
     tcase_add_test(tc, ck_inner_failure);
     tcase_add_test(tc, ck_create_errors);
+    tcase_add_test(tc, ck_scrypt_rfc7914);
+    tcase_add_test(tc, ck_passphrase_kdf);
+    tcase_add_test(tc, ck_key_file_and_rotation);
     suite_add_tcase(s, tc);
 
     rc = tpo_test_run(s);

@@ -1,7 +1,9 @@
 /* Claims to variables and headers, paths, matching, merging, filtering. */
 #include <string.h>
+#include <strings.h>
 #include "tpo_test.h"
 #include "tpo_claims.h"
+#include "tpo_log.h"
 
 static json_t *J(const char *text)
 {
@@ -93,6 +95,116 @@ START_TEST(user_header_configurable)
 }
 END_TEST
 
+static int count_name(apr_array_header_t *a, const char *name)
+{
+    int i, n = 0;
+    for (i = 0; i + 1 < a->nelts; i += 2) {
+        if (!strcasecmp(APR_ARRAY_IDX(a, i, const char *), name)) {
+            n++;
+        }
+    }
+    return n;
+}
+
+static char logged[4096];
+static void capture_log(const char *file, int line, int level, const char *msg)
+{
+    (void)file; (void)line; (void)level;
+    strncat(logged, msg, sizeof(logged) - strlen(logged) - 2);
+    strcat(logged, "\n");
+}
+
+/* {"a":{"b":1}} and "a_b" flatten to the same names: the first is exported,
+ * the later one not at all (neither variable nor header), with a warning */
+START_TEST(colliding_names_first_wins)
+{
+    json_t *c = J("{\"sub\":\"u\",\"a\":{\"b\":\"nested\"},\"a_b\":\"flat\","
+                  "\"a-b\":\"dash\",\"Email\":\"E\",\"email\":\"e\","
+                  "\"x_y\":\"flat-first\",\"x\":{\"y\":\"nested-later\"}}");
+    tpo_claims_out out;
+
+    logged[0] = '\0';
+    tpo_log_set(capture_log, TPO_LOG_DEBUG);
+    tpo_claims_render_all(tpo_test_pool, &CFG, "u", c, NULL, 0, NULL, &out);
+    tpo_log_set(NULL, 0);
+    ck_assert_int_eq(count_name(out.env, "TPO_CLAIM_a_b"), 1);
+    ck_assert_str_eq(find(out.env, "TPO_CLAIM_a_b"), "nested");
+    ck_assert_int_eq(count_name(out.headers, "X-TPO-Claim-a-b"), 1);
+    ck_assert_str_eq(find(out.headers, "X-TPO-Claim-a-b"), "nested");
+    ck_assert_int_eq(count_name(out.env, "TPO_CLAIM_email"), 1);
+    ck_assert_str_eq(find(out.env, "TPO_CLAIM_Email"), "E");
+    ck_assert_int_eq(count_name(out.headers, "X-TPO-Claim-email"), 1);
+    ck_assert_int_eq(count_name(out.env, "TPO_CLAIM_x_y"), 1);
+    ck_assert_str_eq(find(out.env, "TPO_CLAIM_x_y"), "flat-first");
+    ck_assert_str_eq(find(out.headers, "X-TPO-Claim-x-y"), "flat-first");
+    ck_assert_ptr_nonnull(strstr(logged, "TPO_CLAIM_a_b"));
+    ck_assert_ptr_nonnull(strstr(logged, "not exported"));
+    ck_assert_ptr_null(strstr(logged, "flat"));     /* no claim value in the log */
+    json_decref(c);
+}
+END_TEST
+
+/* a claim never takes the module's own names, nor a dangerous variable */
+START_TEST(reserved_and_dangerous_names)
+{
+    tpo_claims_render cfg = CFG;
+    json_t *c = J("{\"sub\":\"u\",\"CLAIMS\":\"x\",\"ACCESS_TOKEN\":\"forged\","
+                  "\"PATH\":\"/tmp/evil\",\"LD_PRELOAD\":\"/tmp/evil.so\","
+                  "\"HTTP_X\":\"h\",\"ok\":\"fine\"}");
+    tpo_claims_out out;
+
+    cfg.claim_prefix = "TPO_";      /* refused by the configuration check; still safe here */
+    tpo_claims_render_all(tpo_test_pool, &cfg, "u", c, "AT", 0, NULL, &out);
+    ck_assert_int_eq(count_name(out.env, "TPO_ACCESS_TOKEN"), 1);
+    ck_assert_str_eq(find(out.env, "TPO_ACCESS_TOKEN"), "AT");
+    ck_assert_int_eq(count_name(out.env, "TPO_CLAIMS"), 1);
+    ck_assert_ptr_nonnull(strstr(find(out.env, "TPO_CLAIMS"), "\"sub\""));
+    ck_assert_str_eq(find(out.env, "TPO_ok"), "fine");
+    cfg.claim_prefix = "";
+    tpo_claims_render_all(tpo_test_pool, &cfg, "u", c, NULL, 0, NULL, &out);
+    ck_assert_ptr_null(find(out.env, "PATH"));
+    ck_assert_ptr_null(find(out.env, "LD_PRELOAD"));
+    ck_assert_ptr_null(find(out.env, "HTTP_X"));
+    ck_assert_str_eq(find(out.env, "ok"), "fine");
+    json_decref(c);
+}
+END_TEST
+
+START_TEST(prefix_checks)
+{
+    static const char *const env_ok[] = { "TPO_CLAIM_", "OIDC_", "OIDC_CLAIM_", "X", "A1_",
+                                          "claim_", NULL };
+    static const char *const env_bad[] = { "", "LD_", "ld_", "LD_X", "L", "LD", "P", "PA",
+                                           "PATH", "HOME", "H", "SHELL", "IFS", "I", "HTTP_",
+                                           "HTTP_X_", "REMOTE_", "REMOTE_USER", "TPO-", "A B",
+                                           "A.", "1A", "A=", NULL };
+    static const char *const hdr_ok[] = { "X-TPO-", "X-App-", "OIDC-", "x", NULL };
+    static const char *const hdr_bad[] = { "", "X_TPO_", "X-TPO:", "X TPO", "X-\r\n", NULL };
+    int i;
+
+    for (i = 0; env_ok[i]; i++) {
+        ck_assert_msg(tpo_claims_env_prefix_problem(tpo_test_pool, env_ok[i]) == NULL, "%s",
+                      env_ok[i]);
+    }
+    for (i = 0; env_bad[i]; i++) {
+        ck_assert_msg(tpo_claims_env_prefix_problem(tpo_test_pool, env_bad[i]) != NULL,
+                      "'%s' accepted", env_bad[i]);
+    }
+    for (i = 0; hdr_ok[i]; i++) {
+        ck_assert_msg(tpo_claims_header_prefix_problem(tpo_test_pool, hdr_ok[i]) == NULL, "%s",
+                      hdr_ok[i]);
+    }
+    for (i = 0; hdr_bad[i]; i++) {
+        ck_assert_msg(tpo_claims_header_prefix_problem(tpo_test_pool, hdr_bad[i]) != NULL,
+                      "'%s' accepted", hdr_bad[i]);
+    }
+    ck_assert(tpo_claims_env_name_dangerous("LD_PRELOAD"));
+    ck_assert(tpo_claims_env_name_dangerous("path"));
+    ck_assert(tpo_claims_env_name_dangerous("IFS"));
+    ck_assert(!tpo_claims_env_name_dangerous("TPO_CLAIM_PATH"));
+}
+END_TEST
+
 START_TEST(paths_and_matching)
 {
     json_t *c = J("{\"sub\":\"u\",\"groups\":[\"staff\",\"dev\"],\"level\":3,\"admin\":false,"
@@ -156,6 +268,9 @@ int main(void)
     tcase_add_test(tc, render_scalars_nested_arrays);
     tcase_add_test(tc, values_made_safe);
     tcase_add_test(tc, user_header_configurable);
+    tcase_add_test(tc, colliding_names_first_wins);
+    tcase_add_test(tc, reserved_and_dangerous_names);
+    tcase_add_test(tc, prefix_checks);
     tcase_add_test(tc, paths_and_matching);
     tcase_add_test(tc, merge_precedence);
     tcase_add_test(tc, filter_allow_deny);

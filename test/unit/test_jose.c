@@ -152,9 +152,26 @@ static tpo_jwks *jwks_of(const char *json)
     return set;
 }
 
-/* parse + verify; APR_EGENERAL when parsing fails */
-static apr_status_t check(const char *compact, const tpo_jwks *set, const tpo_jwk *hs_key,
-                          const char *const *algs, const char **errp)
+/* The test vectors give HMAC keys as oct JWKs. A set's keys are never used
+ * for HS* (a JWK Set is public), so the tests hand the set's first oct key
+ * to the verifier as the client secret, which is the only HS* key. */
+static const tpo_jwk *oct_as_secret(const tpo_jwks *set)
+{
+    int i;
+
+    for (i = 0; set && set->keys && i < set->keys->nelts; i++) {
+        const tpo_jwk *k = APR_ARRAY_IDX(set->keys, i, const tpo_jwk *);
+        if (strcmp(k->kty, "oct") == 0) {
+            return tpo_jwk_from_secret(tpo_test_pool, (const char *)k->secret, k->secret_len);
+        }
+    }
+    return NULL;
+}
+
+/* parse + verify, exactly with the given keys; APR_EGENERAL when parsing fails */
+static apr_status_t check_exact(const char *compact, const tpo_jwks *set,
+                                const tpo_jwk *hs_key, const char *const *algs,
+                                const char **errp)
 {
     tpo_jws *jws = NULL;
     const char *err = NULL;
@@ -175,6 +192,13 @@ static apr_status_t check(const char *compact, const tpo_jwks *set, const tpo_jw
         *errp = err;
     }
     return rv;
+}
+
+/* the same, with the set's oct key as the client secret when none is given */
+static apr_status_t check(const char *compact, const tpo_jwks *set, const tpo_jwk *hs_key,
+                          const char *const *algs, const char **errp)
+{
+    return check_exact(compact, set, hs_key ? hs_key : oct_as_secret(set), algs, errp);
 }
 
 static const char *part(const char *compact, int n)
@@ -344,8 +368,8 @@ START_TEST(vector_verifies)
 
     ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, v->jws, &jws, &err), APR_SUCCESS);
     ck_assert_str_eq(jws->alg, v->alg);
-    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, NULL, algs, &err) == APR_SUCCESS,
-                  "%s: %s", v->name, err ? err : "?");
+    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, oct_as_secret(set), algs, &err)
+                  == APR_SUCCESS, "%s: %s", v->name, err ? err : "?");
     ck_assert_msg(strncmp(jws->payload, v->payload, strlen(v->payload)) == 0, "%s payload",
                   v->name);
     /* the same with the full list */
@@ -472,6 +496,14 @@ START_TEST(vector_kid_not_in_set)
     const char *t, *err = NULL;
     const tpo_jwks *set;
 
+    if (strncmp(v->alg, "HS", 2) == 0) {
+        /* HS*: the client secret is tried whatever the kid, and the set's
+         * (public) oct keys never are */
+        set = jwks_of(replace(v->jwks, "{\"kty\"", "{\"kid\":\"k1\",\"kty\""));
+        ck_assert_int_eq(check(v->jws, set, NULL, ALL_ALGS, &err), APR_SUCCESS);
+        ck_assert_int_eq(check_exact(v->jws, set, NULL, ALL_ALGS, &err), APR_ENOENT);
+        return;
+    }
     if (!strstr(v->jwks, "\"kid\"")) {
         /* give the single key a kid so that the lone-kid-less fallback is off */
         set = jwks_of(replace(v->jwks, "{\"kty\"", "{\"kid\":\"k1\",\"kty\""));
@@ -1039,6 +1071,40 @@ START_TEST(hs_alg_confusion_refused)
 }
 END_TEST
 
+/* An oct key published in a JWK Set is public: never used to verify, with
+ * or without a kid, whatever the alg; only the client secret verifies HS*. */
+START_TEST(hs_jwks_oct_never_used)
+{
+    const tpo_jwks *set = jwks_of(A1_JWKS);
+    const tpo_jwks *kset = jwks_of("{\"keys\":[{\"kty\":\"oct\",\"kid\":\"pub\",\"alg\":\"HS256\","
+                                   "\"k\":\"" A1_K "\"}]}");
+    const tpo_jwk *other = tpo_jwk_from_secret(tpo_test_pool, "the-real-client-secret", 22);
+    unsigned char key[64];
+    apr_size_t klen = 0;
+    const char *err = NULL, *tk;
+
+    /* A1 is signed with the set's oct key */
+    ck_assert_int_eq(check_exact(A1_JWS, set, NULL, ALL_ALGS, &err), APR_ENOENT);
+    ck_assert_int_eq(check_exact(A1_JWS, set, other, ALL_ALGS, &err), APR_EINVAL);
+    ck_assert_int_eq(check_exact(A1_JWS, kset, other, ALL_ALGS, &err), APR_EINVAL);
+    tk = with_header_edit(A1_JWS, "{", "{\"kid\":\"pub\",");
+    ck_assert_int_eq(check_exact(tk, kset, NULL, ALL_ALGS, &err), APR_ENOENT);
+    ck_assert_int_eq(check_exact(tk, kset, other, ALL_ALGS, &err), APR_EINVAL);
+    /* a token freshly signed with the published key and its kid */
+    {
+        unsigned char *k = unb64(A1_K, &klen);
+        memcpy(key, k, klen);
+        tk = sign("HS256", "pub", "{\"iss\":\"joe\"}", NULL, key, klen);
+        ck_assert_int_eq(check_exact(tk, kset, NULL, ALL_ALGS, &err), APR_ENOENT);
+        ck_assert_int_eq(check_exact(tk, kset, other, ALL_ALGS, &err), APR_EINVAL);
+        /* the same key given as the client secret does verify */
+        ck_assert_int_eq(check_exact(tk, kset, tpo_jwk_from_secret(tpo_test_pool, (char *)key,
+                                                                    klen), ALL_ALGS, &err),
+                         APR_SUCCESS);
+    }
+}
+END_TEST
+
 /* ======================================================= algorithm details */
 
 /* PS*: salt length must be the hash length */
@@ -1215,8 +1281,8 @@ START_TEST(roundtrip_every_alg)
     ck_assert_str_eq(jws->alg, c->alg);
     ck_assert_str_eq(jws->kid, "kid-1");
     ck_assert_str_eq(jws->payload, payload);
-    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, NULL, only, &err) == APR_SUCCESS,
-                  "%s: %s", c->alg, err);
+    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, oct_as_secret(set), only, &err)
+                  == APR_SUCCESS, "%s: %s", c->alg, err);
     j = tpo_jws_payload_json(tpo_test_pool, jws, &err);
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(json_string_value(json_object_get(j, "sub")), "alice");
@@ -1312,6 +1378,7 @@ int main(void)
     tcase_add_checked_fixture(ta, tpo_test_setup, tpo_test_teardown);
     tcase_add_test(ta, hs_with_client_secret);
     tcase_add_test(ta, hs_alg_confusion_refused);
+    tcase_add_test(ta, hs_jwks_oct_never_used);
     tcase_add_test(ta, pss_salt_length_enforced);
     tcase_add_test(ta, rsa_signature_length);
     tcase_add_test(ta, ecdsa_signature_format);
