@@ -114,7 +114,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
  * the whole TPOAuthHTTPTimeout plus this margin before the token expires
  * (at most half the token's lifetime early). */
 #define TPO_REFRESH_RETRY_AFTER_MAX 600
-#define TPO_REFRESH_MARGIN_MS 1000
+#define TPO_REFRESH_MARGIN_MS 250
 
 /* Cache entries of sessions outlive the session's end by this much. */
 #define TPO_SESSION_GRACE apr_time_from_sec(300)
