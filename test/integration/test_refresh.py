@@ -207,6 +207,7 @@ class TokenProxy:
         self.fail = {}           # sub -> (status, body bytes, {header: value})
         self.refresh_requests = 0
         self.refresh_by_sub = {}
+        self.in_flight = 0       # requests not yet answered (a delayed one may outlive its test)
         self.latest_rt = {}
         self.rt_owner = {}
         self.lock = threading.Lock()
@@ -241,6 +242,22 @@ class TokenProxy:
             self.refresh_by_sub = {}
 
     def _handle(self, req):
+        with self.lock:
+            self.in_flight += 1
+        try:
+            self._forward(req)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def idle(self, timeout=10):
+        """Wait (bounded) until no request is in flight: a refresh the module
+        gave up on (timeout) still reaches the provider after the delay, and
+        must not be counted by the next test."""
+        h.wait_until(lambda: self.in_flight == 0, timeout, interval=0.05,
+                     what="the token proxy's requests in flight")
+
+    def _forward(self, req):
         n = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(n) if n else b""
         fields = urllib.parse.parse_qs(body.decode("ascii", "replace"), keep_blank_values=True)
@@ -489,6 +506,7 @@ def _rig_health(request):
     if "rig" not in request.fixturenames:
         return
     rig = request.getfixturevalue("rig")
+    rig.proxy.idle()
     rig.proxy.reset()
     if rig.idp.proc is None:          # a test stopped it and failed before restarting it
         rig.idp.start()
