@@ -394,6 +394,9 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
     err = tpo_query_get_unique(q, "error", &dup);
     if (err) {
         const char *desc = tpo_query_get_unique(q, "error_description", &dup);
+        if (!desc) {
+            desc = tpo_query_get_unique(q, "errorDescription", &dup);   /* PayoutID */
+        }
         int status = !strcmp(err, "access_denied") ? HTTP_FORBIDDEN : HTTP_UNAUTHORIZED;
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       "login failed: the authorization server answered error=%s%s%s",

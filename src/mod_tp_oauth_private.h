@@ -96,7 +96,8 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc,
 
 /* mod_tp_oauth_refresh.c: single-flight refresh. OK with *s replaced by the
  * current session (refreshed or not), or a status for the caller to return
- * (DONE for a page already written). force: refresh now (the app asked). */
+ * (DONE for a page already written). force: refresh now (the app asked);
+ * with force nothing is ever written: the caller answers every result. */
 #define TPO_REFRESH_ENDED (-100)   /* the session is over: log in again */
 int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, struct tpo_session **s,
                           int force, int *refreshed);
@@ -112,6 +113,14 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 #define TPO_KEY_CONSUMED "sc:"   /* + state: the callback took this login (one use) */
 #define TPO_KEY_REFRESH_LOCK "rl:"
 #define TPO_KEY_REFRESH_FAIL "rf:"
+#define TPO_KEY_REFRESH_NOTE "rn:"   /* the failure answers of this window are logged */
+
+/* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is
+ * honoured up to this many seconds; a refresh starts early enough to take
+ * the whole TPOAuthHTTPTimeout plus this margin before the token expires
+ * (at most half the token's lifetime early). */
+#define TPO_REFRESH_RETRY_AFTER_MAX 600
+#define TPO_REFRESH_MARGIN_MS 250
 
 /* Cache entries of sessions outlive the session's end by this much. */
 #define TPO_SESSION_GRACE apr_time_from_sec(300)

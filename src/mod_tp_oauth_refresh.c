@@ -5,9 +5,16 @@
  * server, memcached/Redis across servers) reloads the session, checks again,
  * spends the refresh token once, and writes the new record under the same
  * session id. The others go on with the current token while it is valid, or
- * wait (bounded) for the winner's record. A failure is remembered for
- * TPOAuthRefreshRetryAfter seconds ("rf:<sid>") so that waiting requests do not
- * all retry it; a refresh token the provider rejects ends the session. */
+ * wait (bounded) for the winner's record. A failure is remembered ("rf:<sid>")
+ * for TPOAuthRefreshRetryAfter seconds, or longer when the provider's
+ * Retry-After asks for it, so that waiting requests do not all retry it. Only
+ * a definitive refusal of the refresh token (tpo_token_refresh_refused) ends
+ * the session; a temporary one (429, 408, 5xx, network, timeout) keeps it and
+ * the still-valid token is used. A forced refresh (POST <redirect>/refresh)
+ * that finds a refresh in flight, or one that completed or failed after the
+ * request came in, takes that result instead of spending the token again.
+ * Every failure answer is logged, once per session and retry window (an add
+ * of "rn:<sid>" in the session cache, so across children and servers). */
 #include <string.h>
 #include <apr_strings.h>
 #include <jansson.h>
@@ -21,7 +28,17 @@
 
 #define WAIT_STEP apr_time_from_msec(25)
 
-typedef enum { RF_OK, RF_REJECTED, RF_UNAVAILABLE } rf_result;
+typedef enum { RF_OK, RF_REJECTED, RF_UNAVAILABLE, RF_TIMEOUT } rf_result;
+
+/* A remembered failure, the value of "rf:<sid>": "<kind> <failed_at>
+ * <until> <ra_until>" (microseconds). */
+typedef struct rf_memo {
+    char kind;              /* 'T' timed out, 'U' failed or refused for now,
+                             * 'W' (not stored) waited too long for another's */
+    apr_time_t failed_at;
+    apr_time_t until;       /* no new attempt before (the entry's expiry) */
+    apr_time_t ra_until;    /* the provider's Retry-After; 0: it sent none */
+} rf_memo;
 
 static const char *key(request_rec *r, const char *prefix, const char *sid)
 {
@@ -30,14 +47,26 @@ static const char *key(request_rec *r, const char *prefix, const char *sid)
 
 /* When this session refreshes: TPOAuthRefreshBefore before expiry, but
  * never earlier than 3/4 of the token's lifetime (short-lived tokens would
- * otherwise be refreshed on every request, or twice per lifetime). */
+ * otherwise be refreshed on every request, or twice per lifetime); and early
+ * enough that a refresh may take the whole TPOAuthHTTPTimeout (plus a margin)
+ * and still finish before expiry, but never earlier than half the lifetime. */
 static apr_time_t refresh_at(const tpo_provider_conf *pc, const tpo_session *s)
 {
     apr_interval_time_t window = apr_time_from_sec(pc->refresh_before);
+    apr_interval_time_t need = apr_time_from_msec(pc->timeout_ms + TPO_REFRESH_MARGIN_MS);
+    apr_interval_time_t life = 0;
 
-    if (s->at_obtained && s->at_expires > s->at_obtained
-        && (s->at_expires - s->at_obtained) / 4 < window) {
-        window = (s->at_expires - s->at_obtained) / 4;
+    if (s->at_obtained && s->at_expires > s->at_obtained) {
+        life = s->at_expires - s->at_obtained;
+        if (life / 4 < window) {
+            window = life / 4;
+        }
+    }
+    if (window < need) {
+        window = need;
+    }
+    if (life && window > life / 2) {
+        window = life / 2;
     }
     return s->at_expires - window;
 }
@@ -64,9 +93,11 @@ static tpo_session *reload(request_rec *r, const char *sid, apr_status_t *rv)
     return s;
 }
 
-/* The refresh-token grant; on success *out is the new session record. */
+/* The refresh-token grant; on success *out is the new session record. On a
+ * failure *retry_after is what the provider's Retry-After asks (seconds), or
+ * -1. */
 static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_session *s,
-                            tpo_session **out)
+                            tpo_session **out, long *retry_after)
 {
     const tpo_provider_meta *meta;
     apr_array_header_t *params = apr_array_make(r->pool, 4, sizeof(const char *));
@@ -79,6 +110,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     const char *detail = NULL;
     apr_time_t now;
 
+    *retry_after = -1;
     if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "refresh for %s failed: provider metadata "
                       "unavailable", ap_escape_logitem(r->pool, s->user));
@@ -94,22 +126,33 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
                       "refresh for %s failed: token endpoint %s: %s",
                       ap_escape_logitem(r->pool, s->user), meta->token_endpoint,
                       hr == TPO_HTTP_TIMEOUT ? "timed out" : (resp.error ? resp.error : "error"));
-        return RF_UNAVAILABLE;
+        return hr == TPO_HTTP_TIMEOUT ? RF_TIMEOUT : RF_UNAVAILABLE;
     }
     now = apr_time_now();
     tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status, now, &tres, &detail);
-    if (tr == TPO_TOKEN_ERROR_RESPONSE && resp.status >= 400 && resp.status < 500) {
+    if (tr == TPO_TOKEN_ERROR_RESPONSE && tpo_token_refresh_refused(resp.status, tres.error)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "refresh for %s rejected by the provider: error=%s; the session ends",
+                      "refresh for %s rejected by the provider: error=%s%s%s; the session ends",
                       ap_escape_logitem(r->pool, s->user),
-                      ap_escape_logitem(r->pool, tres.error));
+                      ap_escape_logitem(r->pool, tres.error),
+                      tres.error_description ? ": " : "",
+                      tres.error_description
+                      ? ap_escape_logitem(r->pool, tres.error_description) : "");
         return RF_REJECTED;
     }
     if (tr != TPO_TOKEN_OK) {
+        *retry_after = tpo_http_retry_after(resp.retry_after, now);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "refresh for %s failed: token endpoint answered HTTP %d (%s)",
+                      "refresh for %s failed: token endpoint answered HTTP %d (%s%s%s)%s%s; "
+                      "a temporary refusal, the session stays",
                       ap_escape_logitem(r->pool, s->user), resp.status,
-                      tr == TPO_TOKEN_ERROR_RESPONSE ? tres.error : (detail ? detail : "?"));
+                      tr == TPO_TOKEN_ERROR_RESPONSE ? ap_escape_logitem(r->pool, tres.error)
+                                                     : (detail ? detail : "?"),
+                      tr == TPO_TOKEN_ERROR_RESPONSE && tres.error_description ? ": " : "",
+                      tr == TPO_TOKEN_ERROR_RESPONSE && tres.error_description
+                      ? ap_escape_logitem(r->pool, tres.error_description) : "",
+                      resp.retry_after ? ", Retry-After " : "",
+                      resp.retry_after ? ap_escape_logitem(r->pool, resp.retry_after) : "");
         return RF_UNAVAILABLE;
     }
     if (s->claims) {
@@ -167,18 +210,120 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     return RF_OK;
 }
 
-static int expired_action(request_rec *r, tpo_provider_conf *pc)
+static int memo_get(request_rec *r, const char *failkey, rf_memo *m)
 {
-    if (pc->refresh_failure == TPO_REFRESH_FAIL_LOGIN) {
+    char *val, *txt;
+    apr_size_t vlen;
+    apr_time_t a = 0, b = 0, c = 0;
+    char kind = 0;
+
+    if (tpo_cache_get(tpo_session_cache, failkey, r->pool, &val, &vlen) != APR_SUCCESS) {
+        return 0;
+    }
+    txt = apr_pstrmemdup(r->pool, val, vlen > 100 ? 100 : vlen);
+    if (sscanf(txt, "%c %" APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT,
+               &kind, &a, &b, &c) != 4 || (kind != 'T' && kind != 'U') || a < 0 || b < a
+        || c < 0) {
+        /* unreadable (or from an older version): a failure, of unknown age */
+        kind = 'U';
+        a = c = 0;
+        b = apr_time_now() + apr_time_from_sec(1);
+    }
+    m->kind = kind;
+    m->failed_at = a;
+    m->until = b;
+    m->ra_until = c;
+    return 1;
+}
+
+/* Remember a failure for max(TPOAuthRefreshRetryAfter, the provider's
+ * Retry-After bounded by TPO_REFRESH_RETRY_AFTER_MAX). */
+static void memo_set(request_rec *r, tpo_provider_conf *pc, const char *failkey, char kind,
+                     long retry_after, rf_memo *m)
+{
+    apr_time_t now = apr_time_now();
+    long window = pc->refresh_retry_after;
+    const char *val;
+
+    m->kind = kind;
+    m->failed_at = now;
+    m->ra_until = 0;
+    if (retry_after >= 0) {
+        if (retry_after > TPO_REFRESH_RETRY_AFTER_MAX) {
+            retry_after = TPO_REFRESH_RETRY_AFTER_MAX;
+        }
+        m->ra_until = now + apr_time_from_sec(retry_after);
+        if (retry_after > window) {
+            window = retry_after;
+        }
+    }
+    m->until = now + apr_time_from_sec(window);
+    val = apr_psprintf(r->pool, "%c %" APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT,
+                       m->kind, m->failed_at, m->until, m->ra_until);
+    tpo_cache_set(tpo_session_cache, failkey, val, strlen(val), m->until);
+}
+
+/* Does a remembered failure answer this request? A transparent refresh: any.
+ * A forced one: a failure that happened after the request came in (it shares
+ * the result of the refresh it coincided with), or while the provider's
+ * Retry-After runs; an older failure is tried again. */
+static int memo_applies(request_rec *r, const rf_memo *m, int force)
+{
+    return !force || m->failed_at >= r->request_time || m->ra_until > apr_time_now();
+}
+
+/* The answer when no fresh token can be had (m says why): the still-valid
+ * token (OK) for a transparent refresh, else 504 (the provider or another
+ * request's refresh timed out) or 502, as a status for a forced refresh (the
+ * caller writes the JSON), as the page, or TPO_REFRESH_ENDED for
+ * TPOAuthRefreshFailure login. One log line per session and retry window. */
+static int failure_answer(request_rec *r, tpo_provider_conf *pc, const char *sid,
+                          const tpo_session *s, int force, const rf_memo *m)
+{
+    apr_time_t now = apr_time_now();
+    int status = m->kind == 'U' ? HTTP_BAD_GATEWAY : HTTP_GATEWAY_TIME_OUT;
+    int login = !force && pc->refresh_failure == TPO_REFRESH_FAIL_LOGIN;
+    long wait = m->until > now ? (long)apr_time_sec(m->until - now + APR_USEC_PER_SEC - 1) : 0;
+    apr_time_t note_until = m->until > now ? m->until : now + apr_time_from_sec(1);
+
+    if (!force && now < s->at_expires) {
+        return OK;   /* the current token is still good: go on with it */
+    }
+    if (tpo_cache_add(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid), "1", 1,
+                      note_until) == APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      "session of %s at provider %s: %s: %s; no new attempt for %ld s "
+                      "(logged once per session and retry window)",
+                      ap_escape_logitem(r->pool, s->user), pc->name,
+                      login ? "sent to log in again"
+                      : apr_psprintf(r->pool, "answered %d%s", status,
+                                     force ? " to a forced refresh" : ""),
+                      m->kind == 'W' ? "another request's refresh did not finish in time"
+                      : apr_psprintf(r->pool, "the token has %s and its refresh %s %ld s ago",
+                                     now < s->at_expires ? "not expired" : "expired",
+                                     m->kind == 'T' ? "timed out" : "failed",
+                                     m->failed_at ? (long)apr_time_sec(now - m->failed_at) : 0L),
+                      wait);
+    }
+    if (login) {
         return TPO_REFRESH_ENDED;   /* the caller starts a login */
     }
-    return tpo_page_error(r, HTTP_BAD_GATEWAY, "Session cannot be renewed",
-                          "Your access has expired and the authorization server cannot be "
-                          "reached to renew it. Please try again in a moment.");
+    if (wait > 0) {
+        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, wait));
+    }
+    if (force) {
+        return status;
+    }
+    return tpo_page_error(r, status, "Session cannot be renewed",
+                          status == HTTP_GATEWAY_TIME_OUT
+                          ? "Your access has expired and the authorization server did not "
+                            "answer in time to renew it. Please try again in a moment."
+                          : "Your access has expired and the authorization server cannot be "
+                            "reached to renew it. Please try again in a moment.");
 }
 
 /* Returns OK, TPO_REFRESH_ENDED (the caller treats the request as having no
- * session: login or 401), or a status/DONE. */
+ * session: login or 401), or a status/DONE (never DONE with force). */
 int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **sp,
                           int force, int *refreshed)
 {
@@ -187,18 +332,22 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
     tpo_session *s = *sp, *fresh = NULL;
     apr_time_t now = apr_time_now(), deadline;
     apr_status_t rv;
-    char *val;
-    apr_size_t vlen;
+    rf_memo memo;
     rf_result res;
+    long retry_after;
 
     *refreshed = 0;
     if (!sid || !s->refresh_token || (!force && !needs_refresh(pc, s, now))) {
         return OK;
     }
     failkey = key(r, TPO_KEY_REFRESH_FAIL, sid);
-    if (!force && tpo_cache_get(tpo_session_cache, failkey, r->pool, &val, &vlen) == APR_SUCCESS) {
+    if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
         /* a refresh failed a moment ago: no retry storm */
-        return now < s->at_expires ? OK : expired_action(r, pc);
+        return failure_answer(r, pc, sid, s, force, &memo);
+    }
+    if (force && s->at_obtained >= r->request_time) {
+        *refreshed = 1;   /* refreshed since this request came in: that is its result */
+        return OK;
     }
     lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
     deadline = now + apr_time_from_msec(pc->timeout_ms + 2000);
@@ -213,7 +362,11 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
             return OK;   /* the current token is still good: go on with it */
         }
         if (apr_time_now() >= deadline) {
-            return now < s->at_expires ? OK : expired_action(r, pc);
+            memo.kind = 'W';
+            memo.failed_at = apr_time_now();
+            memo.until = memo.failed_at + apr_time_from_sec(pc->refresh_retry_after);
+            memo.ra_until = 0;
+            return failure_answer(r, pc, sid, s, force, &memo);
         }
         apr_sleep(WAIT_STEP);
         fresh = reload(r, sid, &rv);
@@ -225,13 +378,16 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
             *refreshed = 1;
             return OK;
         }
+        if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
+            return failure_answer(r, pc, sid, s, force, &memo);   /* the winner failed */
+        }
     }
     /* We hold the lock. A refresh may have failed while we waited for it
      * (no retry storm), or succeeded between our read and our lock: look
      * again and decide again. */
-    if (!force && tpo_cache_get(tpo_session_cache, failkey, r->pool, &val, &vlen) == APR_SUCCESS) {
+    if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
         tpo_cache_del(tpo_session_cache, lock);
-        return now < s->at_expires ? OK : expired_action(r, pc);
+        return failure_answer(r, pc, sid, s, force, &memo);
     }
     fresh = reload(r, sid, &rv);
     if (!fresh) {
@@ -239,14 +395,16 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
     }
     if (fresh->at_obtained != s->at_obtained
+        || (force && fresh->at_obtained >= r->request_time)
         || (!force && !needs_refresh(pc, fresh, apr_time_now()))) {
         tpo_cache_del(tpo_session_cache, lock);
+        *refreshed = fresh->at_obtained != s->at_obtained
+                     || (force && fresh->at_obtained >= r->request_time);
         *sp = fresh;
-        *refreshed = fresh->at_obtained != s->at_obtained;
         return OK;
     }
     s = fresh;
-    res = do_refresh(r, pc, s, &fresh);
+    res = do_refresh(r, pc, s, &fresh, &retry_after);
     if (res == RF_OK) {
         apr_size_t len;
         char *rec = tpo_session_encode(r->pool, fresh, &len);
@@ -271,13 +429,9 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         tpo_cache_del(tpo_session_cache, lock);
         return TPO_REFRESH_ENDED;
     }
-    tpo_cache_set(tpo_session_cache, failkey, "1", 1,
-                  apr_time_now() + apr_time_from_sec(pc->refresh_retry_after));
+    memo_set(r, pc, failkey, res == RF_TIMEOUT ? 'T' : 'U', retry_after, &memo);
     tpo_cache_del(tpo_session_cache, lock);
-    if (force) {
-        return HTTP_BAD_GATEWAY;
-    }
-    return apr_time_now() < s->at_expires ? OK : expired_action(r, pc);
+    return failure_answer(r, pc, sid, s, force, &memo);
 }
 
 /* Record activity (for TPOAuthSessionInactivityTimeout). Every writer of a
@@ -324,6 +478,7 @@ void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid)
     }
     tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));
     tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_FAIL, sid));
+    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid));
     if (held) {
         tpo_cache_del(tpo_session_cache, lock);
     }
@@ -377,6 +532,7 @@ int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc)
         return tpo_json_error(r, HTTP_UNAUTHORIZED, "session_ended");
     }
     if (rc != OK) {
+        /* with force, tpo_refresh_if_needed never writes: this is the only body */
         return tpo_json_error(r, rc == DONE ? HTTP_BAD_GATEWAY : rc, "refresh_failed");
     }
     {

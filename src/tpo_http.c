@@ -4,6 +4,7 @@
 #include <string.h>
 #include <strings.h>
 #include <apr_strings.h>
+#include <apr_date.h>
 #include <curl/curl.h>
 #include "tpo_http.h"
 #include "tpo_provider.h"   /* tpo_url_is_http */
@@ -44,6 +45,8 @@ typedef struct http_ctx {
     apr_size_t cap;
     apr_size_t max;
     int too_large;
+    apr_pool_t *pool;
+    const char *retry_after;   /* of the last response (1xx answers reset it) */
 } http_ctx;
 
 static apr_status_t handle_cleanup(void *data)
@@ -102,6 +105,59 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     c->len += n;
     c->buf[c->len] = '\0';
     return n;
+}
+
+/* Keeps the Retry-After header of the final response; every other header is
+ * ignored. A status line starts a response (after a 100 Continue) anew. */
+static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+    http_ctx *c = userdata;
+    size_t n = size * nitems;
+    static const char name[] = "Retry-After:";
+    size_t k = sizeof(name) - 1;
+
+    if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
+        c->retry_after = NULL;
+    }
+    else if (n > k && strncasecmp(ptr, name, k) == 0 && n - k < 128) {
+        const char *v = ptr + k, *e = ptr + n;
+        while (v < e && (*v == ' ' || *v == '\t')) {
+            v++;
+        }
+        while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) {
+            e--;
+        }
+        c->retry_after = apr_pstrmemdup(c->pool, v, (apr_size_t)(e - v));
+    }
+    return n;
+}
+
+long tpo_http_retry_after(const char *value, apr_time_t now)
+{
+    const char *c;
+    long v = 0;
+    apr_time_t t;
+
+    if (value == NULL || *value == '\0') {
+        return -1;
+    }
+    for (c = value; *c >= '0' && *c <= '9'; c++) {
+        if (c - value >= 9) {
+            return -1;   /* more than 30 years: not a sane value */
+        }
+        v = v * 10 + (*c - '0');
+    }
+    if (*c == '\0') {
+        return v;
+    }
+    if (c != value) {
+        return -1;       /* "10s", "1.5": neither form */
+    }
+    t = apr_date_parse_http(value);
+    if (t == APR_DATE_BAD) {
+        return -1;
+    }
+    return t <= now ? 0 : (long)apr_time_sec(t - now + APR_USEC_PER_SEC - 1);
 }
 
 static int header_ok(const char *h)
@@ -203,6 +259,7 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
 
     c = apr_pcalloc(p, sizeof(*c));
     c->max = o.max_response;
+    c->pool = p;
     apr_pool_cleanup_register(p, c, body_cleanup, apr_pool_cleanup_null);
     c->curl = curl_easy_init();
     if (c->curl == NULL) {
@@ -280,6 +337,8 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
     curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o.max_response);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERFUNCTION, header_cb);
+    curl_easy_setopt(c->curl, CURLOPT_HEADERDATA, c);
     curl_easy_setopt(c->curl, CURLOPT_HTTPHEADER, c->headers);
 
     if (strcmp(method, "GET") == 0 && body == NULL) {
@@ -309,6 +368,7 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
         resp->content_type = apr_pstrdup(p, ct);
     }
     if (res == TPO_HTTP_OK) {
+        resp->retry_after = c->retry_after;
         if (c->buf) {
             resp->body = c->buf;    /* freed by body_cleanup with the pool */
             resp->len = c->len;

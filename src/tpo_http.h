@@ -6,6 +6,7 @@
 #include <apr_pools.h>
 #include <apr_tables.h>
 #include <apr_errno.h>
+#include <apr_time.h>
 
 typedef struct tpo_http_opts {
     long connect_timeout_ms;   /* default 3000 */
@@ -32,6 +33,7 @@ typedef struct tpo_http_response {
     apr_size_t len;
     const char *error;         /* curl's words when result != OK */
     apr_interval_time_t elapsed;
+    const char *retry_after;   /* the Retry-After header (RFC 9110 10.2.3), NULL if absent */
 } tpo_http_response;
 
 void tpo_http_opts_default(tpo_http_opts *o);
@@ -41,6 +43,11 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
                                  const apr_array_header_t *headers,
                                  const char *body, apr_size_t body_len,
                                  const tpo_http_opts *opts, tpo_http_response *resp);
+
+/* Seconds a Retry-After value asks to wait: delta-seconds or an HTTP-date
+ * (a date in the past is 0). -1 when the value is NULL or not valid. Not
+ * bounded: the caller decides how long it is willing to wait. */
+long tpo_http_retry_after(const char *value, apr_time_t now);
 
 /* Once per process, before threads (curl_global_init). */
 void tpo_http_global_init(void);

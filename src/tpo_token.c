@@ -546,8 +546,8 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body,
         return TPO_TOKEN_MALFORMED;
     }
 
-    /* errors: RFC 6749 5.2 "error"/"error_description", Xendit
-     * "error_code"/"message" */
+    /* errors: RFC 6749 5.2 "error"/"error_description" (PayoutID:
+     * "errorDescription"), Xendit "error_code"/"message" */
     v = json_object_get(root, "error");
     if (v && !json_is_null(v)) {
         err_name = "error";
@@ -569,6 +569,9 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body,
         }
         out->error = sanitize(p, json_string_value(v), TPO_TOKEN_ERROR_MAX);
         dv = json_object_get(root, desc_name);
+        if (!json_is_string(dv) && !strcmp(desc_name, "error_description")) {
+            dv = json_object_get(root, "errorDescription");     /* PayoutID */
+        }
         if (json_is_string(dv)) {
             out->error_description = sanitize(p, json_string_value(dv),
                                               TPO_TOKEN_ERROR_DESC_MAX);
@@ -663,4 +666,22 @@ tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, "%s", *detail);
     }
     return r;
+}
+
+int tpo_token_refresh_refused(int http_status, const char *error)
+{
+    static const char *const definitive[] = {
+        "invalid_grant", "invalid_request", "unauthorized_client", NULL
+    };
+    int i;
+
+    if ((http_status != 400 && http_status != 401) || error == NULL) {
+        return 0;
+    }
+    for (i = 0; definitive[i]; i++) {
+        if (strcasecmp(error, definitive[i]) == 0) {
+            return 1;
+        }
+    }
+    return 0;
 }

@@ -49,7 +49,7 @@ typedef struct tpo_token_response {
     const char *scope;             /* space-separated; from "scope" string or "scope"/"scopes" array */
     apr_time_t expires_at;         /* absolute; 0 when the response says nothing */
     const char *error;             /* "error" or "error_code" when the response is an error */
-    const char *error_description; /* "error_description" or "message" */
+    const char *error_description; /* "error_description", "errorDescription" or "message" */
     json_t *json;                  /* whole response (decref'd by pool cleanup) */
 } tpo_token_response;
 
@@ -72,6 +72,15 @@ tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
                                           apr_size_t len, int http_status,
                                           apr_time_t now, tpo_token_response *out,
                                           const char **detail);
+
+/* Whether an error answer to a refresh-token grant refuses the refresh token
+ * for good (the session ends) rather than for now: HTTP 400 or 401 with
+ * error invalid_grant, invalid_request or unauthorized_client (compared
+ * without case: Xendit says INVALID_GRANT). Providers answer an unknown,
+ * expired, revoked or reused refresh token with these. Anything else (408,
+ * 429, 5xx whatever the body says, invalid_client, temporarily_unavailable,
+ * an unreadable answer) is temporary: the session stays. */
+int tpo_token_refresh_refused(int http_status, const char *error);
 
 /* Parse "<n>[smhd]" or plain digits into seconds; -1 if invalid. */
 long long tpo_token_parse_duration(const char *s);

@@ -33,7 +33,7 @@ const OIDC_ID_TOKEN_MODES = {
 };
 const ALL_MODES = [
   ...Object.keys(OIDC_ID_TOKEN_MODES), 'oidc-refuse', 'oidc-500', 'oidc-garbage', 'denied', 'denied-xss',
-  'tropipay', 'tropipay-epoch', 'tropipay-seconds', 'payout', 'xendit', 'xendit-nozone', 'xendit-error',
+  'tropipay', 'tropipay-epoch', 'tropipay-seconds', 'payout', 'payout-denied', 'payout-error', 'xendit', 'xendit-nozone', 'xendit-error',
 ];
 
 let proc;
@@ -279,6 +279,19 @@ test('denied and denied-xss redirect with an error', async () => {
   }
   const lg = await login('denied');
   assert.match(lg.loc.search, /error_description=The\+user\+said\+no/);
+});
+
+test('payout-denied and payout-error say errorDescription (PayoutID casing)', async () => {
+  const lg = await login('payout-denied');
+  assert.equal(lg.code, null);
+  assert.equal(lg.loc.searchParams.get('error'), 'access_denied');
+  assert.equal(lg.loc.searchParams.get('errorDescription'), 'The user declined the consent');
+  assert.equal(lg.loc.searchParams.get('error_description'), null);
+  const ok = await login('payout-error');
+  assert.ok(ok.code);
+  const r = await exchange('payout-error', ok);
+  assert.equal(r.status, 400);
+  assert.deepEqual(r.json, { error: 'invalid_grant', errorDescription: 'Authorization code has expired' });
 });
 
 test('every oidc ID-token mode: exchange works and the ID token verifies or deliberately does not', async () => {
@@ -584,12 +597,12 @@ test('payout and xendit response shapes', async () => {
 
 test('every mode: authorize redirect + token exchange outcome', async () => {
   const expectStatus = {
-    'oidc-refuse': 400, 'oidc-500': 500, 'oidc-garbage': 200, 'xendit-error': 400,
+    'oidc-refuse': 400, 'oidc-500': 500, 'oidc-garbage': 200, 'xendit-error': 400, 'payout-error': 400,
   };
   for (const mode of ALL_MODES) {
     if (mode === 'oidc-slow') continue; // covered (and timed) above
     const lg = await login(mode);
-    if (mode.startsWith('denied')) {
+    if (mode.startsWith('denied') || mode === 'payout-denied') {
       assert.equal(lg.loc.searchParams.get('error'), 'access_denied', mode);
       continue;
     }

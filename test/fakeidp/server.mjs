@@ -126,6 +126,8 @@ const MODES = {
   'tropipay-epoch': { family: 'tropipay', expires: 'epoch' },
   'tropipay-seconds': { family: 'tropipay', expires: 'seconds' },
   'payout': { family: 'payout' },
+  'payout-denied': { family: 'payout', authz: 'payout-denied' },
+  'payout-error': { family: 'payout', token: 'payout-error' },
   'xendit': { family: 'xendit', expiresAt: 'zulu' },
   'xendit-nozone': { family: 'xendit', expiresAt: 'nozone' },
   'xendit-error': { family: 'xendit', expiresAt: 'zulu', token: 'xendit-error' },
@@ -460,6 +462,14 @@ function handleAuthorize(mode, cfg, url, res) {
   }
 
   const iss = issuerOf(mode);
+  if (cfg.authz === 'payout-denied') {
+    // PayoutID's casing: errorDescription, no error_description
+    redirect.searchParams.set('error', 'access_denied');
+    redirect.searchParams.set('errorDescription', 'The user declined the consent');
+    redirect.searchParams.set('state', state);
+    redirect.searchParams.set('iss', iss);
+    return send(res, 302, '', { Location: redirect.toString(), ...NO_STORE });
+  }
   if (cfg.authz === 'denied' || cfg.authz === 'denied-xss') {
     redirect.searchParams.set('error', 'access_denied');
     redirect.searchParams.set('error_description',
@@ -713,6 +723,8 @@ async function handleToken(mode, cfg, req, res) {
       return send(res, 200, 'this is not json', { 'Content-Type': 'application/json', ...NO_STORE });
     case 'xendit-error':
       return send(res, 400, { error_code: 'INVALID_GRANT', message: 'Authorization code is invalid' }, NO_STORE);
+    case 'payout-error':
+      return send(res, 400, { error: 'invalid_grant', errorDescription: 'Authorization code has expired' }, NO_STORE);
     case 'slow': {
       const t = setTimeout(() => {
         pendingTimers.delete(t);

@@ -14,7 +14,7 @@ OIDC_MODES = ["oidc", "oidc-es256", "oidc-badsig", "oidc-wrongiss", "oidc-wronga
               "oidc-refuse", "oidc-500", "oidc-garbage", "oidc-hs-jwks-oct", "oidc-slow-jwks"]
 # payment-provider accents: no discovery, JSON token requests, no ID token
 PAYMENT_MODES = ["tropipay", "tropipay-epoch", "tropipay-seconds", "payout", "xendit",
-                 "xendit-nozone", "xendit-error"]
+                 "xendit-nozone", "xendit-error", "payout-denied", "payout-error"]
 DENIED_MODES = ["denied", "denied-xss"]
 
 

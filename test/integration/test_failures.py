@@ -87,6 +87,17 @@ def test_provider_error_access_denied(fake_httpd, alice, mode):
     still_serving(fake_httpd, alice)
 
 
+def test_provider_error_payout_error_description(fake_httpd, alice):
+    """PayoutID names the reason errorDescription (not error_description): the
+    page and the log show it like error_description."""
+    mark = len(fake_httpd.error_log())
+    r = h.browser_session().get(fake_httpd.url("/m/payout-denied/whoami.cgi"), timeout=10)
+    assert r.status_code == 403, r.status_code
+    assert "access_denied (The user declined the consent)" in r.text, r.text
+    assert "error=access_denied: The user declined the consent" in log_since(fake_httpd, mark)
+    still_serving(fake_httpd, alice)
+
+
 # ---------------------------------------------------------------- state
 
 def test_state_missing(fake_httpd, alice):
@@ -385,6 +396,8 @@ def test_token_endpoint_down(fake_httpd, alice):
     ("oidc-500", "http_500", "HTTP 500"),
     ("oidc-garbage", "unusable", "unusable"),
     ("xendit-error", "INVALID_GRANT", "error=INVALID_GRANT"),
+    # PayoutID's errorDescription is read like error_description
+    ("payout-error", "invalid_grant", "error=invalid_grant: Authorization code has expired"),
 ])
 def test_token_endpoint_refusing(fake_httpd, alice, mode, page, log):
     mark = len(fake_httpd.error_log())

@@ -14,7 +14,9 @@ Timing facts used below. The module stores ``at_expires`` in whole seconds
 (now_sec + expires_in) and ``at_obtained`` precisely, so a "10 s" token lives
 L in (9, 10] s, and a session refreshes L/4 before ``at_expires`` (the 3/4
 rule, TPOAuthRefreshBefore 60 being larger): between 6.75 s and 7.5 s after
-the token was obtained. Times are taken from the session's
+the token was obtained. (A refresh also starts at least TPOAuthHTTPTimeout +
+0.25 s before expiry: the providers here have total timeouts of 2 s or less,
+so that never decides, except for ``pxlong`` (3.5 s), which tests it.) Times are taken from the session's
 ``access_token_expires`` (GET <redirect URI>/info, which never refreshes):
 ``exp - 1.9`` is always inside the refresh window, ``exp - 0.25`` still valid.
 
@@ -24,15 +26,23 @@ clicking (slow); 4 provider down; 5 refresh token revoked (IdP restart, the
 revocation endpoint, reuse detection); 6 provider slower than
 TPOAuthHTTPTimeout; 7 POST <redirect URI>/refresh, also six at once; 8 a
 refreshed ID token naming another subject; 9 a logout while a refresh is in
-flight. Non-slow: about 40 s. Slow (-m slow): about 3 min 45 s.
+flight; 10 the interop defects of issue 12: temporary refusals (429/503/408/
+5xx with an error body) keep the session and honour Retry-After, failure
+answers are logged once per retry window, a refresh window long enough for
+the HTTP timeout, 20 forced refreshes at once spend the refresh token once,
+a forced refresh that times out waiting for the lock answers one JSON
+document. Non-slow: about 2 min. Slow (-m slow): about 3 min 45 s.
 """
 
 import base64
+import hashlib
+import hmac
 import http.server
 import json
 import os
 import re
 import shutil
+import socket
 import subprocess
 import tempfile
 import threading
@@ -64,8 +74,16 @@ PROVIDERS = {
     "down502": ("/d502", "tpo_d502"),      # TPOAuthRefreshFailure 502, RetryAfter 2
     "downlogin": ("/dlogin", "tpo_dlogin"),  # TPOAuthRefreshFailure login, RetryAfter 2
     "px": ("/px", "tpo_px"),               # token endpoint through TokenProxy, timeout 1.5 s
+    "pxt": ("/pxt", "tpo_pxt"),            # like px, RetryAfter 2 (temporary refusals)
+    "pxlong": ("/pxlong", "tpo_pxlong"),   # like px, timeout 3.5 s, RetryAfter 2
 }
 RETRY_AFTER_DOWN = 2
+# The providers that do not test timeouts get a total TPOAuthHTTPTimeout of 2 s:
+# a refresh starts at least TPOAuthHTTPTimeout + 0.25 s before expiry, and with
+# 2 s that is still less than the last quarter of a 10 s token (> 2.25 s), so
+# the 3/4 rule below decides (with the default 10 s it would be half the
+# lifetime).
+RIG_TIMEOUT = "TPOAuthHTTPTimeout 1 2"
 
 
 # ============================================================== helpers
@@ -177,15 +195,19 @@ class TokenProxy:
     request is then forwarded as usual, as a slow provider would still
     process it), wait ``delay_answer`` seconds after the provider answered
     (a slow network back), or substitute the refresh token of ``swap_sub`` (so that the
-    provider answers with another user's ID token)."""
+    provider answers with another user's ID token). ``fail[sub]`` = (status,
+    body, headers) answers that user's refresh grants itself, without
+    forwarding them (a provider that refuses for now: 429, 503, ...)."""
 
     def __init__(self, upstream):
         self.upstream = upstream
         self.delay = 0.0
         self.delay_answer = 0.0
         self.swap_sub = None
+        self.fail = {}           # sub -> (status, body bytes, {header: value})
         self.refresh_requests = 0
         self.refresh_by_sub = {}
+        self.in_flight = 0       # requests not yet answered (a delayed one may outlive its test)
         self.latest_rt = {}
         self.rt_owner = {}
         self.lock = threading.Lock()
@@ -215,10 +237,27 @@ class TokenProxy:
             self.delay = 0.0
             self.delay_answer = 0.0
             self.swap_sub = None
+            self.fail = {}
             self.refresh_requests = 0
             self.refresh_by_sub = {}
 
     def _handle(self, req):
+        with self.lock:
+            self.in_flight += 1
+        try:
+            self._forward(req)
+        finally:
+            with self.lock:
+                self.in_flight -= 1
+
+    def idle(self, timeout=10):
+        """Wait (bounded) until no request is in flight: a refresh the module
+        gave up on (timeout) still reaches the provider after the delay, and
+        must not be counted by the next test."""
+        h.wait_until(lambda: self.in_flight == 0, timeout, interval=0.05,
+                     what="the token proxy's requests in flight")
+
+    def _forward(self, req):
         n = int(req.headers.get("Content-Length") or 0)
         body = req.rfile.read(n) if n else b""
         fields = urllib.parse.parse_qs(body.decode("ascii", "replace"), keep_blank_values=True)
@@ -230,6 +269,23 @@ class TokenProxy:
                 owner = self.rt_owner.get((fields.get("refresh_token") or [""])[0], "?")
                 self.refresh_by_sub[owner] = self.refresh_by_sub.get(owner, 0) + 1
                 delay, delay_answer, swap = self.delay, self.delay_answer, self.swap_sub
+                fail = self.fail.get(owner)
+            if fail:
+                # a provider refusing for now: answered here, never forwarded
+                status, rbody, extra = fail
+                try:
+                    req.send_response(status)
+                    req.send_header("Content-Type", extra.get("Content-Type",
+                                                              "application/json"))
+                    for k, v in extra.items():
+                        if k != "Content-Type":
+                            req.send_header(k, v)
+                    req.send_header("Content-Length", str(len(rbody)))
+                    req.end_headers()
+                    req.wfile.write(rbody)
+                except OSError:
+                    pass
+                return
             if delay:
                 time.sleep(delay)
             if swap and swap in self.latest_rt:
@@ -299,19 +355,20 @@ MaxKeepAliveRequests 0
 
 
 def rig_conf(idp, disco, proxy, root):
-    """One httpd, four providers (see PROVIDERS). Static locations alias the
+    """One httpd, six providers (see PROVIDERS). Static locations alias the
     server root's static/ directory, so /prot/probe.txt is a small file that
     only an authenticated request gets (200 means authenticated)."""
     issuer = idp.issuer
     c = "LogLevel warn tp_oauth:info\nTPOAuthCacheSize 16M\n" + MPM_CONF
-    c += h.provider_conf("idp", issuer, extra="TPOAuthInfoAccessToken on")
+    c += h.provider_conf("idp", issuer, extra="TPOAuthInfoAccessToken on\n" + RIG_TIMEOUT)
     c += h.protect_conf(location="/app/", provider="idp")
     c += 'Alias /prot/ "%s/static/"\n' % root
     c += location("/prot", "idp")
     c += h.provider_conf("down502", issuer, redirect_uri="/d502/redirect_uri", extra="""
         TPOAuthCookieName tpo_d502
+        %s
         TPOAuthRefreshFailure 502
-        TPOAuthRefreshRetryAfter %d""" % RETRY_AFTER_DOWN)
+        TPOAuthRefreshRetryAfter %d""" % (RIG_TIMEOUT, RETRY_AFTER_DOWN))
     c += 'Alias /d502/ "%s/static/"\n' % root + location("/d502", "down502")
     # No discovery: the login redirect after a failed refresh must not depend on
     # whether this child fetched the metadata before the provider went down.
@@ -321,16 +378,29 @@ def rig_conf(idp, disco, proxy, root):
         TPOAuthTokenEndpoint %s
         TPOAuthJWKSURI %s
         TPOAuthCookieName tpo_dlogin
+        %s
         TPOAuthRefreshFailure login
         TPOAuthRefreshRetryAfter %d""" % (disco["authorization_endpoint"],
                                            disco["token_endpoint"], disco["jwks_uri"],
-                                           RETRY_AFTER_DOWN))
+                                           RIG_TIMEOUT, RETRY_AFTER_DOWN))
     c += 'Alias /dlogin/ "%s/static/"\n' % root + location("/dlogin", "downlogin")
     c += h.provider_conf("px", issuer, redirect_uri="/px/redirect_uri", extra="""
         TPOAuthTokenEndpoint %s
         TPOAuthCookieName tpo_px
         TPOAuthHTTPTimeout 1 1.5""" % proxy.url)
     c += 'Alias /px/ "%s/static/"\n' % root + location("/px", "px")
+    c += h.provider_conf("pxt", issuer, redirect_uri="/pxt/redirect_uri", extra="""
+        TPOAuthTokenEndpoint %s
+        TPOAuthCookieName tpo_pxt
+        TPOAuthHTTPTimeout 1 1.5
+        TPOAuthRefreshRetryAfter 2""" % proxy.url)
+    c += 'Alias /pxt/ "%s/static/"\n' % root + location("/pxt", "pxt")
+    c += h.provider_conf("pxlong", issuer, redirect_uri="/pxlong/redirect_uri", extra="""
+        TPOAuthTokenEndpoint %s
+        TPOAuthCookieName tpo_pxlong
+        TPOAuthHTTPTimeout 1 3.5
+        TPOAuthRefreshRetryAfter 2""" % proxy.url)
+    c += 'Alias /pxlong/ "%s/static/"\n' % root + location("/pxlong", "pxlong")
     return c
 
 
@@ -402,7 +472,7 @@ def workdir_refresh():
 
 @pytest.fixture(scope="module")
 def rig(workdir_refresh):
-    """Own IdP (10 s access tokens) + token proxy + one httpd with the four
+    """Own IdP (10 s access tokens) + token proxy + one httpd with the six
     providers. Stopped at the end of the module."""
     mod = module_path()
     port = h.free_port()
@@ -436,6 +506,7 @@ def _rig_health(request):
     if "rig" not in request.fixturenames:
         return
     rig = request.getfixturevalue("rig")
+    rig.proxy.idle()
     rig.proxy.reset()
     if rig.idp.proc is None:          # a test stopped it and failed before restarting it
         rig.idp.start()
@@ -632,7 +703,7 @@ def fleet_run(kind, cache_port, workdir, mod, script):
                  % (kind, cache_port))
         for s in servers:
             write_probe(s)
-        conf = ("LogLevel warn tp_oauth:info\n" + MPM_CONF + cache + h.standard_conf(idp.issuer)
+        conf = ("LogLevel warn tp_oauth:info\n" + MPM_CONF + cache + h.standard_conf(idp.issuer, provider_extra=RIG_TIMEOUT)
                 + 'Alias /prot/ "%s/static/"\n' % servers[0].server_root
                 + location("/prot", "idp"))
         rc, text = servers[0].configtest(conf)
@@ -847,6 +918,15 @@ def test_provider_down_during_refresh(rig):
             "%s: %d refresh attempts logged for %d requests in %.1f s; expected one per "
             "%d s window (%d..%d):\n%s" % (key, attempts, len(seen[key]), duration,
                                          RETRY_AFTER_DOWN, windows, windows + 1, log[-4000:]))
+        # every failure answer has a log line, at most one per session and window
+        expired_span = max(dt for dt, _ in expired) - min(dt for dt, _ in expired)
+        notes = len(re.findall(r"session of %s at provider %s: (?:answered 502|sent to log in "
+                               r"again): the token has expired and its refresh failed"
+                               % (user, "down502" if key == "502" else "downlogin"), log))
+        assert 1 <= notes <= int(expired_span // RETRY_AFTER_DOWN) + 2, (
+            "%s: %d log lines for %d failure answers in %.1f s; expected one per %d s "
+            "window\n%s" % (key, notes, len(expired), expired_span, RETRY_AFTER_DOWN,
+                            log[-4000:]))
     # the burst: one attempt; the requests that waited for it share its failure
     assert [code for code, _ in burst_results] == [502] * 8, burst_results
     assert count_refresh_attempts(log, "downburst") == 1, (
@@ -936,11 +1016,12 @@ def test_provider_slow_during_refresh(rig):
     """The token endpoint takes 3 s, TPOAuthHTTPTimeout is 1.5 s.
     In the refresh window every request is served 200 with the current token
     (only the one that tried the refresh waited for the timeout), the failure
-    is logged once (TPOAuthRefreshRetryAfter 30 s), and after expiry the 502
-    page comes without another attempt. A second session whose first refresh
-    attempt comes after expiry, from six requests at once: one attempt (the
-    other five wait for it and share its failure), six 502 pages, nobody
-    waits much longer than one timeout."""
+    is logged once (TPOAuthRefreshRetryAfter 30 s), and after expiry the 504
+    page (a timeout, as in README's failure table) comes without another
+    attempt. A second session whose first refresh attempt comes after expiry,
+    from six requests at once: one attempt (the other five wait for it and
+    share its failure), six 504 pages, nobody waits much longer than one
+    timeout."""
     cookie = rig.login("px", "slowuser")
     burst_cookie = rig.login("px", "slowburst")
     exp = rig.at_expires("px", cookie)
@@ -978,13 +1059,14 @@ def test_provider_slow_during_refresh(rig):
     sleep_until(exp + 0.3)
     for _ in range(5):
         r = get(rig.probe_url("px"), cookie)
-        assert r.status_code == 502 and "Session cannot be renewed" in r.text, r.status_code
+        assert r.status_code == 504 and "Session cannot be renewed" in r.text, r.status_code
+        assert "did not answer in time" in r.text
     # the second session: six requests at once after expiry
     sleep_until(exp_burst + 0.3)
     results = burst(rig.probe_url("px"), burst_cookie, 6)
     log = rig.httpd.error_log()[mark:]
     assert count_refresh_attempts(log, "slowuser") == 1, log[-3000:]
-    assert [code for code, _ in results] == [502] * 6, results
+    assert [code for code, _ in results] == [504] * 6, results
     attempts = count_refresh_attempts(log, "slowburst")
     assert rig.proxy.refresh_by_sub == {"slowuser": 1, "slowburst": 1} and attempts == 1, (
         "6 concurrent requests after expiry, slow provider: %d refresh attempts (proxy: "
@@ -1123,3 +1205,269 @@ def test_logout_during_refresh_is_not_undone(rig):
         "wrote it back): %s\n%s" % (out["r"].status_code, out["r"].text, r.status_code, log))
     r = get(rig.endpoint("px", "info"), cookie, XHR)
     assert r.status_code == 401, r.text
+
+
+# ============================================================== 10. interop (issue 12)
+
+HTML_503 = (b"<!DOCTYPE html><html><head><title>503 Service Unavailable</title></head>"
+            b"<body><h1>Service Unavailable</h1></body></html>\n")
+
+
+@pytest.mark.parametrize("case", ["429-invalid_grant", "503-html", "500-invalid_grant",
+                                  "408-invalid_request"])
+def test_temporary_refusal_keeps_session(rig, case):
+    """The token endpoint refuses the refresh for now (429 with Retry-After and
+    an invalid_grant body, 503 with Retry-After as an HTTP-date and an HTML
+    body, 500 with invalid_grant, 408 with invalid_request): the session does
+    not end. In the window the still-valid token is used (200); after expiry
+    the 502 page, not the login, and the cookie stays; no new attempt before
+    max(Retry-After, TPOAuthRefreshRetryAfter 2 s); once the provider is back
+    the next attempt refreshes and the same cookie works again."""
+    status = int(case.split("-")[0])
+    retry_after = None
+    if status == 429:
+        body, headers, retry_after = (b'{"error":"invalid_grant","error_description":"slow down"}',
+                                      {"Retry-After": "4"}, 4)
+    elif status == 503:
+        # an HTTP-date 5 s after the attempt (set below, just before it)
+        body, headers, retry_after = HTML_503, {"Content-Type": "text/html"}, 5
+    else:
+        body, headers = json.dumps({"error": case.split("-", 1)[1]}).encode(), {}
+    window = max(retry_after or 0, 2)
+    user = "tmp" + str(status)
+    cookie = rig.login("pxt", user)
+    exp = rig.at_expires("pxt", cookie)
+    mark = len(rig.httpd.error_log())
+    sleep_until(exp - IN_WINDOW)
+    if status == 503:
+        headers["Retry-After"] = time.strftime("%a, %d %b %Y %H:%M:%S GMT",
+                                               time.gmtime(time.time() + 5))
+    rig.proxy.fail[user] = (status, body, headers)
+    t_fail = time.time()
+    r = get(rig.probe_url("pxt"), cookie)
+    log = rig.httpd.error_log()[mark:]
+    assert r.status_code == 200 and PROBE_MARKER in r.text, (r.status_code, log[-3000:])
+    assert rig.proxy.refresh_by_sub.get(user) == 1, rig.proxy.refresh_by_sub
+    assert "refresh for %s rejected" % user not in log
+    assert get(rig.probe_url("pxt"), cookie, XHR).status_code == 200
+    assert rig.proxy.refresh_by_sub.get(user) == 1, "retried inside the window"
+    # after expiry: the failure page, the session (and its cookie) stay
+    sleep_until(exp + 0.3)
+    codes = []
+    if retry_after:
+        # past TPOAuthRefreshRetryAfter, inside Retry-After: the provider is
+        # back, but no attempt yet
+        rig.proxy.fail.pop(user)
+        sleep_until(t_fail + 2.4)
+    for _ in range(3):
+        r = get(rig.probe_url("pxt"), cookie)
+        codes.append(r.status_code)
+        assert not rig.is_login_redirect(r) and not clears_cookie(r, "tpo_pxt"), (
+            r.status_code, r.headers)
+        time.sleep(0.1)
+    t_last = time.time()      # the last failed attempt was before this
+    assert codes == [502] * 3, (codes, rig.proxy.refresh_by_sub,
+                                rig.httpd.error_log()[mark:][-3000:])
+    assert "Session cannot be renewed" in r.text
+    if retry_after:
+        assert rig.proxy.refresh_by_sub.get(user) == 1, (
+            "Retry-After %d s not honoured: %s" % (retry_after, rig.proxy.refresh_by_sub))
+        assert 1 <= int(r.headers.get("Retry-After", "0")) <= window
+    rig.proxy.fail.pop(user, None)
+    # the provider is back: after the window the next request refreshes
+    sleep_until((t_fail if retry_after else t_last) + window + 0.3)
+    r = get(rig.probe_url("pxt"), cookie)
+    log = rig.httpd.error_log()[mark:]
+    assert r.status_code == 200 and PROBE_MARKER in r.text, (r.status_code, log[-3000:])
+    assert "refreshed the access token of %s" % user in log
+    assert rig.at_expires("pxt", cookie) > exp
+    # the failure answers had their log line, once in this window (5xx and 429
+    # alike: a temporary refusal)
+    assert len(re.findall(r"session of %s at provider pxt: answered 502" % user, log)) == 1, (
+        log[-3000:])
+    assert re.search(r"refresh for %s failed: token endpoint answered HTTP %d .*a temporary "
+                     r"refusal, the session stays" % (user, status), log), log[-3000:]
+
+
+def test_refresh_window_fits_the_http_timeout(rig):
+    """TPOAuthHTTPTimeout 3.5 s and 10 s tokens: the last quarter (<= 2.5 s)
+    is too short for a refresh that may take the whole timeout, so the refresh
+    starts TPOAuthHTTPTimeout + 0.25 s before expiry. A request 3.2 s before
+    expiry refreshes; the provider takes 2.5 s, and the new token is there
+    before the old one expires."""
+    cookie = rig.login("pxlong", "longwin")
+    exp = rig.at_expires("pxlong", cookie)
+    rig.proxy.delay = 2.5
+    sleep_until(exp - 3.2)
+    t0 = time.time()
+    r = get(rig.probe_url("pxlong"), cookie)
+    took = time.time() - t0
+    assert r.status_code == 200 and PROBE_MARKER in r.text, (r.status_code, log_tail(rig.httpd))
+    assert rig.proxy.refresh_by_sub.get("longwin") == 1, (
+        "no refresh 3.2 s before expiry: %s" % rig.proxy.refresh_by_sub)
+    assert 2.3 < took and time.time() < exp, "took %.2f s" % took
+    rig.proxy.delay = 0
+    assert rig.at_expires("pxlong", cookie) > exp
+
+
+def raw_post(port, path, headers, hold=None, timeout=15):
+    """POST on a raw socket; with ``hold`` (an Event) the request line goes out
+    at once and the headers only once hold is set (a request that is in
+    flight but reaches the module late, as on a busy server). (status, body)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=timeout) as c:
+        c.sendall(("POST %s HTTP/1.1\r\n" % path).encode())
+        if hold is not None:
+            hold.wait(timeout)
+        head = "".join("%s: %s\r\n" % kv for kv in headers.items())
+        c.sendall(("Host: 127.0.0.1:%d\r\n%sContent-Length: 0\r\nConnection: close\r\n\r\n"
+                   % (port, head)).encode())
+        data = b""
+        while True:
+            chunk = c.recv(65536)
+            if not chunk:
+                break
+            data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split(b" ", 2)[1])
+    if b"transfer-encoding: chunked" in head.lower():
+        out, rest = b"", body
+        while rest:
+            size, _, rest = rest.partition(b"\r\n")
+            n = int(size, 16)
+            if n == 0:
+                break
+            out, rest = out + rest[:n], rest[n + 2:]
+        body = out
+    return status, body.decode("utf-8", "replace")
+
+
+def test_refresh_endpoint_20_concurrent_one_grant(rig):
+    """20 forced refreshes of one session at once (same-origin POSTs; the
+    token endpoint takes 0.3 s): one refresh grant, every caller gets the new
+    token. Ten of them send their request line at once but their headers only
+    after the refresh has completed (in flight, but reaching the module late,
+    as on a busy server): they started before the refresh completed, so they
+    take its result too instead of spending the refresh token again."""
+    cookie = rig.login("px", "spa20")
+    before = rig.info("px", cookie)
+    time.sleep(1.1)
+    rig.proxy.reset()
+    rig.idp.reset_stats()
+    rig.proxy.delay = 0.3
+    n, late = 20, 10
+    barrier = threading.Barrier(n)
+    hold = threading.Event()
+    results = [None] * n
+    hdrs = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json",
+            "Origin": rig.httpd.base, "Cookie": cookie}
+
+    def one(i):
+        barrier.wait(5)
+        try:
+            st, body = raw_post(rig.httpd.port, "/px/redirect_uri/refresh", hdrs,
+                                hold if i < late else None)
+            results[i] = (st, json.loads(body) if st in (200, 401, 502, 504) else body)
+        except (OSError, ValueError) as e:
+            results[i] = (repr(e), None)
+        if i >= late:
+            hold.set()        # the first answer: the refresh has completed
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    hold.set()
+    assert refresh_stats(rig.idp) == (1, 0), "%s refresh grants: %s" % (
+        refresh_stats(rig.idp), results)
+    assert rig.proxy.refresh_requests == 1
+    assert all(r and r[0] == 200 and r[1]["refreshed"] is True for r in results), results
+    exps = {r[1]["access_token_expires"] for r in results}
+    assert len(exps) == 1 and exps.pop() > before["access_token_expires"], results
+    assert get(rig.probe_url("px"), cookie).status_code == 200
+
+
+# -- a forced refresh that times out waiting for the lock: one JSON document
+
+def _hkdf_sha256(ikm, salt, info):
+    prk = hmac.new(salt, ikm, hashlib.sha256).digest()
+    return hmac.new(prk, info + b"\x01", hashlib.sha256).digest()
+
+
+def cache_inner_key(passphrase, key):
+    """The backend key of a module cache key (src/tpo_cache_crypt.c: HKDF-SHA256
+    of the passphrase, then base64url(HMAC-SHA256(k_mac, key)))."""
+    kmac = _hkdf_sha256(passphrase.encode(), b"mod_tp_oauth cache encryption v1",
+                        b"mod_tp_oauth cache key hmac")
+    mac = hmac.new(kmac, key.encode(), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
+
+
+def redis_cmd(port, *args):
+    """One command in RESP; the first line of the reply."""
+    msg = b"*%d\r\n" % len(args) + b"".join(
+        b"$%d\r\n%s\r\n" % (len(a), a) for a in (x.encode() for x in args))
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as c:
+        c.sendall(msg)
+        return c.recv(4096).split(b"\r\n")[0].decode()
+
+
+def test_forced_refresh_lock_timeout_writes_one_json_body(workdir_refresh):
+    """A forced POST <redirect URI>/refresh of a session whose token has
+    expired finds the session's refresh lock held for longer than it waits
+    (TPOAuthHTTPTimeout + 2 s; the lock is set directly in Redis here, as a
+    stuck holder would leave it): it answers 504 with exactly one JSON
+    document (not an HTML page followed by JSON), and spends nothing."""
+    mod = module_path()
+    wd = os.path.join(workdir_refresh, "lockwait")
+    os.makedirs(wd, exist_ok=True)
+    os.chmod(wd, 0o755)
+    rport, port = h.free_port(), h.free_port()
+    passphrase = "tpo-lockwait-test-passphrase"
+    proc, rlog = start_cache_server("redis", rport, wd)
+    idp = h.IdP(wd, h.idp_clients(port), at_ttl=3)
+    httpd = h.Httpd(module=mod, port=port)
+    try:
+        idp.start()
+        write_probe(httpd)
+        conf = ("LogLevel warn tp_oauth:info\nTPOAuthCache redis 127.0.0.1:%d\n"
+                "TPOAuthCachePassphrase %s\n" % (rport, passphrase)
+                + h.provider_conf("idp", idp.issuer, extra="TPOAuthHTTPTimeout 1 1")
+                + h.protect_conf(location="/app/", provider="idp")
+                + 'Alias /prot/ "%s/static/"\n' % httpd.server_root + location("/prot", "idp"))
+        httpd.start(conf)
+        s = h.browser_session()
+        r = h.oidc_login(s, httpd.url("/prot/" + PROBE), "lockwait")
+        assert r.status_code == 200 and PROBE_MARKER in r.text, r.status_code
+        sid = s.cookies.get(MAIN_COOKIE)
+        cookie = cookie_hdr(MAIN_COOKIE, sid)
+        r = get(httpd.url(h.REDIRECT_PATH + "/info"), cookie, XHR)
+        exp = r.json()["access_token_expires"]
+        # the key derivation is right: the session is where we expect it
+        assert redis_cmd(rport, "EXISTS", cache_inner_key(passphrase, "s:" + sid)) == ":1"
+        sleep_until(exp + 0.3)
+        idp.reset_stats()
+        assert redis_cmd(rport, "SET", cache_inner_key(passphrase, "rl:" + sid), "x",
+                         "NX", "PX", "20000") == "+OK"
+        t0 = time.time()
+        r = requests.post(httpd.url(h.REDIRECT_PATH + "/refresh"), timeout=15, headers={
+            "X-Requested-With": "XMLHttpRequest", "Accept": "application/json",
+            "Origin": httpd.base, "Cookie": cookie})
+        took = time.time() - t0
+        log = httpd.error_log()
+        assert r.status_code == 504, (r.status_code, r.text[:500])
+        assert r.headers["Content-Type"].startswith("application/json"), r.headers
+        assert "<" not in r.text, "an HTML page in the JSON answer: %r" % r.text[:500]
+        assert json.loads(r.text) == {"error": "refresh_failed"}, r.text
+        assert 2.8 <= took < 6, took
+        assert refresh_stats(idp)[0] == 0
+        assert re.search(r"session of lockwait at provider idp: answered 504 to a forced "
+                         r"refresh: another request's refresh did not finish in time", log), (
+            log[-3000:])
+        assert not httpd.problems(since_last=False)
+    finally:
+        httpd.stop()
+        httpd.cleanup(keep=bool(httpd.problems(since_last=False)))
+        idp.stop()
+        proc.terminate()
+        proc.wait(10)
+        rlog.close()

@@ -408,6 +408,56 @@ START_TEST(header_injection_refused)
 }
 END_TEST
 
+START_TEST(retry_after_header_kept)
+{
+    static const char resp_text[] =
+        "HTTP/1.1 429 Too Many Requests\r\n"
+        "Content-Type: application/json\r\n"
+        "retry-after:  17 \r\n"
+        "Content-Length: 36\r\n"
+        "Connection: close\r\n\r\n"
+        "{\"error\":\"slow_down\",\"x\":\"12345678\"}";
+    static const char plain[] =
+        "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    tpo_http_opts o;
+    tpo_http_response r;
+    srv *s = srv_start(SRV_RESPOND, resp_text, sizeof(resp_text) - 1);
+
+    tpo_http_opts_default(&o);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "POST", url(s, "/token"), NULL, "a=b", 3,
+                                      &o, &r), TPO_HTTP_OK);
+    srv_stop(s);
+    ck_assert_int_eq(r.status, 429);
+    ck_assert_str_eq(r.retry_after, "17");
+    ck_assert_uint_eq(r.len, 36);
+
+    s = srv_start(SRV_RESPOND, plain, sizeof(plain) - 1);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/"), NULL, NULL, 0,
+                                      &o, &r), TPO_HTTP_OK);
+    srv_stop(s);
+    ck_assert_int_eq(r.status, 503);
+    ck_assert_ptr_null(r.retry_after);
+}
+END_TEST
+
+START_TEST(retry_after_values)
+{
+    apr_time_t now = apr_time_from_sec(1445412480);   /* Wed, 21 Oct 2015 07:28:00 GMT */
+
+    ck_assert_int_eq(tpo_http_retry_after("120", now), 120);
+    ck_assert_int_eq(tpo_http_retry_after("0", now), 0);
+    ck_assert_int_eq(tpo_http_retry_after("Wed, 21 Oct 2015 07:29:00 GMT", now), 60);
+    ck_assert_int_eq(tpo_http_retry_after("Wed, 21 Oct 2015 07:00:00 GMT", now), 0);
+    ck_assert_int_eq(tpo_http_retry_after(NULL, now), -1);
+    ck_assert_int_eq(tpo_http_retry_after("", now), -1);
+    ck_assert_int_eq(tpo_http_retry_after("-5", now), -1);
+    ck_assert_int_eq(tpo_http_retry_after("1.5", now), -1);
+    ck_assert_int_eq(tpo_http_retry_after("10s", now), -1);
+    ck_assert_int_eq(tpo_http_retry_after("99999999999999999999", now), -1);
+    ck_assert_int_eq(tpo_http_retry_after("soon", now), -1);
+}
+END_TEST
+
 START_TEST(opts_defaults)
 {
     tpo_http_opts o;
@@ -452,6 +502,8 @@ int main(void)
     tcase_add_test(tc, bad_urls);
     tcase_add_test(tc, header_injection_refused);
     tcase_add_test(tc, opts_defaults);
+    tcase_add_test(tc, retry_after_header_kept);
+    tcase_add_test(tc, retry_after_values);
     suite_add_tcase(s, tc);
     return tpo_test_run(s);
 }

@@ -344,6 +344,47 @@ START_TEST(response_rfc_error)
 }
 END_TEST
 
+START_TEST(response_payoutid_error_description)
+{
+    tpo_token_response t;
+    const char *d;
+    ck_assert_int_eq(parse_st("{\"error\":\"invalid_grant\","
+                              "\"errorDescription\":\"Refresh token expired\"}", 400, &t, &d),
+                     TPO_TOKEN_ERROR_RESPONSE);
+    ck_assert_str_eq(t.error, "invalid_grant");
+    ck_assert_str_eq(t.error_description, "Refresh token expired");
+    /* the standard name wins when both are there */
+    ck_assert_int_eq(parse_st("{\"error\":\"invalid_grant\",\"error_description\":\"std\","
+                              "\"errorDescription\":\"payout\"}", 400, &t, &d),
+                     TPO_TOKEN_ERROR_RESPONSE);
+    ck_assert_str_eq(t.error_description, "std");
+}
+END_TEST
+
+START_TEST(refresh_refusal_definitive_or_temporary)
+{
+    /* definitive: the refresh token is unknown, expired, revoked or reused */
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "invalid_grant"), 1);
+    ck_assert_int_eq(tpo_token_refresh_refused(401, "invalid_grant"), 1);
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "INVALID_GRANT"), 1);   /* Xendit */
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "invalid_request"), 1);
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "unauthorized_client"), 1);
+    /* temporary, whatever the body says */
+    ck_assert_int_eq(tpo_token_refresh_refused(429, "invalid_grant"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(408, "invalid_request"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(503, "invalid_grant"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(500, "unauthorized_client"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(200, "invalid_grant"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(403, "invalid_grant"), 0);
+    /* not about the refresh token */
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "invalid_client"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(401, "invalid_client"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "temporarily_unavailable"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "http_400"), 0);
+    ck_assert_int_eq(tpo_token_refresh_refused(400, NULL), 0);
+}
+END_TEST
+
 START_TEST(response_http_error_without_error_field)
 {
     tpo_token_response t;
@@ -579,6 +620,8 @@ int main(void)
     tcase_add_test(tc, response_xendit_error);
     tcase_add_test(tc, response_rfc_error);
     tcase_add_test(tc, response_http_error_without_error_field);
+    tcase_add_test(tc, response_payoutid_error_description);
+    tcase_add_test(tc, refresh_refusal_definitive_or_temporary);
     tcase_add_test(tc, response_malformed);
     tcase_add_test(tc, response_too_large);
     tcase_add_test(tc, response_detail_never_has_token);
