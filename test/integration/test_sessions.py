@@ -885,6 +885,67 @@ class Backend:
     def resume(self):
         os.kill(self.proc.pid, signal.SIGCONT)
 
+    def ttls(self):
+        """{key (bytes): seconds it still lives (None: no expiry)} of the backend."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            f = sock.makefile("rwb")
+            if self.kind == "memcache":
+                return self._ttls_memcache(f)
+            return self._ttls_redis(f)
+
+    @staticmethod
+    def _ttls_memcache(f):
+        for _ in range(50):
+            f.write(b"lru_crawler metadump all\r\n")
+            f.flush()
+            out, busy = {}, False
+            while True:
+                line = f.readline()
+                assert line, "memcached closed the connection"
+                if line.startswith(b"BUSY"):
+                    busy = True
+                    break
+                if line == b"END\r\n":
+                    break
+                assert not line.startswith((b"ERROR", b"CLIENT_ERROR", b"SERVER_ERROR")), line
+                fields = dict(x.split(b"=", 1) for x in line.split() if b"=" in x)
+                if b"key" in fields:
+                    exp = int(fields.get(b"exp", b"-1"))
+                    out[urllib.parse.unquote_to_bytes(fields[b"key"].decode())] = (
+                        None if exp < 0 else exp - time.time())
+            if not busy:
+                return out
+            time.sleep(0.1)
+        raise AssertionError("memcached: lru_crawler stayed busy")
+
+    def _ttls_redis(self, f):
+        def cmd(*args):
+            f.write(b"*%d\r\n" % len(args))
+            for a in args:
+                a = a if isinstance(a, bytes) else a.encode()
+                f.write(b"$%d\r\n%s\r\n" % (len(a), a))
+            f.flush()
+            line = f.readline()
+            t, rest = line[:1], line[1:-2]
+            assert t != b"-", rest
+            if t in (b"+", b":"):
+                return rest if t == b"+" else int(rest)
+            if t == b"*":
+                items = []
+                for _ in range(int(rest)):
+                    n = int(f.readline()[1:-2])
+                    items.append(f.read(n + 2)[:n])
+                return items
+            raise AssertionError("redis: unexpected reply %r" % line)
+        if self.password:
+            cmd("AUTH", self.password)
+        out = {}
+        for k in cmd("KEYS", "*"):
+            ms = cmd("PTTL", k)
+            if ms != -2:
+                out[k] = None if ms < 0 else ms / 1000.0
+        return out
+
     # ------------------------------------------------------------ raw contents
     def dump(self):
         """{key (bytes): value (bytes)} of everything the backend holds."""
@@ -1235,6 +1296,71 @@ def test_cluster_backend_restarted(cluster):
     for server in cl.servers():
         for _ in range(4):
             assert page_status(cl, server, sid).status_code == 401
+    cl.check_health()
+
+
+def login_cookie_cleared(resp):
+    return any(n.startswith("tpo_oidc_login_") and v == "" for n, v, _ in
+               (h.parse_set_cookie(x) for x in h.set_cookie_headers(resp)))
+
+
+def test_cluster_callback_retried_after_cache_outage(cluster):
+    """Review finding 2: when the consumed marker cannot be written (cache down),
+    the callback answers 503 but keeps the login cookie, so the same callback
+    finishes the login once the cache is back (the user does not start over)."""
+    cl = cluster
+    visitor = h.browser_session()
+    r = visitor.get(cl.page(cl.a), allow_redirects=False, timeout=10)
+    assert r.status_code == 302
+    r = visitor.get(r.headers["Location"], allow_redirects=False, timeout=10)
+    assert r.status_code == 302
+    callback = r.headers["Location"]
+    mark = len(cl.a.error_log())
+    cl.backend.stop(signal.SIGKILL)
+    try:
+        r = visitor.get(callback, allow_redirects=False, timeout=10)
+        assert r.status_code == 503 and "Session store unavailable" in r.text, r.status_code
+        assert not login_cookie_cleared(r), h.set_cookie_headers(r)
+        assert not sets_value(r, "tpo_oidc")
+        assert [c for c in visitor.cookies if c.name.startswith("tpo_oidc_login_")]
+        assert "cannot record the state as used" in log_since(cl.a, mark)
+    finally:
+        cl.backend.start()
+    time.sleep(RECOVERY)
+    r = visitor.get(callback, allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:500], log_since(cl.a, mark)[-1500:])
+    assert r.headers["Location"] == "/m/oidc/whoami.cgi"
+    assert login_cookie_cleared(r)
+    sid = sets_value(r, "tpo_oidc")
+    assert sid and SID_RX.match(sid)
+    for server in cl.servers():
+        assert page_status(cl, server, sid).status_code == 200
+    # and it is spent now
+    r = visitor.get(callback, allow_redirects=False, timeout=10)
+    assert r.status_code == 400
+    cl.check_health()
+
+
+def test_cluster_consumed_marker_outlives_the_login(cluster):
+    """Review finding 3: the one-use marker is kept past the login's expiry by
+    the clock skew (60 s), so a server whose clock is behind, which still accepts
+    the login cookie, finds the marker (it was kept exactly until the expiry)."""
+    cl = cluster
+    before = set(cl.backend.ttls())
+    t0 = time.time()
+    cluster_login(cl, cl.a)
+    new = {}
+    for _ in range(20):          # memcached's metadump may list new items late
+        new = {k: v for k, v in cl.backend.ttls().items() if k not in before}
+        if len(new) >= 2:
+            break
+        time.sleep(0.1)
+    assert len(new) >= 2, new    # the session and the consumed marker
+    marker = min(v for v in new.values() if v is not None)
+    # TPOAuthLoginTimeout 300 (default) + 60 s, from the login's start
+    elapsed = time.time() - t0
+    assert marker > 300 + 60 - elapsed - 3, "marker lives %.1f s" % marker
+    assert marker < 300 + 60 + 3, "marker lives %.1f s" % marker
     cl.check_health()
 
 
