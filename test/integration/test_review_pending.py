@@ -1,6 +1,8 @@
 """Review of the login-cookie change (issue 10, items 2 and 5): findings proved
 against a real httpd. No authorization server is contacted: the providers'
 endpoints are configured, and only login starts are exercised."""
+import requests
+
 import tpo_harness as h
 
 PROVIDERS = ("pa", "pb", "pc")
@@ -66,3 +68,56 @@ def test_two_providers_can_lock_a_browser_out(httpd):
             worst = (n, total)
             break
     assert worst is None, "URL length %d: %d bytes of login cookies, every request 400" % worst
+
+
+def vhosts_conf(fakeidp, root):
+    """Two name-based virtual hosts, each with its own provider block of the same
+    name, the same client, cookie name and relative redirect URI (as a shared
+    TPOAuthCookieDomain would let their cookies reach each other)."""
+    from fake_conf import FAKE_CLIENT
+    provider = ("<TPOAuthProvider shared>\n"
+                "    TPOAuthIssuer %s/oidc\n"
+                '    TPOAuthScope "openid email"\n'
+                "    TPOAuthClientID %s\n"
+                "    TPOAuthClientSecret fake-secret\n"
+                "    TPOAuthRedirectURI /v/redirect_uri\n"
+                "    TPOAuthCookieName tpo_v\n"
+                "</TPOAuthProvider>\n" % (fakeidp.base, FAKE_CLIENT))
+    out = "TPOAuthCacheSize 4M\n"
+    for name in ("a.test", "b.test"):
+        out += ("<VirtualHost *>\nServerName %s\n%s%s</VirtualHost>\n"
+                % (name, provider, h.protect_conf(location="/v/", provider="shared")))
+    return out
+
+
+def test_login_cookie_of_another_vhost_does_not_open(httpd, fakeidp):
+    """Review finding 7: a login cookie is bound to the provider configuration and
+    virtual host, not only to the provider's name. A login started on a.test, its
+    cookie and the provider's answer delivered to b.test: refused there (400, the
+    cookie does not open) and the state is not spent; on a.test it logs in."""
+    httpd.ensure(vhosts_conf(fakeidp, httpd.server_root))
+    s = h.browser_session()
+    r = s.get(httpd.url("/v/page"), headers={"Host": "a.test"}, allow_redirects=False,
+              timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    r = s.get(r.headers["Location"], allow_redirects=False, timeout=10)
+    assert r.status_code == 302, (r.status_code, r.text[:300])
+    callback = r.headers["Location"]
+    assert "/v/redirect_uri?" in callback, callback
+    assert [c for c in s.cookies if c.name.startswith("tpo_v_login_")], list(s.cookies)
+    path = callback[callback.index("/v/redirect_uri?"):]
+    # (the jar files the cookie under a.test: send it by hand, as a shared
+    # TPOAuthCookieDomain would let the browser do)
+    jar = "; ".join("%s=%s" % (c.name, c.value) for c in s.cookies)
+    mark = len(httpd.error_log())
+    r = requests.get(httpd.url(path), headers={"Host": "b.test", "Cookie": jar},
+                     allow_redirects=False, timeout=10)
+    assert r.status_code == 400, (r.status_code, r.headers.get("Location"))
+    assert "login cookie does not open" in httpd.error_log()[mark:]
+    assert not any(x.startswith("tpo_v=") for x in h.set_cookie_headers(r))
+    # on the virtual host that started it, the same answer logs in (state not spent)
+    r = requests.get(httpd.url(path), headers={"Host": "a.test", "Cookie": jar},
+                     allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and r.headers["Location"] == "/v/page", (
+        r.status_code, r.text[:300], httpd.error_log()[mark:][-1500:])
+    assert any(x.startswith("tpo_v=") for x in h.set_cookie_headers(r))
