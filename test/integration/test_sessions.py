@@ -885,6 +885,35 @@ class Backend:
     def resume(self):
         os.kill(self.proc.pid, signal.SIGCONT)
 
+    def count(self):
+        """How many items the backend holds (exact, unlike a metadump)."""
+        with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
+            f = sock.makefile("rwb")
+            if self.kind == "memcache":
+                f.write(b"stats\r\n")
+                f.flush()
+                n = None
+                while True:
+                    line = f.readline()
+                    assert line, "memcached closed the connection"
+                    if line == b"END\r\n":
+                        break
+                    parts = line.split()
+                    if len(parts) == 3 and parts[1] == b"curr_items":
+                        n = int(parts[2])
+                assert n is not None
+                return n
+            if self.password:
+                a = self.password.encode()
+                f.write(b"*2\r\n$4\r\nAUTH\r\n$%d\r\n%s\r\n" % (len(a), a))
+                f.flush()
+                assert f.readline().startswith(b"+"), "redis AUTH failed"
+            f.write(b"*1\r\n$6\r\nDBSIZE\r\n")
+            f.flush()
+            line = f.readline()
+            assert line.startswith(b":"), line
+            return int(line[1:-2])
+
     def ttls(self):
         """{key (bytes): seconds it still lives (None: no expiry)} of the backend."""
         with socket.create_connection(("127.0.0.1", self.port), timeout=5) as sock:
@@ -1206,12 +1235,13 @@ def test_cluster_anonymous_navigations_write_nothing(cluster):
     """Logins started by anonymous clients take no room in the shared cache: only
     a finished callback writes (its one-use marker)."""
     cl = cluster
-    before = set(cl.backend.dump())
+    # counted (memcached's metadump may list a fresh item of an earlier test late)
+    before = cl.backend.count()
     for i in range(20):
         server = cl.servers()[i % 2]
         r = page_status(cl, server, None, navigation=True)
         assert r.status_code == 302 and r.headers["Location"].startswith(cl.fakeidp.base)
-    assert not set(cl.backend.dump()) - before, "anonymous navigations wrote to the cache"
+    assert cl.backend.count() <= before, "anonymous navigations wrote to the cache"
     cl.check_health()
 
 
@@ -1357,10 +1387,10 @@ def test_cluster_consumed_marker_outlives_the_login(cluster):
         time.sleep(0.1)
     assert len(new) >= 2, new    # the session and the consumed marker
     marker = min(v for v in new.values() if v is not None)
-    # TPOAuthLoginTimeout 300 (default) + 60 s, from the login's start
-    elapsed = time.time() - t0
-    assert marker > 300 + 60 - elapsed - 3, "marker lives %.1f s" % marker
-    assert marker < 300 + 60 + 3, "marker lives %.1f s" % marker
+    # TPOAuthLoginTimeout 300 (default) + 60 s from the login's start (it used to be
+    # the 300 s alone); a margin for the login's own duration
+    assert time.time() - t0 < 20
+    assert 300 + 30 < marker < 300 + 60 + 3, "marker lives %.1f s" % marker
     cl.check_health()
 
 
