@@ -121,3 +121,33 @@ def test_login_cookie_of_another_vhost_does_not_open(httpd, fakeidp):
     assert r.status_code == 302 and r.headers["Location"] == "/v/page", (
         r.status_code, r.text[:300], httpd.error_log()[mark:][-1500:])
     assert any(x.startswith("tpo_v=") for x in h.set_cookie_headers(r))
+
+
+def test_drop_log_says_count_or_size(httpd):
+    """Review finding 1: the log line says why login cookies were dropped: for
+    count (TPOAuthPendingLoginsPerBrowser, per provider) or for size (all the
+    host's providers together)."""
+    import re
+    httpd.ensure(conf())
+    s = h.browser_session()
+    mark = len(httpd.error_log())
+    for i in range(9):                       # one more than the default 8
+        r = s.get(httpd.url("/pa/c%d" % i), allow_redirects=False, timeout=10)
+        assert r.status_code == 302
+    log = httpd.error_log()[mark:]
+    assert re.search(r"login cookies dropped for the new login of provider pa: 0 unusable .*"
+                     r"1 for count .*0 for size", log), log[-1500:]
+    s = h.browser_session()
+    mark = len(httpd.error_log())
+    for name in PROVIDERS:
+        for i in range(4):
+            r = s.get(httpd.url("/%s/s%d?q=%s" % (name, i, "a" * 450)), allow_redirects=False,
+                      timeout=10)
+            assert r.status_code == 302
+    log = httpd.error_log()[mark:]
+    counts = [int(n) for n in re.findall(r"login cookies dropped for the new login of "
+                                         r"provider p[abc]: 0 unusable .*?0 for count .*?"
+                                         r"(\d+) for size", log)]
+    assert counts and all(n > 0 for n in counts), log[-1500:]
+    total = sum(len(c.name) + 1 + len(c.value) for c in s.cookies if "_login_" in c.name)
+    assert total <= 4096, total
