@@ -51,8 +51,9 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login failed",
                               "The login could not be completed. Please try again later.");
     }
-    res = tpo_pending_find(r->pool, &tpo_login_key, &bind, apr_table_get(r->headers_in, "Cookie"),
-                           pc->cookie_name, state, pc->name, r->request_time, pl, &name);
+    res = tpo_pending_find(r->pool, &tpo_login_key, &bind,
+                           apr_table_get(r->headers_in, "Cookie"), pc->cookie_name, state,
+                           pc->name, r->request_time, pl, &name);
     /* a login of another provider (same cookie name) may still finish there */
     if (res != TPO_PENDING_OK && res != TPO_PENDING_NO_COOKIE
         && res != TPO_PENDING_OTHER_PROVIDER && name) {

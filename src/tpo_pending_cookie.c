@@ -256,7 +256,8 @@ static int b64url_ok(const char *s)
 }
 
 tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
-                                    const tpo_pending_binding *bind, const char *header, const char *base,
+                                    const tpo_pending_binding *bind, const char *header,
+                                    const char *base,
                                     const char *state, const char *provider,
                                     apr_time_t now, tpo_pending *out,
                                     const char **cookie_name)

@@ -90,7 +90,8 @@ typedef enum {
  * expired at `now`. *cookie_name is set whenever the state is well formed
  * (the caller deletes that cookie). Nothing on the server is touched. */
 tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
-                                    const tpo_pending_binding *bind, const char *header, const char *base,
+                                    const tpo_pending_binding *bind, const char *header,
+                                    const char *base,
                                     const char *state, const char *provider,
                                     apr_time_t now, tpo_pending *out,
                                     const char **cookie_name);
