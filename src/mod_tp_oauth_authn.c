@@ -133,16 +133,67 @@ static const char *redirect_uri_for(request_rec *r, tpo_provider_conf *pc)
     return pc->redirect_uri;
 }
 
+apr_status_t tpo_login_binding(request_rec *r, const tpo_provider_conf *pc,
+                               tpo_pending_binding *out)
+{
+    const char *issuer = pc->issuer ? pc->issuer
+                         : pc->discovery_url ? pc->discovery_url : pc->authorization_endpoint;
+
+    /* a relative redirect URI is on whichever virtual host serves it: its
+     * ServerName (configuration, not the Host header) tells them apart */
+    return tpo_pending_binding_make(issuer, pc->client_id, pc->redirect_uri,
+                                    pc->redirect_uri[0] == '/' ? r->server->server_hostname
+                                                               : NULL, out);
+}
+
+/* The login cookies of every provider of this virtual host: one byte budget
+ * for all of them (they all travel in the same Cookie header). */
+static apr_array_header_t *host_login_cookies(request_rec *r, tpo_provider_conf *own,
+                                              const tpo_pending_binding *own_bind)
+{
+    tpo_server_conf *sc = tpo_config_server(r->server);
+    apr_array_header_t *bases = apr_array_make(r->pool, 4, sizeof(tpo_pending_base));
+    tpo_pending_base *b = apr_array_push(bases);
+    apr_hash_index_t *hi;
+
+    b->name = own->cookie_name;
+    b->bind = own_bind;
+    b->own = 1;
+    b->ctx = own;
+    for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
+        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        tpo_pending_binding *bind;
+
+        if (pc == own) {
+            continue;
+        }
+        bind = apr_palloc(r->pool, sizeof(*bind));
+        if (tpo_login_binding(r, pc, bind) != APR_SUCCESS) {
+            continue;
+        }
+        b = apr_array_push(bases);
+        b->name = pc->cookie_name;
+        b->bind = bind;
+        b->own = 0;
+        b->ctx = pc;
+    }
+    return tpo_pending_cookies(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
+                               (const tpo_pending_base *)bases->elts, bases->nelts,
+                               r->request_time);
+}
+
 /* Start a login. Nothing is written on the server: the pending login goes
  * into this browser's own login cookie, sealed, so no other client's
  * requests can push it out. Per browser the oldest logins beyond
- * TPOAuthPendingLoginsPerBrowser (or beyond the cookies' byte budget) are
- * dropped. */
+ * TPOAuthPendingLoginsPerBrowser, or beyond the byte budget of the login
+ * cookies of all the host's providers together, are dropped. */
 int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
 {
     const tpo_provider_meta *meta;
     tpo_rt_status rs;
     tpo_pending pl;
+    tpo_pending_binding bind;
+    tpo_pending_trim_stats st;
     const char *url, *name;
     char *state, *sealed;
     apr_array_header_t *slots;
@@ -183,7 +234,8 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
         pl.return_url = "/";
     }
     name = tpo_pending_cookie_name(r->pool, pc->cookie_name, state);
-    sealed = name ? tpo_pending_seal(r->pool, &tpo_login_key, &pl) : NULL;
+    sealed = name && tpo_login_binding(r, pc, &bind) == APR_SUCCESS
+             ? tpo_pending_seal(r->pool, &tpo_login_key, &bind, &pl) : NULL;
     if (!sealed) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "cannot seal the login cookie (OpenSSL)");
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
@@ -191,23 +243,26 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     }
     /* at most TPOAuthPendingLoginsPerBrowser, and a bounded Cookie header */
     new_size = strlen(name) + 1 + strlen(sealed);
-    slots = tpo_pending_cookies(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
-                                pc->cookie_name, r->request_time);
+    slots = host_login_cookies(r, pc, &bind);
     dropped = tpo_pending_cookies_trim(slots, pc->max_pending_per_browser, new_size,
-                                       TPO_PENDING_COOKIES_MAX_BYTES);
+                                       TPO_PENDING_COOKIES_MAX_BYTES, &st);
     for (i = 0; i < slots->nelts; i++) {
         tpo_pending_slot *sl = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
         if (sl->drop) {
-            tpo_set_cookie(r, pc, sl->name, "", 0);
+            /* with the attributes of the provider it belongs to */
+            tpo_set_login_cookie(r, (const tpo_provider_conf *)sl->ctx, sl->name, "", 0);
         }
     }
     if (dropped) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "browser has more than %d logins in progress (or expired or unreadable "
-                      "login cookies); dropped %d, the oldest first",
-                      pc->max_pending_per_browser, dropped);
+                      "login cookies dropped for the new login of provider %s: %d unusable "
+                      "(expired, or do not open), %d for count (more than %d logins in "
+                      "progress: TPOAuthPendingLoginsPerBrowser), %d for size (all providers' "
+                      "login cookies together over %d bytes); the oldest first",
+                      pc->name, st.unusable, st.count, pc->max_pending_per_browser, st.size,
+                      TPO_PENDING_COOKIES_MAX_BYTES);
     }
-    tpo_set_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
+    tpo_set_login_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
 
     url = meta->authorization_endpoint;
     url = tpo_url_add_param(r->pool, url, "response_type", "code");

@@ -31,20 +31,33 @@ static int fail(request_rec *r, int status, int level, const char *title,
 /* The pending login for `state`, in this order: it must be in this
  * browser's login cookie and open (so a stranger who only knows the state
  * changes nothing), then it is consumed: a one-use marker added atomically
- * under the state, kept until the login would have expired. This
- * provider's login cookie for the state is deleted whenever it was found. */
+ * under the state, kept until no server could still accept the cookie
+ * (its expiry plus the clock skew, at least TPO_PENDING_COOKIE_GRACE_SEC).
+ * This provider's login cookie for the state is deleted when it cannot be
+ * used, or once the marker is written (or was already there); when the
+ * store is unavailable it stays, so the same callback can be retried. */
 static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state,
                         tpo_pending *pl)
 {
     const char *name = NULL;
     tpo_pending_result res;
+    tpo_pending_binding bind;
+    apr_interval_time_t keep;
     apr_status_t rv;
 
-    res = tpo_pending_find(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
-                           pc->cookie_name, state, pc->name, r->request_time, pl, &name);
+    if (tpo_login_binding(r, pc, &bind) != APR_SUCCESS) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      "login failed: cannot compute the login cookie binding (OpenSSL)");
+        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login failed",
+                              "The login could not be completed. Please try again later.");
+    }
+    res = tpo_pending_find(r->pool, &tpo_login_key, &bind,
+                           apr_table_get(r->headers_in, "Cookie"), pc->cookie_name, state,
+                           pc->name, r->request_time, pl, &name);
     /* a login of another provider (same cookie name) may still finish there */
-    if (res != TPO_PENDING_NO_COOKIE && res != TPO_PENDING_OTHER_PROVIDER && name) {
-        tpo_set_cookie(r, pc, name, "", 0);
+    if (res != TPO_PENDING_OK && res != TPO_PENDING_NO_COOKIE
+        && res != TPO_PENDING_OTHER_PROVIDER && name) {
+        tpo_set_login_cookie(r, pc, name, "", 0);
     }
     switch (res) {
     case TPO_PENDING_OK:
@@ -68,19 +81,27 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
                     "The login data in this browser is not valid. Please start again from "
                     "the page you wanted to open.", tpo_pending_result_text(res));
     }
+    /* a server whose clock is behind still accepts the cookie a while after
+     * pl->expires: the marker outlives that */
+    keep = apr_time_from_sec(pc->clock_skew > TPO_PENDING_COOKIE_GRACE_SEC
+                             ? pc->clock_skew : TPO_PENDING_COOKIE_GRACE_SEC);
     rv = tpo_cache_add(tpo_pending_cache, apr_pstrcat(r->pool, TPO_KEY_CONSUMED, state, NULL),
-                       "1", 1, pl->expires);
+                       "1", 1, pl->expires + keep);
     if (rv == APR_EEXIST) {
+        tpo_set_login_cookie(r, pc, name, "", 0);
         return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
                     "This login link was already used. Please start again from the page "
                     "you wanted to open.", "state already used (replay of the callback?)");
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "login failed: cannot record the state as used (pending-login cache)");
+                      "login failed: cannot record the state as used (pending-login cache); "
+                      "the login cookie is kept, the callback can be retried");
         return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
-                              "The login cannot be completed right now.");
+                              "The login cannot be completed right now. Please reload this "
+                              "page in a moment.");
     }
+    tpo_set_login_cookie(r, pc, name, "", 0);
     return OK;
 }
 
@@ -349,7 +370,7 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
 {
     apr_table_t *q;
     const char *state, *code, *err, *iss;
-    int dup = 0, rc;
+    int dup = 0, dup2 = 0, rc;
     tpo_pending pl;
     const tpo_provider_meta *meta;
     tpo_rt_status rs;
@@ -371,6 +392,14 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
                     "The login response has no state. Please start again from the page "
                     "you wanted to open.",
                     dup ? "state parameter repeated" : "state parameter missing");
+    }
+    /* a response with neither a code nor an error cannot finish the login:
+     * refused before the state is spent, so the real answer still can */
+    code = tpo_query_get_unique(q, "code", &dup);
+    if (!tpo_query_get_unique(q, "error", &dup2) && !dup2 && (!code || dup || !*code)) {
+        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                    "The login response has no authorization code.",
+                    dup ? "code parameter repeated" : "code parameter missing");
     }
     if ((rc = take_pending(r, pc, state, &pl)) != OK) {
         return rc;

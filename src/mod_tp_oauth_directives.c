@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
+#include <openssl/crypto.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_cache_crypt.h"
 #include "tpo_cookie.h"
@@ -240,8 +241,10 @@ static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char 
     const char *path;
     unsigned char *buf;
     apr_file_t *f;
+    apr_finfo_t fi;
     apr_size_t n = 0;
     apr_status_t rv;
+    const char *why;
 
     if (err) {
         return err;
@@ -267,6 +270,20 @@ static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char 
                             "(e.g. openssl rand -out FILE 32), it has %" APR_SIZE_T_FMT,
                             cmd->cmd->name, path, TPO_PENDING_SECRET_MIN,
                             TPO_PENDING_SECRET_MAX, n);
+    }
+    if ((why = tpo_pending_secret_problem(buf, n)) != NULL) {
+        OPENSSL_cleanse(buf, n);
+        return apr_psprintf(cmd->pool, "%s: %s: %s; make a random key with: "
+                            "openssl rand -out %s 32 (and chmod 600 it)",
+                            cmd->cmd->name, path, why, path);
+    }
+    /* anyone who reads it can forge login cookies (or read them) */
+    if (apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS
+        && (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE))) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL,
+                     "%s (%s): %s is readable or writable by group or others; "
+                     "make it readable by its owner only (chmod 600)",
+                     cmd->cmd->name, where(cmd), path);
     }
     sc->login_secret = buf;
     sc->login_secret_len = n;

@@ -37,8 +37,8 @@ int tpo_page_error(request_rec *r, int status, const char *title, const char *de
     return DONE;
 }
 
-void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
-                    const char *value, long max_age)
+static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+                       const char *value, long max_age, const char *same_site)
 {
     tpo_cookie_attrs a;
     char *c;
@@ -49,7 +49,7 @@ void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *nam
     a.secure = pc->cookie_secure == TPO_COOKIE_SECURE_ON
                || (pc->cookie_secure == TPO_COOKIE_SECURE_AUTO && tpo_request_is_https(r));
     a.http_only = 1;
-    a.same_site = pc->cookie_samesite;
+    a.same_site = same_site;
     c = tpo_cookie_build(r->pool, name, value, &a);
     if (!c) {
         /* names and values are ours; attributes come from the configuration */
@@ -59,4 +59,16 @@ void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *nam
     }
     /* err_headers_out: kept on redirects and error pages alike */
     apr_table_addn(r->err_headers_out, "Set-Cookie", c);
+}
+
+void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+                    const char *value, long max_age)
+{
+    set_cookie(r, pc, name, value, max_age, pc->cookie_samesite);
+}
+
+void tpo_set_login_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+                          const char *value, long max_age)
+{
+    set_cookie(r, pc, name, value, max_age, "Lax");
 }

@@ -32,6 +32,10 @@ int tpo_page_error(request_rec *r, int status, const char *title,
                    const char *detail);
 void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
                     const char *value, long max_age);
+/* A login cookie: as tpo_set_cookie, but always SameSite=Lax (Strict would
+ * keep it from the provider's cross-site redirect back, None needs https). */
+void tpo_set_login_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+                          const char *value, long max_age);
 int tpo_request_is_https(request_rec *r);
 /* The headers of every page the module writes (no caching, no framing, no
  * active content). */
@@ -59,6 +63,10 @@ int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *
 /* mod_tp_oauth_authn.c */
 int tpo_check_authn(request_rec *r);
 int tpo_login_start(request_rec *r, tpo_provider_conf *pc);
+/* What this provider's login cookies are bound to on this virtual host. */
+struct tpo_pending_binding;
+apr_status_t tpo_login_binding(request_rec *r, const tpo_provider_conf *pc,
+                               struct tpo_pending_binding *out);
 struct tpo_session;
 typedef enum { TPO_SESS_NONE, TPO_SESS_OK, TPO_SESS_ENDED, TPO_SESS_CACHE_DOWN } tpo_sess_result;
 tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);

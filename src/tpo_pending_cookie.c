@@ -1,4 +1,5 @@
 /* Sealing pending logins into the browser's login cookie (AES-256-GCM). */
+#include <stdint.h>
 #include <string.h>
 #include <apr_strings.h>
 #include <openssl/core_names.h>
@@ -15,6 +16,7 @@
 #define PC_SALT    "mod_tp_oauth pending-login salt v1"
 #define PC_LABEL   "mod_tp_oauth login cookie AES-256-GCM v1"
 #define PC_AAD     "tpo-login-v1"
+#define PC_BIND_LABEL "mod_tp_oauth login cookie binding v1"
 #define PC_SCAN_MAX 64
 #define LOGIN_INFIX "_login_"
 
@@ -50,7 +52,61 @@ apr_status_t tpo_pending_key_random(tpo_pending_key *key)
     return tpo_random_bytes(key->k, sizeof(key->k));
 }
 
-char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key, const tpo_pending *pl)
+const char *tpo_pending_secret_problem(const unsigned char *buf, apr_size_t len)
+{
+    apr_size_t i, n = len;
+
+    if (!buf || len < TPO_PENDING_SECRET_MIN || len > TPO_PENDING_SECRET_MAX) {
+        return "it must hold 32 to 4096 bytes of random data";
+    }
+    /* a final newline (echo, an editor) says nothing about the rest */
+    if (n && buf[n - 1] == '\n') n--;
+    if (n && buf[n - 1] == '\r') n--;
+    for (i = 0; i < n; i++) {
+        if (buf[i] < 0x20 || buf[i] > 0x7e) {
+            return NULL;
+        }
+    }
+    if (n < TPO_PENDING_SECRET_TEXT_MIN) {
+        return "it looks like a passphrase (printable text shorter than 43 characters), "
+               "which can be guessed offline from any login cookie";
+    }
+    return NULL;
+}
+
+static void bind_field(EVP_MD_CTX *md, const char *s, int *ok)
+{
+    unsigned char len[4];
+    apr_size_t n = s ? strlen(s) : 0;
+    uint32_t v = s ? (uint32_t)n : 0xffffffffu;
+
+    len[0] = (unsigned char)(v >> 24);
+    len[1] = (unsigned char)(v >> 16);
+    len[2] = (unsigned char)(v >> 8);
+    len[3] = (unsigned char)v;
+    *ok = *ok && EVP_DigestUpdate(md, len, 4) == 1 && (!n || EVP_DigestUpdate(md, s, n) == 1);
+}
+
+apr_status_t tpo_pending_binding_make(const char *issuer, const char *client_id,
+                                      const char *redirect_uri, const char *server_name,
+                                      tpo_pending_binding *out)
+{
+    EVP_MD_CTX *md = EVP_MD_CTX_new();
+    unsigned int olen = 0;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
+             && EVP_DigestUpdate(md, PC_BIND_LABEL, sizeof(PC_BIND_LABEL)) == 1;
+
+    bind_field(md, issuer, &ok);
+    bind_field(md, client_id, &ok);
+    bind_field(md, redirect_uri, &ok);
+    bind_field(md, server_name, &ok);
+    ok = ok && EVP_DigestFinal_ex(md, out->b, &olen) == 1 && olen == sizeof(out->b);
+    EVP_MD_CTX_free(md);
+    return ok ? APR_SUCCESS : APR_EGENERAL;
+}
+
+char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key,
+                       const tpo_pending_binding *bind, const tpo_pending *pl)
 {
     apr_size_t plen;
     const char *plain = tpo_pending_encode(p, pl, &plen);
@@ -68,6 +124,7 @@ char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key, const tpo_pend
          && EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key->k, out + 1, NULL) == 1
          && EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD,
                               sizeof(PC_AAD) - 1) == 1
+         && EVP_EncryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1
          && EVP_EncryptUpdate(ctx, NULL, &len, out, 1) == 1
          && EVP_EncryptUpdate(ctx, ct, &len, (const unsigned char *)plain, (int)plen) == 1
          && EVP_EncryptFinal_ex(ctx, ct + len, &fin) == 1
@@ -81,7 +138,8 @@ char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key, const tpo_pend
     return tpo_b64url_encode(p, out, 1 + PC_IV + plen + PC_TAG);
 }
 
-apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key, const char *val,
+apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key,
+                              const tpo_pending_binding *bind, const char *val,
                               apr_size_t vlen, tpo_pending *out)
 {
     unsigned char *raw, *ct, *plain;
@@ -106,6 +164,7 @@ apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key, const c
          && EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), key->k, raw + 1, NULL) == 1
          && EVP_DecryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD,
                               sizeof(PC_AAD) - 1) == 1
+         && EVP_DecryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1
          && EVP_DecryptUpdate(ctx, NULL, &len, raw, 1) == 1
          && EVP_DecryptUpdate(ctx, plain, &len, ct, (int)ctlen) == 1
          && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, PC_TAG, ct + ctlen) == 1
@@ -197,7 +256,8 @@ static int b64url_ok(const char *s)
 }
 
 tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
-                                    const char *header, const char *base,
+                                    const tpo_pending_binding *bind, const char *header,
+                                    const char *base,
                                     const char *state, const char *provider,
                                     apr_time_t now, tpo_pending *out,
                                     const char **cookie_name)
@@ -225,7 +285,7 @@ tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
     if (!s) {
         return TPO_PENDING_NO_COOKIE;
     }
-    if (tpo_pending_open(p, key, val, vlen, out) != APR_SUCCESS) {
+    if (tpo_pending_open(p, key, bind, val, vlen, out) != APR_SUCCESS) {
         return TPO_PENDING_BAD_COOKIE;
     }
     if (strcmp(out->state, state) != 0) {
@@ -249,8 +309,9 @@ const char *tpo_pending_result_text(tpo_pending_result res)
                "started in another browser, cookies cleared, or dropped as the oldest of "
                "TPOAuthPendingLoginsPerBrowser)";
     case TPO_PENDING_BAD_COOKIE:
-        return "login cookie does not open (tampered, truncated, or sealed with another "
-               "TPOAuthLoginCookieKeyFile key)";
+        return "login cookie does not open (tampered, truncated, sealed with another "
+               "TPOAuthLoginCookieKeyFile key, or for another provider configuration: "
+               "issuer, client_id, redirect URI or virtual host)";
     case TPO_PENDING_OTHER_STATE: return "login cookie holds another state";
     case TPO_PENDING_OTHER_PROVIDER: return "login was started for another provider";
     case TPO_PENDING_EXPIRED: return "pending login expired (TPOAuthLoginTimeout)";
@@ -259,13 +320,13 @@ const char *tpo_pending_result_text(tpo_pending_result res)
 }
 
 apr_array_header_t *tpo_pending_cookies(apr_pool_t *p, const tpo_pending_key *key,
-                                        const char *header, const char *base,
-                                        apr_time_t now)
+                                        const char *header, const tpo_pending_base *bases,
+                                        int nbases, apr_time_t now)
 {
     apr_array_header_t *a = apr_array_make(p, 8, sizeof(tpo_pending_slot));
     const char *name, *val, *s;
     apr_size_t nlen, vlen;
-    int i, seen;
+    int i, b, seen;
 
     for (s = header; s && a->nelts < PC_SCAN_MAX
          && (s = next_pair(s, &name, &nlen, &val, &vlen)) != NULL; ) {
@@ -273,7 +334,9 @@ apr_array_header_t *tpo_pending_cookies(apr_pool_t *p, const tpo_pending_key *ke
         tpo_pending pl;
         char *n;
 
-        if (!is_login_cookie(name, nlen, base)) {
+        for (b = 0; b < nbases && !is_login_cookie(name, nlen, bases[b].name); b++)
+            ;
+        if (b == nbases) {
             continue;
         }
         n = apr_pstrmemdup(p, name, nlen);
@@ -288,46 +351,80 @@ apr_array_header_t *tpo_pending_cookies(apr_pool_t *p, const tpo_pending_key *ke
         slot->size = nlen + 1 + vlen;
         slot->drop = 0;
         slot->created = 0;
-        if (tpo_pending_open(p, key, val, vlen, &pl) == APR_SUCCESS && now <= pl.expires
-            && pl.created > 0) {
-            slot->created = pl.created;
+        slot->own = bases[b].own;
+        slot->ctx = bases[b].ctx;
+        /* the providers sharing this cookie name, until one opens it */
+        for (; b < nbases; b++) {
+            if (!is_login_cookie(name, nlen, bases[b].name)) {
+                continue;
+            }
+            if (bases[b].own && !slot->own) {
+                slot->own = 1;
+                slot->ctx = bases[b].ctx;
+            }
+            if (tpo_pending_open(p, key, bases[b].bind, val, vlen, &pl) == APR_SUCCESS) {
+                slot->own = bases[b].own;
+                slot->ctx = bases[b].ctx;
+                if (now <= pl.expires && pl.created > 0) {
+                    slot->created = pl.created;
+                }
+                break;
+            }
         }
     }
     return a;
 }
 
 int tpo_pending_cookies_trim(apr_array_header_t *slots, int max, apr_size_t new_size,
-                             apr_size_t max_bytes)
+                             apr_size_t max_bytes, tpo_pending_trim_stats *st)
 {
     apr_size_t total = new_size;
-    int i, n = 0, kept = slots->nelts;
+    int i, n = 0, kept = 0, kept_own = 0;
+    tpo_pending_trim_stats dummy;
 
+    if (!st) {
+        st = &dummy;
+    }
+    memset(st, 0, sizeof(*st));
     for (i = 0; i < slots->nelts; i++) {
         tpo_pending_slot *s = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
         s->drop = 0;
         if (s->created == 0) {    /* does not open or expired: always goes */
-            s->drop = 1;
+            s->drop = TPO_PENDING_DROP_UNUSABLE;
+            st->unusable++;
             n++;
-            kept--;
         }
         else {
             total += s->size;
+            kept++;
+            kept_own += s->own != 0;
         }
     }
     if (max < 1) {
         max = 1;
     }
-    while (kept > 0 && (kept + 1 > max || total > max_bytes)) {
+    /* the oldest of this provider's own beyond the count, then the oldest of
+     * any provider beyond the host's byte budget */
+    while (kept > 0 && ((kept_own > 0 && kept_own + 1 > max) || total > max_bytes)) {
+        int by_count = kept_own > 0 && kept_own + 1 > max;
         tpo_pending_slot *oldest = NULL;
         for (i = 0; i < slots->nelts; i++) {
             tpo_pending_slot *s = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
-            if (!s->drop && (!oldest || s->created < oldest->created)) {
+            if (!s->drop && (!by_count || s->own)
+                && (!oldest || s->created < oldest->created)) {
                 oldest = s;
             }
         }
-        oldest->drop = 1;
+        oldest->drop = by_count ? TPO_PENDING_DROP_COUNT : TPO_PENDING_DROP_SIZE;
+        if (by_count) {
+            st->count++;
+        }
+        else {
+            st->size++;
+        }
         total -= oldest->size;
         kept--;
+        kept_own -= oldest->own != 0;
         n++;
     }
     return n;

@@ -6,6 +6,7 @@ import concurrent.futures
 import html
 import http.cookiejar
 import json
+import os
 import re
 import urllib.parse
 import uuid
@@ -345,9 +346,11 @@ def test_configtest_login_key_file(httpd, std_conf, tmp_path):
     rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % short)
     assert rc != 0 and "TPOAuthLoginCookieKeyFile" in out and "32" in out, out
     good = tmp_path / "good.key"
-    good.write_bytes(b"k" * 32)
+    good.write_bytes(os.urandom(32))
+    good.chmod(0o600)
     rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % good)
     assert rc == 0, out
+    assert "group or others" not in out, out
     # inside a virtual host or a provider section: server-wide only
     rc, out = httpd.configtest(std_conf + "<VirtualHost 127.0.0.1:1>\n"
                                "TPOAuthLoginCookieKeyFile %s\n</VirtualHost>\n" % good)
@@ -361,9 +364,72 @@ def test_configtest_distributed_cache_without_login_key_warns(httpd, std_conf, t
     assert rc == 0, out
     assert "without TPOAuthLoginCookieKeyFile" in out, out
     good = tmp_path / "good.key"
-    good.write_bytes(b"k" * 32)
+    good.write_bytes(os.urandom(32))
     rc, out = httpd.configtest(std_conf + cache + "TPOAuthLoginCookieKeyFile %s\n" % good)
     assert rc == 0 and "without TPOAuthLoginCookieKeyFile" not in out, out
+@pytest.mark.parametrize("content", [
+    b"k" * 32,
+    b"my-secret-passphrase-for-login-cookies\n",
+    b"correct horse battery staple 12345678901",
+])
+def test_configtest_login_key_file_passphrase_refused(httpd, std_conf, tmp_path, content):
+    """Review finding 4: a key file that looks like a passphrase (printable and
+    shorter than 43 characters) is refused; the message names the directive and
+    how to make a good one."""
+    key = tmp_path / "weak.key"
+    key.write_bytes(content)
+    key.chmod(0o600)
+    rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % key)
+    assert rc != 0, out
+    assert "TPOAuthLoginCookieKeyFile" in out and "passphrase" in out, out
+    assert "openssl rand -out" in out, out
+    assert content.decode().strip() not in out, "the key file's content was logged"
+    # long random text (openssl rand -hex 32) is fine
+    key.write_bytes(os.urandom(32).hex().encode() + b"\n")
+    rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % key)
+    assert rc == 0, out
+
+
+@pytest.mark.parametrize("mode,warns", [(0o600, False), (0o400, False), (0o640, True),
+                                        (0o644, True), (0o606, True)])
+def test_configtest_login_key_file_permissions(httpd, std_conf, tmp_path, mode, warns):
+    """Review finding 4: a key file readable (or writable) by group or others
+    gets a warning naming the directive."""
+    key = tmp_path / "login.key"
+    key.write_bytes(os.urandom(32))
+    key.chmod(mode)
+    rc, out = httpd.configtest(std_conf + "TPOAuthLoginCookieKeyFile %s\n" % key)
+    assert rc == 0, out
+    warned = "TPOAuthLoginCookieKeyFile" in out and "group or others" in out
+    assert warned == warns, (oct(mode), out)
+
+
+@pytest.mark.parametrize("samesite", ["Strict", "None"])
+def test_login_cookie_is_always_samesite_lax(httpd, std_conf, idp, samesite):
+    """Review finding 5: the login cookie does not inherit TPOAuthCookieSameSite.
+    Strict would keep it from the provider's cross-site redirect back (every
+    login fails), None without https is refused by browsers."""
+    conf = h.standard_conf(idp.issuer, provider_extra="TPOAuthCookieSameSite %s" % samesite)
+    httpd.ensure(conf)
+    s = h.browser_session()
+    r = s.get(httpd.url(WHOAMI), allow_redirects=False, timeout=10)
+    assert r.status_code == 302
+    found = login_cookies_set(r)
+    assert len(found) == 1, h.set_cookie_headers(r)
+    _, _, attrs = found[0]
+    assert str(attrs.get("samesite", "")).lower() == "lax", attrs
+    assert attrs.get("httponly") is True, attrs
+    # the login finishes; the callback deletes the login cookie as Lax too, and
+    # the session cookie keeps the configured attribute
+    resp = h.oidc_login(s, r.headers["Location"], "nina")
+    assert_whoami(resp, "nina")
+    _, sattrs, _ = session_cookie_of(resp)
+    assert str(sattrs.get("samesite", "")).lower() == samesite.lower(), sattrs
+    for step in resp.tpo_steps:
+        for n, v, a in login_cookies_set(step):
+            assert str(a.get("samesite", "")).lower() == "lax", (n, a)
+
+
 @pytest.mark.parametrize("cookie_name,extra,directive", [
     ("__Host-tpo", "TPOAuthCookieDomain example.test", "TPOAuthCookieDomain"),
     ("__host-tpo", "TPOAuthCookieDomain example.test", "TPOAuthCookieDomain"),
