@@ -9,10 +9,11 @@
 #include "tpo_http.h"
 #include "tpo_provider.h"   /* tpo_url_is_http */
 #include "tpo_log.h"
+#include "tpo_defaults.h"
 
-#define TPO_HTTP_DEFAULT_CONNECT_MS 3000L
-#define TPO_HTTP_DEFAULT_TIMEOUT_MS 10000L
-#define TPO_HTTP_DEFAULT_MAX (1024 * 1024)
+#define TPO_HTTP_DEFAULT_CONNECT_MS TPO_DEF_HTTP_CONNECT_MS
+#define TPO_HTTP_DEFAULT_TIMEOUT_MS TPO_DEF_HTTP_TIMEOUT_MS
+#define TPO_HTTP_DEFAULT_MAX TPO_DEF_HTTP_MAX_RESPONSE_BYTES
 
 void tpo_http_opts_default(tpo_http_opts *o)
 {
