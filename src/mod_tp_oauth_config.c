@@ -77,10 +77,15 @@ void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char 
     }
 }
 
-/* The defaults of the directory directives, resolved once from the table
- * (at configuration time, before any request). */
+/* The defaults of the directory directives, resolved from the table by
+ * tpo_config_dir_defaults (check_config, before any request). */
 static tpo_dir_conf dir_defaults;
-static int dir_defaults_done;
+
+const char *tpo_config_dir_defaults(apr_pool_t *p)
+{
+    tpo_directives_unset(TPO_CTX_DIR, &dir_defaults);
+    return tpo_directives_defaults(p, TPO_CTX_DIR, &dir_defaults);
+}
 
 /* The identity headers never accepted from clients by default
  * (TPO_DEF_STRIP_HEADERS, normalised), built once per pool. */
@@ -101,12 +106,6 @@ void *tpo_config_create_dir(apr_pool_t *p, char *dir)
 {
     tpo_dir_conf *c = apr_pcalloc(p, sizeof(tpo_dir_conf));
 
-    if (!dir_defaults_done) {
-        tpo_directives_unset(TPO_CTX_DIR, &dir_defaults);
-        if (tpo_directives_defaults(p, TPO_CTX_DIR, &dir_defaults) == NULL) {
-            dir_defaults_done = 1;
-        }
-    }
     tpo_directives_unset(TPO_CTX_DIR, c);
     c->strip = default_strip(p);
     return c;

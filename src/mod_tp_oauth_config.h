@@ -169,6 +169,9 @@ void tpo_directives_unset(tpo_dir_ctx ctx, void *conf);
 /* Every field still not set gets the table's default (tpo_defaults.h),
  * parsed like the directive's argument. NULL, or what went wrong. */
 const char *tpo_directives_defaults(apr_pool_t *p, tpo_dir_ctx ctx, void *conf);
+/* Resolves the defaults tpo_dir_export/_unauth/_authz fall back to (from
+ * check_config). NULL, or what went wrong. */
+const char *tpo_config_dir_defaults(apr_pool_t *p);
 
 void *tpo_config_create_server(apr_pool_t *p, server_rec *s);
 void *tpo_config_merge_server(apr_pool_t *p, void *base, void *add);

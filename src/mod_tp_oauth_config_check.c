@@ -204,6 +204,12 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     apr_hash_t *done = apr_hash_make(ptemp);
     server_rec *vs;
     int i;
+    const char *derr;
+
+    if ((derr = tpo_config_dir_defaults(pconf)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "%s", derr);
+        return !OK;
+    }
 
     for (vs = s; vs; vs = vs->next) {
         tpo_server_conf *sc = tpo_config_server(vs);

@@ -302,7 +302,8 @@ static void *target(cmd_parms *cmd, void *mconfig, const char **err)
     }
 }
 
-static const char *set_typed(cmd_parms *cmd, void *mconfig, const char *arg)
+/* set_value: one argument, parsed by the row's type into its field */
+static const char *set_value(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err;
     void *base = target(cmd, mconfig, &err);
@@ -310,40 +311,15 @@ static const char *set_typed(cmd_parms *cmd, void *mconfig, const char *arg)
     return base ? parse_into(cmd->pool, ROW(cmd), base, arg) : err;
 }
 
-static const char *set_str(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    return set_typed(cmd, mconfig, arg);
-}
-
 static const char *set_url(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err = check_http_url(cmd, arg);
-    return err ? err : set_typed(cmd, mconfig, arg);
-}
-
-static const char *set_int(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    return set_typed(cmd, mconfig, arg);
-}
-
-static const char *set_size(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    return set_typed(cmd, mconfig, arg);
-}
-
-static const char *set_ms(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    return set_typed(cmd, mconfig, arg);
-}
-
-static const char *set_enum(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    return set_typed(cmd, mconfig, arg);
+    return err ? err : set_value(cmd, mconfig, arg);
 }
 
 static const char *set_flag(cmd_parms *cmd, void *mconfig, int on)
 {
-    return set_typed(cmd, mconfig, on ? "on" : "off");
+    return set_value(cmd, mconfig, on ? "on" : "off");
 }
 
 /* ------------------------------------------------------------ server directives */
@@ -806,7 +782,7 @@ static const char *cmd_header_name(cmd_parms *cmd, void *mconfig, const char *ar
                                 arg);
         }
     }
-    return set_str(cmd, mconfig, arg);
+    return set_value(cmd, mconfig, arg);
 }
 
 static const char *cmd_logout_allow(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -833,7 +809,7 @@ static const char *cmd_cookie_name(cmd_parms *cmd, void *mconfig, const char *ar
     if (!tpo_cookie_name_valid(arg)) {
         return apr_psprintf(cmd->pool, "TPOAuthCookieName: '%s' is not a valid cookie name", arg);
     }
-    return set_str(cmd, mconfig, arg);
+    return set_value(cmd, mconfig, arg);
 }
 
 static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -841,7 +817,7 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
     if (strcasecmp(arg, "Lax") && strcasecmp(arg, "Strict") && strcasecmp(arg, "None")) {
         return "TPOAuthCookieSameSite takes Lax, Strict or None";
     }
-    return set_str(cmd, mconfig, arg);
+    return set_value(cmd, mconfig, arg);
 }
 
 

@@ -1,7 +1,7 @@
 /* Every default of mod_tp_oauth, in one place: the directive table
  * (src/mod_tp_oauth_directive_table.h) takes its defaults from here, the
  * core (tpo_http.c, tpo_token.c) its fallbacks, and the documentation is
- * checked against them (test/check_directives.sh compares README.md with
+ * checked against them (test/unit/check_directives.py compares README.md with
  * what test/unit/directive_dump prints from the table).
  *
  * Plain C, no includes: the core and the dump program use it too.

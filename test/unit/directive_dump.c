@@ -1,7 +1,7 @@
 /* Prints the directive table (src/mod_tp_oauth_directive_table.h), one
  * directive a line: name, context and default (the argument text from
  * tpo_defaults.h, "-" for none or computed), separated by tabs.
- * test/check_directives.sh compares this with README.md and
+ * test/unit/check_directives.py compares this with README.md and
  * conf/tp_oauth.conf. Needs no httpd: the table's handlers and fields are
  * not expanded here. */
 #include <stdio.h>
