@@ -14,8 +14,9 @@
  *            DIR (<Location>, <Directory>), SECTION (server or virtual host),
  *            SERVER_DIR (server, virtual host or directory)
  *   type     of the field: STR, INT, FLAG, ENUM, SIZE, MS, or NONE (the
- *            handler keeps its own fields). Every INT/FLAG/ENUM/SIZE/MS
- *            field starts as TPO_UNSET, every STR as NULL.
+ *            handler keeps its own fields, or stores into `field` in its
+ *            own way). Every INT/FLAG/ENUM/SIZE/MS field starts as
+ *            TPO_UNSET (the one "not set" marker), every STR as NULL.
  *   field    TPO_PC(member), TPO_SC(member), TPO_DC(member) or TPO_NOFIELD
  *   min,max  the range of INT (and the minimum of SIZE)
  *   kw       the keyword table of ENUM (and FLAG-like keyword) fields, or NULL
@@ -160,9 +161,10 @@ TPO_DIR(claim_delimiter, "TPOAuthClaimDelimiter", TAKE1, set_value, PROVIDER, ST
         TPO_PC(claim_delimiter), 0, 0, NULL, TPO_DEF_CLAIM_DELIMITER,
         "Joins array elements (default " TPO_DEF_CLAIM_DELIMITER ")")
 TPO_DIR(claims_allow, "TPOAuthClaimsAllow", TAKE_ARGV, cmd_claim_list, PROVIDER, NONE,
-        TPO_NOFIELD, 0, 0, NULL, NULL, "Only these claims are kept in the session")
+        TPO_PC(claims_allow), 0, 0, NULL, NULL, "Only these claims are kept in the session")
 TPO_DIR(claims_deny, "TPOAuthClaimsDeny", TAKE_ARGV, cmd_claim_list, PROVIDER, NONE,
-        TPO_NOFIELD, 0, 0, NULL, NULL, "These claims are dropped before the session is stored")
+        TPO_PC(claims_deny), 0, 0, NULL, NULL,
+        "These claims are dropped before the session is stored")
 TPO_DIR(userinfo, "TPOAuthUserinfo", FLAG, set_flag, PROVIDER, FLAG, TPO_PC(userinfo),
         0, 0, NULL, TPO_DEF_USERINFO,
         "Fetch userinfo at login when the provider has an endpoint (default "
@@ -204,7 +206,8 @@ TPO_DIR(refresh_failure, "TPOAuthRefreshFailure", TAKE1, set_value, PROVIDER, EN
 TPO_DIR(refresh_retry_after, "TPOAuthRefreshRetryAfter", TAKE1, set_value, PROVIDER, INT,
         TPO_PC(refresh_retry_after), 1, TPO_MAX_SECONDS, NULL,
         TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER),
-        "Seconds a failed refresh is not retried (default " TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER) ")")
+        "Seconds a failed refresh is not retried (default "
+        TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER) ")")
 
 /* ------------------------------------------------------------ directory */
 TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD,

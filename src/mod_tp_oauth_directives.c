@@ -112,7 +112,8 @@ typedef struct tpo_kw {
 } tpo_kw;
 
 static const tpo_kw kw_client_auth[] = {
-    { "client_secret_basic", TPO_CLIENT_AUTH_BASIC }, { "client_secret_post", TPO_CLIENT_AUTH_POST },
+    { "client_secret_basic", TPO_CLIENT_AUTH_BASIC },
+    { "client_secret_post", TPO_CLIENT_AUTH_POST },
     { "none", TPO_CLIENT_AUTH_NONE }, { NULL, 0 }
 };
 static const tpo_kw kw_token_encoding[] = {
@@ -760,12 +761,7 @@ static const char *cmd_claim_list(cmd_parms *cmd, void *mconfig, int argc, char 
     for (i = 0; i < argc; i++) {
         list[i] = argv[i];
     }
-    if (!strcasecmp(cmd->cmd->name, "TPOAuthClaimsAllow")) {
-        pc->claims_allow = list;
-    }
-    else {
-        pc->claims_deny = list;
-    }
+    *FIELD(pc, ROW(cmd), const char **) = list;   /* claims_allow or claims_deny */
     return NULL;
 }
 

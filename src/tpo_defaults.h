@@ -24,7 +24,8 @@
 /* ---- <TPOAuthProvider> */
 #define TPO_DEF_TOKEN_ENCODING           "form"
 #define TPO_DEF_SCOPE                    "openid"
-#define TPO_DEF_ID_TOKEN_ALGS            "RS256 RS384 RS512 PS256 PS384 PS512 ES256 ES384 ES512 EdDSA"
+#define TPO_DEF_ID_TOKEN_ALGS            "RS256 RS384 RS512 PS256 PS384 PS512 " \
+    "ES256 ES384 ES512 EdDSA"
 #define TPO_DEF_CLOCK_SKEW               60
 #define TPO_DEF_HTTP_CONNECT_S           3           /* TPOAuthHTTPTimeout 3 10 */
 #define TPO_DEF_HTTP_TIMEOUT_S           10
