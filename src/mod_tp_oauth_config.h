@@ -144,8 +144,7 @@ typedef struct tpo_dir_conf {
                                           defaults + ops, computed at create/merge */
 } tpo_dir_conf;
 
-/* Preflight answers may be cached by the browser this long (seconds). */
-#define TPO_CORS_MAX_AGE 600
+/* TPO_CORS_MAX_AGE: in tpo_defaults.h */
 
 void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op);
 

@@ -64,6 +64,18 @@
 #define TPO_DEF_UNAUTHENTICATED          "login"
 #define TPO_DEF_AUTHZ_FAILURE            "403"
 
+/* ---- fixed values (no directive; README.md documents them) */
+/* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is
+ * honoured up to this many seconds; a refresh starts early enough to take
+ * the whole TPOAuthHTTPTimeout plus this margin before the token expires
+ * (at most half the token's lifetime early). */
+#define TPO_REFRESH_RETRY_AFTER_MAX      600
+#define TPO_REFRESH_MARGIN_MS            250
+/* Cache entries of sessions outlive the session's end by this much (s). */
+#define TPO_SESSION_GRACE_S              300
+/* Preflight answers may be cached by the browser this long (seconds). */
+#define TPO_CORS_MAX_AGE                 600
+
 /* ---- core limits (not directives) */
 /* The largest token response tpo_token parses. */
 #define TPO_TOKEN_BODY_MAX               (1024 * 1024)
