@@ -14,7 +14,8 @@ Fails when
   - the Context line is not the table's context;
   - the table has a default and the Default line does not show it
     (`value` or `Directive value`);
-  - conf/tp_oauth.conf mentions a TPOAuth directive the table does not have.
+  - conf/tp_oauth.conf mentions a TPOAuth directive the table does not have;
+  - (self-test) a copy of README/conf broken on purpose passes.
 
 Usage: check_directives.py [DUMP README CONF]; under `make check` the paths
 come from $srcdir and the build directory.
@@ -47,8 +48,7 @@ def norm_name(word):
     return word.replace("&lt;", "<")
 
 
-def readme_sections(path):
-    text = open(path, encoding="utf-8").read()
+def readme_sections(text):
     m = re.search(r"^## Directives\n(.*?)(?=^## )", text, re.S | re.M)
     if not m:
         return None
@@ -72,17 +72,10 @@ def readme_sections(path):
     return sections
 
 
-def main(argv):
-    if len(argv) == 4:
-        dump, readme, conf = argv[1:]
-    else:
-        src = os.environ.get("srcdir", ".")
-        dump = os.path.join(".", "test", "unit", "directive_dump")
-        readme = os.path.join(src, "README.md")
-        conf = os.path.join(src, "conf", "tp_oauth.conf")
-    rows = table(dump)
+def check(rows, readme_text, conf_text, conf_name="conf/tp_oauth.conf"):
+    """The disagreements, as messages."""
     errors = []
-    sections = readme_sections(readme)
+    sections = readme_sections(readme_text)
     if sections is None:
         errors.append("README.md: no '## Directives' section")
         sections = []
@@ -116,14 +109,50 @@ def main(argv):
     for name in rows:
         if name not in seen:
             errors.append(f"README.md: {name} has no '### ' section under '## Directives'")
-    for lineno, line in enumerate(open(conf, encoding="utf-8"), 1):
+    for lineno, line in enumerate(conf_text.splitlines(), 1):
         for word in NAME.findall(line):
             name = word.replace("</", "<")
             if name not in rows:
-                errors.append(f"{conf}:{lineno}: {word} is not a directive of the table")
+                errors.append(f"{conf_name}:{lineno}: {word} is not a directive of the table")
+    return errors, len(sections)
+
+
+def self_test(rows, readme_text, conf_text):
+    """The check must be able to fail: a wrong default, a wrong context, a
+    missing section and an unknown directive in the conf file are each found."""
+    problems = []
+    name, (ctx, default) = next((n, v) for n, v in rows.items() if v[1] and v[1].isdigit())
+    wrong = readme_text.replace(f"- Default: `{default}`", f"- Default: `{default}1`", 1)
+    if wrong == readme_text or not check(rows, wrong, conf_text)[0]:
+        problems.append(f"a changed default of {name} was not noticed")
+    wrong = readme_text.replace("- Context: server config\n", "- Context: directory\n", 1)
+    if wrong == readme_text or not check(rows, wrong, conf_text)[0]:
+        problems.append("a changed context was not noticed")
+    wrong = readme_text.replace("### TPOAuthClientID\n", "### Client\n", 1)
+    if wrong == readme_text or not check(rows, wrong, conf_text)[0]:
+        problems.append("a missing section was not noticed")
+    if not check(rows, readme_text, conf_text + "\n# TPOAuthNoSuchDirective on\n")[0]:
+        problems.append("an unknown directive in the conf file was not noticed")
+    return problems
+
+
+def main(argv):
+    if len(argv) == 4:
+        dump, readme, conf = argv[1:]
+    else:
+        src = os.environ.get("srcdir", ".")
+        dump = os.path.join(".", "test", "unit", "directive_dump")
+        readme = os.path.join(src, "README.md")
+        conf = os.path.join(src, "conf", "tp_oauth.conf")
+    rows = table(dump)
+    readme_text = open(readme, encoding="utf-8").read()
+    conf_text = open(conf, encoding="utf-8").read()
+    errors, nsections = check(rows, readme_text, conf_text, conf)
+    if not errors:
+        errors = ["self-test: " + p for p in self_test(rows, readme_text, conf_text)]
     for e in errors:
         print(e, file=sys.stderr)
-    print(f"check_directives: {len(rows)} directives, {len(sections)} README sections, "
+    print(f"check_directives: {len(rows)} directives, {nsections} README sections, "
           f"{len(errors)} problem(s)")
     return 1 if errors else 0
 
