@@ -9,6 +9,7 @@
 #include "tpo_cache_memcache.h"
 #include "tpo_cache_redis.h"
 #include "tpo_cache_shm.h"
+#include "tpo_defaults.h"
 #include "tpo_http.h"
 #include "tpo_log.h"
 #include "tpo_pending_cookie.h"
@@ -241,7 +242,8 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
 {
     tpo_server_conf *sc = tpo_config_server(s);
     apr_interval_time_t timeout = apr_time_from_msec(sc->cache_timeout_ms != TPO_UNSET
-                                                     ? sc->cache_timeout_ms : 1000);
+                                                     ? sc->cache_timeout_ms
+                                                     : TPO_DEF_CACHE_TIMEOUT_MS);
     tpo_cache *backend = NULL, *crypt = NULL;
     const char *err = NULL;
     apr_status_t rv;

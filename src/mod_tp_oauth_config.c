@@ -6,6 +6,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
+#include "tpo_defaults.h"
 
 /* ------------------------------------------------------------ create/merge */
 
@@ -13,10 +14,9 @@ void *tpo_config_create_server(apr_pool_t *p, server_rec *s)
 {
     tpo_server_conf *c = apr_pcalloc(p, sizeof(*c));
     c->providers = apr_hash_make(p);
-    c->cache_size = TPO_UNSET;
+    tpo_directives_unset(TPO_CTX_SERVER, c);
     c->cache_entries = TPO_UNSET;
-    c->pending_capacity = TPO_UNSET;
-    c->cache_timeout_ms = TPO_UNSET;
+    c->cache_type = TPO_CACHE_SHM;     /* TPO_DEF_CACHE */
     return c;
 }
 
@@ -52,15 +52,6 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
-/* Identity headers that backends commonly trust, never accepted from
- * clients (in addition to the module's own prefix); TPOAuthStripHeaders adds
- * to or removes from this list. Normalised: lowercase, '-' for '_'. */
-static const char *const default_strip[] = {
-    "remote-user", "x-remote-user", "x-forwarded-user", "x-forwarded-email",
-    "x-forwarded-preferred-username", "x-auth-request-user", "x-auth-request-email",
-    "x-auth-request-groups", NULL
-};
-
 /* op: "+name" or "-name", name normalised. */
 void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op)
 {
@@ -86,18 +77,37 @@ void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char 
     }
 }
 
+/* The defaults of the directory directives, resolved from the table by
+ * tpo_config_dir_defaults (check_config, before any request). */
+static tpo_dir_conf dir_defaults;
+
+const char *tpo_config_dir_defaults(apr_pool_t *p)
+{
+    tpo_directives_unset(TPO_CTX_DIR, &dir_defaults);
+    return tpo_directives_defaults(p, TPO_CTX_DIR, &dir_defaults);
+}
+
+/* The identity headers never accepted from clients by default
+ * (TPO_DEF_STRIP_HEADERS, normalised), built once per pool. */
+static const apr_array_header_t *default_strip(apr_pool_t *p)
+{
+    apr_array_header_t *strip = apr_array_make(p, 10, sizeof(tpo_strip_name));
+    char *list = apr_pstrdup(p, TPO_DEF_STRIP_HEADERS), *last, *name;
+
+    for (name = apr_strtok(list, " ", &last); name; name = apr_strtok(NULL, " ", &last)) {
+        tpo_strip_name *e = apr_array_push(strip);
+        e->name = tpo_config_header_norm(p, name);
+        e->len = strlen(e->name);
+    }
+    return strip;
+}
+
 void *tpo_config_create_dir(apr_pool_t *p, char *dir)
 {
     tpo_dir_conf *c = apr_pcalloc(p, sizeof(tpo_dir_conf));
-    apr_array_header_t *strip = apr_array_make(p, 10, sizeof(tpo_strip_name));
-    int i;
 
-    for (i = 0; default_strip[i]; i++) {
-        tpo_strip_name *e = apr_array_push(strip);
-        e->name = default_strip[i];
-        e->len = strlen(default_strip[i]);
-    }
-    c->strip = strip;
+    tpo_directives_unset(TPO_CTX_DIR, c);
+    c->strip = default_strip(p);
     return c;
 }
 
@@ -108,9 +118,9 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 
     c->provider = add->provider ? add->provider : base->provider;
     c->provider_ref_at = add->provider ? add->provider_ref_at : base->provider_ref_at;
-    c->export_mode = add->export_mode ? add->export_mode : base->export_mode;
-    c->unauth_action = add->unauth_action ? add->unauth_action : base->unauth_action;
-    c->authz_action = add->authz_action ? add->authz_action : base->authz_action;
+    c->export_mode = add->export_mode != TPO_UNSET ? add->export_mode : base->export_mode;
+    c->unauth_action = add->unauth_action != TPO_UNSET ? add->unauth_action : base->unauth_action;
+    c->authz_action = add->authz_action != TPO_UNSET ? add->authz_action : base->authz_action;
     if (add->cors_origins) {
         c->cors_origins = add->cors_origins;
         c->cors_any = add->cors_any;
@@ -138,17 +148,17 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 
 int tpo_dir_export(const tpo_dir_conf *dc)
 {
-    return dc->export_mode ? dc->export_mode : TPO_EXPORT_ENV;
+    return dc->export_mode != TPO_UNSET ? dc->export_mode : dir_defaults.export_mode;
 }
 
 int tpo_dir_unauth(const tpo_dir_conf *dc)
 {
-    return dc->unauth_action ? dc->unauth_action : TPO_UNAUTH_LOGIN;
+    return dc->unauth_action != TPO_UNSET ? dc->unauth_action : dir_defaults.unauth_action;
 }
 
 int tpo_dir_authz(const tpo_dir_conf *dc)
 {
-    return dc->authz_action ? dc->authz_action : TPO_AUTHZ_403;
+    return dc->authz_action != TPO_UNSET ? dc->authz_action : dir_defaults.authz_action;
 }
 
 tpo_server_conf *tpo_config_server(server_rec *s)
@@ -170,13 +180,13 @@ tpo_provider_conf *tpo_config_provider(server_rec *s, const char *name)
 apr_off_t tpo_config_cache_size(server_rec *main_s)
 {
     tpo_server_conf *sc = tpo_config_server(main_s);
-    return sc->cache_size != TPO_UNSET ? sc->cache_size : (apr_off_t)32 * 1024 * 1024;
+    return sc->cache_size != TPO_UNSET ? sc->cache_size : (apr_off_t)TPO_DEF_CACHE_SIZE_BYTES;
 }
 
 int tpo_config_pending_capacity(server_rec *main_s)
 {
     tpo_server_conf *sc = tpo_config_server(main_s);
-    return sc->pending_capacity != TPO_UNSET ? sc->pending_capacity : 10000;
+    return sc->pending_capacity != TPO_UNSET ? sc->pending_capacity : TPO_DEF_PENDING_LOGINS;
 }
 
 /* Lowercase, '_' as '-': how a header name is compared for stripping. */

@@ -8,6 +8,8 @@
 #include <apr_hash.h>
 #include "tpo_token.h"
 
+/* The one "not set" marker of every int and size field of the configuration
+ * records (pointers: NULL). */
 #define TPO_UNSET -1
 
 struct tpo_provider_rt;
@@ -95,7 +97,7 @@ typedef struct tpo_server_conf {
     apr_off_t cache_size;              /* bytes; TPO_UNSET */
     int cache_type;                    /* TPO_CACHE_SHM (0), _MEMCACHE, _REDIS */
     const char *cache_servers;
-    int cache_timeout_ms;              /* TPO_UNSET: 1000 */
+    int cache_timeout_ms;              /* TPO_UNSET: TPO_DEF_CACHE_TIMEOUT_MS */
     const char *cache_passphrase;
     const char *cache_passphrase_prev;
     const char *cache_key_file;        /* TPOAuthCacheKeyFile (path, for messages) */
@@ -131,9 +133,9 @@ typedef struct tpo_strip_name {
 typedef struct tpo_dir_conf {
     const char *provider;              /* TPOAuthProvider name */
     const char *provider_ref_at;       /* where it was set */
-    int export_mode;                   /* 0 unset: env */
-    int unauth_action;                 /* 0 unset: login */
-    int authz_action;                  /* 0 unset: 403 */
+    int export_mode;                   /* TPO_UNSET: TPO_DEF_EXPORT */
+    int unauth_action;                 /* TPO_UNSET: TPO_DEF_UNAUTHENTICATED */
+    int authz_action;                  /* TPO_UNSET: TPO_DEF_AUTHZ_FAILURE */
     apr_array_header_t *cors_origins;  /* TPOAuthCORSAllowOrigin; NULL: unset (none) */
     int cors_any;                      /* `*`: any origin is echoed */
     apr_array_header_t *strip_ops;     /* TPOAuthStripHeaders of this section, in order
@@ -142,8 +144,7 @@ typedef struct tpo_dir_conf {
                                           defaults + ops, computed at create/merge */
 } tpo_dir_conf;
 
-/* Preflight answers may be cached by the browser this long (seconds). */
-#define TPO_CORS_MAX_AGE 600
+/* TPO_CORS_MAX_AGE: in tpo_defaults.h */
 
 void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op);
 
@@ -152,6 +153,24 @@ int tpo_dir_unauth(const tpo_dir_conf *dc);
 int tpo_dir_authz(const tpo_dir_conf *dc);
 
 extern const command_rec tpo_cmds[];
+
+/* Where a directive is used (the ctx column of mod_tp_oauth_directive_table.h). */
+typedef enum {
+    TPO_CTX_SERVER,       /* main server config: tpo_server_conf */
+    TPO_CTX_PROVIDER,     /* inside <TPOAuthProvider>: tpo_provider_conf */
+    TPO_CTX_DIR,          /* <Location>, <Directory>: tpo_dir_conf */
+    TPO_CTX_SECTION,      /* the <TPOAuthProvider> section itself */
+    TPO_CTX_SERVER_DIR    /* server, virtual host or directory */
+} tpo_dir_ctx;
+
+/* Every field of the table's directives of ctx in conf set to "not set". */
+void tpo_directives_unset(tpo_dir_ctx ctx, void *conf);
+/* Every field still not set gets the table's default (tpo_defaults.h),
+ * parsed like the directive's argument. NULL, or what went wrong. */
+const char *tpo_directives_defaults(apr_pool_t *p, tpo_dir_ctx ctx, void *conf);
+/* Resolves the defaults tpo_dir_export/_unauth/_authz fall back to (from
+ * check_config). NULL, or what went wrong. */
+const char *tpo_config_dir_defaults(apr_pool_t *p);
 
 void *tpo_config_create_server(apr_pool_t *p, server_rec *s);
 void *tpo_config_merge_server(apr_pool_t *p, void *base, void *add);

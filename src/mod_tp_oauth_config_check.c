@@ -6,12 +6,21 @@
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_claims.h"
+#include "tpo_defaults.h"
 #include "tpo_provider.h"
 
-static const char *const default_algs[] = {
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-    "ES256", "ES384", "ES512", "EdDSA", NULL
-};
+/* TPO_DEF_ID_TOKEN_ALGS as a NULL-terminated list */
+static const char **default_algs(apr_pool_t *p)
+{
+    apr_array_header_t *a = apr_array_make(p, 12, sizeof(const char *));
+    char *list = apr_pstrdup(p, TPO_DEF_ID_TOKEN_ALGS), *last, *alg;
+
+    for (alg = apr_strtok(list, " ", &last); alg; alg = apr_strtok(NULL, " ", &last)) {
+        APR_ARRAY_PUSH(a, const char *) = alg;
+    }
+    APR_ARRAY_PUSH(a, const char *) = NULL;
+    return (const char **)a->elts;
+}
 
 /* ------------------------------------------------------------ provider references */
 
@@ -57,12 +66,20 @@ static int scope_has(const char *scope, const char *word)
     return 0;
 }
 
-/* Defaults, then the checks; returns an error message naming the directive. */
+/* Defaults (the table's from tpo_defaults.h, then those computed from other
+ * settings), then the checks; returns an error message naming the directive. */
 static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
 {
     const char *at = apr_psprintf(p, "<TPOAuthProvider %s> (%s)", pc->name, pc->defined_at);
     int explicit_endpoints = pc->authorization_endpoint && pc->token_endpoint;
     const char *perr;
+
+    if ((perr = tpo_directives_defaults(p, TPO_CTX_PROVIDER, pc)) != NULL) {
+        return apr_psprintf(p, "%s: %s", at, perr);
+    }
+    /* TPOAuthHTTPTimeout connect [total]: two fields */
+    if (pc->connect_timeout_ms == TPO_UNSET) pc->connect_timeout_ms = TPO_DEF_HTTP_CONNECT_MS;
+    if (pc->timeout_ms == TPO_UNSET) pc->timeout_ms = TPO_DEF_HTTP_TIMEOUT_MS;
 
     if (pc->discovery == TPO_UNSET) {
         pc->discovery = explicit_endpoints ? 0 : 1;
@@ -99,12 +116,6 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
                             pc->client_auth == TPO_CLIENT_AUTH_BASIC
                             ? "client_secret_basic" : "client_secret_post");
     }
-    if (pc->token_encoding == TPO_UNSET) {
-        pc->token_encoding = TPO_TOKEN_ENC_FORM;
-    }
-    if (!pc->scope) {
-        pc->scope = "openid";
-    }
     if (scope_has(pc->scope, "openid") && !pc->discovery) {
         if (!pc->issuer) {
             return apr_psprintf(p, "%s: TPOAuthScope has openid, so ID tokens must be validated: "
@@ -120,7 +131,7 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
                             "set TPOAuthUserinfoEndpoint so the user can be identified", at);
     }
     if (!pc->id_token_algs) {
-        pc->id_token_algs = (const char **)default_algs;
+        pc->id_token_algs = default_algs(p);
     }
     else {
         int i;
@@ -131,40 +142,16 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
             }
         }
     }
-    if (pc->clock_skew == TPO_UNSET) pc->clock_skew = 60;
-    if (pc->connect_timeout_ms == TPO_UNSET) pc->connect_timeout_ms = 3000;
-    if (pc->timeout_ms == TPO_UNSET) pc->timeout_ms = 10000;
     if (pc->connect_timeout_ms > pc->timeout_ms) {
         return apr_psprintf(p, "%s: TPOAuthHTTPTimeout: the connect timeout is longer than "
                             "the total timeout", at);
     }
-    if (pc->max_response == TPO_UNSET) pc->max_response = 1024 * 1024;
-    if (!pc->cookie_name) pc->cookie_name = "tp_oauth_session";
-    if (!pc->cookie_path) pc->cookie_path = "/";
-    if (!pc->cookie_samesite) pc->cookie_samesite = "Lax";
-    if (pc->session_max_age == TPO_UNSET) pc->session_max_age = 8 * 3600;
-    if (pc->login_timeout == TPO_UNSET) pc->login_timeout = 300;
-    if (pc->max_pending_per_browser == TPO_UNSET) pc->max_pending_per_browser = 8;
-    if (!pc->remote_user_claim) pc->remote_user_claim = "sub";
-    if (!pc->claim_prefix) pc->claim_prefix = "TPO_CLAIM_";
-    if (!pc->header_prefix) pc->header_prefix = "X-TPO-";
     if ((perr = tpo_claims_env_prefix_problem(p, pc->claim_prefix)) != NULL) {
         return apr_psprintf(p, "%s: TPOAuthClaimPrefix %s: %s", at, pc->claim_prefix, perr);
     }
     if ((perr = tpo_claims_header_prefix_problem(p, pc->header_prefix)) != NULL) {
         return apr_psprintf(p, "%s: TPOAuthHeaderPrefix %s: %s", at, pc->header_prefix, perr);
     }
-    if (!pc->claim_separator) pc->claim_separator = "_";
-    if (!pc->claim_delimiter) pc->claim_delimiter = ",";
-    if (pc->userinfo == TPO_UNSET) pc->userinfo = 1;
-    if (pc->refresh_before == TPO_UNSET) pc->refresh_before = 60;
-    if (pc->default_token_lifetime == TPO_UNSET) pc->default_token_lifetime = 3600;
-    if (pc->refresh_failure == TPO_UNSET) pc->refresh_failure = TPO_REFRESH_FAIL_502;
-    if (pc->refresh_retry_after == TPO_UNSET) pc->refresh_retry_after = 30;
-    if (pc->inactivity_timeout == TPO_UNSET) pc->inactivity_timeout = 3600;
-    if (pc->provider_logout == TPO_UNSET) pc->provider_logout = 1;
-    if (pc->info_access_token == TPO_UNSET) pc->info_access_token = 0;
-    if (pc->cookie_secure == TPO_UNSET) pc->cookie_secure = TPO_COOKIE_SECURE_AUTO;
     /* Cookie name prefixes (RFC 6265bis 4.1.3): browsers refuse a __Secure-
      * cookie without Secure, and a __Host- cookie also with a Domain or a
      * Path other than /. The login cookie (<name>_login) has the same prefix. */
@@ -217,6 +204,12 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     apr_hash_t *done = apr_hash_make(ptemp);
     server_rec *vs;
     int i;
+    const char *derr;
+
+    if ((derr = tpo_config_dir_defaults(pconf)) != NULL) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "%s", derr);
+        return !OK;
+    }
 
     for (vs = s; vs; vs = vs->next) {
         tpo_server_conf *sc = tpo_config_server(vs);

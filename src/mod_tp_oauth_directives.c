@@ -1,6 +1,8 @@
-/* The directives: every TPOAuth* handler, the parsers of their arguments,
- * and the tpo_cmds[] table. Defaults and cross-directive checks are applied
- * later, in mod_tp_oauth_config_check.c. */
+/* The directives: the typed handlers driven by the directive table
+ * (mod_tp_oauth_directive_table.h), the handlers of the directives with
+ * their own syntax, and tpo_cmds[] generated from the table. Defaults come
+ * from tpo_defaults.h through the table; defaults computed from other
+ * settings and the cross-directive checks are in mod_tp_oauth_config_check.c. */
 #include <stddef.h>
 #include <stdlib.h>
 #include <apr_lib.h>
@@ -8,6 +10,7 @@
 #include <openssl/crypto.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_cache_crypt.h"
+#include "tpo_defaults.h"
 #include "tpo_cookie.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_origin.h"
@@ -101,26 +104,227 @@ static const char *check_http_url(cmd_parms *cmd, const char *arg)
     return NULL;
 }
 
-/* ------------------------------------------------------------ server directives */
+/* ------------------------------------------------------------ the table */
 
-static const char *cmd_cache_size(cmd_parms *cmd, void *mconfig, const char *arg)
+/* A keyword of an ENUM directive and the value it stores. */
+typedef struct tpo_kw {
+    const char *word;
+    int value;
+} tpo_kw;
+
+static const tpo_kw kw_client_auth[] = {
+    { "client_secret_basic", TPO_CLIENT_AUTH_BASIC },
+    { "client_secret_post", TPO_CLIENT_AUTH_POST },
+    { "none", TPO_CLIENT_AUTH_NONE }, { NULL, 0 }
+};
+static const tpo_kw kw_token_encoding[] = {
+    { "form", TPO_TOKEN_ENC_FORM }, { "json", TPO_TOKEN_ENC_JSON }, { NULL, 0 }
+};
+static const tpo_kw kw_cookie_secure[] = {
+    { "on", TPO_COOKIE_SECURE_ON }, { "off", TPO_COOKIE_SECURE_OFF },
+    { "auto", TPO_COOKIE_SECURE_AUTO }, { NULL, 0 }
+};
+static const tpo_kw kw_refresh_failure[] = {
+    { "502", TPO_REFRESH_FAIL_502 }, { "login", TPO_REFRESH_FAIL_LOGIN }, { NULL, 0 }
+};
+static const tpo_kw kw_export[] = {
+    { "env", TPO_EXPORT_ENV }, { "headers", TPO_EXPORT_HEADERS }, { "both", TPO_EXPORT_BOTH },
+    { "none", TPO_EXPORT_NONE }, { NULL, 0 }
+};
+static const tpo_kw kw_unauth[] = {
+    { "login", TPO_UNAUTH_LOGIN }, { "401", TPO_UNAUTH_401 }, { "pass", TPO_UNAUTH_PASS },
+    { NULL, 0 }
+};
+static const tpo_kw kw_authz[] = {
+    { "403", TPO_AUTHZ_403 }, { "401", TPO_AUTHZ_401 }, { "login", TPO_AUTHZ_LOGIN },
+    { NULL, 0 }
+};
+
+typedef enum { T_NONE, T_STR, T_INT, T_FLAG, T_ENUM, T_SIZE, T_MS } tpo_dir_type;
+
+/* One row of the directive table. */
+typedef struct tpo_directive {
+    const char *name;
+    tpo_dir_ctx ctx;
+    tpo_dir_type type;
+    apr_size_t offset;       /* of the field in the context's record */
+    int min, max;
+    const tpo_kw *kw;
+    const char *def;         /* the default, as argument text; NULL: none/computed */
+} tpo_directive;
+
+#define TPO_NOFIELD ((apr_size_t)-1)
+#define TPO_PC(m) APR_OFFSETOF(tpo_provider_conf, m)
+#define TPO_SC(m) APR_OFFSETOF(tpo_server_conf, m)
+#define TPO_DC(m) APR_OFFSETOF(tpo_dir_conf, m)
+
+/* TPO_DI_<id>: the index of each row */
+enum {
+#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help) TPO_DI_##id,
+#include "mod_tp_oauth_directive_table.h"
+#undef TPO_DIR
+    TPO_DI_COUNT
+};
+
+static const tpo_directive table[] = {
+#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help) \
+    { name, TPO_CTX_##ctx, T_##type, field, min, max, kw, def },
+#include "mod_tp_oauth_directive_table.h"
+#undef TPO_DIR
+};
+
+#define ROW(cmd) ((const tpo_directive *)(cmd)->info)
+#define FIELD(base, row, T) ((T *)((char *)(base) + (row)->offset))
+
+static const char *kw_lookup(const tpo_kw *kw, const char *arg, int *out)
 {
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    apr_off_t v;
+    for (; kw->word; kw++) {
+        if (!strcasecmp(arg, kw->word)) {
+            *out = kw->value;
+            return NULL;
+        }
+    }
+    return "";
+}
 
-    if (err) {
-        return err;
+/* "NAME takes a, b or c" */
+static const char *kw_error(apr_pool_t *p, const char *name, const tpo_kw *kw)
+{
+    const char *msg = apr_pstrcat(p, name, " takes ", kw->word, NULL);
+
+    for (kw++; kw->word; kw++) {
+        msg = apr_pstrcat(p, msg, kw[1].word ? ", " : " or ", kw->word, NULL);
     }
-    if ((err = parse_size(cmd->pool, cmd->cmd->name, arg, &v)) != NULL) {
-        return err;
+    return msg;
+}
+
+/* The row's value from argument text (a directive's or the default). */
+static const char *parse_into(apr_pool_t *p, const tpo_directive *d, void *base,
+                              const char *arg)
+{
+    const char *err;
+    apr_off_t size = 0;
+    int v;
+
+    switch (d->type) {
+    case T_STR:
+        *FIELD(base, d, const char *) = arg;
+        return NULL;
+    case T_INT:
+        return parse_seconds(p, d->name, arg, d->min, d->max, FIELD(base, d, int));
+    case T_FLAG:
+        if (!strcasecmp(arg, "on") || !strcasecmp(arg, "off")) {
+            *FIELD(base, d, int) = !strcasecmp(arg, "on");
+            return NULL;
+        }
+        return apr_psprintf(p, "%s must be On or Off", d->name);
+    case T_ENUM:
+        if (kw_lookup(d->kw, arg, &v)) {
+            return kw_error(p, d->name, d->kw);
+        }
+        *FIELD(base, d, int) = v;
+        return NULL;
+    case T_SIZE:
+        if ((err = parse_size(p, d->name, arg, &size)) != NULL) {
+            return err;
+        }
+        if (size < d->min) {
+            return apr_psprintf(p, "%s must be at least %dM", d->name, d->min / (1024 * 1024));
+        }
+        *FIELD(base, d, apr_off_t) = size;
+        return NULL;
+    case T_MS:
+        return parse_ms(p, d->name, arg, FIELD(base, d, int));
+    default:
+        return apr_psprintf(p, "%s: no typed handler", d->name);
     }
-    if (v < 1024 * 1024) {
-        return "TPOAuthCacheSize must be at least 1M";
+}
+
+static int is_unset(const tpo_directive *d, const void *base)
+{
+    switch (d->type) {
+    case T_STR:
+        return *FIELD(base, d, const char *const) == NULL;
+    case T_INT: case T_FLAG: case T_ENUM: case T_MS:
+        return *FIELD(base, d, const int) == TPO_UNSET;
+    case T_SIZE:
+        return *FIELD(base, d, const apr_off_t) == TPO_UNSET;
+    default:
+        return 0;
     }
-    sc->cache_size = v;
+}
+
+void tpo_directives_unset(tpo_dir_ctx ctx, void *conf)
+{
+    int i;
+
+    for (i = 0; i < TPO_DI_COUNT; i++) {
+        const tpo_directive *d = &table[i];
+        if (d->ctx != ctx || d->offset == TPO_NOFIELD) {
+            continue;
+        }
+        switch (d->type) {
+        case T_STR: *FIELD(conf, d, const char *) = NULL; break;
+        case T_INT: case T_FLAG: case T_ENUM: case T_MS: *FIELD(conf, d, int) = TPO_UNSET; break;
+        case T_SIZE: *FIELD(conf, d, apr_off_t) = TPO_UNSET; break;
+        default: break;
+        }
+    }
+}
+
+const char *tpo_directives_defaults(apr_pool_t *p, tpo_dir_ctx ctx, void *conf)
+{
+    const char *err;
+    int i;
+
+    for (i = 0; i < TPO_DI_COUNT; i++) {
+        const tpo_directive *d = &table[i];
+        if (d->ctx != ctx || d->offset == TPO_NOFIELD || !d->def || !is_unset(d, conf)) {
+            continue;
+        }
+        if ((err = parse_into(p, d, conf, d->def)) != NULL) {
+            return apr_psprintf(p, "the default of %s: %s", d->name, err);
+        }
+    }
     return NULL;
 }
+
+/* The record a typed directive writes into, after the context check. */
+static void *target(cmd_parms *cmd, void *mconfig, const char **err)
+{
+    switch (ROW(cmd)->ctx) {
+    case TPO_CTX_SERVER:
+        *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+        return *err ? NULL : tpo_config_server(cmd->server);
+    case TPO_CTX_PROVIDER:
+        return in_provider(cmd, mconfig, err);
+    default:
+        *err = NULL;
+        return mconfig;
+    }
+}
+
+/* set_value: one argument, parsed by the row's type into its field */
+static const char *set_value(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err;
+    void *base = target(cmd, mconfig, &err);
+
+    return base ? parse_into(cmd->pool, ROW(cmd), base, arg) : err;
+}
+
+static const char *set_url(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = check_http_url(cmd, arg);
+    return err ? err : set_value(cmd, mconfig, arg);
+}
+
+static const char *set_flag(cmd_parms *cmd, void *mconfig, int on)
+{
+    return set_value(cmd, mconfig, on ? "on" : "off");
+}
+
+/* ------------------------------------------------------------ server directives */
 
 static const char *cmd_cache(cmd_parms *cmd, void *mconfig, const char *type,
                              const char *servers)
@@ -211,27 +415,6 @@ static const char *cmd_cache_key_file(cmd_parms *cmd, void *mconfig, const char 
     return NULL;
 }
 
-static const char *cmd_cache_str(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-    int ms;
-
-    if (err) {
-        return err;
-    }
-    if (!strcasecmp(cmd->cmd->name, "TPOAuthCacheTimeout")) {
-        if ((err = parse_ms(cmd->pool, cmd->cmd->name, arg, &ms))) {
-            return err;
-        }
-        sc->cache_timeout_ms = ms;
-    }
-    else {
-        sc->cache_redis_password = arg;
-    }
-    return NULL;
-}
-
 /* The secret the login cookies' key is derived from: read at configuration
  * time, so a missing or short file fails configtest. */
 static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -291,40 +474,15 @@ static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char 
     return NULL;
 }
 
-static const char *cmd_pending_capacity(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
-    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-
-    if (err) {
-        return err;
-    }
-    return parse_seconds(cmd->pool, cmd->cmd->name, arg, 16, 10000000, &sc->pending_capacity);
-}
-
 static tpo_provider_conf *provider_new(apr_pool_t *p)
 {
     tpo_provider_conf *pc = apr_pcalloc(p, sizeof(*pc));
-    pc->discovery = TPO_UNSET;
-    pc->client_auth = TPO_UNSET;
-    pc->token_encoding = TPO_UNSET;
-    pc->auth_params = apr_array_make(p, 4, sizeof(const char *));
-    pc->clock_skew = TPO_UNSET;
+
+    tpo_directives_unset(TPO_CTX_PROVIDER, pc);
+    /* TPOAuthHTTPTimeout sets two fields */
     pc->connect_timeout_ms = TPO_UNSET;
     pc->timeout_ms = TPO_UNSET;
-    pc->max_response = TPO_UNSET;
-    pc->session_max_age = TPO_UNSET;
-    pc->login_timeout = TPO_UNSET;
-    pc->max_pending_per_browser = TPO_UNSET;
-    pc->userinfo = TPO_UNSET;
-    pc->info_access_token = TPO_UNSET;
-    pc->refresh_before = TPO_UNSET;
-    pc->default_token_lifetime = TPO_UNSET;
-    pc->refresh_failure = TPO_UNSET;
-    pc->refresh_retry_after = TPO_UNSET;
-    pc->inactivity_timeout = TPO_UNSET;
-    pc->provider_logout = TPO_UNSET;
-    pc->cookie_secure = TPO_UNSET;
+    pc->auth_params = apr_array_make(p, 4, sizeof(const char *));
     return pc;
 }
 
@@ -386,33 +544,6 @@ static const char *cmd_dir_provider(cmd_parms *cmd, void *mconfig, const char *a
     dc->provider = arg;
     dc->provider_ref_at = where(cmd);
     tpo_config_note_provider_ref(cmd->pool, cmd->server, arg, dc->provider_ref_at);
-    return NULL;
-}
-
-static const char *cmd_dir_enum(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    tpo_dir_conf *dc = mconfig;
-    const char *name = cmd->cmd->name;
-
-    if (!strcasecmp(name, "TPOAuthExport")) {
-        if (!strcasecmp(arg, "env")) dc->export_mode = TPO_EXPORT_ENV;
-        else if (!strcasecmp(arg, "headers")) dc->export_mode = TPO_EXPORT_HEADERS;
-        else if (!strcasecmp(arg, "both")) dc->export_mode = TPO_EXPORT_BOTH;
-        else if (!strcasecmp(arg, "none")) dc->export_mode = TPO_EXPORT_NONE;
-        else return "TPOAuthExport takes env, headers, both or none";
-    }
-    else if (!strcasecmp(name, "TPOAuthUnauthenticated")) {
-        if (!strcasecmp(arg, "login")) dc->unauth_action = TPO_UNAUTH_LOGIN;
-        else if (!strcasecmp(arg, "401")) dc->unauth_action = TPO_UNAUTH_401;
-        else if (!strcasecmp(arg, "pass")) dc->unauth_action = TPO_UNAUTH_PASS;
-        else return "TPOAuthUnauthenticated takes login, 401 or pass";
-    }
-    else {
-        if (!strcasecmp(arg, "403")) dc->authz_action = TPO_AUTHZ_403;
-        else if (!strcasecmp(arg, "401")) dc->authz_action = TPO_AUTHZ_401;
-        else if (!strcasecmp(arg, "login")) dc->authz_action = TPO_AUTHZ_LOGIN;
-        else return "TPOAuthAuthzFailure takes 403, 401 or login";
-    }
     return NULL;
 }
 
@@ -484,30 +615,6 @@ static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *
 
 /* ------------------------------------------------------------ provider directives */
 
-static const char *cmd_prov_str(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
-
-    if (!pc) {
-        return err;
-    }
-    *(const char **)((char *)pc + (apr_size_t)cmd->info) = arg;
-    return NULL;
-}
-
-static const char *cmd_prov_url(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err = check_http_url(cmd, arg);
-    return err ? err : cmd_prov_str(cmd, mconfig, arg);
-}
-
-static const char *cmd_issuer(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err = check_http_url(cmd, arg);
-    return err ? err : cmd_prov_str(cmd, mconfig, arg);
-}
-
 static const char *cmd_discovery(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err;
@@ -528,49 +635,6 @@ static const char *cmd_discovery(cmd_parms *cmd, void *mconfig, const char *arg)
     }
     else {
         return "TPOAuthDiscovery takes on, off, or the URL of a metadata document";
-    }
-    return NULL;
-}
-
-static const char *cmd_client_auth(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
-
-    if (!pc) {
-        return err;
-    }
-    if (!strcasecmp(arg, "client_secret_basic")) {
-        pc->client_auth = TPO_CLIENT_AUTH_BASIC;
-    }
-    else if (!strcasecmp(arg, "client_secret_post")) {
-        pc->client_auth = TPO_CLIENT_AUTH_POST;
-    }
-    else if (!strcasecmp(arg, "none")) {
-        pc->client_auth = TPO_CLIENT_AUTH_NONE;
-    }
-    else {
-        return "TPOAuthClientAuth takes client_secret_basic, client_secret_post or none";
-    }
-    return NULL;
-}
-
-static const char *cmd_token_encoding(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
-
-    if (!pc) {
-        return err;
-    }
-    if (!strcasecmp(arg, "form")) {
-        pc->token_encoding = TPO_TOKEN_ENC_FORM;
-    }
-    else if (!strcasecmp(arg, "json")) {
-        pc->token_encoding = TPO_TOKEN_ENC_JSON;
-    }
-    else {
-        return "TPOAuthTokenRequestEncoding takes form or json";
     }
     return NULL;
 }
@@ -654,26 +718,6 @@ static const char *cmd_algs(cmd_parms *cmd, void *mconfig, int argc, char *const
     return NULL;
 }
 
-static const char *cmd_prov_int(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
-    int *field, max = 365 * 24 * 3600, min = 0;
-
-    if (!pc) {
-        return err;
-    }
-    field = (int *)((char *)pc + (apr_size_t)cmd->info);
-    if (field == &pc->max_pending_per_browser) {
-        min = 1;
-        max = 64;
-    }
-    else if (field != &pc->clock_skew && field != &pc->inactivity_timeout) {
-        min = 1;
-    }
-    return parse_seconds(cmd->pool, cmd->cmd->name, arg, min, max, field);
-}
-
 static const char *cmd_http_timeout(cmd_parms *cmd, void *mconfig, const char *connect,
                                     const char *total)
 {
@@ -690,17 +734,6 @@ static const char *cmd_http_timeout(cmd_parms *cmd, void *mconfig, const char *c
         return err;
     }
     return NULL;
-}
-
-static const char *cmd_max_response(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
-
-    if (!pc) {
-        return err;
-    }
-    return parse_size(cmd->pool, cmd->cmd->name, arg, &pc->max_response);
 }
 
 static const char *cmd_remote_user(cmd_parms *cmd, void *mconfig, int argc,
@@ -745,24 +778,7 @@ static const char *cmd_claim_list(cmd_parms *cmd, void *mconfig, int argc, char 
     for (i = 0; i < argc; i++) {
         list[i] = argv[i];
     }
-    if (!strcasecmp(cmd->cmd->name, "TPOAuthClaimsAllow")) {
-        pc->claims_allow = list;
-    }
-    else {
-        pc->claims_deny = list;
-    }
-    return NULL;
-}
-
-static const char *cmd_prov_flag(cmd_parms *cmd, void *mconfig, int on)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
-
-    if (!pc) {
-        return err;
-    }
-    *(int *)((char *)pc + (apr_size_t)cmd->info) = on;
+    *FIELD(pc, ROW(cmd), const char **) = list;   /* claims_allow or claims_deny */
     return NULL;
 }
 
@@ -779,27 +795,7 @@ static const char *cmd_header_name(cmd_parms *cmd, void *mconfig, const char *ar
                                 arg);
         }
     }
-    return cmd_prov_str(cmd, mconfig, arg);
-}
-
-static const char *cmd_refresh_failure(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
-
-    if (!pc) {
-        return err;
-    }
-    if (!strcasecmp(arg, "502")) {
-        pc->refresh_failure = TPO_REFRESH_FAIL_502;
-    }
-    else if (!strcasecmp(arg, "login")) {
-        pc->refresh_failure = TPO_REFRESH_FAIL_LOGIN;
-    }
-    else {
-        return "TPOAuthRefreshFailure takes 502 or login";
-    }
-    return NULL;
+    return set_value(cmd, mconfig, arg);
 }
 
 static const char *cmd_logout_allow(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -826,7 +822,7 @@ static const char *cmd_cookie_name(cmd_parms *cmd, void *mconfig, const char *ar
     if (!tpo_cookie_name_valid(arg)) {
         return apr_psprintf(cmd->pool, "TPOAuthCookieName: '%s' is not a valid cookie name", arg);
     }
-    return cmd_prov_str(cmd, mconfig, arg);
+    return set_value(cmd, mconfig, arg);
 }
 
 static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
@@ -834,158 +830,22 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
     if (strcasecmp(arg, "Lax") && strcasecmp(arg, "Strict") && strcasecmp(arg, "None")) {
         return "TPOAuthCookieSameSite takes Lax, Strict or None";
     }
-    return cmd_prov_str(cmd, mconfig, arg);
+    return set_value(cmd, mconfig, arg);
 }
 
-static const char *cmd_cookie_secure(cmd_parms *cmd, void *mconfig, const char *arg)
-{
-    const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
 
-    if (!pc) {
-        return err;
-    }
-    if (!strcasecmp(arg, "on")) {
-        pc->cookie_secure = TPO_COOKIE_SECURE_ON;
-    }
-    else if (!strcasecmp(arg, "off")) {
-        pc->cookie_secure = TPO_COOKIE_SECURE_OFF;
-    }
-    else if (!strcasecmp(arg, "auto")) {
-        pc->cookie_secure = TPO_COOKIE_SECURE_AUTO;
-    }
-    else {
-        return "TPOAuthCookieSecure takes on, off or auto";
-    }
-    return NULL;
-}
+/* ------------------------------------------------------------ tpo_cmds[] */
 
-#define PROV_STR(name, field, help) \
-    AP_INIT_TAKE1(name, cmd_prov_str, (void *)APR_OFFSETOF(tpo_provider_conf, field), RSRC_CONF, help)
-#define PROV_URL(name, field, help) \
-    AP_INIT_TAKE1(name, cmd_prov_url, (void *)APR_OFFSETOF(tpo_provider_conf, field), RSRC_CONF, help)
-#define PROV_INT(name, field, help) \
-    AP_INIT_TAKE1(name, cmd_prov_int, (void *)APR_OFFSETOF(tpo_provider_conf, field), RSRC_CONF, help)
+#define WHERE_SERVER RSRC_CONF
+#define WHERE_PROVIDER RSRC_CONF
+#define WHERE_SECTION RSRC_CONF
+#define WHERE_DIR ACCESS_CONF
+#define WHERE_SERVER_DIR (RSRC_CONF | ACCESS_CONF)
 
 const command_rec tpo_cmds[] = {
-    AP_INIT_TAKE1("TPOAuthCacheSize", cmd_cache_size, NULL, RSRC_CONF,
-                  "Bytes of shared memory for sessions (e.g. 64M)"),
-    AP_INIT_TAKE12("TPOAuthCache", cmd_cache, NULL, RSRC_CONF,
-                   "Session store: shm (default), memcache HOST:PORT[,...], redis HOST:PORT[,...]"),
-    AP_INIT_TAKE12("TPOAuthCachePassphrase", cmd_cache_passphrase, NULL, RSRC_CONF,
-                   "Encryption passphrase for a distributed cache [previous passphrase]"),
-    AP_INIT_TAKE12("TPOAuthCacheKeyFile", cmd_cache_key_file, NULL, RSRC_CONF,
-                   "File with >= 32 random bytes: the distributed cache's key [previous file]"),
-    AP_INIT_TAKE1("TPOAuthCacheTimeout", cmd_cache_str, NULL, RSRC_CONF,
-                  "Timeout in seconds of one operation on a distributed cache (default 1)"),
-    AP_INIT_TAKE1("TPOAuthCacheRedisPassword", cmd_cache_str, NULL, RSRC_CONF,
-                  "Password (AUTH) of the Redis server"),
-    AP_INIT_TAKE1("TPOAuthPendingLogins", cmd_pending_capacity, NULL, RSRC_CONF,
-                  "How many consumed-login markers the shared-memory store keeps (replay "
-                  "protection of the callback)"),
-    AP_INIT_TAKE1("TPOAuthLoginCookieKeyFile", cmd_login_key_file, NULL, RSRC_CONF,
-                  "File with >= 32 random bytes the login cookies' key is derived from "
-                  "(the same file on every server behind a load balancer)"),
-    AP_INIT_RAW_ARGS("<TPOAuthProvider", cmd_provider_section, NULL, RSRC_CONF,
-                     "Defines an authorization server and this server's client at it"),
-    AP_INIT_TAKE1("TPOAuthProvider", cmd_dir_provider, NULL, ACCESS_CONF,
-                  "The <TPOAuthProvider> that protects this location"),
-
-    AP_INIT_TAKE1("TPOAuthIssuer", cmd_issuer, (void *)APR_OFFSETOF(tpo_provider_conf, issuer),
-                  RSRC_CONF, "The provider's issuer identifier (URL)"),
-    AP_INIT_TAKE1("TPOAuthDiscovery", cmd_discovery, NULL, RSRC_CONF,
-                  "on (default), off, or the URL of the metadata document"),
-    PROV_URL("TPOAuthAuthorizationEndpoint", authorization_endpoint, "Authorization endpoint URL"),
-    PROV_URL("TPOAuthTokenEndpoint", token_endpoint, "Token endpoint URL"),
-    PROV_URL("TPOAuthUserinfoEndpoint", userinfo_endpoint,
-             "Userinfo (or profile) endpoint URL"),
-    PROV_URL("TPOAuthJWKSURI", jwks_uri, "URL of the provider's JWK Set"),
-    PROV_STR("TPOAuthClientID", client_id, "This server's client_id at the provider"),
-    PROV_STR("TPOAuthClientSecret", client_secret, "The client secret"),
-    AP_INIT_TAKE1("TPOAuthClientAuth", cmd_client_auth, NULL, RSRC_CONF,
-                  "client_secret_basic (default with a secret), client_secret_post or none"),
-    AP_INIT_TAKE1("TPOAuthTokenRequestEncoding", cmd_token_encoding, NULL, RSRC_CONF,
-                  "form (default) or json"),
-    PROV_STR("TPOAuthScope", scope, "Scopes to request, space separated"),
-    AP_INIT_TAKE2("TPOAuthAuthParam", cmd_auth_param, NULL, RSRC_CONF,
-                  "An extra authorization-request parameter: name value"),
-    AP_INIT_TAKE1("TPOAuthRedirectURI", cmd_redirect_uri, NULL, RSRC_CONF,
-                  "The redirect URI: a local path or an absolute URL"),
-    AP_INIT_TAKE_ARGV("TPOAuthIDTokenAlgorithms", cmd_algs, NULL, RSRC_CONF,
-                      "JWS algorithms accepted for ID tokens"),
-    PROV_INT("TPOAuthClockSkew", clock_skew, "Allowed clock skew in seconds"),
-    AP_INIT_TAKE12("TPOAuthHTTPTimeout", cmd_http_timeout, NULL, RSRC_CONF,
-                   "Connect and total timeouts in seconds for calls to the provider"),
-    AP_INIT_TAKE1("TPOAuthHTTPMaxResponse", cmd_max_response, NULL, RSRC_CONF,
-                  "Largest response accepted from the provider (e.g. 1M)"),
-    PROV_STR("TPOAuthCACertificate", ca_file, "CA bundle for TLS to the provider"),
-    AP_INIT_TAKE1("TPOAuthCookieName", cmd_cookie_name,
-                  (void *)APR_OFFSETOF(tpo_provider_conf, cookie_name), RSRC_CONF,
-                  "Name of the session cookie"),
-    PROV_STR("TPOAuthCookiePath", cookie_path, "Path attribute of the cookies"),
-    PROV_STR("TPOAuthCookieDomain", cookie_domain, "Domain attribute of the cookies"),
-    AP_INIT_TAKE1("TPOAuthCookieSameSite", cmd_samesite,
-                  (void *)APR_OFFSETOF(tpo_provider_conf, cookie_samesite), RSRC_CONF,
-                  "SameSite attribute of the session cookie: Lax (default), Strict, None"),
-    AP_INIT_TAKE1("TPOAuthCookieSecure", cmd_cookie_secure, NULL, RSRC_CONF,
-                  "Secure attribute of the cookies: auto (default: on https), on, off"),
-    PROV_INT("TPOAuthSessionMaxAge", session_max_age, "Maximum session lifetime in seconds"),
-    PROV_INT("TPOAuthLoginTimeout", login_timeout,
-             "Seconds a user has to complete a login at the provider"),
-    PROV_INT("TPOAuthPendingLoginsPerBrowser", max_pending_per_browser,
-             "Logins one browser may have in progress at once (tabs)"),
-    AP_INIT_TAKE_ARGV("TPOAuthRemoteUserClaim", cmd_remote_user, NULL, RSRC_CONF,
-                      "Claim that becomes REMOTE_USER [regex replacement]"),
-    PROV_STR("TPOAuthClaimPrefix", claim_prefix, "Prefix of the claim environment variables"),
-    AP_INIT_TAKE1("TPOAuthHeaderPrefix", cmd_header_name,
-                  (void *)APR_OFFSETOF(tpo_provider_conf, header_prefix), RSRC_CONF,
-                  "Prefix of the identity request headers (default X-TPO-)"),
-    AP_INIT_TAKE1("TPOAuthUserHeader", cmd_header_name,
-                  (void *)APR_OFFSETOF(tpo_provider_conf, user_header), RSRC_CONF,
-                  "Request header carrying the user name (default <prefix>User)"),
-    PROV_STR("TPOAuthClaimSeparator", claim_separator, "Joins nested claim names (default _)"),
-    PROV_STR("TPOAuthClaimDelimiter", claim_delimiter, "Joins array elements (default ,)"),
-    AP_INIT_TAKE_ARGV("TPOAuthClaimsAllow", cmd_claim_list, NULL, RSRC_CONF,
-                      "Only these claims are kept in the session"),
-    AP_INIT_TAKE_ARGV("TPOAuthClaimsDeny", cmd_claim_list, NULL, RSRC_CONF,
-                      "These claims are dropped before the session is stored"),
-    AP_INIT_FLAG("TPOAuthUserinfo", cmd_prov_flag,
-                 (void *)APR_OFFSETOF(tpo_provider_conf, userinfo), RSRC_CONF,
-                 "Fetch userinfo at login when the provider has an endpoint (default on)"),
-    AP_INIT_FLAG("TPOAuthInfoAccessToken", cmd_prov_flag,
-                 (void *)APR_OFFSETOF(tpo_provider_conf, info_access_token), RSRC_CONF,
-                 "The session info endpoint also returns the access token (default off)"),
-    AP_INIT_TAKE1("TPOAuthSessionInactivityTimeout", cmd_prov_int,
-                  (void *)APR_OFFSETOF(tpo_provider_conf, inactivity_timeout), RSRC_CONF,
-                  "Seconds without a request after which a session ends (0: never)"),
-    PROV_URL("TPOAuthEndSessionEndpoint", end_session_endpoint,
-             "The provider's end_session_endpoint (RP-initiated logout)"),
-    PROV_URL("TPOAuthRevocationEndpoint", revocation_endpoint,
-             "The provider's token revocation endpoint (RFC 7009)"),
-    AP_INIT_FLAG("TPOAuthProviderLogout", cmd_prov_flag,
-                 (void *)APR_OFFSETOF(tpo_provider_conf, provider_logout), RSRC_CONF,
-                 "Log out at the provider too when it has an end_session_endpoint (default on)"),
-    AP_INIT_ITERATE("TPOAuthLogoutRedirectAllow", cmd_logout_allow, NULL, RSRC_CONF,
-                    "Absolute URLs (or prefixes ending in /) allowed as return after logout"),
-    PROV_INT("TPOAuthRefreshBefore", refresh_before,
-             "Refresh the access token this many seconds before it expires (default 60)"),
-    PROV_INT("TPOAuthDefaultTokenLifetime", default_token_lifetime,
-             "Access-token lifetime assumed when the provider gives none (default 3600)"),
-    AP_INIT_TAKE1("TPOAuthRefreshFailure", cmd_refresh_failure, NULL, RSRC_CONF,
-                  "When a refresh fails and the token has expired: 502 (default) or login"),
-    PROV_INT("TPOAuthRefreshRetryAfter", refresh_retry_after,
-             "Seconds a failed refresh is not retried (default 30)"),
-    AP_INIT_TAKE1("TPOAuthExport", cmd_dir_enum, NULL, ACCESS_CONF,
-                  "Where the identity goes: env (default), headers, both, none"),
-    AP_INIT_TAKE1("TPOAuthUnauthenticated", cmd_dir_enum, NULL, ACCESS_CONF,
-                  "Requests without a session: login (default), 401, pass"),
-    AP_INIT_TAKE1("TPOAuthAuthzFailure", cmd_dir_enum, NULL, ACCESS_CONF,
-                  "A Require rule that fails: 403 (default), 401, login"),
-    AP_INIT_ITERATE("TPOAuthCORSAllowOrigin", cmd_cors_origin, NULL, ACCESS_CONF,
-                    "Origins (scheme://host[:port], or * for any) whose CORS preflights "
-                    "the module answers with 204 on this location"),
-    AP_INIT_ITERATE("TPOAuthStripHeaders", cmd_strip_headers, NULL, RSRC_CONF | ACCESS_CONF,
-                    "Request headers removed from every client request (Name adds, "
-                    "-Name removes one of the defaults)"),
+#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help) \
+    AP_INIT_##args(name, handler, (void *)&table[TPO_DI_##id], WHERE_##ctx, help),
+#include "mod_tp_oauth_directive_table.h"
+#undef TPO_DIR
     { NULL }
 };

@@ -12,6 +12,7 @@
 
 #include "tpo_cache.h"
 #include "mod_tp_oauth_config.h"
+#include "tpo_defaults.h"
 
 APLOG_USE_MODULE(tp_oauth);
 extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
@@ -123,14 +124,8 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 #define TPO_KEY_REFRESH_FAIL "rf:"
 #define TPO_KEY_REFRESH_NOTE "rn:"   /* the failure answers of this window are logged */
 
-/* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is
- * honoured up to this many seconds; a refresh starts early enough to take
- * the whole TPOAuthHTTPTimeout plus this margin before the token expires
- * (at most half the token's lifetime early). */
-#define TPO_REFRESH_RETRY_AFTER_MAX 600
-#define TPO_REFRESH_MARGIN_MS 250
-
-/* Cache entries of sessions outlive the session's end by this much. */
-#define TPO_SESSION_GRACE apr_time_from_sec(300)
+/* Refresh timing (TPO_REFRESH_RETRY_AFTER_MAX, TPO_REFRESH_MARGIN_MS) and
+ * the other fixed values are in tpo_defaults.h. */
+#define TPO_SESSION_GRACE apr_time_from_sec(TPO_SESSION_GRACE_S)
 
 #endif

@@ -9,17 +9,15 @@
 #include "tpo_http.h"
 #include "tpo_provider.h"   /* tpo_url_is_http */
 #include "tpo_log.h"
+#include "tpo_defaults.h"
 
-#define TPO_HTTP_DEFAULT_CONNECT_MS 3000L
-#define TPO_HTTP_DEFAULT_TIMEOUT_MS 10000L
-#define TPO_HTTP_DEFAULT_MAX (1024 * 1024)
 
 void tpo_http_opts_default(tpo_http_opts *o)
 {
     memset(o, 0, sizeof(*o));
-    o->connect_timeout_ms = TPO_HTTP_DEFAULT_CONNECT_MS;
-    o->timeout_ms = TPO_HTTP_DEFAULT_TIMEOUT_MS;
-    o->max_response = TPO_HTTP_DEFAULT_MAX;
+    o->connect_timeout_ms = TPO_DEF_HTTP_CONNECT_MS;
+    o->timeout_ms = TPO_DEF_HTTP_TIMEOUT_MS;
+    o->max_response = TPO_DEF_HTTP_MAX_RESPONSE_BYTES;
     o->verify_tls = 1;
     o->ca_file = NULL;
     o->user_agent = NULL;
@@ -240,13 +238,13 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
         tpo_http_opts_default(&o);
     }
     if (o.connect_timeout_ms <= 0) {
-        o.connect_timeout_ms = TPO_HTTP_DEFAULT_CONNECT_MS;
+        o.connect_timeout_ms = TPO_DEF_HTTP_CONNECT_MS;
     }
     if (o.timeout_ms <= 0) {
-        o.timeout_ms = TPO_HTTP_DEFAULT_TIMEOUT_MS;
+        o.timeout_ms = TPO_DEF_HTTP_TIMEOUT_MS;
     }
     if (o.max_response == 0) {
-        o.max_response = TPO_HTTP_DEFAULT_MAX;
+        o.max_response = TPO_DEF_HTTP_MAX_RESPONSE_BYTES;
     }
     if (method == NULL) {
         method = body ? "POST" : "GET";

@@ -9,9 +9,9 @@
 #include <apr_time.h>
 
 typedef struct tpo_http_opts {
-    long connect_timeout_ms;   /* default 3000 */
-    long timeout_ms;           /* total; default 10000 */
-    apr_size_t max_response;   /* bytes; default 1 MiB */
+    long connect_timeout_ms;   /* default TPO_DEF_HTTP_CONNECT_MS (tpo_defaults.h) */
+    long timeout_ms;           /* total; default TPO_DEF_HTTP_TIMEOUT_MS */
+    apr_size_t max_response;   /* bytes; default TPO_DEF_HTTP_MAX_RESPONSE_BYTES */
     int verify_tls;            /* 1 (default) */
     const char *ca_file;       /* NULL: system store */
     const char *user_agent;

@@ -11,8 +11,8 @@
 #include "tpo_token.h"
 #include "tpo_url.h"
 #include "tpo_log.h"
+#include "tpo_defaults.h"   /* TPO_TOKEN_BODY_MAX */
 
-#define TPO_TOKEN_BODY_MAX (1024 * 1024)
 #define TPO_TOKEN_MAX_LIFETIME (10LL * 366 * 24 * 3600)   /* "absurd" beyond this */
 #define TPO_TOKEN_ERROR_MAX 128
 #define TPO_TOKEN_ERROR_DESC_MAX 512
