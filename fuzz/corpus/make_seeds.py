@@ -93,6 +93,11 @@ for tgt in ("jws", "idtoken"):
     put(tgt, "parts_hs", b"\x01" + b'{"alg":"HS256","kid":"o1","crit":["b64"]}\0' + cj.encode() + b"\0" + b"\x22" * 32)
     put(tgt, "attacker_rs", b"\x02\x00\x00\x00" + cj.encode())
     put(tgt, "attacker_hs", b"\x02\x0a\x00\x05" + cj.encode())
+    put(tgt, "parts_eddsa", b"\x01" + b'{"alg":"EdDSA","kid":"d1"}\0' + cj.encode() + b"\0" + b"\x11" * 64)
+    put(tgt, "parts_es384", b"\x01" + b'{"alg":"ES384","kid":"e2"}\0' + cj.encode() + b"\0" + b"\x11" * 96)
+    put(tgt, "parts_rs256", b"\x01" + b'{"alg":"RS256","kid":"r1","typ":"JWT"}\0' + cj.encode() + b"\0" + b"\x11" * 256)
+    put(tgt, "parts_ps256_nokid", b"\x01" + b'{"alg":"PS256"}\0' + cj.encode() + b"\0" + b"\x11" * 256)
+    put(tgt, "attacker_ed", b"\x02\x09\x03\x00" + cj.encode())
 put("jws", "tamper", b"\x03\x01\x02" + cj.encode() + b"\0\x00\x10A\x00\x40B")
 put("idtoken", "claims_ok", b"\x03\x01" + cj.encode())
 for i, c in enumerate([dict(claims, aud=["client-1", "other"], azp="client-1"),
