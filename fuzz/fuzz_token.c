@@ -3,8 +3,8 @@
  * scopes arrays; see shared/PROVIDERS.md): whatever the body and status,
  * an accepted response has a usable access token and an expiry that is 0 or
  * within (now, now + 10 years]; an error response names its error; and no
- * failure detail repeats a token from the body (unless the same text is also
- * in a member the detail may quote, such as token_type) nor holds a control
+ * failure detail quotes a token from the body (checked by changing only that
+ * token and seeing the text go from the detail) nor holds a control
  * character (it goes to the error log). The expiry helpers
  * (durations, ISO-8601) run on the raw text too. */
 #include <jansson.h>
@@ -15,21 +15,35 @@
 
 static const int STATUS[] = { 200, 200, 200, 201, 400, 401, 403, 500, 503, 302 };
 
-/* 1 if detail quotes the token in `field`. A detail may quote other
- * members (an error code, an unsupported token_type): a token that also
- * appears inside one of those does not count. */
-static int contains_secret(const char *detail, json_t *body, const char *field)
+/* 1 if detail quotes the token in `field`: the detail holds it, and no
+ * longer does when only that member's value is changed (text that the detail
+ * holds anyway, from its own wording or a member it may quote such as a
+ * sanitised token_type, does not count). */
+static int contains_secret(apr_pool_t *p, const char *detail, json_t *body, const char *field,
+                           int status, apr_time_t now)
 {
-    json_t *v = json_is_object(body) ? json_object_get(body, field) : NULL, *o;
-    const char *s = json_is_string(v) ? json_string_value(v) : NULL, *name;
+    json_t *v = json_is_object(body) ? json_object_get(body, field) : NULL, *copy;
+    const char *s = json_is_string(v) ? json_string_value(v) : NULL, *d2 = NULL;
+    tpo_token_response t2;
+    char *alt, *text;
+    size_t n;
+    int quoted;
 
-    if (!detail || !s || strlen(s) < 6 || strstr(detail, s) == NULL) return 0;
-    json_object_foreach(body, name, o) {
-        if (strcmp(name, field) != 0 && json_is_string(o) && strstr(json_string_value(o), s)) {
-            return 0;
-        }
-    }
-    return 1;
+    if (!detail || !s || (n = strlen(s)) < 8 || strstr(detail, s) == NULL) return 0;
+    alt = apr_palloc(p, n + 1);
+    memset(alt, s[0] == 'Z' ? 'Y' : 'Z', n);
+    alt[n] = '\0';
+    copy = json_deep_copy(body);
+    CHECK(copy != NULL);
+    json_object_set_new(copy, field, json_string(alt));
+    text = json_dumps(copy, JSON_COMPACT);
+    json_decref(copy);
+    CHECK(text != NULL);
+    memset(&t2, 0, sizeof(t2));
+    (void)tpo_token_response_parse(p, text, strlen(text), status, now, &t2, &d2);
+    quoted = d2 == NULL || strstr(d2, s) == NULL;
+    free(text);
+    return quoted;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -70,9 +84,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     j = json_loadb(body, len, JSON_DECODE_ANY, NULL);
     if (j) {
-        CHECK(!contains_secret(detail, j, "access_token"));
-        CHECK(!contains_secret(detail, j, "refresh_token"));
-        CHECK(!contains_secret(detail, j, "id_token"));
+        CHECK(!contains_secret(p, detail, j, "access_token", status, now));
+        CHECK(!contains_secret(p, detail, j, "refresh_token", status, now));
+        CHECK(!contains_secret(p, detail, j, "id_token", status, now));
         json_decref(j);
     }
     (void)tpo_token_parse_duration(body);
