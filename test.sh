@@ -4,11 +4,13 @@
 #  1. installs what is missing (Debian packages; npm ci for the test IdPs)
 #  2. builds out of tree in ./build and runs the C unit tests (make check)
 #  3. runs the integration tests (real httpd + oidc-provider + headless Chromium)
+#  3c. runs every libFuzzer target (fuzz/) for a few seconds
 #  4. builds ./build-asan with --enable-asan, runs the unit tests there and the
 #     integration tests again with libasan preloaded into apache2 (no browser test)
 #  5. prints one line "N passed, N failed" and exits non-zero on any failure.
 #
-# Environment: TPO_SKIP_ASAN=1 skips step 4; PYTEST_ARGS adds pytest arguments.
+# Environment: TPO_SKIP_ASAN=1 skips step 4; PYTEST_ARGS adds pytest arguments;
+# TPO_SKIP_FUZZ=1 skips the fuzz step, TPO_FUZZ_SECONDS sets its time per target (10).
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")"
@@ -43,7 +45,8 @@ fail_step() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); echo "test.sh: FAILED: $
 # ------------------------------------------------------------------ 1. install
 PKGS=(apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libssl-dev libapr1-dev
       libaprutil1-dev check pkg-config autoconf automake libtool make gcc
-      python3-pytest python3-requests python3-selenium chromium chromium-driver)
+      python3-pytest python3-requests python3-selenium chromium chromium-driver
+      clang libclang-rt-14-dev)
 
 install_deps() {
     local missing=() p
@@ -217,6 +220,24 @@ if [ "${TPO_SKIP_BENCH:-}" != 1 ] && [ -f build/src/.libs/mod_tp_oauth.so ]; the
     else
         fail_step "bench/run --smoke (exit $rc, see build/bench-smoke.out)"
     fi
+fi
+
+# ------------------------------------------------------------------ 3c. fuzz
+# Every libFuzzer target (fuzz/) for a short run on its seed corpus: one pass
+# per target; a crash, leak, UBSan report or oracle failure is a failure.
+if [ "${TPO_SKIP_FUZZ:-}" != 1 ]; then
+    say "fuzz targets (fuzz/run -t ${TPO_FUZZ_SECONDS:-10} -j 2)"
+    rc=0
+    mkdir -p build
+    timeout 600 fuzz/run -t "${TPO_FUZZ_SECONDS:-10}" -j 2 >build/fuzz.out 2>&1 || rc=$?
+    cat build/fuzz.out
+    p=$(grep -c ": ok," build/fuzz.out || true)
+    f=$(sed -n 's/^fuzz: [0-9]* passed, \([0-9]*\) failed$/\1/p' build/fuzz.out | tail -1)
+    f=${f:-1}
+    if ((rc != 0 && f == 0)); then f=1; fi
+    ((f == 0)) || FAILURES+=("fuzz: $f failed (see fuzz/build/logs/)")
+    echo "fuzz: $p passed, $f failed"
+    PASSED=$((PASSED + p)); FAILED=$((FAILED + f))
 fi
 
 # ------------------------------------------------------------------ 4. ASan
