@@ -112,11 +112,15 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_once_begin();
     fuzz_init_apr();
     apr_pool_create(&cpool, fuzz_root);
-    CHECK(tpo_crypt_cache_create(cpool, &mem, "correct horse battery staple A", NULL, &cur, &err)
+    /* two key-file keys (fast; the passphrase path adds only scrypt before
+     * the same derivation, which the unit tests check) */
+    static tpo_crypt_key ka, kb;
+    CHECK(tpo_crypt_key_from_bytes("correct horse battery staple A, 32+ bytes", 41, &ka, &err)
           == APR_SUCCESS);
-    CHECK(tpo_crypt_cache_create(cpool, &mem, "correct horse battery staple B",
-                                 "correct horse battery staple A", &rotated, &err)
+    CHECK(tpo_crypt_key_from_bytes("correct horse battery staple B, 32+ bytes", 41, &kb, &err)
           == APR_SUCCESS);
+    CHECK(tpo_crypt_cache_create(cpool, &mem, &ka, NULL, &cur, &err) == APR_SUCCESS);
+    CHECK(tpo_crypt_cache_create(cpool, &mem, &kb, &ka, &rotated, &err) == APR_SUCCESS);
     fuzz_once_end();
     return 0;
 }
