@@ -179,9 +179,22 @@ install_test() {  # make install into a staging root: the module and the a2enmod
     fi
 }
 
-if build_tree build; then
+symbols_test() {  # the module exports tp_oauth_module only and has no test-only hooks
+    local so=build/src/.libs/mod_tp_oauth.so exported
+    exported=$(nm -D --defined-only "$so" | awk '{ print $3 }' | sort | tr '\n' ' ')
+    if [ "$exported" = "tp_oauth_module " ] && ! nm "$so" | grep -q crash_at \
+        && grep -q "mod_tp_oauth/$(sed -n 's/^AC_INIT(\[mod_tp_oauth\], \[\([^]]*\)\].*/\1/p' configure.ac)" "$so"; then
+        PASSED=$((PASSED + 1)); echo "module symbols: 1 passed, 0 failed"
+    else
+        fail_step "module symbols (exported: $exported; want tp_oauth_module only, no test hooks, the version)"
+    fi
+}
+
+if build_tree build --enable-werror; then
     say "make install (staging root)"
     install_test
+    say "module symbols"
+    symbols_test
     unit_tests build "build"
     # -------------------------------------------------------------- 3. integration
     if [ -f test/fakeidp/selftest.mjs ]; then
@@ -222,7 +235,7 @@ fi
 # ------------------------------------------------------------------ 4. ASan
 if [ "${TPO_SKIP_ASAN:-}" = 1 ]; then
     say "ASan pass skipped (TPO_SKIP_ASAN=1)"
-elif build_tree build-asan --enable-asan; then
+elif build_tree build-asan --enable-asan --enable-werror; then
     unit_tests build-asan "asan"
     libasan=$(gcc -print-file-name=libasan.so)
     TPO_MODULE=$ROOT/build-asan/src/.libs/mod_tp_oauth.so TPO_HTTPD_PRELOAD=$libasan \

@@ -109,6 +109,10 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     log_server = s;
     tpo_log_set(core_log, s->log.level > APLOG_DEBUG ? APLOG_DEBUG : TPO_LOG_DEBUG);
     tpo_http_global_init();
+    /* the version, once per start or restart (not on the first pass that only checks the config) */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "mod_tp_oauth/%s loaded", TPO_VERSION);
+    }
     if (sc->cache_type != TPO_CACHE_SHM) {
         /* the distributed cache is connected per child (child_init) */
         tpo_session_cache = tpo_pending_cache = NULL;

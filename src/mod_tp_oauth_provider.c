@@ -65,7 +65,7 @@ void tpo_provider_http_opts(const tpo_provider_conf *pc, tpo_http_opts *o)
     o->timeout_ms = pc->timeout_ms;
     o->max_response = (apr_size_t)pc->max_response;
     o->ca_file = pc->ca_file;
-    o->user_agent = "mod_tp_oauth";
+    o->user_agent = TPO_HTTP_USER_AGENT;
 }
 
 static tpo_rt_status http_status_of(tpo_http_result res)

@@ -42,6 +42,7 @@
 #define BYTES_PER_ENTRY 512u         /* max_entries = bytes / this when not given */
 #define MAX_ATTEMPTS   200
 
+#ifdef TPO_TESTING
 static int crash_point;     /* test hook, see tpo_shm_cache_test_crash_at() */
 
 static void crash_if(int point)
@@ -53,6 +54,9 @@ static void crash_if(int point)
         _exit(TPO_SHM_CRASH_EXIT);
     }
 }
+#else
+#define crash_if(point) ((void)0)   /* the hooks exist in the unit-test build only */
+#endif
 
 /* ------------------------------------------------------------------ hash */
 
@@ -704,7 +708,9 @@ apr_uint64_t tpo_shm_cache_repairs(tpo_cache *tc)
     return __atomic_load_n(&((shm_cache *)tc->impl)->h->repairs, __ATOMIC_RELAXED);
 }
 
+#ifdef TPO_TESTING
 void tpo_shm_cache_test_crash_at(int point)
 {
     crash_point = point;
 }
+#endif

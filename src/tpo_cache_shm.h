@@ -46,7 +46,9 @@ apr_size_t tpo_shm_cache_max_value(tpo_cache *c);
  * being written is dropped). Worth a log line when it grows. */
 apr_uint64_t tpo_shm_cache_repairs(tpo_cache *c);
 
-/* Test only (never call it in the server): make the calling process _exit()
+#ifdef TPO_TESTING
+/* Test only (built with -DTPO_TESTING for the unit tests, never in the module):
+ * make the calling process _exit()
  * with TPO_SHM_CRASH_EXIT at a point inside its next cache operation while it
  * holds cache locks, to exercise the robust-lock recovery. */
 #define TPO_SHM_CRASH_NONE           0
@@ -55,5 +57,6 @@ apr_uint64_t tpo_shm_cache_repairs(tpo_cache *c);
 #define TPO_SHM_CRASH_HOLDING_ALLOC  3  /* set/add(): mid-allocation, allocator lock held */
 #define TPO_SHM_CRASH_EXIT           77
 void tpo_shm_cache_test_crash_at(int point);
+#endif
 
 #endif

@@ -21,7 +21,7 @@ void tpo_http_opts_default(tpo_http_opts *o)
     o->max_response = TPO_HTTP_DEFAULT_MAX;
     o->verify_tls = 1;
     o->ca_file = NULL;
-    o->user_agent = NULL;
+    o->user_agent = TPO_HTTP_USER_AGENT;
 }
 
 void tpo_http_global_init(void)

@@ -7,13 +7,19 @@
 #include <apr_tables.h>
 #include <apr_errno.h>
 
+#ifndef TPO_VERSION
+#define TPO_VERSION "unknown"   /* the build passes -DTPO_VERSION (configure.ac's version) */
+#endif
+/* The User-Agent of every outbound request (default of tpo_http_opts). */
+#define TPO_HTTP_USER_AGENT "mod_tp_oauth/" TPO_VERSION
+
 typedef struct tpo_http_opts {
     long connect_timeout_ms;   /* default 3000 */
     long timeout_ms;           /* total; default 10000 */
     apr_size_t max_response;   /* bytes; default 1 MiB */
     int verify_tls;            /* 1 (default) */
     const char *ca_file;       /* NULL: system store */
-    const char *user_agent;
+    const char *user_agent;    /* default TPO_HTTP_USER_AGENT */
 } tpo_http_opts;
 
 typedef enum {

@@ -418,7 +418,9 @@ START_TEST(opts_defaults)
     ck_assert_uint_eq(o.max_response, 1024 * 1024);
     ck_assert_int_eq(o.verify_tls, 1);
     ck_assert_ptr_null(o.ca_file);
-    ck_assert_ptr_null(o.user_agent);
+    /* the version is in the default User-Agent */
+    ck_assert_str_eq(o.user_agent, "mod_tp_oauth/" TPO_VERSION);
+    ck_assert_str_eq(TPO_VERSION, PACKAGE_VERSION);
 }
 END_TEST
 
