@@ -33,6 +33,10 @@ if ((${#missing[@]})); then
     $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# a Node.js >= 20 for oidc-provider (from the npm registry when the system's is older)
+. "$ROOT/tools/node.sh"
+tpo_ensure_node "$ROOT" || { echo "$0: no Node.js >= $TPO_NODE_MAJOR" >&2; exit 2; }
+
 if [ ! -f test/idp/node_modules/.package-lock.json ] \
     || [ test/idp/package-lock.json -nt test/idp/node_modules/.package-lock.json ]; then
     echo "demo: npm ci in test/idp"

@@ -41,9 +41,13 @@ say() { printf '\n==== %s\n' "$*"; }
 fail_step() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); echo "test.sh: FAILED: $1" >&2; }
 
 # ------------------------------------------------------------------ 1. install
-PKGS=(apache2 apache2-dev libcurl4-openssl-dev libjansson-dev libssl-dev libapr1-dev
-      libaprutil1-dev check pkg-config autoconf automake libtool make gcc
-      python3-pytest python3-requests python3-selenium chromium chromium-driver)
+# Everything a test, the benchmark smoke run, distcheck or the package test uses: a test
+# never skips for a missing program on a machine where test.sh has run.
+PKGS=(apache2 apache2-dev apache2-utils libcurl4-openssl-dev libjansson-dev libssl-dev libapr1-dev
+      libaprutil1-dev check pkg-config autoconf automake libtool make gcc git
+      python3-pytest python3-requests python3-selenium chromium chromium-driver
+      memcached redis-server redis-sentinel wrk valgrind clang libclang-rt-14-dev
+      debootstrap devscripts debhelper lintian dpkg-dev fakeroot binutils)
 
 install_deps() {
     local missing=() p
@@ -76,6 +80,10 @@ npm_ci() {  # npm ci in $1 when node_modules is missing or older than package-lo
 
 say "dependencies"
 install_deps || { fail_step "installing Debian packages"; DONE=1; exit 1; }
+# shellcheck source=tools/node.sh
+. "$ROOT/tools/node.sh"
+tpo_ensure_node "$ROOT" || { fail_step "a Node.js >= $TPO_NODE_MAJOR (tools/node.sh)"; DONE=1; exit 1; }
+echo "node: $TPO_NODE_BIN $("$TPO_NODE_BIN" --version)"
 npm_ci test/idp || { fail_step "npm ci in test/idp"; DONE=1; exit 1; }
 npm_ci test/fakeidp || { fail_step "npm ci in test/fakeidp"; DONE=1; exit 1; }
 
@@ -147,14 +155,19 @@ unit_tests() {  # unit_tests DIR LABEL: make check, per-test results, counts
 
 pytest_run() {  # pytest_run LABEL LOGFILE [pytest args...]: counts from pytest's closing line
     local label=$1 logf=$2; shift 2
-    local rc=0 last p=0 f=0 e=0
+    local rc=0 last p=0 f=0 e=0 sk=0
     say "integration tests ($label)"
     # shellcheck disable=SC2086
-    timeout 1500 "$PY" -m pytest -p no:cacheprovider -rfE ${PYTEST_ARGS:-} "$@" 2>&1 | tee "$logf" || rc=$?
+    timeout 1500 "$PY" -m pytest -p no:cacheprovider -rfEs ${PYTEST_ARGS:-} "$@" 2>&1 | tee "$logf" || rc=$?
     last=$(grep -E '(([0-9]+ (passed|failed|errors?|skipped|deselected|xfailed|xpassed|warnings?))|no tests ran)(, [0-9]+ [a-z]+)* in [0-9.]+s' "$logf" | tail -1 || true)
     [[ $last =~ ([0-9]+)\ passed ]] && p=${BASH_REMATCH[1]}
     [[ $last =~ ([0-9]+)\ failed ]] && f=${BASH_REMATCH[1]}
     [[ $last =~ ([0-9]+)\ error ]] && e=${BASH_REMATCH[1]}
+    # a skipped test is a failure here: test.sh installed everything the tests use
+    [[ $last =~ ([0-9]+)\ skipped ]] && sk=${BASH_REMATCH[1]}
+    if ((sk)); then
+        f=$((f + sk)); FAILURES+=("$label: $sk skipped (see SKIPPED in $logf)")
+    fi
     if ((p + f + e == 0)) || { ((rc != 0)) && ((f + e == 0)); }; then
         f=$((f + 1)); FAILURES+=("$label: pytest exit $rc, ran no test or stopped: ${last:-no summary}")
     elif ((f + e)); then
