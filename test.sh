@@ -228,6 +228,38 @@ else
     fail_step "build (./build)"
 fi
 
+# ------------------------------------------------------------------ 3a. distcheck
+# make distcheck as a normal user: the tarball builds, passes its unit tests, installs
+# into a staging prefix and uninstalls without leaving files behind.
+DIST_USER=${TPO_DIST_USER:-tpobuild}
+distcheck_test() {
+    local dir rc=0 as=()
+    if [ "$(id -u)" = 0 ]; then   # root: as $DIST_USER (created when missing)
+        if ! id "$DIST_USER" >/dev/null 2>&1; then
+            useradd --system --create-home --shell /usr/sbin/nologin "$DIST_USER" || return 1
+        fi
+        as=(runuser -u "$DIST_USER" --)
+    fi
+    dir=$("${as[@]}" mktemp -d /tmp/tpo-distcheck.XXXXXX) || return 1
+    "${as[@]}" sh -c "cd '$dir' && '$ROOT/configure' >configure.out 2>&1 \
+        && CK_DEFAULT_TIMEOUT=60 timeout 1800 make distcheck >distcheck.out 2>&1" || rc=$?
+    cp "$dir/distcheck.out" build/distcheck.out 2>/dev/null || cp "$dir/configure.out" build/distcheck.out
+    if ((rc == 0)) && grep -q "archives ready for distribution" build/distcheck.out; then
+        rm -rf "$dir"
+        return 0
+    fi
+    tail -40 build/distcheck.out
+    return 1
+}
+if [ -f build/src/.libs/mod_tp_oauth.so ]; then
+    say "make distcheck (as a normal user)"
+    if distcheck_test; then
+        PASSED=$((PASSED + 1)); echo "make distcheck: 1 passed, 0 failed"
+    else
+        fail_step "make distcheck as a normal user (see build/distcheck.out)"
+    fi
+fi
+
 # ------------------------------------------------------------------ 3b. bench smoke
 # The benchmark is not part of pass/fail on its numbers (machines are noisy),
 # but a short run of it is, so that it cannot rot: it fails only when a server
