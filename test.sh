@@ -260,7 +260,71 @@ if [ -f build/src/.libs/mod_tp_oauth.so ]; then
     fi
 fi
 
-# ------------------------------------------------------------------ 3b. bench smoke
+# ------------------------------------------------------------------ 3b. Debian package
+# dpkg-buildpackage -b on a clean copy, lintian without errors, install into the system's
+# Apache (a2enmod, apachectl configtest), one real login through the packaged module,
+# then purge: no module, no a2enmod files left. Root only (it changes the system).
+PKG=libapache2-mod-tp-oauth
+PKG_SO=/usr/lib/apache2/modules/mod_tp_oauth.so
+package_test() {
+    local tmp log=$ROOT/build/package.out deb f
+    tmp=$(mktemp -d /tmp/tpo-deb.XXXXXX)
+    mkdir "$tmp/src"
+    tar -C "$ROOT" --exclude=./build --exclude=./build-asan --exclude=node_modules \
+        --exclude=./.node --exclude=./.git --exclude=./run --exclude=./bench/results -cf - . \
+        | tar -C "$tmp/src" -xf -
+    echo "dpkg-buildpackage -us -uc -b in $tmp/src"
+    (cd "$tmp/src" && timeout 1800 dpkg-buildpackage -us -uc -b) >"$log" 2>&1 \
+        || { tail -30 "$log"; echo "dpkg-buildpackage failed"; return 1; }
+    deb=$(ls "$tmp"/${PKG}_*.deb)
+    echo "lintian (errors fail):"
+    id "$DIST_USER" >/dev/null 2>&1 \
+        || useradd --system --create-home --shell /usr/sbin/nologin "$DIST_USER" || return 1
+    chmod -R a+rX "$tmp"
+    timeout 600 runuser -u "$DIST_USER" -- lintian --fail-on error "$tmp"/${PKG}_*.changes \
+        | sed 's/^/  lintian: /' || { echo "lintian reported errors"; return 1; }
+    echo "  lintian: done"
+    if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q "install ok installed"; then
+        echo "$PKG is installed already: not touching the system's copy"; return 1
+    fi
+    [ ! -e "$PKG_SO" ] || { echo "$PKG_SO exists without the package: not overwriting it"; return 1; }
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y -q --no-install-recommends "$deb" >>"$log" 2>&1 \
+        || { tail -20 "$log"; echo "installing $deb failed"; return 1; }
+    local ok=1
+    a2enmod tp_oauth || ok=0
+    [ -e /etc/apache2/mods-enabled/tp_oauth.load ] || { echo "a2enmod: no mods-enabled/tp_oauth.load"; ok=0; }
+    apachectl configtest || { echo "apachectl configtest failed"; ok=0; }
+    apachectl -t -D DUMP_MODULES 2>/dev/null | grep -q "tp_oauth_module" \
+        || { echo "the system's Apache does not load tp_oauth_module"; ok=0; }
+    if ((ok)); then
+        TPO_MODULE=$PKG_SO timeout 600 "$PY" -m pytest -p no:cacheprovider -q -rfEs \
+            test/integration/test_login.py -k "test_login_shows_user_and_claims or test_version_logged" \
+            >"$ROOT/build/package-login.log" 2>&1 || ok=0
+        tail -3 "$ROOT/build/package-login.log"
+        grep -qE '^2 passed' "$ROOT/build/package-login.log" || { echo "login through $PKG_SO failed"; ok=0; }
+    fi
+    a2dismod -q tp_oauth >/dev/null 2>&1 || true
+    DEBIAN_FRONTEND=noninteractive timeout 600 apt-get purge -y -q "$PKG" >>"$log" 2>&1 \
+        || { echo "apt-get purge $PKG failed"; ok=0; }
+    for f in "$PKG_SO" /etc/apache2/mods-available/tp_oauth.load /etc/apache2/mods-available/tp_oauth.conf \
+        /etc/apache2/mods-enabled/tp_oauth.load /etc/apache2/mods-enabled/tp_oauth.conf; do
+        [ ! -e "$f" ] || { echo "left after purge: $f"; ok=0; }
+    done
+    if dpkg-query -W -f='${Status}' "$PKG" 2>/dev/null | grep -q installed; then echo "$PKG still installed"; ok=0; fi
+    apachectl configtest >/dev/null 2>&1 || { echo "apachectl configtest fails after the purge"; ok=0; }
+    ((ok)) && rm -rf "$tmp"
+    ((ok))
+}
+if [ "$(id -u)" = 0 ] && [ "${TPO_SKIP_PACKAGE:-}" != 1 ] && [ -f build/src/.libs/mod_tp_oauth.so ]; then
+    say "Debian package: build, lintian, install, a2enmod, configtest, login, purge"
+    if package_test; then
+        PASSED=$((PASSED + 1)); echo "Debian package: 1 passed, 0 failed"
+    else
+        fail_step "Debian package $PKG (see build/package.out)"
+    fi
+fi
+
+# ------------------------------------------------------------------ 3c. bench smoke
 # The benchmark is not part of pass/fail on its numbers (machines are noisy),
 # but a short run of it is, so that it cannot rot: it fails only when a server
 # does not start or a configuration does not serve the real content.
