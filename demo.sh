@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 # demo.sh: mod_tp_oauth protecting a CGI app, with a local OpenID Provider.
 #
 #   Apache:  http://127.0.0.1:8080/app/whoami.cgi   (server root under ./run/demo)

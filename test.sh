@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 # test.sh: every test of mod_tp_oauth, on a fresh Debian 12 machine (as root).
 #
 #  1. installs what is missing (Debian packages; npm ci for the test IdPs)

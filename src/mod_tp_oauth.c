@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* mod_tp_oauth: the module record and the hooks. Thin on purpose: the
  * protocol lives in tpo_*.c, the request stages in mod_tp_oauth_*.c. */
 #include <apr_atomic.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The directives: every TPOAuth* handler, the parsers of their arguments,
  * and the tpo_cmds[] table. Defaults and cross-directive checks are applied
  * later, in mod_tp_oauth_config_check.c. */

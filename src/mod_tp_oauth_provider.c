@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Per-process provider state: the metadata (from discovery or from the
  * configuration) and the JWK Set, fetched once, shared by the threads of
  * the process, refetched after a failure (with a back-off) or, for the JWKS,

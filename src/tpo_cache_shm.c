@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Shared-memory cache backend (see tpo_cache_shm.h): hashing, the index,
  * allocation and eviction, the operations and the segment setup. The segment
  * layout is in tpo_cache_shm_private.h, crash repair in tpo_cache_shm_repair.c.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Shared-memory cache backend: one anonymous APR shared-memory segment,
  * created in the parent before the children fork (so every child sees it),
  * kept across graceful restarts by the glue.

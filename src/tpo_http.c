@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Outbound HTTP with libcurl: one easy handle per request, owned by the
  * request's pool. */
 #include <stdlib.h>

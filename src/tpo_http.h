@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Outbound HTTP with libcurl: TLS verification on, connect and total
  * timeouts, a response size cap, no redirects followed, http/https only. */
 #ifndef TPO_HTTP_H

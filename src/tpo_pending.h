@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Pending logins: what the module holds between the redirect to the
  * authorization server and the callback. Stored in the cache under
  * "st:" + state (single use: taken with an atomic delete), bound to the

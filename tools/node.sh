@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 # tools/node.sh: sourced by test.sh, demo.sh and bench/run (bash).
 #
 # tpo_ensure_node ROOT

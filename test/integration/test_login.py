@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """End-to-end login through a real httpd, the module and a real OpenID Provider
 (oidc-provider's devInteractions forms), plus configtest refusals."""
 

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Sessions (issue: session storage, lifetimes, distributed cache, logout), against a
 real httpd with the module, the real oidc-provider (test/idp), the fake provider
 (test/fakeidp), and memcached / Redis started here:

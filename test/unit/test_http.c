@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* libcurl client against tiny HTTP servers on 127.0.0.1 (a thread with
  * plain sockets per test; every wait is bounded and every socket closed).
  *
