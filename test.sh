@@ -3,14 +3,20 @@
 # Licensed under the Apache License, Version 2.0 (see LICENSE).
 # test.sh: every test of mod_tp_oauth, on a fresh Debian 12 machine (as root).
 #
-#  1. installs what is missing (Debian packages; npm ci for the test IdPs)
-#  2. builds out of tree in ./build and runs the C unit tests (make check)
-#  3. runs the integration tests (real httpd + oidc-provider + headless Chromium)
+#  1. installs what is missing (Debian packages for every test, the benchmark, distcheck
+#     and packaging; a Node.js >= 20 via tools/node.sh; npm ci for the test IdPs)
+#  2. builds out of tree in ./build (--enable-werror), checks make install into a staging
+#     root and the module's exported symbols, runs the C unit tests (make check)
+#  3. runs the integration tests (real httpd + oidc-provider + headless Chromium; a skipped
+#     test counts as a failure), make distcheck as a normal user, the Debian package
+#     (build, lintian, install, a2enmod, configtest, a login, purge; root only) and a
+#     benchmark smoke run
 #  4. builds ./build-asan with --enable-asan, runs the unit tests there and the
 #     integration tests again with libasan preloaded into apache2 (no browser test)
 #  5. prints one line "N passed, N failed" and exits non-zero on any failure.
 #
-# Environment: TPO_SKIP_ASAN=1 skips step 4; PYTEST_ARGS adds pytest arguments.
+# Environment: TPO_SKIP_ASAN=1 skips step 4, TPO_SKIP_BENCH=1 the benchmark smoke run,
+# TPO_SKIP_PACKAGE=1 the Debian package; PYTEST_ARGS adds pytest arguments.
 set -euo pipefail
 
 cd "$(dirname "$(readlink -f "$0")")"
