@@ -52,7 +52,7 @@ fail_step() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); echo "test.sh: FAILED: $
 # Everything a test, the benchmark smoke run, distcheck or the package test uses: a test
 # never skips for a missing program on a machine where test.sh has run.
 PKGS=(apache2 apache2-dev apache2-utils libcurl4-openssl-dev libjansson-dev libssl-dev libapr1-dev
-      libaprutil1-dev check pkg-config autoconf automake libtool make gcc git
+      libaprutil1-dev check pkg-config autoconf automake libtool make gcc build-essential git
       python3-pytest python3-requests python3-selenium chromium chromium-driver
       memcached redis-server redis-sentinel wrk valgrind clang libclang-rt-14-dev
       debootstrap devscripts debhelper lintian dpkg-dev fakeroot binutils)
