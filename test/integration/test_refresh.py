@@ -191,13 +191,20 @@ class TokenProxy:
         self.latest_rt = {}
         self.rt_owner = {}
         self.lock = threading.Lock()
+        self.inflight = 0     # token requests still being handled (a slow one outlives its test)
         proxy = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.0"
 
             def do_POST(self):
-                proxy._handle(self)
+                with proxy.lock:
+                    proxy.inflight += 1
+                try:
+                    proxy._handle(self)
+                finally:
+                    with proxy.lock:
+                        proxy.inflight -= 1
 
             def log_message(self, *args):
                 pass
@@ -438,6 +445,10 @@ def _rig_health(request):
     if "rig" not in request.fixturenames:
         return
     rig = request.getfixturevalue("rig")
+    # a delayed token request (slow-provider tests) must not reach the IdP during the next
+    # test, where it would count as that test's refresh grant
+    h.wait_until(lambda: rig.proxy.inflight == 0, 20, interval=0.05,
+                 what="the token proxy's delayed requests to finish")
     rig.proxy.reset()
     if rig.idp.proc is None:          # a test stopped it and failed before restarting it
         rig.idp.start()
