@@ -1,4 +1,6 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 # demo.sh: mod_tp_oauth protecting a CGI app, with a local OpenID Provider.
 #
 #   Apache:  http://127.0.0.1:8080/app/whoami.cgi   (server root under ./run/demo)
@@ -32,6 +34,10 @@ if ((${#missing[@]})); then
     $sudo apt-get update -q
     $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
+
+# a Node.js >= 20 for oidc-provider (from the npm registry when the system's is older)
+. "$ROOT/tools/node.sh"
+tpo_ensure_node "$ROOT" || { echo "$0: no Node.js >= $TPO_NODE_MAJOR" >&2; exit 2; }
 
 if [ ! -f test/idp/node_modules/.package-lock.json ] \
     || [ test/idp/package-lock.json -nt test/idp/node_modules/.package-lock.json ]; then

@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """mod_tp_oauth benchmark suite (started by bench/run, which installs and builds first).
 
 What it measures, on loopback, with Debian's apache2 (mpm_event):

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
 // login_flood.mjs: many complete logins through mod_tp_oauth and test/fakeidp's `oidc` mode
 // (the provider logs the user in by itself), with a bounded number in flight.
 //

@@ -1,3 +1,5 @@
+-- SPDX-License-Identifier: Apache-2.0
+-- Licensed under the Apache License, Version 2.0 (see LICENSE).
 -- wrk_status.lua: counts wrk's responses by HTTP status, so that a run in which any response
 -- is not 200 (a 302 to the login page, a 401, a 500 ...) is seen, not only wrk's own
 -- "Non-2xx or 3xx" count (which ignores redirects).

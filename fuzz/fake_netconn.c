@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* A socket-free stand-in for tpo_netconn.c (see fake_netconn.h), linked into
  * the memcached and Redis targets in its place. It keeps the contract of
  * tpo_netconn.h that the reply parsers depend on: lines end in CRLF (a bare

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The connection layer of tpo_netconn.h without sockets, for the memcached
  * and Redis reply parsers: every byte "received" comes from the fuzzer. */
 #ifndef FAKE_NETCONN_H

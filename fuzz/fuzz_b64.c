@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* base64url: decode hostile text; whatever decodes re-encodes to the same
  * text (canonical form only, padding aside), and every byte string survives
  * encode then decode. */

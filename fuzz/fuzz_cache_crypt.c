@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The encrypting cache wrapper (tpo_cache_crypt.c) over an in-memory inner
  * cache that an attacker controls (as one with read/write access to
  * memcached or Redis would):

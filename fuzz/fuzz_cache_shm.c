@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The shared-memory cache (tpo_cache_shm.c) against a model: the input is a
  * sequence of get/set/add/del operations (and expired sets, oversized sets,
  * over-long keys) on a few short keys with values of up to a few blocks, in

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Claim rendering (names and values) from hostile claims, as an IdP or a
  * userinfo endpoint could send them: every variable name is [A-Za-z0-9_]
  * and every header name [A-Za-z0-9-] (non-empty), every header value is

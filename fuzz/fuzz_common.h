@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Shared bits of the libFuzzer targets: APR set up once, one pool per input
  * (destroyed after it, so its cleanups run and LeakSanitizer sees the rest),
  * a small reader over the input bytes, and CHECK() for the oracles. */

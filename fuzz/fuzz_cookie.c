@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Cookie header parsing: find a name (fixed ones and one from the input) in a
  * hostile Cookie header; a hit points inside the header, after a '=', and
  * a value never runs into the next pair. Set-Cookie building

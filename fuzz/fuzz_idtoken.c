@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* ID token validation (OIDC Core 3.1.3.7) against keys generated in this
  * process. Forgery oracle: a token made from the input (as it is, from
  * header/payload/signature parts, or signed by the attacker's keys or with

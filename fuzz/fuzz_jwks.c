@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* JWK Set parsing on a hostile set (what a compromised or spoofed jwks_uri
  * could serve): the parser survives anything, every key it keeps is usable
  * (a kty, a public key or an oct secret), and tokens signed in this process

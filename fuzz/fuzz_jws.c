@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* JWS parsing and verification against a JWK Set of keys generated in this
  * process (RSA, P-256, P-384, Ed25519 and an oct key) plus a client secret
  * as HS key, with a forgery oracle: no token made from the input may verify.

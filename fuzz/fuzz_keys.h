@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Keys for the JOSE targets, generated fresh in every fuzzing process: the
  * fuzzer (and the seed corpus) cannot know them, so no input it makes can
  * carry a valid signature by them. The forgery oracles rest on that. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* memcached text-protocol replies (tpo_cache_memcache.c) from a hostile
  * server, through a socket-free connection layer (fake_netconn.c). */
 #include "fuzz_common.h"

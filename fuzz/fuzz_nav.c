@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Navigation detection on hostile header values: never a navigation unless
  * the method is GET, there is no X-Requested-With and Accept is present;
  * the answer does not depend on anything past the values' ends. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Discovery documents (OIDC Discovery / RFC 8414) from a hostile provider:
  * an accepted document has the issuer asked for and an absolute http(s) URL
  * for every endpoint it names; the URL check itself runs on raw text. */

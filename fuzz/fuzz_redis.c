@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Redis RESP replies (tpo_cache_redis.c) from a hostile server, with and
  * without AUTH on connect, through a socket-free connection layer
  * (fake_netconn.c). */

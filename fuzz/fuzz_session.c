@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The session record decoder on hostile bytes (what a tampered or corrupt
  * cache would hand it): it never reads outside the record, every string it
  * returns lies inside the record and ends there, and a record it accepts

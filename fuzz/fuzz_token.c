@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Token endpoint responses in every provider shape (RFC 6749, string and
  * duration expires_in, expires_at epoch/ISO-8601, error_code/message errors,
  * scopes arrays; see shared/PROVIDERS.md): whatever the body and status,

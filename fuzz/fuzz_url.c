@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Query strings and return URLs (tpo_url): hostile query strings parse
  * within the parameter limit and survive encode/re-parse; percent-decoding
  * inverts percent-encoding; HTML escaping leaves no markup character; and a

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* mod_tp_oauth: the module record and the hooks. Thin on purpose: the
  * protocol lives in tpo_*.c, the request stages in mod_tp_oauth_*.c. */
 #include <apr_atomic.h>
@@ -217,6 +219,10 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     log_server = s;
     tpo_log_set(core_log, s->log.level > APLOG_DEBUG ? APLOG_DEBUG : TPO_LOG_DEBUG);
     tpo_http_global_init();
+    /* the version, once per start or restart (not on the first pass that only checks the config) */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "mod_tp_oauth/%s loaded", TPO_VERSION);
+    }
     if (login_key_init(s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* check_authn for `AuthType tp-oauth`: the per-request hot path (session
  * cookie -> one cache lookup -> flat record -> REMOTE_USER and the
  * pre-rendered environment), and the start of a login for a navigation that

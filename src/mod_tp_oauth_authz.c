@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Authorization on claims and scopes as Apache 2.4 authz providers, so they
  * compose with <RequireAll>/<RequireAny>/<RequireNone>:
  *

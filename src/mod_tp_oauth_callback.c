@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The redirect URI: take the pending login (one use), exchange the code
  * with its code_verifier, validate the ID token, open a session and send the
  * browser back to the page it asked for. Every failure: one status, one page,

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Configuration records: creation and merging of the server and directory
  * configurations, and the typed getters the rest of the module reads them
  * through. The directives live in mod_tp_oauth_directives.c, the

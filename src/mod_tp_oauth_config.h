@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Configuration: directives, defaults, merging and the check_config pass
  * that refuses incomplete or contradictory provider definitions. */
 #ifndef MOD_TP_OAUTH_CONFIG_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The check_config pass that makes `apachectl configtest` refuse an
  * incomplete or contradictory setup: provider defaults and validation, the
  * list of headers stripped from requests, and the check that every

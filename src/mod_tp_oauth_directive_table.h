@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The directive table: one row per directive. Include it after defining
  *
  *   TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help)

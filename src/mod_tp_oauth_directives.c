@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The directives: the typed handlers driven by the directive table
  * (mod_tp_oauth_directive_table.h), the handlers of the directives with
  * their own syntax, and tpo_cmds[] generated from the table. Defaults come

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Identity for the application: the pre-rendered variables and headers of
  * the session, the removal of every client header that could impersonate
  * one of ours, the pass-through mode, and the session info endpoint. */

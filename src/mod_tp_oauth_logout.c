@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* <redirect URI>/logout[?return=URL]: ends the local session (cache entry
  * and cookie), revokes the refresh token at the provider (RFC 7009) when it
  * has a revocation endpoint, then either sends the browser to the provider's

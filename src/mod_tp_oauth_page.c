@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Responses the module writes itself: error pages and cookies. */
 #include <apr_strings.h>
 #include "mod_tp_oauth_private.h"

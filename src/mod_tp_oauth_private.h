@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Private declarations shared by the Apache glue files (mod_tp_oauth*.c).
  * The protocol core (tpo_*.c) never includes this. */
 #ifndef MOD_TP_OAUTH_PRIVATE_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Per-process provider state: the metadata (from discovery or from the
  * configuration) and the JWK Set, fetched once, shared by the threads of
  * the process, refetched after a failure (with a back-off) or, for the JWKS,
@@ -77,7 +79,7 @@ void tpo_provider_http_opts(const tpo_provider_conf *pc, tpo_http_opts *o)
     o->timeout_ms = pc->timeout_ms;
     o->max_response = (apr_size_t)pc->max_response;
     o->ca_file = pc->ca_file;
-    o->user_agent = "mod_tp_oauth";
+    o->user_agent = TPO_HTTP_USER_AGENT;
 }
 
 static tpo_rt_status http_status_of(tpo_http_result res)

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Transparent refresh, single flight.
  *
  * When the access token is inside the refresh window, the request that wins

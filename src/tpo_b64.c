@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* base64url (RFC 4648 section 5) without padding, as JOSE uses it. */
 #include <string.h>
 #include "tpo_b64.h"

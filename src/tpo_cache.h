@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The cache contract: one interface, several backends (shared memory now;
  * memcached and Redis later). Keys are NUL-terminated strings of at most
  * TPO_CACHE_MAX_KEY bytes; values are opaque bytes. Expiry is absolute.

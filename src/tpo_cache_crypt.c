@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Encryption at rest for any cache backend (see tpo_cache_crypt.h).
  *
  * Keys. A secret becomes a 32-byte master key once, at start-up (see

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Encryption at rest for any cache backend (used for the distributed ones):
  *  - keys: the inner key is base64url(HMAC-SHA256(k_mac, key)), so reading
  *    the cache reveals no session id (no cookie);

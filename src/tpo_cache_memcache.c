@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* memcached backend of the cache contract (see tpo_cache_memcache.h).
  *
  * Why not APR-util's apr_memcache: in apr-util 1.6 (Debian 12) it

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* memcached backend of the cache contract, with a small client of its own for
  * memcached's text protocol (get, set, add, delete): APR-util's apr_memcache
  * has no I/O timeout (a stopped server blocks it forever) and reports "all

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Redis backend of the cache contract (see tpo_cache_redis.h), with a RESP2
  * client of its own: APR-util's apr_redis has neither SET NX nor AUTH, and
  * hiredis brings no timeout-bounded connection pool.

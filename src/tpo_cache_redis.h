@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Redis backend of the cache contract, with a small RESP client of its own
  * (GET, SET PX, SET NX PX, DEL, AUTH; APR sockets, a per-process connection
  * pool guarded by a mutex). Create it per process (child_init). When the

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Shared-memory cache backend (see tpo_cache_shm.h): hashing, the index,
  * allocation and eviction, the operations and the segment setup. The segment
  * layout is in tpo_cache_shm_private.h, crash repair in tpo_cache_shm_repair.c.
@@ -42,6 +44,7 @@
 #define BYTES_PER_ENTRY 512u         /* max_entries = bytes / this when not given */
 #define MAX_ATTEMPTS   200
 
+#ifdef TPO_TESTING
 static int crash_point;     /* test hook, see tpo_shm_cache_test_crash_at() */
 
 static void crash_if(int point)
@@ -53,6 +56,9 @@ static void crash_if(int point)
         _exit(TPO_SHM_CRASH_EXIT);
     }
 }
+#else
+#define crash_if(point) ((void)0)   /* the hooks exist in the unit-test build only */
+#endif
 
 /* ------------------------------------------------------------------ hash */
 
@@ -711,7 +717,9 @@ apr_uint64_t tpo_shm_cache_repairs(tpo_cache *tc)
     return __atomic_load_n(&((shm_cache *)tc->impl)->h->repairs, __ATOMIC_RELAXED);
 }
 
+#ifdef TPO_TESTING
 void tpo_shm_cache_test_crash_at(int point)
 {
     crash_point = point;
 }
+#endif

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Shared-memory cache backend: one anonymous APR shared-memory segment,
  * created in the parent before the children fork (so every child sees it),
  * kept across graceful restarts by the glue.
@@ -46,7 +48,9 @@ apr_size_t tpo_shm_cache_max_value(tpo_cache *c);
  * being written is dropped). Worth a log line when it grows. */
 apr_uint64_t tpo_shm_cache_repairs(tpo_cache *c);
 
-/* Test only (never call it in the server): make the calling process _exit()
+#ifdef TPO_TESTING
+/* Test only (built with -DTPO_TESTING for the unit tests, never in the module):
+ * make the calling process _exit()
  * with TPO_SHM_CRASH_EXIT at a point inside its next cache operation while it
  * holds cache locks, to exercise the robust-lock recovery. */
 #define TPO_SHM_CRASH_NONE           0
@@ -55,5 +59,6 @@ apr_uint64_t tpo_shm_cache_repairs(tpo_cache *c);
 #define TPO_SHM_CRASH_HOLDING_ALLOC  3  /* set/add(): mid-allocation, allocator lock held */
 #define TPO_SHM_CRASH_EXIT           77
 void tpo_shm_cache_test_crash_at(int point);
+#endif
 
 #endif

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Private to the shared-memory cache backend (tpo_cache_shm.c and
  * tpo_cache_shm_repair.c): the segment layout, the robust-lock wrappers and
  * the index primitives both files use. Not part of the public API

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Shared-memory cache: recovery from a process that died holding one of the
  * segment's robust locks (see the locking notes in tpo_cache_shm.c). The
  * next locker gets EOWNERDEAD and flags the segment; before anyone touches

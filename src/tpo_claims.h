@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Claims: from the ID token and userinfo to what the application sees.
  *
  * Everything here runs once per login (or userinfo refresh), never per

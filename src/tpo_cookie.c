@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Cookie header lookup (hot path: no allocation) and Set-Cookie building. */
 #include <string.h>
 #include <apr_strings.h>

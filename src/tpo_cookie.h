@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Cookie header parsing (RFC 6265 5.4 as browsers send it) and Set-Cookie building. */
 #ifndef TPO_COOKIE_H
 #define TPO_COOKIE_H

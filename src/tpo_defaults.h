@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Every default of mod_tp_oauth, in one place: the directive table
  * (src/mod_tp_oauth_directive_table.h) takes its defaults from here, the
  * core (tpo_http.c, tpo_token.c) its fallbacks, and the documentation is

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Outbound HTTP with libcurl: one easy handle per request, owned by the
  * request's pool. */
 #include <stdlib.h>
@@ -20,7 +22,7 @@ void tpo_http_opts_default(tpo_http_opts *o)
     o->max_response = TPO_DEF_HTTP_MAX_RESPONSE_BYTES;
     o->verify_tls = 1;
     o->ca_file = NULL;
-    o->user_agent = NULL;
+    o->user_agent = TPO_HTTP_USER_AGENT;
 }
 
 void tpo_http_global_init(void)

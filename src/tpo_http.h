@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Outbound HTTP with libcurl: TLS verification on, connect and total
  * timeouts, a response size cap, no redirects followed, http/https only. */
 #ifndef TPO_HTTP_H
@@ -8,13 +10,19 @@
 #include <apr_errno.h>
 #include <apr_time.h>
 
+#ifndef TPO_VERSION
+#define TPO_VERSION "unknown"   /* the build passes -DTPO_VERSION (configure.ac's version) */
+#endif
+/* The User-Agent of every outbound request (default of tpo_http_opts). */
+#define TPO_HTTP_USER_AGENT "mod_tp_oauth/" TPO_VERSION
+
 typedef struct tpo_http_opts {
     long connect_timeout_ms;   /* default TPO_DEF_HTTP_CONNECT_MS (tpo_defaults.h) */
     long timeout_ms;           /* total; default TPO_DEF_HTTP_TIMEOUT_MS */
     apr_size_t max_response;   /* bytes; default TPO_DEF_HTTP_MAX_RESPONSE_BYTES */
     int verify_tls;            /* 1 (default) */
     const char *ca_file;       /* NULL: system store */
-    const char *user_agent;
+    const char *user_agent;    /* default TPO_HTTP_USER_AGENT */
 } tpo_http_opts;
 
 typedef enum {

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* OpenID Connect ID token validation (OIDC Core 3.1.3.7). */
 #include <string.h>
 #include <apr_strings.h>

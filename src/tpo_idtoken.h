@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* OpenID Connect ID token validation (OIDC Core 3.1.3.7). */
 #ifndef TPO_IDTOKEN_H
 #define TPO_IDTOKEN_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* JOSE: JWK / JWK Set parsing (RFC 7517, 7518, 8037) and JWS compact
  * verification (RFC 7515). OpenSSL 3 EVP only; jansson for JSON.
  *

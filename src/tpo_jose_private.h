@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Private to tpo_jwk.c and tpo_jws.c: the algorithm and curve tables and
  * the small JSON/pool helpers both halves of the JOSE code use. Not part of
  * the public API (tpo_jose.h). */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* jansson values owned by an APR pool. */
 #ifndef TPO_JSON_H
 #define TPO_JSON_H

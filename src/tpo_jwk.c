@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* JOSE keys: JWK / JWK Set parsing (RFC 7517, 7518, 8037), symmetric keys
  * from a client secret, and the key-loading helpers. OpenSSL 3 EVP only;
  * jansson for JSON. Signatures are in tpo_jws.c. */

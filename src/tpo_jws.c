@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* JOSE signatures: JWS compact parsing, verification and signing
  * (RFC 7515, 7518, 8037) and the algorithm table. OpenSSL 3 EVP only;
  * jansson for JSON. Keys come from tpo_jwk.c. */

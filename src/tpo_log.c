@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <stdarg.h>
 #include <stdio.h>
 #include "tpo_log.h"

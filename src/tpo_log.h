@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Logging from the protocol core.
  *
  * The core never includes httpd headers. It reports through one callback that

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Is this request a top-level page navigation (that may be redirected to a
  * login page) or an API call / XHR / fetch (that must get a 401)? */
 #ifndef TPO_NAV_H

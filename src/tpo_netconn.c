@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Pooled TCP connections to a list of servers (see tpo_netconn.h).
  *
  *  - every operation has one deadline (now + timeout) that bounds connect,

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Pooled TCP connections to a list of servers, with one deadline per
  * operation: the connection layer under the memcached and Redis backends.
  * It knows nothing of their protocols.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Origins, CORS preflight values and same-origin tests (see tpo_origin.h). */
 #include <string.h>
 #include <apr_lib.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Origins (RFC 6454) as browsers send them, the values of a CORS preflight,
  * and the same-origin tests of the logout endpoint. Plain string checks on
  * values from the network: nothing here trusts its input. */

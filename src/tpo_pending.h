@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Pending logins: what the module holds between the redirect to the
  * authorization server and the callback. The record travels in the browser's
  * own login cookie, sealed (tpo_pending_cookie.h), so a login in progress

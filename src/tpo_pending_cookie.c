@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Sealing pending logins into the browser's login cookie (AES-256-GCM). */
 #include <stdint.h>
 #include <string.h>

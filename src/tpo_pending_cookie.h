@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The login cookie: a pending login sealed with AES-256-GCM under a key
  * derived from the server's secret, one cookie per login in progress, named
  * "<cookie name>_login_<tag>" where <tag> is a short hash of the state.

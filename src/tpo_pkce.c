@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Randomness and PKCE (RFC 7636). */
 #include <limits.h>
 #include <string.h>

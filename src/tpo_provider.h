@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Provider metadata: OpenID Connect Discovery 1.0 and RFC 8414
  * authorization-server metadata, or endpoints configured one by one. */
 #ifndef TPO_PROVIDER_H

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The session record: a flat, versioned binary layout (not JSON) so that the
  * per-request path decodes it without parsing: a struct whose strings point
  * into the bytes read from the cache.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Token endpoint requests and responses, with the providers' accents
  * (shared/PROVIDERS.md). Token values never reach a detail string or the
  * log. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Token endpoint requests and responses (RFC 6749 sections 4.1.3, 5, 6)
  * with the accents of providers that do not follow it to the letter
  * (see shared/PROVIDERS.md): JSON request bodies, expires_in as a string,

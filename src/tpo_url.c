@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* URL helpers: percent-encoding, query parsing, HTML escaping and the
  * return-URL check. Everything here sees browser input: no assumption on
  * lengths or characters. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* URL helpers: query strings, percent-encoding, HTML escaping, and the
  * return-URL check that prevents open redirects. */
 #ifndef TPO_URL_H

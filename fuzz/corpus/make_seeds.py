@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Writes the seed corpora (fuzz/corpus/<target>/): a few small, real-looking
 inputs per target, taken from the unit tests' vectors. Re-run after changing
 an input format; the files are committed."""

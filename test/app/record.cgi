@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """record.cgi: proves that the application ran. Appends one line (method, the
 user Apache passed, the query) to the file named by RECORD_CGI_FILE (SetEnv in
 the test configuration), then answers "recorded"."""

@@ -1,4 +1,6 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """whoami.cgi: the sample application behind mod_tp_oauth.
 
 Shows who Apache says the user is (REMOTE_USER, AUTH_TYPE) and every TPO_*

@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
 // Self test of the fake IdP: node --test test/fakeidp/selftest.mjs
 // Starts server.mjs on a free loopback port and drives every mode with fetch.
 

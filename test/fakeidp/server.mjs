@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+// SPDX-License-Identifier: Apache-2.0
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
 // Fake OAuth 2.0 / OpenID Connect provider for mod_tp_oauth tests.
 //
 // Emulates, on loopback only, a standard OpenID Provider that misbehaves on purpose

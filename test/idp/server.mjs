@@ -1,3 +1,5 @@
+// SPDX-License-Identifier: Apache-2.0
+// Licensed under the Apache License, Version 2.0 (see LICENSE).
 // A local OpenID Provider (npm oidc-provider 9.x) for mod_tp_oauth's integration tests and demo.
 //
 //   node test/idp/server.mjs --port 9000 [--clients clients.json] [--keys keys.json]

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Configuration for tests against test/fakeidp: one <TPOAuthProvider> and one
 protected location per emulated provider, /m/<mode>/, next to the standard
 configuration for the real oidc-provider at /app/."""

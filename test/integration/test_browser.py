@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """A real browser (headless Chromium through Selenium) logs in through the module
 and oidc-provider's login and consent pages."""
 

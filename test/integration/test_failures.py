@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Every failure path of the login (issue: the login foundation, item 6), each
 against a real httpd with the module: a clear status and page, one log line
 naming the cause (never a token), the server keeps serving, and an existing

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Identity for the application (issue: claims to CGI and proxied backends
 that no client can forge, userinfo, authorization rules, pass mode, CORS
 preflight, session info), against a real httpd, the real oidc-provider and a

@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """End-to-end login through a real httpd, the module and a real OpenID Provider
 (oidc-provider's devInteractions forms), plus configtest refusals."""
 
@@ -299,6 +301,30 @@ def test_login_client_variants(httpd, idp, client_id, secret, auth):
     _, r = login(httpd, "ivy")
     assert_whoami(r, "ivy")
     assert idp.stats()["token"]["by_grant_type"] == {"authorization_code": 1}
+
+
+# ------------------------------------------------------------------ version
+
+def configure_version():
+    with open(os.path.join(h.REPO, "configure.ac")) as f:
+        return re.search(r"AC_INIT\(\[mod_tp_oauth\], \[([^\]]+)\]", f.read()).group(1)
+
+
+def test_version_logged_once_per_start(module_path, std_conf):
+    """The version is logged once when the server starts (not on the configuration
+    pass before it) and once per graceful restart; a configtest logs nothing."""
+    line = "mod_tp_oauth/%s loaded" % configure_version()
+    server = h.Httpd(module=module_path)
+    try:
+        rc, out = server.configtest(std_conf)
+        assert rc == 0 and line not in out, out
+        server.start(std_conf)
+        assert server.error_log().count(line) == 1, server.error_log()[-3000:]
+        assert re.search(r"\[tp_oauth:notice\] .*" + re.escape(line), server.error_log())
+        server.graceful()
+        assert server.error_log().count(line) == 2, server.error_log()[-3000:]
+    finally:
+        server.cleanup()
 
 
 # ------------------------------------------------------------------ configtest

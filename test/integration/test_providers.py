@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Providers without discovery that take JSON token requests and answer with
 non-standard fields (TropiPay, PayoutID, Xendit accents, emulated on loopback
 by test/fakeidp): the login works end to end, the token request has the

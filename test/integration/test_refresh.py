@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Transparent refresh, single flight (DESIGN.md "Refresh, single flight",
 LESSONS.md item 5): the acceptance criteria of the refresh issue, against a
 real httpd with the module and a real oidc-provider whose access tokens live

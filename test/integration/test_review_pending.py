@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Review of the login-cookie change (issue 10, items 2 and 5): findings proved
 against a real httpd. No authorization server is contacted: the providers'
 endpoints are configured, and only login starts are exercised."""

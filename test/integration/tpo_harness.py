@@ -1,3 +1,5 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """Test harness for mod_tp_oauth: a real Apache httpd in a generated server root,
 the local OpenID Provider (test/idp, npm oidc-provider), the fake payment
 providers (test/fakeidp) and a login helper that fills the IdP's HTML forms.

@@ -1,4 +1,6 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
 """make check: the directive table, README.md's directive sections and
 conf/tp_oauth.conf agree.
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Prints the directive table (src/mod_tp_oauth_directive_table.h), one
  * directive a line: name, context and default (the argument text from
  * tpo_defaults.h, "-" for none or computed), separated by tabs.

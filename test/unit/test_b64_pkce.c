@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* base64url, randomness and PKCE. */
 #include <string.h>
 #include <apr_hash.h>

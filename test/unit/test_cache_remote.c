@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The distributed cache backends (memcached, Redis) against real servers
  * that this test starts on free loopback ports, and the encrypting wrapper
  * over the shared-memory cache and over Redis.

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The shared-memory cache backend: semantics, eviction, expiry, and
  * many processes (and threads) at once, including processes that die while
  * holding its locks. */

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Claims to variables and headers, paths, matching, merging, filtering. */
 #include <string.h>
 #include <strings.h>

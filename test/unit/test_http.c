@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* libcurl client against tiny HTTP servers on 127.0.0.1 (a thread with
  * plain sockets per test; every wait is bounded and every socket closed).
  *
@@ -468,7 +470,9 @@ START_TEST(opts_defaults)
     ck_assert_uint_eq(o.max_response, 1024 * 1024);
     ck_assert_int_eq(o.verify_tls, 1);
     ck_assert_ptr_null(o.ca_file);
-    ck_assert_ptr_null(o.user_agent);
+    /* the version is in the default User-Agent */
+    ck_assert_str_eq(o.user_agent, "mod_tp_oauth/" TPO_VERSION);
+    ck_assert_str_eq(TPO_VERSION, PACKAGE_VERSION);
 }
 END_TEST
 

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The sealed login cookie: round trip, tamper, wrong key, truncation,
  * expiry, state/provider binding, and the per-browser bound. */
 #include <string.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Discovery document parsing and URL checks. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Token request encoding and token response parsing, with every provider
  * accent of shared/PROVIDERS.md. */
 #include <string.h>

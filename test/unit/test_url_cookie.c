@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* URL, query, HTML escape, return-URL, cookie and navigation tests. */
 #include <string.h>
 #include <apr_strings.h>

@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Shared bits for the Check unit tests. */
 #ifndef TPO_TEST_H
 #define TPO_TEST_H
