@@ -416,8 +416,11 @@ Listen 127.0.0.1:{port}
 ServerName 127.0.0.1:{port}
 {modules}{user}
 <IfModule mpm_event_module>
+    # ServerLimit above MaxRequestWorkers / ThreadsPerChild: slots for the children of
+    # older generations that still finish their connections after a graceful restart
+    # (with no headroom a new generation cannot start its children meanwhile: AH00484)
     StartServers 2
-    ServerLimit 4
+    ServerLimit 8
     ThreadsPerChild 4
     MaxRequestWorkers 16
     MinSpareThreads 4
