@@ -18,23 +18,50 @@ void tpo_page_headers(request_rec *r)
     apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
 }
 
-int tpo_page_error(request_rec *r, int status, const char *title, const char *detail)
+void tpo_www_authenticate(request_rec *r, const tpo_provider_conf *pc, const char *error)
 {
-    const char *t = tpo_html_escape(r->pool, title);
-    const char *d = tpo_html_escape(r->pool, detail ? detail : "");
+    /* httpd keeps AuthName with quotes already backslash-escaped */
+    const char *realm = ap_auth_name(r);
+    const char *v;
 
+    if (realm && *realm) {
+        realm = tpo_quoted_pairs_decode(r->pool, realm);
+    }
+    else {
+        realm = pc ? pc->name : TPO_AUTH_TYPE;
+    }
+    v = apr_pstrcat(r->pool, "TP-OAuth realm=", tpo_quoted_string(r->pool, realm),
+                    error ? ", error=" : NULL, tpo_quoted_string(r->pool, error), NULL);
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);
+}
+
+const char *tpo_page_html(apr_pool_t *p, const char *title, const char *heading,
+                          const char *body_html)
+{
+    return apr_pstrcat(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
+                       tpo_html_escape(p, title), "</title></head>\n<body>\n<h1>",
+                       tpo_html_escape(p, heading), "</h1>\n", body_html,
+                       "\n</body></html>\n", NULL);
+}
+
+int tpo_page_write(request_rec *r, int status, const char *title, const char *heading,
+                   const char *body_html)
+{
     r->status = status;
     r->status_line = NULL;
     tpo_page_headers(r);
     ap_set_content_type(r, "text/html; charset=utf-8");
     if (!r->header_only) {
-        ap_rprintf(r,
-                   "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%d %s</title>"
-                   "</head>\n<body>\n<h1>%s</h1>\n<p>%s</p>\n"
-                   "<p><small>status %d, mod_tp_oauth</small></p>\n</body></html>\n",
-                   status, t, t, d, status);
+        ap_rputs(tpo_page_html(r->pool, title, heading, body_html), r);
     }
     return DONE;
+}
+
+int tpo_page_error(request_rec *r, int status, const char *title, const char *detail)
+{
+    return tpo_page_write(r, status, apr_psprintf(r->pool, "%d %s", status, title), title,
+                          apr_psprintf(r->pool, "<p>%s</p>\n<p><small>status %d, mod_tp_oauth"
+                                       "</small></p>", tpo_html_escape(r->pool, detail), status));
 }
 
 void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
@@ -54,6 +81,7 @@ void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *nam
     if (!c) {
         /* names and values are ours; attributes come from the configuration */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00048)
                       "cannot build cookie %s: check TPOAuthCookiePath/TPOAuthCookieDomain", name);
         return;
     }
