@@ -11,11 +11,20 @@ int tpo_request_is_https(request_rec *r)
 
 void tpo_page_headers(request_rec *r)
 {
-    /* a page of ours must never be cached or framed */
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
-    apr_table_setn(r->err_headers_out, "Content-Security-Policy", "default-src 'none'");
-    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    static const char *const h[][2] = {
+        { "Cache-Control", "no-store" },
+        { "X-Frame-Options", "DENY" },
+        { "Content-Security-Policy", "default-src 'none'" },
+        { "X-Content-Type-Options", "nosniff" },
+    };
+    apr_size_t i;
+
+    /* a page of ours must never be cached or framed; once each (an error
+     * response may already have copied them to headers_out) */
+    for (i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+        apr_table_unset(r->headers_out, h[i][0]);
+        apr_table_setn(r->err_headers_out, h[i][0], h[i][1]);
+    }
 }
 
 void tpo_www_authenticate(request_rec *r, const tpo_provider_conf *pc, const char *error)
