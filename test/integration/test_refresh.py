@@ -1394,9 +1394,12 @@ def _hkdf_sha256(ikm, salt, info):
 
 
 def cache_inner_key(passphrase, key):
-    """The backend key of a module cache key (src/tpo_cache_crypt.c: HKDF-SHA256
-    of the passphrase, then base64url(HMAC-SHA256(k_mac, key)))."""
-    kmac = _hkdf_sha256(passphrase.encode(), b"mod_tp_oauth cache encryption v1",
+    """The backend key of a module cache key (src/tpo_cache_crypt.c: scrypt of
+    the passphrase (N 2^15, r 8, p 1) as the master key, k_mac = HKDF-SHA256 of
+    it, then base64url(HMAC-SHA256(k_mac, key)))."""
+    master = hashlib.scrypt(passphrase.encode(), salt=b"mod_tp_oauth cache passphrase scrypt v2",
+                            n=1 << 15, r=8, p=1, maxmem=64 * 1024 * 1024, dklen=32)
+    kmac = _hkdf_sha256(master, b"mod_tp_oauth cache encryption v2",
                         b"mod_tp_oauth cache key hmac")
     mac = hmac.new(kmac, key.encode(), hashlib.sha256).digest()
     return base64.urlsafe_b64encode(mac).rstrip(b"=").decode()
