@@ -65,7 +65,7 @@ FILE_NAME = "bench.html"
 OIDC_CLIENT_ID = "bench-oidc"
 OIDC_CLIENT_SECRET = "bench-oidc-secret"
 FAKE_COOKIE = "tpo_fake"
-TPO_COOKIE = "tp_oauth_session"
+TPO_COOKIE = "tp_oauth_idp"
 OIDC_COOKIE = "mod_auth_openidc_session"
 
 CONFIGS = [  # (key, label, path)

@@ -29,7 +29,7 @@ import { parseArgs } from 'node:util';
 const { values: o } = parseArgs({
   options: {
     url: { type: 'string', default: '' },
-    cookie: { type: 'string', default: 'tp_oauth_session' },
+    cookie: { type: 'string', default: 'tp_oauth_idp' },
     count: { type: 'string', default: '100' },
     concurrency: { type: 'string', default: '8' },
     marker: { type: 'string', default: '' },

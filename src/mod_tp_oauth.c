@@ -6,6 +6,7 @@
 #include <apr_strings.h>
 #include <ap_provider.h>
 #include <mod_auth.h>
+#define TPO_MODULE_RECORD   /* AP_DECLARE_MODULE below: APLOG_USE_MODULE there */
 #include "mod_tp_oauth_private.h"
 #include "tpo_cache_crypt.h"
 #include "tpo_cache_memcache.h"
@@ -53,6 +54,7 @@ void tpo_cache_note_pressure(request_rec *r)
     }
     apr_atomic_set32(&evictions_seen, (apr_uint32_t)st.evictions);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  TPOLOGNO(00001)
                   "session cache full: %u sessions evicted so far (least recently used "
                   "first, %" APR_SIZE_T_FMT " live); raise TPOAuthCacheSize",
                   (unsigned)st.evictions, st.entries);
@@ -62,10 +64,45 @@ void tpo_config_reset_refs(void);
 
 static server_rec *log_server;
 
-/* The core logs through this; LogLevel tp_oauth:... applies. */
+/* The request this thread is working on, so that the core's lines carry the
+ * client and request like every other request line. Set by the hooks that
+ * call into the core (a stack discipline within one thread: the previous
+ * value is restored on the way out, so it never outlives the request). One
+ * thread-local pointer: no lock, nothing allocated. */
+static _Thread_local request_rec *log_req;
+
+request_rec *tpo_log_bind(request_rec *r)
+{
+    request_rec *prev = log_req;
+    log_req = r;
+    return prev;
+}
+
+/* The core logs through this; LogLevel tp_oauth:... applies, per directory
+ * within a request. */
 static void core_log(const char *file, int line, int level, const char *msg)
 {
-    ap_log_error_(file, line, APLOG_MODULE_INDEX, level, 0, log_server, "%s", msg);
+    request_rec *r = log_req;
+
+    /* core messages carry their own TPOLOGNO: no number here */
+    if (r) {
+        /* lognos: forwards */
+        ap_log_rerror_(file, line, APLOG_MODULE_INDEX, level, 0, r, "%s", msg);
+    }
+    else {
+        /* lognos: forwards */
+        ap_log_error_(file, line, APLOG_MODULE_INDEX, level, 0, log_server, "%s", msg);
+    }
+}
+
+/* The core asks before formatting a message. */
+static int core_log_level(void)
+{
+    request_rec *r = log_req;
+    int level = r ? ap_get_request_module_loglevel(r, APLOG_MODULE_INDEX)
+                  : ap_get_server_module_loglevel(log_server, APLOG_MODULE_INDEX);
+
+    return level > APLOG_DEBUG ? APLOG_DEBUG : level;
 }
 
 static int tpo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
@@ -95,12 +132,15 @@ static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes,
     rv = tpo_shm_cache_create(pp, bytes, entries, out, &err);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     TPOLOGNO(00002)
                      "cannot create the %s cache (%" APR_SIZE_T_FMT " bytes): %s", tag, bytes,
                      err ? err : "shared memory unavailable");
         return rv;
     }
     apr_pool_userdata_set(*out, key, apr_pool_cleanup_null, pp);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "created the %s cache: %" APR_SIZE_T_FMT
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 TPOLOGNO(00003)
+                 "created the %s cache: %" APR_SIZE_T_FMT
                  " bytes of shared memory", tag, bytes);
     return APR_SUCCESS;
 }
@@ -120,6 +160,7 @@ static apr_status_t login_key_init(server_rec *s)
         rv = tpo_pending_key_derive(sc->login_secret, sc->login_secret_len, &tpo_login_key);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                         TPOLOGNO(00004)
                          "cannot derive the login-cookie key from TPOAuthLoginCookieKeyFile");
         }
         return rv;
@@ -129,7 +170,7 @@ static apr_status_t login_key_init(server_rec *s)
         k = apr_palloc(pp, sizeof(*k));
         if ((rv = tpo_pending_key_random(k)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         "no randomness for the login-cookie key");
+                         TPOLOGNO(00005) "no randomness for the login-cookie key");
             return rv;
         }
         apr_pool_userdata_set(k, "tpo_login_random_key", apr_pool_cleanup_null, pp);
@@ -170,13 +211,17 @@ static apr_status_t cache_key_of(server_rec *s, apr_pool_t *ptemp, const char *p
     rv = pass ? tpo_crypt_key_from_passphrase(pass, k, &err)
               : tpo_crypt_key_from_bytes(bytes, len, k, &err);
     if (rv != APR_SUCCESS) {
-        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s, "cannot derive the distributed cache's "
+        ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
+                     TPOLOGNO(00006)
+                     "cannot derive the distributed cache's "
                      "key from %s: %s", pass ? "TPOAuthCachePassphrase" : "TPOAuthCacheKeyFile",
                      err ? err : "error");
         return rv;
     }
     apr_pool_userdata_set(k, apr_pstrdup(pp, tag), apr_pool_cleanup_null, pp);
-    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s, "derived a distributed cache key from %s "
+    ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
+                 TPOLOGNO(00007)
+                 "derived a distributed cache key from %s "
                  "in %" APR_TIME_T_FMT " ms", pass ? "TPOAuthCachePassphrase (scrypt)"
                  : "TPOAuthCacheKeyFile", apr_time_as_msec(apr_time_now() - t0));
     *out = k;
@@ -217,11 +262,13 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     tpo_server_conf *sc = tpo_config_server(s);
 
     log_server = s;
-    tpo_log_set(core_log, s->log.level > APLOG_DEBUG ? APLOG_DEBUG : TPO_LOG_DEBUG);
+    tpo_log_set(core_log, TPO_LOG_DEBUG);
+    tpo_log_set_level_fn(core_log_level);
     tpo_http_global_init();
     /* the version, once per start or restart (not on the first pass that only checks the config) */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, "mod_tp_oauth/%s loaded", TPO_VERSION);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, TPOLOGNO(00078)
+                     "mod_tp_oauth/%s loaded", TPO_VERSION);
     }
     if (login_key_init(s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -268,6 +315,7 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
     if (rv != APR_SUCCESS) {
         tpo_session_cache = tpo_pending_cache = &down_cache;
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
+                     TPOLOGNO(00008)
                      "cannot set up the %s session cache (%s): %s; requests that need a "
                      "session will get 503", sc->cache_type == TPO_CACHE_REDIS ? "redis"
                      : "memcache", sc->cache_servers, err ? err : "error");
@@ -309,6 +357,20 @@ static int tpo_handler(request_rec *r)
     return DECLINED;
 }
 
+/* The hooks that reach the core run with the request bound for its log lines. */
+static int bound(request_rec *r, int (*hook)(request_rec *))
+{
+    request_rec *prev = tpo_log_bind(r);
+    int rc = hook(r);
+
+    tpo_log_bind(prev);
+    return rc;
+}
+
+static int hook_check_authn(request_rec *r) { return bound(r, tpo_check_authn); }
+static int hook_handler(request_rec *r) { return bound(r, tpo_handler); }
+static int hook_fixups(request_rec *r) { return bound(r, tpo_pass_fixups); }
+
 static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, TPO_AUTH_TYPE) != 0) {
@@ -316,7 +378,7 @@ static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
     }
     if (r->user && *r->user) {
         /* authenticated, but a Require rule failed */
-        return tpo_authz_note_failure(r);
+        return bound(r, tpo_authz_note_failure);
     }
     /* check_authn already set WWW-Authenticate or started the login */
     return OK;
@@ -328,25 +390,25 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(tpo_config_check, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(tpo_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(tpo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_authn(tpo_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
+    ap_hook_check_authn(hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
                         AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_handler(tpo_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_post_read_request(tpo_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(tpo_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_fixups(tpo_pass_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
     tpo_authz_register(p);
 }
 
-module AP_MODULE_DECLARE_DATA tp_oauth_module = {
-    STANDARD20_MODULE_STUFF,
-    tpo_config_create_dir,
-    tpo_config_merge_dir,
-    tpo_config_create_server,
-    tpo_config_merge_server,
-    tpo_cmds,
-    register_hooks
+AP_DECLARE_MODULE(tp_oauth) = {
+    STANDARD20_MODULE_STUFF,     /* API version, module index, name, ... */
+    tpo_config_create_dir,       /* per-directory config: create */
+    tpo_config_merge_dir,        /* per-directory config: merge (Location in server) */
+    tpo_config_create_server,    /* per-server config: create (providers live here) */
+    tpo_config_merge_server,     /* per-server config: merge (virtual host in main) */
+    tpo_cmds,                    /* the directives (mod_tp_oauth_directives.c) */
+    register_hooks               /* the hooks above */
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
-    , AP_MODULE_FLAG_NONE
+    , AP_MODULE_FLAG_NONE        /* flags: merge only where configured */
 #endif
 };

@@ -14,6 +14,7 @@
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
+#include "tpo_token.h"
 #include "tpo_url.h"
 
 #define SID_LEN 43   /* 32 random bytes, base64url */
@@ -66,26 +67,30 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     rv = tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen);
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPOLOGNO(00009)
                       "session cookie names no live session (expired, evicted or logged out)");
         return TPO_SESS_ENDED;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, "session cache lookup failed");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TPOLOGNO(00010) "session cache lookup failed");
         return TPO_SESS_CACHE_DOWN;
     }
     if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "session record is corrupt; ignoring it");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00011)
+                      "session record is corrupt; ignoring it");
         return TPO_SESS_ENDED;
     }
     if (strcmp(s->provider, pc->name) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      "session belongs to provider %s, this location wants %s",
+                      TPOLOGNO(00012) "session belongs to provider %s, this location wants %s",
                       s->provider, pc->name);
         return TPO_SESS_NONE;
     }
     now = r->request_time;
     if (s->expires && now >= s->expires) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPOLOGNO(00013)
                       "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
                       ap_escape_logitem(r->pool, s->user));
         tpo_session_delete(r, pc, sid);
@@ -94,7 +99,7 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     if (pc->inactivity_timeout && s->last_seen
         && now - s->last_seen > apr_time_from_sec(pc->inactivity_timeout)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "session of %s ended: inactive for longer than "
+                      TPOLOGNO(00014) "session of %s ended: inactive for longer than "
                       "TPOAuthSessionInactivityTimeout (%d s)",
                       ap_escape_logitem(r->pool, s->user), pc->inactivity_timeout);
         tpo_session_delete(r, pc, sid);
@@ -111,18 +116,6 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
         }
     }
     return TPO_SESS_OK;
-}
-
-static int scope_has_openid(const char *scope)
-{
-    const char *s = scope;
-    while (s && (s = strstr(s, "openid")) != NULL) {
-        if ((s == scope || s[-1] == ' ') && (s[6] == ' ' || s[6] == '\0')) {
-            return 1;
-        }
-        s += 6;
-    }
-    return 0;
 }
 
 /* The redirect_uri to send: configured absolute URL, or the configured path
@@ -215,7 +208,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "No randomness available.");
     }
-    if (scope_has_openid(pc->scope)) {
+    if (tpo_scope_has(pc->scope, "openid")) {
         char *nonce;
         if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
             return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
@@ -231,6 +224,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     pl.return_url = tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri : "/";
     if (strlen(pl.return_url) > TPO_PENDING_RETURN_URL_MAX) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPOLOGNO(00015)
                       "return URL longer than %d bytes: this login will return to /",
                       TPO_PENDING_RETURN_URL_MAX);
         pl.return_url = "/";
@@ -239,7 +233,9 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     sealed = name && tpo_login_binding(r, pc, &bind) == APR_SUCCESS
              ? tpo_pending_seal(r->pool, &tpo_login_key, &bind, &pl) : NULL;
     if (!sealed) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "cannot seal the login cookie (OpenSSL)");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00016)
+                      "provider %s: cannot seal the login cookie (OpenSSL)", pc->name);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "The login could not be started. Please try again later.");
     }
@@ -257,7 +253,8 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     }
     if (dropped) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "login cookies dropped for the new login of provider %s: %d unusable "
+                      TPOLOGNO(00017)
+                      "provider %s: login cookies dropped for a new login: %d unusable "
                       "(expired, or do not open), %d for count (more than %d logins in "
                       "progress: TPOAuthPendingLoginsPerBrowser), %d for size (all providers' "
                       "login cookies together over %d bytes); the oldest first",
@@ -283,6 +280,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
                                 APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  TPOLOGNO(00018)
                   "no session: sending the browser to provider %s to log in", pc->name);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location", url);
@@ -333,14 +331,6 @@ int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub)
                           "There is no such mod_tp_oauth endpoint.");
 }
 
-static void www_authenticate(request_rec *r, tpo_provider_conf *pc)
-{
-    const char *realm = ap_auth_name(r) ? ap_auth_name(r) : pc->name;
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                   apr_psprintf(r->pool, "TP-OAuth realm=\"%s\"",
-                                ap_escape_quotes(r->pool, realm)));
-}
-
 /* A CORS preflight (OPTIONS with Origin and Access-Control-Request-Method)
  * on a protected location: it never carries credentials, so it never reaches
  * the application (which would run without a user). The module answers it:
@@ -355,6 +345,7 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
 
     if (!dc->cors_origins || !tpo_origin_allowed(origin, dc->cors_origins, dc->cors_any)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPOLOGNO(00019)
                       "CORS preflight from origin %s refused (not in TPOAuthCORSAllowOrigin)",
                       ap_escape_logitem(r->pool, origin));
         return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
@@ -363,13 +354,15 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
     if (!tpo_http_token(method, strlen(method))
         || (req_headers && !(allow_headers = tpo_cors_token_list(r->pool, req_headers)))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      "CORS preflight from origin %s refused: malformed "
+                      TPOLOGNO(00020) "CORS preflight from origin %s refused: malformed "
                       "Access-Control-Request-Method/-Headers",
                       ap_escape_logitem(r->pool, origin));
         return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
                               "The cross-origin request is malformed.");
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "CORS preflight from origin %s answered",
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  TPOLOGNO(00021)
+                  "CORS preflight from origin %s answered",
                   ap_escape_logitem(r->pool, origin));
     apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
     apr_table_setn(r->err_headers_out, "Access-Control-Allow-Credentials", "true");
@@ -403,6 +396,7 @@ int tpo_check_authn(request_rec *r)
     pc = tpo_config_provider(r->server, dc->provider);
     if (!pc || !pc->rt) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00022)
                       "AuthType tp-oauth without a usable TPOAuthProvider for %s", r->uri);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Configuration error",
                               "This location is protected by mod_tp_oauth but names no "
@@ -444,9 +438,10 @@ int tpo_check_authn(request_rec *r)
                               apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
                               apr_table_get(r->headers_in, "Accept"))) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPOLOGNO(00023)
                       "no session and not a page navigation (or TPOAuthUnauthenticated): "
                       "401 instead of a login redirect");
-        www_authenticate(r, pc);
+        tpo_www_authenticate(r, pc, NULL);
         return HTTP_UNAUTHORIZED;
     }
     return tpo_login_start(r, pc);

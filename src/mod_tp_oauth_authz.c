@@ -21,6 +21,7 @@
 #include <jansson.h>
 #include "mod_tp_oauth_private.h"
 #include "tpo_claims.h"
+#include "tpo_token.h"
 #include "tpo_session.h"
 
 #define NOTE_ACTION "tpo-authz-action"
@@ -111,7 +112,9 @@ static authz_status session_of(request_rec *r, tpo_req **rq)
 
 static authz_status denied(request_rec *r, const char *what)
 {
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "user %s does not satisfy Require %s",
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  TPOLOGNO(00024)
+                  "user %s does not satisfy Require %s",
                   ap_escape_logitem(r->pool, r->user), what);
     return AUTHZ_DENIED;
 }
@@ -151,14 +154,9 @@ static authz_status check_scopes(request_rec *r, const char *line, const void *p
     if (st != AUTHZ_GRANTED) {
         return st;
     }
-    for (i = 0; rq->session->scope && i < scopes->nelts; i++) {
-        const char *want = APR_ARRAY_IDX(scopes, i, const char *), *s = rq->session->scope;
-        apr_size_t n = strlen(want);
-        while ((s = strstr(s, want)) != NULL) {
-            if ((s == rq->session->scope || s[-1] == ' ') && (s[n] == ' ' || s[n] == '\0')) {
-                return AUTHZ_GRANTED;
-            }
-            s += n;
+    for (i = 0; i < scopes->nelts; i++) {
+        if (tpo_scope_has(rq->session->scope, APR_ARRAY_IDX(scopes, i, const char *))) {
+            return AUTHZ_GRANTED;
         }
     }
     return denied(r, apr_pstrcat(r->pool, "oauth-scope ", line, NULL));
@@ -175,9 +173,7 @@ int tpo_authz_note_failure(request_rec *r)
     int action = tpo_dir_authz(dc);
 
     if (action == TPO_AUTHZ_401 || !pc) {
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                       apr_psprintf(r->pool, "TP-OAuth realm=\"%s\", error=\"insufficient_scope\"",
-                                    pc ? pc->name : "tp-oauth"));
+        tpo_www_authenticate(r, pc, "insufficient_scope");
         return OK;
     }
     if (action == TPO_AUTHZ_LOGIN) {
@@ -225,25 +221,21 @@ static apr_status_t authz_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_table_unset(r->headers_out, "WWW-Authenticate");
     apr_table_unset(r->err_headers_out, "WWW-Authenticate");
     out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
+    tpo_page_headers(r);
+    ap_set_content_type(r, "text/html; charset=utf-8");
     if (action && !strcmp(action, "login")) {
         r->status = HTTP_MOVED_TEMPORARILY;
         r->status_line = ap_get_status_line(HTTP_MOVED_TEMPORARILY);
         apr_table_setn(r->headers_out, "Location", apr_table_get(r->notes, "tpo-authz-location"));
-        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-        ap_set_content_type(r, "text/html; charset=utf-8");
-        apr_brigade_puts(out, NULL, NULL, "<!DOCTYPE html><html><body><p>Login required.</p>"
-                                          "</body></html>\n");
+        apr_brigade_puts(out, NULL, NULL, tpo_page_html(r->pool, "Login required",
+                                                        "Login required", ""));
     }
     else {
         r->status = HTTP_FORBIDDEN;
         r->status_line = ap_get_status_line(HTTP_FORBIDDEN);
-        apr_table_setn(r->headers_out, "Cache-Control", "no-store");
-        ap_set_content_type(r, "text/html; charset=utf-8");
-        apr_brigade_puts(out, NULL, NULL,
-                         "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>403 "
-                         "Forbidden</title></head>\n<body>\n<h1>Forbidden</h1>\n<p>You are "
-                         "logged in, but your account is not allowed to open this page.</p>\n"
-                         "<p><small>status 403, mod_tp_oauth</small></p>\n</body></html>\n");
+        apr_brigade_puts(out, NULL, NULL, tpo_page_html(r->pool, "403 Forbidden", "Forbidden",
+            "<p>You are logged in, but your account is not allowed to open this page.</p>\n"
+            "<p><small>status 403, mod_tp_oauth</small></p>"));
     }
     APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(r->connection->bucket_alloc));
     return ap_pass_brigade(f->next, out);

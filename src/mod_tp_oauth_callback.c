@@ -23,10 +23,12 @@
 
 #define MAX_CALLBACK_PARAMS 32
 
-static int fail(request_rec *r, int status, int level, const char *title,
-                const char *page_detail, const char *log_msg)
+static int fail(request_rec *r, const tpo_provider_conf *pc, int status, int level,
+                const char *title, const char *page_detail, const char *log_msg)
 {
-    ap_log_rerror(APLOG_MARK, level, 0, r, "login failed: %s", log_msg);
+    ap_log_rerror(APLOG_MARK, level, 0, r,
+                  TPOLOGNO(00025)
+                  "provider %s: login failed: %s", pc->name, log_msg);
     return tpo_page_error(r, status, title, page_detail);
 }
 
@@ -48,8 +50,9 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     apr_status_t rv;
 
     if (tpo_login_binding(r, pc, &bind) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "login failed: cannot compute the login cookie binding (OpenSSL)");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TPOLOGNO(00079)
+                      "provider %s: login failed: cannot compute the login cookie binding "
+                      "(OpenSSL)", pc->name);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login failed",
                               "The login could not be completed. Please try again later.");
     }
@@ -65,21 +68,21 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     case TPO_PENDING_OK:
         break;
     case TPO_PENDING_NO_COOKIE:
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login started elsewhere",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login started elsewhere",
                     "This login was started in another browser (or this browser's cookies "
                     "were cleared, or too many logins were started at once). Please start "
                     "again from the page you wanted to open.", tpo_pending_result_text(res));
     case TPO_PENDING_EXPIRED:
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired",
                     "The login took too long. Please start again.",
                     tpo_pending_result_text(res));
     case TPO_PENDING_OTHER_PROVIDER:
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "This login belongs to another provider.",
                     apr_psprintf(r->pool, "state was issued for provider %s, callback of %s",
                                  ap_escape_logitem(r->pool, pl->provider), pc->name));
     default:
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login data in this browser is not valid. Please start again from "
                     "the page you wanted to open.", tpo_pending_result_text(res));
     }
@@ -91,14 +94,16 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
                        "1", 1, pl->expires + keep);
     if (rv == APR_EEXIST) {
         tpo_set_login_cookie(r, pc, name, "", 0);
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
                     "This login link was already used. Please start again from the page "
                     "you wanted to open.", "state already used (replay of the callback?)");
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      "login failed: cannot record the state as used (pending-login cache); "
-                      "the login cookie is kept, the callback can be retried");
+                      TPOLOGNO(00026)
+                      "provider %s: login failed: cannot record the state as used "
+                      "(pending-login cache); the login cookie is kept, the callback can be "
+                      "retried", pc->name);
         return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
                               "The login cannot be completed right now. Please reload this "
                               "page in a moment.");
@@ -123,20 +128,27 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
                                                      access_token, NULL);
     res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
     if (res != TPO_HTTP_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "login failed: userinfo endpoint %s: %s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00027)
+                      "provider %s: login failed: userinfo endpoint %s: %s", pc->name,
                       url, resp.error ? resp.error : "unreachable");
         return res == TPO_HTTP_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
     }
     if (resp.status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "login failed: userinfo endpoint %s answered HTTP %d", url, resp.status);
+                      TPOLOGNO(00028)
+                      "provider %s: login failed: userinfo endpoint %s answered HTTP %d",
+                      pc->name, url, resp.status);
         return HTTP_BAD_GATEWAY;
     }
     j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j || !json_is_object(j)) {
         json_decref(j);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "login failed: userinfo endpoint %s did not return a JSON object", url);
+                      TPOLOGNO(00029)
+                      "provider %s: login failed: userinfo endpoint %s did not return a JSON "
+                      "object",
+                      pc->name, url);
         return HTTP_BAD_GATEWAY;
     }
     apr_pool_cleanup_register(r->pool, j, tpo_json_cleanup, apr_pool_cleanup_null);
@@ -169,7 +181,9 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provi
         tpo_rt_status rs = tpo_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h);
         if (rs != TPO_RT_OK) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          "login failed: the provider's JWK Set is unavailable");
+                          TPOLOGNO(00030)
+                          "provider %s: login failed: the provider's JWK Set is unavailable",
+                          pc->name);
             return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
         }
         res = tpo_idtoken_validate(r->pool, id_token, jwks, &ex, claims, &detail);
@@ -177,7 +191,9 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provi
     }
     if (res != TPO_IDT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "login failed: ID token rejected: check '%s' failed: %s",
+                      TPOLOGNO(00031)
+                      "provider %s: login failed: ID token rejected: check '%s' failed: %s",
+                      pc->name,
                       tpo_idtoken_result_name(res), detail ? detail : "");
         return HTTP_UNAUTHORIZED;
     }
@@ -228,13 +244,13 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
 #undef PARAM
     hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr == TPO_HTTP_TIMEOUT) {
-        return fail(r, HTTP_GATEWAY_TIME_OUT, APLOG_ERR, "Login timed out",
+        return fail(r, pc, HTTP_GATEWAY_TIME_OUT, APLOG_ERR, "Login timed out",
                     "The authorization server did not answer in time. Please try again.",
                     apr_psprintf(r->pool, "token endpoint %s did not answer within %d ms",
                                  meta->token_endpoint, pc->timeout_ms));
     }
     if (hr != TPO_HTTP_OK) {
-        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
                     "The authorization server could not be reached. Please try again later.",
                     apr_psprintf(r->pool, "token endpoint %s unreachable: %s",
                                  meta->token_endpoint, resp.error ? resp.error : "error"));
@@ -242,7 +258,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status,
                                   apr_time_now(), &tres, &detail);
     if (tr == TPO_TOKEN_ERROR_RESPONSE) {
-        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
                     apr_psprintf(r->pool, "The authorization server refused to issue tokens: %s",
                                  tres.error),
                     apr_psprintf(r->pool, "token endpoint answered HTTP %d error=%s%s%s",
@@ -252,7 +268,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                                  ? ap_escape_logitem(r->pool, tres.error_description) : ""));
     }
     if (tr != TPO_TOKEN_OK) {
-        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
                     "The authorization server sent an unusable token response.",
                     apr_psprintf(r->pool, "token response (HTTP %d) unusable: %s", resp.status,
                                  detail ? detail : "malformed"));
@@ -267,7 +283,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
         }
     }
     else if (pl->nonce) {
-        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
                     "The authorization server sent no identity token.",
                     "token response has no id_token although openid was requested");
     }
@@ -282,20 +298,20 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
             claims = uclaims;
         }
         else if (!tpo_claims_merge(claims, uclaims)) {
-            return fail(r, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
+            return fail(r, pc, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                         "The user could not be identified.",
                         "userinfo sub differs from the ID token's sub");
         }
     }
     if (!claims) {
-        return fail(r, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
                     "The user could not be identified.",
                     "no ID token and no userinfo endpoint (TPOAuthUserinfoEndpoint)");
     }
     uv = json_object_get(claims, pc->remote_user_claim);
     user = tpo_claims_scalar(r->pool, uv);
     if (!user || !*user || json_is_boolean(uv)) {
-        return fail(r, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
+        return fail(r, pc, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                     "The user could not be identified.",
                     apr_psprintf(r->pool, "claim '%s' (TPOAuthRemoteUserClaim) is missing or "
                                  "not a string", pc->remote_user_claim));
@@ -306,7 +322,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
             user = ap_pregsub(r->pool, pc->remote_user_replace, user, AP_MAX_REG_MATCH, m);
         }
         if (!user || !*user) {
-            return fail(r, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
+            return fail(r, pc, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                         "The user could not be identified.",
                         "TPOAuthRemoteUserClaim rewrite gave an empty user name");
         }
@@ -337,7 +353,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     rec = tpo_session_encode(r->pool, &s, &rec_len);
 
     if (tpo_random_token(r->pool, 32, &sid) != APR_SUCCESS) {
-        return fail(r, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
+        return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
                     "No randomness available.", "RAND_bytes failed");
     }
     sid_key = apr_pstrcat(r->pool, TPO_KEY_SESSION, sid, NULL);
@@ -346,21 +362,21 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     rv = tpo_cache_add(tpo_session_cache, sid_key, rec, rec_len,
                        s.expires + TPO_SESSION_GRACE);
     if (rv == APR_ENOSPC) {
-        return fail(r, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Session too large",
+        return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Session too large",
                     "Your session is too large to be stored. The administrator has been told.",
                     apr_psprintf(r->pool, "session of %s (%" APR_SIZE_T_FMT " bytes) does not "
                                  "fit in the session cache: raise TPOAuthCacheSize",
                                  s.user, rec_len));
     }
     if (rv != APR_SUCCESS) {
-        return fail(r, HTTP_SERVICE_UNAVAILABLE, APLOG_ERR, "Session store unavailable",
+        return fail(r, pc, HTTP_SERVICE_UNAVAILABLE, APLOG_ERR, "Session store unavailable",
                     "Your session could not be stored. Please try again later.",
                     "session cache write failed");
     }
     tpo_cache_note_pressure(r);
     /* a fresh id at every login; the browser only ever holds this id */
     tpo_set_cookie(r, pc, pc->cookie_name, sid, -1);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, "login of %s through provider %s",
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPOLOGNO(00032) "login of %s through provider %s",
                   ap_escape_logitem(r->pool, s.user), pc->name);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location",
@@ -378,19 +394,19 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
     tpo_rt_status rs;
 
     if (strcmp(r->method, "GET") != 0) {
-        return fail(r, HTTP_METHOD_NOT_ALLOWED, APLOG_WARNING, "Method not allowed",
+        return fail(r, pc, HTTP_METHOD_NOT_ALLOWED, APLOG_WARNING, "Method not allowed",
                     "The login callback only accepts GET.",
                     apr_psprintf(r->pool, "callback with method %s", r->method));
     }
     q = tpo_query_parse(r->pool, r->args ? r->args : "", MAX_CALLBACK_PARAMS);
     if (!q) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login response could not be read.",
                     "malformed query string at the redirect URI");
     }
     state = tpo_query_get_unique(q, "state", &dup);
     if (!state || dup || !*state) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login response has no state. Please start again from the page "
                     "you wanted to open.",
                     dup ? "state parameter repeated" : "state parameter missing");
@@ -399,7 +415,7 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
      * refused before the state is spent, so the real answer still can */
     code = tpo_query_get_unique(q, "code", &dup);
     if (!tpo_query_get_unique(q, "error", &dup2) && !dup2 && (!code || dup || !*code)) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login response has no authorization code.",
                     dup ? "code parameter repeated" : "code parameter missing");
     }
@@ -408,7 +424,7 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
     }
     rs = tpo_provider_meta_get(r, pc, &meta);
     if (rs != TPO_RT_OK) {
-        return fail(r, rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+        return fail(r, pc, rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
                     APLOG_ERR, "Login unavailable",
                     "The authorization server's metadata could not be loaded.",
                     "provider metadata unavailable");
@@ -417,7 +433,7 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
     iss = tpo_query_get_unique(q, "iss", &dup);
     if (dup || (iss && meta->issuer && strcmp(iss, meta->issuer) != 0)
         || (!iss && meta->iss_parameter_supported)) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login response came from an unexpected issuer.",
                     iss ? "iss parameter does not match the provider's issuer"
                         : "iss parameter missing though the provider announces it");
@@ -430,7 +446,9 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
         }
         int status = !strcmp(err, "access_denied") ? HTTP_FORBIDDEN : HTTP_UNAUTHORIZED;
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      "login failed: the authorization server answered error=%s%s%s",
+                      TPOLOGNO(00033)
+                      "provider %s: login failed: the authorization server answered error=%s%s%s",
+                      pc->name,
                       ap_escape_logitem(r->pool, err), desc ? ": " : "",
                       desc ? ap_escape_logitem(r->pool, desc) : "");
         return tpo_page_error(r, status, "Login refused",
@@ -443,14 +461,14 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
         const unsigned char *c;
         for (c = (const unsigned char *)code; *c; c++) {
             if (*c < 0x21 || *c > 0x7e) {
-                return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+                return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                             "The login response could not be used.",
                             "code parameter has characters outside printable ASCII");
             }
         }
     }
     if (!code || dup || !*code) {
-        return fail(r, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
+        return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login response has no authorization code.",
                     dup ? "code parameter repeated" : "code parameter missing");
     }

@@ -10,6 +10,23 @@
 #include "tpo_claims.h"
 #include "tpo_defaults.h"
 #include "tpo_provider.h"
+#include "tpo_token.h"
+
+/* The default session cookie: tp_oauth_<provider>, so that providers on one
+ * host keep their sessions apart; characters a cookie name cannot hold
+ * become '_'. */
+static const char *default_cookie_name(apr_pool_t *p, const char *provider)
+{
+    char *name = apr_pstrcat(p, TPO_DEF_COOKIE_NAME_PREFIX, provider, NULL);
+    char *c;
+
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && !strchr("!#$%&'*+-.^_`|~", *c)) {
+            *c = '_';
+        }
+    }
+    return name;
+}
 
 /* TPO_DEF_ID_TOKEN_ALGS as a NULL-terminated list */
 static const char **default_algs(apr_pool_t *p)
@@ -50,23 +67,6 @@ void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name
 }
 
 /* ------------------------------------------------------------ check_config */
-
-static int scope_has(const char *scope, const char *word)
-{
-    apr_size_t n = strlen(word);
-    const char *s = scope;
-
-    while (s && *s) {
-        while (*s == ' ') {
-            s++;
-        }
-        if (!strncmp(s, word, n) && (s[n] == ' ' || s[n] == '\0')) {
-            return 1;
-        }
-        s = strchr(s, ' ');
-    }
-    return 0;
-}
 
 /* Defaults (the table's from tpo_defaults.h, then those computed from other
  * settings), then the checks; returns an error message naming the directive. */
@@ -118,7 +118,7 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
                             pc->client_auth == TPO_CLIENT_AUTH_BASIC
                             ? "client_secret_basic" : "client_secret_post");
     }
-    if (scope_has(pc->scope, "openid") && !pc->discovery) {
+    if (tpo_scope_has(pc->scope, "openid") && !pc->discovery) {
         if (!pc->issuer) {
             return apr_psprintf(p, "%s: TPOAuthScope has openid, so ID tokens must be validated: "
                                 "TPOAuthIssuer is missing", at);
@@ -128,7 +128,7 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
                                 "TPOAuthJWKSURI is missing (needed to validate ID tokens)", at);
         }
     }
-    if (!scope_has(pc->scope, "openid") && !pc->userinfo_endpoint) {
+    if (!tpo_scope_has(pc->scope, "openid") && !pc->userinfo_endpoint) {
         return apr_psprintf(p, "%s: without openid in TPOAuthScope there is no ID token: "
                             "set TPOAuthUserinfoEndpoint so the user can be identified", at);
     }
@@ -148,6 +148,7 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
         return apr_psprintf(p, "%s: TPOAuthHTTPTimeout: the connect timeout is longer than "
                             "the total timeout", at);
     }
+    if (!pc->cookie_name) pc->cookie_name = default_cookie_name(p, pc->name);
     if ((perr = tpo_claims_env_prefix_problem(p, pc->claim_prefix)) != NULL) {
         return apr_psprintf(p, "%s: TPOAuthClaimPrefix %s: %s", at, pc->claim_prefix, perr);
     }
@@ -180,10 +181,37 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     }
     if (!strcasecmp(pc->cookie_samesite, "None")) {
         ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
+                      TPOLOGNO(00034)
                       "%s: TPOAuthCookieSameSite None: the session cookie is sent on "
                       "cross-site requests (only on https)", at);
     }
     return NULL;
+}
+
+/* Two providers of one host with one cookie name would overwrite each
+ * other's sessions (the default name includes the provider's name, so only
+ * an explicit TPOAuthCookieName can do this). */
+static void warn_shared_cookie_names(apr_pool_t *p, server_rec *vs)
+{
+    tpo_server_conf *sc = tpo_config_server(vs);
+    apr_hash_t *seen = apr_hash_make(p);
+    apr_hash_index_t *hi;
+
+    for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
+        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        tpo_provider_conf *other = apr_hash_get(seen, pc->cookie_name, APR_HASH_KEY_STRING);
+
+        if (other && other != pc) {
+            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, vs,
+                         TPOLOGNO(00077)
+                         "providers %s and %s of %s:%u share the cookie name %s: a login "
+                         "through one ends the other's session; give each its own "
+                         "TPOAuthCookieName", other->name, pc->name,
+                         vs->server_hostname ? vs->server_hostname : "(this server)",
+                         vs->port, pc->cookie_name);
+        }
+        apr_hash_set(seen, pc->cookie_name, APR_HASH_KEY_STRING, pc);
+    }
 }
 
 static void build_strip_list(apr_pool_t *p, server_rec *vs)
@@ -209,7 +237,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     const char *derr;
 
     if ((derr = tpo_config_dir_defaults(pconf)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, "%s", derr);
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, TPOLOGNO(00080) "%s", derr);
         return !OK;
     }
 
@@ -226,18 +254,22 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
             }
             apr_hash_set(done, apr_pmemdup(ptemp, &pc, sizeof(pc)), sizeof(pc), pc);
             if ((err = finalize_provider(pconf, pc)) != NULL) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, vs, "%s", err);
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, vs,
+                             TPOLOGNO(00035)
+                             "%s", err);
                 return !OK;
             }
         }
     }
     for (vs = s; vs; vs = vs->next) {
         build_strip_list(pconf, vs);
+        warn_shared_cookie_names(ptemp, vs);
     }
     {
         tpo_server_conf *sc = tpo_config_server(s);
         if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase && !sc->cache_key_file) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         TPOLOGNO(00036)
                          "TPOAuthCache %s (%s): TPOAuthCacheKeyFile or TPOAuthCachePassphrase "
                          "is missing (sessions in a distributed cache are always encrypted)",
                          sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
@@ -246,6 +278,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         }
         if (sc->cache_type != TPO_CACHE_SHM && !sc->login_secret) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
+                         TPOLOGNO(00037)
                          "TPOAuthCache %s (%s) without TPOAuthLoginCookieKeyFile: the login "
                          "cookies are sealed with a random key of this server, so a login "
                          "started here cannot finish on another server; give every server "
@@ -258,6 +291,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         if (sc->cache_key_file && sc->cache_passphrase
             && (sc->cache_key_file_prev || sc->cache_passphrase_prev)) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                         TPOLOGNO(00038)
                          "TPOAuthCacheKeyFile and TPOAuthCachePassphrase together: the "
                          "passphrase is the previous key, so neither may name another "
                          "previous one");
@@ -269,6 +303,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
             provider_ref *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref);
             if (!tpo_config_provider(ref->s, ref->name)) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, ref->s,
+                             TPOLOGNO(00039)
                              "TPOAuthProvider %s (%s): no <TPOAuthProvider %s> is defined for "
                              "this server", ref->name, ref->where, ref->name);
                 return !OK;

@@ -121,7 +121,8 @@ TPO_DIR(http_max_response, "TPOAuthHTTPMaxResponse", TAKE1, set_value, PROVIDER,
 TPO_DIR(ca_file, "TPOAuthCACertificate", TAKE1, set_value, PROVIDER, STR, TPO_PC(ca_file),
         0, 0, NULL, NULL, "CA bundle for TLS to the provider")
 TPO_DIR(cookie_name, "TPOAuthCookieName", TAKE1, cmd_cookie_name, PROVIDER, STR,
-        TPO_PC(cookie_name), 0, 0, NULL, TPO_DEF_COOKIE_NAME, "Name of the session cookie")
+        TPO_PC(cookie_name), 0, 0, NULL, NULL, "Name of the session cookie (default: "
+        TPO_DEF_COOKIE_NAME_PREFIX "<provider>)")
 TPO_DIR(cookie_path, "TPOAuthCookiePath", TAKE1, set_value, PROVIDER, STR, TPO_PC(cookie_path),
         0, 0, NULL, TPO_DEF_COOKIE_PATH, "Path attribute of the cookies")
 TPO_DIR(cookie_domain, "TPOAuthCookieDomain", TAKE1, set_value, PROVIDER, STR,

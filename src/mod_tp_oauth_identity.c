@@ -137,6 +137,7 @@ int tpo_strip_headers(request_rec *r)
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && is_ours(sc->strip, e[i].key)) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          TPOLOGNO(00040)
                           "removed client-supplied header %s (reserved for the identity)",
                           ap_escape_logitem(r->pool, e[i].key));
             apr_table_unset(r->headers_in, e[i].key);
@@ -193,6 +194,7 @@ int tpo_strip_dir_headers(request_rec *r)
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && is_listed(dc->strip, e[i].key, strlen(e[i].key))) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          TPOLOGNO(00041)
                           "removed client-supplied header %s (TPOAuthStripHeaders)",
                           ap_escape_logitem(r->pool, e[i].key));
             apr_table_unset(r->headers_in, e[i].key);
@@ -286,8 +288,7 @@ int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
                              json_pack("{s:s}", "error", "session_store_unavailable"));
     }
     if (sr != TPO_SESS_OK) {
-        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                       apr_psprintf(r->pool, "TP-OAuth realm=\"%s\"", pc->name));
+        tpo_www_authenticate(r, pc, NULL);
         return tpo_json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
     }
     if (s->claims) {

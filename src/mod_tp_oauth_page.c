@@ -13,30 +13,66 @@ int tpo_request_is_https(request_rec *r)
 
 void tpo_page_headers(request_rec *r)
 {
-    /* a page of ours must never be cached or framed */
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->err_headers_out, "X-Frame-Options", "DENY");
-    apr_table_setn(r->err_headers_out, "Content-Security-Policy", "default-src 'none'");
-    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    static const char *const h[][2] = {
+        { "Cache-Control", "no-store" },
+        { "X-Frame-Options", "DENY" },
+        { "Content-Security-Policy", "default-src 'none'" },
+        { "X-Content-Type-Options", "nosniff" },
+    };
+    apr_size_t i;
+
+    /* a page of ours must never be cached or framed; once each (an error
+     * response may already have copied them to headers_out) */
+    for (i = 0; i < sizeof(h) / sizeof(h[0]); i++) {
+        apr_table_unset(r->headers_out, h[i][0]);
+        apr_table_setn(r->err_headers_out, h[i][0], h[i][1]);
+    }
 }
 
-int tpo_page_error(request_rec *r, int status, const char *title, const char *detail)
+void tpo_www_authenticate(request_rec *r, const tpo_provider_conf *pc, const char *error)
 {
-    const char *t = tpo_html_escape(r->pool, title);
-    const char *d = tpo_html_escape(r->pool, detail ? detail : "");
+    /* httpd keeps AuthName with quotes already backslash-escaped */
+    const char *realm = ap_auth_name(r);
+    const char *v;
 
+    if (realm && *realm) {
+        realm = tpo_quoted_pairs_decode(r->pool, realm);
+    }
+    else {
+        realm = pc ? pc->name : TPO_AUTH_TYPE;
+    }
+    v = apr_pstrcat(r->pool, "TP-OAuth realm=", tpo_quoted_string(r->pool, realm),
+                    error ? ", error=" : NULL, tpo_quoted_string(r->pool, error), NULL);
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);
+}
+
+const char *tpo_page_html(apr_pool_t *p, const char *title, const char *heading,
+                          const char *body_html)
+{
+    return apr_pstrcat(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
+                       tpo_html_escape(p, title), "</title></head>\n<body>\n<h1>",
+                       tpo_html_escape(p, heading), "</h1>\n", body_html,
+                       "\n</body></html>\n", NULL);
+}
+
+int tpo_page_write(request_rec *r, int status, const char *title, const char *heading,
+                   const char *body_html)
+{
     r->status = status;
     r->status_line = NULL;
     tpo_page_headers(r);
     ap_set_content_type(r, "text/html; charset=utf-8");
     if (!r->header_only) {
-        ap_rprintf(r,
-                   "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>%d %s</title>"
-                   "</head>\n<body>\n<h1>%s</h1>\n<p>%s</p>\n"
-                   "<p><small>status %d, mod_tp_oauth</small></p>\n</body></html>\n",
-                   status, t, t, d, status);
+        ap_rputs(tpo_page_html(r->pool, title, heading, body_html), r);
     }
     return DONE;
+}
+
+int tpo_page_error(request_rec *r, int status, const char *title, const char *detail)
+{
+    return tpo_page_write(r, status, apr_psprintf(r->pool, "%d %s", status, title), title,
+                          apr_psprintf(r->pool, "<p>%s</p>\n<p><small>status %d, mod_tp_oauth"
+                                       "</small></p>", tpo_html_escape(r->pool, detail), status));
 }
 
 static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
@@ -56,6 +92,7 @@ static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *
     if (!c) {
         /* names and values are ours; attributes come from the configuration */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00048)
                       "cannot build cookie %s: check TPOAuthCookiePath/TPOAuthCookieDomain", name);
         return;
     }

@@ -13,10 +13,15 @@
 #include <http_request.h>
 
 #include "tpo_cache.h"
+#include "tpo_log.h"
 #include "mod_tp_oauth_config.h"
 #include "tpo_defaults.h"
 
+/* mod_tp_oauth.c declares the module record with AP_DECLARE_MODULE, which
+ * does this itself */
+#ifndef TPO_MODULE_RECORD
 APLOG_USE_MODULE(tp_oauth);
+#endif
 extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
 
 #define TPO_AUTH_TYPE "tp-oauth"
@@ -28,6 +33,9 @@ extern tpo_cache *tpo_pending_cache;      /* consumed-state markers */
  * random per server start), set in post_config. */
 extern struct tpo_pending_key tpo_login_key;
 void tpo_cache_note_pressure(request_rec *r);
+/* Binds r to this thread for the core's log lines; returns the previous
+ * binding, to be restored when the hook returns. */
+request_rec *tpo_log_bind(request_rec *r);
 
 /* mod_tp_oauth_page.c: one page and one log line per failure. Returns DONE
  * (the response is written) so hooks can `return tpo_page_error(...)`. */
@@ -40,9 +48,19 @@ void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *nam
 void tpo_set_login_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
                           const char *value, long max_age);
 int tpo_request_is_https(request_rec *r);
+/* The module's one WWW-Authenticate: TP-OAuth realm="<AuthName, else the
+ * provider's name>" (a quoted-string), with error="<error>" unless NULL. */
+void tpo_www_authenticate(request_rec *r, const tpo_provider_conf *pc, const char *error);
 /* The headers of every page the module writes (no caching, no framing, no
  * active content). */
 void tpo_page_headers(request_rec *r);
+/* The module's one HTML page template: title and heading are text (escaped
+ * here), body_html is markup the caller has escaped. */
+const char *tpo_page_html(apr_pool_t *p, const char *title, const char *heading,
+                          const char *body_html);
+/* Writes such a page with the page headers; returns DONE. */
+int tpo_page_write(request_rec *r, int status, const char *title, const char *heading,
+                   const char *body_html);
 
 /* mod_tp_oauth_provider.c: per-process provider state (metadata, JWKS). */
 typedef enum { TPO_RT_OK = 0, TPO_RT_UNAVAILABLE, TPO_RT_TIMEOUT } tpo_rt_status;

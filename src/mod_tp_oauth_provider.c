@@ -98,12 +98,14 @@ static tpo_rt_status fetch_json(request_rec *r, tpo_provider_conf *pc, const cha
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00049)
                       "provider %s: fetching the %s from %s failed: %s", pc->name, what, url,
                       resp->error ? resp->error : "error");
         return http_status_of(res);
     }
     if (resp->status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00050)
                       "provider %s: fetching the %s from %s: HTTP status %d", pc->name, what,
                       url, resp->status);
         return TPO_RT_UNAVAILABLE;
@@ -162,13 +164,15 @@ static tpo_rt_status fetch_meta(request_rec *r, tpo_provider_conf *pc, tpo_provi
     m = apr_pcalloc(mp, sizeof(*m));
     if (tpo_provider_meta_parse(mp, resp.body, resp.len, pc->issuer, m, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "provider %s: discovery document at %s refused: %s",
+                      TPOLOGNO(00051) "provider %s: discovery document at %s refused: %s",
                       pc->name, pc->discovery_url, err ? err : "invalid");
         apr_pool_destroy(mp);
         return TPO_RT_UNAVAILABLE;
     }
     meta_from_config(mp, pc, m);
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "provider %s: metadata loaded from %s",
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  TPOLOGNO(00052)
+                  "provider %s: metadata loaded from %s",
                   pc->name, pc->discovery_url);
     *out = m;
     return TPO_RT_OK;
@@ -250,7 +254,9 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
     apr_pool_create_unmanaged_ex(&sp, NULL, NULL);
     apr_pool_tag(sp, "tpo_jwks");
     if (tpo_jwks_parse(sp, resp.body, resp.len, &set, &err) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, "provider %s: JWK Set at %s refused: %s",
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPOLOGNO(00053)
+                      "provider %s: JWK Set at %s refused: %s",
                       pc->name, uri, err ? err : "invalid");
         apr_pool_destroy(sp);
         return TPO_RT_UNAVAILABLE;
@@ -258,7 +264,9 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
     slot = apr_pcalloc(sp, sizeof(*slot));
     slot->pool = sp;
     slot->jwks = set;
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, "provider %s: JWK Set loaded (%d keys)",
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  TPOLOGNO(00054)
+                  "provider %s: JWK Set loaded (%d keys)",
                   pc->name, set->keys->nelts);
     *out = slot;
     return TPO_RT_OK;
@@ -281,7 +289,7 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
     }
     if (!meta->jwks_uri) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      "provider %s: no jwks_uri (set TPOAuthJWKSURI)", pc->name);
+                      TPOLOGNO(00055) "provider %s: no jwks_uri (set TPOAuthJWKSURI)", pc->name);
         return TPO_RT_UNAVAILABLE;
     }
     deadline = apr_time_now() + fetch_wait_limit(pc);

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* The cache contract: one interface, several backends (shared memory now;
- * memcached and Redis later). Keys are NUL-terminated strings of at most
+/* The cache contract: one interface, several backends: shared memory
+ * (tpo_cache_shm.c), memcached (tpo_cache_memcache.c) and Redis
+ * (tpo_cache_redis.c), the last two behind the encrypting wrapper
+ * (tpo_cache_crypt.c). Keys are NUL-terminated strings of at most
  * TPO_CACHE_MAX_KEY bytes; values are opaque bytes. Expiry is absolute.
  *
  *  get : APR_SUCCESS with a copy of the value in p, APR_NOTFOUND if absent or

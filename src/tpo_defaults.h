@@ -35,7 +35,7 @@
 #define TPO_DEF_HTTP_TIMEOUT_MS          (TPO_DEF_HTTP_TIMEOUT_S * 1000L)
 #define TPO_DEF_HTTP_MAX_RESPONSE_M      1           /* TPOAuthHTTPMaxResponse 1M */
 #define TPO_DEF_HTTP_MAX_RESPONSE_BYTES  ((long long)TPO_DEF_HTTP_MAX_RESPONSE_M * 1024 * 1024)
-#define TPO_DEF_COOKIE_NAME              "tp_oauth_session"
+#define TPO_DEF_COOKIE_NAME_PREFIX       "tp_oauth_"  /* + the provider's name */
 #define TPO_DEF_COOKIE_PATH              "/"
 #define TPO_DEF_COOKIE_SAMESITE          "Lax"
 #define TPO_DEF_COOKIE_SECURE            "auto"

@@ -380,7 +380,9 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
             resp->error = apr_psprintf(p, "response larger than %" APR_SIZE_T_FMT " bytes",
                                        o.max_response);
         }
-        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, "HTTP %s failed after %" APR_TIME_T_FMT " ms: %s",
+        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
+                TPOLOGNO(00070)
+                "HTTP %s failed after %" APR_TIME_T_FMT " ms: %s",
                 method, apr_time_as_msec(resp->elapsed), resp->error);
     }
     apr_pool_cleanup_run(p, c, handle_cleanup);

@@ -7,19 +7,12 @@
 #include <apr_pools.h>
 #include <jansson.h>
 
+/* A pool cleanup that drops a jansson reference:
+ * apr_pool_cleanup_register(p, j, tpo_json_cleanup, apr_pool_cleanup_null). */
 static inline apr_status_t tpo_json_cleanup(void *j)
 {
     json_decref(j);
     return APR_SUCCESS;
-}
-
-/* Hand j's reference to pool p (decref'd when p is cleared); returns j. */
-static inline json_t *tpo_json_own(apr_pool_t *p, json_t *j)
-{
-    if (j) {
-        apr_pool_cleanup_register(p, j, tpo_json_cleanup, apr_pool_cleanup_null);
-    }
-    return j;
 }
 
 #endif

@@ -5,6 +5,7 @@
 #include "tpo_log.h"
 
 static tpo_log_fn *log_fn;
+static tpo_log_level_fn *log_level_fn;
 static int log_max_level = TPO_LOG_WARN;
 
 void tpo_log_set(tpo_log_fn *fn, int max_level)
@@ -13,9 +14,17 @@ void tpo_log_set(tpo_log_fn *fn, int max_level)
     log_max_level = max_level;
 }
 
+void tpo_log_set_level_fn(tpo_log_level_fn *fn)
+{
+    log_level_fn = fn;
+}
+
 int tpo_log_enabled(int level)
 {
-    return log_fn != NULL && level <= log_max_level;
+    if (log_fn == NULL) {
+        return 0;
+    }
+    return level <= (log_level_fn ? log_level_fn() : log_max_level);
 }
 
 void tpo_log(const char *file, int line, int level, const char *fmt, ...)

@@ -20,12 +20,24 @@
 #define TPO_LOG_DEBUG  7
 
 typedef void tpo_log_fn(const char *file, int line, int level, const char *msg);
+/* The level in effect now (the glue answers for the current request or
+ * server); messages above it are not even formatted. */
+typedef int tpo_log_level_fn(void);
 
+/* max_level applies while no level function is installed. */
 void tpo_log_set(tpo_log_fn *fn, int max_level);
+void tpo_log_set_level_fn(tpo_log_level_fn *fn);
 int  tpo_log_enabled(int level);
 void tpo_log(const char *file, int line, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
 #define TPO_LOG_MARK __FILE__, __LINE__
+
+/* Log message numbers, our own prefix (httpd's AH numbers are httpd's):
+ * TPOLOGNO(00042) "text" gives "TPO00042: text". Every log call in src/
+ * carries one; the registry is docs/log-messages.txt and tools/check-lognos
+ * (run by make check) keeps code and registry in step. Write TPOLOGNO() in
+ * a new call and run `tools/check-lognos --assign` to number it. */
+#define TPOLOGNO(n) "TPO" #n ": "
 
 #endif

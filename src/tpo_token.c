@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Token endpoint requests and responses, with the providers' accents
- * (shared/PROVIDERS.md). Token values never reach a detail string or the
+ * (listed in tpo_token.h; README.md, TPOAuthTokenRequestEncoding). Token values never reach a detail string or the
  * log. */
 #include <stdlib.h>
 #include <string.h>
@@ -97,6 +97,7 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
                 /* a value that is not valid UTF-8 (e.g. a hostile "code"):
                  * no body rather than a silently incomplete one */
                 tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
+                        TPOLOGNO(00074)
                         "token request: parameter %s is not valid UTF-8", names[i]);
                 out->authorization = NULL;
                 return;
@@ -660,12 +661,13 @@ tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
     }
     if (r == TPO_TOKEN_OK) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
+                TPOLOGNO(00075)
                 "token response: refresh_token %s, id_token %s, expires_at %" APR_TIME_T_FMT,
                 out->refresh_token ? "present" : "absent", out->id_token ? "present" : "absent",
                 apr_time_sec(out->expires_at));
     }
     else {
-        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, "%s", *detail);
+        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, TPOLOGNO(00076) "%s", *detail);
     }
     return r;
 }
@@ -683,6 +685,28 @@ int tpo_token_refresh_refused(int http_status, const char *error)
     for (i = 0; definitive[i]; i++) {
         if (strcasecmp(error, definitive[i]) == 0) {
             return 1;
+        }
+    }
+    return 0;
+}
+
+int tpo_scope_has(const char *scope, const char *word)
+{
+    apr_size_t n = word ? strlen(word) : 0;
+    const char *s = scope;
+
+    if (!s || n == 0) {
+        return 0;
+    }
+    while (*s) {
+        while (*s == ' ') {
+            s++;
+        }
+        if (!strncmp(s, word, n) && (s[n] == ' ' || s[n] == '\0')) {
+            return 1;
+        }
+        while (*s && *s != ' ') {
+            s++;
         }
     }
     return 0;

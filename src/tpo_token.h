@@ -2,7 +2,7 @@
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Token endpoint requests and responses (RFC 6749 sections 4.1.3, 5, 6)
  * with the accents of providers that do not follow it to the letter
- * (see shared/PROVIDERS.md): JSON request bodies, expires_in as a string,
+ * (README.md, TPOAuthTokenRequestEncoding): JSON request bodies, expires_in as a string,
  * a duration ("1d") or an absolute epoch, expires_at as ISO-8601,
  * error_code/message errors, scopes as an array. */
 #ifndef TPO_TOKEN_H
@@ -83,6 +83,10 @@ tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
  * 429, 5xx whatever the body says, invalid_client, temporarily_unavailable,
  * an unreadable answer) is temporary: the session stays. */
 int tpo_token_refresh_refused(int http_status, const char *error);
+
+/* Whether the space-separated scope list (RFC 6749 3.3) holds word as a
+ * whole scope token (case-sensitive). NULL scope: no. */
+int tpo_scope_has(const char *scope, const char *word);
 
 /* Parse "<n>[smhd]" or plain digits into seconds; -1 if invalid. */
 long long tpo_token_parse_duration(const char *s);

@@ -198,6 +198,55 @@ char *tpo_url_add_param(apr_pool_t *p, const char *url, const char *name, const 
                        hash ? hash : "", NULL);
 }
 
+char *tpo_quoted_pairs_decode(apr_pool_t *p, const char *s)
+{
+    char *out, *o;
+
+    if (s == NULL) {
+        return apr_pstrdup(p, "");
+    }
+    o = out = apr_palloc(p, strlen(s) + 1);
+    for (; *s; s++) {
+        if (*s == '\\' && s[1]) {
+            s++;
+        }
+        *o++ = *s;
+    }
+    *o = '\0';
+    return out;
+}
+
+char *tpo_quoted_string(apr_pool_t *p, const char *s)
+{
+    apr_size_t n = 2;
+    const unsigned char *u;
+    char *out, *o;
+
+    if (s == NULL) {
+        s = "";
+    }
+    for (u = (const unsigned char *)s; *u; u++) {
+        n += (*u == '"' || *u == '\\') ? 2 : 1;
+    }
+    o = out = apr_palloc(p, n + 1);
+    *o++ = '"';
+    for (u = (const unsigned char *)s; *u; u++) {
+        if (*u == '"' || *u == '\\') {
+            *o++ = '\\';
+            *o++ = (char)*u;
+        }
+        else if ((*u < 0x20 && *u != '\t') || *u == 0x7f) {
+            *o++ = '?';
+        }
+        else {
+            *o++ = (char)*u;
+        }
+    }
+    *o++ = '"';
+    *o = '\0';
+    return out;
+}
+
 char *tpo_html_escape(apr_pool_t *p, const char *s)
 {
     apr_size_t n = 0, i;

@@ -29,6 +29,15 @@ const char *tpo_query_get_unique(apr_table_t *t, const char *name, int *dup);
 /* Append "name=value" (encoded) to a URL that may already have a query. */
 char *tpo_url_add_param(apr_pool_t *p, const char *url, const char *name, const char *value);
 
+/* An HTTP quoted-string (RFC 9110 5.6.4) holding s, quotes included:
+ * backslash and double quote escaped, control characters other than HTAB
+ * replaced by '?'. */
+char *tpo_quoted_string(apr_pool_t *p, const char *s);
+
+/* The text of quoted-string content: each backslash pair "\X" becomes X
+ * (httpd keeps AuthName in this escaped form). */
+char *tpo_quoted_pairs_decode(apr_pool_t *p, const char *s);
+
 /* HTML-escape & < > " ' */
 char *tpo_html_escape(apr_pool_t *p, const char *s);
 

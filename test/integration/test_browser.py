@@ -76,7 +76,7 @@ def test_browser_login(httpd, std_conf, driver):
     assert "TPO_CLAIM_email jose@example.test" in table, table
     assert "José Müller" in table, table
     cookies = {c["name"]: c for c in driver.get_cookies()}
-    assert cookies["tp_oauth_session"]["httpOnly"] is True
+    assert cookies["tp_oauth_idp"]["httpOnly"] is True
     # the session now works for the page's own fetch() calls, without a redirect
     status = driver.execute_async_script("""
         const done = arguments[arguments.length - 1];

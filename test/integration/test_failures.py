@@ -279,7 +279,7 @@ def test_flood_does_not_cancel_a_login_in_progress(fake_httpd, alice, idp):
     done = h.oidc_login(victim, authorize, "bob")
     assert done.status_code == 200 and "Hello bob" in done.text, (
         done.status_code, done.url, log_since(fake_httpd, mark)[-2000:])
-    assert not login_cookies(victim, "tp_oauth_session_login_")
+    assert not login_cookies(victim, "tp_oauth_idp_login_")
     still_serving(fake_httpd, alice)
 
 

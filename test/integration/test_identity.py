@@ -8,6 +8,7 @@ small echo backend behind mod_proxy."""
 import http.server
 import json
 import os
+import re
 import socket
 import threading
 
@@ -297,13 +298,23 @@ def test_require_rules(ident_httpd, rule, allowed, refused):
         assert r.status_code == 403, "%s should be refused by %s" % (name, rule)
         assert "not allowed" in r.text
         assert "WWW-Authenticate" not in r.headers
+        assert_page_headers(r)
+
+
+def assert_page_headers(r):
+    """The headers of every page the module writes (one page builder)."""
+    assert r.headers.get("Content-Security-Policy") == "default-src 'none'", r.headers
+    assert r.headers.get("X-Frame-Options") == "DENY", r.headers
+    assert r.headers.get("Cache-Control") == "no-store", r.headers
+    assert r.headers.get("X-Content-Type-Options") == "nosniff", r.headers
 
 
 def test_require_failure_401(ident_httpd):
     r = user(ident_httpd, "alice").get(ident_httpd.url("/authz/fail401/whoami.cgi"),
                                         allow_redirects=False, timeout=10)
     assert r.status_code == 401
-    assert "insufficient_scope" in r.headers["WWW-Authenticate"]
+    assert re.fullmatch(r'TP-OAuth realm="[^"\\]+", error="insufficient_scope"',
+                        r.headers["WWW-Authenticate"]), r.headers
 
 
 def test_require_failure_step_up_login(ident_httpd, idp):
@@ -312,6 +323,7 @@ def test_require_failure_step_up_login(ident_httpd, idp):
     assert r.status_code == 302
     assert r.headers["Location"].startswith(idp.issuer)
     assert "state=" in r.headers["Location"]
+    assert_page_headers(r)
 
 
 def test_anonymous_request_to_rule_location_logs_in(ident_httpd, idp):

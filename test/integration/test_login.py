@@ -19,9 +19,9 @@ import requests
 import tpo_harness as h
 
 WHOAMI = "/app/whoami.cgi"
-SESSION_COOKIE = "tp_oauth_session"
+SESSION_COOKIE = "tp_oauth_idp"
 # one login cookie per login in progress: <cookie name>_login_<8 characters>
-LOGIN_COOKIE_RX = re.compile(r"^tp_oauth_session_login_[A-Za-z0-9_-]{8}$")
+LOGIN_COOKIE_RX = re.compile(r"^tp_oauth_idp_login_[A-Za-z0-9_-]{8}$")
 B64URL = re.compile(r"^[A-Za-z0-9_-]+$")
 
 
@@ -581,3 +581,118 @@ def test_fakeidp_login(httpd, fakeidp):
     r = s.get(httpd.url(WHOAMI), timeout=15)
     assert_whoami(r, "fake-user-1")
     assert fakeidp.stats()["by_grant_type"].get("authorization_code") == 1
+
+
+# ------------------------------------- log numbers, cookie names, realms (issue 12)
+
+TPO_LINE = re.compile(r"\[tp_oauth:(\w+)\]")
+
+
+def module_lines(text):
+    return [line for line in text.splitlines() if TPO_LINE.search(line)]
+
+
+def test_log_lines_carry_numbers_and_request_context(httpd, std_conf):
+    """Every line of the module has its TPO number; the core's lines (here
+    the token response, at debug) name the client like other request lines."""
+    httpd.ensure(std_conf)
+    mark = len(httpd.error_log())
+    _, r = login(httpd, "lognos")
+    assert_whoami(r, "lognos")
+    lines = module_lines(httpd.error_log()[mark:])
+    assert lines
+    unnumbered = [line for line in lines if not re.search(r"\] TPO\d{5}: ", line)]
+    assert not unnumbered, unnumbered
+    core = [line for line in lines if "TPO00075: token response" in line]
+    assert core and all("[client 127.0.0.1:" in line for line in core), lines
+    # the version, at start-up
+    assert re.search(r"\[tp_oauth:notice\] .*TPO\d{5}: mod_tp_oauth \d+\.\d+\.\d+",
+                     httpd.error_log()), httpd.error_log()[-2000:]
+
+
+def test_core_debug_lines_follow_the_module_level(httpd, std_conf):
+    """With LogLevel tp_oauth:info the core's debug lines are not written
+    (nor formatted); raised for one location, they come back there."""
+    httpd.ensure(std_conf + "LogLevel warn tp_oauth:info\n")
+    mark = len(httpd.error_log())
+    _, r = login(httpd, "quiet")
+    assert_whoami(r, "quiet")
+    text = httpd.error_log()[mark:]
+    assert "TPO00075" not in text, text[-2000:]
+    assert "[tp_oauth:info]" in text   # the login line: the module does log
+    httpd.ensure(std_conf + "LogLevel warn tp_oauth:info\n"
+                 "<Location /app/redirect_uri>\n    LogLevel tp_oauth:debug\n</Location>\n")
+    mark = len(httpd.error_log())
+    _, r = login(httpd, "loud")
+    assert_whoami(r, "loud")
+    assert "TPO00075: token response" in httpd.error_log()[mark:]
+
+
+def two_providers_conf(httpd, idp, fakeidp, extra_idp="", extra_fake=""):
+    return ("TPOAuthCacheSize 16M\n"
+            + h.provider_conf("idp", idp.issuer, extra=extra_idp)
+            + h.protect_conf()
+            + h.provider_conf("fake", fakeidp.base + "/oidc", client_id="fake-client",
+                              client_secret="fake-secret", scope="openid email",
+                              redirect_uri="/fake/redirect_uri", extra=extra_fake)
+            + h.protect_conf(location="/fake/", provider="fake")
+            + 'ScriptAliasMatch "^/fake/(.*\\.cgi)$" "%s/app/$1"\n' % httpd.server_root)
+
+
+def test_two_providers_keep_their_sessions(httpd, idp, fakeidp):
+    """The default cookie name is tp_oauth_<provider>: logins through two
+    providers of one host in one browser do not end each other's sessions."""
+    conf = two_providers_conf(httpd, idp, fakeidp)
+    rc, out = httpd.configtest(conf)
+    assert rc == 0 and "share the cookie name" not in out, out
+    httpd.ensure(conf)
+    s, r = login(httpd, "dora")
+    assert_whoami(r, "dora")
+    r = s.get(httpd.url("/fake/whoami.cgi"), timeout=15)
+    assert r.status_code == 200 and "<h1>Hello fake-user-" in r.text, r.text[:500]
+    assert s.cookies.get("tp_oauth_idp") and s.cookies.get("tp_oauth_fake")
+    # both sessions are still there, without a new login
+    r = s.get(httpd.url(WHOAMI), allow_redirects=False, timeout=10)
+    assert_whoami(r, "dora")
+    r = s.get(httpd.url("/fake/whoami.cgi"), allow_redirects=False, timeout=10)
+    assert r.status_code == 200 and "<h1>Hello fake-user-" in r.text, r.status_code
+
+
+def test_configtest_warns_on_a_shared_cookie_name(httpd, idp, fakeidp):
+    conf = two_providers_conf(httpd, idp, fakeidp, extra_idp="TPOAuthCookieName tpo_shared",
+                              extra_fake="TPOAuthCookieName tpo_shared")
+    rc, out = httpd.configtest(conf)
+    assert rc == 0, out
+    assert re.search(r"TPO\d{5}: providers (idp and fake|fake and idp) of \S+ share the "
+                     r"cookie name tpo_shared", out), out
+
+
+def test_login_failure_names_the_provider(httpd, std_conf):
+    httpd.ensure(std_conf)
+    mark = len(httpd.error_log())
+    r = requests.get(httpd.url(h.REDIRECT_PATH + "?code=x&state=" + "A" * 43),
+                     allow_redirects=False, timeout=10)
+    assert r.status_code == 400
+    assert re.search(r"TPO\d{5}: provider idp: login failed: ", httpd.error_log()[mark:])
+
+
+# httpd keeps AuthName as quoted-string content (quotes escaped, backslash
+# pairs kept: as mod_auth_basic sends it, back\slash means "backslash"); the
+# realm sent is that text as a canonical quoted-string (no double escaping).
+# Backslashes in the realm's text are escaped too (unit test quoted_string_cases).
+@pytest.mark.parametrize("authname,realm", [
+    (r'Staff \"A\" area', r'"Staff \"A\" area"'),
+    (r'back\\slash', r'"backslash"'),
+], ids=["quote", "pair"])
+def test_realm_is_the_escaped_auth_name(httpd, idp, authname, realm):
+    """WWW-Authenticate names the AuthName as a quoted-string, on every 401."""
+    httpd.ensure("TPOAuthCacheSize 16M\n" + h.provider_conf("idp", idp.issuer)
+                 + h.protect_conf(authname=authname))
+    r = requests.get(httpd.url(WHOAMI), headers={"Accept": "application/json"},
+                     allow_redirects=False, timeout=10)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == "TP-OAuth realm=%s" % realm, r.headers
+    # the info endpoint (under the location) answers with the same realm
+    r = requests.get(httpd.url(h.REDIRECT_PATH + "/info"), allow_redirects=False, timeout=10)
+    assert r.status_code == 401
+    assert r.headers["WWW-Authenticate"] == "TP-OAuth realm=%s" % realm, r.headers

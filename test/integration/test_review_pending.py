@@ -137,7 +137,7 @@ def test_drop_log_says_count_or_size(httpd):
         r = s.get(httpd.url("/pa/c%d" % i), allow_redirects=False, timeout=10)
         assert r.status_code == 302
     log = httpd.error_log()[mark:]
-    assert re.search(r"login cookies dropped for the new login of provider pa: 0 unusable .*"
+    assert re.search(r"provider pa: login cookies dropped for a new login: 0 unusable .*"
                      r"1 for count .*0 for size", log), log[-1500:]
     s = h.browser_session()
     mark = len(httpd.error_log())
@@ -147,8 +147,8 @@ def test_drop_log_says_count_or_size(httpd):
                       timeout=10)
             assert r.status_code == 302
     log = httpd.error_log()[mark:]
-    counts = [int(n) for n in re.findall(r"login cookies dropped for the new login of "
-                                         r"provider p[abc]: 0 unusable .*?0 for count .*?"
+    counts = [int(n) for n in re.findall(r"provider p[abc]: login cookies dropped for a new "
+                                         r"login: 0 unusable .*?0 for count .*?"
                                          r"(\d+) for size", log)]
     assert counts and all(n > 0 for n in counts), log[-1500:]
     total = sum(len(c.name) + 1 + len(c.value) for c in s.cookies if "_login_" in c.name)

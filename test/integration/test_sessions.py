@@ -43,7 +43,7 @@ import tpo_harness as h
 from fake_conf import FAKE_CLIENT, mode_provider
 
 WHOAMI = "/app/whoami.cgi"
-SESSION_COOKIE = "tp_oauth_session"
+SESSION_COOKIE = "tp_oauth_idp"
 XHR = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json"}
 FLOOD = os.path.join(h.REPO, "bench", "login_flood.mjs")
 SID_RX = re.compile(r"^[A-Za-z0-9_-]{43}$")

@@ -116,6 +116,36 @@ static void capture_log(const char *file, int line, int level, const char *msg)
     strcat(logged, "\n");
 }
 
+/* The core asks the glue for the level in effect before formatting: with
+ * the module at info, a debug message is neither formatted nor passed on. */
+static int level_now;
+static int level_asked;
+static int current_level(void)
+{
+    level_asked++;
+    return level_now;
+}
+
+START_TEST(log_level_gates_formatting)
+{
+    logged[0] = '\0';
+    tpo_log_set(capture_log, TPO_LOG_DEBUG);
+    tpo_log_set_level_fn(current_level);
+    level_now = TPO_LOG_INFO;
+    level_asked = 0;
+    ck_assert_int_eq(tpo_log_enabled(TPO_LOG_DEBUG), 0);
+    tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, TPOLOGNO(99999) "hidden %d", 1);
+    tpo_log(TPO_LOG_MARK, TPO_LOG_INFO, TPOLOGNO(99998) "shown %d", 2);
+    ck_assert_int_eq(level_asked, 3);
+    ck_assert_str_eq(logged, "TPO99998: shown 2\n");
+    level_now = TPO_LOG_DEBUG;
+    tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, "now %s", "shown");
+    ck_assert_str_eq(logged, "TPO99998: shown 2\nnow shown\n");
+    tpo_log_set_level_fn(NULL);
+    tpo_log_set(NULL, 0);
+}
+END_TEST
+
 /* {"a":{"b":1}} and "a_b" flatten to the same names: the first is exported,
  * the later one not at all (neither variable nor header), with a warning */
 START_TEST(colliding_names_first_wins)
@@ -267,6 +297,7 @@ int main(void)
     Suite *s = suite_create("claims");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tpo_test_setup, tpo_test_teardown);
+    tcase_add_test(tc, log_level_gates_formatting);
     tcase_add_test(tc, render_scalars_nested_arrays);
     tcase_add_test(tc, values_made_safe);
     tcase_add_test(tc, user_header_configurable);

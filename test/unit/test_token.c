@@ -533,6 +533,23 @@ END_TEST
 
 /* ------------------------------------------------------------- parsers */
 
+START_TEST(scope_has_whole_tokens)
+{
+    ck_assert_int_eq(tpo_scope_has("openid email", "openid"), 1);
+    ck_assert_int_eq(tpo_scope_has("email openid", "openid"), 1);
+    ck_assert_int_eq(tpo_scope_has("  email   openid  ", "openid"), 1);
+    ck_assert_int_eq(tpo_scope_has("openid", "openid"), 1);
+    ck_assert_int_eq(tpo_scope_has("openidx email", "openid"), 0);
+    ck_assert_int_eq(tpo_scope_has("xopenid email", "openid"), 0);
+    ck_assert_int_eq(tpo_scope_has("email", "openid"), 0);
+    ck_assert_int_eq(tpo_scope_has("OPENID", "openid"), 0);
+    ck_assert_int_eq(tpo_scope_has("", "openid"), 0);
+    ck_assert_int_eq(tpo_scope_has(NULL, "openid"), 0);
+    ck_assert_int_eq(tpo_scope_has("a b", ""), 0);
+    ck_assert_int_eq(tpo_scope_has("read:all read", "read"), 1);
+}
+END_TEST
+
 START_TEST(duration_parser)
 {
     ck_assert_int_eq(tpo_token_parse_duration("1d"), 86400);
@@ -628,6 +645,7 @@ int main(void)
     tcase_add_test(tc, response_too_large);
     tcase_add_test(tc, response_detail_never_has_token);
     tcase_add_test(tc, response_json_lives_with_pool);
+    tcase_add_test(tc, scope_has_whole_tokens);
     tcase_add_test(tc, duration_parser);
     tcase_add_test(tc, iso8601_parser);
     tcase_add_test(tc, iso8601_parser_invalid);

@@ -177,6 +177,24 @@ START_TEST(html_escape_cases)
 }
 END_TEST
 
+START_TEST(quoted_string_cases)
+{
+    apr_pool_t *p = tpo_test_pool;
+    ck_assert_str_eq(tpo_quoted_string(p, "Staff area"), "\"Staff area\"");
+    ck_assert_str_eq(tpo_quoted_string(p, "say \"hi\""), "\"say \\\"hi\\\"\"");
+    ck_assert_str_eq(tpo_quoted_string(p, "a\\\"b"), "\"a\\\\\\\"b\"");
+    ck_assert_str_eq(tpo_quoted_string(p, "tab\there\r\nx\x7f"), "\"tab\there??x?\"");
+    ck_assert_str_eq(tpo_quoted_string(p, ""), "\"\"");
+    ck_assert_str_eq(tpo_quoted_string(p, NULL), "\"\"");
+    /* httpd's escaped AuthName, decoded and quoted again */
+    ck_assert_str_eq(tpo_quoted_pairs_decode(p, "a \\\"b\\\" \\\\ c\\"), "a \"b\" \\ c\\");
+    ck_assert_str_eq(tpo_quoted_pairs_decode(p, "plain"), "plain");
+    ck_assert_str_eq(tpo_quoted_pairs_decode(p, NULL), "");
+    ck_assert_str_eq(tpo_quoted_string(p, tpo_quoted_pairs_decode(p, "A \\\"x\\\"")),
+                     "\"A \\\"x\\\"\"");
+}
+END_TEST
+
 /* ---------------------------------------------------------- return URL */
 
 START_TEST(return_url_accepts_local)
@@ -409,6 +427,7 @@ int main(void)
     tcase_add_test(tc, query_duplicates);
     tcase_add_test(tc, url_add_param_cases);
     tcase_add_test(tc, html_escape_cases);
+    tcase_add_test(tc, quoted_string_cases);
     tcase_add_test(tc, return_url_accepts_local);
     tcase_add_test(tc, return_url_refuses);
     tcase_add_test(tc, cookie_find_basic);
