@@ -58,11 +58,19 @@ sess = [(1, t(1700000000000000)), (2, t(1700086400000000)), (3, t(17000000000000
 put("session", "full", tlv(b"TPS", sess))
 put("session", "minimal", tlv(b"TPS", [(16, s("p")), (17, s("u"))]))
 put("session", "unknown_tag", tlv(b"TPS", [(16, s("p")), (17, s("u")), (99, b"xx"), (32, s("A")), (33, s("B"))]))
-pend = [(1, t(1700000000000000)), (2, t(1700000300000000)), (16, s("idp")), (17, s("br-abc")),
-        (18, s("n-0S6")), (19, s("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")),
+pend = [(1, t(1700000000000000)), (2, t(1700000300000000)), (16, s("idp")),
+        (17, s("af0ifjsldkjAbC-123_xyzAbC-123_xyzAbC-123_x")), (18, s("n-0S6")),
+        (19, s("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")),
         (20, s("https://app.example/redirect_uri")), (21, s("/app/page?x=1"))]
-put("pending", "full", tlv(b"TPL", pend))
-put("pending", "list", b"\x03st3\nst1 st2 st3 st4")
+# mode byte: 0 record, 1 hostile Cookie header, 2 genuine cookie mutated, 3 forged value, 4 trim
+put("pending", "record", b"\x00" + tlv(b"TPL", pend[:3] + pend[4:] + [(17, s("st"))]))
+put("pending", "header", b"\x01af0ifjsldkjAbC-123_xyzAbC-123_xyzAbC-123_x\n"
+    b"theme=dark; tpo_login_AbCdEf12=AQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA; tpo_login_x=1; app_login_ZZZZZZZZ=; tpo_login_AbCdEf12=2")
+put("pending", "genuine", b"\x02\x00a=1\nb=2")
+put("pending", "genuine_flip", b"\x02\x01\x00\x00\x20A" + b"tpo_session=x\n")
+put("pending", "genuine_trail", b"\x02\x01\x01\x7f\xff \n")
+put("pending", "forge", b"\x03" + b"\x00" * 12 + tlv(b"TPL", pend)[:40] + b"\x11" * 16)
+put("pending", "trim", b"\x04\x03\x28\x20" + b"\x05\x40\x01\x00\x20\x01\x03\x40\x00\x05\x50\x01\x09\x30\x01")
 
 # ---- token responses (PROVIDERS.md accents)
 for i, body in enumerate([
