@@ -1,3 +1,5 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* What is untrusted about pending logins today: the record decoder (round
  * trip when accepted, strings inside the record) and the login cookies of a
  * hostile Cookie header. A key and two provider bindings are made at start,

@@ -606,7 +606,7 @@ def test_log_lines_carry_numbers_and_request_context(httpd, std_conf):
     core = [line for line in lines if "TPO00075: token response" in line]
     assert core and all("[client 127.0.0.1:" in line for line in core), lines
     # the version, at start-up
-    assert re.search(r"\[tp_oauth:notice\] .*TPO\d{5}: mod_tp_oauth \d+\.\d+\.\d+",
+    assert re.search(r"\[tp_oauth:notice\] .*TPO\d{5}: mod_tp_oauth/\d+\.\d+\.\d+ loaded",
                      httpd.error_log()), httpd.error_log()[-2000:]
 
 
