@@ -54,7 +54,7 @@ void tpo_cache_note_pressure(request_rec *r)
     }
     apr_atomic_set32(&evictions_seen, (apr_uint32_t)st.evictions);
     ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                  TPOLOGNO(00001)
+                  TPO_APLOGNO(00001)
                   "session cache full: %u sessions evicted so far (least recently used "
                   "first, %" APR_SIZE_T_FMT " live); raise TPOAuthCacheSize",
                   (unsigned)st.evictions, st.entries);
@@ -84,7 +84,7 @@ static void core_log(const char *file, int line, int level, const char *msg)
 {
     request_rec *r = log_req;
 
-    /* core messages carry their own TPOLOGNO: no number here */
+    /* core messages carry their own TPO_APLOGNO: no number here */
     if (r) {
         /* lognos: forwards */
         ap_log_rerror_(file, line, APLOG_MODULE_INDEX, level, 0, r, "%s", msg);
@@ -132,14 +132,14 @@ static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes,
     rv = tpo_shm_cache_create(pp, bytes, entries, out, &err);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     TPOLOGNO(00002)
+                     TPO_APLOGNO(00002)
                      "cannot create the %s cache (%" APR_SIZE_T_FMT " bytes): %s", tag, bytes,
                      err ? err : "shared memory unavailable");
         return rv;
     }
     apr_pool_userdata_set(*out, key, apr_pool_cleanup_null, pp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                 TPOLOGNO(00003)
+                 TPO_APLOGNO(00003)
                  "created the %s cache: %" APR_SIZE_T_FMT
                  " bytes of shared memory", tag, bytes);
     return APR_SUCCESS;
@@ -160,7 +160,7 @@ static apr_status_t login_key_init(server_rec *s)
         rv = tpo_pending_key_derive(sc->login_secret, sc->login_secret_len, &tpo_login_key);
         if (rv != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         TPOLOGNO(00004)
+                         TPO_APLOGNO(00004)
                          "cannot derive the login-cookie key from TPOAuthLoginCookieKeyFile");
         }
         return rv;
@@ -170,7 +170,7 @@ static apr_status_t login_key_init(server_rec *s)
         k = apr_palloc(pp, sizeof(*k));
         if ((rv = tpo_pending_key_random(k)) != APR_SUCCESS) {
             ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         TPOLOGNO(00005) "no randomness for the login-cookie key");
+                         TPO_APLOGNO(00005) "no randomness for the login-cookie key");
             return rv;
         }
         apr_pool_userdata_set(k, "tpo_login_random_key", apr_pool_cleanup_null, pp);
@@ -212,7 +212,7 @@ static apr_status_t cache_key_of(server_rec *s, apr_pool_t *ptemp, const char *p
               : tpo_crypt_key_from_bytes(bytes, len, k, &err);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     TPOLOGNO(00006)
+                     TPO_APLOGNO(00006)
                      "cannot derive the distributed cache's "
                      "key from %s: %s", pass ? "TPOAuthCachePassphrase" : "TPOAuthCacheKeyFile",
                      err ? err : "error");
@@ -220,7 +220,7 @@ static apr_status_t cache_key_of(server_rec *s, apr_pool_t *ptemp, const char *p
     }
     apr_pool_userdata_set(k, apr_pstrdup(pp, tag), apr_pool_cleanup_null, pp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                 TPOLOGNO(00007)
+                 TPO_APLOGNO(00007)
                  "derived a distributed cache key from %s "
                  "in %" APR_TIME_T_FMT " ms", pass ? "TPOAuthCachePassphrase (scrypt)"
                  : "TPOAuthCacheKeyFile", apr_time_as_msec(apr_time_now() - t0));
@@ -267,7 +267,7 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     tpo_http_global_init();
     /* the version, once per start or restart (not on the first pass that only checks the config) */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, TPOLOGNO(00078)
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, TPO_APLOGNO(00078)
                      "mod_tp_oauth/%s loaded", TPO_VERSION);
     }
     if (login_key_init(s) != APR_SUCCESS) {
@@ -315,7 +315,7 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
     if (rv != APR_SUCCESS) {
         tpo_session_cache = tpo_pending_cache = &down_cache;
         ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     TPOLOGNO(00008)
+                     TPO_APLOGNO(00008)
                      "cannot set up the %s session cache (%s): %s; requests that need a "
                      "session will get 503", sc->cache_type == TPO_CACHE_REDIS ? "redis"
                      : "memcache", sc->cache_servers, err ? err : "error");

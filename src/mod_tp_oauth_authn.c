@@ -67,30 +67,30 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     rv = tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen);
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      TPOLOGNO(00009)
+                      TPO_APLOGNO(00009)
                       "session cookie names no live session (expired, evicted or logged out)");
         return TPO_SESS_ENDED;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TPOLOGNO(00010) "session cache lookup failed");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TPO_APLOGNO(00010) "session cache lookup failed");
         return TPO_SESS_CACHE_DOWN;
     }
     if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00011)
+                      TPO_APLOGNO(00011)
                       "session record is corrupt; ignoring it");
         return TPO_SESS_ENDED;
     }
     if (strcmp(s->provider, pc->name) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      TPOLOGNO(00012) "session belongs to provider %s, this location wants %s",
+                      TPO_APLOGNO(00012) "session belongs to provider %s, this location wants %s",
                       s->provider, pc->name);
         return TPO_SESS_NONE;
     }
     now = r->request_time;
     if (s->expires && now >= s->expires) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00013)
+                      TPO_APLOGNO(00013)
                       "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
                       ap_escape_logitem(r->pool, s->user));
         tpo_session_delete(r, pc, sid);
@@ -99,7 +99,7 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     if (pc->inactivity_timeout && s->last_seen
         && now - s->last_seen > apr_time_from_sec(pc->inactivity_timeout)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00014) "session of %s ended: inactive for longer than "
+                      TPO_APLOGNO(00014) "session of %s ended: inactive for longer than "
                       "TPOAuthSessionInactivityTimeout (%d s)",
                       ap_escape_logitem(r->pool, s->user), pc->inactivity_timeout);
         tpo_session_delete(r, pc, sid);
@@ -224,7 +224,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     pl.return_url = tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri : "/";
     if (strlen(pl.return_url) > TPO_PENDING_RETURN_URL_MAX) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00015)
+                      TPO_APLOGNO(00015)
                       "return URL longer than %d bytes: this login will return to /",
                       TPO_PENDING_RETURN_URL_MAX);
         pl.return_url = "/";
@@ -234,7 +234,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
              ? tpo_pending_seal(r->pool, &tpo_login_key, &bind, &pl) : NULL;
     if (!sealed) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00016)
+                      TPO_APLOGNO(00016)
                       "provider %s: cannot seal the login cookie (OpenSSL)", pc->name);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "The login could not be started. Please try again later.");
@@ -253,7 +253,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     }
     if (dropped) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00017)
+                      TPO_APLOGNO(00017)
                       "provider %s: login cookies dropped for a new login: %d unusable "
                       "(expired, or do not open), %d for count (more than %d logins in "
                       "progress: TPOAuthPendingLoginsPerBrowser), %d for size (all providers' "
@@ -280,7 +280,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
                                 APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPOLOGNO(00018)
+                  TPO_APLOGNO(00018)
                   "no session: sending the browser to provider %s to log in", pc->name);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location", url);
@@ -345,7 +345,7 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
 
     if (!dc->cors_origins || !tpo_origin_allowed(origin, dc->cors_origins, dc->cors_any)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00019)
+                      TPO_APLOGNO(00019)
                       "CORS preflight from origin %s refused (not in TPOAuthCORSAllowOrigin)",
                       ap_escape_logitem(r->pool, origin));
         return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
@@ -354,14 +354,14 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
     if (!tpo_http_token(method, strlen(method))
         || (req_headers && !(allow_headers = tpo_cors_token_list(r->pool, req_headers)))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00020) "CORS preflight from origin %s refused: malformed "
+                      TPO_APLOGNO(00020) "CORS preflight from origin %s refused: malformed "
                       "Access-Control-Request-Method/-Headers",
                       ap_escape_logitem(r->pool, origin));
         return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
                               "The cross-origin request is malformed.");
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPOLOGNO(00021)
+                  TPO_APLOGNO(00021)
                   "CORS preflight from origin %s answered",
                   ap_escape_logitem(r->pool, origin));
     apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
@@ -396,7 +396,7 @@ int tpo_check_authn(request_rec *r)
     pc = tpo_config_provider(r->server, dc->provider);
     if (!pc || !pc->rt) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00022)
+                      TPO_APLOGNO(00022)
                       "AuthType tp-oauth without a usable TPOAuthProvider for %s", r->uri);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Configuration error",
                               "This location is protected by mod_tp_oauth but names no "
@@ -438,7 +438,7 @@ int tpo_check_authn(request_rec *r)
                               apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
                               apr_table_get(r->headers_in, "Accept"))) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      TPOLOGNO(00023)
+                      TPO_APLOGNO(00023)
                       "no session and not a page navigation (or TPOAuthUnauthenticated): "
                       "401 instead of a login redirect");
         tpo_www_authenticate(r, pc, NULL);

@@ -113,7 +113,7 @@ static authz_status session_of(request_rec *r, tpo_req **rq)
 static authz_status denied(request_rec *r, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  TPOLOGNO(00024)
+                  TPO_APLOGNO(00024)
                   "user %s does not satisfy Require %s",
                   ap_escape_logitem(r->pool, r->user), what);
     return AUTHZ_DENIED;

@@ -27,7 +27,7 @@ static int fail(request_rec *r, const tpo_provider_conf *pc, int status, int lev
                 const char *title, const char *page_detail, const char *log_msg)
 {
     ap_log_rerror(APLOG_MARK, level, 0, r,
-                  TPOLOGNO(00025)
+                  TPO_APLOGNO(00025)
                   "provider %s: login failed: %s", pc->name, log_msg);
     return tpo_page_error(r, status, title, page_detail);
 }
@@ -50,7 +50,7 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     apr_status_t rv;
 
     if (tpo_login_binding(r, pc, &bind) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TPOLOGNO(00079)
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TPO_APLOGNO(00079)
                       "provider %s: login failed: cannot compute the login cookie binding "
                       "(OpenSSL)", pc->name);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login failed",
@@ -100,7 +100,7 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      TPOLOGNO(00026)
+                      TPO_APLOGNO(00026)
                       "provider %s: login failed: cannot record the state as used "
                       "(pending-login cache); the login cookie is kept, the callback can be "
                       "retried", pc->name);
@@ -129,14 +129,14 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
     res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00027)
+                      TPO_APLOGNO(00027)
                       "provider %s: login failed: userinfo endpoint %s: %s", pc->name,
                       url, resp.error ? resp.error : "unreachable");
         return res == TPO_HTTP_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
     }
     if (resp.status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00028)
+                      TPO_APLOGNO(00028)
                       "provider %s: login failed: userinfo endpoint %s answered HTTP %d",
                       pc->name, url, resp.status);
         return HTTP_BAD_GATEWAY;
@@ -145,7 +145,7 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
     if (!j || !json_is_object(j)) {
         json_decref(j);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00029)
+                      TPO_APLOGNO(00029)
                       "provider %s: login failed: userinfo endpoint %s did not return a JSON "
                       "object",
                       pc->name, url);
@@ -181,7 +181,7 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provi
         tpo_rt_status rs = tpo_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h);
         if (rs != TPO_RT_OK) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          TPOLOGNO(00030)
+                          TPO_APLOGNO(00030)
                           "provider %s: login failed: the provider's JWK Set is unavailable",
                           pc->name);
             return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
@@ -191,7 +191,7 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provi
     }
     if (res != TPO_IDT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00031)
+                      TPO_APLOGNO(00031)
                       "provider %s: login failed: ID token rejected: check '%s' failed: %s",
                       pc->name,
                       tpo_idtoken_result_name(res), detail ? detail : "");
@@ -376,7 +376,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     tpo_cache_note_pressure(r);
     /* a fresh id at every login; the browser only ever holds this id */
     tpo_set_cookie(r, pc, pc->cookie_name, sid, -1);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPOLOGNO(00032) "login of %s through provider %s",
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPO_APLOGNO(00032) "login of %s through provider %s",
                   ap_escape_logitem(r->pool, s.user), pc->name);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location",
@@ -446,7 +446,7 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
         }
         int status = !strcmp(err, "access_denied") ? HTTP_FORBIDDEN : HTTP_UNAUTHORIZED;
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPOLOGNO(00033)
+                      TPO_APLOGNO(00033)
                       "provider %s: login failed: the authorization server answered error=%s%s%s",
                       pc->name,
                       ap_escape_logitem(r->pool, err), desc ? ": " : "",

@@ -181,7 +181,7 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     }
     if (!strcasecmp(pc->cookie_samesite, "None")) {
         ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
-                      TPOLOGNO(00034)
+                      TPO_APLOGNO(00034)
                       "%s: TPOAuthCookieSameSite None: the session cookie is sent on "
                       "cross-site requests (only on https)", at);
     }
@@ -203,7 +203,7 @@ static void warn_shared_cookie_names(apr_pool_t *p, server_rec *vs)
 
         if (other && other != pc) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, vs,
-                         TPOLOGNO(00077)
+                         TPO_APLOGNO(00077)
                          "providers %s and %s of %s:%u share the cookie name %s: a login "
                          "through one ends the other's session; give each its own "
                          "TPOAuthCookieName", other->name, pc->name,
@@ -237,7 +237,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     const char *derr;
 
     if ((derr = tpo_config_dir_defaults(pconf)) != NULL) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, TPOLOGNO(00080) "%s", derr);
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, TPO_APLOGNO(00080) "%s", derr);
         return !OK;
     }
 
@@ -255,7 +255,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
             apr_hash_set(done, apr_pmemdup(ptemp, &pc, sizeof(pc)), sizeof(pc), pc);
             if ((err = finalize_provider(pconf, pc)) != NULL) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, vs,
-                             TPOLOGNO(00035)
+                             TPO_APLOGNO(00035)
                              "%s", err);
                 return !OK;
             }
@@ -269,7 +269,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         tpo_server_conf *sc = tpo_config_server(s);
         if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase && !sc->cache_key_file) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         TPOLOGNO(00036)
+                         TPO_APLOGNO(00036)
                          "TPOAuthCache %s (%s): TPOAuthCacheKeyFile or TPOAuthCachePassphrase "
                          "is missing (sessions in a distributed cache are always encrypted)",
                          sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
@@ -278,7 +278,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         }
         if (sc->cache_type != TPO_CACHE_SHM && !sc->login_secret) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
-                         TPOLOGNO(00037)
+                         TPO_APLOGNO(00037)
                          "TPOAuthCache %s (%s) without TPOAuthLoginCookieKeyFile: the login "
                          "cookies are sealed with a random key of this server, so a login "
                          "started here cannot finish on another server; give every server "
@@ -291,7 +291,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         if (sc->cache_key_file && sc->cache_passphrase
             && (sc->cache_key_file_prev || sc->cache_passphrase_prev)) {
             ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         TPOLOGNO(00038)
+                         TPO_APLOGNO(00038)
                          "TPOAuthCacheKeyFile and TPOAuthCachePassphrase together: the "
                          "passphrase is the previous key, so neither may name another "
                          "previous one");
@@ -303,7 +303,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
             provider_ref *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref);
             if (!tpo_config_provider(ref->s, ref->name)) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, ref->s,
-                             TPOLOGNO(00039)
+                             TPO_APLOGNO(00039)
                              "TPOAuthProvider %s (%s): no <TPOAuthProvider %s> is defined for "
                              "this server", ref->name, ref->where, ref->name);
                 return !OK;

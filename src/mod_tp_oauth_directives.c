@@ -465,7 +465,7 @@ static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char 
     /* anyone who reads it can forge login cookies (or read them) */
     if (apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS
         && (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE))) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL, TPOLOGNO(00081)
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL, TPO_APLOGNO(00081)
                      "%s (%s): %s is readable or writable by group or others; "
                      "make it readable by its owner only (chmod 600)",
                      cmd->cmd->name, where(cmd), path);

@@ -137,7 +137,7 @@ int tpo_strip_headers(request_rec *r)
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && is_ours(sc->strip, e[i].key)) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          TPOLOGNO(00040)
+                          TPO_APLOGNO(00040)
                           "removed client-supplied header %s (reserved for the identity)",
                           ap_escape_logitem(r->pool, e[i].key));
             apr_table_unset(r->headers_in, e[i].key);
@@ -194,7 +194,7 @@ int tpo_strip_dir_headers(request_rec *r)
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && is_listed(dc->strip, e[i].key, strlen(e[i].key))) {
             ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          TPOLOGNO(00041)
+                          TPO_APLOGNO(00041)
                           "removed client-supplied header %s (TPOAuthStripHeaders)",
                           ap_escape_logitem(r->pool, e[i].key));
             apr_table_unset(r->headers_in, e[i].key);

@@ -50,14 +50,14 @@ static void revoke_refresh_token(request_rec *r, tpo_provider_conf *pc, const tp
     hr = tpo_provider_client_post(r, pc, meta->revocation_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK || resp.status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPOLOGNO(00042) "logout of %s: revoking the refresh token at %s failed (%s)",
+                      TPO_APLOGNO(00042) "logout of %s: revoking the refresh token at %s failed (%s)",
                       ap_escape_logitem(r->pool, s->user), meta->revocation_endpoint,
                       hr != TPO_HTTP_OK ? (resp.error ? resp.error : "unreachable")
                                         : apr_psprintf(r->pool, "HTTP %d", resp.status));
         return;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPOLOGNO(00043)
+                  TPO_APLOGNO(00043)
                   "logout of %s: refresh token revoked",
                   ap_escape_logitem(r->pool, s->user));
 }
@@ -152,7 +152,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
         ret = tpo_query_get_unique(q, "return", &dup);
     }
     if (!q || dup) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TPOLOGNO(00044) "logout: malformed query");
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TPO_APLOGNO(00044) "logout: malformed query");
         refused = 1;
         ret = NULL;
     }
@@ -166,7 +166,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
         }
         else {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                          TPOLOGNO(00045) "logout: refused return URL %s (not local, not in "
+                          TPO_APLOGNO(00045) "logout: refused return URL %s (not local, not in "
                           "TPOAuthLogoutRedirectAllow); logging out without it",
                           ap_escape_logitem(r->pool, ret));
             refused = 1;
@@ -177,7 +177,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
      * POST alike); it gets a page with a button instead. */
     if (cross_site(r, &why)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00046)
+                      TPO_APLOGNO(00046)
                       "logout: cross-site %s request (%s): asking for a confirmation",
                       r->method, why);
         return confirm_page(r, ret);
@@ -194,7 +194,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
     tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     if (sr == TPO_SESS_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPOLOGNO(00047) "logout of %s",
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPO_APLOGNO(00047) "logout of %s",
                       ap_escape_logitem(r->pool, s->user));
         if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
             meta = NULL;

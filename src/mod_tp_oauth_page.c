@@ -92,7 +92,7 @@ static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *
     if (!c) {
         /* names and values are ours; attributes come from the configuration */
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00048)
+                      TPO_APLOGNO(00048)
                       "cannot build cookie %s: check TPOAuthCookiePath/TPOAuthCookieDomain", name);
         return;
     }

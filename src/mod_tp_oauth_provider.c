@@ -98,14 +98,14 @@ static tpo_rt_status fetch_json(request_rec *r, tpo_provider_conf *pc, const cha
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00049)
+                      TPO_APLOGNO(00049)
                       "provider %s: fetching the %s from %s failed: %s", pc->name, what, url,
                       resp->error ? resp->error : "error");
         return http_status_of(res);
     }
     if (resp->status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00050)
+                      TPO_APLOGNO(00050)
                       "provider %s: fetching the %s from %s: HTTP status %d", pc->name, what,
                       url, resp->status);
         return TPO_RT_UNAVAILABLE;
@@ -164,14 +164,14 @@ static tpo_rt_status fetch_meta(request_rec *r, tpo_provider_conf *pc, tpo_provi
     m = apr_pcalloc(mp, sizeof(*m));
     if (tpo_provider_meta_parse(mp, resp.body, resp.len, pc->issuer, m, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00051) "provider %s: discovery document at %s refused: %s",
+                      TPO_APLOGNO(00051) "provider %s: discovery document at %s refused: %s",
                       pc->name, pc->discovery_url, err ? err : "invalid");
         apr_pool_destroy(mp);
         return TPO_RT_UNAVAILABLE;
     }
     meta_from_config(mp, pc, m);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPOLOGNO(00052)
+                  TPO_APLOGNO(00052)
                   "provider %s: metadata loaded from %s",
                   pc->name, pc->discovery_url);
     *out = m;
@@ -255,7 +255,7 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
     apr_pool_tag(sp, "tpo_jwks");
     if (tpo_jwks_parse(sp, resp.body, resp.len, &set, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00053)
+                      TPO_APLOGNO(00053)
                       "provider %s: JWK Set at %s refused: %s",
                       pc->name, uri, err ? err : "invalid");
         apr_pool_destroy(sp);
@@ -265,7 +265,7 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
     slot->pool = sp;
     slot->jwks = set;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPOLOGNO(00054)
+                  TPO_APLOGNO(00054)
                   "provider %s: JWK Set loaded (%d keys)",
                   pc->name, set->keys->nelts);
     *out = slot;
@@ -289,7 +289,7 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
     }
     if (!meta->jwks_uri) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00055) "provider %s: no jwks_uri (set TPOAuthJWKSURI)", pc->name);
+                      TPO_APLOGNO(00055) "provider %s: no jwks_uri (set TPOAuthJWKSURI)", pc->name);
         return TPO_RT_UNAVAILABLE;
     }
     deadline = apr_time_now() + fetch_wait_limit(pc);

@@ -115,7 +115,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     *retry_after = -1;
     if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00056)
+                      TPO_APLOGNO(00056)
                       "provider %s: refresh for %s failed: provider metadata "
                       "unavailable", pc->name, ap_escape_logitem(r->pool, s->user));
         return RF_UNAVAILABLE;
@@ -127,7 +127,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00057)
+                      TPO_APLOGNO(00057)
                       "provider %s: refresh for %s failed: token endpoint %s: %s", pc->name,
                       ap_escape_logitem(r->pool, s->user), meta->token_endpoint,
                       hr == TPO_HTTP_TIMEOUT ? "timed out" : (resp.error ? resp.error : "error"));
@@ -137,7 +137,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status, now, &tres, &detail);
     if (tr == TPO_TOKEN_ERROR_RESPONSE && tpo_token_refresh_refused(resp.status, tres.error)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPOLOGNO(00058)
+                      TPO_APLOGNO(00058)
                       "provider %s: refresh for %s rejected by the provider: error=%s%s%s; the "
                       "session ends",
                       pc->name,
@@ -151,7 +151,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     if (tr != TPO_TOKEN_OK) {
         *retry_after = tpo_http_retry_after(resp.retry_after, now);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPOLOGNO(00059)
+                      TPO_APLOGNO(00059)
                       "provider %s: refresh for %s failed: token endpoint answered HTTP %d "
                       "(%s%s%s)%s%s; "
                       "a temporary refusal, the session stays", pc->name,
@@ -179,7 +179,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
         if (s->sub && (!json_is_string(json_object_get(idc, "sub"))
                        || strcmp(json_string_value(json_object_get(idc, "sub")), s->sub))) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          TPOLOGNO(00060)
+                          TPO_APLOGNO(00060)
                           "provider %s: refresh for %s: the new ID token names another subject; "
                           "the session ends", pc->name, ap_escape_logitem(r->pool, s->user));
             return RF_REJECTED;
@@ -303,7 +303,7 @@ static int failure_answer(request_rec *r, tpo_provider_conf *pc, const char *sid
     if (tpo_cache_add(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid), "1", 1,
                       note_until) == APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPOLOGNO(00061)
+                      TPO_APLOGNO(00061)
                       "session of %s at provider %s: %s: %s; no new attempt for %ld s "
                       "(logged once per session and retry window)",
                       ap_escape_logitem(r->pool, s->user), pc->name,
@@ -425,14 +425,14 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         tpo_cache_del(tpo_session_cache, lock);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          TPOLOGNO(00062)
+                          TPO_APLOGNO(00062)
                           "provider %s: refreshed session of %s could not be stored%s", pc->name,
                           ap_escape_logitem(r->pool, s->user),
                           rv == APR_ENOSPC ? ": raise TPOAuthCacheSize" : "");
             return HTTP_SERVICE_UNAVAILABLE;
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPOLOGNO(00063)
+                      TPO_APLOGNO(00063)
                       "provider %s: refreshed the access token of %s", pc->name,
                       ap_escape_logitem(r->pool, s->user));
         *sp = fresh;
@@ -526,7 +526,7 @@ int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc)
         || (origin && (strlen(origin) != n || strncmp(origin, self, n) != 0))
         || (!origin && !site)) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPOLOGNO(00064)
+                      TPO_APLOGNO(00064)
                       "refresh endpoint: refused a request that is not same-origin "
                       "(Origin %s, Sec-Fetch-Site %s)",
                       origin ? ap_escape_logitem(r->pool, origin) : "-",

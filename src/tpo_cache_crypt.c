@@ -400,7 +400,7 @@ static apr_status_t get_with(ck_cache *c, const ck_keyset *ks, const char *which
     if (rv != APR_SUCCESS) return rv;
     if (!open_value(c, ks, &ik, raw, rawlen, val, vlen)) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                TPOLOGNO(00065)
+                TPO_APLOGNO(00065)
                 "encrypted cache: an entry (%" APR_SIZE_T_FMT " bytes, %s key) failed "
                 "authentication (other key, tampered or corrupt): treated as absent",
                 rawlen, which);

@@ -175,7 +175,7 @@ static apr_status_t rd_reply(tpo_netconn *conn, apr_pool_t *p, rs_reply *r)
 static apr_status_t error_reply(tpo_netconn *conn, const char *cmd, const rs_reply *r)
 {
     tpo_netconn_retire(conn);
-    tpo_log(TPO_LOG_MARK, TPO_LOG_WARN, TPOLOGNO(00066) "redis %s: %s answered %s",
+    tpo_log(TPO_LOG_MARK, TPO_LOG_WARN, TPO_APLOGNO(00066) "redis %s: %s answered %s",
             tpo_netconn_name(conn), cmd, r->word[0] ? r->word : "an error");
     return APR_EGENERAL;
 }
@@ -197,7 +197,7 @@ static apr_status_t conn_auth(tpo_netconn *conn, void *baton)
     if (r.type == R_ERROR) {
         if (tpo_netconn_log_due(conn, RS_AUTH_LOG_EVERY)) {
             tpo_log(TPO_LOG_MARK, TPO_LOG_ERR,
-                    TPOLOGNO(00067)
+                    TPO_APLOGNO(00067)
                     "redis %s rejected AUTH (%s): check the password",
                     tpo_netconn_name(conn), r.word[0] ? r.word : "error");
         }

@@ -218,14 +218,14 @@ static void emit_claim(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_o
 {
     if (tpo_claims_env_name_dangerous(env_name)) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
-                TPOLOGNO(00068)
+                TPO_APLOGNO(00068)
                 "claims: variable %s is not allowed; that claim "
                 "is not exported (check TPOAuthClaimPrefix)", env_name);
         return;
     }
     if (is_taken(p, taken->env, env_name) || is_taken(p, taken->hdr, hdr_name)) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
-                TPOLOGNO(00069)
+                TPO_APLOGNO(00069)
                 "claims: variable %s / header %s is already "
                 "taken by an earlier claim; the later claim with that name is not exported",
                 env_name, hdr_name);

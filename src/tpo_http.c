@@ -381,7 +381,7 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
                                        o.max_response);
         }
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                TPOLOGNO(00070)
+                TPO_APLOGNO(00070)
                 "HTTP %s failed after %" APR_TIME_T_FMT " ms: %s",
                 method, apr_time_as_msec(resp->elapsed), resp->error);
     }

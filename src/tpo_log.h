@@ -33,11 +33,12 @@ void tpo_log(const char *file, int line, int level, const char *fmt, ...)
 
 #define TPO_LOG_MARK __FILE__, __LINE__
 
-/* Log message numbers, our own prefix (httpd's AH numbers are httpd's):
- * TPOLOGNO(00042) "text" gives "TPO00042: text". Every log call in src/
+/* Log message numbers: httpd's APLOGNO() convention with our own prefix
+ * (the AH numbers are httpd's):
+ * TPO_APLOGNO(00042) "text" gives "TPO00042: text". Every log call in src/
  * carries one; the registry is docs/log-messages.txt and tools/check-lognos
- * (run by make check) keeps code and registry in step. Write TPOLOGNO() in
+ * (run by make check) keeps code and registry in step. Write TPO_APLOGNO() in
  * a new call and run `tools/check-lognos --assign` to number it. */
-#define TPOLOGNO(n) "TPO" #n ": "
+#define TPO_APLOGNO(n) "TPO" #n ": "
 
 #endif

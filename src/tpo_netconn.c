@@ -121,7 +121,7 @@ static void mark_down(tpo_netpool *np, nc_server *s, apr_status_t rv)
     if (!s->down) {
         char buf[120];
         s->down = 1;
-        tpo_log(TPO_LOG_MARK, TPO_LOG_ERR, TPOLOGNO(00071) "%s %s unavailable: %s",
+        tpo_log(TPO_LOG_MARK, TPO_LOG_ERR, TPO_APLOGNO(00071) "%s %s unavailable: %s",
                 np->conf.label, s->name, apr_strerror(rv, buf, sizeof(buf)));
     }
 }
@@ -132,7 +132,7 @@ static void mark_up(tpo_netpool *np, nc_server *s)
     if (s->down) {
         s->down = 0;
         tpo_log(TPO_LOG_MARK, TPO_LOG_NOTICE,
-                TPOLOGNO(00072)
+                TPO_APLOGNO(00072)
                 "%s %s is back", np->conf.label, s->name);
     }
 }
@@ -396,7 +396,7 @@ apr_status_t tpo_netconn_proto_error(tpo_netconn *conn, const char *what)
     tpo_netpool *np = conn->pool;
 
     conn->broken = 1;
-    tpo_log(TPO_LOG_MARK, TPO_LOG_WARN, TPOLOGNO(00073) "%s %s: %s (%s)", np->conf.label,
+    tpo_log(TPO_LOG_MARK, TPO_LOG_WARN, TPO_APLOGNO(00073) "%s %s: %s (%s)", np->conf.label,
             np->srv[conn->srv].name, np->conf.proto_phrase, what);
     return APR_EGENERAL;
 }

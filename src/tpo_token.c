@@ -97,7 +97,7 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
                 /* a value that is not valid UTF-8 (e.g. a hostile "code"):
                  * no body rather than a silently incomplete one */
                 tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                        TPOLOGNO(00074)
+                        TPO_APLOGNO(00074)
                         "token request: parameter %s is not valid UTF-8", names[i]);
                 out->authorization = NULL;
                 return;
@@ -661,13 +661,13 @@ tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
     }
     if (r == TPO_TOKEN_OK) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                TPOLOGNO(00075)
+                TPO_APLOGNO(00075)
                 "token response: refresh_token %s, id_token %s, expires_at %" APR_TIME_T_FMT,
                 out->refresh_token ? "present" : "absent", out->id_token ? "present" : "absent",
                 apr_time_sec(out->expires_at));
     }
     else {
-        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, TPOLOGNO(00076) "%s", *detail);
+        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, TPO_APLOGNO(00076) "%s", *detail);
     }
     return r;
 }

@@ -134,8 +134,8 @@ START_TEST(log_level_gates_formatting)
     level_now = TPO_LOG_INFO;
     level_asked = 0;
     ck_assert_int_eq(tpo_log_enabled(TPO_LOG_DEBUG), 0);
-    tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, TPOLOGNO(99999) "hidden %d", 1);
-    tpo_log(TPO_LOG_MARK, TPO_LOG_INFO, TPOLOGNO(99998) "shown %d", 2);
+    tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, TPO_APLOGNO(99999) "hidden %d", 1);
+    tpo_log(TPO_LOG_MARK, TPO_LOG_INFO, TPO_APLOGNO(99998) "shown %d", 2);
     ck_assert_int_eq(level_asked, 3);
     ck_assert_str_eq(logged, "TPO99998: shown 2\n");
     level_now = TPO_LOG_DEBUG;
