@@ -56,7 +56,7 @@ fail_step() { FAILED=$((FAILED + 1)); FAILURES+=("$1"); echo "test.sh: FAILED: $
 PKGS=(apache2 apache2-dev apache2-utils libcurl4-openssl-dev libjansson-dev libssl-dev libapr1-dev
       libaprutil1-dev check pkg-config autoconf automake libtool make gcc build-essential git
       python3-pytest python3-requests python3-selenium chromium chromium-driver
-      memcached redis-server redis-sentinel wrk valgrind clang libclang-rt-14-dev
+      memcached redis-server redis-sentinel wrk valgrind clang clang-format libclang-rt-14-dev
       debootstrap devscripts debhelper lintian dpkg-dev fakeroot binutils
       python3-cryptography)
 
@@ -219,6 +219,12 @@ if build_tree build --enable-werror; then
     install_test
     say "module symbols"
     symbols_test
+    say "source format (make format-check, .clang-format)"
+    if make -C build format-check >build/format.out 2>&1; then
+        PASSED=$((PASSED + 1)); echo "format-check: 1 passed, 0 failed"
+    else
+        cat build/format.out; fail_step "make format-check (run make format)"
+    fi
     unit_tests build "build"
     # -------------------------------------------------------------- 3. integration
     if [ -f test/fakeidp/selftest.mjs ]; then

@@ -25,7 +25,7 @@ struct tpo_netpool {
 struct tpo_netconn {
     tpo_netpool *pool;
     int broken, retired;
-    char *line;           /* the last line (malloc'd, freed on the next one) */
+    char *line; /* the last line (malloc'd, freed on the next one) */
 };
 
 static const uint8_t *feed;
@@ -40,8 +40,14 @@ void fake_netconn_feed(const uint8_t *data, size_t size)
     opened = broken = 0;
 }
 
-unsigned fake_netconn_opened(void) { return opened; }
-unsigned fake_netconn_broken(void) { return broken; }
+unsigned fake_netconn_opened(void)
+{
+    return opened;
+}
+unsigned fake_netconn_broken(void)
+{
+    return broken;
+}
 
 static void conn_free(tpo_netconn *c)
 {
@@ -60,8 +66,7 @@ static apr_status_t pool_cleanup(void *data)
     return APR_SUCCESS;
 }
 
-apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
-                                const tpo_netpool_conf *conf,
+apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers, const tpo_netpool_conf *conf,
                                 tpo_netpool **out, const char **err)
 {
     tpo_netpool *np = apr_pcalloc(p, sizeof(*np));
@@ -70,7 +75,8 @@ apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
     np->p = p;
     apr_pool_cleanup_register(p, np, pool_cleanup, apr_pool_cleanup_null);
     *out = np;
-    if (err) *err = NULL;
+    if (err)
+        *err = NULL;
     return APR_SUCCESS;
 }
 
@@ -81,9 +87,11 @@ apr_status_t tpo_netpool_run(tpo_netpool *np, unsigned start, tpo_netconn_fn *fn
 
     np->idle = NULL;
     if (c == NULL) {
-        if (feed_pos >= feed_len) return APR_ECONNREFUSED;   /* the server is gone */
+        if (feed_pos >= feed_len)
+            return APR_ECONNREFUSED; /* the server is gone */
         c = calloc(1, sizeof(*c));
-        if (c == NULL) abort();
+        if (c == NULL)
+            abort();
         c->pool = np;
         opened++;
         if (np->conf.on_connect) {
@@ -104,8 +112,8 @@ apr_status_t tpo_netpool_run(tpo_netpool *np, unsigned start, tpo_netconn_fn *fn
             broken++;
             /* like tpo_netconn.c: a broken connection's operation fails with
              * an error that cannot be taken for an answer */
-            if (rv == APR_SUCCESS || rv == APR_NOTFOUND || rv == APR_EEXIST
-                || rv == APR_ENOSPC || rv == APR_EINVAL) {
+            if (rv == APR_SUCCESS || rv == APR_NOTFOUND || rv == APR_EEXIST || rv == APR_ENOSPC ||
+                rv == APR_EINVAL) {
                 return APR_EGENERAL;
             }
         }
@@ -120,7 +128,8 @@ apr_status_t tpo_netconn_send(tpo_netconn *conn, struct iovec *v, int n)
     int i;
 
     for (i = 0; i < n; i++) {
-        if (v[i].iov_len && v[i].iov_base == NULL) abort();
+        if (v[i].iov_len && v[i].iov_base == NULL)
+            abort();
     }
     return APR_SUCCESS;
 }
@@ -132,16 +141,19 @@ apr_status_t tpo_netconn_line(tpo_netconn *conn, char **line, apr_size_t *len)
 
     nl = memchr(s, '\n', avail < FAKE_MAX_LINE + 2 ? avail : FAKE_MAX_LINE + 2);
     if (nl == NULL) {
-        if (avail >= FAKE_MAX_LINE) return tpo_netconn_proto_error(conn, "line too long");
+        if (avail >= FAKE_MAX_LINE)
+            return tpo_netconn_proto_error(conn, "line too long");
         conn->broken = 1;
         feed_pos = feed_len;
         return APR_EOF;
     }
-    if (nl == s || nl[-1] != '\r') return tpo_netconn_proto_error(conn, "bare LF");
+    if (nl == s || nl[-1] != '\r')
+        return tpo_netconn_proto_error(conn, "bare LF");
     n = (size_t)(nl - 1 - s);
     free(conn->line);
     conn->line = malloc(n + 1);
-    if (conn->line == NULL) abort();
+    if (conn->line == NULL)
+        abort();
     memcpy(conn->line, s, n);
     conn->line[n] = '\0';
     feed_pos += n + 2;

@@ -16,7 +16,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (out) {
         CHECK(out[olen] == '\0');
         enc = tpo_b64url_encode(p, out, olen);
-        while (n > 0 && data[n - 1] == '=') n--;
+        while (n > 0 && data[n - 1] == '=')
+            n--;
         CHECK(strlen(enc) == n && memcmp(enc, data, n) == 0);
     }
     else {
@@ -24,8 +25,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* the input as bytes */
     enc = tpo_b64url_encode(p, data, size);
-    CHECK(strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
-          == strlen(enc));
+    CHECK(strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+          strlen(enc));
     out = tpo_b64url_decode(p, enc, strlen(enc), &back);
     CHECK(out != NULL && back == size && memcmp(out, data, size) == 0);
     apr_pool_destroy(p);

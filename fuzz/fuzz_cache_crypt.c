@@ -30,9 +30,11 @@ static slot *find(const char *key, int create)
     int i;
 
     for (i = 0; i < SLOTS; i++) {
-        if (slots[i].used && strcmp(slots[i].key, key) == 0) return &slots[i];
+        if (slots[i].used && strcmp(slots[i].key, key) == 0)
+            return &slots[i];
     }
-    if (!create) return NULL;
+    if (!create)
+        return NULL;
     for (i = 0; i < SLOTS; i++) {
         if (!slots[i].used) {
             slots[i].used = 1;
@@ -57,8 +59,10 @@ static void put(slot *s, const void *v, apr_size_t n)
 {
     free(s->val);
     s->val = malloc(n ? n : 1);
-    if (s->val == NULL) abort();
-    if (n) memcpy(s->val, v, n);
+    if (s->val == NULL)
+        abort();
+    if (n)
+        memcpy(s->val, v, n);
     s->vlen = n;
 }
 
@@ -67,7 +71,8 @@ static apr_status_t m_get(tpo_cache *c, const char *key, apr_pool_t *p, char **v
 {
     slot *s = find(key, 0);
 
-    if (s == NULL) return APR_NOTFOUND;
+    if (s == NULL)
+        return APR_NOTFOUND;
     /* an exact-size copy, like the backends (plus their NUL) */
     *val = apr_palloc(p, s->vlen + 1);
     memcpy(*val, s->val, s->vlen);
@@ -86,7 +91,8 @@ static apr_status_t m_set(tpo_cache *c, const char *key, const void *val, apr_si
 static apr_status_t m_add(tpo_cache *c, const char *key, const void *val, apr_size_t vlen,
                           apr_time_t expiry)
 {
-    if (find(key, 0)) return APR_EEXIST;
+    if (find(key, 0))
+        return APR_EEXIST;
     return m_set(c, key, val, vlen, expiry);
 }
 
@@ -94,16 +100,17 @@ static apr_status_t m_del(tpo_cache *c, const char *key)
 {
     slot *s = find(key, 0);
 
-    if (s == NULL) return APR_NOTFOUND;
+    if (s == NULL)
+        return APR_NOTFOUND;
     free(s->val);
     memset(s, 0, sizeof(*s));
     return APR_SUCCESS;
 }
 
-static const tpo_cache_ops mem_ops = { "mem", m_get, m_set, m_add, m_del };
-static tpo_cache mem = { &mem_ops, NULL };
+static const tpo_cache_ops mem_ops = {"mem", m_get, m_set, m_add, m_del};
+static tpo_cache mem = {&mem_ops, NULL};
 
-static tpo_cache *cur, *rotated;   /* "passphrase A"; "B" with A as previous */
+static tpo_cache *cur, *rotated; /* "passphrase A"; "B" with A as previous */
 static apr_pool_t *cpool;
 
 int LLVMFuzzerInitialize(int *argc, char ***argv);
@@ -117,10 +124,10 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     /* two key-file keys (fast; the passphrase path adds only scrypt before
      * the same derivation, which the unit tests check) */
     static tpo_crypt_key ka, kb;
-    CHECK(tpo_crypt_key_from_bytes("correct horse battery staple A, 32+ bytes", 41, &ka, &err)
-          == APR_SUCCESS);
-    CHECK(tpo_crypt_key_from_bytes("correct horse battery staple B, 32+ bytes", 41, &kb, &err)
-          == APR_SUCCESS);
+    CHECK(tpo_crypt_key_from_bytes("correct horse battery staple A, 32+ bytes", 41, &ka, &err) ==
+          APR_SUCCESS);
+    CHECK(tpo_crypt_key_from_bytes("correct horse battery staple B, 32+ bytes", 41, &kb, &err) ==
+          APR_SUCCESS);
     CHECK(tpo_crypt_cache_create(cpool, &mem, &ka, NULL, &cur, &err) == APR_SUCCESS);
     CHECK(tpo_crypt_cache_create(cpool, &mem, &kb, &ka, &rotated, &err) == APR_SUCCESS);
     fuzz_once_end();
@@ -146,7 +153,7 @@ static slot *only_slot(void)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     apr_time_t exp = apr_time_now() + apr_time_from_sec(600);
     char *val = NULL;
     apr_size_t vlen = 0, plen;
@@ -198,7 +205,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             }
             else {
                 unsigned char *nv = malloc(s->vlen + 1);
-                if (nv == NULL) abort();
+                if (nv == NULL)
+                    abort();
                 memcpy(nv, s->val, s->vlen);
                 nv[s->vlen] = b;
                 free(s->val);
@@ -231,7 +239,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         {
             int i;
             for (i = 0; i < SLOTS; i++) {
-                if (slots[i].used && &slots[i] != s) put(&slots[i], s->val, s->vlen);
+                if (slots[i].used && &slots[i] != s)
+                    put(&slots[i], s->val, s->vlen);
             }
         }
         CHECK(tpo_cache_get(cur, "sess:other", p, &val, &vlen) == APR_NOTFOUND);

@@ -26,13 +26,14 @@ static void check_pairs(const apr_array_header_t *a, int headers)
 
         CHECK(n != NULL && *n != '\0' && v != NULL);
         for (; *n; n++) {
-            CHECK((*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') || (*n >= '0' && *n <= '9')
-                  || *n == (headers ? '-' : '_'));
+            CHECK((*n >= 'A' && *n <= 'Z') || (*n >= 'a' && *n <= 'z') ||
+                  (*n >= '0' && *n <= '9') || *n == (headers ? '-' : '_'));
         }
         for (; *v; v++) {
             if (headers) {
                 CHECK(*v >= 0x20 && *v < 0x7f);
-                if (*v == '%') CHECK(hexd((char)v[1]) && hexd((char)v[2]));
+                if (*v == '%')
+                    CHECK(hexd((char)v[1]) && hexd((char)v[2]));
             }
             else {
                 CHECK(*v >= 0x20 && *v != 0x7f);
@@ -44,21 +45,23 @@ static void check_pairs(const apr_array_header_t *a, int headers)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     size_t cl, ul;
     const char *ctext = fuzz_part(&in, p, 0, &cl), *utext = fuzz_part(&in, p, 0, &ul);
     const char *path = fuzz_rest(&in, p, NULL);
     json_t *claims = json_loadb(ctext, cl, 0, NULL), *ui = json_loadb(utext, ul, 0, NULL);
-    tpo_claims_render cfg = { "TPO_CLAIM_", "X-TPO-", NULL, "_", "," };
+    tpo_claims_render cfg = {"TPO_CLAIM_", "X-TPO-", NULL, "_", ","};
     tpo_claims_out out;
-    const char *const allow[] = { "email", "name", "groups", NULL };
-    const char *const deny[] = { "groups", NULL };
+    const char *const allow[] = {"email", "name", "groups", NULL};
+    const char *const deny[] = {"groups", NULL};
     const char *s;
 
     s = tpo_claims_header_value(p, ctext);
-    for (; *s; s++) CHECK(*s >= 0x20 && *s < 0x7f);
+    for (; *s; s++)
+        CHECK(*s >= 0x20 && *s < 0x7f);
     s = tpo_claims_env_value(p, ctext);
-    for (; *s; s++) CHECK((unsigned char)*s >= 0x20 && *s != 0x7f);
+    for (; *s; s++)
+        CHECK((unsigned char)*s >= 0x20 && *s != 0x7f);
 
     if (json_is_object(claims)) {
         memset(&out, 0, sizeof(out));

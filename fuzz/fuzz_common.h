@@ -16,11 +16,12 @@
 #include <sanitizer/lsan_interface.h>
 
 /* An oracle failed: say which and abort (libFuzzer saves the input). */
-#define CHECK(cond) do { \
-        if (!(cond)) { \
-            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-            abort(); \
-        } \
+#define CHECK(cond)                                                                                \
+    do {                                                                                           \
+        if (!(cond)) {                                                                             \
+            fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond);               \
+            abort();                                                                               \
+        }                                                                                          \
     } while (0)
 
 static apr_pool_t *fuzz_root;
@@ -47,8 +48,14 @@ static inline apr_pool_t *fuzz_pool(void)
 /* Objects made once for the whole run (keys, caches) live in APR pools,
  * whose memory APR takes with mmap: LeakSanitizer cannot see the pointers
  * in there, so what is allocated between these two calls is not reported. */
-static inline void fuzz_once_begin(void) { __lsan_disable(); }
-static inline void fuzz_once_end(void) { __lsan_enable(); }
+static inline void fuzz_once_begin(void)
+{
+    __lsan_disable();
+}
+static inline void fuzz_once_end(void)
+{
+    __lsan_enable();
+}
 
 /* Consumes the input front to back. */
 typedef struct {
@@ -68,11 +75,14 @@ static inline char *fuzz_part(fuzz_in *in, apr_pool_t *p, uint8_t sep, size_t *l
     size_t st = in->pos, e = st;
     char *s;
 
-    while (e < in->n && in->d[e] != sep) e++;
+    while (e < in->n && in->d[e] != sep)
+        e++;
     s = apr_palloc(p, e - st + 1);
-    if (e > st) memcpy(s, in->d + st, e - st);
+    if (e > st)
+        memcpy(s, in->d + st, e - st);
     s[e - st] = '\0';
-    if (len) *len = e - st;
+    if (len)
+        *len = e - st;
     in->pos = e < in->n ? e + 1 : e;
     return s;
 }
@@ -83,10 +93,12 @@ static inline char *fuzz_rest(fuzz_in *in, apr_pool_t *p, size_t *len)
     size_t n = in->n - in->pos;
     char *s = apr_palloc(p, n + 1);
 
-    if (n) memcpy(s, in->d + in->pos, n);
+    if (n)
+        memcpy(s, in->d + in->pos, n);
     s[n] = '\0';
     in->pos = in->n;
-    if (len) *len = n;
+    if (len)
+        *len = n;
     return s;
 }
 

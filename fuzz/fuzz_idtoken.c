@@ -12,10 +12,10 @@
 #include "tpo_idtoken.h"
 
 #define NOW_SEC 1700000000LL
-#define SKEW    60
-#define ISSUER  "https://idp.example"
-#define CLIENT  "client-1"
-#define NONCE   "n-0S6_WzA2Mj"
+#define SKEW 60
+#define ISSUER "https://idp.example"
+#define CLIENT "client-1"
+#define NONCE "n-0S6_WzA2Mj"
 
 static tpo_idtoken_expect expect;
 
@@ -38,7 +38,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     expect.hs_key = fuzz_hs_key;
     p = fuzz_pool();
     for (i = 0; i < 4; i++) {
-        const char *t = genuine(p, i, "{\"iss\":\"" ISSUER "\",\"aud\":\"" CLIENT "\","
+        const char *t = genuine(p, i,
+                                "{\"iss\":\"" ISSUER "\",\"aud\":\"" CLIENT "\","
                                 "\"sub\":\"u\",\"exp\":1700000600,\"iat\":1700000000,"
                                 "\"nonce\":\"" NONCE "\"}");
         CHECK(tpo_idtoken_validate(p, t, fuzz_set, &expect, &claims, &detail) == TPO_IDT_OK);
@@ -49,20 +50,27 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 
 static int exact_string(json_t *v, const char *want)
 {
-    return json_is_string(v) && json_string_length(v) == strlen(want)
-           && memcmp(json_string_value(v), want, strlen(want)) == 0;
+    return json_is_string(v) && json_string_length(v) == strlen(want) &&
+           memcmp(json_string_value(v), want, strlen(want)) == 0;
 }
 
 static int number_ok(json_t *c, const char *name, int required, int (*ok)(double))
 {
     json_t *v = json_object_get(c, name);
 
-    if (v == NULL) return !required;
+    if (v == NULL)
+        return !required;
     return json_is_number(v) && ok(json_number_value(v));
 }
 
-static int exp_ok(double v) { return v >= (double)(NOW_SEC - SKEW); }
-static int past_ok(double v) { return v <= (double)(NOW_SEC + SKEW); }
+static int exp_ok(double v)
+{
+    return v >= (double)(NOW_SEC - SKEW);
+}
+static int past_ok(double v)
+{
+    return v <= (double)(NOW_SEC + SKEW);
+}
 
 /* What OIDC Core 3.1.3.7 requires of the claims, written independently. */
 static int claims_acceptable(json_t *c)
@@ -72,7 +80,8 @@ static int claims_acceptable(json_t *c)
     size_t naud = 0, i;
     int found = 0;
 
-    if (!json_is_object(c) || !exact_string(json_object_get(c, "iss"), ISSUER)) return 0;
+    if (!json_is_object(c) || !exact_string(json_object_get(c, "iss"), ISSUER))
+        return 0;
     if (json_is_string(aud)) {
         naud = 1;
         found = exact_string(aud, CLIENT);
@@ -80,19 +89,24 @@ static int claims_acceptable(json_t *c)
     else if (json_is_array(aud)) {
         naud = json_array_size(aud);
         for (i = 0; i < naud; i++) {
-            if (!json_is_string(json_array_get(aud, i))) return 0;
-            if (exact_string(json_array_get(aud, i), CLIENT)) found = 1;
+            if (!json_is_string(json_array_get(aud, i)))
+                return 0;
+            if (exact_string(json_array_get(aud, i), CLIENT))
+                found = 1;
         }
     }
-    if (!found) return 0;
-    if (azp ? !exact_string(azp, CLIENT) : naud > 1) return 0;
-    if (!number_ok(c, "exp", 1, exp_ok) || !number_ok(c, "iat", 1, past_ok)
-        || !number_ok(c, "nbf", 0, past_ok)) {
+    if (!found)
+        return 0;
+    if (azp ? !exact_string(azp, CLIENT) : naud > 1)
+        return 0;
+    if (!number_ok(c, "exp", 1, exp_ok) || !number_ok(c, "iat", 1, past_ok) ||
+        !number_ok(c, "nbf", 0, past_ok)) {
         return 0;
     }
-    if (!exact_string(json_object_get(c, "nonce"), NONCE)) return 0;
-    return json_is_string(sub) && json_string_length(sub) > 0
-           && strlen(json_string_value(sub)) == json_string_length(sub);
+    if (!exact_string(json_object_get(c, "nonce"), NONCE))
+        return 0;
+    return json_is_string(sub) && json_string_length(sub) > 0 &&
+           strlen(json_string_value(sub)) == json_string_length(sub);
 }
 
 static tpo_idtoken_result validate(apr_pool_t *p, const char *t, json_t **claims)
@@ -104,14 +118,15 @@ static tpo_idtoken_result validate(apr_pool_t *p, const char *t, json_t **claims
     r = tpo_idtoken_validate(p, t, fuzz_set, &expect, claims, &detail);
     CHECK(r >= TPO_IDT_OK && r <= TPO_IDT_SUB);
     CHECK(strcmp(tpo_idtoken_result_name(r), "unknown") != 0);
-    if (r != TPO_IDT_OK) CHECK(detail != NULL);
+    if (r != TPO_IDT_OK)
+        CHECK(detail != NULL);
     return r;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     json_t *claims;
     char *t;
 
@@ -126,7 +141,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_in hdr = in;
         in.pos = in.pos + 3 <= in.n ? in.pos + 3 : in.n;
         t = attacker_token(p, &hdr, fuzz_rest(&in, p, NULL));
-        if (t) CHECK(validate(p, t, &claims) != TPO_IDT_OK);
+        if (t)
+            CHECK(validate(p, t, &claims) != TPO_IDT_OK);
         break;
     }
     default: {
@@ -145,7 +161,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         else if (parsed && r != TPO_IDT_MALFORMED) {
             CHECK(!claims_acceptable(parsed));
         }
-        if (parsed) json_decref(parsed);
+        if (parsed)
+            json_decref(parsed);
         break;
     }
     }

@@ -31,7 +31,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     size_t jl;
     const char *json = fuzz_part(&in, p, 0, &jl), *token = fuzz_rest(&in, p, NULL);
     const char *err = NULL;
@@ -48,8 +48,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (i = 0; i < set->keys->nelts; i++) {
         const tpo_jwk *k = APR_ARRAY_IDX(set->keys, i, const tpo_jwk *);
         CHECK(k != NULL && k->kty != NULL);
-        if (strcmp(k->kty, "oct") == 0) CHECK(k->secret != NULL || k->secret_len == 0);
-        else CHECK(k->pkey != NULL);
+        if (strcmp(k->kty, "oct") == 0)
+            CHECK(k->secret != NULL || k->secret_len == 0);
+        else
+            CHECK(k->pkey != NULL);
     }
     for (i = 0; i <= NKEYS; i++) {
         jws = NULL;

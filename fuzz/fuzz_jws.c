@@ -20,7 +20,8 @@ static int verifies(apr_pool_t *p, const char *compact)
     const char *err = NULL;
     apr_status_t rv;
 
-    if (tpo_jws_parse(p, compact, &jws, &err) != APR_SUCCESS) return 0;
+    if (tpo_jws_parse(p, compact, &jws, &err) != APR_SUCCESS)
+        return 0;
     CHECK(jws != NULL && jws->alg != NULL);
     (void)tpo_jws_alg_supported(jws->alg);
     (void)tpo_jws_payload_json(p, jws, &err);
@@ -38,7 +39,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     fuzz_keys_init();
     p = fuzz_pool();
     /* the oracle is not vacuous: genuine tokens of every asymmetric key verify */
-    for (i = 0; i < 4; i++) CHECK(verifies(p, genuine(p, i, "{\"sub\":\"x\"}")));
+    for (i = 0; i < 4; i++)
+        CHECK(verifies(p, genuine(p, i, "{\"sub\":\"x\"}")));
     apr_pool_destroy(p);
     return 0;
 }
@@ -46,7 +48,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p;
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     char *t;
 
     p = fuzz_pool();
@@ -61,12 +63,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_in hdr = in;
         in.pos = in.pos + 3 <= in.n ? in.pos + 3 : in.n;
         t = attacker_token(p, &hdr, fuzz_rest(&in, p, NULL));
-        if (t) CHECK(!verifies(p, t));
+        if (t)
+            CHECK(!verifies(p, t));
         break;
     }
     default: {
         unsigned kb = fuzz_byte(&in);
-        int k = kb % 16 == 0 ? 0 : 1 + (int)(kb % 3);   /* RSA (slow) 1 in 16 */
+        int k = kb % 16 == 0 ? 0 : 1 + (int)(kb % 3); /* RSA (slow) 1 in 16 */
         int n = (int)(fuzz_byte(&in) % 4), j;
         char *orig;
         size_t tl;
@@ -77,7 +80,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         for (j = 0; j < n; j++) {
             unsigned pos = fuzz_byte(&in) << 8;
             pos |= fuzz_byte(&in);
-            t[pos % tl] = (char)(fuzz_byte(&in) | 1);   /* never a NUL */
+            t[pos % tl] = (char)(fuzz_byte(&in) | 1); /* never a NUL */
         }
         CHECK(verifies(p, t) == (strcmp(t, orig) == 0));
         break;

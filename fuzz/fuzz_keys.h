@@ -18,20 +18,17 @@
 #define NKEYS 5
 typedef struct {
     const char *kid;
-    const char *alg;     /* the alg its genuine tokens use */
-    EVP_PKEY *priv;      /* NULL for the oct key */
-    const char *jwk;     /* public JWK, JSON text */
+    const char *alg; /* the alg its genuine tokens use */
+    EVP_PKEY *priv;  /* NULL for the oct key */
+    const char *jwk; /* public JWK, JSON text */
 } fuzz_key;
 
 static fuzz_key fkeys[NKEYS] = {
-    { "r1", "RS256", NULL, NULL },
-    { "e1", "ES256", NULL, NULL },
-    { "e2", "ES384", NULL, NULL },
-    { "d1", "EdDSA", NULL, NULL },
-    { "o1", "HS256", NULL, NULL },   /* an oct key published in the set */
+    {"r1", "RS256", NULL, NULL}, {"e1", "ES256", NULL, NULL}, {"e2", "ES384", NULL, NULL},
+    {"d1", "EdDSA", NULL, NULL}, {"o1", "HS256", NULL, NULL}, /* an oct key published in the set */
 };
-static unsigned char oct_secret[32];      /* the set's oct key */
-static unsigned char client_secret[32];   /* the HS key given as hs_key */
+static unsigned char oct_secret[32];    /* the set's oct key */
+static unsigned char client_secret[32]; /* the HS key given as hs_key */
 static const char *fuzz_jwks_json;
 static tpo_jwks *fuzz_set;
 static tpo_jwk *fuzz_hs_key;
@@ -40,10 +37,9 @@ static apr_pool_t *keys_pool;
 /* The attacker's own keys (a token they sign must never validate). */
 static EVP_PKEY *atk_rsa, *atk_p256, *atk_p384, *atk_ed;
 
-static const char *const FUZZ_ALGS[] = {
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
-    "EdDSA", "HS256", "HS384", "HS512", NULL
-};
+static const char *const FUZZ_ALGS[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
+                                        "PS512", "ES256", "ES384", "ES512", "EdDSA",
+                                        "HS256", "HS384", "HS512", NULL};
 #define NALGS 13
 
 /* APR's allocator takes its memory with mmap, which LeakSanitizer does not
@@ -79,9 +75,10 @@ static const char *public_jwk(EVP_PKEY *pk, const char *kid)
         el = BN_bn2bin(e, eb);
         BN_free(n);
         BN_free(e);
-        return apr_psprintf(keys_pool, "{\"kty\":\"RSA\",\"kid\":\"%s\",\"use\":\"sig\","
-                            "\"n\":\"%s\",\"e\":\"%s\"}", kid, b64(nb, (size_t)nl),
-                            b64(eb, (size_t)el));
+        return apr_psprintf(keys_pool,
+                            "{\"kty\":\"RSA\",\"kid\":\"%s\",\"use\":\"sig\","
+                            "\"n\":\"%s\",\"e\":\"%s\"}",
+                            kid, b64(nb, (size_t)nl), b64(eb, (size_t)el));
     }
     if (EVP_PKEY_is_a(pk, "EC")) {
         unsigned char pt[200];
@@ -89,12 +86,13 @@ static const char *public_jwk(EVP_PKEY *pk, const char *kid)
         char group[64];
 
         CHECK(EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL));
-        CHECK(EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
-                                              pt, sizeof(pt), &len));
+        CHECK(EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY, pt,
+                                              sizeof(pt), &len));
         c = (len - 1) / 2;
-        return apr_psprintf(keys_pool, "{\"kty\":\"EC\",\"kid\":\"%s\",\"crv\":\"%s\","
-                            "\"x\":\"%s\",\"y\":\"%s\"}", kid,
-                            strcmp(group, "prime256v1") == 0 ? "P-256" : "P-384",
+        return apr_psprintf(keys_pool,
+                            "{\"kty\":\"EC\",\"kid\":\"%s\",\"crv\":\"%s\","
+                            "\"x\":\"%s\",\"y\":\"%s\"}",
+                            kid, strcmp(group, "prime256v1") == 0 ? "P-256" : "P-384",
                             b64(pt + 1, c), b64(pt + 1 + c, c));
     }
     {
@@ -102,8 +100,10 @@ static const char *public_jwk(EVP_PKEY *pk, const char *kid)
         size_t len = sizeof(raw);
 
         CHECK(EVP_PKEY_get_raw_public_key(pk, raw, &len));
-        return apr_psprintf(keys_pool, "{\"kty\":\"OKP\",\"kid\":\"%s\",\"crv\":\"Ed25519\","
-                            "\"x\":\"%s\"}", kid, b64(raw, len));
+        return apr_psprintf(keys_pool,
+                            "{\"kty\":\"OKP\",\"kid\":\"%s\",\"crv\":\"Ed25519\","
+                            "\"x\":\"%s\"}",
+                            kid, b64(raw, len));
     }
 }
 
@@ -117,8 +117,8 @@ static char *genuine(apr_pool_t *p, int i, const char *payload)
         t = tpo_jws_sign(p, fkeys[i].alg, fkeys[i].kid, payload, fkeys[i].priv, NULL, 0, &err);
     }
     else {
-        t = tpo_jws_sign(p, "HS256", fkeys[i].kid, payload, NULL, oct_secret,
-                         sizeof(oct_secret), &err);
+        t = tpo_jws_sign(p, "HS256", fkeys[i].kid, payload, NULL, oct_secret, sizeof(oct_secret),
+                         &err);
     }
     CHECK(t != NULL);
     return t;
@@ -129,7 +129,8 @@ static void fuzz_keys_init(void)
     const char *err = NULL;
     int i;
 
-    if (keys_pool) return;
+    if (keys_pool)
+        return;
     fuzz_once_begin();
     fuzz_init_apr();
     apr_pool_create(&keys_pool, fuzz_root);
@@ -145,16 +146,17 @@ static void fuzz_keys_init(void)
     CHECK(atk_rsa && atk_p256 && atk_p384 && atk_ed);
     CHECK(RAND_bytes(oct_secret, sizeof(oct_secret)) == 1);
     CHECK(RAND_bytes(client_secret, sizeof(client_secret)) == 1);
-    for (i = 0; i < 4; i++) fkeys[i].jwk = public_jwk(fkeys[i].priv, fkeys[i].kid);
+    for (i = 0; i < 4; i++)
+        fkeys[i].jwk = public_jwk(fkeys[i].priv, fkeys[i].kid);
     fkeys[4].jwk = apr_psprintf(keys_pool, "{\"kty\":\"oct\",\"kid\":\"o1\",\"k\":\"%s\"}",
                                 b64(oct_secret, sizeof(oct_secret)));
     fuzz_jwks_json = apr_psprintf(keys_pool, "{\"keys\":[%s,%s,%s,%s,%s]}", fkeys[0].jwk,
                                   fkeys[1].jwk, fkeys[2].jwk, fkeys[3].jwk, fkeys[4].jwk);
-    CHECK(tpo_jwks_parse(keys_pool, fuzz_jwks_json, strlen(fuzz_jwks_json), &fuzz_set, &err)
-          == APR_SUCCESS);
+    CHECK(tpo_jwks_parse(keys_pool, fuzz_jwks_json, strlen(fuzz_jwks_json), &fuzz_set, &err) ==
+          APR_SUCCESS);
     fuzz_keep_pkeys(fuzz_set);
-    fuzz_hs_key = tpo_jwk_from_secret(keys_pool, (const char *)client_secret,
-                                      sizeof(client_secret));
+    fuzz_hs_key =
+        tpo_jwk_from_secret(keys_pool, (const char *)client_secret, sizeof(client_secret));
     CHECK(fuzz_hs_key != NULL);
     fuzz_once_end();
 }
@@ -193,8 +195,7 @@ static inline const unsigned char *public_material(apr_pool_t *p, unsigned which
             BN_free(bn);
         }
         else if (EVP_PKEY_is_a(fkeys[k].priv, "EC")) {
-            CHECK(EVP_PKEY_get_octet_string_param(fkeys[k].priv,
-                                                  OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
+            CHECK(EVP_PKEY_get_octet_string_param(fkeys[k].priv, OSSL_PKEY_PARAM_ENCODED_PUBLIC_KEY,
                                                   raw, 600, &l));
         }
         else {
@@ -219,12 +220,14 @@ static inline char *attacker_token(apr_pool_t *p, fuzz_in *in, const char *paylo
     const unsigned char *secret = NULL;
     size_t slen = 0;
 
-    if (which & 0x80) kid = NULL;
+    if (which & 0x80)
+        kid = NULL;
     if (alg[0] == 'H') {
         secret = public_material(p, which, &slen);
     }
     else if (alg[0] == 'R' || alg[0] == 'P') {
-        if (which & 0x70) return NULL;   /* RSA signing is slow: 1 in 8 */
+        if (which & 0x70)
+            return NULL; /* RSA signing is slow: 1 in 8 */
         k = atk_rsa;
     }
     else if (strcmp(alg, "ES256") == 0) {
@@ -237,7 +240,7 @@ static inline char *attacker_token(apr_pool_t *p, fuzz_in *in, const char *paylo
         k = atk_ed;
     }
     else {
-        return NULL;   /* ES512: no P-521 attacker key (none in the set either) */
+        return NULL; /* ES512: no P-521 attacker key (none in the set either) */
     }
     return tpo_jws_sign(p, alg, kid, payload, k, secret, slen, &err);
 }

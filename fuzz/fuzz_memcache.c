@@ -11,12 +11,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     tpo_cache *c = NULL;
     const char *err = NULL;
 
-    CHECK(tpo_memcache_cache_create(p, "127.0.0.1:11211", apr_time_from_sec(1), &c, &err)
-          == APR_SUCCESS);
+    CHECK(tpo_memcache_cache_create(p, "127.0.0.1:11211", apr_time_from_sec(1), &c, &err) ==
+          APR_SUCCESS);
     run_ops(p, c, &in);
     apr_pool_destroy(p);
     return 0;

@@ -17,7 +17,7 @@ static const char *field(fuzz_in *in, apr_pool_t *p)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     const char *method = field(&in, p), *xrw = field(&in, p), *mode = field(&in, p);
     const char *dest = field(&in, p), *accept = field(&in, p);
     int nav = tpo_is_navigation(method, xrw, mode, dest, accept);
@@ -30,11 +30,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(mode == NULL || strcasecmp(mode, "navigate") == 0);
     }
     /* same answer on copies (no reads past the NUL) */
-    CHECK(nav == tpo_is_navigation(method ? apr_pstrdup(p, method) : NULL,
-                                   xrw ? apr_pstrdup(p, xrw) : NULL,
-                                   mode ? apr_pstrdup(p, mode) : NULL,
-                                   dest ? apr_pstrdup(p, dest) : NULL,
-                                   accept ? apr_pstrdup(p, accept) : NULL));
+    CHECK(nav == tpo_is_navigation(
+                     method ? apr_pstrdup(p, method) : NULL, xrw ? apr_pstrdup(p, xrw) : NULL,
+                     mode ? apr_pstrdup(p, mode) : NULL, dest ? apr_pstrdup(p, dest) : NULL,
+                     accept ? apr_pstrdup(p, accept) : NULL));
     apr_pool_destroy(p);
     return 0;
 }

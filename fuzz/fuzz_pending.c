@@ -19,15 +19,15 @@
 #include "tpo_pending.h"
 #include "tpo_pending_cookie.h"
 
-#define BASE      "tpo"
-#define T0        ((apr_time_t)1700000000 * APR_USEC_PER_SEC)
-#define NOW       (T0 + APR_USEC_PER_SEC)
-#define GSTATE    "af0ifjsldkjAbC-123_xyzAbC-123_xyzAbC-123_x"
+#define BASE "tpo"
+#define T0 ((apr_time_t)1700000000 * APR_USEC_PER_SEC)
+#define NOW (T0 + APR_USEC_PER_SEC)
+#define GSTATE "af0ifjsldkjAbC-123_xyzAbC-123_xyzAbC-123_x"
 
 static apr_pool_t *gpool;
 static tpo_pending_key key;
 static tpo_pending_binding bind_a, bind_b;
-static const char *gname, *gval;          /* the genuine login cookie */
+static const char *gname, *gval; /* the genuine login cookie */
 static tpo_pending_base bases[3];
 
 static int same(const char *a, const char *b)
@@ -38,9 +38,14 @@ static int same(const char *a, const char *b)
 int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
-    tpo_pending pl = { T0, T0 + 300 * APR_USEC_PER_SEC, GSTATE, "idp", "n-0S6",
-                       "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
-                       "https://app.example/redirect_uri", "/app/page?x=1" };
+    tpo_pending pl = {T0,
+                      T0 + 300 * APR_USEC_PER_SEC,
+                      GSTATE,
+                      "idp",
+                      "n-0S6",
+                      "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
+                      "https://app.example/redirect_uri",
+                      "/app/page?x=1"};
     tpo_pending out;
     tpo_pending_key other;
     const char *name;
@@ -52,9 +57,11 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK(tpo_pending_key_random(&key) == APR_SUCCESS);
     CHECK(tpo_pending_key_random(&other) == APR_SUCCESS);
     CHECK(tpo_pending_binding_make("https://idp.example", "client-1",
-                                   "https://app.example/redirect_uri", NULL, &bind_a) == APR_SUCCESS);
+                                   "https://app.example/redirect_uri", NULL,
+                                   &bind_a) == APR_SUCCESS);
     CHECK(tpo_pending_binding_make("https://idp.example", "client-2",
-                                   "https://app.example/redirect_uri", NULL, &bind_b) == APR_SUCCESS);
+                                   "https://app.example/redirect_uri", NULL,
+                                   &bind_b) == APR_SUCCESS);
     gval = tpo_pending_seal(gpool, &key, &bind_a, &pl);
     gname = tpo_pending_cookie_name(gpool, BASE, GSTATE);
     CHECK(gval != NULL && gname != NULL);
@@ -64,11 +71,12 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     CHECK(tpo_pending_open(gpool, &key, &bind_b, gval, strlen(gval), &out) == APR_EINVAL);
     CHECK(tpo_pending_open(gpool, &other, &bind_a, gval, strlen(gval), &out) == APR_EINVAL);
     hdr = apr_pstrcat(gpool, "a=b; ", gname, "=", gval, "; c=d", NULL);
-    CHECK(tpo_pending_find(gpool, &key, &bind_a, hdr, BASE, GSTATE, "idp", NOW, &out, &name)
-          == TPO_PENDING_OK && same(name, gname));
-    bases[0] = (tpo_pending_base){ BASE, &bind_b, 0, "b" };
-    bases[1] = (tpo_pending_base){ BASE, &bind_a, 1, "a" };
-    bases[2] = (tpo_pending_base){ "app", &bind_a, 0, "c" };
+    CHECK(tpo_pending_find(gpool, &key, &bind_a, hdr, BASE, GSTATE, "idp", NOW, &out, &name) ==
+              TPO_PENDING_OK &&
+          same(name, gname));
+    bases[0] = (tpo_pending_base){BASE, &bind_b, 0, "b"};
+    bases[1] = (tpo_pending_base){BASE, &bind_a, 1, "a"};
+    bases[2] = (tpo_pending_base){"app", &bind_a, 0, "c"};
     {
         apr_array_header_t *s = tpo_pending_cookies(gpool, &key, hdr, bases, 3, NOW);
         CHECK(s->nelts == 1 && APR_ARRAY_IDX(s, 0, tpo_pending_slot).created == T0);
@@ -88,11 +96,12 @@ static void record(apr_pool_t *p, const uint8_t *data, size_t size)
     if (tpo_pending_decode(p, buf, size, &pl) != APR_SUCCESS) {
         return;
     }
-    const char *f[] = { pl.state, pl.provider, pl.nonce, pl.code_verifier,
-                        pl.redirect_uri, pl.return_url };
+    const char *f[] = {pl.state,         pl.provider,     pl.nonce,
+                       pl.code_verifier, pl.redirect_uri, pl.return_url};
     for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
-        if (f[i]) CHECK(f[i] >= buf && f[i] < buf + size
-                        && memchr(f[i], '\0', (size_t)(buf + size - f[i])) != NULL);
+        if (f[i])
+            CHECK(f[i] >= buf && f[i] < buf + size &&
+                  memchr(f[i], '\0', (size_t)(buf + size - f[i])) != NULL);
     }
     enc = tpo_pending_encode(p, &pl, &len);
     CHECK(tpo_pending_decode(p, enc, len, &again) == APR_SUCCESS);
@@ -135,22 +144,25 @@ static void trim_check(apr_array_header_t *s, int max, apr_size_t new_size, apr_
     int i, j, n, marked = 0, kept = 0, kept_own = 0;
 
     n = tpo_pending_cookies_trim(s, max, new_size, max_bytes, &st);
-    if (max < 1) max = 1;
+    if (max < 1)
+        max = 1;
     CHECK(n == st.unusable + st.count + st.size);
     for (i = 0; i < s->nelts; i++) {
         tpo_pending_slot *x = &APR_ARRAY_IDX(s, i, tpo_pending_slot);
         CHECK(x->drop >= 0 && x->drop <= TPO_PENDING_DROP_SIZE);
         CHECK((x->created == 0) == (x->drop == TPO_PENDING_DROP_UNUSABLE));
         CHECK(x->drop != TPO_PENDING_DROP_COUNT || x->own);
-        if (x->drop) { marked++; continue; }
+        if (x->drop) {
+            marked++;
+            continue;
+        }
         kept++;
         kept_own += x->own != 0;
         total += x->size;
         /* everything dropped for age is no younger than what is kept */
         for (j = 0; j < s->nelts; j++) {
             tpo_pending_slot *y = &APR_ARRAY_IDX(s, j, tpo_pending_slot);
-            if (y->drop == TPO_PENDING_DROP_SIZE
-                || (y->drop == TPO_PENDING_DROP_COUNT && x->own)) {
+            if (y->drop == TPO_PENDING_DROP_SIZE || (y->drop == TPO_PENDING_DROP_COUNT && x->own)) {
                 CHECK(y->created <= x->created);
             }
         }
@@ -181,9 +193,11 @@ static int is_genuine(const char *v, size_t n)
 {
     size_t glen = strlen(gval), k;
 
-    if (n < glen || memcmp(v, gval, glen) != 0) return 0;
+    if (n < glen || memcmp(v, gval, glen) != 0)
+        return 0;
     for (k = glen; k < n; k++) {
-        if (v[k] != '=') return 0;
+        if (v[k] != '=')
+            return 0;
     }
     k = n - glen;
     return k == 0 || (k <= 2 && (glen + k) % 4 == 0);
@@ -195,7 +209,8 @@ static int reads_as_genuine(const char *v)
 {
     size_t n = strcspn(v, ";");
 
-    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t')) n--;
+    while (n && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
     return is_genuine(v, n);
 }
 
@@ -217,10 +232,25 @@ static void genuine(apr_pool_t *p, fuzz_in *in)
         pos = (pos | fuzz_byte(in)) % (unsigned)(vlen + 1);
         c = (unsigned char)fuzz_byte(in);
         switch (op) {
-        case 0: if (pos < vlen) v[pos] = (char)c; break;
-        case 1: memmove(v + pos + 1, v + pos, vlen - pos + 1); v[pos] = (char)c; vlen++; break;
-        case 2: if (pos < vlen) { memmove(v + pos, v + pos + 1, vlen - pos); vlen--; } break;
-        default: vlen = pos; v[vlen] = '\0'; break;
+        case 0:
+            if (pos < vlen)
+                v[pos] = (char)c;
+            break;
+        case 1:
+            memmove(v + pos + 1, v + pos, vlen - pos + 1);
+            v[pos] = (char)c;
+            vlen++;
+            break;
+        case 2:
+            if (pos < vlen) {
+                memmove(v + pos, v + pos + 1, vlen - pos);
+                vlen--;
+            }
+            break;
+        default:
+            vlen = pos;
+            v[vlen] = '\0';
+            break;
         }
     }
     /* tpo_pending_open sees the exact bytes */
@@ -261,14 +291,15 @@ static void forge(apr_pool_t *p, const uint8_t *data, size_t size)
 
     CHECK(tpo_pending_open(p, &key, &bind_a, val, size, &out) != APR_SUCCESS);
     raw[0] = 0x01;
-    if (size) memcpy(raw + 1, data, size);
+    if (size)
+        memcpy(raw + 1, data, size);
     b = tpo_b64url_encode(p, raw, size + 1);
     CHECK(b != NULL);
     CHECK(tpo_pending_open(p, &key, &bind_a, b, strlen(b), &out) != APR_SUCCESS);
     CHECK(tpo_pending_open(p, &key, &bind_b, b, strlen(b), &out) != APR_SUCCESS);
     hdr = apr_pstrcat(p, gname, "=", b, NULL);
-    CHECK(tpo_pending_find(p, &key, &bind_a, hdr, BASE, GSTATE, "idp", NOW, &out, &name)
-          == TPO_PENDING_BAD_COOKIE);
+    CHECK(tpo_pending_find(p, &key, &bind_a, hdr, BASE, GSTATE, "idp", NOW, &out, &name) ==
+          TPO_PENDING_BAD_COOKIE);
 }
 
 static void trim(apr_pool_t *p, fuzz_in *in)
@@ -281,7 +312,7 @@ static void trim(apr_pool_t *p, fuzz_in *in)
         tpo_pending_slot *x = apr_array_push(s);
         memset(x, 0, sizeof(*x));
         x->name = "x";
-        x->created = fuzz_byte(in) % 16;       /* few ages: ties happen */
+        x->created = fuzz_byte(in) % 16; /* few ages: ties happen */
         x->size = fuzz_byte(in) * 4;
         x->own = fuzz_byte(in) & 1;
     }
@@ -291,15 +322,25 @@ static void trim(apr_pool_t *p, fuzz_in *in)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 1 };
+    fuzz_in in = {data, size, 1};
 
     if (size > 0) {
         switch (data[0] % 5) {
-        case 0: record(p, data + 1, size - 1); break;
-        case 1: header(p, &in); break;
-        case 2: genuine(p, &in); break;
-        case 3: forge(p, data + 1, size - 1); break;
-        default: trim(p, &in); break;
+        case 0:
+            record(p, data + 1, size - 1);
+            break;
+        case 1:
+            header(p, &in);
+            break;
+        case 2:
+            genuine(p, &in);
+            break;
+        case 3:
+            forge(p, data + 1, size - 1);
+            break;
+        default:
+            trim(p, &in);
+            break;
         }
     }
     apr_pool_destroy(p);

@@ -21,16 +21,17 @@ static void url_or_null(const char *s, int required)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     int want_issuer = (int)(fuzz_byte(&in) & 1);
     size_t len;
     const char *json = fuzz_rest(&in, p, &len), *err = NULL;
     tpo_provider_meta m;
 
     memset(&m, 0, sizeof(m));
-    if (tpo_provider_meta_parse(p, json, len, want_issuer ? ISSUER : NULL, &m, &err)
-        == APR_SUCCESS) {
-        if (want_issuer) CHECK(m.issuer != NULL && strcmp(m.issuer, ISSUER) == 0);
+    if (tpo_provider_meta_parse(p, json, len, want_issuer ? ISSUER : NULL, &m, &err) ==
+        APR_SUCCESS) {
+        if (want_issuer)
+            CHECK(m.issuer != NULL && strcmp(m.issuer, ISSUER) == 0);
         url_or_null(m.authorization_endpoint, 1);
         url_or_null(m.token_endpoint, 1);
         url_or_null(m.userinfo_endpoint, 0);
@@ -43,8 +44,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(err != NULL);
     }
     if (tpo_url_is_http(json)) {
-        CHECK(strncmp(json, "http://", 7) == 0 || strncmp(json, "https://", 8) == 0
-              || strncasecmp(json, "http", 4) == 0);
+        CHECK(strncmp(json, "http://", 7) == 0 || strncmp(json, "https://", 8) == 0 ||
+              strncasecmp(json, "http", 4) == 0);
     }
     (void)tpo_provider_discovery_url(p, json);
     apr_pool_destroy(p);

@@ -12,7 +12,7 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     tpo_cache *c = NULL;
     const char *err = NULL;
     int auth = (int)(fuzz_byte(&in) & 1);

@@ -12,7 +12,8 @@ static const char *buf_lo, *buf_hi;
 
 static void in_record(const char *s)
 {
-    if (s == NULL) return;
+    if (s == NULL)
+        return;
     CHECK(s >= buf_lo && s < buf_hi);
     CHECK(memchr(s, '\0', (size_t)(buf_hi - s)) != NULL);
 }
@@ -79,7 +80,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in_record(s.scope);
     in_record(s.claims);
     CHECK(s.user != NULL && s.provider != NULL);
-    if (s.pairs) CHECK(s.pairs >= buf && s.pairs + s.pairs_len == buf + size);
+    if (s.pairs)
+        CHECK(s.pairs >= buf && s.pairs + s.pairs_len == buf + size);
     tpo_session_pairs_each(&s, TPO_SESSION_PAIRS_ENV, pair_cb, &n);
     tpo_session_pairs_each(&s, TPO_SESSION_PAIRS_HEADERS, pair_cb, &n);
 

@@ -15,7 +15,7 @@
 
 #define NOW_SEC 1700000000LL
 
-static const int STATUS[] = { 200, 200, 200, 201, 400, 401, 403, 500, 503, 302 };
+static const int STATUS[] = {200, 200, 200, 201, 400, 401, 403, 500, 503, 302};
 
 /* 1 if detail quotes the token in `field`: the detail holds it, and no
  * longer does when only that member's value is changed (text that the detail
@@ -31,7 +31,8 @@ static int contains_secret(apr_pool_t *p, const char *detail, json_t *body, cons
     size_t n;
     int quoted;
 
-    if (!detail || !s || (n = strlen(s)) < 8 || strstr(detail, s) == NULL) return 0;
+    if (!detail || !s || (n = strlen(s)) < 8 || strstr(detail, s) == NULL)
+        return 0;
     alt = apr_palloc(p, n + 1);
     memset(alt, s[0] == 'Z' ? 'Y' : 'Z', n);
     alt[n] = '\0';
@@ -51,7 +52,7 @@ static int contains_secret(apr_pool_t *p, const char *detail, json_t *body, cons
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     int status = STATUS[fuzz_byte(&in) % (sizeof(STATUS) / sizeof(STATUS[0]))];
     size_t len;
     char *body = fuzz_rest(&in, p, &len);
@@ -67,9 +68,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     switch (r) {
     case TPO_TOKEN_OK:
         CHECK(t.access_token != NULL && *t.access_token != '\0');
-        for (c = (const unsigned char *)t.access_token; *c; c++) CHECK(*c >= 0x20 && *c != 0x7f);
-        CHECK(t.expires_at == 0
-              || (t.expires_at > now && t.expires_at <= now + apr_time_from_sec(3660LL * 24 * 3660)));
+        for (c = (const unsigned char *)t.access_token; *c; c++)
+            CHECK(*c >= 0x20 && *c != 0x7f);
+        CHECK(t.expires_at == 0 ||
+              (t.expires_at > now && t.expires_at <= now + apr_time_from_sec(3660LL * 24 * 3660)));
         break;
     case TPO_TOKEN_ERROR_RESPONSE:
         CHECK(t.error != NULL);
@@ -82,7 +84,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     /* details go to the error log: no control characters (log injection) */
     if (detail) {
-        for (c = (const unsigned char *)detail; *c; c++) CHECK(*c >= 0x20 && *c != 0x7f);
+        for (c = (const unsigned char *)detail; *c; c++)
+            CHECK(*c >= 0x20 && *c != 0x7f);
     }
     j = json_loadb(body, len, JSON_DECODE_ANY, NULL);
     if (j) {

@@ -12,9 +12,12 @@
 
 static int hexval(int c)
 {
-    if (c >= '0' && c <= '9') return c - '0';
-    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
     return -1;
 }
 
@@ -47,7 +50,8 @@ static void check_return_url(apr_pool_t *p, const char *url)
     const unsigned char *s;
     char *d1, *d2;
 
-    if (!tpo_return_url_is_local(url)) return;
+    if (!tpo_return_url_is_local(url))
+        return;
     CHECK(!escapes_origin(url));
     for (s = (const unsigned char *)url; *s; s++) {
         CHECK(*s > 0x20 && *s < 0x7f && *s != '\\');
@@ -66,7 +70,8 @@ static void check_query(apr_pool_t *p, const char *qs, int max)
     const char *q = "";
     int i, dup;
 
-    if (t == NULL) return;
+    if (t == NULL)
+        return;
     arr = apr_table_elts(t);
     CHECK(arr->nelts <= max);
     e = (const apr_table_entry_t *)arr->elts;
@@ -94,7 +99,7 @@ static void check_query(apr_pool_t *p, const char *qs, int max)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     apr_pool_t *p = fuzz_pool();
-    fuzz_in in = { data, size, 0 };
+    fuzz_in in = {data, size, 0};
     int max = (int)(fuzz_byte(&in) % 40) + 1;
     size_t len;
     char *s = fuzz_rest(&in, p, &len), *enc, *dec, *h;
@@ -105,10 +110,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
     /* decode never grows; encode then decode is the identity */
     dec = tpo_url_decode(p, s, len);
-    if (dec) CHECK(strlen(dec) <= len);
+    if (dec)
+        CHECK(strlen(dec) <= len);
     enc = tpo_url_encode(p, s);
-    CHECK(strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%")
-          == strlen(enc));
+    CHECK(strspn(enc, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~%") ==
+          strlen(enc));
     dec = tpo_url_decode(p, enc, strlen(enc));
     CHECK(dec != NULL && strcmp(dec, s) == 0);
 

@@ -6,7 +6,7 @@
 #include <apr_strings.h>
 #include <ap_provider.h>
 #include <mod_auth.h>
-#define TPO_MODULE_RECORD   /* AP_DECLARE_MODULE below: APLOG_USE_MODULE there */
+#define TPO_MODULE_RECORD /* AP_DECLARE_MODULE below: APLOG_USE_MODULE there */
 #include "mod_tp_oauth_private.h"
 #include "tpo_cache_crypt.h"
 #include "tpo_cache_memcache.h"
@@ -23,16 +23,23 @@ tpo_pending_key tpo_login_key;
 
 /* Stands in for a distributed cache that could not be set up: every
  * operation fails, so requests that need a session get 503, never a loop. */
-static apr_status_t down_get(tpo_cache *c, const char *k, apr_pool_t *p, char **v,
-                             apr_size_t *l) { return APR_ECONNREFUSED; }
-static apr_status_t down_set(tpo_cache *c, const char *k, const void *v, apr_size_t l,
-                             apr_time_t e) { return APR_ECONNREFUSED; }
-static apr_status_t down_del(tpo_cache *c, const char *k) { return APR_ECONNREFUSED; }
-static const tpo_cache_ops down_ops = { "unavailable", down_get, down_set, down_set, down_del };
-static tpo_cache down_cache = { &down_ops, NULL };
+static apr_status_t down_get(tpo_cache *c, const char *k, apr_pool_t *p, char **v, apr_size_t *l)
+{
+    return APR_ECONNREFUSED;
+}
+static apr_status_t down_set(tpo_cache *c, const char *k, const void *v, apr_size_t l, apr_time_t e)
+{
+    return APR_ECONNREFUSED;
+}
+static apr_status_t down_del(tpo_cache *c, const char *k)
+{
+    return APR_ECONNREFUSED;
+}
+static const tpo_cache_ops down_ops = {"unavailable", down_get, down_set, down_set, down_del};
+static tpo_cache down_cache = {&down_ops, NULL};
 
 /* A rate-limited warning when the shared-memory cache evicts sessions. */
-static apr_uint32_t evict_logged_at;   /* seconds */
+static apr_uint32_t evict_logged_at; /* seconds */
 static apr_uint32_t evictions_seen;
 
 void tpo_cache_note_pressure(request_rec *r)
@@ -42,22 +49,21 @@ void tpo_cache_note_pressure(request_rec *r)
     apr_uint32_t last = apr_atomic_read32(&evict_logged_at);
     apr_uint32_t seen;
 
-    if (tpo_config_server(r->server)->cache_type != TPO_CACHE_SHM
-        || now - last < 60) {
+    if (tpo_config_server(r->server)->cache_type != TPO_CACHE_SHM || now - last < 60) {
         return;
     }
     tpo_shm_cache_get_stats(tpo_session_cache, &st);
     seen = apr_atomic_read32(&evictions_seen);
-    if ((apr_uint32_t)st.evictions == seen
-        || apr_atomic_cas32(&evict_logged_at, now, last) != last) {
+    if ((apr_uint32_t)st.evictions == seen ||
+        apr_atomic_cas32(&evict_logged_at, now, last) != last) {
         return;
     }
     apr_atomic_set32(&evictions_seen, (apr_uint32_t)st.evictions);
-    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                  TPO_APLOGNO(00001)
-                  "session cache full: %u sessions evicted so far (least recently used "
-                  "first, %" APR_SIZE_T_FMT " live); raise TPOAuthCacheSize",
-                  (unsigned)st.evictions, st.entries);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_WARNING, 0, r,
+        TPO_APLOGNO(00001) "session cache full: %u sessions evicted so far (least recently used "
+                           "first, %" APR_SIZE_T_FMT " live); raise TPOAuthCacheSize",
+        (unsigned)st.evictions, st.entries);
 }
 
 void tpo_config_reset_refs(void);
@@ -114,12 +120,12 @@ static int tpo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp
 /* A cache kept in the process pool survives graceful restarts (the process
  * pool outlives configuration generations); it is re-created only when its
  * configured size changes. */
-static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes,
-                              apr_size_t entries, tpo_cache **out)
+static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes, apr_size_t entries,
+                              tpo_cache **out)
 {
     apr_pool_t *pp = s->process->pool;
-    const char *key = apr_psprintf(pp, "tpo_cache_%s_%" APR_SIZE_T_FMT "_%" APR_SIZE_T_FMT,
-                                   tag, bytes, entries);
+    const char *key =
+        apr_psprintf(pp, "tpo_cache_%s_%" APR_SIZE_T_FMT "_%" APR_SIZE_T_FMT, tag, bytes, entries);
     void *data = NULL;
     const char *err = NULL;
     apr_status_t rv;
@@ -132,16 +138,16 @@ static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes,
     rv = tpo_shm_cache_create(pp, bytes, entries, out, &err);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     TPO_APLOGNO(00002)
-                     "cannot create the %s cache (%" APR_SIZE_T_FMT " bytes): %s", tag, bytes,
-                     err ? err : "shared memory unavailable");
+                     TPO_APLOGNO(00002) "cannot create the %s cache (%" APR_SIZE_T_FMT
+                                        " bytes): %s",
+                     tag, bytes, err ? err : "shared memory unavailable");
         return rv;
     }
     apr_pool_userdata_set(*out, key, apr_pool_cleanup_null, pp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                 TPO_APLOGNO(00003)
-                 "created the %s cache: %" APR_SIZE_T_FMT
-                 " bytes of shared memory", tag, bytes);
+                 TPO_APLOGNO(00003) "created the %s cache: %" APR_SIZE_T_FMT
+                                    " bytes of shared memory",
+                 tag, bytes);
     return APR_SUCCESS;
 }
 
@@ -159,9 +165,10 @@ static apr_status_t login_key_init(server_rec *s)
     if (sc->login_secret) {
         rv = tpo_pending_key_derive(sc->login_secret, sc->login_secret_len, &tpo_login_key);
         if (rv != APR_SUCCESS) {
-            ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                         TPO_APLOGNO(00004)
-                         "cannot derive the login-cookie key from TPOAuthLoginCookieKeyFile");
+            ap_log_error(
+                APLOG_MARK, APLOG_EMERG, rv, s,
+                TPO_APLOGNO(
+                    00004) "cannot derive the login-cookie key from TPOAuthLoginCookieKeyFile");
         }
         return rv;
     }
@@ -212,18 +219,17 @@ static apr_status_t cache_key_of(server_rec *s, apr_pool_t *ptemp, const char *p
               : tpo_crypt_key_from_bytes(bytes, len, k, &err);
     if (rv != APR_SUCCESS) {
         ap_log_error(APLOG_MARK, APLOG_EMERG, rv, s,
-                     TPO_APLOGNO(00006)
-                     "cannot derive the distributed cache's "
-                     "key from %s: %s", pass ? "TPOAuthCachePassphrase" : "TPOAuthCacheKeyFile",
-                     err ? err : "error");
+                     TPO_APLOGNO(00006) "cannot derive the distributed cache's "
+                                        "key from %s: %s",
+                     pass ? "TPOAuthCachePassphrase" : "TPOAuthCacheKeyFile", err ? err : "error");
         return rv;
     }
     apr_pool_userdata_set(k, apr_pstrdup(pp, tag), apr_pool_cleanup_null, pp);
     ap_log_error(APLOG_MARK, APLOG_DEBUG, 0, s,
-                 TPO_APLOGNO(00007)
-                 "derived a distributed cache key from %s "
-                 "in %" APR_TIME_T_FMT " ms", pass ? "TPOAuthCachePassphrase (scrypt)"
-                 : "TPOAuthCacheKeyFile", apr_time_as_msec(apr_time_now() - t0));
+                 TPO_APLOGNO(00007) "derived a distributed cache key from %s "
+                                    "in %" APR_TIME_T_FMT " ms",
+                 pass ? "TPOAuthCachePassphrase (scrypt)" : "TPOAuthCacheKeyFile",
+                 apr_time_as_msec(apr_time_now() - t0));
     *out = k;
     return APR_SUCCESS;
 }
@@ -237,11 +243,10 @@ static apr_status_t cache_keys_derive(server_rec *s, apr_pool_t *ptemp)
 
     sc->cache_key = sc->cache_key_prev = NULL;
     if (sc->cache_key_file) {
-        rv = cache_key_of(s, ptemp, NULL, sc->cache_key_bytes, sc->cache_key_len,
-                          &sc->cache_key);
+        rv = cache_key_of(s, ptemp, NULL, sc->cache_key_bytes, sc->cache_key_len, &sc->cache_key);
         if (rv == APR_SUCCESS && sc->cache_key_file_prev) {
-            rv = cache_key_of(s, ptemp, NULL, sc->cache_key_prev_bytes,
-                              sc->cache_key_prev_len, &sc->cache_key_prev);
+            rv = cache_key_of(s, ptemp, NULL, sc->cache_key_prev_bytes, sc->cache_key_prev_len,
+                              &sc->cache_key_prev);
         }
         else if (rv == APR_SUCCESS && sc->cache_passphrase) {
             rv = cache_key_of(s, ptemp, sc->cache_passphrase, NULL, 0, &sc->cache_key_prev);
@@ -255,8 +260,7 @@ static apr_status_t cache_keys_derive(server_rec *s, apr_pool_t *ptemp)
     return rv;
 }
 
-static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp,
-                           server_rec *s)
+static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     int pending = tpo_config_pending_capacity(s);
     tpo_server_conf *sc = tpo_config_server(s);
@@ -267,8 +271,8 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     tpo_http_global_init();
     /* the version, once per start or restart (not on the first pass that only checks the config) */
     if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
-        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, TPO_APLOGNO(00078)
-                     "mod_tp_oauth/%s loaded", TPO_VERSION);
+        ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, TPO_APLOGNO(00078) "mod_tp_oauth/%s loaded",
+                     TPO_VERSION);
     }
     if (login_key_init(s) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
@@ -279,10 +283,10 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         tpo_session_cache = tpo_pending_cache = NULL;
         return cache_keys_derive(s, ptemp) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (cache_for(s, "session", (apr_size_t)tpo_config_cache_size(s), 0,
-                  &tpo_session_cache) != APR_SUCCESS
-        || cache_for(s, "consumed-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
-                     &tpo_pending_cache) != APR_SUCCESS) {
+    if (cache_for(s, "session", (apr_size_t)tpo_config_cache_size(s), 0, &tpo_session_cache) !=
+            APR_SUCCESS ||
+        cache_for(s, "consumed-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
+                  &tpo_pending_cache) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -294,9 +298,8 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
 static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
 {
     tpo_server_conf *sc = tpo_config_server(s);
-    apr_interval_time_t timeout = apr_time_from_msec(sc->cache_timeout_ms != TPO_UNSET
-                                                     ? sc->cache_timeout_ms
-                                                     : TPO_DEF_CACHE_TIMEOUT_MS);
+    apr_interval_time_t timeout = apr_time_from_msec(
+        sc->cache_timeout_ms != TPO_UNSET ? sc->cache_timeout_ms : TPO_DEF_CACHE_TIMEOUT_MS);
     tpo_cache *backend = NULL, *crypt = NULL;
     const char *err = NULL;
     apr_status_t rv;
@@ -305,20 +308,21 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
         rv = tpo_memcache_cache_create(pchild, sc->cache_servers, timeout, &backend, &err);
     }
     else {
-        rv = tpo_redis_cache_create(pchild, sc->cache_servers, sc->cache_redis_password,
-                                    timeout, &backend, &err);
+        rv = tpo_redis_cache_create(pchild, sc->cache_servers, sc->cache_redis_password, timeout,
+                                    &backend, &err);
     }
     if (rv == APR_SUCCESS) {
-        rv = tpo_crypt_cache_create(pchild, backend, sc->cache_key, sc->cache_key_prev,
-                                    &crypt, &err);
+        rv = tpo_crypt_cache_create(pchild, backend, sc->cache_key, sc->cache_key_prev, &crypt,
+                                    &err);
     }
     if (rv != APR_SUCCESS) {
         tpo_session_cache = tpo_pending_cache = &down_cache;
-        ap_log_error(APLOG_MARK, APLOG_CRIT, rv, s,
-                     TPO_APLOGNO(00008)
-                     "cannot set up the %s session cache (%s): %s; requests that need a "
-                     "session will get 503", sc->cache_type == TPO_CACHE_REDIS ? "redis"
-                     : "memcache", sc->cache_servers, err ? err : "error");
+        ap_log_error(
+            APLOG_MARK, APLOG_CRIT, rv, s,
+            TPO_APLOGNO(00008) "cannot set up the %s session cache (%s): %s; requests that need a "
+                               "session will get 503",
+            sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache", sc->cache_servers,
+            err ? err : "error");
         return;
     }
     tpo_session_cache = tpo_pending_cache = crypt;
@@ -367,9 +371,18 @@ static int bound(request_rec *r, int (*hook)(request_rec *))
     return rc;
 }
 
-static int hook_check_authn(request_rec *r) { return bound(r, tpo_check_authn); }
-static int hook_handler(request_rec *r) { return bound(r, tpo_handler); }
-static int hook_fixups(request_rec *r) { return bound(r, tpo_pass_fixups); }
+static int hook_check_authn(request_rec *r)
+{
+    return bound(r, tpo_check_authn);
+}
+static int hook_handler(request_rec *r)
+{
+    return bound(r, tpo_handler);
+}
+static int hook_fixups(request_rec *r)
+{
+    return bound(r, tpo_pass_fixups);
+}
 
 static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
 {
@@ -390,8 +403,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_config(tpo_config_check, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(tpo_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(tpo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_authn(hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE,
-                        AP_AUTH_INTERNAL_PER_CONF);
+    ap_hook_check_authn(hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_FIRST);
     ap_hook_post_read_request(tpo_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
@@ -401,14 +413,15 @@ static void register_hooks(apr_pool_t *p)
 }
 
 AP_DECLARE_MODULE(tp_oauth) = {
-    STANDARD20_MODULE_STUFF,     /* API version, module index, name, ... */
-    tpo_config_create_dir,       /* per-directory config: create */
-    tpo_config_merge_dir,        /* per-directory config: merge (Location in server) */
-    tpo_config_create_server,    /* per-server config: create (providers live here) */
-    tpo_config_merge_server,     /* per-server config: merge (virtual host in main) */
-    tpo_cmds,                    /* the directives (mod_tp_oauth_directives.c) */
-    register_hooks               /* the hooks above */
+    STANDARD20_MODULE_STUFF,  /* API version, module index, name, ... */
+    tpo_config_create_dir,    /* per-directory config: create */
+    tpo_config_merge_dir,     /* per-directory config: merge (Location in server) */
+    tpo_config_create_server, /* per-server config: create (providers live here) */
+    tpo_config_merge_server,  /* per-server config: merge (virtual host in main) */
+    tpo_cmds,                 /* the directives (mod_tp_oauth_directives.c) */
+    register_hooks            /* the hooks above */
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
-    , AP_MODULE_FLAG_NONE        /* flags: merge only where configured */
+    ,
+    AP_MODULE_FLAG_NONE /* flags: merge only where configured */
 #endif
 };

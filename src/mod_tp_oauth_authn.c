@@ -17,7 +17,7 @@
 #include "tpo_token.h"
 #include "tpo_url.h"
 
-#define SID_LEN 43   /* 32 random bytes, base64url */
+#define SID_LEN 43 /* 32 random bytes, base64url */
 
 static int is_b64url_token(const char *s, apr_size_t len)
 {
@@ -25,8 +25,8 @@ static int is_b64url_token(const char *s, apr_size_t len)
 
     for (i = 0; i < len; i++) {
         char c = s[i];
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '_')) {
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_')) {
             return 0;
         }
     }
@@ -66,19 +66,20 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     key[sizeof(TPO_KEY_SESSION) - 1 + SID_LEN] = '\0';
     rv = tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen);
     if (rv == APR_NOTFOUND) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      TPO_APLOGNO(00009)
-                      "session cookie names no live session (expired, evicted or logged out)");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            TPO_APLOGNO(
+                00009) "session cookie names no live session (expired, evicted or logged out)");
         return TPO_SESS_ENDED;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r, TPO_APLOGNO(00010) "session cache lookup failed");
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
+                      TPO_APLOGNO(00010) "session cache lookup failed");
         return TPO_SESS_CACHE_DOWN;
     }
     if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00011)
-                      "session record is corrupt; ignoring it");
+                      TPO_APLOGNO(00011) "session record is corrupt; ignoring it");
         return TPO_SESS_ENDED;
     }
     if (strcmp(s->provider, pc->name) != 0) {
@@ -89,18 +90,19 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     }
     now = r->request_time;
     if (s->expires && now >= s->expires) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPO_APLOGNO(00013)
-                      "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
-                      ap_escape_logitem(r->pool, s->user));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(
+                00013) "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
+            ap_escape_logitem(r->pool, s->user));
         tpo_session_delete(r, pc, sid);
         return TPO_SESS_ENDED;
     }
-    if (pc->inactivity_timeout && s->last_seen
-        && now - s->last_seen > apr_time_from_sec(pc->inactivity_timeout)) {
+    if (pc->inactivity_timeout && s->last_seen &&
+        now - s->last_seen > apr_time_from_sec(pc->inactivity_timeout)) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       TPO_APLOGNO(00014) "session of %s ended: inactive for longer than "
-                      "TPOAuthSessionInactivityTimeout (%d s)",
+                                         "TPOAuthSessionInactivityTimeout (%d s)",
                       ap_escape_logitem(r->pool, s->user), pc->inactivity_timeout);
         tpo_session_delete(r, pc, sid);
         return TPO_SESS_ENDED;
@@ -131,14 +133,15 @@ static const char *redirect_uri_for(request_rec *r, tpo_provider_conf *pc)
 apr_status_t tpo_login_binding(request_rec *r, const tpo_provider_conf *pc,
                                tpo_pending_binding *out)
 {
-    const char *issuer = pc->issuer ? pc->issuer
-                         : pc->discovery_url ? pc->discovery_url : pc->authorization_endpoint;
+    const char *issuer = pc->issuer          ? pc->issuer
+                         : pc->discovery_url ? pc->discovery_url
+                                             : pc->authorization_endpoint;
 
     /* a relative redirect URI is on whichever virtual host serves it: its
      * ServerName (configuration, not the Host header) tells them apart */
     return tpo_pending_binding_make(issuer, pc->client_id, pc->redirect_uri,
-                                    pc->redirect_uri[0] == '/' ? r->server->server_hostname
-                                                               : NULL, out);
+                                    pc->redirect_uri[0] == '/' ? r->server->server_hostname : NULL,
+                                    out);
 }
 
 /* The login cookies of every provider of this virtual host: one byte budget
@@ -203,8 +206,8 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
                               "Please try again in a moment.");
     }
     memset(&pl, 0, sizeof(pl));
-    if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS
-        || tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
+    if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS ||
+        tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "No randomness available.");
     }
@@ -223,19 +226,20 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     pl.redirect_uri = redirect_uri_for(r, pc);
     pl.return_url = tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri : "/";
     if (strlen(pl.return_url) > TPO_PENDING_RETURN_URL_MAX) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPO_APLOGNO(00015)
-                      "return URL longer than %d bytes: this login will return to /",
-                      TPO_PENDING_RETURN_URL_MAX);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(00015) "return URL longer than %d bytes: this login will return to /",
+            TPO_PENDING_RETURN_URL_MAX);
         pl.return_url = "/";
     }
     name = tpo_pending_cookie_name(r->pool, pc->cookie_name, state);
     sealed = name && tpo_login_binding(r, pc, &bind) == APR_SUCCESS
-             ? tpo_pending_seal(r->pool, &tpo_login_key, &bind, &pl) : NULL;
+                 ? tpo_pending_seal(r->pool, &tpo_login_key, &bind, &pl)
+                 : NULL;
     if (!sealed) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00016)
-                      "provider %s: cannot seal the login cookie (OpenSSL)", pc->name);
+                      TPO_APLOGNO(00016) "provider %s: cannot seal the login cookie (OpenSSL)",
+                      pc->name);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "The login could not be started. Please try again later.");
     }
@@ -252,14 +256,15 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
         }
     }
     if (dropped) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPO_APLOGNO(00017)
-                      "provider %s: login cookies dropped for a new login: %d unusable "
-                      "(expired, or do not open), %d for count (more than %d logins in "
-                      "progress: TPOAuthPendingLoginsPerBrowser), %d for size (all providers' "
-                      "login cookies together over %d bytes); the oldest first",
-                      pc->name, st.unusable, st.count, pc->max_pending_per_browser, st.size,
-                      TPO_PENDING_COOKIES_MAX_BYTES);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(
+                00017) "provider %s: login cookies dropped for a new login: %d unusable "
+                       "(expired, or do not open), %d for count (more than %d logins in "
+                       "progress: TPOAuthPendingLoginsPerBrowser), %d for size (all providers' "
+                       "login cookies together over %d bytes); the oldest first",
+            pc->name, st.unusable, st.count, pc->max_pending_per_browser, st.size,
+            TPO_PENDING_COOKIES_MAX_BYTES);
     }
     tpo_set_login_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
 
@@ -280,8 +285,8 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
                                 APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00018)
-                  "no session: sending the browser to provider %s to log in", pc->name);
+                  TPO_APLOGNO(00018) "no session: sending the browser to provider %s to log in",
+                  pc->name);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location", url);
     return HTTP_MOVED_TEMPORARILY;
@@ -344,25 +349,25 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
     const char *allow_headers = NULL;
 
     if (!dc->cors_origins || !tpo_origin_allowed(origin, dc->cors_origins, dc->cors_any)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPO_APLOGNO(00019)
-                      "CORS preflight from origin %s refused (not in TPOAuthCORSAllowOrigin)",
-                      ap_escape_logitem(r->pool, origin));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(
+                00019) "CORS preflight from origin %s refused (not in TPOAuthCORSAllowOrigin)",
+            ap_escape_logitem(r->pool, origin));
         return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
                               "Cross-origin requests from this origin are not allowed here.");
     }
-    if (!tpo_http_token(method, strlen(method))
-        || (req_headers && !(allow_headers = tpo_cors_token_list(r->pool, req_headers)))) {
+    if (!tpo_http_token(method, strlen(method)) ||
+        (req_headers && !(allow_headers = tpo_cors_token_list(r->pool, req_headers)))) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       TPO_APLOGNO(00020) "CORS preflight from origin %s refused: malformed "
-                      "Access-Control-Request-Method/-Headers",
+                                         "Access-Control-Request-Method/-Headers",
                       ap_escape_logitem(r->pool, origin));
         return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
                               "The cross-origin request is malformed.");
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00021)
-                  "CORS preflight from origin %s answered",
+                  TPO_APLOGNO(00021) "CORS preflight from origin %s answered",
                   ap_escape_logitem(r->pool, origin));
     apr_table_setn(r->err_headers_out, "Access-Control-Allow-Origin", origin);
     apr_table_setn(r->err_headers_out, "Access-Control-Allow-Credentials", "true");
@@ -395,15 +400,15 @@ int tpo_check_authn(request_rec *r)
     dc = tpo_config_dir(r);
     pc = tpo_config_provider(r->server, dc->provider);
     if (!pc || !pc->rt) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00022)
-                      "AuthType tp-oauth without a usable TPOAuthProvider for %s", r->uri);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00022) "AuthType tp-oauth without a usable TPOAuthProvider for %s", r->uri);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Configuration error",
                               "This location is protected by mod_tp_oauth but names no "
                               "provider (TPOAuthProvider).");
     }
-    if (r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Origin")
-        && apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
+    if (r->method_number == M_OPTIONS && apr_table_get(r->headers_in, "Origin") &&
+        apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
         return cors_preflight(r, dc);
     }
     if (tpo_is_redirect_uri(r, pc, &sub)) {
@@ -432,15 +437,15 @@ int tpo_check_authn(request_rec *r)
         tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
     }
     unauth = tpo_dir_unauth(dc);
-    if (unauth != TPO_UNAUTH_LOGIN
-        || !tpo_is_navigation(r->method, apr_table_get(r->headers_in, "X-Requested-With"),
-                              apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
-                              apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
-                              apr_table_get(r->headers_in, "Accept"))) {
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      TPO_APLOGNO(00023)
-                      "no session and not a page navigation (or TPOAuthUnauthenticated): "
-                      "401 instead of a login redirect");
+    if (unauth != TPO_UNAUTH_LOGIN ||
+        !tpo_is_navigation(r->method, apr_table_get(r->headers_in, "X-Requested-With"),
+                           apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
+                           apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
+                           apr_table_get(r->headers_in, "Accept"))) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            TPO_APLOGNO(00023) "no session and not a page navigation (or TPOAuthUnauthenticated): "
+                               "401 instead of a login redirect");
         tpo_www_authenticate(r, pc, NULL);
         return HTTP_UNAUTHORIZED;
     }

@@ -28,7 +28,7 @@
 
 typedef struct claim_rule {
     const char *path;
-    const char *value;      /* exact, or NULL with a regex */
+    const char *value; /* exact, or NULL with a regex */
     ap_regex_t *regex;
 } claim_rule;
 
@@ -43,8 +43,10 @@ static const char *parse_claims(cmd_parms *cmd, const char *line, const void **p
         const char *sep = (eq && (!tl || eq < tl)) ? eq : tl;
 
         if (!sep || sep == w || !sep[1]) {
-            return apr_psprintf(cmd->pool, "Require oauth-claim: '%s' is not claim=value or "
-                                "claim~regex", w);
+            return apr_psprintf(cmd->pool,
+                                "Require oauth-claim: '%s' is not claim=value or "
+                                "claim~regex",
+                                w);
         }
         cr->path = apr_pstrndup(cmd->pool, w, sep - w);
         if (*sep == '=') {
@@ -53,8 +55,10 @@ static const char *parse_claims(cmd_parms *cmd, const char *line, const void **p
         else {
             cr->regex = ap_pregcomp(cmd->pool, sep + 1, 0);
             if (!cr->regex) {
-                return apr_psprintf(cmd->pool, "Require oauth-claim: '%s' is not a valid "
-                                    "regular expression", sep + 1);
+                return apr_psprintf(cmd->pool,
+                                    "Require oauth-claim: '%s' is not a valid "
+                                    "regular expression",
+                                    sep + 1);
             }
         }
     }
@@ -87,7 +91,8 @@ static int regex_match(json_t *v, ap_regex_t *re, apr_pool_t *p)
     json_t *e;
 
     if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if ((s = tpo_claims_scalar(p, e)) && !ap_regexec(re, s, 0, NULL, 0)) {
                 return 1;
             }
@@ -105,7 +110,7 @@ static authz_status session_of(request_rec *r, tpo_req **rq)
     }
     *rq = tpo_req_get(r);
     if (!(*rq)->session) {
-        return AUTHZ_DENIED;   /* authenticated by something else, or a preflight */
+        return AUTHZ_DENIED; /* authenticated by something else, or a preflight */
     }
     return AUTHZ_GRANTED;
 }
@@ -113,8 +118,7 @@ static authz_status session_of(request_rec *r, tpo_req **rq)
 static authz_status denied(request_rec *r, const char *what)
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  TPO_APLOGNO(00024)
-                  "user %s does not satisfy Require %s",
+                  TPO_APLOGNO(00024) "user %s does not satisfy Require %s",
                   ap_escape_logitem(r->pool, r->user), what);
     return AUTHZ_DENIED;
 }
@@ -162,8 +166,8 @@ static authz_status check_scopes(request_rec *r, const char *line, const void *p
     return denied(r, apr_pstrcat(r->pool, "oauth-scope ", line, NULL));
 }
 
-static const authz_provider claim_provider = { check_claims, parse_claims };
-static const authz_provider scope_provider = { check_scopes, parse_scopes };
+static const authz_provider claim_provider = {check_claims, parse_claims};
+static const authz_provider scope_provider = {check_scopes, parse_scopes};
 
 /* note_auth_failure for an authenticated user whose Require failed. */
 int tpo_authz_note_failure(request_rec *r)
@@ -181,7 +185,7 @@ int tpo_authz_note_failure(request_rec *r)
          * TPOAuthAuthParam prompt login) */
         int rc = tpo_login_start(r, pc);
         if (rc != HTTP_MOVED_TEMPORARILY) {
-            return OK;   /* the login could not start; keep the 401 */
+            return OK; /* the login could not start; keep the 401 */
         }
         apr_table_setn(r->notes, "tpo-authz-location", apr_table_get(r->headers_out, "Location"));
     }
@@ -215,7 +219,7 @@ static apr_status_t authz_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         e = next;
     }
     if (!eos) {
-        return APR_SUCCESS;   /* swallow the 401 body until its end */
+        return APR_SUCCESS; /* swallow the 401 body until its end */
     }
     ap_remove_output_filter(f);
     apr_table_unset(r->headers_out, "WWW-Authenticate");
@@ -227,15 +231,18 @@ static apr_status_t authz_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
         r->status = HTTP_MOVED_TEMPORARILY;
         r->status_line = ap_get_status_line(HTTP_MOVED_TEMPORARILY);
         apr_table_setn(r->headers_out, "Location", apr_table_get(r->notes, "tpo-authz-location"));
-        apr_brigade_puts(out, NULL, NULL, tpo_page_html(r->pool, "Login required",
-                                                        "Login required", ""));
+        apr_brigade_puts(out, NULL, NULL,
+                         tpo_page_html(r->pool, "Login required", "Login required", ""));
     }
     else {
         r->status = HTTP_FORBIDDEN;
         r->status_line = ap_get_status_line(HTTP_FORBIDDEN);
-        apr_brigade_puts(out, NULL, NULL, tpo_page_html(r->pool, "403 Forbidden", "Forbidden",
-            "<p>You are logged in, but your account is not allowed to open this page.</p>\n"
-            "<p><small>status 403, mod_tp_oauth</small></p>"));
+        apr_brigade_puts(
+            out, NULL, NULL,
+            tpo_page_html(
+                r->pool, "403 Forbidden", "Forbidden",
+                "<p>You are logged in, but your account is not allowed to open this page.</p>\n"
+                "<p><small>status 403, mod_tp_oauth</small></p>"));
     }
     APR_BRIGADE_INSERT_TAIL(out, apr_bucket_eos_create(r->connection->bucket_alloc));
     return ap_pass_brigade(f->next, out);
@@ -247,7 +254,6 @@ void tpo_authz_register(apr_pool_t *p)
                               &claim_provider, AP_AUTH_INTERNAL_PER_CONF);
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "oauth-scope", AUTHZ_PROVIDER_VERSION,
                               &scope_provider, AP_AUTH_INTERNAL_PER_CONF);
-    ap_register_output_filter("TPO_AUTHZ_ERROR", authz_error_filter, NULL,
-                              AP_FTYPE_CONTENT_SET);
+    ap_register_output_filter("TPO_AUTHZ_ERROR", authz_error_filter, NULL, AP_FTYPE_CONTENT_SET);
     ap_hook_insert_error_filter(insert_error_filter, NULL, NULL, APR_HOOK_MIDDLE);
 }

@@ -26,9 +26,8 @@
 static int fail(request_rec *r, const tpo_provider_conf *pc, int status, int level,
                 const char *title, const char *page_detail, const char *log_msg)
 {
-    ap_log_rerror(APLOG_MARK, level, 0, r,
-                  TPO_APLOGNO(00025)
-                  "provider %s: login failed: %s", pc->name, log_msg);
+    ap_log_rerror(APLOG_MARK, level, 0, r, TPO_APLOGNO(00025) "provider %s: login failed: %s",
+                  pc->name, log_msg);
     return tpo_page_error(r, status, title, page_detail);
 }
 
@@ -40,8 +39,7 @@ static int fail(request_rec *r, const tpo_provider_conf *pc, int status, int lev
  * This provider's login cookie for the state is deleted when it cannot be
  * used, or once the marker is written (or was already there); when the
  * store is unavailable it stays, so the same callback can be retried. */
-static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state,
-                        tpo_pending *pl)
+static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state, tpo_pending *pl)
 {
     const char *name = NULL;
     tpo_pending_result res;
@@ -50,18 +48,19 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     apr_status_t rv;
 
     if (tpo_login_binding(r, pc, &bind) != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r, TPO_APLOGNO(00079)
-                      "provider %s: login failed: cannot compute the login cookie binding "
-                      "(OpenSSL)", pc->name);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00079) "provider %s: login failed: cannot compute the login cookie binding "
+                               "(OpenSSL)",
+            pc->name);
         return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login failed",
                               "The login could not be completed. Please try again later.");
     }
-    res = tpo_pending_find(r->pool, &tpo_login_key, &bind,
-                           apr_table_get(r->headers_in, "Cookie"), pc->cookie_name, state,
-                           pc->name, r->request_time, pl, &name);
+    res = tpo_pending_find(r->pool, &tpo_login_key, &bind, apr_table_get(r->headers_in, "Cookie"),
+                           pc->cookie_name, state, pc->name, r->request_time, pl, &name);
     /* a login of another provider (same cookie name) may still finish there */
-    if (res != TPO_PENDING_OK && res != TPO_PENDING_NO_COOKIE
-        && res != TPO_PENDING_OTHER_PROVIDER && name) {
+    if (res != TPO_PENDING_OK && res != TPO_PENDING_NO_COOKIE &&
+        res != TPO_PENDING_OTHER_PROVIDER && name) {
         tpo_set_login_cookie(r, pc, name, "", 0);
     }
     switch (res) {
@@ -71,11 +70,11 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login started elsewhere",
                     "This login was started in another browser (or this browser's cookies "
                     "were cleared, or too many logins were started at once). Please start "
-                    "again from the page you wanted to open.", tpo_pending_result_text(res));
+                    "again from the page you wanted to open.",
+                    tpo_pending_result_text(res));
     case TPO_PENDING_EXPIRED:
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired",
-                    "The login took too long. Please start again.",
-                    tpo_pending_result_text(res));
+                    "The login took too long. Please start again.", tpo_pending_result_text(res));
     case TPO_PENDING_OTHER_PROVIDER:
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "This login belongs to another provider.",
@@ -84,26 +83,31 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     default:
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login data in this browser is not valid. Please start again from "
-                    "the page you wanted to open.", tpo_pending_result_text(res));
+                    "the page you wanted to open.",
+                    tpo_pending_result_text(res));
     }
     /* a server whose clock is behind still accepts the cookie a while after
      * pl->expires: the marker outlives that */
     keep = apr_time_from_sec(pc->clock_skew > TPO_PENDING_COOKIE_GRACE_SEC
-                             ? pc->clock_skew : TPO_PENDING_COOKIE_GRACE_SEC);
-    rv = tpo_cache_add(tpo_pending_cache, apr_pstrcat(r->pool, TPO_KEY_CONSUMED, state, NULL),
-                       "1", 1, pl->expires + keep);
+                                 ? pc->clock_skew
+                                 : TPO_PENDING_COOKIE_GRACE_SEC);
+    rv = tpo_cache_add(tpo_pending_cache, apr_pstrcat(r->pool, TPO_KEY_CONSUMED, state, NULL), "1",
+                       1, pl->expires + keep);
     if (rv == APR_EEXIST) {
         tpo_set_login_cookie(r, pc, name, "", 0);
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
                     "This login link was already used. Please start again from the page "
-                    "you wanted to open.", "state already used (replay of the callback?)");
+                    "you wanted to open.",
+                    "state already used (replay of the callback?)");
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      TPO_APLOGNO(00026)
-                      "provider %s: login failed: cannot record the state as used "
-                      "(pending-login cache); the login cookie is kept, the callback can be "
-                      "retried", pc->name);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, rv, r,
+            TPO_APLOGNO(
+                00026) "provider %s: login failed: cannot record the state as used "
+                       "(pending-login cache); the login cookie is kept, the callback can be "
+                       "retried",
+            pc->name);
         return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
                               "The login cannot be completed right now. Please reload this "
                               "page in a moment.");
@@ -124,31 +128,31 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
     json_t *j;
 
     tpo_provider_http_opts(pc, &o);
-    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: Bearer ",
-                                                     access_token, NULL);
+    APR_ARRAY_PUSH(hdrs, const char *) =
+        apr_pstrcat(r->pool, "Authorization: Bearer ", access_token, NULL);
     res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00027)
-                      "provider %s: login failed: userinfo endpoint %s: %s", pc->name,
-                      url, resp.error ? resp.error : "unreachable");
+                      TPO_APLOGNO(00027) "provider %s: login failed: userinfo endpoint %s: %s",
+                      pc->name, url, resp.error ? resp.error : "unreachable");
         return res == TPO_HTTP_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
     }
     if (resp.status != 200) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00028)
-                      "provider %s: login failed: userinfo endpoint %s answered HTTP %d",
-                      pc->name, url, resp.status);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00028) "provider %s: login failed: userinfo endpoint %s answered HTTP %d",
+            pc->name, url, resp.status);
         return HTTP_BAD_GATEWAY;
     }
     j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j || !json_is_object(j)) {
         json_decref(j);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00029)
-                      "provider %s: login failed: userinfo endpoint %s did not return a JSON "
-                      "object",
-                      pc->name, url);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(
+                00029) "provider %s: login failed: userinfo endpoint %s did not return a JSON "
+                       "object",
+            pc->name, url);
         return HTTP_BAD_GATEWAY;
     }
     apr_pool_cleanup_register(r->pool, j, tpo_json_cleanup, apr_pool_cleanup_null);
@@ -180,21 +184,22 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provi
         void *h;
         tpo_rt_status rs = tpo_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h);
         if (rs != TPO_RT_OK) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          TPO_APLOGNO(00030)
-                          "provider %s: login failed: the provider's JWK Set is unavailable",
-                          pc->name);
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                TPO_APLOGNO(
+                    00030) "provider %s: login failed: the provider's JWK Set is unavailable",
+                pc->name);
             return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
         }
         res = tpo_idtoken_validate(r->pool, id_token, jwks, &ex, claims, &detail);
         tpo_provider_jwks_release(pc, h);
     }
     if (res != TPO_IDT_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00031)
-                      "provider %s: login failed: ID token rejected: check '%s' failed: %s",
-                      pc->name,
-                      tpo_idtoken_result_name(res), detail ? detail : "");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(
+                00031) "provider %s: login failed: ID token rejected: check '%s' failed: %s",
+            pc->name, tpo_idtoken_result_name(res), detail ? detail : "");
         return HTTP_UNAUTHORIZED;
     }
     return OK;
@@ -212,8 +217,8 @@ void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, tpo_session *s, js
     cfg.separator = pc->claim_separator;
     cfg.delimiter = pc->claim_delimiter;
     tpo_claims_render_all(p, &cfg, s->user, claims, s->access_token,
-                          s->at_expires ? (long long)apr_time_sec(s->at_expires) : 0,
-                          s->scope, &out);
+                          s->at_expires ? (long long)apr_time_sec(s->at_expires) : 0, s->scope,
+                          &out);
     s->env = out.env;
     s->headers = out.headers;
 }
@@ -235,8 +240,11 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     apr_status_t rv;
     int rc;
 
-#define PARAM(n, v) do { APR_ARRAY_PUSH(params, const char *) = (n); \
-                         APR_ARRAY_PUSH(params, const char *) = (v); } while (0)
+#define PARAM(n, v)                                                                                \
+    do {                                                                                           \
+        APR_ARRAY_PUSH(params, const char *) = (n);                                                \
+        APR_ARRAY_PUSH(params, const char *) = (v);                                                \
+    } while (0)
     PARAM("grant_type", "authorization_code");
     PARAM("code", code);
     PARAM("redirect_uri", pl->redirect_uri);
@@ -252,20 +260,20 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     if (hr != TPO_HTTP_OK) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
                     "The authorization server could not be reached. Please try again later.",
-                    apr_psprintf(r->pool, "token endpoint %s unreachable: %s",
-                                 meta->token_endpoint, resp.error ? resp.error : "error"));
+                    apr_psprintf(r->pool, "token endpoint %s unreachable: %s", meta->token_endpoint,
+                                 resp.error ? resp.error : "error"));
     }
-    tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status,
-                                  apr_time_now(), &tres, &detail);
+    tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status, apr_time_now(), &tres,
+                                  &detail);
     if (tr == TPO_TOKEN_ERROR_RESPONSE) {
-        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
-                    apr_psprintf(r->pool, "The authorization server refused to issue tokens: %s",
-                                 tres.error),
-                    apr_psprintf(r->pool, "token endpoint answered HTTP %d error=%s%s%s",
-                                 resp.status, ap_escape_logitem(r->pool, tres.error),
-                                 tres.error_description ? ": " : "",
-                                 tres.error_description
-                                 ? ap_escape_logitem(r->pool, tres.error_description) : ""));
+        return fail(
+            r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+            apr_psprintf(r->pool, "The authorization server refused to issue tokens: %s",
+                         tres.error),
+            apr_psprintf(r->pool, "token endpoint answered HTTP %d error=%s%s%s", resp.status,
+                         ap_escape_logitem(r->pool, tres.error), tres.error_description ? ": " : "",
+                         tres.error_description ? ap_escape_logitem(r->pool, tres.error_description)
+                                                : ""));
     }
     if (tr != TPO_TOKEN_OK) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
@@ -277,9 +285,9 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
         if ((rc = tpo_validate_id_token(r, pc, meta, tres.id_token, pl->nonce, &claims)) != OK) {
             return tpo_page_error(r, rc, "Login failed",
                                   rc == HTTP_UNAUTHORIZED
-                                  ? "The identity token from the authorization server is not "
-                                    "valid. Please try again."
-                                  : "The authorization server's keys could not be loaded.");
+                                      ? "The identity token from the authorization server is not "
+                                        "valid. Please try again."
+                                      : "The authorization server's keys could not be loaded.");
         }
     }
     else if (pl->nonce) {
@@ -288,8 +296,8 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                     "token response has no id_token although openid was requested");
     }
     if (meta->userinfo_endpoint && (pc->userinfo || !claims)) {
-        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres.access_token,
-                                 &uclaims)) != OK) {
+        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres.access_token, &uclaims)) !=
+            OK) {
             return tpo_page_error(r, rc, "Login failed",
                                   "The user's profile could not be loaded from the "
                                   "authorization server.");
@@ -313,8 +321,10 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     if (!user || !*user || json_is_boolean(uv)) {
         return fail(r, pc, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                     "The user could not be identified.",
-                    apr_psprintf(r->pool, "claim '%s' (TPOAuthRemoteUserClaim) is missing or "
-                                 "not a string", pc->remote_user_claim));
+                    apr_psprintf(r->pool,
+                                 "claim '%s' (TPOAuthRemoteUserClaim) is missing or "
+                                 "not a string",
+                                 pc->remote_user_claim));
     }
     if (pc->remote_user_regex) {
         ap_regmatch_t m[AP_MAX_REG_MATCH];
@@ -335,7 +345,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     s.expires = s.created + apr_time_from_sec(pc->session_max_age);
     s.at_obtained = s.created;
     s.at_expires = tres.expires_at ? tres.expires_at
-                   : s.created + apr_time_from_sec(pc->default_token_lifetime);
+                                   : s.created + apr_time_from_sec(pc->default_token_lifetime);
     s.provider = pc->name;
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
@@ -359,12 +369,12 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     sid_key = apr_pstrcat(r->pool, TPO_KEY_SESSION, sid, NULL);
     /* the cache keeps the entry a little longer than the session lives, so
      * that the module itself sees the end and logs which limit it was */
-    rv = tpo_cache_add(tpo_session_cache, sid_key, rec, rec_len,
-                       s.expires + TPO_SESSION_GRACE);
+    rv = tpo_cache_add(tpo_session_cache, sid_key, rec, rec_len, s.expires + TPO_SESSION_GRACE);
     if (rv == APR_ENOSPC) {
         return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Session too large",
                     "Your session is too large to be stored. The administrator has been told.",
-                    apr_psprintf(r->pool, "session of %s (%" APR_SIZE_T_FMT " bytes) does not "
+                    apr_psprintf(r->pool,
+                                 "session of %s (%" APR_SIZE_T_FMT " bytes) does not "
                                  "fit in the session cache: raise TPOAuthCacheSize",
                                  s.user, rec_len));
     }
@@ -376,7 +386,8 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     tpo_cache_note_pressure(r);
     /* a fresh id at every login; the browser only ever holds this id */
     tpo_set_cookie(r, pc, pc->cookie_name, sid, -1);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPO_APLOGNO(00032) "login of %s through provider %s",
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  TPO_APLOGNO(00032) "login of %s through provider %s",
                   ap_escape_logitem(r->pool, s.user), pc->name);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location",
@@ -431,8 +442,8 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
     }
     /* RFC 9207: the response names its issuer; a mismatch is a mix-up */
     iss = tpo_query_get_unique(q, "iss", &dup);
-    if (dup || (iss && meta->issuer && strcmp(iss, meta->issuer) != 0)
-        || (!iss && meta->iss_parameter_supported)) {
+    if (dup || (iss && meta->issuer && strcmp(iss, meta->issuer) != 0) ||
+        (!iss && meta->iss_parameter_supported)) {
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Bad login response",
                     "The login response came from an unexpected issuer.",
                     iss ? "iss parameter does not match the provider's issuer"
@@ -442,18 +453,20 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
     if (err) {
         const char *desc = tpo_query_get_unique(q, "error_description", &dup);
         if (!desc) {
-            desc = tpo_query_get_unique(q, "errorDescription", &dup);   /* PayoutID */
+            desc = tpo_query_get_unique(q, "errorDescription", &dup); /* PayoutID */
         }
         int status = !strcmp(err, "access_denied") ? HTTP_FORBIDDEN : HTTP_UNAUTHORIZED;
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPO_APLOGNO(00033)
-                      "provider %s: login failed: the authorization server answered error=%s%s%s",
-                      pc->name,
-                      ap_escape_logitem(r->pool, err), desc ? ": " : "",
-                      desc ? ap_escape_logitem(r->pool, desc) : "");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            TPO_APLOGNO(
+                00033) "provider %s: login failed: the authorization server answered error=%s%s%s",
+            pc->name, ap_escape_logitem(r->pool, err), desc ? ": " : "",
+            desc ? ap_escape_logitem(r->pool, desc) : "");
         return tpo_page_error(r, status, "Login refused",
-                              apr_psprintf(r->pool, "The authorization server refused the "
-                                           "login: %s%s%s", err, desc ? " (" : "",
+                              apr_psprintf(r->pool,
+                                           "The authorization server refused the "
+                                           "login: %s%s%s",
+                                           err, desc ? " (" : "",
                                            desc ? apr_pstrcat(r->pool, desc, ")", NULL) : ""));
     }
     code = tpo_query_get_unique(q, "code", &dup);

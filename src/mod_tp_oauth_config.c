@@ -18,7 +18,7 @@ void *tpo_config_create_server(apr_pool_t *p, server_rec *s)
     c->providers = apr_hash_make(p);
     tpo_directives_unset(TPO_CTX_SERVER, c);
     c->cache_entries = TPO_UNSET;
-    c->cache_type = TPO_CACHE_SHM;     /* TPO_DEF_CACHE */
+    c->cache_type = TPO_CACHE_SHM; /* TPO_DEF_CACHE */
     return c;
 }
 
@@ -32,8 +32,8 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->providers = apr_hash_overlay(p, add->providers, base->providers);
     c->cache_size = add->cache_size != TPO_UNSET ? add->cache_size : base->cache_size;
     c->cache_entries = add->cache_entries != TPO_UNSET ? add->cache_entries : base->cache_entries;
-    c->pending_capacity = add->pending_capacity != TPO_UNSET
-                          ? add->pending_capacity : base->pending_capacity;
+    c->pending_capacity =
+        add->pending_capacity != TPO_UNSET ? add->pending_capacity : base->pending_capacity;
     /* the cache is global: virtual hosts use the main server's */
     c->cache_type = base->cache_type;
     c->cache_servers = base->cache_servers;

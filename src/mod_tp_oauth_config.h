@@ -23,11 +23,11 @@ struct tpo_http_opts;
  * get their defaults in tpo_config_finalize_provider(). */
 typedef struct tpo_provider_conf {
     const char *name;
-    const char *defined_at;            /* "file:line" for messages */
+    const char *defined_at; /* "file:line" for messages */
 
     const char *issuer;
-    int discovery;                     /* 1 on, 0 off */
-    const char *discovery_url;         /* explicit URL, or derived from issuer */
+    int discovery;             /* 1 on, 0 off */
+    const char *discovery_url; /* explicit URL, or derived from issuer */
     const char *authorization_endpoint;
     const char *token_endpoint;
     const char *userinfo_endpoint;
@@ -35,15 +35,15 @@ typedef struct tpo_provider_conf {
 
     const char *client_id;
     const char *client_secret;
-    int client_auth;                   /* tpo_client_auth */
-    int token_encoding;                /* tpo_token_encoding */
+    int client_auth;    /* tpo_client_auth */
+    int token_encoding; /* tpo_token_encoding */
     const char *scope;
-    apr_array_header_t *auth_params;   /* const char* pairs */
-    const char *redirect_uri;          /* as configured: path or absolute URL */
-    const char *redirect_path;         /* its path */
+    apr_array_header_t *auth_params; /* const char* pairs */
+    const char *redirect_uri;        /* as configured: path or absolute URL */
+    const char *redirect_path;       /* its path */
 
-    const char **id_token_algs;        /* NULL-terminated */
-    int clock_skew;                    /* seconds */
+    const char **id_token_algs; /* NULL-terminated */
+    int clock_skew;             /* seconds */
     int connect_timeout_ms, timeout_ms;
     apr_off_t max_response;
     const char *ca_file;
@@ -52,60 +52,60 @@ typedef struct tpo_provider_conf {
     const char *cookie_path;
     const char *cookie_domain;
     const char *cookie_samesite;
-    int cookie_secure;                 /* TPO_COOKIE_SECURE_*; __Host-/__Secure- names: on */
-    int session_max_age;               /* seconds */
-    int login_timeout;                 /* seconds a pending login lives */
+    int cookie_secure;   /* TPO_COOKIE_SECURE_*; __Host-/__Secure- names: on */
+    int session_max_age; /* seconds */
+    int login_timeout;   /* seconds a pending login lives */
     int max_pending_per_browser;
     const char *remote_user_claim;
-    void *remote_user_regex;           /* ap_regex_t*, optional rewrite */
+    void *remote_user_regex; /* ap_regex_t*, optional rewrite */
     const char *remote_user_replace;
     const char *claim_prefix;
-    const char *header_prefix;         /* "X-TPO-" */
-    const char *user_header;           /* NULL: <header_prefix>User */
-    const char *claim_separator;       /* nested objects */
-    const char *claim_delimiter;       /* arrays */
-    const char **claims_allow;         /* NULL-terminated or NULL */
+    const char *header_prefix;   /* "X-TPO-" */
+    const char *user_header;     /* NULL: <header_prefix>User */
+    const char *claim_separator; /* nested objects */
+    const char *claim_delimiter; /* arrays */
+    const char **claims_allow;   /* NULL-terminated or NULL */
     const char **claims_deny;
-    int userinfo;                      /* fetch userinfo at login when available */
-    int refresh_before;                /* seconds before expiry to refresh */
-    int default_token_lifetime;        /* when the provider says nothing */
-    int refresh_failure;               /* TPO_REFRESH_FAIL_502 / _LOGIN */
-    int refresh_retry_after;           /* seconds a failed refresh is not retried */
-    int inactivity_timeout;            /* seconds; 0: none */
-    const char *end_session_endpoint;  /* explicit; else from discovery */
+    int userinfo;                     /* fetch userinfo at login when available */
+    int refresh_before;               /* seconds before expiry to refresh */
+    int default_token_lifetime;       /* when the provider says nothing */
+    int refresh_failure;              /* TPO_REFRESH_FAIL_502 / _LOGIN */
+    int refresh_retry_after;          /* seconds a failed refresh is not retried */
+    int inactivity_timeout;           /* seconds; 0: none */
+    const char *end_session_endpoint; /* explicit; else from discovery */
     const char *revocation_endpoint;
-    int provider_logout;               /* RP-initiated logout when possible */
-    apr_array_header_t *logout_allow;  /* absolute URLs allowed after logout */
-    int info_access_token;             /* the info endpoint shows the access token */
+    int provider_logout;              /* RP-initiated logout when possible */
+    apr_array_header_t *logout_allow; /* absolute URLs allowed after logout */
+    int info_access_token;            /* the info endpoint shows the access token */
 
-    struct tpo_provider_rt *rt;        /* per-process runtime, set in child_init */
+    struct tpo_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpo_provider_conf;
 
-#define TPO_CACHE_SHM      0
+#define TPO_CACHE_SHM 0
 #define TPO_CACHE_MEMCACHE 1
-#define TPO_CACHE_REDIS    2
+#define TPO_CACHE_REDIS 2
 
-#define TPO_COOKIE_SECURE_OFF  0
-#define TPO_COOKIE_SECURE_ON   1
-#define TPO_COOKIE_SECURE_AUTO 2   /* Secure when the request came over https */
+#define TPO_COOKIE_SECURE_OFF 0
+#define TPO_COOKIE_SECURE_ON 1
+#define TPO_COOKIE_SECURE_AUTO 2 /* Secure when the request came over https */
 
-#define TPO_REFRESH_FAIL_502   1
+#define TPO_REFRESH_FAIL_502 1
 #define TPO_REFRESH_FAIL_LOGIN 2
 
 typedef struct tpo_server_conf {
-    apr_hash_t *providers;             /* name -> tpo_provider_conf* */
-    apr_array_header_t *strip;         /* normalised header prefixes/names never
+    apr_hash_t *providers;     /* name -> tpo_provider_conf* */
+    apr_array_header_t *strip; /* normalised header prefixes/names never
                                           accepted from clients (set in check_config) */
-    apr_off_t cache_size;              /* bytes; TPO_UNSET */
-    int cache_type;                    /* TPO_CACHE_SHM (0), _MEMCACHE, _REDIS */
+    apr_off_t cache_size;      /* bytes; TPO_UNSET */
+    int cache_type;            /* TPO_CACHE_SHM (0), _MEMCACHE, _REDIS */
     const char *cache_servers;
-    int cache_timeout_ms;              /* TPO_UNSET: TPO_DEF_CACHE_TIMEOUT_MS */
+    int cache_timeout_ms; /* TPO_UNSET: TPO_DEF_CACHE_TIMEOUT_MS */
     const char *cache_passphrase;
     const char *cache_passphrase_prev;
-    const char *cache_key_file;        /* TPOAuthCacheKeyFile (path, for messages) */
-    const char *cache_key_bytes;       /* its content, read at configuration time */
+    const char *cache_key_file;  /* TPOAuthCacheKeyFile (path, for messages) */
+    const char *cache_key_bytes; /* its content, read at configuration time */
     apr_size_t cache_key_len;
-    const char *cache_key_file_prev;   /* the previous key file, optional */
+    const char *cache_key_file_prev; /* the previous key file, optional */
     const char *cache_key_prev_bytes;
     apr_size_t cache_key_prev_len;
     struct tpo_crypt_key *cache_key;      /* derived once per start (post_config) */
@@ -117,11 +117,15 @@ typedef struct tpo_server_conf {
                                           the shared-memory store holds */
     const unsigned char *login_secret; /* TPOAuthLoginCookieKeyFile contents, or NULL */
     apr_size_t login_secret_len;
-    const char *login_secret_at;       /* where it was set */
+    const char *login_secret_at; /* where it was set */
 } tpo_server_conf;
 
-typedef enum { TPO_EXPORT_ENV = 1, TPO_EXPORT_HEADERS = 2, TPO_EXPORT_BOTH = 3,
-               TPO_EXPORT_NONE = 4 } tpo_export_mode;
+typedef enum {
+    TPO_EXPORT_ENV = 1,
+    TPO_EXPORT_HEADERS = 2,
+    TPO_EXPORT_BOTH = 3,
+    TPO_EXPORT_NONE = 4
+} tpo_export_mode;
 typedef enum { TPO_UNAUTH_LOGIN = 1, TPO_UNAUTH_401, TPO_UNAUTH_PASS } tpo_unauth_action;
 typedef enum { TPO_AUTHZ_403 = 1, TPO_AUTHZ_401, TPO_AUTHZ_LOGIN } tpo_authz_action;
 
@@ -133,16 +137,16 @@ typedef struct tpo_strip_name {
 } tpo_strip_name;
 
 typedef struct tpo_dir_conf {
-    const char *provider;              /* TPOAuthProvider name */
-    const char *provider_ref_at;       /* where it was set */
-    int export_mode;                   /* TPO_UNSET: TPO_DEF_EXPORT */
-    int unauth_action;                 /* TPO_UNSET: TPO_DEF_UNAUTHENTICATED */
-    int authz_action;                  /* TPO_UNSET: TPO_DEF_AUTHZ_FAILURE */
-    apr_array_header_t *cors_origins;  /* TPOAuthCORSAllowOrigin; NULL: unset (none) */
-    int cors_any;                      /* `*`: any origin is echoed */
-    apr_array_header_t *strip_ops;     /* TPOAuthStripHeaders of this section, in order
+    const char *provider;             /* TPOAuthProvider name */
+    const char *provider_ref_at;      /* where it was set */
+    int export_mode;                  /* TPO_UNSET: TPO_DEF_EXPORT */
+    int unauth_action;                /* TPO_UNSET: TPO_DEF_UNAUTHENTICATED */
+    int authz_action;                 /* TPO_UNSET: TPO_DEF_AUTHZ_FAILURE */
+    apr_array_header_t *cors_origins; /* TPOAuthCORSAllowOrigin; NULL: unset (none) */
+    int cors_any;                     /* `*`: any origin is echoed */
+    apr_array_header_t *strip_ops;    /* TPOAuthStripHeaders of this section, in order
                                           ("+name" / "-name", normalised); NULL: none */
-    const apr_array_header_t *strip;   /* the effective list (tpo_strip_name),
+    const apr_array_header_t *strip;  /* the effective list (tpo_strip_name),
                                           defaults + ops, computed at create/merge */
 } tpo_dir_conf;
 
@@ -158,11 +162,11 @@ extern const command_rec tpo_cmds[];
 
 /* Where a directive is used (the ctx column of mod_tp_oauth_directive_table.h). */
 typedef enum {
-    TPO_CTX_SERVER,       /* main server config: tpo_server_conf */
-    TPO_CTX_PROVIDER,     /* inside <TPOAuthProvider>: tpo_provider_conf */
-    TPO_CTX_DIR,          /* <Location>, <Directory>: tpo_dir_conf */
-    TPO_CTX_SECTION,      /* the <TPOAuthProvider> section itself */
-    TPO_CTX_SERVER_DIR    /* server, virtual host or directory */
+    TPO_CTX_SERVER,    /* main server config: tpo_server_conf */
+    TPO_CTX_PROVIDER,  /* inside <TPOAuthProvider>: tpo_provider_conf */
+    TPO_CTX_DIR,       /* <Location>, <Directory>: tpo_dir_conf */
+    TPO_CTX_SECTION,   /* the <TPOAuthProvider> section itself */
+    TPO_CTX_SERVER_DIR /* server, virtual host or directory */
 } tpo_dir_ctx;
 
 /* Every field of the table's directives of ctx in conf set to "not set". */

@@ -52,8 +52,7 @@ typedef struct provider_ref {
 } provider_ref;
 static apr_array_header_t *provider_refs;
 
-void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name,
-                                  const char *where)
+void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name, const char *where)
 {
     provider_ref *ref;
 
@@ -80,28 +79,36 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
         return apr_psprintf(p, "%s: %s", at, perr);
     }
     /* TPOAuthHTTPTimeout connect [total]: two fields */
-    if (pc->connect_timeout_ms == TPO_UNSET) pc->connect_timeout_ms = TPO_DEF_HTTP_CONNECT_MS;
-    if (pc->timeout_ms == TPO_UNSET) pc->timeout_ms = TPO_DEF_HTTP_TIMEOUT_MS;
+    if (pc->connect_timeout_ms == TPO_UNSET)
+        pc->connect_timeout_ms = TPO_DEF_HTTP_CONNECT_MS;
+    if (pc->timeout_ms == TPO_UNSET)
+        pc->timeout_ms = TPO_DEF_HTTP_TIMEOUT_MS;
 
     if (pc->discovery == TPO_UNSET) {
         pc->discovery = explicit_endpoints ? 0 : 1;
     }
     if (pc->discovery && !pc->discovery_url) {
         if (!pc->issuer) {
-            return apr_psprintf(p, "%s: TPOAuthIssuer is missing (needed for discovery; or "
+            return apr_psprintf(p,
+                                "%s: TPOAuthIssuer is missing (needed for discovery; or "
                                 "set TPOAuthDiscovery off with TPOAuthAuthorizationEndpoint "
-                                "and TPOAuthTokenEndpoint)", at);
+                                "and TPOAuthTokenEndpoint)",
+                                at);
         }
         pc->discovery_url = tpo_provider_discovery_url(p, pc->issuer);
     }
     if (!pc->discovery) {
         if (!pc->authorization_endpoint) {
-            return apr_psprintf(p, "%s: TPOAuthDiscovery is off and TPOAuthAuthorizationEndpoint "
-                                "is missing", at);
+            return apr_psprintf(p,
+                                "%s: TPOAuthDiscovery is off and TPOAuthAuthorizationEndpoint "
+                                "is missing",
+                                at);
         }
         if (!pc->token_endpoint) {
-            return apr_psprintf(p, "%s: TPOAuthDiscovery is off and TPOAuthTokenEndpoint "
-                                "is missing", at);
+            return apr_psprintf(p,
+                                "%s: TPOAuthDiscovery is off and TPOAuthTokenEndpoint "
+                                "is missing",
+                                at);
         }
     }
     if (!pc->client_id) {
@@ -115,22 +122,28 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
     }
     if (pc->client_auth != TPO_CLIENT_AUTH_NONE && !pc->client_secret) {
         return apr_psprintf(p, "%s: TPOAuthClientAuth %s needs TPOAuthClientSecret", at,
-                            pc->client_auth == TPO_CLIENT_AUTH_BASIC
-                            ? "client_secret_basic" : "client_secret_post");
+                            pc->client_auth == TPO_CLIENT_AUTH_BASIC ? "client_secret_basic"
+                                                                     : "client_secret_post");
     }
     if (tpo_scope_has(pc->scope, "openid") && !pc->discovery) {
         if (!pc->issuer) {
-            return apr_psprintf(p, "%s: TPOAuthScope has openid, so ID tokens must be validated: "
-                                "TPOAuthIssuer is missing", at);
+            return apr_psprintf(p,
+                                "%s: TPOAuthScope has openid, so ID tokens must be validated: "
+                                "TPOAuthIssuer is missing",
+                                at);
         }
         if (!pc->jwks_uri) {
-            return apr_psprintf(p, "%s: TPOAuthScope has openid and TPOAuthDiscovery is off: "
-                                "TPOAuthJWKSURI is missing (needed to validate ID tokens)", at);
+            return apr_psprintf(p,
+                                "%s: TPOAuthScope has openid and TPOAuthDiscovery is off: "
+                                "TPOAuthJWKSURI is missing (needed to validate ID tokens)",
+                                at);
         }
     }
     if (!tpo_scope_has(pc->scope, "openid") && !pc->userinfo_endpoint) {
-        return apr_psprintf(p, "%s: without openid in TPOAuthScope there is no ID token: "
-                            "set TPOAuthUserinfoEndpoint so the user can be identified", at);
+        return apr_psprintf(p,
+                            "%s: without openid in TPOAuthScope there is no ID token: "
+                            "set TPOAuthUserinfoEndpoint so the user can be identified",
+                            at);
     }
     if (!pc->id_token_algs) {
         pc->id_token_algs = default_algs(p);
@@ -139,16 +152,21 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
         int i;
         for (i = 0; pc->id_token_algs[i]; i++) {
             if (!strncmp(pc->id_token_algs[i], "HS", 2) && !pc->client_secret) {
-                return apr_psprintf(p, "%s: TPOAuthIDTokenAlgorithms %s needs "
-                                    "TPOAuthClientSecret (HMAC key)", at, pc->id_token_algs[i]);
+                return apr_psprintf(p,
+                                    "%s: TPOAuthIDTokenAlgorithms %s needs "
+                                    "TPOAuthClientSecret (HMAC key)",
+                                    at, pc->id_token_algs[i]);
             }
         }
     }
     if (pc->connect_timeout_ms > pc->timeout_ms) {
-        return apr_psprintf(p, "%s: TPOAuthHTTPTimeout: the connect timeout is longer than "
-                            "the total timeout", at);
+        return apr_psprintf(p,
+                            "%s: TPOAuthHTTPTimeout: the connect timeout is longer than "
+                            "the total timeout",
+                            at);
     }
-    if (!pc->cookie_name) pc->cookie_name = default_cookie_name(p, pc->name);
+    if (!pc->cookie_name)
+        pc->cookie_name = default_cookie_name(p, pc->name);
     if ((perr = tpo_claims_env_prefix_problem(p, pc->claim_prefix)) != NULL) {
         return apr_psprintf(p, "%s: TPOAuthClaimPrefix %s: %s", at, pc->claim_prefix, perr);
     }
@@ -160,30 +178,36 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
      * Path other than /. The login cookie (<name>_login) has the same prefix. */
     if (!strncasecmp(pc->cookie_name, "__Host-", 7)) {
         if (pc->cookie_domain) {
-            return apr_psprintf(p, "%s: TPOAuthCookieDomain cannot be used with the cookie "
-                                "name %s (a __Host- cookie has no Domain)", at, pc->cookie_name);
+            return apr_psprintf(p,
+                                "%s: TPOAuthCookieDomain cannot be used with the cookie "
+                                "name %s (a __Host- cookie has no Domain)",
+                                at, pc->cookie_name);
         }
         if (strcmp(pc->cookie_path, "/") != 0) {
-            return apr_psprintf(p, "%s: TPOAuthCookiePath %s cannot be used with the cookie "
-                                "name %s (a __Host- cookie has Path=/)", at, pc->cookie_path,
-                                pc->cookie_name);
+            return apr_psprintf(p,
+                                "%s: TPOAuthCookiePath %s cannot be used with the cookie "
+                                "name %s (a __Host- cookie has Path=/)",
+                                at, pc->cookie_path, pc->cookie_name);
         }
     }
-    if (!strncasecmp(pc->cookie_name, "__Host-", 7)
-        || !strncasecmp(pc->cookie_name, "__Secure-", 9)) {
+    if (!strncasecmp(pc->cookie_name, "__Host-", 7) ||
+        !strncasecmp(pc->cookie_name, "__Secure-", 9)) {
         if (pc->cookie_secure == TPO_COOKIE_SECURE_OFF) {
-            return apr_psprintf(p, "%s: TPOAuthCookieSecure off cannot be used with the cookie "
-                                "name %s (browsers require Secure for it)", at, pc->cookie_name);
+            return apr_psprintf(p,
+                                "%s: TPOAuthCookieSecure off cannot be used with the cookie "
+                                "name %s (browsers require Secure for it)",
+                                at, pc->cookie_name);
         }
         /* auto would leave Secure out on http behind a TLS proxy: the
          * browser would drop the cookie */
         pc->cookie_secure = TPO_COOKIE_SECURE_ON;
     }
     if (!strcasecmp(pc->cookie_samesite, "None")) {
-        ap_log_perror(APLOG_MARK, APLOG_WARNING, 0, p,
-                      TPO_APLOGNO(00034)
-                      "%s: TPOAuthCookieSameSite None: the session cookie is sent on "
-                      "cross-site requests (only on https)", at);
+        ap_log_perror(
+            APLOG_MARK, APLOG_WARNING, 0, p,
+            TPO_APLOGNO(00034) "%s: TPOAuthCookieSameSite None: the session cookie is sent on "
+                               "cross-site requests (only on https)",
+            at);
     }
     return NULL;
 }
@@ -202,13 +226,13 @@ static void warn_shared_cookie_names(apr_pool_t *p, server_rec *vs)
         tpo_provider_conf *other = apr_hash_get(seen, pc->cookie_name, APR_HASH_KEY_STRING);
 
         if (other && other != pc) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, vs,
-                         TPO_APLOGNO(00077)
-                         "providers %s and %s of %s:%u share the cookie name %s: a login "
-                         "through one ends the other's session; give each its own "
-                         "TPOAuthCookieName", other->name, pc->name,
-                         vs->server_hostname ? vs->server_hostname : "(this server)",
-                         vs->port, pc->cookie_name);
+            ap_log_error(
+                APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, vs,
+                TPO_APLOGNO(00077) "providers %s and %s of %s:%u share the cookie name %s: a login "
+                                   "through one ends the other's session; give each its own "
+                                   "TPOAuthCookieName",
+                other->name, pc->name, vs->server_hostname ? vs->server_hostname : "(this server)",
+                vs->port, pc->cookie_name);
         }
         apr_hash_set(seen, pc->cookie_name, APR_HASH_KEY_STRING, pc);
     }
@@ -255,8 +279,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
             apr_hash_set(done, apr_pmemdup(ptemp, &pc, sizeof(pc)), sizeof(pc), pc);
             if ((err = finalize_provider(pconf, pc)) != NULL) {
                 ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, vs,
-                             TPO_APLOGNO(00035)
-                             "%s", err);
+                             TPO_APLOGNO(00035) "%s", err);
                 return !OK;
             }
         }
@@ -268,33 +291,33 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     {
         tpo_server_conf *sc = tpo_config_server(s);
         if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase && !sc->cache_key_file) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         TPO_APLOGNO(00036)
-                         "TPOAuthCache %s (%s): TPOAuthCacheKeyFile or TPOAuthCachePassphrase "
-                         "is missing (sessions in a distributed cache are always encrypted)",
-                         sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
-                         sc->cache_set_at);
+            ap_log_error(
+                APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                TPO_APLOGNO(
+                    00036) "TPOAuthCache %s (%s): TPOAuthCacheKeyFile or TPOAuthCachePassphrase "
+                           "is missing (sessions in a distributed cache are always encrypted)",
+                sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache", sc->cache_set_at);
             return !OK;
         }
         if (sc->cache_type != TPO_CACHE_SHM && !sc->login_secret) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
-                         TPO_APLOGNO(00037)
-                         "TPOAuthCache %s (%s) without TPOAuthLoginCookieKeyFile: the login "
-                         "cookies are sealed with a random key of this server, so a login "
-                         "started here cannot finish on another server; give every server "
-                         "the same key file",
-                         sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache",
-                         sc->cache_set_at);
+            ap_log_error(
+                APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, s,
+                TPO_APLOGNO(
+                    00037) "TPOAuthCache %s (%s) without TPOAuthLoginCookieKeyFile: the login "
+                           "cookies are sealed with a random key of this server, so a login "
+                           "started here cannot finish on another server; give every server "
+                           "the same key file",
+                sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache", sc->cache_set_at);
         }
         /* both: the key file writes, the passphrase is only read (moving
          * from a passphrase to a key file); one previous key at most */
-        if (sc->cache_key_file && sc->cache_passphrase
-            && (sc->cache_key_file_prev || sc->cache_passphrase_prev)) {
-            ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
-                         TPO_APLOGNO(00038)
-                         "TPOAuthCacheKeyFile and TPOAuthCachePassphrase together: the "
-                         "passphrase is the previous key, so neither may name another "
-                         "previous one");
+        if (sc->cache_key_file && sc->cache_passphrase &&
+            (sc->cache_key_file_prev || sc->cache_passphrase_prev)) {
+            ap_log_error(
+                APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                TPO_APLOGNO(00038) "TPOAuthCacheKeyFile and TPOAuthCachePassphrase together: the "
+                                   "passphrase is the previous key, so neither may name another "
+                                   "previous one");
             return !OK;
         }
     }
@@ -302,10 +325,12 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         for (i = 0; i < provider_refs->nelts; i++) {
             provider_ref *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref);
             if (!tpo_config_provider(ref->s, ref->name)) {
-                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, ref->s,
-                             TPO_APLOGNO(00039)
-                             "TPOAuthProvider %s (%s): no <TPOAuthProvider %s> is defined for "
-                             "this server", ref->name, ref->where, ref->name);
+                ap_log_error(
+                    APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, ref->s,
+                    TPO_APLOGNO(
+                        00039) "TPOAuthProvider %s (%s): no <TPOAuthProvider %s> is defined for "
+                               "this server",
+                    ref->name, ref->where, ref->name);
                 return !OK;
             }
         }

@@ -46,23 +46,22 @@
 TPO_DIR(cache_size, "TPOAuthCacheSize", TAKE1, set_value, SERVER, SIZE, TPO_SC(cache_size),
         1024 * 1024, 0, NULL, TPO_XSTR(TPO_DEF_CACHE_SIZE_M) "M",
         "Bytes of shared memory for sessions (e.g. 64M)")
-TPO_DIR(cache, "TPOAuthCache", TAKE12, cmd_cache, SERVER, NONE, TPO_NOFIELD,
-        0, 0, NULL, TPO_DEF_CACHE,
-        "Session store: shm, memcache HOST:PORT[,...] or redis HOST:PORT[,...] (default "
-        TPO_DEF_CACHE ")")
-TPO_DIR(cache_passphrase, "TPOAuthCachePassphrase", TAKE12, cmd_cache_passphrase, SERVER,
-        NONE, TPO_NOFIELD, 0, 0, NULL, NULL,
+TPO_DIR(
+    cache, "TPOAuthCache", TAKE12, cmd_cache, SERVER, NONE, TPO_NOFIELD, 0, 0, NULL, TPO_DEF_CACHE,
+    "Session store: shm, memcache HOST:PORT[,...] or redis HOST:PORT[,...] (default " TPO_DEF_CACHE
+    ")")
+TPO_DIR(cache_passphrase, "TPOAuthCachePassphrase", TAKE12, cmd_cache_passphrase, SERVER, NONE,
+        TPO_NOFIELD, 0, 0, NULL, NULL,
         "Encryption passphrase for a distributed cache [previous passphrase]")
 TPO_DIR(cache_key_file, "TPOAuthCacheKeyFile", TAKE12, cmd_cache_key_file, SERVER, NONE,
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "File with >= 32 random bytes: the distributed cache's key [previous file]")
 TPO_DIR(cache_timeout, "TPOAuthCacheTimeout", TAKE1, set_value, SERVER, MS,
         TPO_SC(cache_timeout_ms), 0, 0, NULL, TPO_XSTR(TPO_DEF_CACHE_TIMEOUT_S),
-        "Timeout in seconds of one operation on a distributed cache (default "
-        TPO_XSTR(TPO_DEF_CACHE_TIMEOUT_S) ")")
+        "Timeout in seconds of one operation on a distributed cache (default " TPO_XSTR(
+            TPO_DEF_CACHE_TIMEOUT_S) ")")
 TPO_DIR(cache_redis_password, "TPOAuthCacheRedisPassword", TAKE1, set_value, SERVER, STR,
-        TPO_SC(cache_redis_password), 0, 0, NULL, NULL,
-        "Password (AUTH) of the Redis server")
+        TPO_SC(cache_redis_password), 0, 0, NULL, NULL, "Password (AUTH) of the Redis server")
 TPO_DIR(pending_logins, "TPOAuthPendingLogins", TAKE1, set_value, SERVER, INT,
         TPO_SC(pending_capacity), 16, 10000000, NULL, TPO_XSTR(TPO_DEF_PENDING_LOGINS),
         "How many consumed-login markers the shared-memory store keeps (replay "
@@ -76,65 +75,62 @@ TPO_DIR(provider_section, "<TPOAuthProvider", RAW_ARGS, cmd_provider_section, SE
         "Defines an authorization server and this server's client at it")
 
 /* ------------------------------------------------------------ <TPOAuthProvider> */
-TPO_DIR(issuer, "TPOAuthIssuer", TAKE1, set_url, PROVIDER, STR, TPO_PC(issuer),
-        0, 0, NULL, NULL, "The provider's issuer identifier (URL)")
-TPO_DIR(discovery, "TPOAuthDiscovery", TAKE1, cmd_discovery, PROVIDER, FLAG,
-        TPO_PC(discovery), 0, 0, NULL, NULL,
-        "on (default), off, or the URL of the metadata document")
+TPO_DIR(issuer, "TPOAuthIssuer", TAKE1, set_url, PROVIDER, STR, TPO_PC(issuer), 0, 0, NULL, NULL,
+        "The provider's issuer identifier (URL)")
+TPO_DIR(discovery, "TPOAuthDiscovery", TAKE1, cmd_discovery, PROVIDER, FLAG, TPO_PC(discovery), 0,
+        0, NULL, NULL, "on (default), off, or the URL of the metadata document")
 TPO_DIR(authorization_endpoint, "TPOAuthAuthorizationEndpoint", TAKE1, set_url, PROVIDER, STR,
         TPO_PC(authorization_endpoint), 0, 0, NULL, NULL, "Authorization endpoint URL")
 TPO_DIR(token_endpoint, "TPOAuthTokenEndpoint", TAKE1, set_url, PROVIDER, STR,
         TPO_PC(token_endpoint), 0, 0, NULL, NULL, "Token endpoint URL")
 TPO_DIR(userinfo_endpoint, "TPOAuthUserinfoEndpoint", TAKE1, set_url, PROVIDER, STR,
         TPO_PC(userinfo_endpoint), 0, 0, NULL, NULL, "Userinfo (or profile) endpoint URL")
-TPO_DIR(jwks_uri, "TPOAuthJWKSURI", TAKE1, set_url, PROVIDER, STR, TPO_PC(jwks_uri),
-        0, 0, NULL, NULL, "URL of the provider's JWK Set")
-TPO_DIR(client_id, "TPOAuthClientID", TAKE1, set_value, PROVIDER, STR, TPO_PC(client_id),
-        0, 0, NULL, NULL, "This server's client_id at the provider")
+TPO_DIR(jwks_uri, "TPOAuthJWKSURI", TAKE1, set_url, PROVIDER, STR, TPO_PC(jwks_uri), 0, 0, NULL,
+        NULL, "URL of the provider's JWK Set")
+TPO_DIR(client_id, "TPOAuthClientID", TAKE1, set_value, PROVIDER, STR, TPO_PC(client_id), 0, 0,
+        NULL, NULL, "This server's client_id at the provider")
 TPO_DIR(client_secret, "TPOAuthClientSecret", TAKE1, set_value, PROVIDER, STR,
         TPO_PC(client_secret), 0, 0, NULL, NULL, "The client secret")
-TPO_DIR(client_auth, "TPOAuthClientAuth", TAKE1, set_value, PROVIDER, ENUM,
-        TPO_PC(client_auth), 0, 0, kw_client_auth, NULL,
+TPO_DIR(client_auth, "TPOAuthClientAuth", TAKE1, set_value, PROVIDER, ENUM, TPO_PC(client_auth), 0,
+        0, kw_client_auth, NULL,
         "client_secret_basic (default with a secret), client_secret_post or none")
 TPO_DIR(token_encoding, "TPOAuthTokenRequestEncoding", TAKE1, set_value, PROVIDER, ENUM,
         TPO_PC(token_encoding), 0, 0, kw_token_encoding, TPO_DEF_TOKEN_ENCODING,
         "form or json (default " TPO_DEF_TOKEN_ENCODING ")")
-TPO_DIR(scope, "TPOAuthScope", TAKE1, set_value, PROVIDER, STR, TPO_PC(scope),
-        0, 0, NULL, TPO_DEF_SCOPE, "Scopes to request, space separated")
-TPO_DIR(auth_param, "TPOAuthAuthParam", TAKE2, cmd_auth_param, PROVIDER, NONE, TPO_NOFIELD,
-        0, 0, NULL, NULL, "An extra authorization-request parameter: name value")
+TPO_DIR(scope, "TPOAuthScope", TAKE1, set_value, PROVIDER, STR, TPO_PC(scope), 0, 0, NULL,
+        TPO_DEF_SCOPE, "Scopes to request, space separated")
+TPO_DIR(auth_param, "TPOAuthAuthParam", TAKE2, cmd_auth_param, PROVIDER, NONE, TPO_NOFIELD, 0, 0,
+        NULL, NULL, "An extra authorization-request parameter: name value")
 TPO_DIR(redirect_uri, "TPOAuthRedirectURI", TAKE1, cmd_redirect_uri, PROVIDER, STR,
-        TPO_PC(redirect_uri), 0, 0, NULL, NULL,
-        "The redirect URI: a local path or an absolute URL")
-TPO_DIR(id_token_algs, "TPOAuthIDTokenAlgorithms", TAKE_ARGV, cmd_algs, PROVIDER, NONE,
-        TPO_NOFIELD, 0, 0, NULL, TPO_DEF_ID_TOKEN_ALGS,
-        "JWS algorithms accepted for ID tokens")
-TPO_DIR(clock_skew, "TPOAuthClockSkew", TAKE1, set_value, PROVIDER, INT, TPO_PC(clock_skew),
-        0, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_CLOCK_SKEW), "Allowed clock skew in seconds")
-TPO_DIR(http_timeout, "TPOAuthHTTPTimeout", TAKE12, cmd_http_timeout, PROVIDER, NONE,
-        TPO_NOFIELD, 0, 0, NULL,
-        TPO_XSTR(TPO_DEF_HTTP_CONNECT_S) " " TPO_XSTR(TPO_DEF_HTTP_TIMEOUT_S),
+        TPO_PC(redirect_uri), 0, 0, NULL, NULL, "The redirect URI: a local path or an absolute URL")
+TPO_DIR(id_token_algs, "TPOAuthIDTokenAlgorithms", TAKE_ARGV, cmd_algs, PROVIDER, NONE, TPO_NOFIELD,
+        0, 0, NULL, TPO_DEF_ID_TOKEN_ALGS, "JWS algorithms accepted for ID tokens")
+TPO_DIR(clock_skew, "TPOAuthClockSkew", TAKE1, set_value, PROVIDER, INT, TPO_PC(clock_skew), 0,
+        TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_CLOCK_SKEW), "Allowed clock skew in seconds")
+TPO_DIR(http_timeout, "TPOAuthHTTPTimeout", TAKE12, cmd_http_timeout, PROVIDER, NONE, TPO_NOFIELD,
+        0, 0, NULL, TPO_XSTR(TPO_DEF_HTTP_CONNECT_S) " " TPO_XSTR(TPO_DEF_HTTP_TIMEOUT_S),
         "Connect and total timeouts in seconds for calls to the provider")
 TPO_DIR(http_max_response, "TPOAuthHTTPMaxResponse", TAKE1, set_value, PROVIDER, SIZE,
         TPO_PC(max_response), 0, 0, NULL, TPO_XSTR(TPO_DEF_HTTP_MAX_RESPONSE_M) "M",
         "Largest response accepted from the provider (e.g. 1M)")
-TPO_DIR(ca_file, "TPOAuthCACertificate", TAKE1, set_value, PROVIDER, STR, TPO_PC(ca_file),
-        0, 0, NULL, NULL, "CA bundle for TLS to the provider")
+TPO_DIR(ca_file, "TPOAuthCACertificate", TAKE1, set_value, PROVIDER, STR, TPO_PC(ca_file), 0, 0,
+        NULL, NULL, "CA bundle for TLS to the provider")
 TPO_DIR(cookie_name, "TPOAuthCookieName", TAKE1, cmd_cookie_name, PROVIDER, STR,
-        TPO_PC(cookie_name), 0, 0, NULL, NULL, "Name of the session cookie (default: "
-        TPO_DEF_COOKIE_NAME_PREFIX "<provider>)")
-TPO_DIR(cookie_path, "TPOAuthCookiePath", TAKE1, set_value, PROVIDER, STR, TPO_PC(cookie_path),
-        0, 0, NULL, TPO_DEF_COOKIE_PATH, "Path attribute of the cookies")
+        TPO_PC(cookie_name), 0, 0, NULL, NULL,
+        "Name of the session cookie (default: " TPO_DEF_COOKIE_NAME_PREFIX "<provider>)")
+TPO_DIR(cookie_path, "TPOAuthCookiePath", TAKE1, set_value, PROVIDER, STR, TPO_PC(cookie_path), 0,
+        0, NULL, TPO_DEF_COOKIE_PATH, "Path attribute of the cookies")
 TPO_DIR(cookie_domain, "TPOAuthCookieDomain", TAKE1, set_value, PROVIDER, STR,
         TPO_PC(cookie_domain), 0, 0, NULL, NULL, "Domain attribute of the cookies")
 TPO_DIR(cookie_samesite, "TPOAuthCookieSameSite", TAKE1, cmd_samesite, PROVIDER, STR,
         TPO_PC(cookie_samesite), 0, 0, NULL, TPO_DEF_COOKIE_SAMESITE,
-        "SameSite attribute of the session cookie: Lax, Strict or None (default "
-        TPO_DEF_COOKIE_SAMESITE ")")
-TPO_DIR(cookie_secure, "TPOAuthCookieSecure", TAKE1, set_value, PROVIDER, ENUM,
-        TPO_PC(cookie_secure), 0, 0, kw_cookie_secure, TPO_DEF_COOKIE_SECURE,
-        "Secure attribute of the cookies: auto (on https), on or off (default "
-        TPO_DEF_COOKIE_SECURE ")")
+        "SameSite attribute of the session cookie: Lax, Strict or None "
+        "(default " TPO_DEF_COOKIE_SAMESITE ")")
+TPO_DIR(
+    cookie_secure, "TPOAuthCookieSecure", TAKE1, set_value, PROVIDER, ENUM, TPO_PC(cookie_secure),
+    0, 0, kw_cookie_secure, TPO_DEF_COOKIE_SECURE,
+    "Secure attribute of the cookies: auto (on https), on or off (default " TPO_DEF_COOKIE_SECURE
+    ")")
 TPO_DIR(session_max_age, "TPOAuthSessionMaxAge", TAKE1, set_value, PROVIDER, INT,
         TPO_PC(session_max_age), 1, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_SESSION_MAX_AGE),
         "Maximum session lifetime in seconds")
@@ -142,15 +138,13 @@ TPO_DIR(login_timeout, "TPOAuthLoginTimeout", TAKE1, set_value, PROVIDER, INT,
         TPO_PC(login_timeout), 1, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_LOGIN_TIMEOUT),
         "Seconds a user has to complete a login at the provider")
 TPO_DIR(pending_per_browser, "TPOAuthPendingLoginsPerBrowser", TAKE1, set_value, PROVIDER, INT,
-        TPO_PC(max_pending_per_browser), 1, 64, NULL,
-        TPO_XSTR(TPO_DEF_PENDING_PER_BROWSER),
+        TPO_PC(max_pending_per_browser), 1, 64, NULL, TPO_XSTR(TPO_DEF_PENDING_PER_BROWSER),
         "Logins one browser may have in progress at once (tabs)")
 TPO_DIR(remote_user_claim, "TPOAuthRemoteUserClaim", TAKE_ARGV, cmd_remote_user, PROVIDER, STR,
         TPO_PC(remote_user_claim), 0, 0, NULL, TPO_DEF_REMOTE_USER_CLAIM,
         "Claim that becomes REMOTE_USER [regex replacement]")
-TPO_DIR(claim_prefix, "TPOAuthClaimPrefix", TAKE1, set_value, PROVIDER, STR,
-        TPO_PC(claim_prefix), 0, 0, NULL, TPO_DEF_CLAIM_PREFIX,
-        "Prefix of the claim environment variables")
+TPO_DIR(claim_prefix, "TPOAuthClaimPrefix", TAKE1, set_value, PROVIDER, STR, TPO_PC(claim_prefix),
+        0, 0, NULL, TPO_DEF_CLAIM_PREFIX, "Prefix of the claim environment variables")
 TPO_DIR(header_prefix, "TPOAuthHeaderPrefix", TAKE1, cmd_header_name, PROVIDER, STR,
         TPO_PC(header_prefix), 0, 0, NULL, TPO_DEF_HEADER_PREFIX,
         "Prefix of the identity request headers (default " TPO_DEF_HEADER_PREFIX ")")
@@ -168,17 +162,16 @@ TPO_DIR(claims_allow, "TPOAuthClaimsAllow", TAKE_ARGV, cmd_claim_list, PROVIDER,
 TPO_DIR(claims_deny, "TPOAuthClaimsDeny", TAKE_ARGV, cmd_claim_list, PROVIDER, NONE,
         TPO_PC(claims_deny), 0, 0, NULL, NULL,
         "These claims are dropped before the session is stored")
-TPO_DIR(userinfo, "TPOAuthUserinfo", FLAG, set_flag, PROVIDER, FLAG, TPO_PC(userinfo),
-        0, 0, NULL, TPO_DEF_USERINFO,
-        "Fetch userinfo at login when the provider has an endpoint (default "
-        TPO_DEF_USERINFO ")")
-TPO_DIR(info_access_token, "TPOAuthInfoAccessToken", FLAG, set_flag, PROVIDER, FLAG,
-        TPO_PC(info_access_token), 0, 0, NULL, TPO_DEF_INFO_ACCESS_TOKEN,
-        "The session info endpoint also returns the access token (default "
-        TPO_DEF_INFO_ACCESS_TOKEN ")")
+TPO_DIR(userinfo, "TPOAuthUserinfo", FLAG, set_flag, PROVIDER, FLAG, TPO_PC(userinfo), 0, 0, NULL,
+        TPO_DEF_USERINFO,
+        "Fetch userinfo at login when the provider has an endpoint (default " TPO_DEF_USERINFO ")")
+TPO_DIR(
+    info_access_token, "TPOAuthInfoAccessToken", FLAG, set_flag, PROVIDER, FLAG,
+    TPO_PC(info_access_token), 0, 0, NULL, TPO_DEF_INFO_ACCESS_TOKEN,
+    "The session info endpoint also returns the access token (default " TPO_DEF_INFO_ACCESS_TOKEN
+    ")")
 TPO_DIR(inactivity_timeout, "TPOAuthSessionInactivityTimeout", TAKE1, set_value, PROVIDER, INT,
-        TPO_PC(inactivity_timeout), 0, TPO_MAX_SECONDS, NULL,
-        TPO_XSTR(TPO_DEF_INACTIVITY_TIMEOUT),
+        TPO_PC(inactivity_timeout), 0, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_INACTIVITY_TIMEOUT),
         "Seconds without a request after which a session ends (0: never)")
 TPO_DIR(end_session_endpoint, "TPOAuthEndSessionEndpoint", TAKE1, set_url, PROVIDER, STR,
         TPO_PC(end_session_endpoint), 0, 0, NULL, NULL,
@@ -188,41 +181,41 @@ TPO_DIR(revocation_endpoint, "TPOAuthRevocationEndpoint", TAKE1, set_url, PROVID
         "The provider's token revocation endpoint (RFC 7009)")
 TPO_DIR(provider_logout, "TPOAuthProviderLogout", FLAG, set_flag, PROVIDER, FLAG,
         TPO_PC(provider_logout), 0, 0, NULL, TPO_DEF_PROVIDER_LOGOUT,
-        "Log out at the provider too when it has an end_session_endpoint (default "
-        TPO_DEF_PROVIDER_LOGOUT ")")
+        "Log out at the provider too when it has an end_session_endpoint "
+        "(default " TPO_DEF_PROVIDER_LOGOUT ")")
 TPO_DIR(logout_allow, "TPOAuthLogoutRedirectAllow", ITERATE, cmd_logout_allow, PROVIDER, NONE,
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Absolute URLs (or prefixes ending in /) allowed as return after logout")
 TPO_DIR(refresh_before, "TPOAuthRefreshBefore", TAKE1, set_value, PROVIDER, INT,
         TPO_PC(refresh_before), 1, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_REFRESH_BEFORE),
-        "Refresh the access token this many seconds before it expires (default "
-        TPO_XSTR(TPO_DEF_REFRESH_BEFORE) ")")
+        "Refresh the access token this many seconds before it expires (default " TPO_XSTR(
+            TPO_DEF_REFRESH_BEFORE) ")")
 TPO_DIR(default_token_lifetime, "TPOAuthDefaultTokenLifetime", TAKE1, set_value, PROVIDER, INT,
         TPO_PC(default_token_lifetime), 1, TPO_MAX_SECONDS, NULL,
         TPO_XSTR(TPO_DEF_DEFAULT_TOKEN_LIFETIME),
-        "Access-token lifetime assumed when the provider gives none (default "
-        TPO_XSTR(TPO_DEF_DEFAULT_TOKEN_LIFETIME) ")")
-TPO_DIR(refresh_failure, "TPOAuthRefreshFailure", TAKE1, set_value, PROVIDER, ENUM,
-        TPO_PC(refresh_failure), 0, 0, kw_refresh_failure, TPO_DEF_REFRESH_FAILURE,
-        "When a refresh fails and the token has expired: 502 or login (default "
-        TPO_DEF_REFRESH_FAILURE ")")
-TPO_DIR(refresh_retry_after, "TPOAuthRefreshRetryAfter", TAKE1, set_value, PROVIDER, INT,
-        TPO_PC(refresh_retry_after), 1, TPO_MAX_SECONDS, NULL,
-        TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER),
-        "Seconds a failed refresh is not retried (default "
-        TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER) ")")
+        "Access-token lifetime assumed when the provider gives none (default " TPO_XSTR(
+            TPO_DEF_DEFAULT_TOKEN_LIFETIME) ")")
+TPO_DIR(
+    refresh_failure, "TPOAuthRefreshFailure", TAKE1, set_value, PROVIDER, ENUM,
+    TPO_PC(refresh_failure), 0, 0, kw_refresh_failure, TPO_DEF_REFRESH_FAILURE,
+    "When a refresh fails and the token has expired: 502 or login (default " TPO_DEF_REFRESH_FAILURE
+    ")")
+TPO_DIR(
+    refresh_retry_after, "TPOAuthRefreshRetryAfter", TAKE1, set_value, PROVIDER, INT,
+    TPO_PC(refresh_retry_after), 1, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER),
+    "Seconds a failed refresh is not retried (default " TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER) ")")
 
 /* ------------------------------------------------------------ directory */
-TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD,
-        0, 0, NULL, NULL, "The <TPOAuthProvider> that protects this location")
-TPO_DIR(export, "TPOAuthExport", TAKE1, set_value, DIR, ENUM, TPO_DC(export_mode),
-        0, 0, kw_export, TPO_DEF_EXPORT,
+TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD, 0, 0,
+        NULL, NULL, "The <TPOAuthProvider> that protects this location")
+TPO_DIR(export, "TPOAuthExport", TAKE1, set_value, DIR, ENUM, TPO_DC(export_mode), 0, 0, kw_export,
+        TPO_DEF_EXPORT,
         "Where the identity goes: env, headers, both or none (default " TPO_DEF_EXPORT ")")
 TPO_DIR(unauthenticated, "TPOAuthUnauthenticated", TAKE1, set_value, DIR, ENUM,
         TPO_DC(unauth_action), 0, 0, kw_unauth, TPO_DEF_UNAUTHENTICATED,
         "Requests without a session: login, 401 or pass (default " TPO_DEF_UNAUTHENTICATED ")")
-TPO_DIR(authz_failure, "TPOAuthAuthzFailure", TAKE1, set_value, DIR, ENUM,
-        TPO_DC(authz_action), 0, 0, kw_authz, TPO_DEF_AUTHZ_FAILURE,
+TPO_DIR(authz_failure, "TPOAuthAuthzFailure", TAKE1, set_value, DIR, ENUM, TPO_DC(authz_action), 0,
+        0, kw_authz, TPO_DEF_AUTHZ_FAILURE,
         "A Require rule that fails: 403, 401 or login (default " TPO_DEF_AUTHZ_FAILURE ")")
 TPO_DIR(cors_allow_origin, "TPOAuthCORSAllowOrigin", ITERATE, cmd_cors_origin, DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, NULL,

@@ -18,17 +18,15 @@
 #include "tpo_origin.h"
 #include "tpo_provider.h"
 
-static const char *const known_algs[] = {
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512",
-    "ES256", "ES384", "ES512", "EdDSA", "HS256", "HS384", "HS512", NULL
-};
+static const char *const known_algs[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
+                                         "PS512", "ES256", "ES384", "ES512", "EdDSA",
+                                         "HS256", "HS384", "HS512", NULL};
 
 /* ------------------------------------------------------------ helpers */
 
 static const char *where(cmd_parms *cmd)
 {
-    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename,
-                        cmd->directive->line_num);
+    return apr_psprintf(cmd->pool, "%s:%d", cmd->directive->filename, cmd->directive->line_num);
 }
 
 /* Provider directives are valid only inside <TPOAuthProvider>; mconfig is
@@ -55,11 +53,26 @@ static const char *parse_size(apr_pool_t *p, const char *name, const char *arg, 
         return apr_psprintf(p, "%s: '%s' is not a size (e.g. 1048576, 512K, 64M, 1G)", name, arg);
     }
     switch (*end) {
-    case '\0': break;
-    case 'k': case 'K': v *= 1024; end++; break;
-    case 'm': case 'M': v *= 1024 * 1024; end++; break;
-    case 'g': case 'G': v *= 1024 * 1024 * 1024; end++; break;
-    default: end = "x"; break;
+    case '\0':
+        break;
+    case 'k':
+    case 'K':
+        v *= 1024;
+        end++;
+        break;
+    case 'm':
+    case 'M':
+        v *= 1024 * 1024;
+        end++;
+        break;
+    case 'g':
+    case 'G':
+        v *= 1024 * 1024 * 1024;
+        end++;
+        break;
+    default:
+        end = "x";
+        break;
     }
     if (*end != '\0') {
         return apr_psprintf(p, "%s: '%s' is not a size (e.g. 1048576, 512K, 64M, 1G)", name, arg);
@@ -68,14 +81,15 @@ static const char *parse_size(apr_pool_t *p, const char *name, const char *arg, 
     return NULL;
 }
 
-static const char *parse_seconds(apr_pool_t *p, const char *name, const char *arg,
-                                 int min, int max, int *out)
+static const char *parse_seconds(apr_pool_t *p, const char *name, const char *arg, int min, int max,
+                                 int *out)
 {
     char *end;
     long v = strtol(arg, &end, 10);
 
     if (*arg == '\0' || *end != '\0' || v < min || v > max) {
-        return apr_psprintf(p, "%s: '%s' must be a whole number from %d to %d", name, arg, min, max);
+        return apr_psprintf(p, "%s: '%s' must be a whole number from %d to %d", name, arg, min,
+                            max);
     }
     *out = (int)v;
     return NULL;
@@ -114,33 +128,27 @@ typedef struct tpo_kw {
     int value;
 } tpo_kw;
 
-static const tpo_kw kw_client_auth[] = {
-    { "client_secret_basic", TPO_CLIENT_AUTH_BASIC },
-    { "client_secret_post", TPO_CLIENT_AUTH_POST },
-    { "none", TPO_CLIENT_AUTH_NONE }, { NULL, 0 }
-};
+static const tpo_kw kw_client_auth[] = {{"client_secret_basic", TPO_CLIENT_AUTH_BASIC},
+                                        {"client_secret_post", TPO_CLIENT_AUTH_POST},
+                                        {"none", TPO_CLIENT_AUTH_NONE},
+                                        {NULL, 0}};
 static const tpo_kw kw_token_encoding[] = {
-    { "form", TPO_TOKEN_ENC_FORM }, { "json", TPO_TOKEN_ENC_JSON }, { NULL, 0 }
-};
-static const tpo_kw kw_cookie_secure[] = {
-    { "on", TPO_COOKIE_SECURE_ON }, { "off", TPO_COOKIE_SECURE_OFF },
-    { "auto", TPO_COOKIE_SECURE_AUTO }, { NULL, 0 }
-};
+    {"form", TPO_TOKEN_ENC_FORM}, {"json", TPO_TOKEN_ENC_JSON}, {NULL, 0}};
+static const tpo_kw kw_cookie_secure[] = {{"on", TPO_COOKIE_SECURE_ON},
+                                          {"off", TPO_COOKIE_SECURE_OFF},
+                                          {"auto", TPO_COOKIE_SECURE_AUTO},
+                                          {NULL, 0}};
 static const tpo_kw kw_refresh_failure[] = {
-    { "502", TPO_REFRESH_FAIL_502 }, { "login", TPO_REFRESH_FAIL_LOGIN }, { NULL, 0 }
-};
-static const tpo_kw kw_export[] = {
-    { "env", TPO_EXPORT_ENV }, { "headers", TPO_EXPORT_HEADERS }, { "both", TPO_EXPORT_BOTH },
-    { "none", TPO_EXPORT_NONE }, { NULL, 0 }
-};
+    {"502", TPO_REFRESH_FAIL_502}, {"login", TPO_REFRESH_FAIL_LOGIN}, {NULL, 0}};
+static const tpo_kw kw_export[] = {{"env", TPO_EXPORT_ENV},
+                                   {"headers", TPO_EXPORT_HEADERS},
+                                   {"both", TPO_EXPORT_BOTH},
+                                   {"none", TPO_EXPORT_NONE},
+                                   {NULL, 0}};
 static const tpo_kw kw_unauth[] = {
-    { "login", TPO_UNAUTH_LOGIN }, { "401", TPO_UNAUTH_401 }, { "pass", TPO_UNAUTH_PASS },
-    { NULL, 0 }
-};
+    {"login", TPO_UNAUTH_LOGIN}, {"401", TPO_UNAUTH_401}, {"pass", TPO_UNAUTH_PASS}, {NULL, 0}};
 static const tpo_kw kw_authz[] = {
-    { "403", TPO_AUTHZ_403 }, { "401", TPO_AUTHZ_401 }, { "login", TPO_AUTHZ_LOGIN },
-    { NULL, 0 }
-};
+    {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
 
 typedef enum { T_NONE, T_STR, T_INT, T_FLAG, T_ENUM, T_SIZE, T_MS } tpo_dir_type;
 
@@ -149,10 +157,10 @@ typedef struct tpo_directive {
     const char *name;
     tpo_dir_ctx ctx;
     tpo_dir_type type;
-    apr_size_t offset;       /* of the field in the context's record */
+    apr_size_t offset; /* of the field in the context's record */
     int min, max;
     const tpo_kw *kw;
-    const char *def;         /* the default, as argument text; NULL: none/computed */
+    const char *def; /* the default, as argument text; NULL: none/computed */
 } tpo_directive;
 
 #define TPO_NOFIELD ((apr_size_t)-1)
@@ -169,8 +177,8 @@ enum {
 };
 
 static const tpo_directive table[] = {
-#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help) \
-    { name, TPO_CTX_##ctx, T_##type, field, min, max, kw, def },
+#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help)                \
+    {name, TPO_CTX_##ctx, T_##type, field, min, max, kw, def},
 #include "mod_tp_oauth_directive_table.h"
 #undef TPO_DIR
 };
@@ -201,8 +209,7 @@ static const char *kw_error(apr_pool_t *p, const char *name, const tpo_kw *kw)
 }
 
 /* The row's value from argument text (a directive's or the default). */
-static const char *parse_into(apr_pool_t *p, const tpo_directive *d, void *base,
-                              const char *arg)
+static const char *parse_into(apr_pool_t *p, const tpo_directive *d, void *base, const char *arg)
 {
     const char *err;
     apr_off_t size = 0;
@@ -247,7 +254,10 @@ static int is_unset(const tpo_directive *d, const void *base)
     switch (d->type) {
     case T_STR:
         return *FIELD(base, d, const char *const) == NULL;
-    case T_INT: case T_FLAG: case T_ENUM: case T_MS:
+    case T_INT:
+    case T_FLAG:
+    case T_ENUM:
+    case T_MS:
         return *FIELD(base, d, const int) == TPO_UNSET;
     case T_SIZE:
         return *FIELD(base, d, const apr_off_t) == TPO_UNSET;
@@ -266,10 +276,20 @@ void tpo_directives_unset(tpo_dir_ctx ctx, void *conf)
             continue;
         }
         switch (d->type) {
-        case T_STR: *FIELD(conf, d, const char *) = NULL; break;
-        case T_INT: case T_FLAG: case T_ENUM: case T_MS: *FIELD(conf, d, int) = TPO_UNSET; break;
-        case T_SIZE: *FIELD(conf, d, apr_off_t) = TPO_UNSET; break;
-        default: break;
+        case T_STR:
+            *FIELD(conf, d, const char *) = NULL;
+            break;
+        case T_INT:
+        case T_FLAG:
+        case T_ENUM:
+        case T_MS:
+            *FIELD(conf, d, int) = TPO_UNSET;
+            break;
+        case T_SIZE:
+            *FIELD(conf, d, apr_off_t) = TPO_UNSET;
+            break;
+        default:
+            break;
         }
     }
 }
@@ -328,8 +348,7 @@ static const char *set_flag(cmd_parms *cmd, void *mconfig, int on)
 
 /* ------------------------------------------------------------ server directives */
 
-static const char *cmd_cache(cmd_parms *cmd, void *mconfig, const char *type,
-                             const char *servers)
+static const char *cmd_cache(cmd_parms *cmd, void *mconfig, const char *type, const char *servers)
 {
     tpo_server_conf *sc = tpo_config_server(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
@@ -345,9 +364,10 @@ static const char *cmd_cache(cmd_parms *cmd, void *mconfig, const char *type,
     }
     else if (!strcasecmp(type, "memcache") || !strcasecmp(type, "redis")) {
         if (!servers) {
-            return apr_psprintf(cmd->pool, "TPOAuthCache %s needs a server list, e.g. "
-                                "127.0.0.1:%s", type,
-                                strcasecmp(type, "redis") ? "11211" : "6379");
+            return apr_psprintf(cmd->pool,
+                                "TPOAuthCache %s needs a server list, e.g. "
+                                "127.0.0.1:%s",
+                                type, strcasecmp(type, "redis") ? "11211" : "6379");
         }
         sc->cache_type = strcasecmp(type, "redis") ? TPO_CACHE_MEMCACHE : TPO_CACHE_REDIS;
         sc->cache_servers = servers;
@@ -368,8 +388,8 @@ static const char *cmd_cache_passphrase(cmd_parms *cmd, void *mconfig, const cha
     if (err) {
         return err;
     }
-    if (strlen(pass) < TPO_CRYPT_MIN_PASSPHRASE
-        || (prev && strlen(prev) < TPO_CRYPT_MIN_PASSPHRASE)) {
+    if (strlen(pass) < TPO_CRYPT_MIN_PASSPHRASE ||
+        (prev && strlen(prev) < TPO_CRYPT_MIN_PASSPHRASE)) {
         return "TPOAuthCachePassphrase: use at least 16 characters";
     }
     sc->cache_passphrase = pass;
@@ -393,8 +413,7 @@ static const char *cmd_cache_key_file(cmd_parms *cmd, void *mconfig, const char 
     if (!path) {
         return apr_psprintf(cmd->pool, "TPOAuthCacheKeyFile: bad path %s", file);
     }
-    rv = tpo_crypt_key_file_read(cmd->pool, path, &sc->cache_key_bytes, &sc->cache_key_len,
-                                 &why);
+    rv = tpo_crypt_key_file_read(cmd->pool, path, &sc->cache_key_bytes, &sc->cache_key_len, &why);
     if (rv != APR_SUCCESS) {
         return apr_psprintf(cmd->pool, "TPOAuthCacheKeyFile %s: %s", path, why);
     }
@@ -451,23 +470,25 @@ static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char 
         return apr_psprintf(cmd->pool, "%s: cannot read %s", cmd->cmd->name, path);
     }
     if (n < TPO_PENDING_SECRET_MIN || n > TPO_PENDING_SECRET_MAX) {
-        return apr_psprintf(cmd->pool, "%s: %s must hold %d to %d bytes of random data "
+        return apr_psprintf(cmd->pool,
+                            "%s: %s must hold %d to %d bytes of random data "
                             "(e.g. openssl rand -out FILE 32), it has %" APR_SIZE_T_FMT,
-                            cmd->cmd->name, path, TPO_PENDING_SECRET_MIN,
-                            TPO_PENDING_SECRET_MAX, n);
+                            cmd->cmd->name, path, TPO_PENDING_SECRET_MIN, TPO_PENDING_SECRET_MAX,
+                            n);
     }
     if ((why = tpo_pending_secret_problem(buf, n)) != NULL) {
         OPENSSL_cleanse(buf, n);
-        return apr_psprintf(cmd->pool, "%s: %s: %s; make a random key with: "
+        return apr_psprintf(cmd->pool,
+                            "%s: %s: %s; make a random key with: "
                             "openssl rand -out %s 32 (and chmod 600 it)",
                             cmd->cmd->name, path, why, path);
     }
     /* anyone who reads it can forge login cookies (or read them) */
-    if (apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS
-        && (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE))) {
-        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL, TPO_APLOGNO(00081)
-                     "%s (%s): %s is readable or writable by group or others; "
-                     "make it readable by its owner only (chmod 600)",
+    if (apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS &&
+        (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE))) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL,
+                     TPO_APLOGNO(00081) "%s (%s): %s is readable or writable by group or others; "
+                                        "make it readable by its owner only (chmod 600)",
                      cmd->cmd->name, where(cmd), path);
     }
     sc->login_secret = buf;
@@ -511,13 +532,15 @@ static const char *cmd_provider_section(cmd_parms *cmd, void *mconfig, const cha
     }
     prev = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING);
     if (prev) {
-        return apr_psprintf(cmd->pool, "<TPOAuthProvider %s> is defined twice (first at %s)",
-                            name, prev->defined_at);
+        return apr_psprintf(cmd->pool, "<TPOAuthProvider %s> is defined twice (first at %s)", name,
+                            prev->defined_at);
     }
     for (d = cmd->directive->first_child; d; d = d->next) {
         if (strncasecmp(d->directive, "TPOAuth", 7) != 0) {
-            return apr_psprintf(cmd->pool, "%s is not allowed inside <TPOAuthProvider %s> "
-                                "(%s:%d)", d->directive, name, d->filename, d->line_num);
+            return apr_psprintf(cmd->pool,
+                                "%s is not allowed inside <TPOAuthProvider %s> "
+                                "(%s:%d)",
+                                d->directive, name, d->filename, d->line_num);
         }
     }
     pc = provider_new(cmd->pool);
@@ -539,8 +562,8 @@ static const char *cmd_dir_provider(cmd_parms *cmd, void *mconfig, const char *a
 {
     tpo_dir_conf *dc = mconfig;
 
-    if (cmd->directive->parent
-        && strcasecmp(cmd->directive->parent->directive, "<TPOAuthProvider") == 0) {
+    if (cmd->directive->parent &&
+        strcasecmp(cmd->directive->parent->directive, "<TPOAuthProvider") == 0) {
         return "TPOAuthProvider (selecting a provider) cannot be used inside <TPOAuthProvider>";
     }
     dc->provider = arg;
@@ -553,8 +576,8 @@ static const char *cmd_dir_provider(cmd_parms *cmd, void *mconfig, const char *a
  * configuration record is not the provider's). */
 static const char *not_in_provider(cmd_parms *cmd)
 {
-    if (cmd->directive->parent
-        && strcasecmp(cmd->directive->parent->directive, "<TPOAuthProvider") == 0) {
+    if (cmd->directive->parent &&
+        strcasecmp(cmd->directive->parent->directive, "<TPOAuthProvider") == 0) {
         return apr_psprintf(cmd->pool, "%s cannot be used inside <TPOAuthProvider>",
                             cmd->cmd->name);
     }
@@ -577,8 +600,10 @@ static const char *cmd_cors_origin(cmd_parms *cmd, void *mconfig, const char *ar
         return NULL;
     }
     if (!tpo_origin_valid(arg)) {
-        return apr_psprintf(cmd->pool, "TPOAuthCORSAllowOrigin: '%s' is not an origin "
-                            "(scheme://host[:port], no path) or *", arg);
+        return apr_psprintf(cmd->pool,
+                            "TPOAuthCORSAllowOrigin: '%s' is not an origin "
+                            "(scheme://host[:port], no path) or *",
+                            arg);
     }
     APR_ARRAY_PUSH(dc->cors_origins, const char *) = arg;
     return NULL;
@@ -600,12 +625,11 @@ static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *
     }
     for (c = name; *c; c++) {
         if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
-            return apr_psprintf(cmd->pool, "TPOAuthStripHeaders: '%s' is not a header name",
-                                arg);
+            return apr_psprintf(cmd->pool, "TPOAuthStripHeaders: '%s' is not a header name", arg);
         }
     }
-    op = apr_pstrcat(cmd->pool, *arg == '-' ? "-" : "+",
-                     tpo_config_header_norm(cmd->pool, name), NULL);
+    op = apr_pstrcat(cmd->pool, *arg == '-' ? "-" : "+", tpo_config_header_norm(cmd->pool, name),
+                     NULL);
     if (!dc->strip_ops) {
         dc->strip_ops = apr_array_make(cmd->pool, 4, sizeof(const char *));
     }
@@ -644,10 +668,15 @@ static const char *cmd_discovery(cmd_parms *cmd, void *mconfig, const char *arg)
 static const char *cmd_auth_param(cmd_parms *cmd, void *mconfig, const char *name,
                                   const char *value)
 {
-    static const char *const reserved[] = {
-        "response_type", "client_id", "redirect_uri", "state", "nonce",
-        "code_challenge", "code_challenge_method", "scope", NULL
-    };
+    static const char *const reserved[] = {"response_type",
+                                           "client_id",
+                                           "redirect_uri",
+                                           "state",
+                                           "nonce",
+                                           "code_challenge",
+                                           "code_challenge_method",
+                                           "scope",
+                                           NULL};
     const char *err;
     tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
     int i;
@@ -657,8 +686,10 @@ static const char *cmd_auth_param(cmd_parms *cmd, void *mconfig, const char *nam
     }
     for (i = 0; reserved[i]; i++) {
         if (!strcmp(name, reserved[i])) {
-            return apr_psprintf(cmd->pool, "TPOAuthAuthParam: '%s' is set by the module "
-                                "and cannot be overridden", name);
+            return apr_psprintf(cmd->pool,
+                                "TPOAuthAuthParam: '%s' is set by the module "
+                                "and cannot be overridden",
+                                name);
         }
     }
     APR_ARRAY_PUSH(pc->auth_params, const char *) = name;
@@ -681,8 +712,8 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *mconfig, const char *a
         }
         pc->redirect_path = arg;
     }
-    else if (tpo_url_is_http(arg) && apr_uri_parse(cmd->pool, arg, &u) == APR_SUCCESS
-             && u.path && u.path[0] == '/' && !u.query && !u.fragment) {
+    else if (tpo_url_is_http(arg) && apr_uri_parse(cmd->pool, arg, &u) == APR_SUCCESS && u.path &&
+             u.path[0] == '/' && !u.query && !u.fragment) {
         pc->redirect_path = u.path;
     }
     else {
@@ -711,8 +742,10 @@ static const char *cmd_algs(cmd_parms *cmd, void *mconfig, int argc, char *const
         for (k = 0; known_algs[k] && strcmp(known_algs[k], argv[i]); k++)
             ;
         if (!known_algs[k]) {
-            return apr_psprintf(cmd->pool, "TPOAuthIDTokenAlgorithms: '%s' is not supported "
-                                "('none' never is)", argv[i]);
+            return apr_psprintf(cmd->pool,
+                                "TPOAuthIDTokenAlgorithms: '%s' is not supported "
+                                "('none' never is)",
+                                argv[i]);
         }
         algs[i] = argv[i];
     }
@@ -738,8 +771,7 @@ static const char *cmd_http_timeout(cmd_parms *cmd, void *mconfig, const char *c
     return NULL;
 }
 
-static const char *cmd_remote_user(cmd_parms *cmd, void *mconfig, int argc,
-                                   char *const argv[])
+static const char *cmd_remote_user(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
     const char *err;
     tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
@@ -755,8 +787,10 @@ static const char *cmd_remote_user(cmd_parms *cmd, void *mconfig, int argc,
     if (argc == 3) {
         pc->remote_user_regex = ap_pregcomp(cmd->pool, argv[1], 0);
         if (!pc->remote_user_regex) {
-            return apr_psprintf(cmd->pool, "TPOAuthRemoteUserClaim: '%s' is not a valid "
-                                "regular expression", argv[1]);
+            return apr_psprintf(cmd->pool,
+                                "TPOAuthRemoteUserClaim: '%s' is not a valid "
+                                "regular expression",
+                                argv[1]);
         }
         pc->remote_user_replace = argv[2];
     }
@@ -780,7 +814,7 @@ static const char *cmd_claim_list(cmd_parms *cmd, void *mconfig, int argc, char 
     for (i = 0; i < argc; i++) {
         list[i] = argv[i];
     }
-    *FIELD(pc, ROW(cmd), const char **) = list;   /* claims_allow or claims_deny */
+    *FIELD(pc, ROW(cmd), const char **) = list; /* claims_allow or claims_deny */
     return NULL;
 }
 
@@ -793,8 +827,7 @@ static const char *cmd_header_name(cmd_parms *cmd, void *mconfig, const char *ar
     }
     for (c = arg; *c; c++) {
         if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
-            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name", cmd->cmd->name,
-                                arg);
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name", cmd->cmd->name, arg);
         }
     }
     return set_value(cmd, mconfig, arg);
@@ -809,8 +842,10 @@ static const char *cmd_logout_allow(cmd_parms *cmd, void *mconfig, const char *a
         return err;
     }
     if (!tpo_url_is_http(arg)) {
-        return apr_psprintf(cmd->pool, "TPOAuthLogoutRedirectAllow: '%s' is not an absolute "
-                            "http(s) URL", arg);
+        return apr_psprintf(cmd->pool,
+                            "TPOAuthLogoutRedirectAllow: '%s' is not an absolute "
+                            "http(s) URL",
+                            arg);
     }
     if (!pc->logout_allow) {
         pc->logout_allow = apr_array_make(cmd->pool, 2, sizeof(const char *));
@@ -845,9 +880,8 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
 #define WHERE_SERVER_DIR (RSRC_CONF | ACCESS_CONF)
 
 const command_rec tpo_cmds[] = {
-#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help) \
+#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help)                \
     AP_INIT_##args(name, handler, (void *)&table[TPO_DI_##id], WHERE_##ctx, help),
 #include "mod_tp_oauth_directive_table.h"
 #undef TPO_DIR
-    { NULL }
-};
+    {NULL}};

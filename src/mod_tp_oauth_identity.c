@@ -24,7 +24,7 @@ tpo_req *tpo_req_get(request_rec *r)
 
 typedef struct export_ctx {
     apr_table_t *t;
-    int replace;     /* setn (an entry of that name may exist) or addn */
+    int replace; /* setn (an entry of that name may exist) or addn */
 } export_ctx;
 
 static void export_pair(void *baton, const char *name, const char *value)
@@ -136,10 +136,10 @@ int tpo_strip_headers(request_rec *r)
     e = (const apr_table_entry_t *)arr->elts;
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && is_ours(sc->strip, e[i].key)) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          TPO_APLOGNO(00040)
-                          "removed client-supplied header %s (reserved for the identity)",
-                          ap_escape_logitem(r->pool, e[i].key));
+            ap_log_rerror(
+                APLOG_MARK, APLOG_INFO, 0, r,
+                TPO_APLOGNO(00040) "removed client-supplied header %s (reserved for the identity)",
+                ap_escape_logitem(r->pool, e[i].key));
             apr_table_unset(r->headers_in, e[i].key);
             /* the table changed under us: start again */
             arr = apr_table_elts(r->headers_in);
@@ -193,10 +193,10 @@ int tpo_strip_dir_headers(request_rec *r)
     e = (const apr_table_entry_t *)arr->elts;
     for (i = 0; i < arr->nelts; i++) {
         if (e[i].key && is_listed(dc->strip, e[i].key, strlen(e[i].key))) {
-            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                          TPO_APLOGNO(00041)
-                          "removed client-supplied header %s (TPOAuthStripHeaders)",
-                          ap_escape_logitem(r->pool, e[i].key));
+            ap_log_rerror(
+                APLOG_MARK, APLOG_INFO, 0, r,
+                TPO_APLOGNO(00041) "removed client-supplied header %s (TPOAuthStripHeaders)",
+                ap_escape_logitem(r->pool, e[i].key));
             apr_table_unset(r->headers_in, e[i].key);
             arr = apr_table_elts(r->headers_in);
             e = (const apr_table_entry_t *)arr->elts;
@@ -241,8 +241,7 @@ json_t *tpo_req_claims(request_rec *r)
         json_error_t err;
         rq->claims = json_loads(rq->session->claims, 0, &err);
         if (rq->claims) {
-            apr_pool_cleanup_register(r->pool, rq->claims, tpo_json_cleanup,
-                                      apr_pool_cleanup_null);
+            apr_pool_cleanup_register(r->pool, rq->claims, tpo_json_cleanup, apr_pool_cleanup_null);
         }
     }
     return rq->claims;
@@ -280,12 +279,12 @@ int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
 
     if (strcmp(r->method, "GET") != 0) {
         return tpo_json_response(r, HTTP_METHOD_NOT_ALLOWED,
-                             json_pack("{s:s}", "error", "method_not_allowed"));
+                                 json_pack("{s:s}", "error", "method_not_allowed"));
     }
     sr = tpo_session_load(r, pc, s);
     if (sr == TPO_SESS_CACHE_DOWN) {
         return tpo_json_response(r, HTTP_SERVICE_UNAVAILABLE,
-                             json_pack("{s:s}", "error", "session_store_unavailable"));
+                                 json_pack("{s:s}", "error", "session_store_unavailable"));
     }
     if (sr != TPO_SESS_OK) {
         tpo_www_authenticate(r, pc, NULL);

@@ -36,8 +36,8 @@ static int allowed_absolute(const tpo_provider_conf *pc, const char *url)
     return 0;
 }
 
-static void revoke_refresh_token(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
-                   const tpo_session *s)
+static void revoke_refresh_token(request_rec *r, tpo_provider_conf *pc,
+                                 const tpo_provider_meta *meta, const tpo_session *s)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 4, sizeof(const char *));
     tpo_http_response resp;
@@ -49,16 +49,16 @@ static void revoke_refresh_token(request_rec *r, tpo_provider_conf *pc, const tp
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
     hr = tpo_provider_client_post(r, pc, meta->revocation_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK || resp.status != 200) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPO_APLOGNO(00042) "logout of %s: revoking the refresh token at %s failed (%s)",
-                      ap_escape_logitem(r->pool, s->user), meta->revocation_endpoint,
-                      hr != TPO_HTTP_OK ? (resp.error ? resp.error : "unreachable")
-                                        : apr_psprintf(r->pool, "HTTP %d", resp.status));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            TPO_APLOGNO(00042) "logout of %s: revoking the refresh token at %s failed (%s)",
+            ap_escape_logitem(r->pool, s->user), meta->revocation_endpoint,
+            hr != TPO_HTTP_OK ? (resp.error ? resp.error : "unreachable")
+                              : apr_psprintf(r->pool, "HTTP %d", resp.status));
         return;
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00043)
-                  "logout of %s: refresh token revoked",
+                  TPO_APLOGNO(00043) "logout of %s: refresh token revoked",
                   ap_escape_logitem(r->pool, s->user));
 }
 
@@ -121,15 +121,20 @@ static int logout_page(request_rec *r, const char *title, const char *body_html)
  * origin (same return URL), instead of ending the session. */
 static int confirm_page(request_rec *r, const char *ret)
 {
-    const char *action = r->parsed_uri.path;   /* as sent: still percent-encoded */
+    const char *action = r->parsed_uri.path; /* as sent: still percent-encoded */
 
     if (ret) {
         action = apr_pstrcat(r->pool, action, "?return=", tpo_url_encode(r->pool, ret), NULL);
     }
-    return logout_page(r, "Log out?", apr_pstrcat(r->pool,
-        "<p>Another site asked to log you out. Do you want to log out?</p>\n"
-        "<form method=\"post\" action=\"", tpo_html_escape(r->pool, action), "\">\n"
-        "<button type=\"submit\">Log out</button>\n</form>", NULL));
+    return logout_page(
+        r, "Log out?",
+        apr_pstrcat(r->pool,
+                    "<p>Another site asked to log you out. Do you want to log out?</p>\n"
+                    "<form method=\"post\" action=\"",
+                    tpo_html_escape(r->pool, action),
+                    "\">\n"
+                    "<button type=\"submit\">Log out</button>\n</form>",
+                    NULL));
 }
 
 int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
@@ -152,7 +157,8 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
         ret = tpo_query_get_unique(q, "return", &dup);
     }
     if (!q || dup) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r, TPO_APLOGNO(00044) "logout: malformed query");
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      TPO_APLOGNO(00044) "logout: malformed query");
         refused = 1;
         ret = NULL;
     }
@@ -167,7 +173,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
         else {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           TPO_APLOGNO(00045) "logout: refused return URL %s (not local, not in "
-                          "TPOAuthLogoutRedirectAllow); logging out without it",
+                                             "TPOAuthLogoutRedirectAllow); logging out without it",
                           ap_escape_logitem(r->pool, ret));
             refused = 1;
             ret = NULL;
@@ -176,10 +182,10 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
     /* Logout CSRF: another site must not end the session silently (GET or
      * POST alike); it gets a page with a button instead. */
     if (cross_site(r, &why)) {
-        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPO_APLOGNO(00046)
-                      "logout: cross-site %s request (%s): asking for a confirmation",
-                      r->method, why);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(00046) "logout: cross-site %s request (%s): asking for a confirmation",
+            r->method, why);
         return confirm_page(r, ret);
     }
     sr = tpo_session_load(r, pc, s);

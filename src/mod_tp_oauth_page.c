@@ -14,10 +14,10 @@ int tpo_request_is_https(request_rec *r)
 void tpo_page_headers(request_rec *r)
 {
     static const char *const h[][2] = {
-        { "Cache-Control", "no-store" },
-        { "X-Frame-Options", "DENY" },
-        { "Content-Security-Policy", "default-src 'none'" },
-        { "X-Content-Type-Options", "nosniff" },
+        {"Cache-Control", "no-store"},
+        {"X-Frame-Options", "DENY"},
+        {"Content-Security-Policy", "default-src 'none'"},
+        {"X-Content-Type-Options", "nosniff"},
     };
     apr_size_t i;
 
@@ -51,8 +51,8 @@ const char *tpo_page_html(apr_pool_t *p, const char *title, const char *heading,
 {
     return apr_pstrcat(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
                        tpo_html_escape(p, title), "</title></head>\n<body>\n<h1>",
-                       tpo_html_escape(p, heading), "</h1>\n", body_html,
-                       "\n</body></html>\n", NULL);
+                       tpo_html_escape(p, heading), "</h1>\n", body_html, "\n</body></html>\n",
+                       NULL);
 }
 
 int tpo_page_write(request_rec *r, int status, const char *title, const char *heading,
@@ -71,8 +71,10 @@ int tpo_page_write(request_rec *r, int status, const char *title, const char *he
 int tpo_page_error(request_rec *r, int status, const char *title, const char *detail)
 {
     return tpo_page_write(r, status, apr_psprintf(r->pool, "%d %s", status, title), title,
-                          apr_psprintf(r->pool, "<p>%s</p>\n<p><small>status %d, mod_tp_oauth"
-                                       "</small></p>", tpo_html_escape(r->pool, detail), status));
+                          apr_psprintf(r->pool,
+                                       "<p>%s</p>\n<p><small>status %d, mod_tp_oauth"
+                                       "</small></p>",
+                                       tpo_html_escape(r->pool, detail), status));
 }
 
 static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
@@ -84,16 +86,18 @@ static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *
     a.path = pc->cookie_path;
     a.domain = pc->cookie_domain;
     a.max_age = max_age;
-    a.secure = pc->cookie_secure == TPO_COOKIE_SECURE_ON
-               || (pc->cookie_secure == TPO_COOKIE_SECURE_AUTO && tpo_request_is_https(r));
+    a.secure = pc->cookie_secure == TPO_COOKIE_SECURE_ON ||
+               (pc->cookie_secure == TPO_COOKIE_SECURE_AUTO && tpo_request_is_https(r));
     a.http_only = 1;
     a.same_site = same_site;
     c = tpo_cookie_build(r->pool, name, value, &a);
     if (!c) {
         /* names and values are ours; attributes come from the configuration */
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00048)
-                      "cannot build cookie %s: check TPOAuthCookiePath/TPOAuthCookieDomain", name);
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(
+                00048) "cannot build cookie %s: check TPOAuthCookiePath/TPOAuthCookieDomain",
+            name);
         return;
     }
     /* err_headers_out: kept on redirects and error pages alike */

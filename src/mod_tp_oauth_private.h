@@ -28,7 +28,7 @@ extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
 
 /* The caches, created by the parent in post_config (inherited by children). */
 extern tpo_cache *tpo_session_cache;
-extern tpo_cache *tpo_pending_cache;      /* consumed-state markers */
+extern tpo_cache *tpo_pending_cache; /* consumed-state markers */
 /* The key login cookies are sealed with (TPOAuthLoginCookieKeyFile, or
  * random per server start), set in post_config. */
 extern struct tpo_pending_key tpo_login_key;
@@ -39,8 +39,7 @@ request_rec *tpo_log_bind(request_rec *r);
 
 /* mod_tp_oauth_page.c: one page and one log line per failure. Returns DONE
  * (the response is written) so hooks can `return tpo_page_error(...)`. */
-int tpo_page_error(request_rec *r, int status, const char *title,
-                   const char *detail);
+int tpo_page_error(request_rec *r, int status, const char *title, const char *detail);
 void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
                     const char *value, long max_age);
 /* A login cookie: as tpo_set_cookie, but always SameSite=Lax (Strict would
@@ -71,15 +70,13 @@ tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
                                     const struct tpo_provider_meta **meta);
 /* The provider's JWKS, fetched on first use; force_refresh asks for a refetch
  * (rate-limited). Release with tpo_provider_jwks_release. */
-tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
-                                        int force_refresh,
+tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, int force_refresh,
                                         const struct tpo_jwks **jwks, void **handle);
 void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle);
 void tpo_provider_http_opts(const tpo_provider_conf *pc, struct tpo_http_opts *o);
 struct tpo_http_response;
 int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *url,
-                             const apr_array_header_t *params,
-                             struct tpo_http_response *resp);
+                             const apr_array_header_t *params, struct tpo_http_response *resp);
 
 /* mod_tp_oauth_authn.c */
 int tpo_check_authn(request_rec *r);
@@ -96,10 +93,10 @@ int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub);
 
 /* mod_tp_oauth_identity.c: what the application sees. */
 typedef struct tpo_req {
-    const char *sid;               /* the session id from the cookie (when valid) */
-    struct tpo_session *session;   /* the request's session, when authenticated */
+    const char *sid;             /* the session id from the cookie (when valid) */
+    struct tpo_session *session; /* the request's session, when authenticated */
     tpo_provider_conf *pc;
-    struct json_t *claims;         /* parsed lazily (authz rules, info) */
+    struct json_t *claims; /* parsed lazily (authz rules, info) */
 } tpo_req;
 tpo_req *tpo_req_get(request_rec *r);
 void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);
@@ -127,9 +124,9 @@ int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc,
  * current session (refreshed or not), or a status for the caller to return
  * (DONE for a page already written). force: refresh now (the app asked);
  * with force nothing is ever written: the caller answers every result. */
-#define TPO_REFRESH_ENDED (-100)   /* the session is over: log in again */
-int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, struct tpo_session **s,
-                          int force, int *refreshed);
+#define TPO_REFRESH_ENDED (-100) /* the session is over: log in again */
+int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, struct tpo_session **s, int force,
+                          int *refreshed);
 int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc);
 void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid);
 void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid);
@@ -139,10 +136,10 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 
 /* Keys in the caches */
 #define TPO_KEY_SESSION "s:"
-#define TPO_KEY_CONSUMED "sc:"   /* + state: the callback took this login (one use) */
+#define TPO_KEY_CONSUMED "sc:" /* + state: the callback took this login (one use) */
 #define TPO_KEY_REFRESH_LOCK "rl:"
 #define TPO_KEY_REFRESH_FAIL "rf:"
-#define TPO_KEY_REFRESH_NOTE "rn:"   /* the failure answers of this window are logged */
+#define TPO_KEY_REFRESH_NOTE "rn:" /* the failure answers of this window are logged */
 
 /* Refresh timing (TPO_REFRESH_RETRY_AFTER_MAX, TPO_REFRESH_MARGIN_MS) and
  * the other fixed values are in tpo_defaults.h. */

@@ -22,9 +22,9 @@
 #include "tpo_provider.h"
 #include "tpo_token.h"
 
-#define META_RETRY_AFTER    apr_time_from_sec(5)
-#define JWKS_REFETCH_EVERY  apr_time_from_sec(10)
-#define JWKS_RETRY_AFTER    apr_time_from_sec(2)
+#define META_RETRY_AFTER apr_time_from_sec(5)
+#define JWKS_REFETCH_EVERY apr_time_from_sec(10)
+#define JWKS_RETRY_AFTER apr_time_from_sec(2)
 
 typedef struct jwks_slot {
     apr_pool_t *pool;
@@ -36,8 +36,8 @@ typedef struct jwks_slot {
 typedef struct tpo_provider_rt tpo_provider_rt;
 struct tpo_provider_rt {
     apr_thread_mutex_t *mu;
-    apr_thread_cond_t *cv;         /* signalled when a fetch ends */
-    apr_pool_t *pool;              /* metadata from the configuration lives here */
+    apr_thread_cond_t *cv; /* signalled when a fetch ends */
+    apr_pool_t *pool;      /* metadata from the configuration lives here */
     tpo_provider_meta *meta;
     apr_time_t meta_failed_at;
     int meta_fetching;
@@ -98,16 +98,14 @@ static tpo_rt_status fetch_json(request_rec *r, tpo_provider_conf *pc, const cha
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00049)
-                      "provider %s: fetching the %s from %s failed: %s", pc->name, what, url,
-                      resp->error ? resp->error : "error");
+                      TPO_APLOGNO(00049) "provider %s: fetching the %s from %s failed: %s",
+                      pc->name, what, url, resp->error ? resp->error : "error");
         return http_status_of(res);
     }
     if (resp->status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00050)
-                      "provider %s: fetching the %s from %s: HTTP status %d", pc->name, what,
-                      url, resp->status);
+                      TPO_APLOGNO(00050) "provider %s: fetching the %s from %s: HTTP status %d",
+                      pc->name, what, url, resp->status);
         return TPO_RT_UNAVAILABLE;
     }
     return TPO_RT_OK;
@@ -115,21 +113,27 @@ static tpo_rt_status fetch_json(request_rec *r, tpo_provider_conf *pc, const cha
 
 static void meta_from_config(apr_pool_t *p, tpo_provider_conf *pc, tpo_provider_meta *m)
 {
-    if (pc->issuer) m->issuer = pc->issuer;
-    if (pc->authorization_endpoint) m->authorization_endpoint = pc->authorization_endpoint;
-    if (pc->token_endpoint) m->token_endpoint = pc->token_endpoint;
-    if (pc->userinfo_endpoint) m->userinfo_endpoint = pc->userinfo_endpoint;
-    if (pc->jwks_uri) m->jwks_uri = pc->jwks_uri;
-    if (pc->end_session_endpoint) m->end_session_endpoint = pc->end_session_endpoint;
-    if (pc->revocation_endpoint) m->revocation_endpoint = pc->revocation_endpoint;
+    if (pc->issuer)
+        m->issuer = pc->issuer;
+    if (pc->authorization_endpoint)
+        m->authorization_endpoint = pc->authorization_endpoint;
+    if (pc->token_endpoint)
+        m->token_endpoint = pc->token_endpoint;
+    if (pc->userinfo_endpoint)
+        m->userinfo_endpoint = pc->userinfo_endpoint;
+    if (pc->jwks_uri)
+        m->jwks_uri = pc->jwks_uri;
+    if (pc->end_session_endpoint)
+        m->end_session_endpoint = pc->end_session_endpoint;
+    if (pc->revocation_endpoint)
+        m->revocation_endpoint = pc->revocation_endpoint;
 }
 
 /* How long a thread without a copy waits for another thread's fetch: the
  * fetch itself is bounded by the HTTP timeout. */
 static apr_interval_time_t fetch_wait_limit(const tpo_provider_conf *pc)
 {
-    return apr_time_from_msec(pc->timeout_ms > 0 ? pc->timeout_ms : 10000)
-           + apr_time_from_sec(1);
+    return apr_time_from_msec(pc->timeout_ms > 0 ? pc->timeout_ms : 10000) + apr_time_from_sec(1);
 }
 
 /* Wait (rt->mu held) for the fetch in progress to end; 0 once the deadline
@@ -171,9 +175,8 @@ static tpo_rt_status fetch_meta(request_rec *r, tpo_provider_conf *pc, tpo_provi
     }
     meta_from_config(mp, pc, m);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00052)
-                  "provider %s: metadata loaded from %s",
-                  pc->name, pc->discovery_url);
+                  TPO_APLOGNO(00052) "provider %s: metadata loaded from %s", pc->name,
+                  pc->discovery_url);
     *out = m;
     return TPO_RT_OK;
 }
@@ -205,7 +208,8 @@ tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
             continue;
         }
         if (rt->meta_failed_at && now - rt->meta_failed_at < META_RETRY_AFTER) {
-            if (st == TPO_RT_OK) st = TPO_RT_UNAVAILABLE;
+            if (st == TPO_RT_OK)
+                st = TPO_RT_UNAVAILABLE;
             break;
         }
         rt->meta_fetching = 1;
@@ -255,9 +259,8 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
     apr_pool_tag(sp, "tpo_jwks");
     if (tpo_jwks_parse(sp, resp.body, resp.len, &set, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00053)
-                      "provider %s: JWK Set at %s refused: %s",
-                      pc->name, uri, err ? err : "invalid");
+                      TPO_APLOGNO(00053) "provider %s: JWK Set at %s refused: %s", pc->name, uri,
+                      err ? err : "invalid");
         apr_pool_destroy(sp);
         return TPO_RT_UNAVAILABLE;
     }
@@ -265,16 +268,14 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
     slot->pool = sp;
     slot->jwks = set;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00054)
-                  "provider %s: JWK Set loaded (%d keys)",
-                  pc->name, set->keys->nelts);
+                  TPO_APLOGNO(00054) "provider %s: JWK Set loaded (%d keys)", pc->name,
+                  set->keys->nelts);
     *out = slot;
     return TPO_RT_OK;
 }
 
-tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
-                                        int force_refresh, const tpo_jwks **jwks,
-                                        void **handle)
+tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, int force_refresh,
+                                        const tpo_jwks **jwks, void **handle)
 {
     tpo_provider_rt *rt = pc->rt;
     const tpo_provider_meta *meta;
@@ -305,15 +306,16 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc,
                 break;
             }
         }
-        else if (!rt->jwks_fetching && rt->jwks_attempt_at
-                 && now - rt->jwks_attempt_at < JWKS_RETRY_AFTER) {
+        else if (!rt->jwks_fetching && rt->jwks_attempt_at &&
+                 now - rt->jwks_attempt_at < JWKS_RETRY_AFTER) {
             break;
         }
         if (rt->jwks_fetching) {
             /* another thread fetches: wait for it, bounded (with a copy,
              * only a caller that needs new keys gets here) */
             if (!wait_for_fetch(rt, deadline)) {
-                if (!rt->jwks) st = TPO_RT_TIMEOUT;
+                if (!rt->jwks)
+                    st = TPO_RT_TIMEOUT;
                 break;
             }
             continue;
@@ -377,11 +379,11 @@ int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *
         resp->error = "a parameter cannot be encoded (not UTF-8)";
         return TPO_HTTP_FAILED;
     }
-    APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Content-Type: ",
-                                                     treq.content_type, NULL);
+    APR_ARRAY_PUSH(hdrs, const char *) =
+        apr_pstrcat(r->pool, "Content-Type: ", treq.content_type, NULL);
     if (treq.authorization) {
-        APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "Authorization: ",
-                                                         treq.authorization, NULL);
+        APR_ARRAY_PUSH(hdrs, const char *) =
+            apr_pstrcat(r->pool, "Authorization: ", treq.authorization, NULL);
     }
     tpo_provider_http_opts(pc, &o);
     return tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);

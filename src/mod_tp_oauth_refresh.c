@@ -35,11 +35,11 @@ typedef enum { RF_OK, RF_REJECTED, RF_UNAVAILABLE, RF_TIMEOUT } rf_result;
 /* A remembered failure, the value of "rf:<sid>": "<kind> <failed_at>
  * <until> <ra_until>" (microseconds). */
 typedef struct rf_memo {
-    char kind;              /* 'T' timed out, 'U' failed or refused for now,
+    char kind; /* 'T' timed out, 'U' failed or refused for now,
                              * 'W' (not stored) waited too long for another's */
     apr_time_t failed_at;
-    apr_time_t until;       /* no new attempt before (the entry's expiry) */
-    apr_time_t ra_until;    /* the provider's Retry-After; 0: it sent none */
+    apr_time_t until;    /* no new attempt before (the entry's expiry) */
+    apr_time_t ra_until; /* the provider's Retry-After; 0: it sent none */
 } rf_memo;
 
 static const char *key(request_rec *r, const char *prefix, const char *sid)
@@ -115,9 +115,9 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     *retry_after = -1;
     if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00056)
-                      "provider %s: refresh for %s failed: provider metadata "
-                      "unavailable", pc->name, ap_escape_logitem(r->pool, s->user));
+                      TPO_APLOGNO(00056) "provider %s: refresh for %s failed: provider metadata "
+                                         "unavailable",
+                      pc->name, ap_escape_logitem(r->pool, s->user));
         return RF_UNAVAILABLE;
     }
     APR_ARRAY_PUSH(params, const char *) = "grant_type";
@@ -126,43 +126,43 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     APR_ARRAY_PUSH(params, const char *) = s->refresh_token;
     hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00057)
-                      "provider %s: refresh for %s failed: token endpoint %s: %s", pc->name,
-                      ap_escape_logitem(r->pool, s->user), meta->token_endpoint,
-                      hr == TPO_HTTP_TIMEOUT ? "timed out" : (resp.error ? resp.error : "error"));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00057) "provider %s: refresh for %s failed: token endpoint %s: %s",
+            pc->name, ap_escape_logitem(r->pool, s->user), meta->token_endpoint,
+            hr == TPO_HTTP_TIMEOUT ? "timed out" : (resp.error ? resp.error : "error"));
         return hr == TPO_HTTP_TIMEOUT ? RF_TIMEOUT : RF_UNAVAILABLE;
     }
     now = apr_time_now();
     tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status, now, &tres, &detail);
     if (tr == TPO_TOKEN_ERROR_RESPONSE && tpo_token_refresh_refused(resp.status, tres.error)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPO_APLOGNO(00058)
-                      "provider %s: refresh for %s rejected by the provider: error=%s%s%s; the "
-                      "session ends",
-                      pc->name,
-                      ap_escape_logitem(r->pool, s->user),
-                      ap_escape_logitem(r->pool, tres.error),
-                      tres.error_description ? ": " : "",
-                      tres.error_description
-                      ? ap_escape_logitem(r->pool, tres.error_description) : "");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            TPO_APLOGNO(
+                00058) "provider %s: refresh for %s rejected by the provider: error=%s%s%s; the "
+                       "session ends",
+            pc->name, ap_escape_logitem(r->pool, s->user), ap_escape_logitem(r->pool, tres.error),
+            tres.error_description ? ": " : "",
+            tres.error_description ? ap_escape_logitem(r->pool, tres.error_description) : "");
         return RF_REJECTED;
     }
     if (tr != TPO_TOKEN_OK) {
         *retry_after = tpo_http_retry_after(resp.retry_after, now);
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                      TPO_APLOGNO(00059)
-                      "provider %s: refresh for %s failed: token endpoint answered HTTP %d "
-                      "(%s%s%s)%s%s; "
-                      "a temporary refusal, the session stays", pc->name,
-                      ap_escape_logitem(r->pool, s->user), resp.status,
-                      tr == TPO_TOKEN_ERROR_RESPONSE ? ap_escape_logitem(r->pool, tres.error)
-                                                     : (detail ? detail : "?"),
-                      tr == TPO_TOKEN_ERROR_RESPONSE && tres.error_description ? ": " : "",
-                      tr == TPO_TOKEN_ERROR_RESPONSE && tres.error_description
-                      ? ap_escape_logitem(r->pool, tres.error_description) : "",
-                      resp.retry_after ? ", Retry-After " : "",
-                      resp.retry_after ? ap_escape_logitem(r->pool, resp.retry_after) : "");
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(
+                00059) "provider %s: refresh for %s failed: token endpoint answered HTTP %d "
+                       "(%s%s%s)%s%s; "
+                       "a temporary refusal, the session stays",
+            pc->name, ap_escape_logitem(r->pool, s->user), resp.status,
+            tr == TPO_TOKEN_ERROR_RESPONSE ? ap_escape_logitem(r->pool, tres.error)
+                                           : (detail ? detail : "?"),
+            tr == TPO_TOKEN_ERROR_RESPONSE && tres.error_description ? ": " : "",
+            tr == TPO_TOKEN_ERROR_RESPONSE && tres.error_description
+                ? ap_escape_logitem(r->pool, tres.error_description)
+                : "",
+            resp.retry_after ? ", Retry-After " : "",
+            resp.retry_after ? ap_escape_logitem(r->pool, resp.retry_after) : "");
         return RF_UNAVAILABLE;
     }
     if (s->claims) {
@@ -176,18 +176,21 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
         if (tpo_validate_id_token(r, pc, meta, tres.id_token, NULL, &idc) != OK) {
             return RF_UNAVAILABLE;
         }
-        if (s->sub && (!json_is_string(json_object_get(idc, "sub"))
-                       || strcmp(json_string_value(json_object_get(idc, "sub")), s->sub))) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
-                          TPO_APLOGNO(00060)
-                          "provider %s: refresh for %s: the new ID token names another subject; "
-                          "the session ends", pc->name, ap_escape_logitem(r->pool, s->user));
+        if (s->sub && (!json_is_string(json_object_get(idc, "sub")) ||
+                       strcmp(json_string_value(json_object_get(idc, "sub")), s->sub))) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                TPO_APLOGNO(
+                    00060) "provider %s: refresh for %s: the new ID token names another subject; "
+                           "the session ends",
+                pc->name, ap_escape_logitem(r->pool, s->user));
             return RF_REJECTED;
         }
         if (claims) {
             const char *k;
             json_t *v;
-            json_object_foreach(idc, k, v) {
+            json_object_foreach(idc, k, v)
+            {
                 if (strcmp(k, "nonce") != 0) {
                     json_object_set(claims, k, v);
                 }
@@ -197,7 +200,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     n = apr_pmemdup(r->pool, s, sizeof(*s));
     n->access_token = tres.access_token;
     if (tres.refresh_token) {
-        n->refresh_token = tres.refresh_token;      /* rotated */
+        n->refresh_token = tres.refresh_token; /* rotated */
     }
     if (tres.id_token) {
         n->id_token = tres.id_token;
@@ -207,8 +210,8 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     }
     n->at_obtained = now;
     n->last_seen = now;
-    n->at_expires = tres.expires_at ? tres.expires_at
-                    : now + apr_time_from_sec(pc->default_token_lifetime);
+    n->at_expires =
+        tres.expires_at ? tres.expires_at : now + apr_time_from_sec(pc->default_token_lifetime);
     if (claims) {
         char *j = json_dumps(claims, JSON_COMPACT);
         if (j) {
@@ -232,9 +235,9 @@ static int memo_get(request_rec *r, const char *failkey, rf_memo *m)
         return 0;
     }
     txt = apr_pstrmemdup(r->pool, val, vlen > 100 ? 100 : vlen);
-    if (sscanf(txt, "%c %" APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT,
-               &kind, &a, &b, &c) != 4 || (kind != 'T' && kind != 'U') || a < 0 || b < a
-        || c < 0) {
+    if (sscanf(txt, "%c %" APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT, &kind, &a, &b,
+               &c) != 4 ||
+        (kind != 'T' && kind != 'U') || a < 0 || b < a || c < 0) {
         /* unreadable (or from an older version): a failure, of unknown age */
         kind = 'U';
         a = c = 0;
@@ -298,27 +301,28 @@ static int failure_answer(request_rec *r, tpo_provider_conf *pc, const char *sid
     apr_time_t note_until = m->until > now ? m->until : now + apr_time_from_sec(1);
 
     if (!force && now < s->at_expires) {
-        return OK;   /* the current token is still good: go on with it */
+        return OK; /* the current token is still good: go on with it */
     }
-    if (tpo_cache_add(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid), "1", 1,
-                      note_until) == APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPO_APLOGNO(00061)
-                      "session of %s at provider %s: %s: %s; no new attempt for %ld s "
-                      "(logged once per session and retry window)",
-                      ap_escape_logitem(r->pool, s->user), pc->name,
-                      login ? "sent to log in again"
-                      : apr_psprintf(r->pool, "answered %d%s", status,
-                                     force ? " to a forced refresh" : ""),
-                      m->kind == 'W' ? "another request's refresh did not finish in time"
-                      : apr_psprintf(r->pool, "the token has %s and its refresh %s %ld s ago",
-                                     now < s->at_expires ? "not expired" : "expired",
-                                     m->kind == 'T' ? "timed out" : "failed",
-                                     m->failed_at ? (long)apr_time_sec(now - m->failed_at) : 0L),
-                      wait);
+    if (tpo_cache_add(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid), "1", 1, note_until) ==
+        APR_SUCCESS) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            TPO_APLOGNO(00061) "session of %s at provider %s: %s: %s; no new attempt for %ld s "
+                               "(logged once per session and retry window)",
+            ap_escape_logitem(r->pool, s->user), pc->name,
+            login ? "sent to log in again"
+                  : apr_psprintf(r->pool, "answered %d%s", status,
+                                 force ? " to a forced refresh" : ""),
+            m->kind == 'W'
+                ? "another request's refresh did not finish in time"
+                : apr_psprintf(r->pool, "the token has %s and its refresh %s %ld s ago",
+                               now < s->at_expires ? "not expired" : "expired",
+                               m->kind == 'T' ? "timed out" : "failed",
+                               m->failed_at ? (long)apr_time_sec(now - m->failed_at) : 0L),
+            wait);
     }
     if (login) {
-        return TPO_REFRESH_ENDED;   /* the caller starts a login */
+        return TPO_REFRESH_ENDED; /* the caller starts a login */
     }
     if (wait > 0) {
         apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, wait));
@@ -328,16 +332,16 @@ static int failure_answer(request_rec *r, tpo_provider_conf *pc, const char *sid
     }
     return tpo_page_error(r, status, "Session cannot be renewed",
                           status == HTTP_GATEWAY_TIME_OUT
-                          ? "Your access has expired and the authorization server did not "
-                            "answer in time to renew it. Please try again in a moment."
-                          : "Your access has expired and the authorization server cannot be "
-                            "reached to renew it. Please try again in a moment.");
+                              ? "Your access has expired and the authorization server did not "
+                                "answer in time to renew it. Please try again in a moment."
+                              : "Your access has expired and the authorization server cannot be "
+                                "reached to renew it. Please try again in a moment.");
 }
 
 /* Returns OK, TPO_REFRESH_ENDED (the caller treats the request as having no
  * session: login or 401), or a status/DONE (never DONE with force). */
-int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **sp,
-                          int force, int *refreshed)
+int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **sp, int force,
+                          int *refreshed)
 {
     tpo_req *rq = tpo_req_get(r);
     const char *sid = rq->sid, *lock, *failkey;
@@ -358,7 +362,7 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         return failure_answer(r, pc, sid, s, force, &memo);
     }
     if (force && s->at_obtained >= r->request_time) {
-        *refreshed = 1;   /* refreshed since this request came in: that is its result */
+        *refreshed = 1; /* refreshed since this request came in: that is its result */
         return OK;
     }
     lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
@@ -371,7 +375,7 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         }
         /* someone else holds this session's lock (a refresh, or a touch) */
         if (!force && now < s->at_expires) {
-            return OK;   /* the current token is still good: go on with it */
+            return OK; /* the current token is still good: go on with it */
         }
         if (apr_time_now() >= deadline) {
             memo.kind = 'W';
@@ -386,12 +390,12 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
             return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
         }
         if (fresh->at_obtained != s->at_obtained) {
-            *sp = fresh;      /* the winner's result */
+            *sp = fresh; /* the winner's result */
             *refreshed = 1;
             return OK;
         }
         if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
-            return failure_answer(r, pc, sid, s, force, &memo);   /* the winner failed */
+            return failure_answer(r, pc, sid, s, force, &memo); /* the winner failed */
         }
     }
     /* We hold the lock. A refresh may have failed while we waited for it
@@ -406,12 +410,11 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         tpo_cache_del(tpo_session_cache, lock);
         return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
     }
-    if (fresh->at_obtained != s->at_obtained
-        || (force && fresh->at_obtained >= r->request_time)
-        || (!force && !needs_refresh(pc, fresh, apr_time_now()))) {
+    if (fresh->at_obtained != s->at_obtained || (force && fresh->at_obtained >= r->request_time) ||
+        (!force && !needs_refresh(pc, fresh, apr_time_now()))) {
         tpo_cache_del(tpo_session_cache, lock);
-        *refreshed = fresh->at_obtained != s->at_obtained
-                     || (force && fresh->at_obtained >= r->request_time);
+        *refreshed = fresh->at_obtained != s->at_obtained ||
+                     (force && fresh->at_obtained >= r->request_time);
         *sp = fresh;
         return OK;
     }
@@ -424,23 +427,22 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
                            fresh->expires + TPO_SESSION_GRACE);
         tpo_cache_del(tpo_session_cache, lock);
         if (rv != APR_SUCCESS) {
-            ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                          TPO_APLOGNO(00062)
-                          "provider %s: refreshed session of %s could not be stored%s", pc->name,
-                          ap_escape_logitem(r->pool, s->user),
-                          rv == APR_ENOSPC ? ": raise TPOAuthCacheSize" : "");
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, rv, r,
+                TPO_APLOGNO(00062) "provider %s: refreshed session of %s could not be stored%s",
+                pc->name, ap_escape_logitem(r->pool, s->user),
+                rv == APR_ENOSPC ? ": raise TPOAuthCacheSize" : "");
             return HTTP_SERVICE_UNAVAILABLE;
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPO_APLOGNO(00063)
-                      "provider %s: refreshed the access token of %s", pc->name,
+                      TPO_APLOGNO(00063) "provider %s: refreshed the access token of %s", pc->name,
                       ap_escape_logitem(r->pool, s->user));
         *sp = fresh;
         *refreshed = 1;
         return OK;
     }
     if (res == RF_REJECTED) {
-        tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));   /* we hold the lock */
+        tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid)); /* we hold the lock */
         tpo_cache_del(tpo_session_cache, lock);
         return TPO_REFRESH_ENDED;
     }
@@ -459,8 +461,8 @@ void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
     apr_status_t rv;
     tpo_session *s;
 
-    if (tpo_cache_add(tpo_session_cache, lock, "1", 1,
-                      apr_time_now() + apr_time_from_sec(5)) != APR_SUCCESS) {
+    if (tpo_cache_add(tpo_session_cache, lock, "1", 1, apr_time_now() + apr_time_from_sec(5)) !=
+        APR_SUCCESS) {
         return;
     }
     s = reload(r, sid, &rv);
@@ -521,16 +523,15 @@ int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc)
     if (n && self[n - 1] == '/') {
         n--;
     }
-    if (!apr_table_get(r->headers_in, "X-Requested-With")
-        || (site && strcmp(site, "same-origin") != 0)
-        || (origin && (strlen(origin) != n || strncmp(origin, self, n) != 0))
-        || (!origin && !site)) {
-        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
-                      TPO_APLOGNO(00064)
-                      "refresh endpoint: refused a request that is not same-origin "
-                      "(Origin %s, Sec-Fetch-Site %s)",
-                      origin ? ap_escape_logitem(r->pool, origin) : "-",
-                      site ? ap_escape_logitem(r->pool, site) : "-");
+    if (!apr_table_get(r->headers_in, "X-Requested-With") ||
+        (site && strcmp(site, "same-origin") != 0) ||
+        (origin && (strlen(origin) != n || strncmp(origin, self, n) != 0)) || (!origin && !site)) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_WARNING, 0, r,
+            TPO_APLOGNO(00064) "refresh endpoint: refused a request that is not same-origin "
+                               "(Origin %s, Sec-Fetch-Site %s)",
+            origin ? ap_escape_logitem(r->pool, origin) : "-",
+            site ? ap_escape_logitem(r->pool, site) : "-");
         return tpo_json_error(r, HTTP_FORBIDDEN, "cross_origin_refused");
     }
     sr = tpo_session_load(r, pc, s);

@@ -29,12 +29,11 @@ typedef struct tpo_cache tpo_cache;
 
 typedef struct tpo_cache_ops {
     const char *name;
-    apr_status_t (*get)(tpo_cache *c, const char *key, apr_pool_t *p,
-                        char **val, apr_size_t *vlen);
-    apr_status_t (*set)(tpo_cache *c, const char *key, const void *val,
-                        apr_size_t vlen, apr_time_t expiry);
-    apr_status_t (*add)(tpo_cache *c, const char *key, const void *val,
-                        apr_size_t vlen, apr_time_t expiry);
+    apr_status_t (*get)(tpo_cache *c, const char *key, apr_pool_t *p, char **val, apr_size_t *vlen);
+    apr_status_t (*set)(tpo_cache *c, const char *key, const void *val, apr_size_t vlen,
+                        apr_time_t expiry);
+    apr_status_t (*add)(tpo_cache *c, const char *key, const void *val, apr_size_t vlen,
+                        apr_time_t expiry);
     apr_status_t (*del)(tpo_cache *c, const char *key);
 } tpo_cache_ops;
 
@@ -59,16 +58,24 @@ static inline int tpo_cache_key_ok(const char *key, apr_size_t *klen)
     return 1;
 }
 
-static inline apr_status_t tpo_cache_get(tpo_cache *c, const char *key, apr_pool_t *p,
-                                         char **val, apr_size_t *vlen)
-{ return c->ops->get(c, key, p, val, vlen); }
+static inline apr_status_t tpo_cache_get(tpo_cache *c, const char *key, apr_pool_t *p, char **val,
+                                         apr_size_t *vlen)
+{
+    return c->ops->get(c, key, p, val, vlen);
+}
 static inline apr_status_t tpo_cache_set(tpo_cache *c, const char *key, const void *val,
                                          apr_size_t vlen, apr_time_t expiry)
-{ return c->ops->set(c, key, val, vlen, expiry); }
+{
+    return c->ops->set(c, key, val, vlen, expiry);
+}
 static inline apr_status_t tpo_cache_add(tpo_cache *c, const char *key, const void *val,
                                          apr_size_t vlen, apr_time_t expiry)
-{ return c->ops->add(c, key, val, vlen, expiry); }
+{
+    return c->ops->add(c, key, val, vlen, expiry);
+}
 static inline apr_status_t tpo_cache_del(tpo_cache *c, const char *key)
-{ return c->ops->del(c, key); }
+{
+    return c->ops->del(c, key);
+}
 
 #endif

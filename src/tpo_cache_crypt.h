@@ -26,12 +26,12 @@
 #include <stdint.h>
 #include "tpo_cache.h"
 
-#define TPO_CRYPT_SCRYPT_N        (1u << 15)
-#define TPO_CRYPT_SCRYPT_R        8u
-#define TPO_CRYPT_SCRYPT_P        1u
-#define TPO_CRYPT_MIN_PASSPHRASE  16    /* characters */
-#define TPO_CRYPT_MIN_KEY_FILE    32    /* bytes */
-#define TPO_CRYPT_MAX_KEY_FILE    4096
+#define TPO_CRYPT_SCRYPT_N (1u << 15)
+#define TPO_CRYPT_SCRYPT_R 8u
+#define TPO_CRYPT_SCRYPT_P 1u
+#define TPO_CRYPT_MIN_PASSPHRASE 16 /* characters */
+#define TPO_CRYPT_MIN_KEY_FILE 32   /* bytes */
+#define TPO_CRYPT_MAX_KEY_FILE 4096
 
 /* A master key, derived once. */
 typedef struct tpo_crypt_key {
@@ -39,14 +39,12 @@ typedef struct tpo_crypt_key {
 } tpo_crypt_key;
 
 /* scrypt (RFC 7914) through OpenSSL 3's EVP_KDF "SCRYPT". 1 on success. */
-int tpo_crypt_scrypt(const void *pass, apr_size_t passlen, const void *salt,
-                     apr_size_t saltlen, uint64_t n, uint32_t r, uint32_t p,
-                     unsigned char *out, apr_size_t outlen);
+int tpo_crypt_scrypt(const void *pass, apr_size_t passlen, const void *salt, apr_size_t saltlen,
+                     uint64_t n, uint32_t r, uint32_t p, unsigned char *out, apr_size_t outlen);
 
 /* The master key of a passphrase (scrypt with the parameters above; slow on
  * purpose). APR_EINVAL for a passphrase shorter than 16 characters. */
-apr_status_t tpo_crypt_key_from_passphrase(const char *pass, tpo_crypt_key *out,
-                                           const char **err);
+apr_status_t tpo_crypt_key_from_passphrase(const char *pass, tpo_crypt_key *out, const char **err);
 
 /* The master key of a key file's bytes (32 to 4096 bytes, else APR_EINVAL). */
 apr_status_t tpo_crypt_key_from_bytes(const void *bytes, apr_size_t n, tpo_crypt_key *out,
@@ -62,8 +60,8 @@ apr_status_t tpo_crypt_key_file_read(apr_pool_t *p, const char *path, const char
 const char *tpo_crypt_secret_tag(apr_pool_t *p, const void *secret, apr_size_t n);
 
 /* The encrypting wrapper; previous may be NULL (or equal to key: ignored). */
-apr_status_t tpo_crypt_cache_create(apr_pool_t *p, tpo_cache *inner,
-                                    const tpo_crypt_key *key, const tpo_crypt_key *previous,
-                                    tpo_cache **out, const char **err);
+apr_status_t tpo_crypt_cache_create(apr_pool_t *p, tpo_cache *inner, const tpo_crypt_key *key,
+                                    const tpo_crypt_key *previous, tpo_cache **out,
+                                    const char **err);
 
 #endif

@@ -15,7 +15,7 @@
 /* servers: "host:port[,host:port...]" (IPv6 as [::1]:11211).
  * timeout: per operation (connect and I/O). */
 apr_status_t tpo_memcache_cache_create(apr_pool_t *p, const char *servers,
-                                       apr_interval_time_t timeout,
-                                       tpo_cache **out, const char **err);
+                                       apr_interval_time_t timeout, tpo_cache **out,
+                                       const char **err);
 
 #endif

@@ -41,14 +41,14 @@
 #include "tpo_log.h"
 
 #define RS_DEFAULT_PORT 6379
-#define RS_MAX_BULK     (16u * 1024 * 1024)   /* largest value read or written */
+#define RS_MAX_BULK (16u * 1024 * 1024) /* largest value read or written */
 #define RS_AUTH_LOG_EVERY apr_time_from_sec(10)
-#define RS_MAX_ARGS     6
+#define RS_MAX_ARGS 6
 
 typedef struct {
     tpo_cache pub;
     tpo_netpool *pool;
-    const char *password;   /* NULL: no AUTH */
+    const char *password; /* NULL: no AUTH */
     apr_size_t pwlen;
 } rs_cache;
 
@@ -57,8 +57,8 @@ enum { R_SIMPLE, R_ERROR, R_INT, R_BULK, R_NIL };
 typedef struct {
     int type;
     apr_int64_t num;
-    char word[32];          /* R_SIMPLE: the status; R_ERROR: the error code only */
-    char *bulk;             /* R_BULK, allocated in the caller's pool */
+    char word[32]; /* R_SIMPLE: the status; R_ERROR: the error code only */
+    char *bulk;    /* R_BULK, allocated in the caller's pool */
     apr_size_t len;
 } rs_reply;
 
@@ -66,8 +66,8 @@ typedef struct {
 
 
 /* Send one command as a RESP array of bulk strings. */
-static apr_status_t send_cmd(tpo_netconn *conn, int argc,
-                             const void *const *argv, const apr_size_t *argl)
+static apr_status_t send_cmd(tpo_netconn *conn, int argc, const void *const *argv,
+                             const apr_size_t *argl)
 {
     struct iovec v[1 + 3 * RS_MAX_ARGS];
     char hdr[RS_MAX_ARGS + 1][24];
@@ -98,9 +98,11 @@ static int parse_int(const char *s, apr_size_t n, int allow_neg, apr_int64_t *ou
         neg = 1;
         i = 1;
     }
-    if (i == n || n - i > 18) return 0;
+    if (i == n || n - i > 18)
+        return 0;
     for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9') return 0;
+        if (s[i] < '0' || s[i] > '9')
+            return 0;
         v = v * 10 + (s[i] - '0');
     }
     *out = neg ? -v : v;
@@ -115,7 +117,8 @@ static void first_word(const char *s, apr_size_t n, char *out, apr_size_t outsz)
 
     for (i = 0; i < n && i + 1 < outsz; i++) {
         unsigned char ch = (unsigned char)s[i];
-        if (ch <= 0x20 || ch >= 0x7f) break;
+        if (ch <= 0x20 || ch >= 0x7f)
+            break;
         out[i] = (char)ch;
     }
     out[i] = '\0';
@@ -129,8 +132,10 @@ static apr_status_t rd_reply(tpo_netconn *conn, apr_pool_t *p, rs_reply *r)
     apr_int64_t n;
     apr_status_t rv = tpo_netconn_line(conn, &line, &len);
 
-    if (rv != APR_SUCCESS) return rv;
-    if (len == 0) return tpo_netconn_proto_error(conn, "empty reply line");
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (len == 0)
+        return tpo_netconn_proto_error(conn, "empty reply line");
     switch (line[0]) {
     case '+':
         r->type = R_SIMPLE;
@@ -154,13 +159,16 @@ static apr_status_t rd_reply(tpo_netconn *conn, apr_pool_t *p, rs_reply *r)
         if (!parse_int(line + 1, len - 1, 0, &n) || n > (apr_int64_t)RS_MAX_BULK) {
             return tpo_netconn_proto_error(conn, "bulk length out of bounds");
         }
-        if (p == NULL) return tpo_netconn_proto_error(conn, "unexpected bulk reply");
+        if (p == NULL)
+            return tpo_netconn_proto_error(conn, "unexpected bulk reply");
         r->type = R_BULK;
         r->len = (apr_size_t)n;
         r->bulk = apr_palloc(p, r->len + 1);
         rv = tpo_netconn_read(conn, r->bulk, r->len);
-        if (rv == APR_SUCCESS) rv = tpo_netconn_read(conn, crlf, 2);
-        if (rv != APR_SUCCESS) return rv;
+        if (rv == APR_SUCCESS)
+            rv = tpo_netconn_read(conn, crlf, 2);
+        if (rv != APR_SUCCESS)
+            return rv;
         if (crlf[0] != '\r' || crlf[1] != '\n') {
             return tpo_netconn_proto_error(conn, "bulk not CRLF-terminated");
         }
@@ -186,19 +194,21 @@ static apr_status_t error_reply(tpo_netconn *conn, const char *cmd, const rs_rep
 static apr_status_t conn_auth(tpo_netconn *conn, void *baton)
 {
     rs_cache *c = baton;
-    const void *argv[2] = { "AUTH", c->password };
-    apr_size_t argl[2] = { 4, c->pwlen };
+    const void *argv[2] = {"AUTH", c->password};
+    apr_size_t argl[2] = {4, c->pwlen};
     rs_reply r;
     apr_status_t rv = send_cmd(conn, 2, argv, argl);
 
-    if (rv == APR_SUCCESS) rv = rd_reply(conn, NULL, &r);
-    if (rv != APR_SUCCESS) return rv;
-    if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0) return APR_SUCCESS;
+    if (rv == APR_SUCCESS)
+        rv = rd_reply(conn, NULL, &r);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0)
+        return APR_SUCCESS;
     if (r.type == R_ERROR) {
         if (tpo_netconn_log_due(conn, RS_AUTH_LOG_EVERY)) {
             tpo_log(TPO_LOG_MARK, TPO_LOG_ERR,
-                    TPO_APLOGNO(00067)
-                    "redis %s rejected AUTH (%s): check the password",
+                    TPO_APLOGNO(00067) "redis %s rejected AUTH (%s): check the password",
                     tpo_netconn_name(conn), r.word[0] ? r.word : "error");
         }
         return APR_EACCES;
@@ -234,9 +244,18 @@ static apr_status_t rs_exec(tpo_netconn *conn, void *baton)
     apr_status_t rv;
 
     switch (op->kind) {
-    case OP_GET: argv[argc] = "GET"; argl[argc++] = 3; break;
-    case OP_DEL: argv[argc] = "DEL"; argl[argc++] = 3; break;
-    default:     argv[argc] = "SET"; argl[argc++] = 3; break;
+    case OP_GET:
+        argv[argc] = "GET";
+        argl[argc++] = 3;
+        break;
+    case OP_DEL:
+        argv[argc] = "DEL";
+        argl[argc++] = 3;
+        break;
+    default:
+        argv[argc] = "SET";
+        argl[argc++] = 3;
+        break;
     }
     argv[argc] = op->key;
     argl[argc++] = op->klen;
@@ -253,27 +272,39 @@ static apr_status_t rs_exec(tpo_netconn *conn, void *baton)
         argl[argc++] = (apr_size_t)apr_snprintf(pxbuf, sizeof(pxbuf), "%" APR_INT64_T_FMT, op->px);
     }
     rv = send_cmd(conn, argc, argv, argl);
-    if (rv == APR_SUCCESS) rv = rd_reply(conn, op->kind == OP_GET ? op->p : NULL, &r);
-    if (rv != APR_SUCCESS) return rv;
+    if (rv == APR_SUCCESS)
+        rv = rd_reply(conn, op->kind == OP_GET ? op->p : NULL, &r);
+    if (rv != APR_SUCCESS)
+        return rv;
     if (r.type == R_ERROR) {
-        return error_reply(conn, op->kind == OP_GET ? "GET" : op->kind == OP_DEL ? "DEL" : "SET", &r);
+        return error_reply(conn,
+                           op->kind == OP_GET   ? "GET"
+                           : op->kind == OP_DEL ? "DEL"
+                                                : "SET",
+                           &r);
     }
 
     switch (op->kind) {
     case OP_GET:
-        if (r.type == R_NIL) return APR_NOTFOUND;
-        if (r.type != R_BULK) return tpo_netconn_proto_error(conn, "GET");
+        if (r.type == R_NIL)
+            return APR_NOTFOUND;
+        if (r.type != R_BULK)
+            return tpo_netconn_proto_error(conn, "GET");
         *op->out = r.bulk;
         *op->outlen = r.len;
         return APR_SUCCESS;
     case OP_SET:
     case OP_ADD:
-        if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0) return APR_SUCCESS;
-        if (op->kind == OP_ADD && r.type == R_NIL) return APR_EEXIST;
+        if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0)
+            return APR_SUCCESS;
+        if (op->kind == OP_ADD && r.type == R_NIL)
+            return APR_EEXIST;
         return tpo_netconn_proto_error(conn, "SET");
     default:
-        if (r.type == R_INT && r.num == 0) return APR_NOTFOUND;
-        if (r.type == R_INT && r.num == 1) return APR_SUCCESS;
+        if (r.type == R_INT && r.num == 0)
+            return APR_NOTFOUND;
+        if (r.type == R_INT && r.num == 1)
+            return APR_SUCCESS;
         return tpo_netconn_proto_error(conn, "DEL");
     }
 }
@@ -285,25 +316,29 @@ static apr_status_t run(rs_cache *c, rs_op *op)
 
 /* ------------------------------------------------------------ contract */
 
-static apr_status_t rs_get(tpo_cache *tc, const char *key, apr_pool_t *p,
-                           char **val, apr_size_t *vlen)
+static apr_status_t rs_get(tpo_cache *tc, const char *key, apr_pool_t *p, char **val,
+                           apr_size_t *vlen)
 {
-    rs_op op = { OP_GET, key, 0, NULL, 0, 0, p, val, vlen };
+    rs_op op = {OP_GET, key, 0, NULL, 0, 0, p, val, vlen};
 
-    if (!tpo_cache_key_ok(key, &op.klen)) return APR_NOTFOUND;  /* can never have been stored */
+    if (!tpo_cache_key_ok(key, &op.klen))
+        return APR_NOTFOUND; /* can never have been stored */
     return run(tc->impl, &op);
 }
 
 static apr_status_t rs_store(tpo_cache *tc, int kind, const char *key, const void *val,
                              apr_size_t vlen, apr_time_t expiry)
 {
-    rs_op op = { kind, key, 0, val, vlen, 0, NULL, NULL, NULL };
+    rs_op op = {kind, key, 0, val, vlen, 0, NULL, NULL, NULL};
     apr_time_t now = apr_time_now();
     apr_status_t rv;
 
-    if (!tpo_cache_key_ok(key, &op.klen) || (val == NULL && vlen > 0)) return APR_EINVAL;
-    if (vlen > RS_MAX_BULK) return APR_ENOSPC;
-    if (val == NULL) op.val = "";
+    if (!tpo_cache_key_ok(key, &op.klen) || (val == NULL && vlen > 0))
+        return APR_EINVAL;
+    if (vlen > RS_MAX_BULK)
+        return APR_ENOSPC;
+    if (val == NULL)
+        op.val = "";
     if (expiry <= now && kind == OP_SET) {
         /* replaced by something already gone: the key is gone */
         op.kind = OP_DEL;
@@ -314,34 +349,33 @@ static apr_status_t rs_store(tpo_cache *tc, int kind, const char *key, const voi
     return run(tc->impl, &op);
 }
 
-static apr_status_t rs_set(tpo_cache *tc, const char *key, const void *val,
-                           apr_size_t vlen, apr_time_t expiry)
+static apr_status_t rs_set(tpo_cache *tc, const char *key, const void *val, apr_size_t vlen,
+                           apr_time_t expiry)
 {
     return rs_store(tc, OP_SET, key, val, vlen, expiry);
 }
 
-static apr_status_t rs_add(tpo_cache *tc, const char *key, const void *val,
-                           apr_size_t vlen, apr_time_t expiry)
+static apr_status_t rs_add(tpo_cache *tc, const char *key, const void *val, apr_size_t vlen,
+                           apr_time_t expiry)
 {
     return rs_store(tc, OP_ADD, key, val, vlen, expiry);
 }
 
 static apr_status_t rs_del(tpo_cache *tc, const char *key)
 {
-    rs_op op = { OP_DEL, key, 0, NULL, 0, 0, NULL, NULL, NULL };
+    rs_op op = {OP_DEL, key, 0, NULL, 0, 0, NULL, NULL, NULL};
 
-    if (!tpo_cache_key_ok(key, &op.klen)) return APR_NOTFOUND;
+    if (!tpo_cache_key_ok(key, &op.klen))
+        return APR_NOTFOUND;
     return run(tc->impl, &op);
 }
 
-static const tpo_cache_ops rs_ops = { "redis", rs_get, rs_set, rs_add, rs_del };
+static const tpo_cache_ops rs_ops = {"redis", rs_get, rs_set, rs_add, rs_del};
 
-apr_status_t tpo_redis_cache_create(apr_pool_t *p, const char *servers,
-                                    const char *password, apr_interval_time_t timeout,
-                                    tpo_cache **out, const char **err)
+apr_status_t tpo_redis_cache_create(apr_pool_t *p, const char *servers, const char *password,
+                                    apr_interval_time_t timeout, tpo_cache **out, const char **err)
 {
-    tpo_netpool_conf conf = { "redis", "protocol error", RS_DEFAULT_PORT, timeout,
-                              NULL, NULL };
+    tpo_netpool_conf conf = {"redis", "protocol error", RS_DEFAULT_PORT, timeout, NULL, NULL};
     rs_cache *c = apr_pcalloc(p, sizeof(*c));
     apr_status_t rv;
 
@@ -353,7 +387,8 @@ apr_status_t tpo_redis_cache_create(apr_pool_t *p, const char *servers,
         conf.baton = c;
     }
     rv = tpo_netpool_create(p, servers, &conf, &c->pool, err);
-    if (rv != APR_SUCCESS) return rv;
+    if (rv != APR_SUCCESS)
+        return rv;
     c->pub.ops = &rs_ops;
     c->pub.impl = c;
     *out = &c->pub;

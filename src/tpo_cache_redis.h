@@ -13,8 +13,7 @@
 /* servers: "host:port" (the first of a comma-separated list is used; the
  * others are fail-over candidates tried in order). password: for AUTH, or
  * NULL. timeout: per operation (connect and I/O). */
-apr_status_t tpo_redis_cache_create(apr_pool_t *p, const char *servers,
-                                    const char *password, apr_interval_time_t timeout,
-                                    tpo_cache **out, const char **err);
+apr_status_t tpo_redis_cache_create(apr_pool_t *p, const char *servers, const char *password,
+                                    apr_interval_time_t timeout, tpo_cache **out, const char **err);
 
 #endif

@@ -36,16 +36,16 @@
 #include <apr_strings.h>
 #include "tpo_cache_shm_private.h"
 
-#define SHM_MAGIC      0x54504f43u   /* "TPOC" */
-#define SHM_VERSION    1u
-#define SWEEP_SLOTS    32u           /* entry slots examined per sweep for expired ones */
-#define MIN_BLOCKS     16u
-#define MIN_ENTRIES    16u
-#define BYTES_PER_ENTRY 512u         /* max_entries = bytes / this when not given */
-#define MAX_ATTEMPTS   200
+#define SHM_MAGIC 0x54504f43u /* "TPOC" */
+#define SHM_VERSION 1u
+#define SWEEP_SLOTS 32u /* entry slots examined per sweep for expired ones */
+#define MIN_BLOCKS 16u
+#define MIN_ENTRIES 16u
+#define BYTES_PER_ENTRY 512u /* max_entries = bytes / this when not given */
+#define MAX_ATTEMPTS 200
 
 #ifdef TPO_TESTING
-static int crash_point;     /* test hook, see tpo_shm_cache_test_crash_at() */
+static int crash_point; /* test hook, see tpo_shm_cache_test_crash_at() */
 
 static void crash_if(int point)
 {
@@ -57,18 +57,28 @@ static void crash_if(int point)
     }
 }
 #else
-#define crash_if(point) ((void)0)   /* the hooks exist in the unit-test build only */
+#define crash_if(point) ((void)0) /* the hooks exist in the unit-test build only */
 #endif
 
 /* ------------------------------------------------------------------ hash */
 
 #define ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define SIPROUND                                                            \
-    do {                                                                    \
-        v0 += v1; v1 = ROTL(v1, 13); v1 ^= v0; v0 = ROTL(v0, 32);           \
-        v2 += v3; v3 = ROTL(v3, 16); v3 ^= v2;                              \
-        v0 += v3; v3 = ROTL(v3, 21); v3 ^= v0;                              \
-        v2 += v1; v1 = ROTL(v1, 17); v1 ^= v2; v2 = ROTL(v2, 32);           \
+#define SIPROUND                                                                                   \
+    do {                                                                                           \
+        v0 += v1;                                                                                  \
+        v1 = ROTL(v1, 13);                                                                         \
+        v1 ^= v0;                                                                                  \
+        v0 = ROTL(v0, 32);                                                                         \
+        v2 += v3;                                                                                  \
+        v3 = ROTL(v3, 16);                                                                         \
+        v3 ^= v2;                                                                                  \
+        v0 += v3;                                                                                  \
+        v3 = ROTL(v3, 21);                                                                         \
+        v3 ^= v0;                                                                                  \
+        v2 += v1;                                                                                  \
+        v1 = ROTL(v1, 17);                                                                         \
+        v1 ^= v2;                                                                                  \
+        v2 = ROTL(v2, 32);                                                                         \
     } while (0)
 
 /* SipHash-2-4 with the segment's random key: chains stay short even for
@@ -123,8 +133,7 @@ static APR_INLINE int have_room(shm_cache *c, uint32_t need)
 
 /* Find key in its bucket (stripe lock held). Returns the entry index or NIL;
  * *linkp is the reference that points at it. */
-uint32_t tpo_shm_find(shm_cache *c, uint64_t hash, const char *key, uint16_t klen,
-                      uint32_t **linkp)
+uint32_t tpo_shm_find(shm_cache *c, uint64_t hash, const char *key, uint16_t klen, uint32_t **linkp)
 {
     uint32_t *link = &c->buckets[bucket_of(c, hash)];
     uint32_t i, steps = 0;
@@ -164,10 +173,14 @@ void tpo_shm_lru_unlink(shm_cache *c, uint32_t idx)
 {
     shm_entry *e = &c->ent[idx];
 
-    if (e->lprev != NIL) c->ent[e->lprev].lnext = e->lnext;
-    else c->h->lru_head = e->lnext;
-    if (e->lnext != NIL) c->ent[e->lnext].lprev = e->lprev;
-    else c->h->lru_tail = e->lprev;
+    if (e->lprev != NIL)
+        c->ent[e->lprev].lnext = e->lnext;
+    else
+        c->h->lru_head = e->lnext;
+    if (e->lnext != NIL)
+        c->ent[e->lnext].lprev = e->lprev;
+    else
+        c->h->lru_tail = e->lprev;
     e->lprev = e->lnext = NIL;
 }
 
@@ -178,9 +191,11 @@ void tpo_shm_lru_push_head(shm_cache *c, uint32_t idx)
 
     e->lprev = NIL;
     e->lnext = c->h->lru_head;
-    if (c->h->lru_head != NIL) c->ent[c->h->lru_head].lprev = idx;
+    if (c->h->lru_head != NIL)
+        c->ent[c->h->lru_head].lprev = idx;
     c->h->lru_head = idx;
-    if (c->h->lru_tail == NIL) c->h->lru_tail = idx;
+    if (c->h->lru_tail == NIL)
+        c->h->lru_tail = idx;
 }
 
 /* Return an entry's slot and blocks (allocator lock held; the caller has
@@ -208,8 +223,10 @@ static void entry_remove(shm_cache *c, uint32_t *link, uint32_t idx)
     shm_entry *e = &c->ent[idx];
 
     e->state = E_FREE;
-    if (link) *link = e->bnext;
-    else unlink_bucket(c, idx);
+    if (link)
+        *link = e->bnext;
+    else
+        unlink_bucket(c, idx);
     entry_release(c, idx);
 }
 
@@ -219,8 +236,10 @@ static int victim_lock(shm_cache *c, uint32_t idx, uint32_t own)
 {
     uint32_t s = stripe_of(c, c->ent[idx].hash);
 
-    if (s == own) return 0;
-    if (trylk(c, &c->h->stripe[s]) != 0) return -1;
+    if (s == own)
+        return 0;
+    if (trylk(c, &c->h->stripe[s]) != 0)
+        return -1;
     if (repair_pending(c)) {
         unlk(&c->h->stripe[s]);
         return -1;
@@ -232,7 +251,8 @@ static void victim_unlock(shm_cache *c, uint32_t idx, uint32_t own)
 {
     uint32_t s = stripe_of(c, c->ent[idx].hash);
 
-    if (s != own) unlk(&c->h->stripe[s]);
+    if (s != own)
+        unlk(&c->h->stripe[s]);
 }
 
 /* Reclaim expired entries met by an incremental sweep over the entry table. */
@@ -245,9 +265,11 @@ static void sweep_expired(shm_cache *c, uint32_t own, apr_time_t now)
         shm_entry *e = &c->ent[idx];
 
         c->h->sweep = idx + 1 < c->h->max_entries ? idx + 1 : 0;
-        if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != E_LIVE || e->expiry > now) continue;
+        if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != E_LIVE || e->expiry > now)
+            continue;
         if (victim_lock(c, idx, own) != 0) {
-            if (repair_pending(c)) return;
+            if (repair_pending(c))
+                return;
             continue;
         }
         entry_remove(c, NULL, idx);
@@ -263,35 +285,40 @@ static apr_status_t make_room(shm_cache *c, uint32_t own, uint32_t need, apr_tim
     uint64_t budget;
     uint32_t cur;
 
-    if (have_room(c, need)) return APR_SUCCESS;
+    if (have_room(c, need))
+        return APR_SUCCESS;
     sweep_expired(c, own, now);
-    if (repair_pending(c)) return APR_EAGAIN;
+    if (repair_pending(c))
+        return APR_EAGAIN;
     budget = 2 * (uint64_t)c->h->nentries + 2 * NSTRIPES + 8;
     cur = c->h->lru_tail;
     while (!have_room(c, need)) {
         shm_entry *e;
         uint32_t prev;
 
-        if (budget-- == 0) return APR_EAGAIN;
+        if (budget-- == 0)
+            return APR_EAGAIN;
         if (cur == NIL) {
-            cur = c->h->lru_tail;       /* wrapped around: start again */
-            if (cur == NIL) return APR_EAGAIN;
+            cur = c->h->lru_tail; /* wrapped around: start again */
+            if (cur == NIL)
+                return APR_EAGAIN;
         }
         e = &c->ent[cur];
         prev = e->lprev;
-        if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != E_LIVE) {   /* being written */
+        if (__atomic_load_n(&e->state, __ATOMIC_ACQUIRE) != E_LIVE) { /* being written */
             cur = prev;
             continue;
         }
         if (e->expiry > now && __atomic_load_n(&e->ref, __ATOMIC_RELAXED)) {
-            __atomic_store_n(&e->ref, 0, __ATOMIC_RELAXED);   /* second chance */
+            __atomic_store_n(&e->ref, 0, __ATOMIC_RELAXED); /* second chance */
             tpo_shm_lru_unlink(c, cur);
             tpo_shm_lru_push_head(c, cur);
             cur = prev;
             continue;
         }
         if (victim_lock(c, cur, own) != 0) {
-            if (repair_pending(c)) return APR_EAGAIN;
+            if (repair_pending(c))
+                return APR_EAGAIN;
             cur = prev;
             continue;
         }
@@ -333,8 +360,8 @@ static uint32_t entry_alloc(shm_cache *c, uint32_t need, uint64_t hash, uint16_t
     return idx;
 }
 
-static void chain_write(shm_cache *c, const shm_entry *e, const char *key,
-                        const unsigned char *val, apr_size_t vlen)
+static void chain_write(shm_cache *c, const shm_entry *e, const char *key, const unsigned char *val,
+                        apr_size_t vlen)
 {
     uint32_t b = e->first;
     apr_size_t pos = e->klen, done = 0;
@@ -346,10 +373,12 @@ static void chain_write(shm_cache *c, const shm_entry *e, const char *key,
         if (pos == BLOCK_SIZE) {
             b = c->bnext[b];
             pos = 0;
-            if (done >= vlen / 2) crash_if(TPO_SHM_CRASH_MID_WRITE);
+            if (done >= vlen / 2)
+                crash_if(TPO_SHM_CRASH_MID_WRITE);
         }
         n = BLOCK_SIZE - pos;
-        if (n > vlen - done) n = vlen - done;
+        if (n > vlen - done)
+            n = vlen - done;
         memcpy(blk(c, b) + pos, val + done, n);
         pos += n;
         done += n;
@@ -369,7 +398,8 @@ static void chain_read(shm_cache *c, const shm_entry *e, unsigned char *out)
             pos = 0;
         }
         n = BLOCK_SIZE - pos;
-        if (n > vlen - done) n = vlen - done;
+        if (n > vlen - done)
+            n = vlen - done;
         memcpy(out + done, blk(c, b) + pos, n);
         pos += n;
         done += n;
@@ -382,16 +412,17 @@ static int key_len(const char *key, uint16_t *klen)
 {
     apr_size_t n;
 
-    if (!key) return 0;
+    if (!key)
+        return 0;
     n = strnlen(key, TPO_CACHE_MAX_KEY + 1);
-    if (n > TPO_CACHE_MAX_KEY) return 0;
+    if (n > TPO_CACHE_MAX_KEY)
+        return 0;
     *klen = (uint16_t)n;
     return 1;
 }
 
 /* Remove the entry named by key: del() and the expired branch of get(). */
-static apr_status_t shm_remove(shm_cache *c, const char *key, int only_expired,
-                               apr_status_t *found)
+static apr_status_t shm_remove(shm_cache *c, const char *key, int only_expired, apr_status_t *found)
 {
     uint16_t klen;
     uint64_t hash;
@@ -399,7 +430,8 @@ static apr_status_t shm_remove(shm_cache *c, const char *key, int only_expired,
     int attempt;
 
     *found = APR_NOTFOUND;
-    if (!key_len(key, &klen)) return APR_SUCCESS;
+    if (!key_len(key, &klen))
+        return APR_SUCCESS;
     hash = tpo_shm_siphash(c->h->seed, (const unsigned char *)key, klen);
     s = stripe_of(c, hash);
     for (attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -407,7 +439,8 @@ static apr_status_t shm_remove(shm_cache *c, const char *key, int only_expired,
         apr_status_t rv = tpo_shm_stripe_enter(c, s);
         apr_time_t now = apr_time_now();
 
-        if (rv != APR_SUCCESS) return rv;
+        if (rv != APR_SUCCESS)
+            return rv;
         idx = tpo_shm_find(c, hash, key, klen, &link);
         if (idx == NIL || (only_expired && c->ent[idx].expiry > now)) {
             unlk(&c->h->stripe[s]);
@@ -420,12 +453,15 @@ static apr_status_t shm_remove(shm_cache *c, const char *key, int only_expired,
         rv = tpo_shm_alloc_enter(c);
         if (rv != APR_SUCCESS) {
             unlk(&c->h->stripe[s]);
-            if (rv != APR_EAGAIN) return rv;
+            if (rv != APR_EAGAIN)
+                return rv;
             tpo_shm_repair(c);
             continue;
         }
-        if (c->ent[idx].expiry <= now) count(&c->h->expired);
-        else *found = APR_SUCCESS;
+        if (c->ent[idx].expiry <= now)
+            count(&c->h->expired);
+        else
+            *found = APR_SUCCESS;
         entry_remove(c, link, idx);
         unlk(&c->h->alloc);
         unlk(&c->h->stripe[s]);
@@ -434,8 +470,8 @@ static apr_status_t shm_remove(shm_cache *c, const char *key, int only_expired,
     return APR_EGENERAL;
 }
 
-static apr_status_t shm_get(tpo_cache *tc, const char *key, apr_pool_t *p,
-                            char **val, apr_size_t *vlen)
+static apr_status_t shm_get(tpo_cache *tc, const char *key, apr_pool_t *p, char **val,
+                            apr_size_t *vlen)
 {
     shm_cache *c = tc->impl;
     uint16_t klen;
@@ -443,7 +479,8 @@ static apr_status_t shm_get(tpo_cache *tc, const char *key, apr_pool_t *p,
     uint32_t s;
     int attempt;
 
-    if (!key_len(key, &klen)) return APR_NOTFOUND;
+    if (!key_len(key, &klen))
+        return APR_NOTFOUND;
     hash = tpo_shm_siphash(c->h->seed, (const unsigned char *)key, klen);
     s = stripe_of(c, hash);
     for (attempt = 0; attempt < 8; attempt++) {
@@ -451,12 +488,13 @@ static apr_status_t shm_get(tpo_cache *tc, const char *key, apr_pool_t *p,
         apr_status_t rv = tpo_shm_stripe_enter(c, s), found;
         shm_entry *e;
 
-        if (rv != APR_SUCCESS) return rv;
+        if (rv != APR_SUCCESS)
+            return rv;
         crash_if(TPO_SHM_CRASH_HOLDING_STRIPE);
         idx = tpo_shm_find(c, hash, key, klen, &link);
         if (idx == NIL) {
             unlk(&c->h->stripe[s]);
-            if (repair_pending(c)) {    /* tpo_shm_find() met a broken chain */
+            if (repair_pending(c)) { /* tpo_shm_find() met a broken chain */
                 tpo_shm_repair(c);
                 continue;
             }
@@ -471,7 +509,8 @@ static apr_status_t shm_get(tpo_cache *tc, const char *key, apr_pool_t *p,
         *val = apr_palloc(p, (apr_size_t)e->vlen + 1);
         chain_read(c, e, (unsigned char *)*val);
         (*val)[e->vlen] = '\0';
-        if (vlen) *vlen = e->vlen;
+        if (vlen)
+            *vlen = e->vlen;
         if (!__atomic_load_n(&e->ref, __ATOMIC_RELAXED)) {
             __atomic_store_n(&e->ref, 1, __ATOMIC_RELAXED);
         }
@@ -481,8 +520,8 @@ static apr_status_t shm_get(tpo_cache *tc, const char *key, apr_pool_t *p,
     return APR_EGENERAL;
 }
 
-static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
-                              apr_size_t vlen, apr_time_t expiry, int only_if_absent)
+static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val, apr_size_t vlen,
+                              apr_time_t expiry, int only_if_absent)
 {
     shm_cache *c = tc->impl;
     uint16_t klen;
@@ -490,7 +529,8 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
     uint32_t s, need;
     int attempt;
 
-    if (!key_len(key, &klen)) return APR_EINVAL;
+    if (!key_len(key, &klen))
+        return APR_EINVAL;
     if (vlen > c->max_value) {
         count(&c->h->refused);
         if (!only_if_absent) {
@@ -498,7 +538,8 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
              * value, so a stale record (a rotated-out refresh token) is never
              * served after a failed update */
             apr_status_t found, rv = shm_remove(c, key, 0, &found);
-            if (rv != APR_SUCCESS) return rv;
+            if (rv != APR_SUCCESS)
+                return rv;
         }
         return APR_ENOSPC;
     }
@@ -511,7 +552,8 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
         apr_status_t rv = tpo_shm_stripe_enter(c, s);
         shm_entry *e;
 
-        if (rv != APR_SUCCESS) return rv;
+        if (rv != APR_SUCCESS)
+            return rv;
         now = apr_time_now();
         idx = tpo_shm_find(c, hash, key, klen, &link);
         if (idx != NIL && only_if_absent && c->ent[idx].expiry > now) {
@@ -521,20 +563,24 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
         rv = tpo_shm_alloc_enter(c);
         if (rv != APR_SUCCESS) {
             unlk(&c->h->stripe[s]);
-            if (rv != APR_EAGAIN) return rv;
+            if (rv != APR_EAGAIN)
+                return rv;
             tpo_shm_repair(c);
             continue;
         }
         if (idx != NIL) {
-            if (c->ent[idx].expiry <= now) count(&c->h->expired);
+            if (c->ent[idx].expiry <= now)
+                count(&c->h->expired);
             entry_remove(c, link, idx);
         }
         rv = make_room(c, s, need, now);
         if (rv != APR_SUCCESS) {
             unlk(&c->h->alloc);
             unlk(&c->h->stripe[s]);
-            if (repair_pending(c)) tpo_shm_repair(c);
-            else backoff(attempt);
+            if (repair_pending(c))
+                tpo_shm_repair(c);
+            else
+                backoff(attempt);
             continue;
         }
         idx = entry_alloc(c, need, hash, klen, vlen, expiry);
@@ -550,14 +596,14 @@ static apr_status_t shm_store(tpo_cache *tc, const char *key, const void *val,
     return APR_EAGAIN;
 }
 
-static apr_status_t shm_set(tpo_cache *tc, const char *key, const void *val,
-                            apr_size_t vlen, apr_time_t expiry)
+static apr_status_t shm_set(tpo_cache *tc, const char *key, const void *val, apr_size_t vlen,
+                            apr_time_t expiry)
 {
     return shm_store(tc, key, val, vlen, expiry, 0);
 }
 
-static apr_status_t shm_add(tpo_cache *tc, const char *key, const void *val,
-                            apr_size_t vlen, apr_time_t expiry)
+static apr_status_t shm_add(tpo_cache *tc, const char *key, const void *val, apr_size_t vlen,
+                            apr_time_t expiry)
 {
     return shm_store(tc, key, val, vlen, expiry, 1);
 }
@@ -569,9 +615,7 @@ static apr_status_t shm_del(tpo_cache *tc, const char *key)
     return rv == APR_SUCCESS ? found : rv;
 }
 
-static const tpo_cache_ops shm_ops = {
-    "shm", shm_get, shm_set, shm_add, shm_del
-};
+static const tpo_cache_ops shm_ops = {"shm", shm_get, shm_set, shm_add, shm_del};
 
 /* ---------------------------------------------------------------- setup */
 
@@ -580,9 +624,8 @@ static apr_size_t align64(apr_size_t n)
     return (n + 63) & ~(apr_size_t)63;
 }
 
-apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes,
-                                  apr_size_t max_entries, tpo_cache **out,
-                                  const char **err)
+apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes, apr_size_t max_entries,
+                                  tpo_cache **out, const char **err)
 {
     apr_size_t me = max_entries ? max_entries : bytes / BYTES_PER_ENTRY;
     apr_size_t nbuckets = NSTRIPES, off_entries, off_bnext, off_data, nblocks, size, i;
@@ -593,26 +636,35 @@ apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes,
     apr_status_t rv;
     int prv;
 
-    if (err) *err = NULL;
-    if (me < MIN_ENTRIES) me = MIN_ENTRIES;
+    if (err)
+        *err = NULL;
+    if (me < MIN_ENTRIES)
+        me = MIN_ENTRIES;
     if (me > (1u << 30)) {
-        if (err) *err = "too many cache entries (at most 2^30)";
+        if (err)
+            *err = "too many cache entries (at most 2^30)";
         return APR_EINVAL;
     }
-    while (nbuckets < me) nbuckets <<= 1;
+    while (nbuckets < me)
+        nbuckets <<= 1;
     off_entries = align64(align64(sizeof(shm_hdr)) + nbuckets * sizeof(uint32_t));
     off_bnext = align64(off_entries + me * sizeof(shm_entry));
-    nblocks = bytes > off_bnext + 64 ? (bytes - off_bnext - 64) / (BLOCK_SIZE + sizeof(uint32_t)) : 0;
-    if (nblocks < MIN_BLOCKS) nblocks = MIN_BLOCKS;   /* too small: grow to a minimum */
-    if (nblocks >= NIL / 2) nblocks = NIL / 2 - 1;
+    nblocks =
+        bytes > off_bnext + 64 ? (bytes - off_bnext - 64) / (BLOCK_SIZE + sizeof(uint32_t)) : 0;
+    if (nblocks < MIN_BLOCKS)
+        nblocks = MIN_BLOCKS; /* too small: grow to a minimum */
+    if (nblocks >= NIL / 2)
+        nblocks = NIL / 2 - 1;
     off_data = align64(off_bnext + nblocks * sizeof(uint32_t));
     size = off_data + nblocks * BLOCK_SIZE;
 
     c = apr_pcalloc(p, sizeof(*c));
     rv = apr_shm_create(&c->shm, size + 64, NULL, p);
     if (rv != APR_SUCCESS) {
-        if (err) *err = apr_psprintf(p, "cannot create an anonymous shared-memory segment of %"
-                                     APR_SIZE_T_FMT " bytes", size);
+        if (err)
+            *err = apr_psprintf(
+                p, "cannot create an anonymous shared-memory segment of %" APR_SIZE_T_FMT " bytes",
+                size);
         return rv;
     }
     base = (char *)align64((apr_size_t)apr_shm_baseaddr_get(c->shm));
@@ -641,12 +693,14 @@ apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes,
     h->off_bnext = off_bnext;
     h->off_data = off_data;
     c->max_value = (apr_size_t)h->max_value_blocks * BLOCK_SIZE - TPO_CACHE_MAX_KEY;
-    if (c->max_value > UINT32_MAX / 2) c->max_value = UINT32_MAX / 2;
+    if (c->max_value > UINT32_MAX / 2)
+        c->max_value = UINT32_MAX / 2;
 
-    if ((prv = pthread_mutexattr_init(&ma)) != 0
-        || (prv = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED)) != 0
-        || (prv = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST)) != 0) {
-        if (err) *err = "process-shared robust mutexes are not supported";
+    if ((prv = pthread_mutexattr_init(&ma)) != 0 ||
+        (prv = pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED)) != 0 ||
+        (prv = pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST)) != 0) {
+        if (err)
+            *err = "process-shared robust mutexes are not supported";
         return APR_FROM_OS_ERROR(prv);
     }
     prv = pthread_mutex_init(&h->alloc.m, &ma);
@@ -655,11 +709,13 @@ apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes,
     }
     pthread_mutexattr_destroy(&ma);
     if (prv != 0) {
-        if (err) *err = "cannot initialise the cache locks";
+        if (err)
+            *err = "cannot initialise the cache locks";
         return APR_FROM_OS_ERROR(prv);
     }
 
-    for (i = 0; i < nbuckets; i++) c->buckets[i] = NIL;
+    for (i = 0; i < nbuckets; i++)
+        c->buckets[i] = NIL;
     for (i = 0; i < me; i++) {
         c->ent[i].state = E_FREE;
         c->ent[i].bnext = i + 1 < me ? (uint32_t)(i + 1) : NIL;
@@ -686,7 +742,8 @@ void tpo_shm_cache_get_stats(tpo_cache *tc, tpo_shm_cache_stats *st)
     int locked = 0, attempt;
 
     for (attempt = 0; attempt < 8 && !locked; attempt++) {
-        if (lk(c, &h->alloc) != 0) break;
+        if (lk(c, &h->alloc) != 0)
+            break;
         if (!repair_pending(c)) {
             locked = 1;
             break;
@@ -701,7 +758,8 @@ void tpo_shm_cache_get_stats(tpo_cache *tc, tpo_shm_cache_stats *st)
     st->blocks_total = h->nblocks;
     st->blocks_free = h->nfree_blocks;
     st->block_size = h->block_size;
-    if (locked) unlk(&h->alloc);
+    if (locked)
+        unlk(&h->alloc);
     st->evictions = __atomic_load_n(&h->evictions, __ATOMIC_RELAXED);
     st->expired = __atomic_load_n(&h->expired, __ATOMIC_RELAXED);
     st->refused = __atomic_load_n(&h->refused, __ATOMIC_RELAXED);

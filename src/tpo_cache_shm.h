@@ -14,13 +14,13 @@
 #include "tpo_cache.h"
 
 typedef struct tpo_shm_cache_stats {
-    apr_size_t bytes;          /* segment size */
-    apr_size_t entries;        /* entries stored (expired ones count until reclaimed) */
+    apr_size_t bytes;   /* segment size */
+    apr_size_t entries; /* entries stored (expired ones count until reclaimed) */
     apr_size_t max_entries;
     apr_size_t blocks_total, blocks_free, block_size;
-    apr_uint64_t evictions;    /* LRU evictions so far */
-    apr_uint64_t expired;      /* expired entries reclaimed */
-    apr_uint64_t refused;      /* sets refused (value can never fit) */
+    apr_uint64_t evictions; /* LRU evictions so far */
+    apr_uint64_t expired;   /* expired entries reclaimed */
+    apr_uint64_t refused;   /* sets refused (value can never fit) */
 } tpo_shm_cache_stats;
 
 /* Create a cache in a new anonymous segment of about `bytes` bytes that can
@@ -34,9 +34,8 @@ typedef struct tpo_shm_cache_stats {
  * above tpo_shm_cache_max_value() is APR_ENOSPC (counted in `refused`) and
  * leaves any existing entry alone; APR_EAGAIN only if room could not be made
  * for ~0.2 s because every eviction candidate was locked by others. */
-apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes,
-                                  apr_size_t max_entries, tpo_cache **out,
-                                  const char **err);
+apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes, apr_size_t max_entries,
+                                  tpo_cache **out, const char **err);
 
 void tpo_shm_cache_get_stats(tpo_cache *c, tpo_shm_cache_stats *st);
 
@@ -53,11 +52,11 @@ apr_uint64_t tpo_shm_cache_repairs(tpo_cache *c);
  * make the calling process _exit()
  * with TPO_SHM_CRASH_EXIT at a point inside its next cache operation while it
  * holds cache locks, to exercise the robust-lock recovery. */
-#define TPO_SHM_CRASH_NONE           0
-#define TPO_SHM_CRASH_HOLDING_STRIPE 1  /* get(): holding the key's stripe lock (after 0.1 s) */
-#define TPO_SHM_CRASH_MID_WRITE      2  /* set/add(): value half copied */
-#define TPO_SHM_CRASH_HOLDING_ALLOC  3  /* set/add(): mid-allocation, allocator lock held */
-#define TPO_SHM_CRASH_EXIT           77
+#define TPO_SHM_CRASH_NONE 0
+#define TPO_SHM_CRASH_HOLDING_STRIPE 1 /* get(): holding the key's stripe lock (after 0.1 s) */
+#define TPO_SHM_CRASH_MID_WRITE 2      /* set/add(): value half copied */
+#define TPO_SHM_CRASH_HOLDING_ALLOC 3  /* set/add(): mid-allocation, allocator lock held */
+#define TPO_SHM_CRASH_EXIT 77
 void tpo_shm_cache_test_crash_at(int point);
 #endif
 

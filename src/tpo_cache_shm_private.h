@@ -27,23 +27,23 @@
 /* Internal to libtpo: not exported, calls stay direct. */
 #define TPO_SHM_INTERNAL __attribute__((visibility("hidden")))
 
-#define NSTRIPES       64u
-#define BLOCK_SIZE     256u          /* > TPO_CACHE_MAX_KEY: a key fits in one block */
-#define NIL            UINT32_MAX
+#define NSTRIPES 64u
+#define BLOCK_SIZE 256u /* > TPO_CACHE_MAX_KEY: a key fits in one block */
+#define NIL UINT32_MAX
 
 enum { E_FREE = 0, E_WRITING = 1, E_LIVE = 2 };
 
 typedef struct {
     uint64_t hash;
-    int64_t expiry;       /* apr_time_t */
-    uint32_t bnext;       /* hash chain, or the free-slot list */
-    uint32_t lprev, lnext;/* LRU list: lprev towards the newest end */
-    uint32_t first;       /* first block */
+    int64_t expiry;        /* apr_time_t */
+    uint32_t bnext;        /* hash chain, or the free-slot list */
+    uint32_t lprev, lnext; /* LRU list: lprev towards the newest end */
+    uint32_t first;        /* first block */
     uint32_t nblocks;
     uint32_t vlen;
     uint16_t klen;
     uint8_t state;
-    uint8_t ref;          /* read since it last passed the clock hand */
+    uint8_t ref; /* read since it last passed the clock hand */
 } shm_entry;
 
 typedef struct {
@@ -94,12 +94,11 @@ TPO_SHM_INTERNAL apr_status_t tpo_shm_alloc_enter(shm_cache *c);
 /* -------------------------------------------------------- tpo_cache_shm.c */
 
 /* SipHash-2-4 of in with the segment key k. */
-TPO_SHM_INTERNAL uint64_t tpo_shm_siphash(const uint64_t k[2], const unsigned char *in,
-                                          size_t len);
+TPO_SHM_INTERNAL uint64_t tpo_shm_siphash(const uint64_t k[2], const unsigned char *in, size_t len);
 /* Find key in its bucket (stripe lock held). Returns the entry index or NIL;
  * *linkp is the reference that points at it. */
-TPO_SHM_INTERNAL uint32_t tpo_shm_find(shm_cache *c, uint64_t hash, const char *key,
-                                       uint16_t klen, uint32_t **linkp);
+TPO_SHM_INTERNAL uint32_t tpo_shm_find(shm_cache *c, uint64_t hash, const char *key, uint16_t klen,
+                                       uint32_t **linkp);
 TPO_SHM_INTERNAL void tpo_shm_lru_unlink(shm_cache *c, uint32_t idx);
 /* The list runs from lru_head (newest) through lnext to lru_tail (oldest). */
 TPO_SHM_INTERNAL void tpo_shm_lru_push_head(shm_cache *c, uint32_t idx);

@@ -11,26 +11,59 @@
 /* Environment variables a claim must never set, whatever the IdP sends:
  * they steer the dynamic linker, shells, interpreters, or are CGI variables
  * an application trusts. Compared without regard to case. */
-static const char *const dangerous_env[] = {
-    "PATH", "HOME", "SHELL", "IFS", "ENV", "BASH_ENV", "CDPATH", "PS4", "TMPDIR", "TZ",
-    "LANG", "LANGUAGE", "LOCPATH", "NLSPATH", "GCONV_PATH", "HOSTALIASES", "RES_OPTIONS",
-    "LOCALDOMAIN", "PERL5LIB", "PERL5OPT", "PERLLIB", "PYTHONPATH", "PYTHONHOME",
-    "PYTHONSTARTUP", "RUBYLIB", "RUBYOPT", "NODE_OPTIONS", "NODE_PATH", "PHPRC",
-    "CLASSPATH", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "REMOTE_USER", "AUTH_TYPE",
-    "DOCUMENT_ROOT", "QUERY_STRING", "CONTENT_TYPE", "CONTENT_LENGTH", "GATEWAY_INTERFACE",
-    "HTTPS", NULL
-};
+static const char *const dangerous_env[] = {"PATH",
+                                            "HOME",
+                                            "SHELL",
+                                            "IFS",
+                                            "ENV",
+                                            "BASH_ENV",
+                                            "CDPATH",
+                                            "PS4",
+                                            "TMPDIR",
+                                            "TZ",
+                                            "LANG",
+                                            "LANGUAGE",
+                                            "LOCPATH",
+                                            "NLSPATH",
+                                            "GCONV_PATH",
+                                            "HOSTALIASES",
+                                            "RES_OPTIONS",
+                                            "LOCALDOMAIN",
+                                            "PERL5LIB",
+                                            "PERL5OPT",
+                                            "PERLLIB",
+                                            "PYTHONPATH",
+                                            "PYTHONHOME",
+                                            "PYTHONSTARTUP",
+                                            "RUBYLIB",
+                                            "RUBYOPT",
+                                            "NODE_OPTIONS",
+                                            "NODE_PATH",
+                                            "PHPRC",
+                                            "CLASSPATH",
+                                            "JAVA_TOOL_OPTIONS",
+                                            "_JAVA_OPTIONS",
+                                            "REMOTE_USER",
+                                            "AUTH_TYPE",
+                                            "DOCUMENT_ROOT",
+                                            "QUERY_STRING",
+                                            "CONTENT_TYPE",
+                                            "CONTENT_LENGTH",
+                                            "GATEWAY_INTERFACE",
+                                            "HTTPS",
+                                            NULL};
 static const char *const dangerous_env_prefixes[] = {
-    "LD_", "DYLD_", "BASH_FUNC_", "MALLOC_", "GLIBC_", "LC_", "HTTP_", "SERVER_",
-    "REQUEST_", "SCRIPT_", "REMOTE_", "REDIRECT_", "SSL_", "PATH_", "CONTEXT_", "GIT_", NULL
-};
+    "LD_",   "DYLD_",   "BASH_FUNC_", "MALLOC_", "GLIBC_",  "LC_",
+    "HTTP_", "SERVER_", "REQUEST_",   "SCRIPT_", "REMOTE_", "REDIRECT_",
+    "SSL_",  "PATH_",   "CONTEXT_",   "GIT_",    NULL};
 
 int tpo_claims_env_name_dangerous(const char *name)
 {
     int i;
 
     for (i = 0; dangerous_env[i]; i++) {
-        if (!strcasecmp(name, dangerous_env[i])) return 1;
+        if (!strcasecmp(name, dangerous_env[i]))
+            return 1;
     }
     for (i = 0; dangerous_env_prefixes[i]; i++) {
         if (!strncasecmp(name, dangerous_env_prefixes[i], strlen(dangerous_env_prefixes[i]))) {
@@ -46,8 +79,10 @@ const char *tpo_claims_env_prefix_problem(apr_pool_t *p, const char *prefix)
     apr_size_t n;
     int i;
 
-    if (!prefix || !*prefix) return "must not be empty";
-    if (isdigit((unsigned char)*prefix)) return "must not begin with a digit";
+    if (!prefix || !*prefix)
+        return "must not be empty";
+    if (isdigit((unsigned char)*prefix))
+        return "must not begin with a digit";
     for (c = prefix; *c; c++) {
         if (!isalnum((unsigned char)*c) && *c != '_') {
             return "may contain only A-Z, a-z, 0-9 and _";
@@ -76,7 +111,8 @@ const char *tpo_claims_header_prefix_problem(apr_pool_t *p, const char *prefix)
     const char *c;
 
     (void)p;
-    if (!prefix || !*prefix) return "must not be empty";
+    if (!prefix || !*prefix)
+        return "must not be empty";
     for (c = prefix; *c; c++) {
         if (!isalnum((unsigned char)*c) && *c != '-') {
             return "may contain only A-Z, a-z, 0-9 and -";
@@ -86,12 +122,11 @@ const char *tpo_claims_header_prefix_problem(apr_pool_t *p, const char *prefix)
 }
 
 static const char *const protocol_claims[] = {
-    "iss", "sub", "aud", "exp", "iat", "nbf", "nonce", "azp", "auth_time",
-    "at_hash", "c_hash", "acr", "amr", "sid", "jti", NULL
-};
+    "iss",       "sub",     "aud",    "exp", "iat", "nbf", "nonce", "azp",
+    "auth_time", "at_hash", "c_hash", "acr", "amr", "sid", "jti",   NULL};
 
 /* Claims that mean nothing to an application and are not exported. */
-static const char *const hidden_claims[] = { "nonce", "at_hash", "c_hash", NULL };
+static const char *const hidden_claims[] = {"nonce", "at_hash", "c_hash", NULL};
 
 static int in_list(const char *const *list, const char *s)
 {
@@ -165,8 +200,8 @@ static char *name_chars(apr_pool_t *p, const char *prefix, const char *path, cha
 {
     char *n = apr_pstrcat(p, prefix, path, NULL), *c;
     for (c = n + strlen(prefix); *c; c++) {
-        if (isalnum((unsigned char)*c) || (*c == '_' && allow_underscore)
-            || (*c == '-' && allow_dash)) {
+        if (isalnum((unsigned char)*c) || (*c == '_' && allow_underscore) ||
+            (*c == '-' && allow_dash)) {
             continue;
         }
         *c = repl;
@@ -196,7 +231,8 @@ typedef struct {
 static const char *lower(apr_pool_t *p, const char *s)
 {
     char *l = apr_pstrdup(p, s), *c;
-    for (c = l; *c; c++) *c = (char)tolower((unsigned char)*c);
+    for (c = l; *c; c++)
+        *c = (char)tolower((unsigned char)*c);
     return l;
 }
 
@@ -218,17 +254,18 @@ static void emit_claim(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_o
 {
     if (tpo_claims_env_name_dangerous(env_name)) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
-                TPO_APLOGNO(00068)
-                "claims: variable %s is not allowed; that claim "
-                "is not exported (check TPOAuthClaimPrefix)", env_name);
+                TPO_APLOGNO(00068) "claims: variable %s is not allowed; that claim "
+                                   "is not exported (check TPOAuthClaimPrefix)",
+                env_name);
         return;
     }
     if (is_taken(p, taken->env, env_name) || is_taken(p, taken->hdr, hdr_name)) {
-        tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
-                TPO_APLOGNO(00069)
-                "claims: variable %s / header %s is already "
-                "taken by an earlier claim; the later claim with that name is not exported",
-                env_name, hdr_name);
+        tpo_log(
+            TPO_LOG_MARK, TPO_LOG_WARN,
+            TPO_APLOGNO(
+                00069) "claims: variable %s / header %s is already "
+                       "taken by an earlier claim; the later claim with that name is not exported",
+            env_name, hdr_name);
         return;
     }
     take(p, taken->env, env_name);
@@ -244,7 +281,8 @@ static const char *join_array(apr_pool_t *p, json_t *arr, const char *delim)
     json_t *e;
     char *res = "";
 
-    json_array_foreach(arr, i, e) {
+    json_array_foreach(arr, i, e)
+    {
         const char *s = tpo_claims_scalar(p, e), *c;
         char *esc, *o;
         if (!s) {
@@ -281,17 +319,17 @@ static void render_value(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims
     else if (!s && json_is_object(v) && depth < 8) {
         const char *k;
         json_t *c;
-        json_object_foreach(v, k, c) {
+        json_object_foreach(v, k, c)
+        {
             render_value(p, cfg, out, taken, apr_pstrcat(p, path, cfg->separator, k, NULL), c,
                          depth + 1);
         }
         return;
     }
     if (s) {
-        emit_claim(p, cfg, out, taken, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
-                   name_chars(p, apr_pstrcat(p, cfg->header_prefix, "Claim-", NULL), path, '-',
-                              0, 1),
-                   s);
+        emit_claim(
+            p, cfg, out, taken, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
+            name_chars(p, apr_pstrcat(p, cfg->header_prefix, "Claim-", NULL), path, '-', 0, 1), s);
     }
 }
 
@@ -320,12 +358,12 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
     take(p, taken.hdr, apr_pstrcat(p, hp, "Scope", NULL));
     if (user) {
         /* REMOTE_USER itself is r->user; the header carries it for proxies */
-        push(out->headers, cfg->user_header ? cfg->user_header
-                                            : apr_pstrcat(p, hp, "User", NULL),
+        push(out->headers, cfg->user_header ? cfg->user_header : apr_pstrcat(p, hp, "User", NULL),
              tpo_claims_header_value(p, user));
     }
     if (claims) {
-        json_object_foreach(claims, k, v) {
+        json_object_foreach(claims, k, v)
+        {
             if (!in_list(hidden_claims, k)) {
                 render_value(p, cfg, out, &taken, k, v, 0);
             }
@@ -402,7 +440,8 @@ int tpo_claims_match(json_t *claims, const char *path, const char *value)
         return 0;
     }
     if (json_is_array(v)) {
-        json_array_foreach(v, i, e) {
+        json_array_foreach(v, i, e)
+        {
             if (scalar_eq(e, value)) {
                 return 1;
             }
@@ -425,7 +464,8 @@ int tpo_claims_merge(json_t *idt, json_t *userinfo)
     if (a && b && !json_equal(a, b)) {
         return 0;
     }
-    json_object_foreach(userinfo, k, v) {
+    json_object_foreach(userinfo, k, v)
+    {
         if (!in_list(protocol_claims, k)) {
             json_object_set(idt, k, v);
         }
@@ -439,9 +479,10 @@ void tpo_claims_filter(json_t *claims, const char *const *allow, const char *con
     json_t *v;
     void *tmp;
 
-    json_object_foreach_safe(claims, tmp, k, v) {
-        int keep = (!allow || !allow[0] || in_list(allow, k) || !strcmp(k, "sub"))
-                   && (!in_list(deny, k) || !strcmp(k, "sub"));
+    json_object_foreach_safe(claims, tmp, k, v)
+    {
+        int keep = (!allow || !allow[0] || in_list(allow, k) || !strcmp(k, "sub")) &&
+                   (!in_list(deny, k) || !strcmp(k, "sub"));
         if (!keep) {
             json_object_del(claims, k);
         }

@@ -31,11 +31,11 @@
 #include <jansson.h>
 
 typedef struct tpo_claims_render {
-    const char *claim_prefix;    /* "TPO_CLAIM_" */
-    const char *header_prefix;   /* "X-TPO-" */
-    const char *user_header;     /* NULL: <header_prefix>User */
-    const char *separator;       /* nested objects: "_" */
-    const char *delimiter;       /* arrays: "," */
+    const char *claim_prefix;  /* "TPO_CLAIM_" */
+    const char *header_prefix; /* "X-TPO-" */
+    const char *user_header;   /* NULL: <header_prefix>User */
+    const char *separator;     /* nested objects: "_" */
+    const char *delimiter;     /* arrays: "," */
 } tpo_claims_render;
 
 typedef struct tpo_claims_out {

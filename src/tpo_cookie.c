@@ -10,8 +10,7 @@ static int is_ows(char c)
     return c == ' ' || c == '\t';
 }
 
-int tpo_cookie_find(const char *header, const char *name,
-                    const char **val, apr_size_t *vlen)
+int tpo_cookie_find(const char *header, const char *name, const char **val, apr_size_t *vlen)
 {
     const char *s = header;
     apr_size_t nlen;
@@ -38,7 +37,7 @@ int tpo_cookie_find(const char *header, const char *name,
         s = pe;
         ne = memchr(ns, '=', (apr_size_t)(pe - ns));
         if (ne == NULL) {
-            continue;   /* no '=': not a name=value pair (RFC 6265 5.2) */
+            continue; /* no '=': not a name=value pair (RFC 6265 5.2) */
         }
         vs = ne + 1;
         while (ne > ns && is_ows(ne[-1])) {
@@ -124,7 +123,7 @@ static int attr_valid(const char *s)
 char *tpo_cookie_build(apr_pool_t *p, const char *name, const char *value,
                        const tpo_cookie_attrs *attrs)
 {
-    static const tpo_cookie_attrs defaults = { NULL, NULL, -1, 0, 0, NULL };
+    static const tpo_cookie_attrs defaults = {NULL, NULL, -1, 0, 0, NULL};
     const char *path, *max_age = "", *same_site = "";
 
     if (attrs == NULL) {
@@ -151,11 +150,7 @@ char *tpo_cookie_build(apr_pool_t *p, const char *name, const char *value,
     else if (attrs->max_age > 0) {
         max_age = apr_psprintf(p, "; Max-Age=%ld", attrs->max_age);
     }
-    return apr_pstrcat(p, name, "=", value,
-                       "; Path=", path,
-                       attrs->domain ? "; Domain=" : "", attrs->domain ? attrs->domain : "",
-                       max_age,
-                       attrs->secure ? "; Secure" : "",
-                       attrs->http_only ? "; HttpOnly" : "",
-                       same_site, NULL);
+    return apr_pstrcat(p, name, "=", value, "; Path=", path, attrs->domain ? "; Domain=" : "",
+                       attrs->domain ? attrs->domain : "", max_age, attrs->secure ? "; Secure" : "",
+                       attrs->http_only ? "; HttpOnly" : "", same_site, NULL);
 }

@@ -10,16 +10,15 @@
  * Pairs are separated by ';' with optional spaces; names compare exactly
  * (case-sensitive). If the name appears more than once the first is used.
  * Returns 1 and sets *val and *vlen (pointing into header) when found, else 0. */
-int tpo_cookie_find(const char *header, const char *name,
-                    const char **val, apr_size_t *vlen);
+int tpo_cookie_find(const char *header, const char *name, const char **val, apr_size_t *vlen);
 
 typedef struct tpo_cookie_attrs {
-    const char *path;       /* NULL -> "/" */
-    const char *domain;     /* NULL -> host-only */
-    long max_age;           /* < 0: session cookie; 0: delete (Max-Age=0 + past Expires) */
+    const char *path;   /* NULL -> "/" */
+    const char *domain; /* NULL -> host-only */
+    long max_age;       /* < 0: session cookie; 0: delete (Max-Age=0 + past Expires) */
     int secure;
     int http_only;
-    const char *same_site;  /* "Lax", "Strict", "None" or NULL */
+    const char *same_site; /* "Lax", "Strict", "None" or NULL */
 } tpo_cookie_attrs;
 
 /* "name=value; Path=/; HttpOnly; Secure; SameSite=Lax" */

@@ -16,70 +16,72 @@
 #define TPO_DEFAULTS_H
 
 /* ---- server config */
-#define TPO_DEF_CACHE                    "shm"
-#define TPO_DEF_CACHE_SIZE_M             32          /* TPOAuthCacheSize 32M */
-#define TPO_DEF_CACHE_SIZE_BYTES         ((long long)TPO_DEF_CACHE_SIZE_M * 1024 * 1024)
-#define TPO_DEF_CACHE_TIMEOUT_S          1           /* TPOAuthCacheTimeout */
-#define TPO_DEF_CACHE_TIMEOUT_MS         (TPO_DEF_CACHE_TIMEOUT_S * 1000)
-#define TPO_DEF_PENDING_LOGINS           10000       /* TPOAuthPendingLogins */
+#define TPO_DEF_CACHE "shm"
+#define TPO_DEF_CACHE_SIZE_M 32 /* TPOAuthCacheSize 32M */
+#define TPO_DEF_CACHE_SIZE_BYTES ((long long)TPO_DEF_CACHE_SIZE_M * 1024 * 1024)
+#define TPO_DEF_CACHE_TIMEOUT_S 1 /* TPOAuthCacheTimeout */
+#define TPO_DEF_CACHE_TIMEOUT_MS (TPO_DEF_CACHE_TIMEOUT_S * 1000)
+#define TPO_DEF_PENDING_LOGINS 10000 /* TPOAuthPendingLogins */
 
 /* ---- <TPOAuthProvider> */
-#define TPO_DEF_TOKEN_ENCODING           "form"
-#define TPO_DEF_SCOPE                    "openid"
-#define TPO_DEF_ID_TOKEN_ALGS            "RS256 RS384 RS512 PS256 PS384 PS512 " \
+#define TPO_DEF_TOKEN_ENCODING "form"
+#define TPO_DEF_SCOPE "openid"
+#define TPO_DEF_ID_TOKEN_ALGS                                                                      \
+    "RS256 RS384 RS512 PS256 PS384 PS512 "                                                         \
     "ES256 ES384 ES512 EdDSA"
-#define TPO_DEF_CLOCK_SKEW               60
-#define TPO_DEF_HTTP_CONNECT_S           3           /* TPOAuthHTTPTimeout 3 10 */
-#define TPO_DEF_HTTP_TIMEOUT_S           10
-#define TPO_DEF_HTTP_CONNECT_MS          (TPO_DEF_HTTP_CONNECT_S * 1000L)
-#define TPO_DEF_HTTP_TIMEOUT_MS          (TPO_DEF_HTTP_TIMEOUT_S * 1000L)
-#define TPO_DEF_HTTP_MAX_RESPONSE_M      1           /* TPOAuthHTTPMaxResponse 1M */
-#define TPO_DEF_HTTP_MAX_RESPONSE_BYTES  ((long long)TPO_DEF_HTTP_MAX_RESPONSE_M * 1024 * 1024)
-#define TPO_DEF_COOKIE_NAME_PREFIX       "tp_oauth_"  /* + the provider's name */
-#define TPO_DEF_COOKIE_PATH              "/"
-#define TPO_DEF_COOKIE_SAMESITE          "Lax"
-#define TPO_DEF_COOKIE_SECURE            "auto"
-#define TPO_DEF_SESSION_MAX_AGE          28800       /* 8 hours */
-#define TPO_DEF_LOGIN_TIMEOUT            300
-#define TPO_DEF_PENDING_PER_BROWSER      8
-#define TPO_DEF_REMOTE_USER_CLAIM        "sub"
-#define TPO_DEF_CLAIM_PREFIX             "TPO_CLAIM_"
-#define TPO_DEF_HEADER_PREFIX            "X-TPO-"
-#define TPO_DEF_CLAIM_SEPARATOR          "_"
-#define TPO_DEF_CLAIM_DELIMITER          ","
-#define TPO_DEF_USERINFO                 "on"
-#define TPO_DEF_INFO_ACCESS_TOKEN        "off"
-#define TPO_DEF_INACTIVITY_TIMEOUT       3600
-#define TPO_DEF_PROVIDER_LOGOUT          "on"
-#define TPO_DEF_REFRESH_BEFORE           60
-#define TPO_DEF_DEFAULT_TOKEN_LIFETIME   3600
-#define TPO_DEF_REFRESH_FAILURE          "502"
-#define TPO_DEF_REFRESH_RETRY_AFTER      30
+#define TPO_DEF_CLOCK_SKEW 60
+#define TPO_DEF_HTTP_CONNECT_S 3 /* TPOAuthHTTPTimeout 3 10 */
+#define TPO_DEF_HTTP_TIMEOUT_S 10
+#define TPO_DEF_HTTP_CONNECT_MS (TPO_DEF_HTTP_CONNECT_S * 1000L)
+#define TPO_DEF_HTTP_TIMEOUT_MS (TPO_DEF_HTTP_TIMEOUT_S * 1000L)
+#define TPO_DEF_HTTP_MAX_RESPONSE_M 1 /* TPOAuthHTTPMaxResponse 1M */
+#define TPO_DEF_HTTP_MAX_RESPONSE_BYTES ((long long)TPO_DEF_HTTP_MAX_RESPONSE_M * 1024 * 1024)
+#define TPO_DEF_COOKIE_NAME_PREFIX "tp_oauth_" /* + the provider's name */
+#define TPO_DEF_COOKIE_PATH "/"
+#define TPO_DEF_COOKIE_SAMESITE "Lax"
+#define TPO_DEF_COOKIE_SECURE "auto"
+#define TPO_DEF_SESSION_MAX_AGE 28800 /* 8 hours */
+#define TPO_DEF_LOGIN_TIMEOUT 300
+#define TPO_DEF_PENDING_PER_BROWSER 8
+#define TPO_DEF_REMOTE_USER_CLAIM "sub"
+#define TPO_DEF_CLAIM_PREFIX "TPO_CLAIM_"
+#define TPO_DEF_HEADER_PREFIX "X-TPO-"
+#define TPO_DEF_CLAIM_SEPARATOR "_"
+#define TPO_DEF_CLAIM_DELIMITER ","
+#define TPO_DEF_USERINFO "on"
+#define TPO_DEF_INFO_ACCESS_TOKEN "off"
+#define TPO_DEF_INACTIVITY_TIMEOUT 3600
+#define TPO_DEF_PROVIDER_LOGOUT "on"
+#define TPO_DEF_REFRESH_BEFORE 60
+#define TPO_DEF_DEFAULT_TOKEN_LIFETIME 3600
+#define TPO_DEF_REFRESH_FAILURE "502"
+#define TPO_DEF_REFRESH_RETRY_AFTER 30
 
 /* ---- directory (TPOAuthStripHeaders also server config) */
 /* Identity headers that backends commonly trust, never accepted from
  * clients (in addition to the module's own prefix and user header). */
-#define TPO_DEF_STRIP_HEADERS            "Remote-User X-Remote-User X-Forwarded-User " \
-    "X-Forwarded-Email X-Forwarded-Preferred-Username X-Auth-Request-User " \
+#define TPO_DEF_STRIP_HEADERS                                                                      \
+    "Remote-User X-Remote-User X-Forwarded-User "                                                  \
+    "X-Forwarded-Email X-Forwarded-Preferred-Username X-Auth-Request-User "                        \
     "X-Auth-Request-Email X-Auth-Request-Groups"
-#define TPO_DEF_EXPORT                   "env"
-#define TPO_DEF_UNAUTHENTICATED          "login"
-#define TPO_DEF_AUTHZ_FAILURE            "403"
+#define TPO_DEF_EXPORT "env"
+#define TPO_DEF_UNAUTHENTICATED "login"
+#define TPO_DEF_AUTHZ_FAILURE "403"
 
 /* ---- fixed values (no directive; README.md documents them) */
 /* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is
  * honoured up to this many seconds; a refresh starts early enough to take
  * the whole TPOAuthHTTPTimeout plus this margin before the token expires
  * (at most half the token's lifetime early). */
-#define TPO_REFRESH_RETRY_AFTER_MAX      600
-#define TPO_REFRESH_MARGIN_MS            250
+#define TPO_REFRESH_RETRY_AFTER_MAX 600
+#define TPO_REFRESH_MARGIN_MS 250
 /* Cache entries of sessions outlive the session's end by this much (s). */
-#define TPO_SESSION_GRACE_S              300
+#define TPO_SESSION_GRACE_S 300
 /* Preflight answers may be cached by the browser this long (seconds). */
-#define TPO_CORS_MAX_AGE                 600
+#define TPO_CORS_MAX_AGE 600
 
 /* ---- core limits (not directives) */
 /* The largest token response tpo_token parses. */
-#define TPO_TOKEN_BODY_MAX               (1024 * 1024)
+#define TPO_TOKEN_BODY_MAX (1024 * 1024)
 
 #endif

@@ -9,7 +9,7 @@
 #include <apr_date.h>
 #include <curl/curl.h>
 #include "tpo_http.h"
-#include "tpo_provider.h"   /* tpo_url_is_http */
+#include "tpo_provider.h" /* tpo_url_is_http */
 #include "tpo_log.h"
 #include "tpo_defaults.h"
 
@@ -40,13 +40,13 @@ void tpo_http_global_init(void)
 typedef struct http_ctx {
     CURL *curl;
     struct curl_slist *headers;
-    char *buf;           /* malloc'd response body, owned here */
+    char *buf; /* malloc'd response body, owned here */
     apr_size_t len;
     apr_size_t cap;
     apr_size_t max;
     int too_large;
     apr_pool_t *pool;
-    const char *retry_after;   /* of the last response (1xx answers reset it) */
+    const char *retry_after; /* of the last response (1xx answers reset it) */
 } http_ctx;
 
 static apr_status_t handle_cleanup(void *data)
@@ -83,7 +83,7 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     }
     if (n > c->max || c->len > c->max - n) {
         c->too_large = 1;
-        return 0;   /* CURLE_WRITE_ERROR */
+        return 0; /* CURLE_WRITE_ERROR */
     }
     if (c->len + n + 1 > c->cap) {
         apr_size_t ncap = c->cap ? c->cap : 4096;
@@ -143,7 +143,7 @@ long tpo_http_retry_after(const char *value, apr_time_t now)
     }
     for (c = value; *c >= '0' && *c <= '9'; c++) {
         if (c - value >= 9) {
-            return -1;   /* more than 30 years: not a sane value */
+            return -1; /* more than 30 years: not a sane value */
         }
         v = v * 10 + (*c - '0');
     }
@@ -151,7 +151,7 @@ long tpo_http_retry_after(const char *value, apr_time_t now)
         return v;
     }
     if (c != value) {
-        return -1;       /* "10s", "1.5": neither form */
+        return -1; /* "10s", "1.5": neither form */
     }
     t = apr_date_parse_http(value);
     if (t == APR_DATE_BAD) {
@@ -204,7 +204,7 @@ static tpo_http_result map_error(CURLcode rc, const http_ctx *c)
     case CURLE_SSL_ISSUER_ERROR:
     case CURLE_SSL_PINNEDPUBKEYNOTMATCH:
     case CURLE_SSL_INVALIDCERTSTATUS:
-#if LIBCURL_VERSION_NUM >= 0x074d00   /* 7.77.0 */
+#if LIBCURL_VERSION_NUM >= 0x074d00 /* 7.77.0 */
     case CURLE_SSL_CLIENTCERT:
 #endif
     case CURLE_USE_SSL_FAILED:
@@ -217,9 +217,9 @@ static tpo_http_result map_error(CURLcode rc, const http_ctx *c)
 }
 
 tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *url,
-                                 const apr_array_header_t *headers,
-                                 const char *body, apr_size_t body_len,
-                                 const tpo_http_opts *opts, tpo_http_response *resp)
+                                 const apr_array_header_t *headers, const char *body,
+                                 apr_size_t body_len, const tpo_http_opts *opts,
+                                 tpo_http_response *resp)
 {
     tpo_http_opts o;
     http_ctx *c;
@@ -314,13 +314,12 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
     errbuf[0] = '\0';
     curl_easy_setopt(c->curl, CURLOPT_URL, url);
     curl_easy_setopt(c->curl, CURLOPT_ERRORBUFFER, errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500   /* 7.85.0 */
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85.0 */
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
     curl_easy_setopt(c->curl, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS,
-                     (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    curl_easy_setopt(c->curl, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     curl_easy_setopt(c->curl, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
@@ -370,20 +369,19 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
     if (res == TPO_HTTP_OK) {
         resp->retry_after = c->retry_after;
         if (c->buf) {
-            resp->body = c->buf;    /* freed by body_cleanup with the pool */
+            resp->body = c->buf; /* freed by body_cleanup with the pool */
             resp->len = c->len;
         }
     }
     else {
         resp->error = apr_pstrdup(p, errbuf[0] ? errbuf : curl_easy_strerror(rc));
         if (res == TPO_HTTP_TOO_LARGE) {
-            resp->error = apr_psprintf(p, "response larger than %" APR_SIZE_T_FMT " bytes",
-                                       o.max_response);
+            resp->error =
+                apr_psprintf(p, "response larger than %" APR_SIZE_T_FMT " bytes", o.max_response);
         }
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                TPO_APLOGNO(00070)
-                "HTTP %s failed after %" APR_TIME_T_FMT " ms: %s",
-                method, apr_time_as_msec(resp->elapsed), resp->error);
+                TPO_APLOGNO(00070) "HTTP %s failed after %" APR_TIME_T_FMT " ms: %s", method,
+                apr_time_as_msec(resp->elapsed), resp->error);
     }
     apr_pool_cleanup_run(p, c, handle_cleanup);
     return res;

@@ -6,24 +6,37 @@
 #include <openssl/crypto.h>
 #include "tpo_idtoken.h"
 
-#define DETAIL_MAX_VALUE 80   /* claim values quoted in *detail, at most */
+#define DETAIL_MAX_VALUE 80 /* claim values quoted in *detail, at most */
 
 const char *tpo_idtoken_result_name(tpo_idtoken_result r)
 {
     switch (r) {
-    case TPO_IDT_OK:        return "ok";
-    case TPO_IDT_MALFORMED: return "malformed";
-    case TPO_IDT_ALG:       return "alg";
-    case TPO_IDT_NOKEY:     return "nokey";
-    case TPO_IDT_SIGNATURE: return "signature";
-    case TPO_IDT_ISS:       return "iss";
-    case TPO_IDT_AUD:       return "aud";
-    case TPO_IDT_AZP:       return "azp";
-    case TPO_IDT_EXP:       return "exp";
-    case TPO_IDT_IAT:       return "iat";
-    case TPO_IDT_NBF:       return "nbf";
-    case TPO_IDT_NONCE:     return "nonce";
-    case TPO_IDT_SUB:       return "sub";
+    case TPO_IDT_OK:
+        return "ok";
+    case TPO_IDT_MALFORMED:
+        return "malformed";
+    case TPO_IDT_ALG:
+        return "alg";
+    case TPO_IDT_NOKEY:
+        return "nokey";
+    case TPO_IDT_SIGNATURE:
+        return "signature";
+    case TPO_IDT_ISS:
+        return "iss";
+    case TPO_IDT_AUD:
+        return "aud";
+    case TPO_IDT_AZP:
+        return "azp";
+    case TPO_IDT_EXP:
+        return "exp";
+    case TPO_IDT_IAT:
+        return "iat";
+    case TPO_IDT_NBF:
+        return "nbf";
+    case TPO_IDT_NONCE:
+        return "nonce";
+    case TPO_IDT_SUB:
+        return "sub";
     }
     return "unknown";
 }
@@ -95,13 +108,14 @@ static int str_eq(const char *a, const char *b)
     return la == lb && CRYPTO_memcmp(a, b, la) == 0;
 }
 
-#define FAIL(code, ...) do { \
-        *detail = apr_psprintf(p, __VA_ARGS__); \
-        return (code); \
+#define FAIL(code, ...)                                                                            \
+    do {                                                                                           \
+        *detail = apr_psprintf(p, __VA_ARGS__);                                                    \
+        return (code);                                                                             \
     } while (0)
 
-static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c,
-                                       const tpo_idtoken_expect *e, const char **detail)
+static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtoken_expect *e,
+                                       const char **detail)
 {
     const char *iss, *azp, *nonce, *sub;
     json_t *aud;
@@ -131,18 +145,19 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c,
     }
     if (json_is_string(aud)) {
         naud = 1;
-        found = strcmp(json_string_value(aud), e->client_id) == 0
-                && strlen(json_string_value(aud)) == json_string_length(aud);
+        found = strcmp(json_string_value(aud), e->client_id) == 0 &&
+                strlen(json_string_value(aud)) == json_string_length(aud);
     }
     else if (json_is_array(aud)) {
         size_t i;
         json_t *v;
-        json_array_foreach(aud, i, v) {
+        json_array_foreach(aud, i, v)
+        {
             if (!json_is_string(v)) {
                 FAIL(TPO_IDT_AUD, "aud holds a value that is not a string");
             }
-            if (strcmp(json_string_value(v), e->client_id) == 0
-                && strlen(json_string_value(v)) == json_string_length(v)) {
+            if (strcmp(json_string_value(v), e->client_id) == 0 &&
+                strlen(json_string_value(v)) == json_string_length(v)) {
                 found = 1;
             }
         }
@@ -164,8 +179,7 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c,
         FAIL(TPO_IDT_AZP, "azp is missing although aud has %lu values", (unsigned long)naud);
     }
     if (rc > 0 && strcmp(azp, e->client_id) != 0) {
-        FAIL(TPO_IDT_AZP, "azp %s is not the client_id %s", quote(p, azp),
-             quote(p, e->client_id));
+        FAIL(TPO_IDT_AZP, "azp %s is not the client_id %s", quote(p, azp), quote(p, e->client_id));
     }
 
     /* exp: required, now <= exp + skew */
@@ -194,8 +208,10 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c,
              iat - now, skew);
     }
     if (e->max_age_sec > 0 && now - iat > (double)e->max_age_sec + skew) {
-        FAIL(TPO_IDT_IAT, "the token was issued %.0f seconds ago, more than the maximum "
-             "age of %d s", now - iat, e->max_age_sec);
+        FAIL(TPO_IDT_IAT,
+             "the token was issued %.0f seconds ago, more than the maximum "
+             "age of %d s",
+             now - iat, e->max_age_sec);
     }
 
     /* nbf: optional */
@@ -204,8 +220,10 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c,
         FAIL(TPO_IDT_NBF, "nbf is not a number");
     }
     if (rc > 0 && nbf - skew > now) {
-        FAIL(TPO_IDT_NBF, "the token is not valid before %.0f seconds from now "
-             "(allowed clock skew %.0f s)", nbf - now, skew);
+        FAIL(TPO_IDT_NBF,
+             "the token is not valid before %.0f seconds from now "
+             "(allowed clock skew %.0f s)",
+             nbf - now, skew);
     }
 
     /* nonce: must be ours when we sent one */
@@ -236,10 +254,9 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c,
     return TPO_IDT_OK;
 }
 
-tpo_idtoken_result tpo_idtoken_validate(apr_pool_t *p, const char *id_token,
-                                        const tpo_jwks *jwks,
-                                        const tpo_idtoken_expect *expect,
-                                        json_t **claims, const char **detail)
+tpo_idtoken_result tpo_idtoken_validate(apr_pool_t *p, const char *id_token, const tpo_jwks *jwks,
+                                        const tpo_idtoken_expect *expect, json_t **claims,
+                                        const char **detail)
 {
     tpo_jws *jws = NULL;
     const char *err = NULL;
@@ -279,8 +296,8 @@ tpo_idtoken_result tpo_idtoken_validate(apr_pool_t *p, const char *id_token,
     rv = tpo_jws_verify(p, jws, jwks, expect->hs_key, expect->allowed_algs, &err);
     if (rv == APR_ENOENT) {
         if (jws->kid) {
-            FAIL(TPO_IDT_NOKEY, "no key for kid %s and alg %s: %s", quote(p, jws->kid),
-                 jws->alg, err);
+            FAIL(TPO_IDT_NOKEY, "no key for kid %s and alg %s: %s", quote(p, jws->kid), jws->alg,
+                 err);
         }
         FAIL(TPO_IDT_NOKEY, "no key for alg %s: %s", jws->alg, err);
     }

@@ -20,52 +20,51 @@
  * TPOAuthHTTPMaxResponse (1 MiB by default); this bound only protects the
  * parser from unbounded input (a user in hundreds of groups has an ID token of
  * several hundred KB). */
-#define TPO_JOSE_MAX_COMPACT  (4 * 1024 * 1024)
-#define TPO_JOSE_MAX_JWKS     (256 * 1024)  /* largest JWK Set accepted */
+#define TPO_JOSE_MAX_COMPACT (4 * 1024 * 1024)
+#define TPO_JOSE_MAX_JWKS (256 * 1024) /* largest JWK Set accepted */
 
 typedef struct tpo_jwk {
-    const char *kid;     /* may be NULL */
-    const char *kty;     /* "RSA", "EC", "OKP", "oct" */
-    const char *alg;     /* may be NULL */
-    const char *use;     /* may be NULL; keys with use other than "sig" are skipped */
-    const char *crv;     /* EC/OKP curve, else NULL */
-    EVP_PKEY *pkey;      /* public key (RSA/EC/OKP); freed by a pool cleanup */
+    const char *kid;             /* may be NULL */
+    const char *kty;             /* "RSA", "EC", "OKP", "oct" */
+    const char *alg;             /* may be NULL */
+    const char *use;             /* may be NULL; keys with use other than "sig" are skipped */
+    const char *crv;             /* EC/OKP curve, else NULL */
+    EVP_PKEY *pkey;              /* public key (RSA/EC/OKP); freed by a pool cleanup */
     const unsigned char *secret; /* kty "oct" only */
     apr_size_t secret_len;
 } tpo_jwk;
 
 typedef struct tpo_jwks {
-    apr_array_header_t *keys;   /* of tpo_jwk* */
+    apr_array_header_t *keys; /* of tpo_jwk* */
 } tpo_jwks;
 
 /* Parse a JWK Set. Keys of unknown kty/crv, with use != "sig", or that fail
  * to load are skipped (not an error); a set with no usable key is an error.
  * EVP_PKEYs are freed when p is destroyed. On failure returns APR_EINVAL and
  * sets *err to a short reason (no key material in it). */
-apr_status_t tpo_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                            tpo_jwks **out, const char **err);
+apr_status_t tpo_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len, tpo_jwks **out,
+                            const char **err);
 
 /* A symmetric key (for HS256/384/512 with a client secret). */
 tpo_jwk *tpo_jwk_from_secret(apr_pool_t *p, const char *secret, apr_size_t len);
 
 typedef struct tpo_jws {
-    const char *alg;            /* from the protected header (required) */
-    const char *kid;            /* may be NULL */
-    const char *typ;            /* may be NULL */
-    json_t *header;             /* parsed header; decref'd by a pool cleanup */
-    const char *payload;        /* decoded payload, NUL-terminated */
+    const char *alg;     /* from the protected header (required) */
+    const char *kid;     /* may be NULL */
+    const char *typ;     /* may be NULL */
+    json_t *header;      /* parsed header; decref'd by a pool cleanup */
+    const char *payload; /* decoded payload, NUL-terminated */
     apr_size_t payload_len;
-    const char *signing_input;  /* "b64(header).b64(payload)" */
+    const char *signing_input; /* "b64(header).b64(payload)" */
     apr_size_t signing_input_len;
-    const unsigned char *sig;   /* decoded signature */
+    const unsigned char *sig; /* decoded signature */
     apr_size_t sig_len;
 } tpo_jws;
 
 /* Split and decode a compact JWS (three parts). Rejects JWE (five parts),
  * a missing or non-string alg, a header with "crit", oversized input and bad
  * base64url. */
-apr_status_t tpo_jws_parse(apr_pool_t *p, const char *compact, tpo_jws **out,
-                           const char **err);
+apr_status_t tpo_jws_parse(apr_pool_t *p, const char *compact, tpo_jws **out, const char **err);
 
 /* 1 when alg is one this module implements (RS*, PS*, ES*, EdDSA, HS*);
  * "none" is not. For checking configured allow-lists and for telling an
@@ -97,9 +96,8 @@ json_t *tpo_jws_payload_json(apr_pool_t *p, const tpo_jws *jws, const char **err
  * ES256/384/512, EdDSA, HS256/384/512) with a private EVP_PKEY (or secret for
  * HS*). The header is {"alg":..,"kid":..} (kid only when not NULL). Returns
  * the compact JWS or NULL with *err. */
-char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid,
-                   const char *payload_json, EVP_PKEY *priv,
-                   const unsigned char *secret, apr_size_t secret_len,
+char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid, const char *payload_json,
+                   EVP_PKEY *priv, const unsigned char *secret, apr_size_t secret_len,
                    const char **err);
 
 #endif

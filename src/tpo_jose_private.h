@@ -13,23 +13,17 @@
 /* Internal to libtpo: not exported, calls stay direct. */
 #define TPO_JOSE_INTERNAL __attribute__((visibility("hidden")))
 
-#define JWKS_MAX_KEYS      128    /* entries looked at in a JWK Set */
+#define JWKS_MAX_KEYS 128 /* entries looked at in a JWK Set */
 
-typedef enum {
-    FAM_RSA_PKCS1,
-    FAM_RSA_PSS,
-    FAM_EC,
-    FAM_EDDSA,
-    FAM_HMAC
-} alg_family;
+typedef enum { FAM_RSA_PKCS1, FAM_RSA_PSS, FAM_EC, FAM_EDDSA, FAM_HMAC } alg_family;
 
 typedef struct {
     const char *name;
     alg_family fam;
-    const char *md;        /* digest name (NULL for EdDSA) */
-    const char *crv;       /* EC: JWK curve name */
-    apr_size_t coord;      /* EC: bytes per coordinate / per R and S */
-    apr_size_t hlen;       /* HMAC: output length */
+    const char *md;   /* digest name (NULL for EdDSA) */
+    const char *crv;  /* EC: JWK curve name */
+    apr_size_t coord; /* EC: bytes per coordinate / per R and S */
+    apr_size_t hlen;  /* HMAC: output length */
 } alg_info;
 
 /* The JWS algorithm named alg (tpo_jws.c); NULL when not implemented. */
@@ -37,7 +31,7 @@ TPO_JOSE_INTERNAL const alg_info *tpo_jose_alg_lookup(const char *alg);
 
 typedef struct {
     const char *jwk_crv;
-    const char *group;     /* OpenSSL group name */
+    const char *group; /* OpenSSL group name */
     apr_size_t coord;
 } ec_curve;
 

@@ -17,16 +17,16 @@
 #include "tpo_jose.h"
 #include "tpo_jose_private.h"
 
-#define RSA_MIN_BITS       2048   /* RFC 7518 3.3 */
-#define RSA_MAX_BITS       8192   /* verification cost bound */
-#define RSA_MAX_E_BYTES    8
+#define RSA_MIN_BITS 2048 /* RFC 7518 3.3 */
+#define RSA_MAX_BITS 8192 /* verification cost bound */
+#define RSA_MAX_E_BYTES 8
 
 /* ---------------------------------------------------------------- curves */
 
 static const ec_curve ec_curves[] = {
-    { "P-256", "prime256v1", 32 },
-    { "P-384", "secp384r1", 48 },
-    { "P-521", "secp521r1", 66 },
+    {"P-256", "prime256v1", 32},
+    {"P-384", "secp384r1", 48},
+    {"P-521", "secp521r1", 66},
 };
 
 const ec_curve *tpo_jose_curve_lookup(const char *crv)
@@ -101,8 +101,7 @@ int tpo_jose_json_opt_string(json_t *obj, const char *name, const char **out)
 
 /* Decode a required base64url member; NULL when absent, not a string, bad
  * base64url or empty. */
-static unsigned char *json_b64_member(apr_pool_t *p, json_t *obj, const char *name,
-                                      apr_size_t *len)
+static unsigned char *json_b64_member(apr_pool_t *p, json_t *obj, const char *name, apr_size_t *len)
 {
     json_t *v = json_object_get(obj, name);
     unsigned char *out;
@@ -130,8 +129,8 @@ static EVP_PKEY *pkey_from_params(const char *type, OSSL_PARAM_BLD *bld)
         goto out;
     }
     ctx = EVP_PKEY_CTX_new_from_name(NULL, type, NULL);
-    if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1
-        || EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
+    if (!ctx || EVP_PKEY_fromdata_init(ctx) != 1 ||
+        EVP_PKEY_fromdata(ctx, &pkey, EVP_PKEY_PUBLIC_KEY, params) != 1) {
         EVP_PKEY_free(pkey);
         pkey = NULL;
     }
@@ -166,8 +165,8 @@ static EVP_PKEY *load_rsa(apr_pool_t *tmp, json_t *jk)
         goto out;
     }
     bld = OSSL_PARAM_BLD_new();
-    if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n)
-        || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e)) {
+    if (!bld || !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn_n) ||
+        !OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, bn_e)) {
         goto out;
     }
     pkey = pkey_from_params("RSA", bld);
@@ -198,10 +197,8 @@ static EVP_PKEY *load_ec(apr_pool_t *tmp, json_t *jk, const ec_curve *cv)
     memcpy(pt + 1 + cv->coord, y, cv->coord);
 
     bld = OSSL_PARAM_BLD_new();
-    if (!bld
-        || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, cv->group, 0)
-        || !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt,
-                                             1 + 2 * cv->coord)) {
+    if (!bld || !OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, cv->group, 0) ||
+        !OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pt, 1 + 2 * cv->coord)) {
         goto out;
     }
     pkey = pkey_from_params("EC", bld);
@@ -243,7 +240,8 @@ static int key_ops_allow_verify(json_t *jk)
     if (!json_is_array(ops)) {
         return 0;
     }
-    json_array_foreach(ops, i, v) {
+    json_array_foreach(ops, i, v)
+    {
         if (json_is_string(v) && strcmp(json_string_value(v), "verify") == 0) {
             return 1;
         }
@@ -258,12 +256,9 @@ static tpo_jwk *jwk_from_json(apr_pool_t *p, apr_pool_t *tmp, json_t *jk)
     tpo_jwk *k;
     EVP_PKEY *pkey = NULL;
 
-    if (!json_is_object(jk)
-        || !tpo_jose_json_opt_string(jk, "kty", &kty) || !kty
-        || !tpo_jose_json_opt_string(jk, "kid", &kid)
-        || !tpo_jose_json_opt_string(jk, "alg", &alg)
-        || !tpo_jose_json_opt_string(jk, "use", &use)
-        || !tpo_jose_json_opt_string(jk, "crv", &crv)) {
+    if (!json_is_object(jk) || !tpo_jose_json_opt_string(jk, "kty", &kty) || !kty ||
+        !tpo_jose_json_opt_string(jk, "kid", &kid) || !tpo_jose_json_opt_string(jk, "alg", &alg) ||
+        !tpo_jose_json_opt_string(jk, "use", &use) || !tpo_jose_json_opt_string(jk, "crv", &crv)) {
         return NULL;
     }
     if ((use && strcmp(use, "sig") != 0) || !key_ops_allow_verify(jk)) {
@@ -333,8 +328,8 @@ static tpo_jwk *jwk_from_json(apr_pool_t *p, apr_pool_t *tmp, json_t *jk)
     return k;
 }
 
-apr_status_t tpo_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                            tpo_jwks **out, const char **err)
+apr_status_t tpo_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len, tpo_jwks **out,
+                            const char **err)
 {
     apr_pool_t *tmp;
     json_t *root, *keys, *jk;
@@ -371,7 +366,8 @@ apr_status_t tpo_jwks_parse(apr_pool_t *p, const char *json, apr_size_t len,
 
     set = apr_pcalloc(p, sizeof(*set));
     set->keys = apr_array_make(p, 4, sizeof(tpo_jwk *));
-    json_array_foreach(keys, i, jk) {
+    json_array_foreach(keys, i, jk)
+    {
         tpo_jwk *k;
         if (i >= JWKS_MAX_KEYS) {
             break;

@@ -16,24 +16,18 @@
 #include "tpo_jose.h"
 #include "tpo_jose_private.h"
 
-#define JWS_MAX_HEADER     8192   /* decoded protected header */
+#define JWS_MAX_HEADER 8192 /* decoded protected header */
 
 /* ------------------------------------------------------------------ algs */
 
 static const alg_info alg_table[] = {
-    { "RS256", FAM_RSA_PKCS1, "SHA256", NULL, 0, 0 },
-    { "RS384", FAM_RSA_PKCS1, "SHA384", NULL, 0, 0 },
-    { "RS512", FAM_RSA_PKCS1, "SHA512", NULL, 0, 0 },
-    { "PS256", FAM_RSA_PSS,   "SHA256", NULL, 0, 0 },
-    { "PS384", FAM_RSA_PSS,   "SHA384", NULL, 0, 0 },
-    { "PS512", FAM_RSA_PSS,   "SHA512", NULL, 0, 0 },
-    { "ES256", FAM_EC,        "SHA256", "P-256", 32, 0 },
-    { "ES384", FAM_EC,        "SHA384", "P-384", 48, 0 },
-    { "ES512", FAM_EC,        "SHA512", "P-521", 66, 0 },
-    { "EdDSA", FAM_EDDSA,     NULL,     "Ed25519", 0, 0 },
-    { "HS256", FAM_HMAC,      "SHA256", NULL, 0, 32 },
-    { "HS384", FAM_HMAC,      "SHA384", NULL, 0, 48 },
-    { "HS512", FAM_HMAC,      "SHA512", NULL, 0, 64 },
+    {"RS256", FAM_RSA_PKCS1, "SHA256", NULL, 0, 0}, {"RS384", FAM_RSA_PKCS1, "SHA384", NULL, 0, 0},
+    {"RS512", FAM_RSA_PKCS1, "SHA512", NULL, 0, 0}, {"PS256", FAM_RSA_PSS, "SHA256", NULL, 0, 0},
+    {"PS384", FAM_RSA_PSS, "SHA384", NULL, 0, 0},   {"PS512", FAM_RSA_PSS, "SHA512", NULL, 0, 0},
+    {"ES256", FAM_EC, "SHA256", "P-256", 32, 0},    {"ES384", FAM_EC, "SHA384", "P-384", 48, 0},
+    {"ES512", FAM_EC, "SHA512", "P-521", 66, 0},    {"EdDSA", FAM_EDDSA, NULL, "Ed25519", 0, 0},
+    {"HS256", FAM_HMAC, "SHA256", NULL, 0, 32},     {"HS384", FAM_HMAC, "SHA384", NULL, 0, 48},
+    {"HS512", FAM_HMAC, "SHA512", NULL, 0, 64},
 };
 
 const alg_info *tpo_jose_alg_lookup(const char *alg)
@@ -58,8 +52,7 @@ int tpo_jws_alg_supported(const char *alg)
 
 /* ------------------------------------------------------------- JWS parse */
 
-apr_status_t tpo_jws_parse(apr_pool_t *p, const char *compact, tpo_jws **out,
-                           const char **err)
+apr_status_t tpo_jws_parse(apr_pool_t *p, const char *compact, tpo_jws **out, const char **err)
 {
     const char *d1, *d2, *end, *s;
     apr_size_t len, hlen, plen;
@@ -202,8 +195,8 @@ static int hmac_compute(const alg_info *ai, const unsigned char *key, apr_size_t
     if (!key || keylen == 0) {
         return 0;
     }
-    if (!EVP_Q_mac(NULL, "HMAC", NULL, ai->md, NULL, key, keylen, data, datalen,
-                   out, EVP_MAX_MD_SIZE, &outlen)) {
+    if (!EVP_Q_mac(NULL, "HMAC", NULL, ai->md, NULL, key, keylen, data, datalen, out,
+                   EVP_MAX_MD_SIZE, &outlen)) {
         return 0;
     }
     return outlen == ai->hlen;
@@ -226,9 +219,9 @@ static int digest_init(EVP_MD_CTX *mctx, const alg_info *ai, EVP_PKEY *pkey, int
     }
     if (ai->fam == FAM_RSA_PSS) {
         /* RFC 7518 3.5: MGF1 with the same hash, salt as long as the hash */
-        return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0
-               && EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0
-               && EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, ai->md, NULL) > 0;
+        return EVP_PKEY_CTX_set_rsa_padding(pctx, RSA_PKCS1_PSS_PADDING) > 0 &&
+               EVP_PKEY_CTX_set_rsa_pss_saltlen(pctx, RSA_PSS_SALTLEN_DIGEST) > 0 &&
+               EVP_PKEY_CTX_set_rsa_mgf1_md_name(pctx, ai->md, NULL) > 0;
     }
     return 1;
 }
@@ -273,8 +266,8 @@ static unsigned char *ec_der_to_raw(apr_pool_t *p, const unsigned char *der, apr
     }
     ECDSA_SIG_get0(es, &r, &s);
     raw = apr_palloc(p, 2 * coord);
-    if (BN_bn2binpad(r, raw, (int)coord) != (int)coord
-        || BN_bn2binpad(s, raw + coord, (int)coord) != (int)coord) {
+    if (BN_bn2binpad(r, raw, (int)coord) != (int)coord ||
+        BN_bn2binpad(s, raw + coord, (int)coord) != (int)coord) {
         raw = NULL;
     }
     ECDSA_SIG_free(es);
@@ -295,11 +288,11 @@ static int jwk_fits(const tpo_jwk *k, const alg_info *ai)
     case FAM_RSA_PSS:
         return strcmp(k->kty, "RSA") == 0 && k->pkey && EVP_PKEY_is_a(k->pkey, "RSA");
     case FAM_EC:
-        return strcmp(k->kty, "EC") == 0 && k->crv && strcmp(k->crv, ai->crv) == 0
-               && k->pkey && EVP_PKEY_is_a(k->pkey, "EC");
+        return strcmp(k->kty, "EC") == 0 && k->crv && strcmp(k->crv, ai->crv) == 0 && k->pkey &&
+               EVP_PKEY_is_a(k->pkey, "EC");
     case FAM_EDDSA:
-        return strcmp(k->kty, "OKP") == 0 && k->crv && strcmp(k->crv, "Ed25519") == 0
-               && k->pkey && EVP_PKEY_is_a(k->pkey, "ED25519");
+        return strcmp(k->kty, "OKP") == 0 && k->crv && strcmp(k->crv, "Ed25519") == 0 && k->pkey &&
+               EVP_PKEY_is_a(k->pkey, "ED25519");
     case FAM_HMAC:
         /* never a public key: that is the alg confusion attack */
         return strcmp(k->kty, "oct") == 0 && !k->pkey && k->secret && k->secret_len > 0;
@@ -320,9 +313,9 @@ static int verify_with(apr_pool_t *p, const tpo_jws *jws, const alg_info *ai, co
         if (siglen != ai->hlen) {
             return 0;
         }
-        ok = hmac_compute(ai, k->secret, k->secret_len, jws->signing_input,
-                          jws->signing_input_len, mac)
-             && CRYPTO_memcmp(mac, sig, ai->hlen) == 0;
+        ok = hmac_compute(ai, k->secret, k->secret_len, jws->signing_input, jws->signing_input_len,
+                          mac) &&
+             CRYPTO_memcmp(mac, sig, ai->hlen) == 0;
         OPENSSL_cleanse(mac, sizeof(mac));
         return ok;
     }
@@ -341,7 +334,7 @@ static int verify_with(apr_pool_t *p, const tpo_jws *jws, const alg_info *ai, co
         }
     }
     else if (siglen != (apr_size_t)EVP_PKEY_get_size(k->pkey)) {
-        return 0;   /* RSA: exactly the modulus length */
+        return 0; /* RSA: exactly the modulus length */
     }
 
     mctx = EVP_MD_CTX_new();
@@ -438,9 +431,8 @@ apr_status_t tpo_jws_verify(apr_pool_t *p, const tpo_jws *jws, const tpo_jwks *j
 
 /* -------------------------------------------------------------- signing */
 
-char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid,
-                   const char *payload_json, EVP_PKEY *priv,
-                   const unsigned char *secret, apr_size_t secret_len,
+char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid, const char *payload_json,
+                   EVP_PKEY *priv, const unsigned char *secret, apr_size_t secret_len,
                    const char **err)
 {
     const alg_info *ai = tpo_jose_alg_lookup(alg);
@@ -498,15 +490,15 @@ char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid,
         }
         if (ai->fam == FAM_EC) {
             char group[64];
-            if (EVP_PKEY_get_group_name(priv, group, sizeof(group), NULL) != 1
-                || strcmp(group, tpo_jose_curve_lookup(ai->crv)->group) != 0) {
+            if (EVP_PKEY_get_group_name(priv, group, sizeof(group), NULL) != 1 ||
+                strcmp(group, tpo_jose_curve_lookup(ai->crv)->group) != 0) {
                 *err = "private key curve does not fit the alg";
                 return NULL;
             }
         }
         mctx = EVP_MD_CTX_new();
-        if (mctx && digest_init(mctx, ai, priv, 1)
-            && EVP_DigestSign(mctx, NULL, &slen, (unsigned char *)input, strlen(input)) == 1) {
+        if (mctx && digest_init(mctx, ai, priv, 1) &&
+            EVP_DigestSign(mctx, NULL, &slen, (unsigned char *)input, strlen(input)) == 1) {
             sig = apr_palloc(p, slen);
             ok = EVP_DigestSign(mctx, sig, &slen, (unsigned char *)input, strlen(input)) == 1;
         }

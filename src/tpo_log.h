@@ -13,11 +13,11 @@
 #define TPO_LOG_H
 
 /* syslog-style levels, same numbers as APLOG_* */
-#define TPO_LOG_ERR    3
-#define TPO_LOG_WARN   4
+#define TPO_LOG_ERR 3
+#define TPO_LOG_WARN 4
 #define TPO_LOG_NOTICE 5
-#define TPO_LOG_INFO   6
-#define TPO_LOG_DEBUG  7
+#define TPO_LOG_INFO 6
+#define TPO_LOG_DEBUG 7
 
 typedef void tpo_log_fn(const char *file, int line, int level, const char *msg);
 /* The level in effect now (the glue answers for the current request or
@@ -27,7 +27,7 @@ typedef int tpo_log_level_fn(void);
 /* max_level applies while no level function is installed. */
 void tpo_log_set(tpo_log_fn *fn, int max_level);
 void tpo_log_set_level_fn(tpo_log_level_fn *fn);
-int  tpo_log_enabled(int level);
+int tpo_log_enabled(int level);
 void tpo_log(const char *file, int line, int level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

@@ -71,9 +71,8 @@ static int accept_lists_html(const char *accept)
     return 0;
 }
 
-int tpo_is_navigation(const char *method, const char *x_requested_with,
-                      const char *sec_fetch_mode, const char *sec_fetch_dest,
-                      const char *accept)
+int tpo_is_navigation(const char *method, const char *x_requested_with, const char *sec_fetch_mode,
+                      const char *sec_fetch_dest, const char *accept)
 {
     if (method == NULL || strcmp(method, "GET") != 0) {
         return 0;

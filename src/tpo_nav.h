@@ -9,8 +9,7 @@
  * absent or "navigate"; Sec-Fetch-Dest absent, "document" or "iframe"; Accept
  * present and lists text/html (or application/xhtml+xml). Any argument may be
  * NULL (header absent). Returns 1 for a navigation. */
-int tpo_is_navigation(const char *method, const char *x_requested_with,
-                      const char *sec_fetch_mode, const char *sec_fetch_dest,
-                      const char *accept);
+int tpo_is_navigation(const char *method, const char *x_requested_with, const char *sec_fetch_mode,
+                      const char *sec_fetch_dest, const char *accept);
 
 #endif

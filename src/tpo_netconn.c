@@ -26,39 +26,39 @@
 #include "tpo_netconn.h"
 #include "tpo_log.h"
 
-#define NC_MAX_SERVERS  16
-#define NC_RBUF         4096
-#define NC_MAX_LINE     1024
-#define NC_MAX_IDLE     64                    /* idle connections kept per server */
-#define NC_IDLE_TTL     apr_time_from_sec(30)
-#define NC_BACKOFF      apr_time_from_msec(500)
+#define NC_MAX_SERVERS 16
+#define NC_RBUF 4096
+#define NC_MAX_LINE 1024
+#define NC_MAX_IDLE 64 /* idle connections kept per server */
+#define NC_IDLE_TTL apr_time_from_sec(30)
+#define NC_BACKOFF apr_time_from_msec(500)
 
 struct tpo_netconn {
     tpo_netconn *next;
     tpo_netpool *pool;
-    apr_pool_t *p;          /* unmanaged: owns the socket */
+    apr_pool_t *p; /* unmanaged: owns the socket */
     apr_socket_t *sock;
     unsigned srv;
-    apr_uint32_t gen;       /* server generation when connected */
+    apr_uint32_t gen; /* server generation when connected */
     apr_time_t idle_since;
-    apr_time_t deadline;    /* of the current operation */
-    int reused;             /* taken from the idle list for this operation */
-    int broken;             /* must be closed, never reused */
-    int retired;            /* answered, but not to be reused */
-    apr_size_t rx;          /* bytes received during this operation */
+    apr_time_t deadline; /* of the current operation */
+    int reused;          /* taken from the idle list for this operation */
+    int broken;          /* must be closed, never reused */
+    int retired;         /* answered, but not to be reused */
+    apr_size_t rx;       /* bytes received during this operation */
     apr_size_t rpos, rlen;
     char rbuf[NC_RBUF];
 };
 
 typedef struct {
     const char *host;
-    const char *name;       /* "host:port" for log lines */
+    const char *name; /* "host:port" for log lines */
     apr_port_t port;
     apr_uint32_t gen;
     int down;
-    apr_time_t retry_at;    /* while down: when the next probe may go */
+    apr_time_t retry_at; /* while down: when the next probe may go */
     apr_status_t last_err;
-    apr_time_t logged;      /* for tpo_netconn_log_due() */
+    apr_time_t logged; /* for tpo_netconn_log_due() */
     tpo_netconn *idle;
     unsigned nidle;
 } nc_server;
@@ -68,7 +68,7 @@ struct tpo_netpool {
     apr_thread_mutex_t *mu; /* guards every nc_server and pid */
     nc_server *srv;
     unsigned nsrv;
-    pid_t pid;              /* idle connections belong to this process */
+    pid_t pid; /* idle connections belong to this process */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -76,8 +76,8 @@ struct tpo_netpool {
 /* Never let a failure read as an answer (see tpo_netpool_run). */
 static apr_status_t failure(apr_status_t rv)
 {
-    if (rv == APR_SUCCESS || rv == APR_NOTFOUND || rv == APR_EEXIST
-        || rv == APR_ENOSPC || rv == APR_EINVAL) {
+    if (rv == APR_SUCCESS || rv == APR_NOTFOUND || rv == APR_EEXIST || rv == APR_ENOSPC ||
+        rv == APR_EINVAL) {
         return APR_EGENERAL;
     }
     return rv;
@@ -85,21 +85,23 @@ static apr_status_t failure(apr_status_t rv)
 
 static int conn_lost(apr_status_t rv)
 {
-    return rv == APR_EOF || APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_EPIPE(rv)
-        || APR_STATUS_IS_ECONNABORTED(rv);
+    return rv == APR_EOF || APR_STATUS_IS_ECONNRESET(rv) || APR_STATUS_IS_EPIPE(rv) ||
+           APR_STATUS_IS_ECONNABORTED(rv);
 }
 
 static apr_status_t time_left(apr_socket_t *s, apr_time_t deadline)
 {
     apr_interval_time_t left = deadline - apr_time_now();
 
-    if (left <= 0) return APR_TIMEUP;
+    if (left <= 0)
+        return APR_TIMEUP;
     return apr_socket_timeout_set(s, left);
 }
 
 static void conn_close(tpo_netconn *conn)
 {
-    if (conn->sock) apr_socket_close(conn->sock);
+    if (conn->sock)
+        apr_socket_close(conn->sock);
     apr_pool_destroy(conn->p);
 }
 
@@ -131,9 +133,8 @@ static void mark_up(tpo_netpool *np, nc_server *s)
 {
     if (s->down) {
         s->down = 0;
-        tpo_log(TPO_LOG_MARK, TPO_LOG_NOTICE,
-                TPO_APLOGNO(00072)
-                "%s %s is back", np->conf.label, s->name);
+        tpo_log(TPO_LOG_MARK, TPO_LOG_NOTICE, TPO_APLOGNO(00072) "%s %s is back", np->conf.label,
+                s->name);
     }
 }
 
@@ -143,7 +144,8 @@ static tpo_netconn *check_pid(tpo_netpool *np)
     tpo_netconn *drop = NULL;
     unsigned i;
 
-    if (np->pid == getpid()) return NULL;
+    if (np->pid == getpid())
+        return NULL;
     np->pid = getpid();
     for (i = 0; i < np->nsrv; i++) {
         while (np->srv[i].idle) {
@@ -161,8 +163,8 @@ static tpo_netconn *check_pid(tpo_netpool *np)
 /* ------------------------------------------------------------ connections */
 
 /* *refused: on_connect answered APR_EACCES (the server is up). */
-static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline,
-                              tpo_netconn **out, int *refused)
+static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline, tpo_netconn **out,
+                              int *refused)
 {
     nc_server *s = &np->srv[si];
     apr_pool_t *cp;
@@ -172,7 +174,8 @@ static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline,
 
     *refused = 0;
     rv = apr_pool_create_unmanaged_ex(&cp, NULL, NULL);
-    if (rv != APR_SUCCESS) return rv;
+    if (rv != APR_SUCCESS)
+        return rv;
     conn = apr_pcalloc(cp, sizeof(*conn));
     conn->pool = np;
     conn->p = cp;
@@ -181,15 +184,20 @@ static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline,
     rv = apr_sockaddr_info_get(&sa, s->host, APR_UNSPEC, s->port, 0, cp);
     for (; rv == APR_SUCCESS && sa; sa = sa->next) {
         rv = apr_socket_create(&conn->sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, cp);
-        if (rv != APR_SUCCESS) break;
+        if (rv != APR_SUCCESS)
+            break;
         rv = time_left(conn->sock, deadline);
-        if (rv == APR_SUCCESS) rv = apr_socket_connect(conn->sock, sa);
-        if (rv == APR_SUCCESS) break;
+        if (rv == APR_SUCCESS)
+            rv = apr_socket_connect(conn->sock, sa);
+        if (rv == APR_SUCCESS)
+            break;
         apr_socket_close(conn->sock);
         conn->sock = NULL;
-        if (APR_STATUS_IS_TIMEUP(rv)) break;
+        if (APR_STATUS_IS_TIMEUP(rv))
+            break;
     }
-    if (rv == APR_SUCCESS && conn->sock == NULL) rv = APR_EGENERAL;
+    if (rv == APR_SUCCESS && conn->sock == NULL)
+        rv = APR_EGENERAL;
     if (rv == APR_SUCCESS) {
         apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
         if (np->conf.on_connect) {
@@ -206,8 +214,7 @@ static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline,
 }
 
 /* A connection to server start, or to the next one up. */
-static apr_status_t acquire(tpo_netpool *np, unsigned start, apr_time_t deadline,
-                            tpo_netconn **out)
+static apr_status_t acquire(tpo_netpool *np, unsigned start, apr_time_t deadline, tpo_netconn **out)
 {
     apr_status_t last = APR_ECONNREFUSED;
     unsigned k;
@@ -255,17 +262,22 @@ static apr_status_t acquire(tpo_netpool *np, unsigned start, apr_time_t deadline
 
         rv = conn_open(np, si, deadline, &found, &refused);
         apr_thread_mutex_lock(np->mu);
-        if (rv == APR_SUCCESS || refused) mark_up(np, s);
-        else mark_down(np, s, rv);
-        if (rv == APR_SUCCESS) found->gen = s->gen;
+        if (rv == APR_SUCCESS || refused)
+            mark_up(np, s);
+        else
+            mark_down(np, s, rv);
+        if (rv == APR_SUCCESS)
+            found->gen = s->gen;
         apr_thread_mutex_unlock(np->mu);
-        if (refused) return rv;     /* the next server would refuse us too */
+        if (refused)
+            return rv; /* the next server would refuse us too */
         if (rv == APR_SUCCESS) {
             *out = found;
             return APR_SUCCESS;
         }
         last = rv;
-        if (apr_time_now() >= deadline) break;
+        if (apr_time_now() >= deadline)
+            break;
     }
     return failure(last);
 }
@@ -276,8 +288,8 @@ static void release(tpo_netpool *np, tpo_netconn *conn)
     int keep = 0;
 
     apr_thread_mutex_lock(np->mu);
-    if (!conn->broken && !conn->retired && conn->gen == s->gen && s->nidle < NC_MAX_IDLE
-        && np->pid == getpid() && conn->rpos == conn->rlen) {
+    if (!conn->broken && !conn->retired && conn->gen == s->gen && s->nidle < NC_MAX_IDLE &&
+        np->pid == getpid() && conn->rpos == conn->rlen) {
         conn->idle_since = apr_time_now();
         conn->reused = 0;
         conn->rpos = conn->rlen = 0;
@@ -287,7 +299,8 @@ static void release(tpo_netpool *np, tpo_netconn *conn)
         keep = 1;
     }
     apr_thread_mutex_unlock(np->mu);
-    if (!keep) conn_close(conn);
+    if (!keep)
+        conn_close(conn);
 }
 
 /* A failed connection: close it. A timeout with not one byte received
@@ -320,7 +333,8 @@ apr_status_t tpo_netpool_run(tpo_netpool *np, unsigned start, tpo_netconn_fn *fn
         int stale;
 
         rv = acquire(np, start, deadline, &conn);
-        if (rv != APR_SUCCESS) return rv;
+        if (rv != APR_SUCCESS)
+            return rv;
         conn->deadline = deadline;
         conn->rx = 0;
         conn->broken = 0;
@@ -333,7 +347,8 @@ apr_status_t tpo_netpool_run(tpo_netpool *np, unsigned start, tpo_netconn_fn *fn
          * nothing of this command was answered, try once more afresh */
         stale = conn->reused && conn->rx == 0 && conn_lost(rv);
         discard(np, conn, rv);
-        if (!stale) break;
+        if (!stale)
+            break;
     }
     return failure(rv);
 }
@@ -346,7 +361,8 @@ apr_status_t tpo_netconn_send(tpo_netconn *conn, struct iovec *v, int n)
         apr_size_t w = 0;
         apr_status_t rv = time_left(conn->sock, conn->deadline);
 
-        if (rv == APR_SUCCESS) rv = apr_socket_sendv(conn->sock, v, n, &w);
+        if (rv == APR_SUCCESS)
+            rv = apr_socket_sendv(conn->sock, v, n, &w);
         if (rv != APR_SUCCESS) {
             conn->broken = 1;
             return rv;
@@ -380,8 +396,10 @@ static apr_status_t rd_fill(tpo_netconn *conn)
     }
     rv = time_left(conn->sock, conn->deadline);
     len = sizeof(conn->rbuf) - conn->rlen;
-    if (rv == APR_SUCCESS) rv = apr_socket_recv(conn->sock, conn->rbuf + conn->rlen, &len);
-    else len = 0;
+    if (rv == APR_SUCCESS)
+        rv = apr_socket_recv(conn->sock, conn->rbuf + conn->rlen, &len);
+    else
+        len = 0;
     if (len > 0) {
         conn->rlen += len;
         conn->rx += len;
@@ -410,16 +428,19 @@ apr_status_t tpo_netconn_line(tpo_netconn *conn, char **line, apr_size_t *len)
         apr_status_t rv;
 
         if (nl) {
-            if (nl == s || nl[-1] != '\r') return tpo_netconn_proto_error(conn, "bare LF");
+            if (nl == s || nl[-1] != '\r')
+                return tpo_netconn_proto_error(conn, "bare LF");
             nl[-1] = '\0';
             *line = s;
             *len = (apr_size_t)(nl - 1 - s);
             conn->rpos += (apr_size_t)(nl - s) + 1;
             return APR_SUCCESS;
         }
-        if (avail >= NC_MAX_LINE) return tpo_netconn_proto_error(conn, "line too long");
+        if (avail >= NC_MAX_LINE)
+            return tpo_netconn_proto_error(conn, "line too long");
         rv = rd_fill(conn);
-        if (rv != APR_SUCCESS) return rv;
+        if (rv != APR_SUCCESS)
+            return rv;
     }
 }
 
@@ -436,8 +457,10 @@ apr_status_t tpo_netconn_read(tpo_netconn *conn, void *dst, apr_size_t n)
         apr_size_t len = n;
         apr_status_t rv = time_left(conn->sock, conn->deadline);
 
-        if (rv == APR_SUCCESS) rv = apr_socket_recv(conn->sock, d, &len);
-        else len = 0;
+        if (rv == APR_SUCCESS)
+            rv = apr_socket_recv(conn->sock, d, &len);
+        else
+            len = 0;
         if (len == 0) {
             conn->broken = 1;
             return rv == APR_SUCCESS ? APR_EOF : rv;
@@ -468,7 +491,8 @@ int tpo_netconn_log_due(tpo_netconn *conn, apr_interval_time_t every)
 
     apr_thread_mutex_lock(np->mu);
     due = now - s->logged >= every || s->logged == 0;
-    if (due) s->logged = now;
+    if (due)
+        s->logged = now;
     apr_thread_mutex_unlock(np->mu);
     return due;
 }
@@ -484,13 +508,13 @@ static apr_status_t pool_cleanup(void *data)
         tpo_netconn *list = np->srv[i].idle;
         np->srv[i].idle = NULL;
         np->srv[i].nidle = 0;
-        if (np->pid == getpid()) close_list(list);
+        if (np->pid == getpid())
+            close_list(list);
     }
     return APR_SUCCESS;
 }
 
-apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
-                                const tpo_netpool_conf *conf,
+apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers, const tpo_netpool_conf *conf,
                                 tpo_netpool **out, const char **err)
 {
     const char *label = conf->label;
@@ -499,13 +523,16 @@ apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
     apr_status_t rv;
 
     *out = NULL;
-    if (err) *err = NULL;
+    if (err)
+        *err = NULL;
     if (servers == NULL || *servers == '\0') {
-        if (err) *err = apr_psprintf(p, "no %s server given", label);
+        if (err)
+            *err = apr_psprintf(p, "no %s server given", label);
         return APR_EINVAL;
     }
     if (conf->timeout <= 0) {
-        if (err) *err = apr_psprintf(p, "the %s timeout must be positive", label);
+        if (err)
+            *err = apr_psprintf(p, "the %s timeout must be positive", label);
         return APR_EINVAL;
     }
     np = apr_pcalloc(p, sizeof(*np));
@@ -519,15 +546,16 @@ apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
         nc_server *s;
 
         if (np->nsrv == NC_MAX_SERVERS) {
-            if (err) *err = apr_psprintf(p, "too many %s servers (at most %d)", label,
-                                         NC_MAX_SERVERS);
+            if (err)
+                *err = apr_psprintf(p, "too many %s servers (at most %d)", label, NC_MAX_SERVERS);
             return APR_EINVAL;
         }
         rv = apr_parse_addr_port(&host, &scope, &port, tok, p);
         /* APR takes "a:b" without brackets for an IPv6 host: not here */
-        if (rv != APR_SUCCESS || host == NULL || scope != NULL
-            || (strchr(host, ':') && tok[0] != '[')) {
-            if (err) *err = apr_psprintf(p, "bad %s server '%s' (host:port)", label, tok);
+        if (rv != APR_SUCCESS || host == NULL || scope != NULL ||
+            (strchr(host, ':') && tok[0] != '[')) {
+            if (err)
+                *err = apr_psprintf(p, "bad %s server '%s' (host:port)", label, tok);
             return APR_EINVAL;
         }
         s = &np->srv[np->nsrv++];
@@ -536,12 +564,14 @@ apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
         s->name = apr_psprintf(p, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, s->port);
     }
     if (np->nsrv == 0) {
-        if (err) *err = apr_psprintf(p, "no %s server given", label);
+        if (err)
+            *err = apr_psprintf(p, "no %s server given", label);
         return APR_EINVAL;
     }
     rv = apr_thread_mutex_create(&np->mu, APR_THREAD_MUTEX_DEFAULT, p);
     if (rv != APR_SUCCESS) {
-        if (err) *err = apr_psprintf(p, "cannot create the %s client mutex", label);
+        if (err)
+            *err = apr_psprintf(p, "cannot create the %s client mutex", label);
         return rv;
     }
     apr_pool_cleanup_register(p, np, pool_cleanup, apr_pool_cleanup_null);

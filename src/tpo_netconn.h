@@ -33,23 +33,22 @@ typedef struct tpo_netconn tpo_netconn;
 typedef apr_status_t tpo_netconn_fn(tpo_netconn *conn, void *baton);
 
 typedef struct {
-    const char *label;          /* the kind of server, for messages: "redis" */
-    const char *proto_phrase;   /* logged for a protocol error: "protocol error" */
+    const char *label;        /* the kind of server, for messages: "redis" */
+    const char *proto_phrase; /* logged for a protocol error: "protocol error" */
     apr_port_t default_port;
-    apr_interval_time_t timeout;    /* per operation; must be positive */
+    apr_interval_time_t timeout; /* per operation; must be positive */
     /* NULL, or run on every new connection before its first use (e.g. a
      * login). APR_EACCES means "the server is up but refuses us": the
      * operation fails with it and the server is not marked down. Any other
      * error is a failed connect. */
     tpo_netconn_fn *on_connect;
-    void *baton;                /* for on_connect */
+    void *baton; /* for on_connect */
 } tpo_netpool_conf;
 
 /* servers: "host:port[,host:port...]" (also separated by blanks; IPv6 as
  * [::1]:port; at most 16). The pool lives as long as p, and closes its idle
  * connections with it. On error *err says why (with conf->label). */
-apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
-                                const tpo_netpool_conf *conf,
+apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers, const tpo_netpool_conf *conf,
                                 tpo_netpool **out, const char **err);
 
 /* Run fn on a connection to server start % n (of the n servers given), or,
@@ -60,8 +59,7 @@ apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers,
  * APR_NOTFOUND, APR_EEXIST, APR_ENOSPC or APR_EINVAL, so that it cannot be
  * taken for an answer: no server reachable, I/O error, timeout, protocol
  * error; or on_connect's APR_EACCES. */
-apr_status_t tpo_netpool_run(tpo_netpool *pool, unsigned start,
-                             tpo_netconn_fn *fn, void *baton);
+apr_status_t tpo_netpool_run(tpo_netpool *pool, unsigned start, tpo_netconn_fn *fn, void *baton);
 
 /* I/O, bounded by the operation's deadline. Any error breaks the connection
  * (it is closed after the operation). */

@@ -146,6 +146,6 @@ int tpo_url_same_origin(const char *url, const char *origin)
         return 0;
     }
     n = strlen(origin);
-    return n > 0 && strncasecmp(url, origin, n) == 0
-           && (url[n] == '\0' || url[n] == '/' || url[n] == '?' || url[n] == '#');
+    return n > 0 && strncasecmp(url, origin, n) == 0 &&
+           (url[n] == '\0' || url[n] == '/' || url[n] == '?' || url[n] == '#');
 }

@@ -5,11 +5,17 @@
 #include "tpo_session.h"
 
 enum {
-    P_CREATED = 1, P_EXPIRES,
-    P_PROVIDER = 16, P_STATE, P_NONCE, P_VERIFIER, P_REDIRECT_URI, P_RETURN_URL
+    P_CREATED = 1,
+    P_EXPIRES,
+    P_PROVIDER = 16,
+    P_STATE,
+    P_NONCE,
+    P_VERIFIER,
+    P_REDIRECT_URI,
+    P_RETURN_URL
 };
 
-static const char PENDING_MAGIC[3] = { 'T', 'P', 'L' };
+static const char PENDING_MAGIC[3] = {'T', 'P', 'L'};
 
 char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len)
 {
@@ -28,8 +34,7 @@ char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len)
     return w.buf;
 }
 
-apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len,
-                                tpo_pending *out)
+apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len, tpo_pending *out)
 {
     tpo_tlv_reader r;
     unsigned char tag;
@@ -45,22 +50,39 @@ apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len,
     }
     while ((rc = tpo_tlv_next(&r, &tag, &data, &dlen)) == 1) {
         switch (tag) {
-        case P_CREATED:      st = tpo_tlv_time(data, dlen, &out->created); break;
-        case P_EXPIRES:      st = tpo_tlv_time(data, dlen, &out->expires); break;
-        case P_PROVIDER:     st = tpo_tlv_str(data, dlen, &out->provider); break;
-        case P_STATE:        st = tpo_tlv_str(data, dlen, &out->state); break;
-        case P_NONCE:        st = tpo_tlv_str(data, dlen, &out->nonce); break;
-        case P_VERIFIER:     st = tpo_tlv_str(data, dlen, &out->code_verifier); break;
-        case P_REDIRECT_URI: st = tpo_tlv_str(data, dlen, &out->redirect_uri); break;
-        case P_RETURN_URL:   st = tpo_tlv_str(data, dlen, &out->return_url); break;
-        default: break;
+        case P_CREATED:
+            st = tpo_tlv_time(data, dlen, &out->created);
+            break;
+        case P_EXPIRES:
+            st = tpo_tlv_time(data, dlen, &out->expires);
+            break;
+        case P_PROVIDER:
+            st = tpo_tlv_str(data, dlen, &out->provider);
+            break;
+        case P_STATE:
+            st = tpo_tlv_str(data, dlen, &out->state);
+            break;
+        case P_NONCE:
+            st = tpo_tlv_str(data, dlen, &out->nonce);
+            break;
+        case P_VERIFIER:
+            st = tpo_tlv_str(data, dlen, &out->code_verifier);
+            break;
+        case P_REDIRECT_URI:
+            st = tpo_tlv_str(data, dlen, &out->redirect_uri);
+            break;
+        case P_RETURN_URL:
+            st = tpo_tlv_str(data, dlen, &out->return_url);
+            break;
+        default:
+            break;
         }
         if (st != APR_SUCCESS) {
             return APR_EINVAL;
         }
     }
-    if (rc < 0 || !out->provider || !out->state || !out->code_verifier
-        || !out->redirect_uri || !out->return_url) {
+    if (rc < 0 || !out->provider || !out->state || !out->code_verifier || !out->redirect_uri ||
+        !out->return_url) {
         return APR_EINVAL;
     }
     return APR_SUCCESS;

@@ -18,18 +18,17 @@
 typedef struct tpo_pending {
     apr_time_t created;
     apr_time_t expires;
-    const char *state;          /* the state sent to the authorization server */
-    const char *provider;       /* provider name it was started for */
-    const char *nonce;          /* may be NULL (no openid scope) */
+    const char *state;    /* the state sent to the authorization server */
+    const char *provider; /* provider name it was started for */
+    const char *nonce;    /* may be NULL (no openid scope) */
     const char *code_verifier;
-    const char *redirect_uri;   /* exact redirect_uri sent (token request needs it) */
-    const char *return_url;     /* local URL to go back to */
+    const char *redirect_uri; /* exact redirect_uri sent (token request needs it) */
+    const char *return_url;   /* local URL to go back to */
 } tpo_pending;
 
 char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len);
 /* buf must stay alive (strings point into it). APR_EINVAL on a bad record
  * or a missing required field. */
-apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len,
-                                tpo_pending *out);
+apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len, tpo_pending *out);
 
 #endif

@@ -13,11 +13,11 @@
 #include "tpo_pkce.h"
 
 #define PC_VERSION 0x01
-#define PC_IV      12
-#define PC_TAG     16
-#define PC_SALT    "mod_tp_oauth pending-login salt v1"
-#define PC_LABEL   "mod_tp_oauth login cookie AES-256-GCM v1"
-#define PC_AAD     "tpo-login-v1"
+#define PC_IV 12
+#define PC_TAG 16
+#define PC_SALT "mod_tp_oauth pending-login salt v1"
+#define PC_LABEL "mod_tp_oauth login cookie AES-256-GCM v1"
+#define PC_AAD "tpo-login-v1"
 #define PC_BIND_LABEL "mod_tp_oauth login cookie binding v1"
 #define PC_SCAN_MAX 64
 #define LOGIN_INFIX "_login_"
@@ -62,8 +62,10 @@ const char *tpo_pending_secret_problem(const unsigned char *buf, apr_size_t len)
         return "it must hold 32 to 4096 bytes of random data";
     }
     /* a final newline (echo, an editor) says nothing about the rest */
-    if (n && buf[n - 1] == '\n') n--;
-    if (n && buf[n - 1] == '\r') n--;
+    if (n && buf[n - 1] == '\n')
+        n--;
+    if (n && buf[n - 1] == '\r')
+        n--;
     for (i = 0; i < n; i++) {
         if (buf[i] < 0x20 || buf[i] > 0x7e) {
             return NULL;
@@ -95,8 +97,8 @@ apr_status_t tpo_pending_binding_make(const char *issuer, const char *client_id,
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int olen = 0;
-    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1
-             && EVP_DigestUpdate(md, PC_BIND_LABEL, sizeof(PC_BIND_LABEL)) == 1;
+    int ok = md && EVP_DigestInit_ex(md, EVP_sha256(), NULL) == 1 &&
+             EVP_DigestUpdate(md, PC_BIND_LABEL, sizeof(PC_BIND_LABEL)) == 1;
 
     bind_field(md, issuer, &ok);
     bind_field(md, client_id, &ok);
@@ -107,8 +109,8 @@ apr_status_t tpo_pending_binding_make(const char *issuer, const char *client_id,
     return ok ? APR_SUCCESS : APR_EGENERAL;
 }
 
-char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key,
-                       const tpo_pending_binding *bind, const tpo_pending *pl)
+char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key, const tpo_pending_binding *bind,
+                       const tpo_pending *pl)
 {
     apr_size_t plen;
     const char *plain = tpo_pending_encode(p, pl, &plen);
@@ -122,18 +124,16 @@ char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key,
         return NULL;
     }
     ctx = EVP_CIPHER_CTX_new();
-    ok = ctx
-         && EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key->k, out + 1, NULL) == 1
-         && EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD,
-                              sizeof(PC_AAD) - 1) == 1
-         && EVP_EncryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1
-         && EVP_EncryptUpdate(ctx, NULL, &len, out, 1) == 1
-         && EVP_EncryptUpdate(ctx, ct, &len, (const unsigned char *)plain, (int)plen) == 1
-         && EVP_EncryptFinal_ex(ctx, ct + len, &fin) == 1
-         && (apr_size_t)(len + fin) == plen
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, PC_TAG, ct + plen) == 1;
+    ok = ctx && EVP_EncryptInit_ex2(ctx, EVP_aes_256_gcm(), key->k, out + 1, NULL) == 1 &&
+         EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD, sizeof(PC_AAD) - 1) ==
+             1 &&
+         EVP_EncryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1 &&
+         EVP_EncryptUpdate(ctx, NULL, &len, out, 1) == 1 &&
+         EVP_EncryptUpdate(ctx, ct, &len, (const unsigned char *)plain, (int)plen) == 1 &&
+         EVP_EncryptFinal_ex(ctx, ct + len, &fin) == 1 && (apr_size_t)(len + fin) == plen &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_GET_TAG, PC_TAG, ct + plen) == 1;
     EVP_CIPHER_CTX_free(ctx);
-    OPENSSL_cleanse((void *)plain, plen);   /* it holds the code_verifier */
+    OPENSSL_cleanse((void *)plain, plen); /* it holds the code_verifier */
     if (!ok) {
         return NULL;
     }
@@ -141,8 +141,8 @@ char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key,
 }
 
 apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key,
-                              const tpo_pending_binding *bind, const char *val,
-                              apr_size_t vlen, tpo_pending *out)
+                              const tpo_pending_binding *bind, const char *val, apr_size_t vlen,
+                              tpo_pending *out)
 {
     unsigned char *raw, *ct, *plain;
     apr_size_t rlen, ctlen;
@@ -162,16 +162,14 @@ apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key,
     ctlen = rlen - 1 - PC_IV - PC_TAG;
     plain = apr_palloc(p, ctlen + 1);
     ctx = EVP_CIPHER_CTX_new();
-    ok = ctx
-         && EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), key->k, raw + 1, NULL) == 1
-         && EVP_DecryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD,
-                              sizeof(PC_AAD) - 1) == 1
-         && EVP_DecryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1
-         && EVP_DecryptUpdate(ctx, NULL, &len, raw, 1) == 1
-         && EVP_DecryptUpdate(ctx, plain, &len, ct, (int)ctlen) == 1
-         && EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, PC_TAG, ct + ctlen) == 1
-         && EVP_DecryptFinal_ex(ctx, plain + len, &fin) == 1
-         && (apr_size_t)(len + fin) == ctlen;
+    ok = ctx && EVP_DecryptInit_ex2(ctx, EVP_aes_256_gcm(), key->k, raw + 1, NULL) == 1 &&
+         EVP_DecryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD, sizeof(PC_AAD) - 1) ==
+             1 &&
+         EVP_DecryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1 &&
+         EVP_DecryptUpdate(ctx, NULL, &len, raw, 1) == 1 &&
+         EVP_DecryptUpdate(ctx, plain, &len, ct, (int)ctlen) == 1 &&
+         EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_AEAD_SET_TAG, PC_TAG, ct + ctlen) == 1 &&
+         EVP_DecryptFinal_ex(ctx, plain + len, &fin) == 1 && (apr_size_t)(len + fin) == ctlen;
     EVP_CIPHER_CTX_free(ctx);
     if (!ok) {
         OPENSSL_cleanse(plain, ctlen);
@@ -211,8 +209,8 @@ char *tpo_pending_cookie_name(apr_pool_t *p, const char *base, const char *state
 }
 
 /* Cookie header iteration: name/value pairs separated by ';'. */
-static const char *next_pair(const char *s, const char **name, apr_size_t *nlen,
-                             const char **val, apr_size_t *vlen)
+static const char *next_pair(const char *s, const char **name, apr_size_t *nlen, const char **val,
+                             apr_size_t *vlen)
 {
     const char *e, *eq;
 
@@ -241,16 +239,16 @@ static int is_login_cookie(const char *name, apr_size_t nlen, const char *base)
 {
     apr_size_t blen = strlen(base), ilen = sizeof(LOGIN_INFIX) - 1;
 
-    return nlen == blen + ilen + TPO_PENDING_TAG_LEN
-           && !strncmp(name, base, blen) && !strncmp(name + blen, LOGIN_INFIX, ilen);
+    return nlen == blen + ilen + TPO_PENDING_TAG_LEN && !strncmp(name, base, blen) &&
+           !strncmp(name + blen, LOGIN_INFIX, ilen);
 }
 
 static int b64url_ok(const char *s)
 {
     for (; *s; s++) {
         char c = *s;
-        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-              || c == '-' || c == '_')) {
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '-' || c == '_')) {
             return 0;
         }
     }
@@ -259,10 +257,8 @@ static int b64url_ok(const char *s)
 
 tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
                                     const tpo_pending_binding *bind, const char *header,
-                                    const char *base,
-                                    const char *state, const char *provider,
-                                    apr_time_t now, tpo_pending *out,
-                                    const char **cookie_name)
+                                    const char *base, const char *state, const char *provider,
+                                    apr_time_t now, tpo_pending *out, const char **cookie_name)
 {
     const char *name, *val, *s;
     apr_size_t nlen, vlen;
@@ -279,7 +275,7 @@ tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
         return TPO_PENDING_NO_COOKIE;
     }
     *cookie_name = want;
-    for (s = header; s && (s = next_pair(s, &name, &nlen, &val, &vlen)) != NULL; ) {
+    for (s = header; s && (s = next_pair(s, &name, &nlen, &val, &vlen)) != NULL;) {
         if (nlen == strlen(want) && !strncmp(name, want, nlen)) {
             break;
         }
@@ -305,7 +301,8 @@ tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
 const char *tpo_pending_result_text(tpo_pending_result res)
 {
     switch (res) {
-    case TPO_PENDING_OK: return "ok";
+    case TPO_PENDING_OK:
+        return "ok";
     case TPO_PENDING_NO_COOKIE:
         return "state does not belong to this browser: no login cookie for it (login "
                "started in another browser, cookies cleared, or dropped as the oldest of "
@@ -314,9 +311,12 @@ const char *tpo_pending_result_text(tpo_pending_result res)
         return "login cookie does not open (tampered, truncated, sealed with another "
                "TPOAuthLoginCookieKeyFile key, or for another provider configuration: "
                "issuer, client_id, redirect URI or virtual host)";
-    case TPO_PENDING_OTHER_STATE: return "login cookie holds another state";
-    case TPO_PENDING_OTHER_PROVIDER: return "login was started for another provider";
-    case TPO_PENDING_EXPIRED: return "pending login expired (TPOAuthLoginTimeout)";
+    case TPO_PENDING_OTHER_STATE:
+        return "login cookie holds another state";
+    case TPO_PENDING_OTHER_PROVIDER:
+        return "login was started for another provider";
+    case TPO_PENDING_EXPIRED:
+        return "pending login expired (TPOAuthLoginTimeout)";
     }
     return "unknown";
 }
@@ -330,8 +330,8 @@ apr_array_header_t *tpo_pending_cookies(apr_pool_t *p, const tpo_pending_key *ke
     apr_size_t nlen, vlen;
     int i, b, seen;
 
-    for (s = header; s && a->nelts < PC_SCAN_MAX
-         && (s = next_pair(s, &name, &nlen, &val, &vlen)) != NULL; ) {
+    for (s = header;
+         s && a->nelts < PC_SCAN_MAX && (s = next_pair(s, &name, &nlen, &val, &vlen)) != NULL;) {
         tpo_pending_slot *slot;
         tpo_pending pl;
         char *n;
@@ -391,7 +391,7 @@ int tpo_pending_cookies_trim(apr_array_header_t *slots, int max, apr_size_t new_
     for (i = 0; i < slots->nelts; i++) {
         tpo_pending_slot *s = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
         s->drop = 0;
-        if (s->created == 0) {    /* does not open or expired: always goes */
+        if (s->created == 0) { /* does not open or expired: always goes */
             s->drop = TPO_PENDING_DROP_UNUSABLE;
             st->unusable++;
             n++;
@@ -412,8 +412,7 @@ int tpo_pending_cookies_trim(apr_array_header_t *slots, int max, apr_size_t new_
         tpo_pending_slot *oldest = NULL;
         for (i = 0; i < slots->nelts; i++) {
             tpo_pending_slot *s = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
-            if (!s->drop && (!by_count || s->own)
-                && (!oldest || s->created < oldest->created)) {
+            if (!s->drop && (!by_count || s->own) && (!oldest || s->created < oldest->created)) {
                 oldest = s;
             }
         }

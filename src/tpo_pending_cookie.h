@@ -19,10 +19,10 @@
 #include <apr_tables.h>
 #include "tpo_pending.h"
 
-#define TPO_PENDING_KEY_LEN     32
-#define TPO_PENDING_SECRET_MIN  32     /* bytes of a configured secret at least */
-#define TPO_PENDING_SECRET_MAX  4096
-#define TPO_PENDING_TAG_LEN     8      /* characters of the cookie-name suffix */
+#define TPO_PENDING_KEY_LEN 32
+#define TPO_PENDING_SECRET_MIN 32 /* bytes of a configured secret at least */
+#define TPO_PENDING_SECRET_MAX 4096
+#define TPO_PENDING_TAG_LEN 8 /* characters of the cookie-name suffix */
 /* A return URL longer than this is not kept (the login returns to "/"), so
  * one login cookie stays small next to the host's byte budget below. */
 #define TPO_PENDING_RETURN_URL_MAX 512
@@ -66,14 +66,14 @@ apr_status_t tpo_pending_key_derive(const void *secret, apr_size_t len, tpo_pend
 apr_status_t tpo_pending_key_random(tpo_pending_key *key);
 
 /* The sealed cookie value, or NULL (randomness or OpenSSL failure). */
-char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key,
-                       const tpo_pending_binding *bind, const tpo_pending *pl);
+char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key, const tpo_pending_binding *bind,
+                       const tpo_pending *pl);
 /* APR_EINVAL when the value does not open (tampered, truncated, other key,
  * other binding, bad record). Does not check expiry or state: see
  * tpo_pending_find(). */
 apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key,
-                              const tpo_pending_binding *bind, const char *val,
-                              apr_size_t vlen, tpo_pending *out);
+                              const tpo_pending_binding *bind, const char *val, apr_size_t vlen,
+                              tpo_pending *out);
 
 /* "<base>_login_<tag>" for this state. */
 char *tpo_pending_cookie_name(apr_pool_t *p, const char *base, const char *state);
@@ -93,10 +93,8 @@ typedef enum {
  * (the caller deletes that cookie). Nothing on the server is touched. */
 tpo_pending_result tpo_pending_find(apr_pool_t *p, const tpo_pending_key *key,
                                     const tpo_pending_binding *bind, const char *header,
-                                    const char *base,
-                                    const char *state, const char *provider,
-                                    apr_time_t now, tpo_pending *out,
-                                    const char **cookie_name);
+                                    const char *base, const char *state, const char *provider,
+                                    apr_time_t now, tpo_pending *out, const char **cookie_name);
 const char *tpo_pending_result_text(tpo_pending_result res);
 
 /* One provider of the host whose login cookies are counted: its cookie name
@@ -112,16 +110,16 @@ typedef struct tpo_pending_base {
 
 typedef struct tpo_pending_slot {
     const char *name;
-    apr_size_t size;        /* bytes of name=value */
-    apr_time_t created;     /* 0 when it does not open or has expired */
-    int own;                /* of the provider starting the login */
-    const void *ctx;        /* the base it opened under (else the first of its name) */
-    int drop;               /* 0, or why it goes: TPO_PENDING_DROP_* */
+    apr_size_t size;    /* bytes of name=value */
+    apr_time_t created; /* 0 when it does not open or has expired */
+    int own;            /* of the provider starting the login */
+    const void *ctx;    /* the base it opened under (else the first of its name) */
+    int drop;           /* 0, or why it goes: TPO_PENDING_DROP_* */
 } tpo_pending_slot;
 
 #define TPO_PENDING_DROP_UNUSABLE 1
-#define TPO_PENDING_DROP_COUNT    2
-#define TPO_PENDING_DROP_SIZE     3
+#define TPO_PENDING_DROP_COUNT 2
+#define TPO_PENDING_DROP_SIZE 3
 
 /* The login cookies of all the given bases in a Cookie header (each name
  * once; at most 64), opened to learn their age. Array of tpo_pending_slot. */
@@ -130,9 +128,9 @@ apr_array_header_t *tpo_pending_cookies(apr_pool_t *p, const tpo_pending_key *ke
                                         int nbases, apr_time_t now);
 
 typedef struct tpo_pending_trim_stats {
-    int unusable;           /* did not open or expired */
-    int count;              /* oldest of the own provider beyond `max` */
-    int size;               /* oldest of all beyond `max_bytes` */
+    int unusable; /* did not open or expired */
+    int count;    /* oldest of the own provider beyond `max` */
+    int size;     /* oldest of all beyond `max_bytes` */
 } tpo_pending_trim_stats;
 
 /* Marks slots to drop, unusable ones first, then the oldest, until one new

@@ -10,7 +10,7 @@
 #include "tpo_pkce.h"
 
 #define TPO_PKCE_VERIFIER_BYTES 32
-#define TPO_RANDOM_TOKEN_MAX    4096   /* no caller needs more */
+#define TPO_RANDOM_TOKEN_MAX 4096 /* no caller needs more */
 
 apr_status_t tpo_random_bytes(unsigned char *buf, apr_size_t nbytes)
 {
@@ -55,8 +55,8 @@ char *tpo_pkce_challenge_s256(apr_pool_t *p, const char *verifier)
     if (!verifier) {
         return NULL;
     }
-    if (EVP_Digest(verifier, strlen(verifier), md, &mdlen, EVP_sha256(), NULL) != 1
-        || mdlen != 32) {
+    if (EVP_Digest(verifier, strlen(verifier), md, &mdlen, EVP_sha256(), NULL) != 1 ||
+        mdlen != 32) {
         return NULL;
     }
     return tpo_b64url_encode(p, md, mdlen);
@@ -72,8 +72,8 @@ int tpo_pkce_verifier_valid(const char *verifier)
     }
     for (s = verifier; *s; s++) {
         char c = *s;
-        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
-                 || c == '-' || c == '.' || c == '_' || c == '~';
+        int ok = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                 c == '-' || c == '.' || c == '_' || c == '~';
         if (!ok || ++n > 128) {
             return 0;
         }

@@ -61,7 +61,7 @@ int tpo_url_is_http(const char *s)
         return 0;
     }
     if (memchr(auth, '@', (apr_size_t)(ae - auth))) {
-        return 0;   /* no userinfo in endpoint URLs */
+        return 0; /* no userinfo in endpoint URLs */
     }
     if (*auth == '[') {
         host_end = memchr(auth, ']', (apr_size_t)(ae - auth));
@@ -104,13 +104,12 @@ const char *tpo_provider_discovery_url(apr_pool_t *p, const char *issuer)
     if (n > 0 && issuer[n - 1] == '/') {
         n--;
     }
-    return apr_pstrcat(p, apr_pstrmemdup(p, issuer, n),
-                       "/.well-known/openid-configuration", NULL);
+    return apr_pstrcat(p, apr_pstrmemdup(p, issuer, n), "/.well-known/openid-configuration", NULL);
 }
 
 /* Read an optional URL member. Returns 0 on success (absent or valid). */
-static int get_url(apr_pool_t *p, json_t *doc, const char *name, int required,
-                   const char **out, const char **err)
+static int get_url(apr_pool_t *p, json_t *doc, const char *name, int required, const char **out,
+                   const char **err)
 {
     json_t *v = json_object_get(doc, name);
 
@@ -127,8 +126,8 @@ static int get_url(apr_pool_t *p, json_t *doc, const char *name, int required,
         return -1;
     }
     if (!tpo_url_is_http(json_string_value(v))) {
-        *err = apr_psprintf(p, "discovery document: %s is not an absolute http(s) URL: '%s'",
-                            name, printable(p, json_string_value(v)));
+        *err = apr_psprintf(p, "discovery document: %s is not an absolute http(s) URL: '%s'", name,
+                            printable(p, json_string_value(v)));
         return -1;
     }
     *out = apr_pstrdup(p, json_string_value(v));
@@ -191,7 +190,8 @@ static apr_status_t parse_doc(apr_pool_t *p, json_t *doc, const char *expected_i
             return APR_EINVAL;
         }
         out->pkce_s256_supported = 0;
-        json_array_foreach(v, i, m) {
+        json_array_foreach(v, i, m)
+        {
             if (json_is_string(m) && strcmp(json_string_value(m), "S256") == 0) {
                 out->pkce_s256_supported = 1;
             }
@@ -201,8 +201,8 @@ static apr_status_t parse_doc(apr_pool_t *p, json_t *doc, const char *expected_i
 }
 
 apr_status_t tpo_provider_meta_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                                     const char *expected_issuer,
-                                     tpo_provider_meta *out, const char **err)
+                                     const char *expected_issuer, tpo_provider_meta *out,
+                                     const char **err)
 {
     json_error_t jerr;
     json_t *doc;

@@ -17,8 +17,8 @@ typedef struct tpo_provider_meta {
     const char *end_session_endpoint;
     const char *revocation_endpoint;
     const char *introspection_endpoint;
-    int iss_parameter_supported;   /* authorization_response_iss_parameter_supported */
-    int pkce_s256_supported;       /* code_challenge_methods_supported has S256 (or is absent: -1) */
+    int iss_parameter_supported; /* authorization_response_iss_parameter_supported */
+    int pkce_s256_supported;     /* code_challenge_methods_supported has S256 (or is absent: -1) */
 } tpo_provider_meta;
 
 /* The well-known URL for an issuer: <issuer>/.well-known/openid-configuration */
@@ -29,8 +29,8 @@ const char *tpo_provider_discovery_url(apr_pool_t *p, const char *issuer);
  * token_endpoint are required; every endpoint must be an absolute http(s) URL.
  * Strings are copied into p. */
 apr_status_t tpo_provider_meta_parse(apr_pool_t *p, const char *json, apr_size_t len,
-                                     const char *expected_issuer,
-                                     tpo_provider_meta *out, const char **err);
+                                     const char *expected_issuer, tpo_provider_meta *out,
+                                     const char **err);
 
 /* 1 if s is an absolute http:// or https:// URL with a host. */
 int tpo_url_is_http(const char *s);

@@ -36,8 +36,8 @@ static void put_u32(char *dst, apr_uint32_t v)
 static apr_uint32_t get_u32(const char *src)
 {
     const unsigned char *s = (const unsigned char *)src;
-    return (apr_uint32_t)s[0] | ((apr_uint32_t)s[1] << 8)
-         | ((apr_uint32_t)s[2] << 16) | ((apr_uint32_t)s[3] << 24);
+    return (apr_uint32_t)s[0] | ((apr_uint32_t)s[1] << 8) | ((apr_uint32_t)s[2] << 16) |
+           ((apr_uint32_t)s[3] << 24);
 }
 
 static void tlv_put(tpo_tlv_writer *w, unsigned char tag, const void *data, apr_size_t len)
@@ -80,11 +80,10 @@ void tpo_tlv_put_time(tpo_tlv_writer *w, unsigned char tag, apr_time_t t)
     tlv_put(w, tag, b, 8);
 }
 
-apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len,
-                          const char magic[3], unsigned char version)
+apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len, const char magic[3],
+                          unsigned char version)
 {
-    if (!buf || len < 4 || memcmp(buf, magic, 3) != 0
-        || (unsigned char)buf[3] != version) {
+    if (!buf || len < 4 || memcmp(buf, magic, 3) != 0 || (unsigned char)buf[3] != version) {
         return APR_EINVAL;
     }
     r->buf = buf;
@@ -93,7 +92,8 @@ apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len,
     return APR_SUCCESS;
 }
 
-static APR_INLINE int tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen)
+static APR_INLINE int tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data,
+                               apr_size_t *dlen)
 {
     apr_uint32_t n;
 
@@ -146,13 +146,26 @@ apr_status_t tpo_tlv_time(const char *data, apr_size_t dlen, apr_time_t *out)
 /* ---------------------------------------------------------------- session */
 
 enum {
-    S_CREATED = 1, S_EXPIRES, S_LAST_SEEN, S_AT_EXPIRES, S_AT_OBTAINED,
-    S_PROVIDER = 16, S_USER, S_SUB, S_ACCESS_TOKEN, S_REFRESH_TOKEN,
-    S_ID_TOKEN, S_SCOPE, S_CLAIMS,
-    S_ENV_NAME = 32, S_ENV_VALUE, S_HDR_NAME, S_HDR_VALUE
+    S_CREATED = 1,
+    S_EXPIRES,
+    S_LAST_SEEN,
+    S_AT_EXPIRES,
+    S_AT_OBTAINED,
+    S_PROVIDER = 16,
+    S_USER,
+    S_SUB,
+    S_ACCESS_TOKEN,
+    S_REFRESH_TOKEN,
+    S_ID_TOKEN,
+    S_SCOPE,
+    S_CLAIMS,
+    S_ENV_NAME = 32,
+    S_ENV_VALUE,
+    S_HDR_NAME,
+    S_HDR_VALUE
 };
 
-static const char SESSION_MAGIC[3] = { 'T', 'P', 'S' };
+static const char SESSION_MAGIC[3] = {'T', 'P', 'S'};
 
 static void put_pairs(tpo_tlv_writer *w, const apr_array_header_t *a, unsigned char tn,
                       unsigned char tv)
@@ -202,8 +215,7 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
     return w.buf;
 }
 
-apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
-                                tpo_session *out)
+apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len, tpo_session *out)
 {
     tpo_tlv_reader r;
     unsigned char tag;
@@ -218,19 +230,45 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
     }
     while ((rc = tlv_next(&r, &tag, &data, &dlen)) == 1) {
         switch (tag) {
-        case S_CREATED:       st = tpo_tlv_time(data, dlen, &out->created); break;
-        case S_EXPIRES:       st = tpo_tlv_time(data, dlen, &out->expires); break;
-        case S_LAST_SEEN:     st = tpo_tlv_time(data, dlen, &out->last_seen); break;
-        case S_AT_EXPIRES:    st = tpo_tlv_time(data, dlen, &out->at_expires); break;
-        case S_AT_OBTAINED:   st = tpo_tlv_time(data, dlen, &out->at_obtained); break;
-        case S_PROVIDER:      st = tpo_tlv_str(data, dlen, &out->provider); break;
-        case S_USER:          st = tpo_tlv_str(data, dlen, &out->user); break;
-        case S_SUB:           st = tpo_tlv_str(data, dlen, &out->sub); break;
-        case S_ACCESS_TOKEN:  st = tpo_tlv_str(data, dlen, &out->access_token); break;
-        case S_REFRESH_TOKEN: st = tpo_tlv_str(data, dlen, &out->refresh_token); break;
-        case S_ID_TOKEN:      st = tpo_tlv_str(data, dlen, &out->id_token); break;
-        case S_SCOPE:         st = tpo_tlv_str(data, dlen, &out->scope); break;
-        case S_CLAIMS:        st = tpo_tlv_str(data, dlen, &out->claims); break;
+        case S_CREATED:
+            st = tpo_tlv_time(data, dlen, &out->created);
+            break;
+        case S_EXPIRES:
+            st = tpo_tlv_time(data, dlen, &out->expires);
+            break;
+        case S_LAST_SEEN:
+            st = tpo_tlv_time(data, dlen, &out->last_seen);
+            break;
+        case S_AT_EXPIRES:
+            st = tpo_tlv_time(data, dlen, &out->at_expires);
+            break;
+        case S_AT_OBTAINED:
+            st = tpo_tlv_time(data, dlen, &out->at_obtained);
+            break;
+        case S_PROVIDER:
+            st = tpo_tlv_str(data, dlen, &out->provider);
+            break;
+        case S_USER:
+            st = tpo_tlv_str(data, dlen, &out->user);
+            break;
+        case S_SUB:
+            st = tpo_tlv_str(data, dlen, &out->sub);
+            break;
+        case S_ACCESS_TOKEN:
+            st = tpo_tlv_str(data, dlen, &out->access_token);
+            break;
+        case S_REFRESH_TOKEN:
+            st = tpo_tlv_str(data, dlen, &out->refresh_token);
+            break;
+        case S_ID_TOKEN:
+            st = tpo_tlv_str(data, dlen, &out->id_token);
+            break;
+        case S_SCOPE:
+            st = tpo_tlv_str(data, dlen, &out->scope);
+            break;
+        case S_CLAIMS:
+            st = tpo_tlv_str(data, dlen, &out->claims);
+            break;
         case S_ENV_NAME:
         case S_HDR_NAME: {
             const char **slot = tag == S_ENV_NAME ? &pending_name : &pending_hdr;
@@ -238,7 +276,7 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
                 return APR_EINVAL;
             }
             if (!out->pairs) {
-                out->pairs = data - 5;   /* the pairs start here, to the end */
+                out->pairs = data - 5; /* the pairs start here, to the end */
             }
             st = tpo_tlv_str(data, dlen, slot);
             break;

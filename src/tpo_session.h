@@ -23,13 +23,13 @@
 #define TPO_SESSION_VERSION 1
 
 typedef struct tpo_session {
-    apr_time_t created;        /* login time */
-    apr_time_t expires;        /* absolute end (maximum lifetime) */
-    apr_time_t last_seen;      /* last activity (coarse) */
-    apr_time_t at_expires;     /* access token expiry; 0 unknown */
-    apr_time_t at_obtained;    /* when the access token was issued to us */
-    const char *provider;      /* provider name (config) */
-    const char *user;          /* REMOTE_USER */
+    apr_time_t created;     /* login time */
+    apr_time_t expires;     /* absolute end (maximum lifetime) */
+    apr_time_t last_seen;   /* last activity (coarse) */
+    apr_time_t at_expires;  /* access token expiry; 0 unknown */
+    apr_time_t at_obtained; /* when the access token was issued to us */
+    const char *provider;   /* provider name (config) */
+    const char *user;       /* REMOTE_USER */
     const char *sub;
     const char *access_token;
     const char *refresh_token; /* may be NULL */
@@ -48,7 +48,7 @@ typedef struct tpo_session {
     apr_size_t pairs_len;
 } tpo_session;
 
-#define TPO_SESSION_PAIRS_ENV     1
+#define TPO_SESSION_PAIRS_ENV 1
 #define TPO_SESSION_PAIRS_HEADERS 2
 
 /* Call fn for every decoded pair of the kind asked for (env or headers), in
@@ -65,7 +65,6 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len);
 
 /* Decode buf (which must stay alive: strings point into it). Returns
  * APR_EINVAL on a bad magic, version, or truncated/inconsistent record. */
-apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len,
-                                tpo_session *out);
+apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len, tpo_session *out);
 
 #endif

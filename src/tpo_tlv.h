@@ -25,8 +25,8 @@ typedef struct tpo_tlv_reader {
 } tpo_tlv_reader;
 
 /* APR_EINVAL when the magic/version does not match. */
-apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len,
-                          const char magic[3], unsigned char version);
+apr_status_t tpo_tlv_open(tpo_tlv_reader *r, const char *buf, apr_size_t len, const char magic[3],
+                          unsigned char version);
 /* Next field: 1 and sets tag/data/dlen; 0 at the end; -1 on a bad record. */
 int tpo_tlv_next(tpo_tlv_reader *r, unsigned char *tag, const char **data, apr_size_t *dlen);
 /* Field as string (must end in NUL; a NUL inside just ends the C string

@@ -13,24 +13,24 @@
 #include "tpo_token.h"
 #include "tpo_url.h"
 #include "tpo_log.h"
-#include "tpo_defaults.h"   /* TPO_TOKEN_BODY_MAX */
+#include "tpo_defaults.h" /* TPO_TOKEN_BODY_MAX */
 
-#define TPO_TOKEN_MAX_LIFETIME (10LL * 366 * 24 * 3600)   /* "absurd" beyond this */
+#define TPO_TOKEN_MAX_LIFETIME (10LL * 366 * 24 * 3600) /* "absurd" beyond this */
 #define TPO_TOKEN_ERROR_MAX 128
 #define TPO_TOKEN_ERROR_DESC_MAX 512
 
 /* ------------------------------------------------------------------ request */
 
-static void form_append(apr_pool_t *p, apr_array_header_t *parts,
-                        const char *name, const char *value)
+static void form_append(apr_pool_t *p, apr_array_header_t *parts, const char *name,
+                        const char *value)
 {
-    APR_ARRAY_PUSH(parts, const char *) = apr_pstrcat(p, tpo_url_encode(p, name), "=",
-                                                      tpo_url_encode(p, value), NULL);
+    APR_ARRAY_PUSH(parts, const char *) =
+        apr_pstrcat(p, tpo_url_encode(p, name), "=", tpo_url_encode(p, value), NULL);
 }
 
 static int json_append(json_t *obj, const char *name, const char *value)
 {
-    json_t *s = json_string(value);   /* NULL on invalid UTF-8 */
+    json_t *s = json_string(value); /* NULL on invalid UTF-8 */
 
     if (s == NULL) {
         return -1;
@@ -38,11 +38,9 @@ static int json_append(json_t *obj, const char *name, const char *value)
     return json_object_set_new(obj, name, s);
 }
 
-void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
-                             tpo_client_auth auth, const char *client_id,
-                             const char *client_secret,
-                             const apr_array_header_t *params,
-                             tpo_token_request *out)
+void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_auth auth,
+                             const char *client_id, const char *client_secret,
+                             const apr_array_header_t *params, tpo_token_request *out)
 {
     const char **names, **values;
     int nparams = params ? params->nelts / 2 : 0;
@@ -77,8 +75,7 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
     }
     else {
         const char *cred = apr_pstrcat(p, tpo_url_encode(p, client_id ? client_id : ""), ":",
-                                       tpo_url_encode(p, client_secret ? client_secret : ""),
-                                       NULL);
+                                       tpo_url_encode(p, client_secret ? client_secret : ""), NULL);
         int clen = (int)strlen(cred);
         char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len(clen));
         apr_base64_encode(b64, cred, clen);
@@ -97,8 +94,8 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
                 /* a value that is not valid UTF-8 (e.g. a hostile "code"):
                  * no body rather than a silently incomplete one */
                 tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                        TPO_APLOGNO(00074)
-                        "token request: parameter %s is not valid UTF-8", names[i]);
+                        TPO_APLOGNO(00074) "token request: parameter %s is not valid UTF-8",
+                        names[i]);
                 out->authorization = NULL;
                 return;
             }
@@ -136,7 +133,7 @@ long long tpo_token_parse_duration(const char *s)
     }
     for (c = s; *c >= '0' && *c <= '9'; c++) {
         if (++digits > 12) {
-            return -1;   /* far beyond any sane lifetime; no overflow */
+            return -1; /* far beyond any sane lifetime; no overflow */
         }
         v = v * 10 + (*c - '0');
     }
@@ -144,12 +141,22 @@ long long tpo_token_parse_duration(const char *s)
         return -1;
     }
     switch (*c) {
-    case '\0': return v;
-    case 's': mult = 1; break;
-    case 'm': mult = 60; break;
-    case 'h': mult = 3600; break;
-    case 'd': mult = 86400; break;
-    default: return -1;
+    case '\0':
+        return v;
+    case 's':
+        mult = 1;
+        break;
+    case 'm':
+        mult = 60;
+        break;
+    case 'h':
+        mult = 3600;
+        break;
+    case 'd':
+        mult = 86400;
+        break;
+    default:
+        return -1;
     }
     if (c[1] != '\0') {
         return -1;
@@ -180,7 +187,7 @@ static int is_leap(int y)
 
 static int days_in_month(int y, int m)
 {
-    static const int dm[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    static const int dm[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
     return m == 2 && is_leap(y) ? 29 : dm[m - 1];
 }
 
@@ -221,12 +228,12 @@ apr_time_t tpo_token_parse_iso8601(const char *s)
         parse_digits(&s, 2, &sec)) {
         return 0;
     }
-    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 ||
-        mi > 59 || sec > 60) {
+    if (y < 1970 || mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 ||
+        sec > 60) {
         return 0;
     }
     if (sec == 60) {
-        sec = 59;   /* leap second */
+        sec = 59; /* leap second */
     }
     if (*s == '.' || *s == ',') {
         int n = 0;
@@ -360,7 +367,8 @@ static int scope_value(apr_pool_t *p, json_t *v, const char **out)
         return -1;
     }
     parts = apr_array_make(p, (int)json_array_size(v) + 1, sizeof(char *));
-    json_array_foreach(v, i, e) {
+    json_array_foreach(v, i, e)
+    {
         if (!json_is_string(e) || json_string_length(e) == 0 || !vschar_string(e)) {
             return -1;
         }
@@ -383,7 +391,7 @@ static int number_value(json_t *v, long long *out)
         if (!isfinite(d) || d < -1e15 || d > 1e15) {
             return -1;
         }
-        *out = (long long)d;   /* truncation; negative values are refused later */
+        *out = (long long)d; /* truncation; negative values are refused later */
         return 1;
     }
     if (json_is_string(v)) {
@@ -425,7 +433,7 @@ static const char *expiry(json_t *root, apr_time_t now, apr_time_t *out)
         }
         if (r == 1) {
             if (n > now_sec) {
-                exp_sec = n;              /* an absolute epoch (TropiPay) */
+                exp_sec = n; /* an absolute epoch (TropiPay) */
             }
             else {
                 if (n <= 0) {
@@ -498,9 +506,8 @@ static tpo_token_result http_error(apr_pool_t *p, int http_status, tpo_token_res
     return TPO_TOKEN_ERROR_RESPONSE;
 }
 
-static tpo_token_result response_parse(apr_pool_t *p, const char *body,
-                                       apr_size_t len, int http_status,
-                                       apr_time_t now, tpo_token_response *out,
+static tpo_token_result response_parse(apr_pool_t *p, const char *body, apr_size_t len,
+                                       int http_status, apr_time_t now, tpo_token_response *out,
                                        const char **detail)
 {
     json_error_t jerr;
@@ -566,18 +573,16 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body,
             if (http_failed) {
                 return http_error(p, http_status, out, detail, " with an unreadable error");
             }
-            *detail = apr_psprintf(p, "token response: %s is not a non-empty string",
-                                   err_name);
+            *detail = apr_psprintf(p, "token response: %s is not a non-empty string", err_name);
             return TPO_TOKEN_MALFORMED;
         }
         out->error = sanitize(p, json_string_value(v), TPO_TOKEN_ERROR_MAX);
         dv = json_object_get(root, desc_name);
         if (!json_is_string(dv) && !strcmp(desc_name, "error_description")) {
-            dv = json_object_get(root, "errorDescription");     /* PayoutID */
+            dv = json_object_get(root, "errorDescription"); /* PayoutID */
         }
         if (json_is_string(dv)) {
-            out->error_description = sanitize(p, json_string_value(dv),
-                                              TPO_TOKEN_ERROR_DESC_MAX);
+            out->error_description = sanitize(p, json_string_value(dv), TPO_TOKEN_ERROR_DESC_MAX);
         }
         *detail = apr_psprintf(p, "token endpoint returned error '%s' (HTTP %d)", out->error,
                                http_status);
@@ -620,7 +625,7 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body,
     }
     v = json_object_get(root, "scope");
     if (v == NULL || json_is_null(v)) {
-        v = json_object_get(root, "scopes");   /* PayoutID */
+        v = json_object_get(root, "scopes"); /* PayoutID */
     }
     if (scope_value(p, v, &out->scope) != 0) {
         *detail = "token response: scope is neither a string nor an array of strings";
@@ -634,9 +639,8 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body,
     return TPO_TOKEN_OK;
 }
 
-tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
-                                          apr_size_t len, int http_status,
-                                          apr_time_t now, tpo_token_response *out,
+tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body, apr_size_t len,
+                                          int http_status, apr_time_t now, tpo_token_response *out,
                                           const char **detail)
 {
     const char *dummy;
@@ -660,11 +664,12 @@ tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
         out->error_description = NULL;
     }
     if (r == TPO_TOKEN_OK) {
-        tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG,
-                TPO_APLOGNO(00075)
-                "token response: refresh_token %s, id_token %s, expires_at %" APR_TIME_T_FMT,
-                out->refresh_token ? "present" : "absent", out->id_token ? "present" : "absent",
-                apr_time_sec(out->expires_at));
+        tpo_log(
+            TPO_LOG_MARK, TPO_LOG_DEBUG,
+            TPO_APLOGNO(
+                00075) "token response: refresh_token %s, id_token %s, expires_at %" APR_TIME_T_FMT,
+            out->refresh_token ? "present" : "absent", out->id_token ? "present" : "absent",
+            apr_time_sec(out->expires_at));
     }
     else {
         tpo_log(TPO_LOG_MARK, TPO_LOG_DEBUG, TPO_APLOGNO(00076) "%s", *detail);
@@ -674,9 +679,8 @@ tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
 
 int tpo_token_refresh_refused(int http_status, const char *error)
 {
-    static const char *const definitive[] = {
-        "invalid_grant", "invalid_request", "unauthorized_client", NULL
-    };
+    static const char *const definitive[] = {"invalid_grant", "invalid_request",
+                                             "unauthorized_client", NULL};
     int i;
 
     if ((http_status != 400 && http_status != 401) || error == NULL) {

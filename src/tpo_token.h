@@ -14,21 +14,21 @@
 #include <jansson.h>
 
 typedef enum {
-    TPO_TOKEN_ENC_FORM = 0,   /* application/x-www-form-urlencoded (default) */
-    TPO_TOKEN_ENC_JSON        /* application/json */
+    TPO_TOKEN_ENC_FORM = 0, /* application/x-www-form-urlencoded (default) */
+    TPO_TOKEN_ENC_JSON      /* application/json */
 } tpo_token_encoding;
 
 typedef enum {
-    TPO_CLIENT_AUTH_BASIC = 0,  /* client_secret_basic (default) */
-    TPO_CLIENT_AUTH_POST,       /* client_secret_post: id + secret in the body */
-    TPO_CLIENT_AUTH_NONE        /* public client: client_id in the body only */
+    TPO_CLIENT_AUTH_BASIC = 0, /* client_secret_basic (default) */
+    TPO_CLIENT_AUTH_POST,      /* client_secret_post: id + secret in the body */
+    TPO_CLIENT_AUTH_NONE       /* public client: client_id in the body only */
 } tpo_client_auth;
 
 typedef struct tpo_token_request {
-    const char *content_type;   /* "application/x-www-form-urlencoded" or "application/json" */
+    const char *content_type; /* "application/x-www-form-urlencoded" or "application/json" */
     const char *body;
     apr_size_t body_len;
-    const char *authorization;  /* "Basic ..." or NULL */
+    const char *authorization; /* "Basic ..." or NULL */
 } tpo_token_request;
 
 /* Build a token request.
@@ -37,28 +37,28 @@ typedef struct tpo_token_request {
  * With JSON encoding, client credentials go into the body unless auth is
  * BASIC (then header too and not in body). With BASIC, id and secret are
  * form-urlencoded before base64 (RFC 6749 2.3.1). */
-void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc,
-                             tpo_client_auth auth, const char *client_id,
-                             const char *client_secret,
-                             const apr_array_header_t *params, /* of const char* pairs: n0,v0,n1,v1,... */
-                             tpo_token_request *out);
+void tpo_token_request_build(
+    apr_pool_t *p, tpo_token_encoding enc, tpo_client_auth auth, const char *client_id,
+    const char *client_secret,
+    const apr_array_header_t *params, /* of const char* pairs: n0,v0,n1,v1,... */
+    tpo_token_request *out);
 
 typedef struct tpo_token_response {
     const char *access_token;
-    const char *refresh_token;     /* NULL when absent */
-    const char *id_token;          /* NULL when absent */
-    const char *token_type;        /* NULL when absent */
-    const char *scope;             /* space-separated; from "scope" string or "scope"/"scopes" array */
-    apr_time_t expires_at;         /* absolute; 0 when the response says nothing */
-    const char *error;             /* "error" or "error_code" when the response is an error */
+    const char *refresh_token; /* NULL when absent */
+    const char *id_token;      /* NULL when absent */
+    const char *token_type;    /* NULL when absent */
+    const char *scope;         /* space-separated; from "scope" string or "scope"/"scopes" array */
+    apr_time_t expires_at;     /* absolute; 0 when the response says nothing */
+    const char *error;         /* "error" or "error_code" when the response is an error */
     const char *error_description; /* "error_description", "errorDescription" or "message" */
     json_t *json;                  /* whole response (decref'd by pool cleanup) */
 } tpo_token_response;
 
 typedef enum {
     TPO_TOKEN_OK = 0,
-    TPO_TOKEN_ERROR_RESPONSE,  /* provider said error (out->error set) */
-    TPO_TOKEN_MALFORMED        /* not JSON / no access_token / wrong types; *detail says */
+    TPO_TOKEN_ERROR_RESPONSE, /* provider said error (out->error set) */
+    TPO_TOKEN_MALFORMED       /* not JSON / no access_token / wrong types; *detail says */
 } tpo_token_result;
 
 /* Parse a token endpoint response body with its HTTP status.
@@ -70,9 +70,8 @@ typedef enum {
  *     (no zone means UTC);
  *   otherwise 0.
  * A negative, zero-length or absurd (> 10 years) lifetime is MALFORMED. */
-tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body,
-                                          apr_size_t len, int http_status,
-                                          apr_time_t now, tpo_token_response *out,
+tpo_token_result tpo_token_response_parse(apr_pool_t *p, const char *body, apr_size_t len,
+                                          int http_status, apr_time_t now, tpo_token_response *out,
                                           const char **detail);
 
 /* Whether an error answer to a refresh-token grant refuses the refresh token

@@ -13,8 +13,8 @@ static const char hexdig[] = "0123456789ABCDEF";
 
 static int is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
-           (c >= '0' && c <= '9') || c == '-' || c == '.' || c == '_' || c == '~';
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.' || c == '_' || c == '~';
 }
 
 static int hexval(unsigned char c)
@@ -194,8 +194,7 @@ char *tpo_url_add_param(apr_pool_t *p, const char *url, const char *name, const 
     else {
         sep = "&";
     }
-    return apr_pstrcat(p, apr_pstrmemdup(p, url, base_len), sep, param,
-                       hash ? hash : "", NULL);
+    return apr_pstrcat(p, apr_pstrmemdup(p, url, base_len), sep, param, hash ? hash : "", NULL);
 }
 
 char *tpo_quoted_pairs_decode(apr_pool_t *p, const char *s)
@@ -257,23 +256,44 @@ char *tpo_html_escape(apr_pool_t *p, const char *s)
     }
     for (i = 0; s[i]; i++) {
         switch (s[i]) {
-        case '&': n += 5; break;
-        case '<': case '>': n += 4; break;
-        case '"': n += 6; break;
-        case '\'': n += 5; break;
-        default: n += 1;
+        case '&':
+            n += 5;
+            break;
+        case '<':
+        case '>':
+            n += 4;
+            break;
+        case '"':
+            n += 6;
+            break;
+        case '\'':
+            n += 5;
+            break;
+        default:
+            n += 1;
         }
     }
     out = o = apr_palloc(p, n + 1);
     for (i = 0; s[i]; i++) {
         const char *rep = NULL;
         switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: *o++ = s[i];
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            *o++ = s[i];
         }
         if (rep) {
             apr_size_t rl = strlen(rep);

@@ -8,8 +8,8 @@
  * not expanded here. */
 #include <stdio.h>
 
-#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help) \
-    { name, #ctx, def },
+#define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help)                \
+    {name, #ctx, def},
 
 static const struct row {
     const char *name, *ctx, *def;

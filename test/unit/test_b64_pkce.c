@@ -28,9 +28,11 @@ static int dec_fails(const char *in)
 /* RFC 4648 section 10, without the padding */
 START_TEST(b64_rfc4648_vectors)
 {
-    static const struct { const char *in, *out; } v[] = {
-        { "", "" }, { "f", "Zg" }, { "fo", "Zm8" }, { "foo", "Zm9v" }, { "foob", "Zm9vYg" },
-        { "fooba", "Zm9vYmE" }, { "foobar", "Zm9vYmFy" },
+    static const struct {
+        const char *in, *out;
+    } v[] = {
+        {"", ""},           {"f", "Zg"},          {"fo", "Zm8"},          {"foo", "Zm9v"},
+        {"foob", "Zm9vYg"}, {"fooba", "Zm9vYmE"}, {"foobar", "Zm9vYmFy"},
     };
     apr_size_t i;
 
@@ -44,9 +46,9 @@ END_TEST
 /* the two characters that differ from standard base64 */
 START_TEST(b64_url_alphabet)
 {
-    static const unsigned char a[] = { 0xfb, 0xff };        /* std "+/8=" */
-    static const unsigned char b[] = { 0xff, 0xff, 0xfe };  /* std "///+" */
-    static const unsigned char c[] = { 0x03, 0xef, 0xff };  /* std "A+//" */
+    static const unsigned char a[] = {0xfb, 0xff};       /* std "+/8=" */
+    static const unsigned char b[] = {0xff, 0xff, 0xfe}; /* std "///+" */
+    static const unsigned char c[] = {0x03, 0xef, 0xff}; /* std "A+//" */
 
     ck_assert_str_eq(enc(a, sizeof(a)), "-_8");
     ck_assert_str_eq(enc(b, sizeof(b)), "___-");
@@ -61,7 +63,7 @@ START_TEST(b64_padding_only_at_end)
 {
     ck_assert(dec_ok("Zg==", "f", 1));
     ck_assert(dec_ok("Zm8=", "fo", 2));
-    ck_assert(dec_fails("Zg="));     /* padded but not a multiple of 4 */
+    ck_assert(dec_fails("Zg=")); /* padded but not a multiple of 4 */
     ck_assert(dec_fails("Zm8=="));
     ck_assert(dec_fails("Zm9v="));
     ck_assert(dec_fails("Z==="));
@@ -73,7 +75,7 @@ END_TEST
 
 START_TEST(b64_invalid_rejected)
 {
-    ck_assert(dec_fails("Zm9+"));    /* standard alphabet */
+    ck_assert(dec_fails("Zm9+")); /* standard alphabet */
     ck_assert(dec_fails("Zm9/"));
     ck_assert(dec_fails("+/8"));
     ck_assert(dec_fails("Zm9v=Zm9"));
@@ -81,7 +83,7 @@ START_TEST(b64_invalid_rejected)
     ck_assert(dec_fails("Zm9v\nZm9v"));
     ck_assert(dec_fails(" Zm9v"));
     ck_assert(dec_fails("Zm9v\t"));
-    ck_assert(dec_fails("Zm9vY"));   /* length % 4 == 1 */
+    ck_assert(dec_fails("Zm9vY")); /* length % 4 == 1 */
     ck_assert(dec_fails("Z"));
     ck_assert(dec_fails("Zm9v.mFy"));
     ck_assert(dec_fails("Zm9v\xc3\xa9"));
@@ -209,19 +211,20 @@ START_TEST(pkce_verifier_rules)
     ck_assert(!tpo_pkce_verifier_valid(""));
     memset(buf, 'a', sizeof(buf));
     buf[42] = '\0';
-    ck_assert(!tpo_pkce_verifier_valid(buf));   /* 42: too short */
+    ck_assert(!tpo_pkce_verifier_valid(buf)); /* 42: too short */
     buf[42] = 'a';
     buf[43] = '\0';
-    ck_assert(tpo_pkce_verifier_valid(buf));    /* 43 */
+    ck_assert(tpo_pkce_verifier_valid(buf)); /* 43 */
     memset(buf, 'Z', sizeof(buf));
     buf[128] = '\0';
-    ck_assert(tpo_pkce_verifier_valid(buf));    /* 128 */
+    ck_assert(tpo_pkce_verifier_valid(buf)); /* 128 */
     buf[128] = 'Z';
     buf[129] = '\0';
-    ck_assert(!tpo_pkce_verifier_valid(buf));   /* 129: too long */
+    ck_assert(!tpo_pkce_verifier_valid(buf)); /* 129: too long */
 
     /* the unreserved set: letters, digits, - . _ ~ */
-    ck_assert(tpo_pkce_verifier_valid("0123456789-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"));
+    ck_assert(tpo_pkce_verifier_valid(
+        "0123456789-._~abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"));
     strcpy(buf, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa");
     buf[10] = '+';
     ck_assert(!tpo_pkce_verifier_valid(buf));

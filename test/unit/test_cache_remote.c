@@ -36,34 +36,36 @@
 #include "tpo_log.h"
 
 #define MEMCACHED "/usr/bin/memcached"
-#define REDIS     "/usr/bin/redis-server"
-#define PASSWORD  "s3cret pass"
-#define TIMEOUT   apr_time_from_msec(500)
-#define FAR       (apr_time_now() + apr_time_from_sec(3600))
-#define NTHREADS  8
+#define REDIS "/usr/bin/redis-server"
+#define PASSWORD "s3cret pass"
+#define TIMEOUT apr_time_from_msec(500)
+#define FAR (apr_time_now() + apr_time_from_sec(3600))
+#define NTHREADS 8
 
-#define ck_assert_failure(rv)                                                   \
-    do {                                                                        \
-        apr_status_t rv_ = (rv);                                                \
-        ck_assert_msg(rv_ != APR_SUCCESS && rv_ != APR_NOTFOUND && rv_ != APR_EEXIST, \
-                      "expected a backend failure, got status %d", rv_);        \
+#define ck_assert_failure(rv)                                                                      \
+    do {                                                                                           \
+        apr_status_t rv_ = (rv);                                                                   \
+        ck_assert_msg(rv_ != APR_SUCCESS && rv_ != APR_NOTFOUND && rv_ != APR_EEXIST,              \
+                      "expected a backend failure, got status %d", rv_);                           \
     } while (0)
 
 /* ------------------------------------------------------------ servers */
 
 typedef struct {
-    int kind;               /* 'm' memcached, 'r' redis */
-    const char *password;   /* redis --requirepass */
+    int kind;             /* 'm' memcached, 'r' redis */
+    const char *password; /* redis --requirepass */
     int port;
     pid_t pid;
 } server;
 
-static server mc_srv = { 'm', NULL, 0, 0 };
-static server rs_srv = { 'r', NULL, 0, 0 };
-static server rs_auth_srv = { 'r', PASSWORD, 0, 0 };
+static server mc_srv = {'m', NULL, 0, 0};
+static server rs_srv = {'r', NULL, 0, 0};
+static server rs_auth_srv = {'r', PASSWORD, 0, 0};
 
 #define MAX_SPAWNED 64
-static struct { pid_t pid, owner; } spawned[MAX_SPAWNED];
+static struct {
+    pid_t pid, owner;
+} spawned[MAX_SPAWNED];
 
 static int free_port(void)
 {
@@ -74,11 +76,12 @@ static int free_port(void)
     memset(&a, 0, sizeof(a));
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0
-        && getsockname(fd, (struct sockaddr *)&a, &alen) == 0) {
+    if (fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 &&
+        getsockname(fd, (struct sockaddr *)&a, &alen) == 0) {
         port = ntohs(a.sin_port);
     }
-    if (fd >= 0) close(fd);
+    if (fd >= 0)
+        close(fd);
     return port;
 }
 
@@ -91,11 +94,13 @@ static pid_t spawn(char *const argv[])
         int fd = open("/dev/null", O_RDWR);
 
         prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (getppid() != parent) _exit(127);
+        if (getppid() != parent)
+            _exit(127);
         dup2(fd, 0);
         dup2(fd, 1);
         dup2(fd, 2);
-        for (i = 3; i < 1024; i++) close(i);
+        for (i = 3; i < 1024; i++)
+            close(i);
         signal(SIGPIPE, SIG_DFL);
         execv(argv[0], argv);
         _exit(127);
@@ -113,10 +118,11 @@ static pid_t spawn(char *const argv[])
 static int tcp_connect(int port, int timeout_ms)
 {
     struct sockaddr_in a;
-    struct timeval tv = { timeout_ms / 1000, (timeout_ms % 1000) * 1000 };
+    struct timeval tv = {timeout_ms / 1000, (timeout_ms % 1000) * 1000};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-    if (fd < 0) return -1;
+    if (fd < 0)
+        return -1;
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
     memset(&a, 0, sizeof(a));
@@ -137,7 +143,8 @@ static int answers(const server *s)
     char buf[64];
     int fd = tcp_connect(s->port, 300), ok = 0;
 
-    if (fd < 0) return 0;
+    if (fd < 0)
+        return 0;
     if (send(fd, req, strlen(req), MSG_NOSIGNAL) == (ssize_t)strlen(req)) {
         ok = recv(fd, buf, sizeof(buf), 0) > 0;
     }
@@ -153,11 +160,12 @@ static int srv_start(server *s)
         char port[16];
         int i;
 
-        if (pick) s->port = free_port();
+        if (pick)
+            s->port = free_port();
         snprintf(port, sizeof(port), "%d", s->port);
         if (s->kind == 'm') {
-            char *argv[] = { MEMCACHED, "-l", "127.0.0.1", "-p", port, "-U", "0", "-m", "64",
-                             "-I", "4m", "-t", "2", NULL, NULL, NULL };
+            char *argv[] = {MEMCACHED, "-l", "127.0.0.1", "-p", port, "-U", "0",  "-m",
+                            "64",      "-I", "4m",        "-t", "2",  NULL, NULL, NULL};
             if (geteuid() == 0) {
                 argv[13] = "-u";
                 argv[14] = "nobody";
@@ -165,24 +173,29 @@ static int srv_start(server *s)
             s->pid = spawn(argv);
         }
         else {
-            char *argv[] = { REDIS, "--port", port, "--bind", "127.0.0.1", "--save", "",
-                             "--appendonly", "no", "--daemonize", "no", NULL, NULL, NULL };
+            char *argv[] = {REDIS,    "--port", port,           "--bind", "127.0.0.1",
+                            "--save", "",       "--appendonly", "no",     "--daemonize",
+                            "no",     NULL,     NULL,           NULL};
             if (s->password) {
                 argv[11] = "--requirepass";
                 argv[12] = (char *)s->password;
             }
             s->pid = spawn(argv);
         }
-        if (s->pid <= 0) return 0;
-        for (i = 0; i < 250; i++) {          /* up to 5 s */
-            if (answers(s)) return 1;
-            if (waitpid(s->pid, NULL, WNOHANG) == s->pid) break;   /* died: port taken? */
+        if (s->pid <= 0)
+            return 0;
+        for (i = 0; i < 250; i++) { /* up to 5 s */
+            if (answers(s))
+                return 1;
+            if (waitpid(s->pid, NULL, WNOHANG) == s->pid)
+                break; /* died: port taken? */
             usleep(20000);
         }
         kill(s->pid, SIGKILL);
         waitpid(s->pid, NULL, 0);
         s->pid = 0;
-        if (!pick) usleep(200000);
+        if (!pick)
+            usleep(200000);
     }
     return 0;
 }
@@ -192,7 +205,8 @@ static void forget(pid_t pid)
     int i;
 
     for (i = 0; i < MAX_SPAWNED; i++) {
-        if (spawned[i].pid == pid) spawned[i].pid = 0;
+        if (spawned[i].pid == pid)
+            spawned[i].pid = 0;
     }
 }
 
@@ -237,7 +251,8 @@ static tpo_cache *mk_mc(const char *servers, apr_interval_time_t timeout)
     tpo_cache *c = NULL;
     const char *err = NULL;
 
-    ck_assert_int_eq(tpo_memcache_cache_create(tpo_test_pool, servers, timeout, &c, &err), APR_SUCCESS);
+    ck_assert_int_eq(tpo_memcache_cache_create(tpo_test_pool, servers, timeout, &c, &err),
+                     APR_SUCCESS);
     ck_assert_ptr_nonnull(c);
     return c;
 }
@@ -278,7 +293,8 @@ static const char *getv(tpo_cache *c, const char *k)
     apr_size_t n = 0;
     apr_status_t rv = tpo_cache_get(c, k, tpo_test_pool, &v, &n);
 
-    if (rv == APR_NOTFOUND) return NULL;
+    if (rv == APR_NOTFOUND)
+        return NULL;
     ck_assert_int_eq(rv, APR_SUCCESS);
     ck_assert_ptr_nonnull(v);
     ck_assert_uint_eq(strlen(v), n);
@@ -309,9 +325,9 @@ static size_t loglen;
 static void capture(const char *file, int line, int level, const char *msg)
 {
     pthread_mutex_lock(&log_mu);
-    loglen += (size_t)snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "<%d>%s\n", level,
-                               msg);
-    if (loglen >= sizeof(logbuf)) loglen = sizeof(logbuf) - 1;
+    loglen += (size_t)snprintf(logbuf + loglen, sizeof(logbuf) - loglen, "<%d>%s\n", level, msg);
+    if (loglen >= sizeof(logbuf))
+        loglen = sizeof(logbuf) - 1;
     pthread_mutex_unlock(&log_mu);
 }
 
@@ -335,12 +351,12 @@ static void check_semantics(tpo_cache *c)
     ck_assert_int_eq(tpo_cache_del(c, k), APR_NOTFOUND);
     ck_assert_int_eq(put(c, k, "one"), APR_SUCCESS);
     ck_assert_str_eq(getv(c, k), "one");
-    ck_assert_int_eq(put(c, k, "two"), APR_SUCCESS);               /* replace */
+    ck_assert_int_eq(put(c, k, "two"), APR_SUCCESS); /* replace */
     ck_assert_str_eq(getv(c, k), "two");
     ck_assert_int_eq(tpo_cache_add(c, k, "three", 5, FAR), APR_EEXIST);
-    ck_assert_str_eq(getv(c, k), "two");                           /* add left it alone */
+    ck_assert_str_eq(getv(c, k), "two"); /* add left it alone */
     ck_assert_int_eq(tpo_cache_del(c, k), APR_SUCCESS);
-    ck_assert_int_eq(tpo_cache_del(c, k), APR_NOTFOUND);           /* a one-time take */
+    ck_assert_int_eq(tpo_cache_del(c, k), APR_NOTFOUND); /* a one-time take */
     ck_assert_ptr_null(getv(c, k));
     ck_assert_int_eq(tpo_cache_add(c, k, "four", 4, FAR), APR_SUCCESS);
     ck_assert_str_eq(getv(c, k), "four");
@@ -348,7 +364,7 @@ static void check_semantics(tpo_cache *c)
     /* an empty value is a value */
     ck_assert_int_eq(tpo_cache_set(c, k2, "", 0, FAR), APR_SUCCESS);
     ck_assert_str_eq(getv(c, k2), "");
-    ck_assert_int_eq(put(c, k2, "after-empty"), APR_SUCCESS);      /* connection still in sync */
+    ck_assert_int_eq(put(c, k2, "after-empty"), APR_SUCCESS); /* connection still in sync */
     ck_assert_str_eq(getv(c, k2), "after-empty");
 
     /* an expiry already past: stored as gone, but add still sees a live entry */
@@ -390,7 +406,8 @@ static void check_binary(tpo_cache *c)
     char *got = NULL;
     int i;
 
-    for (i = 0; i < 256; i++) val[i] = (unsigned char)i;
+    for (i = 0; i < 256; i++)
+        val[i] = (unsigned char)i;
     memcpy(val + 256, tricky, sizeof(tricky));
     ck_assert_int_eq(tpo_cache_set(c, k, val, len, FAR), APR_SUCCESS);
     ck_assert_int_eq(tpo_cache_get(c, k, tpo_test_pool, &got, &n), APR_SUCCESS);
@@ -425,7 +442,7 @@ static void check_large(tpo_cache *c, apr_size_t big_ok, apr_size_t too_big, int
     ck_assert_uint_eq(n, big_ok);
     ck_assert_int_eq(memcmp(got, val, big_ok), 0);
 
-    {   /* a value that can never fit: ENOSPC, the old entry stays */
+    { /* a value that can never fit: ENOSPC, the old entry stays */
         unsigned char *huge = apr_pcalloc(tpo_test_pool, too_big);
         ck_assert_int_eq(tpo_cache_set(c, k, huge, too_big, FAR), APR_ENOSPC);
     }
@@ -453,7 +470,7 @@ static void check_expiry(tpo_cache *c)
     ck_assert_ptr_null(getv(c, k1));
     ck_assert_ptr_null(getv(c, k3));
     ck_assert_str_eq(getv(c, k2), "long");
-    ck_assert_int_eq(tpo_cache_add(c, k3, "again", 5, FAR), APR_SUCCESS);   /* expired = absent */
+    ck_assert_int_eq(tpo_cache_add(c, k3, "again", 5, FAR), APR_SUCCESS); /* expired = absent */
     ck_assert_str_eq(getv(c, k3), "again");
     ck_assert_int_eq(tpo_cache_del(c, k1), APR_NOTFOUND);
 }
@@ -486,8 +503,10 @@ static void *race_thread(void *p)
             a->wins++;
             a->won[r] = 1;
         }
-        else if (rv == APR_EEXIST) a->losses++;
-        else a->errors++;
+        else if (rv == APR_EEXIST)
+            a->losses++;
+        else
+            a->errors++;
     }
     return NULL;
 }
@@ -510,7 +529,8 @@ static void check_add_race(tpo_cache *c)
         a[i].rounds = rounds;
         pthread_create(&th[i], NULL, race_thread, &a[i]);
     }
-    for (i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    for (i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
     pthread_barrier_destroy(&bar);
     for (i = 0; i < NTHREADS; i++) {
         ck_assert_int_eq(a[i].errors, 0);
@@ -548,7 +568,8 @@ static apr_size_t make_val(char *buf, int id, int seq)
     int n = snprintf(buf, 64, "T%02d:%06d:", id, seq);
     int fill = (seq * 37 + id * 11) % 700, i;
 
-    for (i = 0; i < fill; i++) buf[n + i] = (char)('a' + (id + i) % 26);
+    for (i = 0; i < fill; i++)
+        buf[n + i] = (char)('a' + (id + i) % 26);
     return (apr_size_t)(n + fill);
 }
 
@@ -557,7 +578,8 @@ static int valid_val(const char *v, apr_size_t n, int *id, int *seq)
     char buf[1024];
     apr_size_t m;
 
-    if (n < 11 || sscanf(v, "T%02d:%06d:", id, seq) != 2) return 0;
+    if (n < 11 || sscanf(v, "T%02d:%06d:", id, seq) != 2)
+        return 0;
     m = make_val(buf, *id, *seq);
     return m == n && memcmp(buf, v, n) == 0;
 }
@@ -579,8 +601,10 @@ static void *conc_thread(void *p)
         if (i % 2 == 0) {
             apr_size_t n = make_val(buf, a->id, i);
             rv = tpo_cache_set(a->c, k, buf, n, FAR);
-            if (rv != APR_SUCCESS) a->errors++;
-            else if (k == own) last = i;
+            if (rv != APR_SUCCESS)
+                a->errors++;
+            else if (k == own)
+                last = i;
         }
         else {
             char *v = NULL;
@@ -588,7 +612,8 @@ static void *conc_thread(void *p)
             int id, seq;
 
             rv = tpo_cache_get(a->c, k, pool, &v, &n);
-            if (rv == APR_NOTFOUND && (k == shared || last < 0)) continue;
+            if (rv == APR_NOTFOUND && (k == shared || last < 0))
+                continue;
             if (rv != APR_SUCCESS) {
                 a->errors++;
                 continue;
@@ -599,8 +624,8 @@ static void *conc_thread(void *p)
             }
             else if (k == own && (id != a->id || seq != last)) {
                 a->bad++;
-                snprintf(a->why, sizeof(a->why), "own key: got T%d:%d, wrote T%d:%d",
-                         id, seq, a->id, last);
+                snprintf(a->why, sizeof(a->why), "own key: got T%d:%d, wrote T%d:%d", id, seq,
+                         a->id, last);
             }
         }
         apr_pool_clear(pool);
@@ -624,7 +649,8 @@ static void check_concurrent(tpo_cache *c)
         a[i].ops = 600;
         pthread_create(&th[i], NULL, conc_thread, &a[i]);
     }
-    for (i = 0; i < NTHREADS; i++) pthread_join(th[i], NULL);
+    for (i = 0; i < NTHREADS; i++)
+        pthread_join(th[i], NULL);
     for (i = 0; i < NTHREADS; i++) {
         ck_assert_msg(a[i].errors == 0, "thread %d: %d errors", i, a[i].errors);
         ck_assert_msg(a[i].bad == 0, "thread %d: %s", i, a[i].why);
@@ -654,7 +680,8 @@ static void expect_recovery(tpo_cache *c, const char *k, double within)
 
     do {
         rv = put(c, k, "back");
-        if (rv == APR_SUCCESS) break;
+        if (rv == APR_SUCCESS)
+            break;
         ck_assert_failure(rv);
         usleep(50000);
     } while (since(t0) < within);
@@ -664,7 +691,7 @@ static void expect_recovery(tpo_cache *c, const char *k, double within)
 
 static void check_down_and_back(int kind)
 {
-    server s = { kind, NULL, 0, 0 };
+    server s = {kind, NULL, 0, 0};
     tpo_cache *c;
     const char *k = ukey("down");
 
@@ -684,14 +711,14 @@ static void check_down_and_back(int kind)
     ck_assert_int_eq(put(c, k, "before"), APR_SUCCESS);
     ck_assert_str_eq(getv(c, k), "before");
 
-    srv_kill(&s);                 /* pooled connections now point at nothing */
-    expect_all_fail(c, k, 1.0);   /* refused: fast, and never "not found" */
+    srv_kill(&s);               /* pooled connections now point at nothing */
+    expect_all_fail(c, k, 1.0); /* refused: fast, and never "not found" */
     expect_all_fail(c, k, 1.0);
 
-    ck_assert(srv_start(&s));     /* same port */
+    ck_assert(srv_start(&s)); /* same port */
     expect_recovery(c, k, 3.0);
     ck_assert_int_eq(tpo_cache_del(c, k), APR_SUCCESS);
-    ck_assert_ptr_null(getv(c, ukey("never-written")));   /* absent, not a failure */
+    ck_assert_ptr_null(getv(c, ukey("never-written"))); /* absent, not a failure */
     srv_kill(&s);
 }
 
@@ -721,7 +748,7 @@ static void *hang_thread(void *p)
 
 static void check_hang(int kind)
 {
-    server s = { kind, NULL, 0, 0 };
+    server s = {kind, NULL, 0, 0};
     tpo_cache *c;
     const char *k = ukey("hang");
     pthread_t th[4];
@@ -733,10 +760,10 @@ static void check_hang(int kind)
 
     ck_assert(srv_start(&s));
     c = kind == 'm' ? mk_mc(addr(s.port), TIMEOUT) : mk_rs(addr(s.port), NULL, TIMEOUT);
-    ck_assert_int_eq(put(c, k, "before"), APR_SUCCESS);   /* a pooled connection */
+    ck_assert_int_eq(put(c, k, "before"), APR_SUCCESS); /* a pooled connection */
 
     kill(s.pid, SIGSTOP);
-    ck_assert_int_eq(waitpid(s.pid, NULL, WUNTRACED), s.pid);   /* really stopped */
+    ck_assert_int_eq(waitpid(s.pid, NULL, WUNTRACED), s.pid); /* really stopped */
     t0 = apr_time_now();
     ck_assert_failure(tpo_cache_get(c, k, tpo_test_pool, &v, &n));
     ck_assert_msg(since(t0) >= 0.4 && since(t0) < 1.2, "hung get returned after %.2f s", since(t0));
@@ -747,7 +774,8 @@ static void check_hang(int kind)
         a[i].k = k;
         pthread_create(&th[i], NULL, hang_thread, &a[i]);
     }
-    for (i = 0; i < 4; i++) pthread_join(th[i], NULL);
+    for (i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
     for (i = 0; i < 4; i++) {
         ck_assert_failure(a[i].rv);
         ck_assert_msg(a[i].secs < 1.2, "thread %d waited %.2f s", i, a[i].secs);
@@ -780,9 +808,11 @@ static void *fake_main(void *p)
         int hang = strncmp(r, "HANG:", 5) == 0;
         int fd = accept(f->lfd, NULL, NULL);
 
-        if (fd < 0) break;
+        if (fd < 0)
+            break;
         if (recv(fd, buf, sizeof(buf), 0) > 0) {
-            if (hang) r += 5;
+            if (hang)
+                r += 5;
             if (strcmp(r, "LONGLINE") == 0) {
                 memset(buf, 'A', sizeof(buf));
                 send(fd, buf, 2000, MSG_NOSIGNAL);
@@ -790,7 +820,8 @@ static void *fake_main(void *p)
             else {
                 send(fd, r, strlen(r), MSG_NOSIGNAL);
             }
-            if (hang) usleep(1500000);
+            if (hang)
+                usleep(1500000);
         }
         close(fd);
     }
@@ -907,8 +938,8 @@ START_TEST(mc_failover)
 {
     /* a dead server next to a live one: every key still works */
     int dead = free_port(), i;
-    tpo_cache *c = mk_mc(apr_psprintf(tpo_test_pool, "127.0.0.1:%d, 127.0.0.1:%d", dead, mc_srv.port),
-                         TIMEOUT);
+    tpo_cache *c = mk_mc(
+        apr_psprintf(tpo_test_pool, "127.0.0.1:%d, 127.0.0.1:%d", dead, mc_srv.port), TIMEOUT);
 
     for (i = 0; i < 40; i++) {
         const char *k = apr_psprintf(tpo_test_pool, "fo-%ld-%d", (long)getpid(), i);
@@ -934,20 +965,20 @@ START_TEST(mc_hostile)
 {
     static const char *const replies[] = {
         "VALUE k 0 3\r\nabc\r\nEND\r\n",
-        "VALUE other 0 3\r\nabc\r\nEND\r\n",          /* another key */
-        "VALUE k 0 99999999999999999999\r\n",         /* length overflow */
-        "VALUE k 0 16777217\r\n",                     /* above the bound */
-        "VALUE k 0 999999999999999999\r\nabc",        /* far above: never allocated */
+        "VALUE other 0 3\r\nabc\r\nEND\r\n",   /* another key */
+        "VALUE k 0 99999999999999999999\r\n",  /* length overflow */
+        "VALUE k 0 16777217\r\n",              /* above the bound */
+        "VALUE k 0 999999999999999999\r\nabc", /* far above: never allocated */
         "VALUE k 0 -3\r\nabc\r\nEND\r\n",
-        "VALUE k 0 3\r\nabcde\r\nEND\r\n",            /* data not CRLF-terminated */
-        "VALUE k 0 3\r\nabc\r\nXYZ\r\n",              /* no END */
-        "VALUE k 0 5\r\nab",                          /* EOF in the data */
-        "VALUE  k 0 3\r\nabc\r\nEND\r\n",             /* double space */
+        "VALUE k 0 3\r\nabcde\r\nEND\r\n", /* data not CRLF-terminated */
+        "VALUE k 0 3\r\nabc\r\nXYZ\r\n",   /* no END */
+        "VALUE k 0 5\r\nab",               /* EOF in the data */
+        "VALUE  k 0 3\r\nabc\r\nEND\r\n",  /* double space */
         "SERVER_ERROR out of memory\r\n",
-        "LONGLINE",                                   /* no line end within bounds */
-        "END\n",                                      /* bare LF */
-        "END\r\n",                                    /* absent */
-        "HANG:VALUE k 0 10\r\nabc",                   /* then silence */
+        "LONGLINE",                 /* no line end within bounds */
+        "END\n",                    /* bare LF */
+        "END\r\n",                  /* absent */
+        "HANG:VALUE k 0 10\r\nabc", /* then silence */
     };
     fake f;
     tpo_cache *c;
@@ -968,13 +999,15 @@ START_TEST(mc_create_errors)
     ck_assert_ptr_nonnull(err);
     ck_assert_ptr_null(c);
     err = NULL;
-    ck_assert_int_eq(tpo_memcache_cache_create(tpo_test_pool, "127.0.0.1:notaport", TIMEOUT, &c, &err),
-                     APR_EINVAL);
+    ck_assert_int_eq(
+        tpo_memcache_cache_create(tpo_test_pool, "127.0.0.1:notaport", TIMEOUT, &c, &err),
+        APR_EINVAL);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(tpo_memcache_cache_create(tpo_test_pool, "127.0.0.1:11211", 0, &c, &err),
                      APR_EINVAL);
-    ck_assert_int_eq(tpo_memcache_cache_create(tpo_test_pool, "[::1]:11211,localhost", TIMEOUT, &c, &err),
-                     APR_SUCCESS);
+    ck_assert_int_eq(
+        tpo_memcache_cache_create(tpo_test_pool, "[::1]:11211,localhost", TIMEOUT, &c, &err),
+        APR_SUCCESS);
     ck_assert_ptr_nonnull(c);
 }
 END_TEST
@@ -1039,15 +1072,15 @@ START_TEST(rs_auth)
     check_semantics(good);
     ck_assert_int_eq(put(good, k, "secret"), APR_SUCCESS);
     ck_assert_str_eq(getv(good, k), "secret");
-    for (i = 0; i < 3; i++) {   /* every time: no connection is left half-authenticated */
+    for (i = 0; i < 3; i++) { /* every time: no connection is left half-authenticated */
         ck_assert_int_eq(tpo_cache_get(wrong, k, tpo_test_pool, &v, &n), APR_EACCES);
         ck_assert_failure(tpo_cache_set(wrong, k, "x", 1, FAR));
         ck_assert_failure(tpo_cache_del(wrong, k));
-        ck_assert_failure(tpo_cache_get(none, k, tpo_test_pool, &v, &n));   /* NOAUTH */
+        ck_assert_failure(tpo_cache_get(none, k, tpo_test_pool, &v, &n)); /* NOAUTH */
         ck_assert_failure(tpo_cache_add(none, k, "x", 1, FAR));
     }
     ck_assert_failure(tpo_cache_get(needless, k, tpo_test_pool, &v, &n));
-    ck_assert_str_eq(getv(good, k), "secret");          /* nothing was changed */
+    ck_assert_str_eq(getv(good, k), "secret"); /* nothing was changed */
     ck_assert_ptr_nonnull(strstr(logbuf, "rejected AUTH"));
     ck_assert_ptr_null(strstr(logbuf, "not the password"));
     ck_assert_ptr_null(strstr(logbuf, PASSWORD));
@@ -1058,8 +1091,8 @@ START_TEST(rs_failover)
 {
     /* the first server is dead: the second one serves */
     int dead = free_port(), i;
-    tpo_cache *c = mk_rs(apr_psprintf(tpo_test_pool, "127.0.0.1:%d,127.0.0.1:%d", dead, rs_srv.port),
-                         NULL, TIMEOUT);
+    tpo_cache *c = mk_rs(
+        apr_psprintf(tpo_test_pool, "127.0.0.1:%d,127.0.0.1:%d", dead, rs_srv.port), NULL, TIMEOUT);
 
     for (i = 0; i < 20; i++) {
         const char *k = ukey("fo");
@@ -1085,22 +1118,22 @@ START_TEST(rs_hostile)
 {
     static const char *const replies[] = {
         "$3\r\nabc\r\n",
-        "$99999999999999999999\r\n",      /* length overflow */
-        "$16777217\r\n",                  /* above the bound */
-        "$999999999999999999\r\nabc",     /* far above: never allocated */
-        "$5\r\nab",                       /* EOF in the bulk */
-        "$3\r\nabcXY",                    /* bulk not CRLF-terminated */
-        ":12\r\n",                        /* wrong type for GET */
+        "$99999999999999999999\r\n",  /* length overflow */
+        "$16777217\r\n",              /* above the bound */
+        "$999999999999999999\r\nabc", /* far above: never allocated */
+        "$5\r\nab",                   /* EOF in the bulk */
+        "$3\r\nabcXY",                /* bulk not CRLF-terminated */
+        ":12\r\n",                    /* wrong type for GET */
         ":12x\r\n",
-        "*1\r\n$3\r\nabc\r\n",            /* arrays are not ours */
+        "*1\r\n$3\r\nabc\r\n", /* arrays are not ours */
         "LONGLINE",
-        "+OK\n",                          /* bare LF */
+        "+OK\n", /* bare LF */
         "$-2\r\n",
         "$+3\r\nabc\r\n",
         "-ERR something\r\n",
-        "_\r\n",                          /* RESP3 null: not spoken */
-        "$-1\r\n",                        /* absent */
-        "HANG:$10\r\nabc",                /* then silence */
+        "_\r\n",           /* RESP3 null: not spoken */
+        "$-1\r\n",         /* absent */
+        "HANG:$10\r\nabc", /* then silence */
     };
     fake f;
     tpo_cache *c;
@@ -1117,11 +1150,14 @@ START_TEST(rs_create_errors)
     tpo_cache *c = NULL;
     const char *err = NULL;
 
-    ck_assert_int_eq(tpo_redis_cache_create(tpo_test_pool, NULL, NULL, TIMEOUT, &c, &err), APR_EINVAL);
-    ck_assert_ptr_nonnull(err);
-    ck_assert_int_eq(tpo_redis_cache_create(tpo_test_pool, "127.0.0.1:99999", NULL, TIMEOUT, &c, &err),
+    ck_assert_int_eq(tpo_redis_cache_create(tpo_test_pool, NULL, NULL, TIMEOUT, &c, &err),
                      APR_EINVAL);
-    ck_assert_int_eq(tpo_redis_cache_create(tpo_test_pool, ",", NULL, TIMEOUT, &c, &err), APR_EINVAL);
+    ck_assert_ptr_nonnull(err);
+    ck_assert_int_eq(
+        tpo_redis_cache_create(tpo_test_pool, "127.0.0.1:99999", NULL, TIMEOUT, &c, &err),
+        APR_EINVAL);
+    ck_assert_int_eq(tpo_redis_cache_create(tpo_test_pool, ",", NULL, TIMEOUT, &c, &err),
+                     APR_EINVAL);
     ck_assert_int_eq(tpo_redis_cache_create(tpo_test_pool, "localhost", NULL, TIMEOUT, &c, &err),
                      APR_SUCCESS);
 }
@@ -1171,7 +1207,7 @@ static apr_status_t spy_del(tpo_cache *c, const char *k)
     return tpo_cache_del(s->inner, k);
 }
 
-static const tpo_cache_ops spy_ops = { "spy", spy_get, spy_set, spy_add, spy_del };
+static const tpo_cache_ops spy_ops = {"spy", spy_get, spy_set, spy_add, spy_del};
 
 static spy *mk_spy(tpo_cache *inner)
 {
@@ -1235,16 +1271,18 @@ static int b64url_key(const char *k)
 {
     size_t i, n = strlen(k);
 
-    if (n != 43) return 0;
+    if (n != 43)
+        return 0;
     for (i = 0; i < n; i++) {
         char ch = k[i];
-        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')
-              || ch == '-' || ch == '_')) return 0;
+        if (!((ch >= 'A' && ch <= 'Z') || (ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9') ||
+              ch == '-' || ch == '_'))
+            return 0;
     }
     return 1;
 }
 
-#define PLAIN_KEY   "session:SECRET-SESSION-ID-4711"
+#define PLAIN_KEY "session:SECRET-SESSION-ID-4711"
 #define PLAIN_VALUE "PLAINTEXT-MARKER-sub=alice;email=alice@example.com"
 
 START_TEST(ck_shm_roundtrip)
@@ -1307,11 +1345,11 @@ START_TEST(ck_tamper)
     ck_assert_int_eq(put(c, PLAIN_KEY, PLAIN_VALUE), APR_SUCCESS);
     ik = last_key(s);
     ck_assert_int_eq(tpo_cache_get(shm, ik, tpo_test_pool, &raw, &rawlen), APR_SUCCESS);
-    pos[0] = 0;                /* version */
-    pos[1] = 5;                /* nonce */
-    pos[2] = 13 + 7;           /* ciphertext */
-    pos[3] = rawlen - 1;       /* tag */
-    pos[4] = rawlen - 16;      /* tag */
+    pos[0] = 0;           /* version */
+    pos[1] = 5;           /* nonce */
+    pos[2] = 13 + 7;      /* ciphertext */
+    pos[3] = rawlen - 1;  /* tag */
+    pos[4] = rawlen - 16; /* tag */
     for (i = 0; i < 5; i++) {
         copy = apr_pmemdup(tpo_test_pool, raw, rawlen);
         copy[pos[i]] ^= 0x04;
@@ -1319,7 +1357,7 @@ START_TEST(ck_tamper)
         log_clear();
         ck_assert_msg(getv(c, PLAIN_KEY) == NULL, "flipped bit at %zu accepted", (size_t)pos[i]);
         ck_assert_ptr_nonnull(strstr(logbuf, "failed authentication"));
-        ck_assert_ptr_nonnull(strstr(logbuf, "<7>"));      /* a debug line */
+        ck_assert_ptr_nonnull(strstr(logbuf, "<7>")); /* a debug line */
         ck_assert_ptr_null(strstr(logbuf, "SECRET"));
         ck_assert_ptr_null(strstr(logbuf, ik));
         ck_assert_ptr_null(strstr(logbuf, "PLAINTEXT"));
@@ -1365,7 +1403,7 @@ START_TEST(ck_rotation)
     tpo_cache *a = mk_crypt(shm, "passphrase A", NULL);
     tpo_cache *ba = mk_crypt(shm, "passphrase B", "passphrase A");
     tpo_cache *b = mk_crypt(shm, "passphrase B", NULL);
-    tpo_cache *aa = mk_crypt(shm, "passphrase A", "passphrase A");   /* previous == current */
+    tpo_cache *aa = mk_crypt(shm, "passphrase A", "passphrase A"); /* previous == current */
     tpo_cache *shm2 = mk_shm();
     spy *s = mk_spy(shm2);
     tpo_cache *ba_spy = mk_crypt(&s->pub, "passphrase B", "passphrase A");
@@ -1397,15 +1435,15 @@ START_TEST(ck_rotation)
 
     /* del removes both copies; NOTFOUND only when neither was there */
     ck_assert_int_eq(put(ba, "k6", "under B"), APR_SUCCESS);
-    ck_assert_int_eq(put(a, "k6", "under A"), APR_SUCCESS);           /* both exist now */
-    ck_assert_str_eq(getv(ba, "k6"), "under B");                      /* current wins */
+    ck_assert_int_eq(put(a, "k6", "under A"), APR_SUCCESS); /* both exist now */
+    ck_assert_str_eq(getv(ba, "k6"), "under B");            /* current wins */
     ck_assert_int_eq(tpo_cache_del(ba, "k6"), APR_SUCCESS);
     ck_assert_ptr_null(getv(ba, "k6"));
     ck_assert_ptr_null(getv(a, "k6"));
     ck_assert_ptr_null(getv(b, "k6"));
     ck_assert_int_eq(tpo_cache_del(ba, "k6"), APR_NOTFOUND);
     ck_assert_int_eq(put(a, "k7", "only under A"), APR_SUCCESS);
-    ck_assert_int_eq(tpo_cache_del(ba, "k7"), APR_SUCCESS);           /* previous only */
+    ck_assert_int_eq(tpo_cache_del(ba, "k7"), APR_SUCCESS); /* previous only */
     ck_assert_ptr_null(getv(a, "k7"));
     ck_assert_int_eq(tpo_cache_del(ba, "k7"), APR_NOTFOUND);
 
@@ -1446,7 +1484,8 @@ static apr_array_header_t *redis_keys(int port)
         ck_assert_int_gt(r, 0);
         len += (apr_size_t)r;
         buf[len] = '\0';
-        if (buf[0] != '*' || !strstr(buf, "\r\n")) continue;
+        if (buf[0] != '*' || !strstr(buf, "\r\n"))
+            continue;
         n = strtol(buf + 1, &end, 10);
         p = end + 2;
         keys->nelts = 0;
@@ -1465,7 +1504,8 @@ static apr_array_header_t *redis_keys(int port)
             *(const char **)apr_array_push(keys) = apr_pstrmemdup(tpo_test_pool, p, (apr_size_t)kl);
             p += kl + 2;
         }
-        if (complete) break;
+        if (complete)
+            break;
     }
     close(fd);
     return keys;
@@ -1485,7 +1525,7 @@ START_TEST(ck_redis)
     ck_assert_int_eq(put(c, k, PLAIN_VALUE), APR_SUCCESS);
     ck_assert_str_eq(getv(c, k), PLAIN_VALUE);
     ck_assert_int_eq(put(old, "session:SECRET-OLD", PLAIN_VALUE), APR_SUCCESS);
-    ck_assert_str_eq(getv(c, "session:SECRET-OLD"), PLAIN_VALUE);    /* rotation over Redis */
+    ck_assert_str_eq(getv(c, "session:SECRET-OLD"), PLAIN_VALUE); /* rotation over Redis */
     ck_assert_int_eq(tpo_cache_del(c, "session:SECRET-OLD"), APR_SUCCESS);
     ck_assert_ptr_null(getv(old, "session:SECRET-OLD"));
 
@@ -1499,8 +1539,10 @@ START_TEST(ck_redis)
 
         ck_assert_ptr_null(strstr(ik, "SECRET"));
         if (tpo_cache_get(inner, ik, tpo_test_pool, &v, &n) == APR_SUCCESS) {
-            if (b64url_key(ik) && n == 29 + strlen(PLAIN_VALUE)) found_ours++;
-            if (b64url_key(ik)) ck_assert_ptr_null(memmem(v, n, "PLAINTEXT-MARKER", 16));
+            if (b64url_key(ik) && n == 29 + strlen(PLAIN_VALUE))
+                found_ours++;
+            if (b64url_key(ik))
+                ck_assert_ptr_null(memmem(v, n, "PLAINTEXT-MARKER", 16));
         }
     }
     ck_assert_int_ge(found_ours, 1);
@@ -1539,7 +1581,8 @@ START_TEST(ck_create_errors)
     tpo_cache *c = NULL;
     const char *err = NULL;
 
-    ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, mk_shm(), NULL, NULL, &c, &err), APR_EINVAL);
+    ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, mk_shm(), NULL, NULL, &c, &err),
+                     APR_EINVAL);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(tpo_crypt_cache_create(tpo_test_pool, NULL, test_key("p"), NULL, &c, &err),
                      APR_EINVAL);
@@ -1564,14 +1607,17 @@ START_TEST(ck_scrypt_rfc7914)
     unsigned char out[64];
 
     ck_assert(tpo_crypt_scrypt("", 0, "", 0, 16, 1, 1, out, 64));
-    hex_eq(out, 64, "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442"
-                    "fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906");
+    hex_eq(out, 64,
+           "77d6576238657b203b19ca42c18a0497f16b4844e3074ae8dfdffa3fede21442"
+           "fcd0069ded0948f8326a753a0fc81f17e8d3e0fb2e0d3628cf35e20c38d18906");
     ck_assert(tpo_crypt_scrypt("password", 8, "NaCl", 4, 1024, 8, 16, out, 64));
-    hex_eq(out, 64, "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
-                    "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640");
+    hex_eq(out, 64,
+           "fdbabe1c9d3472007856e7190d01e9fe7c6ad7cbc8237830e77376634b373162"
+           "2eaf30d92e22a3886ff109279d9830dac727afb94a83ee6d8360cbdfa2cc0640");
     ck_assert(tpo_crypt_scrypt("pleaseletmein", 13, "SodiumChloride", 14, 16384, 8, 1, out, 64));
-    hex_eq(out, 64, "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2"
-                    "d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887");
+    hex_eq(out, 64,
+           "7023bdcb3afd7348461c06cd81fd38ebfda8fbba904f8e3ea9b543f6545da1f2"
+           "d5432955613f0fcf62d49705242a9af9e61e85dc0d651e40dfcf017b45575887");
 }
 END_TEST
 
@@ -1594,8 +1640,8 @@ START_TEST(ck_passphrase_kdf)
     ck_assert_int_lt(apr_time_as_msec(apr_time_now() - t0), 5000);
     hex_eq(k.k, 32, "e6d79a808ff2f7cd43ee698fbf1c223ee10b6f97ea3f40bcb3c3e5c90de0a98c");
     ck_assert(tpo_crypt_scrypt("correct horse battery staple", 28,
-                               "mod_tp_oauth cache passphrase scrypt v2", 39, 32768, 8, 1,
-                               k2.k, 32));
+                               "mod_tp_oauth cache passphrase scrypt v2", 39, 32768, 8, 1, k2.k,
+                               32));
     ck_assert(memcmp(k.k, k2.k, 32) == 0);
 
     /* shorter than 16 characters: refused */
@@ -1605,7 +1651,8 @@ START_TEST(ck_passphrase_kdf)
     ck_assert_int_eq(tpo_crypt_key_from_passphrase(NULL, &k2, &err), APR_EINVAL);
 
     /* a key file's bytes: HMAC-SHA256 with the documented label */
-    for (i = 0; i < 32; i++) raw[i] = (unsigned char)i;
+    for (i = 0; i < 32; i++)
+        raw[i] = (unsigned char)i;
     ck_assert_int_eq(tpo_crypt_key_from_bytes(raw, 32, &kf, &err), APR_SUCCESS);
     hex_eq(kf.k, 32, "ba6405f172dcde68c557c7398fd1e9e29a3cfbd550371af21b26b7ba081b10dd");
     ck_assert_int_eq(tpo_crypt_key_from_bytes(raw, 31, &kf, &err), APR_EINVAL);
@@ -1631,8 +1678,8 @@ END_TEST
 
 static const char *write_file(const void *data, apr_size_t n)
 {
-    const char *path = apr_psprintf(tpo_test_pool, "/tmp/tpo-keyfile-%ld-%d", (long)getpid(),
-                                    rand());
+    const char *path =
+        apr_psprintf(tpo_test_pool, "/tmp/tpo-keyfile-%ld-%d", (long)getpid(), rand());
     FILE *f = fopen(path, "wb");
 
     ck_assert_ptr_nonnull(f);
@@ -1652,7 +1699,8 @@ START_TEST(ck_key_file_and_rotation)
     tpo_crypt_key ka, kb, kp;
     int i;
 
-    for (i = 0; i < (int)sizeof(raw); i++) raw[i] = (unsigned char)(i * 7 + 3);
+    for (i = 0; i < (int)sizeof(raw); i++)
+        raw[i] = (unsigned char)(i * 7 + 3);
     p31 = write_file(raw, 31);
     p32 = write_file(raw, 32);
     p4097 = write_file(raw, 4097);
@@ -1662,8 +1710,9 @@ START_TEST(ck_key_file_and_rotation)
     ck_assert_ptr_nonnull(strstr(err, "32 bytes"));
     ck_assert_ptr_null(bytes);
     ck_assert_int_eq(tpo_crypt_key_file_read(tpo_test_pool, p4097, &bytes, &n, &err), APR_EINVAL);
-    ck_assert_int_ne(tpo_crypt_key_file_read(tpo_test_pool, "/nonexistent/tpo-key", &bytes, &n,
-                                             &err), APR_SUCCESS);
+    ck_assert_int_ne(
+        tpo_crypt_key_file_read(tpo_test_pool, "/nonexistent/tpo-key", &bytes, &n, &err),
+        APR_SUCCESS);
     ck_assert_ptr_nonnull(err);
     ck_assert_int_eq(tpo_crypt_key_file_read(tpo_test_pool, p32, &bytes, &n, &err), APR_SUCCESS);
     ck_assert_uint_eq(n, 32);
@@ -1672,9 +1721,12 @@ START_TEST(ck_key_file_and_rotation)
     ck_assert_int_eq(tpo_crypt_key_file_read(tpo_test_pool, pB, &bytes, &n, &err), APR_SUCCESS);
     ck_assert_uint_eq(n, 48);
     ck_assert_int_eq(tpo_crypt_key_from_bytes(bytes, n, &kb, &err), APR_SUCCESS);
-    ck_assert_int_eq(tpo_crypt_key_from_passphrase("an old passphrase, 32 characters", &kp,
-                                                   &err), APR_SUCCESS);
-    unlink(p31); unlink(p32); unlink(p4097); unlink(pB);
+    ck_assert_int_eq(tpo_crypt_key_from_passphrase("an old passphrase, 32 characters", &kp, &err),
+                     APR_SUCCESS);
+    unlink(p31);
+    unlink(p32);
+    unlink(p4097);
+    unlink(pB);
 
     {
         tpo_cache *shm = mk_shm();
@@ -1682,12 +1734,12 @@ START_TEST(ck_key_file_and_rotation)
         tpo_cache *ba = mk_crypt_keys(shm, &kb, &ka);
         tpo_cache *b = mk_crypt_keys(shm, &kb, NULL);
         tpo_cache *p = mk_crypt_keys(shm, &kp, NULL);
-        tpo_cache *ap = mk_crypt_keys(shm, &ka, &kp);   /* passphrase -> key file */
+        tpo_cache *ap = mk_crypt_keys(shm, &ka, &kp); /* passphrase -> key file */
 
         ck_assert_int_eq(put(a, "k1", "from A"), APR_SUCCESS);
         ck_assert_str_eq(getv(ba, "k1"), "from A");
         ck_assert_ptr_null(getv(b, "k1"));
-        ck_assert_int_eq(put(ba, "k1", "from BA"), APR_SUCCESS);   /* rewritten under B */
+        ck_assert_int_eq(put(ba, "k1", "from BA"), APR_SUCCESS); /* rewritten under B */
         ck_assert_str_eq(getv(b, "k1"), "from BA");
         ck_assert_ptr_null(getv(a, "k1"));
 
@@ -1712,7 +1764,7 @@ int main(void)
     TCase *tc = tcase_create("crypt");
     int rc;
 
-    signal(SIGPIPE, SIG_IGN);        /* as in httpd */
+    signal(SIGPIPE, SIG_IGN); /* as in httpd */
     tpo_log_set(capture, TPO_LOG_DEBUG);
     atexit(kill_spawned);
     if (!srv_start(&mc_srv) || !srv_start(&rs_srv) || !srv_start(&rs_auth_srv)) {

@@ -50,7 +50,8 @@ static const char *getv(tpo_cache *c, const char *k)
     apr_size_t n = 0;
     apr_status_t rv = tpo_cache_get(c, k, tpo_test_pool, &v, &n);
 
-    if (rv == APR_NOTFOUND) return NULL;
+    if (rv == APR_NOTFOUND)
+        return NULL;
     ck_assert_int_eq(rv, APR_SUCCESS);
     ck_assert_uint_eq(strlen(v), n);
     return v;
@@ -115,7 +116,7 @@ START_TEST(set_get_del_add)
     ck_assert_int_eq(put(c, "a", "alpha"), APR_SUCCESS);
     ck_assert_int_eq(tpo_cache_get(c, "a", tpo_test_pool, &v, &n), APR_SUCCESS);
     ck_assert_uint_eq(n, 5);
-    ck_assert_str_eq(v, "alpha");                   /* NUL-terminated copy */
+    ck_assert_str_eq(v, "alpha"); /* NUL-terminated copy */
     ck_assert_int_eq(put(c, "ab", "prefix-differs"), APR_SUCCESS);
     ck_assert_int_eq(put(c, "a", "ALPHA2"), APR_SUCCESS);
     ck_assert_str_eq(getv(c, "a"), "ALPHA2");
@@ -167,7 +168,7 @@ START_TEST(replace_bigger_smaller_frees_blocks)
         ck_assert_int_eq(put(c, key, filled((apr_size_t)(i * 37) % 3000, 'a' + i % 26)),
                          APR_SUCCESS);
     }
-    for (i = 0; i < 200; i += 3) {            /* replace a third, alternately */
+    for (i = 0; i < 200; i += 3) { /* replace a third, alternately */
         apr_snprintf(key, sizeof(key), "key-%d", i);
         ck_assert_int_eq(put(c, key, filled(i % 2 ? 5000 : 10, 'r')), APR_SUCCESS);
     }
@@ -191,7 +192,7 @@ START_TEST(keys_near_max)
     char *v = NULL;
     apr_size_t n;
 
-    k2[TPO_CACHE_MAX_KEY - 1] = 'z';          /* differs only in the last byte */
+    k2[TPO_CACHE_MAX_KEY - 1] = 'z'; /* differs only in the last byte */
     ck_assert_int_eq(put(c, k1, "one"), APR_SUCCESS);
     ck_assert_int_eq(put(c, k2, "two"), APR_SUCCESS);
     ck_assert_int_eq(put(c, k3, filled(BS * 3, '3')), APR_SUCCESS);
@@ -200,8 +201,8 @@ START_TEST(keys_near_max)
     ck_assert_str_eq(getv(c, k3), filled(BS * 3, '3'));
     ck_assert_int_eq(tpo_cache_add(c, k1, "x", 1, FAR_FUTURE), APR_EEXIST);
     ck_assert_uint_eq(stats(c).blocks_total - stats(c).blocks_free,
-                      blocks_for(TPO_CACHE_MAX_KEY + 3) * 2
-                      + blocks_for(TPO_CACHE_MAX_KEY - 1 + BS * 3));
+                      blocks_for(TPO_CACHE_MAX_KEY + 3) * 2 +
+                          blocks_for(TPO_CACHE_MAX_KEY - 1 + BS * 3));
 
     ck_assert_int_eq(put(c, toolong, "no"), APR_EINVAL);
     ck_assert_int_eq(tpo_cache_add(c, toolong, "no", 2, FAR_FUTURE), APR_EINVAL);
@@ -231,7 +232,8 @@ START_TEST(empty_and_binary_values)
     ck_assert_str_eq(v, "");
     ck_assert_int_eq(tpo_cache_add(c, "empty", "", 0, FAR_FUTURE), APR_EEXIST);
 
-    for (i = 0; i < (int)sizeof(bin); i++) bin[i] = (unsigned char)(i % 7 == 0 ? 0 : i * 13);
+    for (i = 0; i < (int)sizeof(bin); i++)
+        bin[i] = (unsigned char)(i % 7 == 0 ? 0 : i * 13);
     ck_assert_int_eq(tpo_cache_set(c, "bin", bin, sizeof(bin), FAR_FUTURE), APR_SUCCESS);
     ck_assert_int_eq(tpo_cache_get(c, "bin", tpo_test_pool, &v, &n), APR_SUCCESS);
     ck_assert_uint_eq(n, sizeof(bin));
@@ -264,7 +266,7 @@ START_TEST(lru_by_entries)
     }
     ck_assert(stats(c).evictions == 0);
     ck_assert_uint_eq(stats(c).entries, 64);
-    ck_assert_str_eq(getv(c, "k0"), "k0");      /* read: must survive */
+    ck_assert_str_eq(getv(c, "k0"), "k0"); /* read: must survive */
     ck_assert_str_eq(getv(c, "k10"), "k10");
     for (i = 0; i < 20; i++) {
         apr_snprintf(key, sizeof(key), "n%d", i);
@@ -276,9 +278,12 @@ START_TEST(lru_by_entries)
     ck_assert_str_eq(getv(c, "k10"), "k10");
     for (i = 1; i < 64; i++) {
         apr_snprintf(key, sizeof(key), "k%d", i);
-        if (i == 10) continue;
-        if (i <= 21) ck_assert_msg(getv(c, key) == NULL, "%s should be evicted", key);
-        else ck_assert_msg(getv(c, key) != NULL, "%s should survive", key);
+        if (i == 10)
+            continue;
+        if (i <= 21)
+            ck_assert_msg(getv(c, key) == NULL, "%s should be evicted", key);
+        else
+            ck_assert_msg(getv(c, key) != NULL, "%s should survive", key);
     }
     for (i = 0; i < 20; i++) {
         apr_snprintf(key, sizeof(key), "n%d", i);
@@ -296,7 +301,7 @@ START_TEST(lru_by_bytes)
 
     ck_assert_int_ge(cap, 20);
     ck_assert_uint_lt((apr_size_t)cap + 10, st.max_entries);
-    for (i = 0; i < cap; i++) {             /* key + value = 8 blocks exactly */
+    for (i = 0; i < cap; i++) { /* key + value = 8 blocks exactly */
         apr_snprintf(key, sizeof(key), "b%03d", i);
         ck_assert_int_eq(put(c, key, filled(8 * BS - 4, 'a' + i % 26)), APR_SUCCESS);
     }
@@ -313,9 +318,11 @@ START_TEST(lru_by_bytes)
     for (i = 1; i < cap; i++) {
         apr_snprintf(key, sizeof(key), "b%03d", i);
         v = (char *)getv(c, key);
-        if (i <= 10) ck_assert_msg(v == NULL, "%s should be evicted", key);
-        else ck_assert_msg(v && strcmp(v, filled(8 * BS - 4, 'a' + i % 26)) == 0,
-                           "%s should survive intact", key);
+        if (i <= 10)
+            ck_assert_msg(v == NULL, "%s should be evicted", key);
+        else
+            ck_assert_msg(v && strcmp(v, filled(8 * BS - 4, 'a' + i % 26)) == 0,
+                          "%s should survive intact", key);
     }
     /* every b* was just read, the c* were not touched since written: one
      * bigger entry (40 blocks; 5 free) evicts the 5 least recently used */
@@ -323,8 +330,10 @@ START_TEST(lru_by_bytes)
     ck_assert(stats(c).evictions == 15);
     for (i = 0; i < 10; i++) {
         apr_snprintf(key, sizeof(key), "c%03d", i);
-        if (i < 5) ck_assert_msg(getv(c, key) == NULL, "%s should be evicted", key);
-        else ck_assert_msg(getv(c, key) != NULL, "%s should survive", key);
+        if (i < 5)
+            ck_assert_msg(getv(c, key) == NULL, "%s should be evicted", key);
+        else
+            ck_assert_msg(getv(c, key) != NULL, "%s should survive", key);
     }
     ck_assert_str_eq(getv(c, "big"), filled(40 * BS - 3, 'G'));
     ck_assert_ptr_nonnull(getv(c, "b000"));
@@ -334,7 +343,7 @@ END_TEST
 
 START_TEST(mixed_sizes)
 {
-    static const apr_size_t sizes[] = { 100, 333, 1000, 2500, 4096, 7777, 12000, 16384 };
+    static const apr_size_t sizes[] = {100, 333, 1000, 2500, 4096, 7777, 12000, 16384};
     tpo_cache *c = mk(2 * 1024 * 1024, 0);
     char key[32];
     apr_size_t used = 0;
@@ -373,7 +382,8 @@ START_TEST(too_large_refused)
     }
     st0 = stats(c);
     ck_assert_int_eq(tpo_cache_set(c, "e0", filled(max + 1, 'x'), max + 1, FAR_FUTURE), APR_ENOSPC);
-    ck_assert_int_eq(tpo_cache_add(c, "new", filled(max + 1, 'x'), max + 1, FAR_FUTURE), APR_ENOSPC);
+    ck_assert_int_eq(tpo_cache_add(c, "new", filled(max + 1, 'x'), max + 1, FAR_FUTURE),
+                     APR_ENOSPC);
     ck_assert_int_eq(tpo_cache_add(c, "e1", filled(max + 1, 'x'), max + 1, FAR_FUTURE), APR_ENOSPC);
     ck_assert_int_eq(tpo_cache_set(c, "new", filled(st0.bytes, 'x'), st0.bytes, FAR_FUTURE),
                      APR_ENOSPC);
@@ -501,12 +511,13 @@ static uint64_t rnd(uint64_t *s)
  * torn or mixed-up value cannot pass check_value(). */
 static apr_size_t make_value(unsigned char *buf, uint32_t key, uint32_t version, uint32_t len)
 {
-    uint32_t h[4] = { VMAGIC, key, version, len }, i;
+    uint32_t h[4] = {VMAGIC, key, version, len}, i;
     uint64_t s = ((uint64_t)key << 32 | version) ^ 0x9E3779B97F4A7C15ULL, r = 0;
 
     memcpy(buf, h, sizeof(h));
     for (i = 0; i < len; i++) {
-        if (i % 8 == 0) r = rnd(&s);
+        if (i % 8 == 0)
+            r = rnd(&s);
         buf[16 + i] = (unsigned char)(r >> (8 * (i % 8)));
     }
     return 16 + len;
@@ -518,9 +529,11 @@ static int check_value(const char *v, apr_size_t n, uint32_t key)
     unsigned char *ref;
     int ok;
 
-    if (n < 16) return 0;
+    if (n < 16)
+        return 0;
     memcpy(h, v, sizeof(h));
-    if (h[0] != VMAGIC || h[1] != key || h[3] != n - 16) return 0;
+    if (h[0] != VMAGIC || h[1] != key || h[3] != n - 16)
+        return 0;
     ref = malloc(n);
     make_value(ref, key, h[2], h[3]);
     ok = memcmp(ref, v, n) == 0;
@@ -552,34 +565,43 @@ static int stress(tpo_cache *c, uint64_t seed, int ops)
         skey(key, sizeof(key), k);
         if (r < 40) {
             rv = tpo_cache_get(c, key, p, &v, &n);
-            if (rv == APR_SUCCESS) bad = check_value(v, n, k) ? 0 : 10;
-            else if (rv != APR_NOTFOUND) bad = 11;
+            if (rv == APR_SUCCESS)
+                bad = check_value(v, n, k) ? 0 : 10;
+            else if (rv != APR_NOTFOUND)
+                bad = 11;
         }
         else if (r < 65) {
             n = make_value(buf, k, (uint32_t)rnd(&seed), len);
             rv = tpo_cache_set(c, key, buf, n, FAR_FUTURE);
-            if (rv != APR_SUCCESS) bad = 12;
+            if (rv != APR_SUCCESS)
+                bad = 12;
         }
         else if (r < 75) {
             n = make_value(buf, k, (uint32_t)rnd(&seed), len);
             rv = tpo_cache_add(c, key, buf, n, r < 70 ? FAR_FUTURE : apr_time_now() + 2000);
-            if (rv != APR_SUCCESS && rv != APR_EEXIST) bad = 13;
+            if (rv != APR_SUCCESS && rv != APR_EEXIST)
+                bad = 13;
         }
         else if (r < 85) {
             rv = tpo_cache_del(c, key);
-            if (rv != APR_SUCCESS && rv != APR_NOTFOUND) bad = 14;
+            if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
+                bad = 14;
         }
         else {
             rv = tpo_cache_get(c, key, p, &v, &n);
             if (rv == APR_SUCCESS) {
                 bad = check_value(v, n, k) ? 0 : 15;
                 rv = tpo_cache_del(c, key);
-                if (rv != APR_SUCCESS && rv != APR_NOTFOUND) bad = 16;
+                if (rv != APR_SUCCESS && rv != APR_NOTFOUND)
+                    bad = 16;
             }
-            else if (rv != APR_NOTFOUND) bad = 17;
+            else if (rv != APR_NOTFOUND)
+                bad = 17;
         }
-        if (bad) fprintf(stderr, "stress: op %d on %s failed (%d, status %d)\n", i, key, bad, rv);
-        if (i % 64 == 0) apr_pool_clear(p);
+        if (bad)
+            fprintf(stderr, "stress: op %d on %s failed (%d, status %d)\n", i, key, bad, rv);
+        if (i % 64 == 0)
+            apr_pool_clear(p);
     }
     apr_pool_destroy(p);
     free(buf);
@@ -612,17 +634,20 @@ static pid_t spawn_stress(tpo_cache *c, int id, int nthreads, int ops)
         pthread_t th[8];
         int t, rc = 0;
 
-        if (nthreads == 0) _exit(stress(c, seed, ops));
+        if (nthreads == 0)
+            _exit(stress(c, seed, ops));
         for (t = 0; t < nthreads; t++) {
             sa[t].c = c;
             sa[t].seed = seed * 31 + (uint64_t)t;
             sa[t].ops = ops;
             sa[t].rc = -1;
-            if (pthread_create(&th[t], NULL, stress_thread, &sa[t]) != 0) _exit(20);
+            if (pthread_create(&th[t], NULL, stress_thread, &sa[t]) != 0)
+                _exit(20);
         }
         for (t = 0; t < nthreads; t++) {
             pthread_join(th[t], NULL);
-            if (sa[t].rc) rc = sa[t].rc;
+            if (sa[t].rc)
+                rc = sa[t].rc;
         }
         _exit(rc);
     }
@@ -635,16 +660,19 @@ static void wait_all(pid_t *pids, int n, int secs, int *codes)
     apr_time_t deadline = apr_time_now() + apr_time_from_sec(secs);
     int left = n, i, st;
 
-    for (i = 0; i < n; i++) codes[i] = -2;
+    for (i = 0; i < n; i++)
+        codes[i] = -2;
     while (left > 0 && apr_time_now() < deadline) {
         for (i = 0; i < n; i++) {
-            if (codes[i] != -2) continue;
+            if (codes[i] != -2)
+                continue;
             if (waitpid(pids[i], &st, WNOHANG) == pids[i]) {
                 codes[i] = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
                 left--;
             }
         }
-        if (left) usleep(2000);
+        if (left)
+            usleep(2000);
     }
     for (i = 0; i < n; i++) {
         if (codes[i] == -2) {
@@ -682,10 +710,12 @@ START_TEST(concurrent_processes)
     pid_t pids[6];
     int codes[6], i;
 
-    for (i = 0; i < 6; i++) pids[i] = spawn_stress(c, i, 0, 60000);
+    for (i = 0; i < 6; i++)
+        pids[i] = spawn_stress(c, i, 0, 60000);
     wait_all(pids, 6, 25, codes);
-    for (i = 0; i < 6; i++) ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
-    ck_assert(stats(c).evictions > 0);       /* the run did exercise eviction */
+    for (i = 0; i < 6; i++)
+        ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
+    ck_assert(stats(c).evictions > 0); /* the run did exercise eviction */
     ck_assert(tpo_shm_cache_repairs(c) == 0);
     check_all_then_empty(c);
 }
@@ -697,9 +727,11 @@ START_TEST(concurrent_processes_and_threads)
     pid_t pids[3];
     int codes[3], i;
 
-    for (i = 0; i < 3; i++) pids[i] = spawn_stress(c, i, 4, 25000);
+    for (i = 0; i < 3; i++)
+        pids[i] = spawn_stress(c, i, 4, 25000);
     wait_all(pids, 3, 25, codes);
-    for (i = 0; i < 3; i++) ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
+    for (i = 0; i < 3; i++)
+        ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
     ck_assert(stats(c).evictions > 0);
     check_all_then_empty(c);
 }
@@ -715,8 +747,8 @@ typedef struct {
 
 static race_area *race_map(void)
 {
-    void *m = mmap(NULL, sizeof(race_area), PROT_READ | PROT_WRITE,
-                   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    void *m =
+        mmap(NULL, sizeof(race_area), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 
     ck_assert(m != MAP_FAILED);
     memset(m, 0, sizeof(race_area));
@@ -726,7 +758,8 @@ static race_area *race_map(void)
 static void race_start(race_area *ra)
 {
     __atomic_fetch_add(&ra->ready, 1, __ATOMIC_SEQ_CST);
-    while (!__atomic_load_n(&ra->go, __ATOMIC_SEQ_CST)) sched_yield();
+    while (!__atomic_load_n(&ra->go, __ATOMIC_SEQ_CST))
+        sched_yield();
 }
 
 static void race_go(race_area *ra, int n)
@@ -762,14 +795,16 @@ START_TEST(race_add_one_winner)
                     __atomic_fetch_add(&ra->wins[k], 1, __ATOMIC_SEQ_CST);
                     ra->winner[k] = i;
                 }
-                else if (rv != APR_EEXIST) _exit(2);
+                else if (rv != APR_EEXIST)
+                    _exit(2);
             }
             _exit(0);
         }
     }
     race_go(ra, NRACE);
     wait_all(pids, NRACE, 20, codes);
-    for (i = 0; i < NRACE; i++) ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
+    for (i = 0; i < NRACE; i++)
+        ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
     for (k = 0; k < RKEYS; k++) {
         apr_snprintf(key, sizeof(key), "state:%d", k);
         apr_snprintf(val, sizeof(val), "w%d", ra->winner[k]);
@@ -810,20 +845,24 @@ START_TEST(race_take_once)
                 apr_snprintf(key, sizeof(key), "state:%d", k);
                 apr_snprintf(val, sizeof(val), "v%d", k);
                 rv = tpo_cache_get(c, key, p, &v, &n);
-                if (rv == APR_NOTFOUND) continue;
-                if (rv != APR_SUCCESS || strcmp(v, val) != 0) _exit(2);
+                if (rv == APR_NOTFOUND)
+                    continue;
+                if (rv != APR_SUCCESS || strcmp(v, val) != 0)
+                    _exit(2);
                 rv = tpo_cache_del(c, key);
                 if (rv == APR_SUCCESS) {
                     __atomic_fetch_add(&ra->wins[k], 1, __ATOMIC_SEQ_CST);
                 }
-                else if (rv != APR_NOTFOUND) _exit(3);
+                else if (rv != APR_NOTFOUND)
+                    _exit(3);
             }
             _exit(0);
         }
     }
     race_go(ra, NRACE);
     wait_all(pids, NRACE, 20, codes);
-    for (i = 0; i < NRACE; i++) ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
+    for (i = 0; i < NRACE; i++)
+        ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
     for (k = 0; k < RKEYS; k++) {
         ck_assert_msg(ra->wins[k] == 1, "state:%d taken %d times", k, ra->wins[k]);
     }
@@ -854,7 +893,7 @@ static pid_t spawn_crasher(tpo_cache *c, int point, const char *key, apr_size_t 
             memset(buf, 'Z', vlen);
             tpo_cache_set(c, key, buf, vlen, FAR_FUTURE);
         }
-        _exit(1);       /* the hook should have ended us */
+        _exit(1); /* the hook should have ended us */
     }
     return pid;
 }
@@ -892,7 +931,8 @@ static void delete_all_no_leak(tpo_cache *c, int n, const char **extra)
         apr_snprintf(key, sizeof(key), "keep-%d", i);
         tpo_cache_del(c, key);
     }
-    for (; extra && *extra; extra++) tpo_cache_del(c, *extra);
+    for (; extra && *extra; extra++)
+        tpo_cache_del(c, *extra);
     st = stats(c);
     ck_assert_uint_eq(st.entries, 0);
     ck_assert_uint_eq(st.blocks_free, st.blocks_total);
@@ -909,16 +949,16 @@ START_TEST(crash_holding_stripe)
     tpo_cache *c = mk(1024 * 1024, 0);
     pid_t pids[4];
     int codes[4], i;
-    const char *extra[] = { "victim", NULL };
+    const char *extra[] = {"victim", NULL};
 
     put_many(c, 100);
     ck_assert_int_eq(put(c, "victim", "intact"), APR_SUCCESS);
     pids[0] = spawn_crasher(c, TPO_SHM_CRASH_HOLDING_STRIPE, "victim", 0);
-    usleep(30000);           /* the crasher now holds the stripe for ~0.1 s */
+    usleep(30000); /* the crasher now holds the stripe for ~0.1 s */
     for (i = 1; i < 4; i++) {
         pids[i] = fork();
         ck_assert_int_ge(pids[i], 0);
-        if (pids[i] == 0) {     /* queue up on the lock the crasher holds */
+        if (pids[i] == 0) { /* queue up on the lock the crasher holds */
             apr_pool_t *p;
             char *v;
             apr_size_t n;
@@ -926,16 +966,19 @@ START_TEST(crash_holding_stripe)
 
             apr_pool_create(&p, NULL);
             for (j = 0; j < 50; j++) {
-                if (tpo_cache_get(c, "victim", p, &v, &n) != APR_SUCCESS
-                    || strcmp(v, "intact") != 0) _exit(2);
-                if (tpo_cache_set(c, "victim", "intact", 6, FAR_FUTURE) != APR_SUCCESS) _exit(3);
+                if (tpo_cache_get(c, "victim", p, &v, &n) != APR_SUCCESS ||
+                    strcmp(v, "intact") != 0)
+                    _exit(2);
+                if (tpo_cache_set(c, "victim", "intact", 6, FAR_FUTURE) != APR_SUCCESS)
+                    _exit(3);
             }
             _exit(0);
         }
     }
     wait_all(pids, 4, 10, codes);
     ck_assert_int_eq(codes[0], TPO_SHM_CRASH_EXIT);
-    for (i = 1; i < 4; i++) ck_assert_msg(codes[i] == 0, "waiter %d: %d", i, codes[i]);
+    for (i = 1; i < 4; i++)
+        ck_assert_msg(codes[i] == 0, "waiter %d: %d", i, codes[i]);
     ck_assert(tpo_shm_cache_repairs(c) == 1);
     ck_assert_str_eq(getv(c, "victim"), "intact");
     check_many(c, 100);
@@ -947,7 +990,7 @@ START_TEST(crash_mid_write)
 {
     tpo_cache *c = mk(1024 * 1024, 0);
     char *v1 = filled(8000, '1'), *v2 = filled(8000, 'Z');
-    const char *got, *extra[] = { "big", NULL };
+    const char *got, *extra[] = {"big", NULL};
     pid_t pid;
     int code;
 
@@ -956,7 +999,7 @@ START_TEST(crash_mid_write)
     pid = spawn_crasher(c, TPO_SHM_CRASH_MID_WRITE, "big", 8000);
     wait_all(&pid, 1, 10, &code);
     ck_assert_int_eq(code, TPO_SHM_CRASH_EXIT);
-    got = getv(c, "big");       /* never a half-written value */
+    got = getv(c, "big"); /* never a half-written value */
     ck_assert(got == NULL || strcmp(got, v1) == 0 || strcmp(got, v2) == 0);
     ck_assert(tpo_shm_cache_repairs(c) == 1);
     check_many(c, 50);
@@ -969,7 +1012,7 @@ END_TEST
 START_TEST(crash_holding_alloc)
 {
     tpo_cache *c = mk(1024 * 1024, 0);
-    const char *extra[] = { "fresh", "after", NULL };
+    const char *extra[] = {"fresh", "after", NULL};
     pid_t pid;
     int code;
 
@@ -977,7 +1020,7 @@ START_TEST(crash_holding_alloc)
     pid = spawn_crasher(c, TPO_SHM_CRASH_HOLDING_ALLOC, "fresh", 3000);
     wait_all(&pid, 1, 10, &code);
     ck_assert_int_eq(code, TPO_SHM_CRASH_EXIT);
-    ck_assert_int_eq(put(c, "after", "works"), APR_SUCCESS);   /* needs the allocator */
+    ck_assert_int_eq(put(c, "after", "works"), APR_SUCCESS); /* needs the allocator */
     ck_assert(tpo_shm_cache_repairs(c) == 1);
     ck_assert_str_eq(getv(c, "after"), "works");
     ck_assert_ptr_null(getv(c, "fresh"));
@@ -993,7 +1036,8 @@ START_TEST(crash_under_load)
     int codes[4], i, code;
     char key[32];
 
-    for (i = 0; i < 4; i++) pids[i] = spawn_stress(c, 10 + i, 0, 100000);
+    for (i = 0; i < 4; i++)
+        pids[i] = spawn_stress(c, 10 + i, 0, 100000);
     for (i = 0; i < 6; i++) {
         skey(key, sizeof(key), (uint32_t)(i * 41) % NKEYS);
         cp = spawn_crasher(c, 1 + i % 3, key, 6000);
@@ -1001,7 +1045,8 @@ START_TEST(crash_under_load)
         ck_assert_int_eq(code, TPO_SHM_CRASH_EXIT);
     }
     wait_all(pids, 4, 25, codes);
-    for (i = 0; i < 4; i++) ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
+    for (i = 0; i < 4; i++)
+        ck_assert_msg(codes[i] == 0, "child %d: %d", i, codes[i]);
     ck_assert(tpo_shm_cache_repairs(c) >= 1);
     /* the crashers' MID_WRITE values are not in the stress format: all gone */
     check_all_then_empty(c);

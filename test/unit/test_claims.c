@@ -26,7 +26,7 @@ static const char *find(apr_array_header_t *a, const char *name)
     return NULL;
 }
 
-static const tpo_claims_render CFG = { "TPO_CLAIM_", "X-TPO-", NULL, "_", "," };
+static const tpo_claims_render CFG = {"TPO_CLAIM_", "X-TPO-", NULL, "_", ","};
 
 START_TEST(render_scalars_nested_arrays)
 {
@@ -37,8 +37,7 @@ START_TEST(render_scalars_nested_arrays)
                   "\"weird-name.x\":\"v\"}");
     tpo_claims_out out;
 
-    tpo_claims_render_all(tpo_test_pool, &CFG, "u1", c, "AT", 1700000000LL, "openid email",
-                          &out);
+    tpo_claims_render_all(tpo_test_pool, &CFG, "u1", c, "AT", 1700000000LL, "openid email", &out);
     ck_assert_str_eq(find(out.env, "TPO_CLAIM_sub"), "u1");
     ck_assert_str_eq(find(out.env, "TPO_CLAIM_age"), "42");
     ck_assert_str_eq(find(out.env, "TPO_CLAIM_ok"), "true");
@@ -111,7 +110,9 @@ static int count_name(apr_array_header_t *a, const char *name)
 static char logged[4096];
 static void capture_log(const char *file, int line, int level, const char *msg)
 {
-    (void)file; (void)line; (void)level;
+    (void)file;
+    (void)line;
+    (void)level;
     strncat(logged, msg, sizeof(logged) - strlen(logged) - 2);
     strcat(logged, "\n");
 }
@@ -171,7 +172,7 @@ START_TEST(colliding_names_first_wins)
     ck_assert_str_eq(find(out.headers, "X-TPO-Claim-x-y"), "flat-first");
     ck_assert_ptr_nonnull(strstr(logged, "TPO_CLAIM_a_b"));
     ck_assert_ptr_nonnull(strstr(logged, "not exported"));
-    ck_assert_ptr_null(strstr(logged, "flat"));     /* no claim value in the log */
+    ck_assert_ptr_null(strstr(logged, "flat")); /* no claim value in the log */
     json_decref(c);
 }
 END_TEST
@@ -185,7 +186,7 @@ START_TEST(reserved_and_dangerous_names)
                   "\"HTTP_X\":\"h\",\"ok\":\"fine\"}");
     tpo_claims_out out;
 
-    cfg.claim_prefix = "TPO_";      /* refused by the configuration check; still safe here */
+    cfg.claim_prefix = "TPO_"; /* refused by the configuration check; still safe here */
     tpo_claims_render_all(tpo_test_pool, &cfg, "u", c, "AT", 0, NULL, &out);
     ck_assert_int_eq(count_name(out.env, "TPO_ACCESS_TOKEN"), 1);
     ck_assert_str_eq(find(out.env, "TPO_ACCESS_TOKEN"), "AT");
@@ -204,14 +205,14 @@ END_TEST
 
 START_TEST(prefix_checks)
 {
-    static const char *const env_ok[] = { "TPO_CLAIM_", "OIDC_", "OIDC_CLAIM_", "X", "A1_",
-                                          "claim_", NULL };
-    static const char *const env_bad[] = { "", "LD_", "ld_", "LD_X", "L", "LD", "P", "PA",
-                                           "PATH", "HOME", "H", "SHELL", "IFS", "I", "HTTP_",
-                                           "HTTP_X_", "REMOTE_", "REMOTE_USER", "TPO-", "A B",
-                                           "A.", "1A", "A=", NULL };
-    static const char *const hdr_ok[] = { "X-TPO-", "X-App-", "OIDC-", "x", NULL };
-    static const char *const hdr_bad[] = { "", "X_TPO_", "X-TPO:", "X TPO", "X-\r\n", NULL };
+    static const char *const env_ok[] = {"TPO_CLAIM_", "OIDC_",  "OIDC_CLAIM_", "X",
+                                         "A1_",        "claim_", NULL};
+    static const char *const env_bad[] = {
+        "",        "LD_",         "ld_",  "LD_X",  "L",   "LD", "P",     "PA",
+        "PATH",    "HOME",        "H",    "SHELL", "IFS", "I",  "HTTP_", "HTTP_X_",
+        "REMOTE_", "REMOTE_USER", "TPO-", "A B",   "A.",  "1A", "A=",    NULL};
+    static const char *const hdr_ok[] = {"X-TPO-", "X-App-", "OIDC-", "x", NULL};
+    static const char *const hdr_bad[] = {"", "X_TPO_", "X-TPO:", "X TPO", "X-\r\n", NULL};
     int i;
 
     for (i = 0; env_ok[i]; i++) {
@@ -280,11 +281,11 @@ END_TEST
 START_TEST(filter_allow_deny)
 {
     json_t *c = J("{\"sub\":\"u\",\"email\":\"e\",\"groups\":[1],\"big\":\"x\"}");
-    const char *allow[] = { "email", "groups", NULL };
-    const char *deny[] = { "groups", "sub", NULL };
+    const char *allow[] = {"email", "groups", NULL};
+    const char *deny[] = {"groups", "sub", NULL};
 
     tpo_claims_filter(c, allow, deny);
-    ck_assert_ptr_nonnull(json_object_get(c, "sub"));   /* always kept */
+    ck_assert_ptr_nonnull(json_object_get(c, "sub")); /* always kept */
     ck_assert_ptr_nonnull(json_object_get(c, "email"));
     ck_assert_ptr_null(json_object_get(c, "groups"));
     ck_assert_ptr_null(json_object_get(c, "big"));

@@ -7,7 +7,7 @@
  * file://, relative, NULL, CR/LF inside) is TPO_HTTP_BAD_URL, decided before
  * libcurl is involved. */
 #ifndef _GNU_SOURCE
-#define _GNU_SOURCE   /* memmem, strcasestr */
+#define _GNU_SOURCE /* memmem, strcasestr */
 #endif
 #include <stdio.h>
 #include <string.h>
@@ -30,9 +30,9 @@ typedef struct srv {
     int lfd;
     int port;
     enum srv_mode mode;
-    const char *response;       /* raw bytes to send */
+    const char *response; /* raw bytes to send */
     size_t response_len;
-    char req[65536];            /* what the client sent */
+    char req[65536]; /* what the client sent */
     size_t req_len;
     int accepted;
     pthread_t th;
@@ -40,7 +40,7 @@ typedef struct srv {
 
 static int wait_fd(int fd, short ev, int ms)
 {
-    struct pollfd pfd = { fd, ev, 0 };
+    struct pollfd pfd = {fd, ev, 0};
     return poll(&pfd, 1, ms) == 1;
 }
 
@@ -76,8 +76,7 @@ static void *srv_main(void *arg)
         return NULL;
     }
     s->accepted = 1;
-    while (!request_complete(s) && s->req_len < sizeof(s->req) - 1 &&
-           wait_fd(fd, POLLIN, 3000)) {
+    while (!request_complete(s) && s->req_len < sizeof(s->req) - 1 && wait_fd(fd, POLLIN, 3000)) {
         ssize_t n = recv(fd, s->req + s->req_len, sizeof(s->req) - 1 - s->req_len, 0);
         if (n <= 0) {
             break;
@@ -96,7 +95,7 @@ static void *srv_main(void *arg)
     while (off < s->response_len && wait_fd(fd, POLLOUT, 3000)) {
         ssize_t n = send(fd, s->response + off, s->response_len - off, MSG_NOSIGNAL);
         if (n <= 0) {
-            break;   /* the client hung up (e.g. response too large) */
+            break; /* the client hung up (e.g. response too large) */
         }
         off += (size_t)n;
     }
@@ -163,12 +162,11 @@ static apr_array_header_t *hdrs(const char *a, const char *b)
 
 START_TEST(post_json_ok)
 {
-    static const char resp_text[] =
-        "HTTP/1.1 200 OK\r\n"
-        "Content-Type: application/json; charset=utf-8\r\n"
-        "Content-Length: 28\r\n"
-        "Connection: close\r\n\r\n"
-        "{\"access_token\":\"abc\",\"x\":1}";
+    static const char resp_text[] = "HTTP/1.1 200 OK\r\n"
+                                    "Content-Type: application/json; charset=utf-8\r\n"
+                                    "Content-Length: 28\r\n"
+                                    "Connection: close\r\n\r\n"
+                                    "{\"access_token\":\"abc\",\"x\":1}";
     const char *body = "{\"grant_type\":\"authorization_code\",\"code\":\"c\"}";
     tpo_http_opts o;
     tpo_http_response r;
@@ -177,8 +175,9 @@ START_TEST(post_json_ok)
     tpo_http_opts_default(&o);
     o.user_agent = "tpo-test/1.0";
     ck_assert_int_eq(tpo_http_request(tpo_test_pool, "POST", url(s, "/token?x=1"),
-                                      hdrs("Content-Type: application/json", "X-Test: yes"),
-                                      body, strlen(body), &o, &r), TPO_HTTP_OK);
+                                      hdrs("Content-Type: application/json", "X-Test: yes"), body,
+                                      strlen(body), &o, &r),
+                     TPO_HTTP_OK);
     srv_stop(s);
 
     ck_assert_int_eq(r.status, 200);
@@ -195,28 +194,27 @@ START_TEST(post_json_ok)
     ck_assert_ptr_nonnull(strstr(s->req, "\r\nAccept: application/json\r\n"));
     ck_assert_ptr_nonnull(strstr(s->req, "\r\nUser-Agent: tpo-test/1.0\r\n"));
     ck_assert_ptr_null(strcasestr(s->req, "\r\nExpect:"));
-    ck_assert_ptr_nonnull(strstr(s->req, apr_psprintf(tpo_test_pool,
-                                                      "\r\nContent-Length: %" APR_SIZE_T_FMT "\r\n",
-                                                      strlen(body))));
+    ck_assert_ptr_nonnull(
+        strstr(s->req, apr_psprintf(tpo_test_pool, "\r\nContent-Length: %" APR_SIZE_T_FMT "\r\n",
+                                    strlen(body))));
     ck_assert_str_eq(strstr(s->req, "\r\n\r\n") + 4, body);
 }
 END_TEST
 
 START_TEST(get_with_caller_accept)
 {
-    static const char resp_text[] =
-        "HTTP/1.1 500 Internal Server Error\r\n"
-        "Content-Type: text/html\r\n"
-        "Content-Length: 5\r\n\r\n"
-        "oops!";
+    static const char resp_text[] = "HTTP/1.1 500 Internal Server Error\r\n"
+                                    "Content-Type: text/html\r\n"
+                                    "Content-Length: 5\r\n\r\n"
+                                    "oops!";
     tpo_http_response r;
     srv *s = srv_start(SRV_RESPOND, resp_text, sizeof(resp_text) - 1);
 
     /* opts NULL: defaults */
     ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/userinfo"),
-                                      hdrs("Accept: text/plain",
-                                           "Authorization: Bearer zzz"),
-                                      NULL, 0, NULL, &r), TPO_HTTP_OK);
+                                      hdrs("Accept: text/plain", "Authorization: Bearer zzz"), NULL,
+                                      0, NULL, &r),
+                     TPO_HTTP_OK);
     srv_stop(s);
     ck_assert_int_eq(r.status, 500);
     ck_assert_str_eq(r.content_type, "text/html");
@@ -234,8 +232,9 @@ START_TEST(no_content_type_empty_body)
     tpo_http_response r;
     srv *s = srv_start(SRV_RESPOND, resp_text, sizeof(resp_text) - 1);
 
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "POST", url(s, "/revoke"), NULL,
-                                      NULL, 0, NULL, &r), TPO_HTTP_OK);
+    ck_assert_int_eq(
+        tpo_http_request(tpo_test_pool, "POST", url(s, "/revoke"), NULL, NULL, 0, NULL, &r),
+        TPO_HTTP_OK);
     srv_stop(s);
     ck_assert_int_eq(r.status, 204);
     ck_assert_ptr_null(r.content_type);
@@ -248,10 +247,13 @@ END_TEST
 
 static char *big_response(int with_length, size_t body_len, size_t *total)
 {
-    const char *head = with_length
-        ? apr_psprintf(tpo_test_pool, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
-                       "Content-Length: %" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n", body_len)
-        : "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
+    const char *head =
+        with_length
+            ? apr_psprintf(tpo_test_pool,
+                           "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                           "Content-Length: %" APR_SIZE_T_FMT "\r\nConnection: close\r\n\r\n",
+                           body_len)
+            : "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n";
     size_t hl = strlen(head);
     char *buf = apr_palloc(tpo_test_pool, hl + body_len);
     memcpy(buf, head, hl);
@@ -270,8 +272,8 @@ START_TEST(too_large_with_length)
 
     tpo_http_opts_default(&o);
     o.max_response = 65536;
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/big"), NULL, NULL, 0,
-                                      &o, &r), TPO_HTTP_TOO_LARGE);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/big"), NULL, NULL, 0, &o, &r),
+                     TPO_HTTP_TOO_LARGE);
     srv_stop(s);
     ck_assert_ptr_nonnull(r.error);
 }
@@ -287,8 +289,8 @@ START_TEST(too_large_streamed)
 
     tpo_http_opts_default(&o);
     o.max_response = 65536;
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/big"), NULL, NULL, 0,
-                                      &o, &r), TPO_HTTP_TOO_LARGE);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/big"), NULL, NULL, 0, &o, &r),
+                     TPO_HTTP_TOO_LARGE);
     srv_stop(s);
     ck_assert_ptr_nonnull(r.error);
     ck_assert_uint_eq(r.len, 0);
@@ -305,8 +307,8 @@ START_TEST(exactly_max_is_fine)
 
     tpo_http_opts_default(&o);
     o.max_response = 65536;
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/big"), NULL, NULL, 0,
-                                      &o, &r), TPO_HTTP_OK);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/big"), NULL, NULL, 0, &o, &r),
+                     TPO_HTTP_OK);
     srv_stop(s);
     ck_assert_uint_eq(r.len, 65536);
     ck_assert_uint_eq(strlen(r.body), 65536);
@@ -323,10 +325,10 @@ START_TEST(silent_server_times_out)
     tpo_http_opts_default(&o);
     o.timeout_ms = 300;
     start = apr_time_now();
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/slow"), NULL, NULL, 0,
-                                      &o, &r), TPO_HTTP_TIMEOUT);
-    ck_assert_msg(apr_time_now() - start < apr_time_from_msec(1000), "took %" APR_TIME_T_FMT
-                  " us", apr_time_now() - start);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/slow"), NULL, NULL, 0, &o, &r),
+                     TPO_HTTP_TIMEOUT);
+    ck_assert_msg(apr_time_now() - start < apr_time_from_msec(1000), "took %" APR_TIME_T_FMT " us",
+                  apr_time_now() - start);
     ck_assert(r.elapsed >= apr_time_from_msec(250));
     ck_assert(r.elapsed < apr_time_from_msec(1000));
     ck_assert_ptr_nonnull(r.error);
@@ -339,7 +341,7 @@ START_TEST(closed_port_connect)
 {
     tpo_http_response r;
     int port;
-    int fd = listen_socket(&port, 0);   /* bound, never listening */
+    int fd = listen_socket(&port, 0); /* bound, never listening */
     const char *u = apr_psprintf(tpo_test_pool, "http://127.0.0.1:%d/token", port);
 
     ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", u, NULL, NULL, 0, NULL, &r),
@@ -352,15 +354,14 @@ END_TEST
 
 START_TEST(redirect_not_followed)
 {
-    static const char resp_text[] =
-        "HTTP/1.1 302 Found\r\n"
-        "Location: http://127.0.0.1:1/elsewhere\r\n"
-        "Content-Length: 0\r\n\r\n";
+    static const char resp_text[] = "HTTP/1.1 302 Found\r\n"
+                                    "Location: http://127.0.0.1:1/elsewhere\r\n"
+                                    "Content-Length: 0\r\n\r\n";
     tpo_http_response r;
     srv *s = srv_start(SRV_RESPOND, resp_text, sizeof(resp_text) - 1);
 
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/a"), NULL, NULL, 0,
-                                      NULL, &r), TPO_HTTP_OK);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/a"), NULL, NULL, 0, NULL, &r),
+                     TPO_HTTP_OK);
     srv_stop(s);
     ck_assert_int_eq(r.status, 302);
 }
@@ -372,8 +373,8 @@ START_TEST(not_http_is_failed)
     tpo_http_response r;
     srv *s = srv_start(SRV_RESPOND, resp_text, sizeof(resp_text) - 1);
 
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/a"), NULL, NULL, 0,
-                                      NULL, &r), TPO_HTTP_FAILED);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/a"), NULL, NULL, 0, NULL, &r),
+                     TPO_HTTP_FAILED);
     srv_stop(s);
     ck_assert_ptr_nonnull(r.error);
 }
@@ -383,14 +384,21 @@ START_TEST(bad_urls)
 {
     tpo_http_response r;
     static const char *const bad[] = {
-        "ftp://127.0.0.1/file", "file:///etc/passwd", "gopher://127.0.0.1/", "/relative",
-        "127.0.0.1:80/x", "http://", "http://127.0.0.1/a b", "http://127.0.0.1/\r\nX: y",
+        "ftp://127.0.0.1/file",
+        "file:///etc/passwd",
+        "gopher://127.0.0.1/",
+        "/relative",
+        "127.0.0.1:80/x",
+        "http://",
+        "http://127.0.0.1/a b",
+        "http://127.0.0.1/\r\nX: y",
         "dict://127.0.0.1:11211/stat",
     };
     size_t i;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
-        ck_assert_msg(tpo_http_request(tpo_test_pool, "GET", bad[i], NULL, NULL, 0, NULL, &r)
-                      == TPO_HTTP_BAD_URL, "'%s' not refused", bad[i]);
+        ck_assert_msg(tpo_http_request(tpo_test_pool, "GET", bad[i], NULL, NULL, 0, NULL, &r) ==
+                          TPO_HTTP_BAD_URL,
+                      "'%s' not refused", bad[i]);
         ck_assert_ptr_nonnull(r.error);
     }
     ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", NULL, NULL, NULL, 0, NULL, &r),
@@ -412,13 +420,12 @@ END_TEST
 
 START_TEST(retry_after_header_kept)
 {
-    static const char resp_text[] =
-        "HTTP/1.1 429 Too Many Requests\r\n"
-        "Content-Type: application/json\r\n"
-        "retry-after:  17 \r\n"
-        "Content-Length: 36\r\n"
-        "Connection: close\r\n\r\n"
-        "{\"error\":\"slow_down\",\"x\":\"12345678\"}";
+    static const char resp_text[] = "HTTP/1.1 429 Too Many Requests\r\n"
+                                    "Content-Type: application/json\r\n"
+                                    "retry-after:  17 \r\n"
+                                    "Content-Length: 36\r\n"
+                                    "Connection: close\r\n\r\n"
+                                    "{\"error\":\"slow_down\",\"x\":\"12345678\"}";
     static const char plain[] =
         "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
     tpo_http_opts o;
@@ -426,16 +433,17 @@ START_TEST(retry_after_header_kept)
     srv *s = srv_start(SRV_RESPOND, resp_text, sizeof(resp_text) - 1);
 
     tpo_http_opts_default(&o);
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "POST", url(s, "/token"), NULL, "a=b", 3,
-                                      &o, &r), TPO_HTTP_OK);
+    ck_assert_int_eq(
+        tpo_http_request(tpo_test_pool, "POST", url(s, "/token"), NULL, "a=b", 3, &o, &r),
+        TPO_HTTP_OK);
     srv_stop(s);
     ck_assert_int_eq(r.status, 429);
     ck_assert_str_eq(r.retry_after, "17");
     ck_assert_uint_eq(r.len, 36);
 
     s = srv_start(SRV_RESPOND, plain, sizeof(plain) - 1);
-    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/"), NULL, NULL, 0,
-                                      &o, &r), TPO_HTTP_OK);
+    ck_assert_int_eq(tpo_http_request(tpo_test_pool, "GET", url(s, "/"), NULL, NULL, 0, &o, &r),
+                     TPO_HTTP_OK);
     srv_stop(s);
     ck_assert_int_eq(r.status, 503);
     ck_assert_ptr_null(r.retry_after);
@@ -444,7 +452,7 @@ END_TEST
 
 START_TEST(retry_after_values)
 {
-    apr_time_t now = apr_time_from_sec(1445412480);   /* Wed, 21 Oct 2015 07:28:00 GMT */
+    apr_time_t now = apr_time_from_sec(1445412480); /* Wed, 21 Oct 2015 07:28:00 GMT */
 
     ck_assert_int_eq(tpo_http_retry_after("120", now), 120);
     ck_assert_int_eq(tpo_http_retry_after("0", now), 0);
@@ -490,7 +498,7 @@ int main(void)
         unsetenv(proxies[i]);
     }
     tpo_http_global_init();
-    tpo_http_global_init();   /* idempotent */
+    tpo_http_global_init(); /* idempotent */
     tcase_add_checked_fixture(tc, tpo_test_setup, tpo_test_teardown);
     tcase_set_timeout(tc, 10);
     tcase_add_test(tc, post_json_ok);

@@ -8,14 +8,14 @@
 #include "tpo_b64.h"
 #include "tpo_idtoken.h"
 
-#define ISS    "https://idp.example.com"
+#define ISS "https://idp.example.com"
 #define CLIENT "client-1"
-#define NONCE  "n-0S6_WzA2Mj"
-#define NOW    1700000000   /* seconds */
-#define SKEW   60
+#define NONCE "n-0S6_WzA2Mj"
+#define NOW 1700000000 /* seconds */
+#define SKEW 60
 
 static EVP_PKEY *k_rsa, *k_rsa_other, *k_ec;
-static const char *const ALGS[] = { "RS256", "ES256", NULL };
+static const char *const ALGS[] = {"RS256", "ES256", NULL};
 
 /* The key set the relying party holds. */
 static tpo_jwks *test_jwks(void)
@@ -63,9 +63,9 @@ static apr_status_t json_cleanup(void *j)
 /* A valid claim set; tests edit it before signing. */
 static json_t *claims(void)
 {
-    json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", ISS, "aud", CLIENT,
-                          "sub", "alice", "nonce", NONCE, "iat", (json_int_t)(NOW - 10),
-                          "exp", (json_int_t)(NOW + 300));
+    json_t *c =
+        json_pack("{s:s, s:s, s:s, s:s, s:I, s:I}", "iss", ISS, "aud", CLIENT, "sub", "alice",
+                  "nonce", NONCE, "iat", (json_int_t)(NOW - 10), "exp", (json_int_t)(NOW + 300));
     ck_assert_ptr_nonnull(c);
     apr_pool_cleanup_register(tpo_test_pool, c, json_cleanup, apr_pool_cleanup_null);
     return c;
@@ -101,8 +101,8 @@ static const char *expect_result(const char *token, const tpo_idtoken_expect *ex
 {
     json_t *cl = (json_t *)1;
     const char *detail = "unset";
-    tpo_idtoken_result r = tpo_idtoken_validate(tpo_test_pool, token, test_jwks(), ex, &cl,
-                                                &detail);
+    tpo_idtoken_result r =
+        tpo_idtoken_validate(tpo_test_pool, token, test_jwks(), ex, &cl, &detail);
 
     ck_assert_msg(r == want, "got %s (%s), want %s", tpo_idtoken_result_name(r),
                   detail ? detail : "", tpo_idtoken_result_name(want));
@@ -119,12 +119,12 @@ static const char *expect_result(const char *token, const tpo_idtoken_expect *ex
         const char *dot2 = dot1 ? strchr(dot1 + 1, '.') : NULL;
         ck_assert_ptr_null(strstr(detail, token));
         if (dot1 && dot1 - token > 8) {
-            ck_assert_ptr_null(strstr(detail, apr_pstrmemdup(tpo_test_pool, token,
-                                                             (apr_size_t)(dot1 - token))));
+            ck_assert_ptr_null(
+                strstr(detail, apr_pstrmemdup(tpo_test_pool, token, (apr_size_t)(dot1 - token))));
         }
         if (dot2 && dot2 - dot1 > 8) {
-            ck_assert_ptr_null(strstr(detail, apr_pstrmemdup(tpo_test_pool, dot1 + 1,
-                                                             (apr_size_t)(dot2 - dot1 - 1))));
+            ck_assert_ptr_null(strstr(
+                detail, apr_pstrmemdup(tpo_test_pool, dot1 + 1, (apr_size_t)(dot2 - dot1 - 1))));
         }
         if (dot2 && strlen(dot2 + 1) > 8) {
             ck_assert_ptr_null(strstr(detail, dot2 + 1));
@@ -146,8 +146,9 @@ START_TEST(valid_rs256_aud_string)
     json_t *cl = NULL;
     const char *detail = NULL;
 
-    ck_assert_int_eq(tpo_idtoken_validate(tpo_test_pool, rs(claims()), test_jwks(), &ex, &cl,
-                                          &detail), TPO_IDT_OK);
+    ck_assert_int_eq(
+        tpo_idtoken_validate(tpo_test_pool, rs(claims()), test_jwks(), &ex, &cl, &detail),
+        TPO_IDT_OK);
     ck_assert_ptr_nonnull(cl);
     ck_assert_str_eq(json_string_value(json_object_get(cl, "sub")), "alice");
     ck_assert_str_eq(json_string_value(json_object_get(cl, "iss")), ISS);
@@ -195,7 +196,7 @@ END_TEST
 START_TEST(valid_hs256_client_secret)
 {
     tpo_idtoken_expect ex = test_expect();
-    const char *const algs[] = { "HS256", NULL };
+    const char *const algs[] = {"HS256", NULL};
     char *payload = json_dumps(claims(), JSON_COMPACT);
     const char *err = NULL, *t;
 
@@ -390,12 +391,12 @@ START_TEST(iat_too_old_with_max_age)
 
     json_object_set_new(c, "iat", json_integer(NOW - 3600));
     json_object_set_new(c, "exp", json_integer(NOW + 300));
-    expect_ok(rs(c), &ex);            /* no max_age: accepted */
+    expect_ok(rs(c), &ex); /* no max_age: accepted */
     ex.max_age_sec = 600;
     expect_result(rs(c), &ex, TPO_IDT_IAT);
     ex.max_age_sec = 7200;
     expect_ok(rs(c), &ex);
-    ex.max_age_sec = 3600 - SKEW;     /* the skew is allowed on top */
+    ex.max_age_sec = 3600 - SKEW; /* the skew is allowed on top */
     expect_ok(rs(c), &ex);
     ex.max_age_sec = 3600 - SKEW - 1;
     expect_result(rs(c), &ex, TPO_IDT_IAT);
@@ -487,10 +488,10 @@ END_TEST
 START_TEST(alg_none)
 {
     tpo_idtoken_expect ex = test_expect();
-    const char *const with_none[] = { "none", "RS256", NULL };
+    const char *const with_none[] = {"none", "RS256", NULL};
     char *payload = json_dumps(claims(), JSON_COMPACT);
-    const char *t = apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"none\"}"), ".", b64s(payload),
-                                ".", NULL);
+    const char *t =
+        apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"none\"}"), ".", b64s(payload), ".", NULL);
 
     free(payload);
     expect_result(t, &ex, TPO_IDT_ALG);
@@ -502,8 +503,8 @@ END_TEST
 START_TEST(alg_not_allowed)
 {
     tpo_idtoken_expect ex = test_expect();
-    const char *const rs_only[] = { "RS256", NULL };
-    const char *const ps_only[] = { "PS256", NULL };
+    const char *const rs_only[] = {"RS256", NULL};
+    const char *const ps_only[] = {"PS256", NULL};
     const char *es = sign_with("ES256", "ec-1", k_ec, claims());
     const char *d;
 
@@ -516,9 +517,9 @@ START_TEST(alg_not_allowed)
     expect_result(rs(claims()), &ex, TPO_IDT_ALG);
     /* allowed by configuration but not implemented */
     {
-        const char *const odd[] = { "RS1", NULL };
-        const char *t = apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS1\",\"kid\":\"rsa-1\"}"),
-                                    ".", b64s("{}"), ".AAAA", NULL);
+        const char *const odd[] = {"RS1", NULL};
+        const char *t = apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS1\",\"kid\":\"rsa-1\"}"), ".",
+                                    b64s("{}"), ".AAAA", NULL);
         ex.allowed_algs = odd;
         expect_result(t, &ex, TPO_IDT_ALG);
     }
@@ -529,7 +530,7 @@ END_TEST
 START_TEST(alg_confusion)
 {
     tpo_idtoken_expect ex = test_expect();
-    const char *const algs[] = { "RS256", "HS256", NULL };
+    const char *const algs[] = {"RS256", "HS256", NULL};
     unsigned char *der = NULL;
     int derlen = i2d_PUBKEY(k_rsa, &der);
     char *payload = json_dumps(claims(), JSON_COMPACT);
@@ -537,8 +538,7 @@ START_TEST(alg_confusion)
     const char *t;
 
     ck_assert_int_gt(derlen, 0);
-    t = tpo_jws_sign(tpo_test_pool, "HS256", "rsa-1", payload, NULL, der, (apr_size_t)derlen,
-                     &err);
+    t = tpo_jws_sign(tpo_test_pool, "HS256", "rsa-1", payload, NULL, der, (apr_size_t)derlen, &err);
     free(payload);
     OPENSSL_free(der);
     ck_assert_ptr_nonnull(t);
@@ -552,8 +552,8 @@ END_TEST
 START_TEST(signature_by_other_key_same_kid)
 {
     tpo_idtoken_expect ex = test_expect();
-    const char *d = expect_result(sign_with("RS256", "rsa-1", k_rsa_other, claims()), &ex,
-                                  TPO_IDT_SIGNATURE);
+    const char *d =
+        expect_result(sign_with("RS256", "rsa-1", k_rsa_other, claims()), &ex, TPO_IDT_SIGNATURE);
 
     ck_assert_ptr_nonnull(strstr(d, "signature"));
 }
@@ -580,8 +580,7 @@ END_TEST
 START_TEST(unknown_kid)
 {
     tpo_idtoken_expect ex = test_expect();
-    const char *d = expect_result(sign_with("RS256", "rsa-2", k_rsa, claims()), &ex,
-                                  TPO_IDT_NOKEY);
+    const char *d = expect_result(sign_with("RS256", "rsa-2", k_rsa, claims()), &ex, TPO_IDT_NOKEY);
 
     ck_assert_ptr_nonnull(strstr(d, "rsa-2"));
     /* the kid of a key of the wrong type */
@@ -595,7 +594,7 @@ START_TEST(malformed)
 {
     tpo_idtoken_expect ex = test_expect();
     const char *t = rs(claims());
-    const char *const all[] = { "RS256", NULL };
+    const char *const all[] = {"RS256", NULL};
 
     expect_result("", &ex, TPO_IDT_MALFORMED);
     expect_result("abc", &ex, TPO_IDT_MALFORMED);
@@ -612,8 +611,8 @@ START_TEST(malformed)
     }
     {
         const char *err = NULL;
-        const char *np = tpo_jws_sign(tpo_test_pool, "RS256", "rsa-1", "not json", k_rsa, NULL,
-                                      0, &err);
+        const char *np =
+            tpo_jws_sign(tpo_test_pool, "RS256", "rsa-1", "not json", k_rsa, NULL, 0, &err);
         ck_assert_ptr_nonnull(np);
         expect_result(np, &ex, TPO_IDT_MALFORMED);
         np = tpo_jws_sign(tpo_test_pool, "RS256", "rsa-1", "\"a string\"", k_rsa, NULL, 0, &err);

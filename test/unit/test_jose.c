@@ -17,34 +17,39 @@
 
 /* RFC 7515 A.1..A.3 share this payload:
  * {"iss":"joe",\r\n "exp":1300819380,\r\n "http://example.com/is_root":true} */
-#define JOE_PAYLOAD \
-    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVlfQ"
+#define JOE_PAYLOAD                                                                                \
+    "eyJpc3MiOiJqb2UiLA0KICJleHAiOjEzMDA4MTkzODAsDQogImh0dHA6Ly9leGFtcGxlLmNvbS9pc19yb290Ijp0cnVl" \
+    "fQ"
 
 /* RFC 7515 A.1: HS256 */
-#define A1_JWS \
-    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." JOE_PAYLOAD \
+#define A1_JWS                                                                                     \
+    "eyJ0eXAiOiJKV1QiLA0KICJhbGciOiJIUzI1NiJ9." JOE_PAYLOAD                                        \
     ".dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
-#define A1_K "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
+#define A1_K                                                                                       \
+    "AyM1SysPpbyDfgZld3umj1qzKObwVMkoqQ-EstJQLr_T-1qS0gZH75aKtMN3Yj0iPS4hcgUuTwjAzZr1Z9CAow"
 #define A1_JWKS "{\"keys\":[{\"kty\":\"oct\",\"k\":\"" A1_K "\"}]}"
 
 /* RFC 7515 A.2: RS256 */
-#define A2_JWS \
-    "eyJhbGciOiJSUzI1NiJ9." JOE_PAYLOAD "." \
+#define A2_JWS                                                                                     \
+    "eyJhbGciOiJSUzI1NiJ9." JOE_PAYLOAD "."                                                        \
     "cC4hiUPoj9Eetdgtv3hF80EGrhuB__dzERat0XF9g2VtQgr9PJbu3XOiZj5RZmh7AAuHIm4Bh-0Qc_lF5YKt_O8W2Fp5" \
     "jujGbds9uJdbF9CUAr7t1dnZcAcQjbKBYNX4BAynRFdiuB--f_nZLgrnbyTyWzO75vRK5h6xBArLIARNPvkSjtQBMHlb" \
     "1L07Qe7K0GarZRmB_eSN9383LcOLn6_dO--xi12jzDwusC-eOkHWEsqtFZESc6BfI7noOPqvhJ1phCnvWh6IeYI2w9QO" \
     "YEUipUTI8np6LbgGY9Fs98rqVt5AXLIhWkWywlVmtVrBp0igcN_IoypGlUPQGe77Rw"
-#define A2_N \
-    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-4qPCJrcS2mJPMEzP1Pt0Bm4d4Ql" \
-    "L-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-bSf63kpaSHSXndS5z5rexMdbBYUs" \
-    "LA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-DWNmoud" \
+#define A2_N                                                                                       \
+    "ofgWCuLjybRlzo0tZWJjNiuSfb4p4fAkd_wWJcyQoTbji9k0l8W26mPddxHmfHQp-Vaw-"                        \
+    "4qPCJrcS2mJPMEzP1Pt0Bm4d4Ql"                                                                  \
+    "L-yRT-SFd2lZS-pCgNMsD1W_YpRPEwOWvG6b32690r2jZ47soMZo9wGzjb_7OMg0LOL-"                         \
+    "bSf63kpaSHSXndS5z5rexMdbBYUs"                                                                 \
+    "LA9e-KXBdQOS-UTo7WTBEMa2R2CapHg665xsmtdVMTBQY4uDZlxvb3qCo5ZwKh9kG4LT6_I5IhlJH7aGhyxXFvUK-"    \
+    "DWNmoud"                                                                                      \
     "F8NAco9_h9iaGNj8q2ethFkMLs91kzk2PAcDTW9gb54h4FRWyuXpoQ"
 #define A2_JWK "{\"kty\":\"RSA\",\"n\":\"" A2_N "\",\"e\":\"AQAB\"}"
 #define A2_JWKS "{\"keys\":[" A2_JWK "]}"
 
 /* RFC 7515 A.3: ES256 */
-#define A3_JWS \
-    "eyJhbGciOiJFUzI1NiJ9." JOE_PAYLOAD "." \
+#define A3_JWS                                                                                     \
+    "eyJhbGciOiJFUzI1NiJ9." JOE_PAYLOAD "."                                                        \
     "DtEhU3ljbEg8L38VWAfUAqOyKAM6-Xx-F4GawxaepmXFCgfTjDxw5djxLa8ISlSApmWQxfKTUJqPP3-Kg6NU1Q"
 #define A3_X "f83OJ3D2xF1Bg8vub9tLe1gHMzV76e8Tus9uPHvRVEU"
 #define A3_Y "x_FEzRu9m36HLN_tue659LNpXW6pCyStikYjKIWI5a0"
@@ -52,94 +57,110 @@
 #define A3_JWKS "{\"keys\":[" A3_JWK "]}"
 
 /* RFC 7515 A.4: ES512 */
-#define A4_JWS \
-    "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA." \
+#define A4_JWS                                                                                     \
+    "eyJhbGciOiJFUzUxMiJ9.UGF5bG9hZA."                                                             \
     "AWflgP1EaMjD8wn0_zbfv-ig7HqR_fIPutaspBmLdEA-4jq_lJSiXVScImGj9H15HwnQCV9rEqz_1IY7L07REF7rAGbY" \
     "03ZbfpKy8sFRybi12kMjsgU8vGKHJPZl6BT9G930CnEfL7MpSJiZEpxO-CeMyQQFOxPvVh4N6n20NSK9Tlho"
-#define A4_JWKS \
-    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-521\"," \
-    "\"x\":\"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk\"," \
-    "\"y\":\"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2\"}]}"
+#define A4_JWKS                                                                                    \
+    "{\"keys\":[{\"kty\":\"EC\",\"crv\":\"P-521\","                                                \
+    "\"x\":\"AekpBQ8ST8a8VcfVOTNl353vSrDCLLJXmPk06wTjxrrjcBpXp5EOnYG_"                             \
+    "NjFZ6OvLFV1jSfS9tsz4qUxcWceqwQGk\","                                                          \
+    "\"y\":\"ADSmRA43Z1DSNx_RvcLI87cdL07l6jQyyBXMoxVg_l2Th-"                                       \
+    "x3S1WDhjDly79ajL4Kkd0AZMaZmh9ubmf63e3kyMj2\"}]}"
 
 /* RFC 7520 section 4: "It's a dangerous business, Frodo, ..." */
-#define FRODO_PAYLOAD \
-    "SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250byB0" \
-    "aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUgeW91" \
+#define FRODO_PAYLOAD                                                                              \
+    "SXTigJlzIGEgZGFuZ2Vyb3VzIGJ1c2luZXNzLCBGcm9kbywgZ29pbmcgb3V0IHlvdXIgZG9vci4gWW91IHN0ZXAgb250" \
+    "byB0"                                                                                         \
+    "aGUgcm9hZCwgYW5kIGlmIHlvdSBkb24ndCBrZWVwIHlvdXIgZmVldCwgdGhlcmXigJlzIG5vIGtub3dpbmcgd2hlcmUg" \
+    "eW91"                                                                                         \
     "IG1pZ2h0IGJlIHN3ZXB0IG9mZiB0by4"
 #define BILBO "bilbo.baggins@hobbiton.example"
 
 /* RFC 7520 4.1: RS256 */
-#define R41_JWS \
-    "eyJhbGciOiJSUzI1NiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9." FRODO_PAYLOAD "." \
-    "MRjdkly7_-oTPTS3AXP41iQIGKa80A0ZmTuV5MEaHoxnW2e5CZ5NlKtainoFmKZopdHM1O2U4mwzJdQx996ivp83xuglII" \
-    "7PNDi84wnB-BDkoBwA78185hX-Es4JIwmDLJK3lfWRa-XtL0RnltuYv746iYTh_qHRD68BNt1uSNCrUCTJDt5aAE6x8wW1" \
-    "Kt9eRo4QPocSadnHXFxnt8Is9UzpERV0ePPQdLuW3IS_de3xyIrDaLGdjluPxUAhb6L2aXic1U12podGU0KLUQSE_oI-Zn" \
+#define R41_JWS                                                                                    \
+    "eyJhbGciOiJSUzI1NiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9." FRODO_PAYLOAD "."  \
+    "MRjdkly7_-"                                                                                   \
+    "oTPTS3AXP41iQIGKa80A0ZmTuV5MEaHoxnW2e5CZ5NlKtainoFmKZopdHM1O2U4mwzJdQx996ivp83xuglII"         \
+    "7PNDi84wnB-BDkoBwA78185hX-Es4JIwmDLJK3lfWRa-XtL0RnltuYv746iYTh_"                              \
+    "qHRD68BNt1uSNCrUCTJDt5aAE6x8wW1"                                                              \
+    "Kt9eRo4QPocSadnHXFxnt8Is9UzpERV0ePPQdLuW3IS_de3xyIrDaLGdjluPxUAhb6L2aXic1U12podGU0KLUQSE_oI-" \
+    "Zn"                                                                                           \
     "mKJ3F4uOZDnd6QZWJushZ41Axf_fcIe8u9ipH84ogoree7vjbU5y18kDquDg"
 
 /* RFC 7520 4.2: PS384 (randomized; the published one must verify) */
-#define R42_JWS \
-    "eyJhbGciOiJQUzM4NCIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9." FRODO_PAYLOAD "." \
-    "cu22eBqkYDKgIlTpzDXGvaFfz6WGoz7fUDcfT0kkOy42miAh2qyBzk1xEsnk2IpN6-tPid6VrklHkqsGqDqHCdP6O8TTB5" \
-    "dDDItllVo6_1OLPpcbUrhiUSMxbbXUvdvWXzg-UD8biiReQFlfz28zGWVsdiNAUf8ZnyPEgVFn442ZdNqiVJRmBqrYRXe8" \
-    "P_ijQ7p8Vdz0TTrxUeT3lm8d9shnr2lfJT8ImUjvAA2Xez2Mlp8cBE5awDzT0qI0n6uiP1aCN_2_jLAeQTlqRHtfa64QQS" \
+#define R42_JWS                                                                                    \
+    "eyJhbGciOiJQUzM4NCIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9." FRODO_PAYLOAD "."  \
+    "cu22eBqkYDKgIlTpzDXGvaFfz6WGoz7fUDcfT0kkOy42miAh2qyBzk1xEsnk2IpN6-"                           \
+    "tPid6VrklHkqsGqDqHCdP6O8TTB5"                                                                 \
+    "dDDItllVo6_1OLPpcbUrhiUSMxbbXUvdvWXzg-"                                                       \
+    "UD8biiReQFlfz28zGWVsdiNAUf8ZnyPEgVFn442ZdNqiVJRmBqrYRXe8"                                     \
+    "P_ijQ7p8Vdz0TTrxUeT3lm8d9shnr2lfJT8ImUjvAA2Xez2Mlp8cBE5awDzT0qI0n6uiP1aCN_2_"                 \
+    "jLAeQTlqRHtfa64QQS"                                                                           \
     "UmFAAjVKPbByi7xho0uTOcbH510a6GYmJUAfmWjwZ6oD4ifKo8DYM-X72Eaw"
 
 /* RFC 7520 4.3: ES512 */
-#define R43_JWS \
-    "eyJhbGciOiJFUzUxMiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9." FRODO_PAYLOAD "." \
-    "AE_R_YZCChjn4791jSQCrdPZCNYqHXCTZH0-JZGYNlaAjP2kqaluUIIUnC9qvbu9Plon7KRTzoNEuT4Va2cmL1eJAQy3mt" \
+#define R43_JWS                                                                                    \
+    "eyJhbGciOiJFUzUxMiIsImtpZCI6ImJpbGJvLmJhZ2dpbnNAaG9iYml0b24uZXhhbXBsZSJ9." FRODO_PAYLOAD "."  \
+    "AE_R_YZCChjn4791jSQCrdPZCNYqHXCTZH0-"                                                         \
+    "JZGYNlaAjP2kqaluUIIUnC9qvbu9Plon7KRTzoNEuT4Va2cmL1eJAQy3mt"                                   \
     "PBu_u_sDDyYjnAMDxXPn7XrT0lw-kvAD890jl8e2puQens_IEKBpHABlsbEPX6sFY8OcGDqoRuBomu9xQ2"
 
 /* RFC 7520 3.2 (EC P-521) and 3.3 (RSA) public keys, both kid bilbo */
-#define R3_EC_JWK \
-    "{\"kty\":\"EC\",\"kid\":\"" BILBO "\",\"use\":\"sig\",\"crv\":\"P-521\"," \
-    "\"x\":\"AHKZLLOsCOzz5cY97ewNUajB957y-C-U88c3v13nmGZx6sYl_oJXu9A5RkTKqjqvjyekWF-7ytDyRXYgCF5cj0Kt\"," \
-    "\"y\":\"AdymlHvOiLxXkEhayXQnNCvDX4h9htZaCJN34kfmC6pV5OhQHiraVySsUdaQkAgDPrwQrJmbnX9cwlGfP-HqHZR1\"}"
-#define R3_RSA_N \
-    "n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_AJmSCpMa" \
-    "JMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-OfVfHd1E6c" \
-    "S6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_vniUFAKwuCLqKnS2BYwd" \
+#define R3_EC_JWK                                                                                  \
+    "{\"kty\":\"EC\",\"kid\":\"" BILBO "\",\"use\":\"sig\",\"crv\":\"P-521\","                     \
+    "\"x\":\"AHKZLLOsCOzz5cY97ewNUajB957y-C-U88c3v13nmGZx6sYl_oJXu9A5RkTKqjqvjyekWF-"              \
+    "7ytDyRXYgCF5cj0Kt\","                                                                         \
+    "\"y\":\"AdymlHvOiLxXkEhayXQnNCvDX4h9htZaCJN34kfmC6pV5OhQHiraVySsUdaQkAgDPrwQrJmbnX9cwlGfP-"   \
+    "HqHZR1\"}"
+#define R3_RSA_N                                                                                   \
+    "n4EPtAOCc9AlkeQHPzHStgAbgs7bTZLwUBZdR8_KuKPEHLd4rHVTeT-O-XV2jRojdNhxJWTDvNd7nqQ0VEiZQHz_"     \
+    "AJmSCpMa"                                                                                     \
+    "JMRBSFKrKb2wqVwGU_NsYOYL-QtiWN2lbzcEe6XC0dApr5ydQLrHqkHHig3RBordaZ6Aj-oBHqFEHYpPe7Tpe-"       \
+    "OfVfHd1E6c"                                                                                   \
+    "S6M1FZcD1NNLYD5lFHpPI9bTwJlsde3uhGqC0ZCuEHg8lhzwOHrtIQbS0FVbb9k3-tVTU4fg_3L_"                 \
+    "vniUFAKwuCLqKnS2BYwd"                                                                         \
     "q_mzSnbLY7h_qixoR7jig3__kRhuaxwUkRz5iaiQkqgc5gHdrNP5zw"
-#define R3_RSA_JWK \
-    "{\"kty\":\"RSA\",\"kid\":\"" BILBO "\",\"use\":\"sig\",\"n\":\"" R3_RSA_N "\",\"e\":\"AQAB\"}"
+#define R3_RSA_JWK                                                                                 \
+    "{\"kty\":\"RSA\",\"kid\":\"" BILBO "\",\"use\":\"sig\",\"n\":\"" R3_RSA_N "\",\"e\":"         \
+    "\"AQAB\"}"
 #define R3_JWKS "{\"keys\":[" R3_EC_JWK "," R3_RSA_JWK "]}"
 
 /* RFC 8037 A.4: Ed25519 */
-#define ED_JWS \
-    "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc." \
+#define ED_JWS                                                                                     \
+    "eyJhbGciOiJFZERTQSJ9.RXhhbXBsZSBvZiBFZDI1NTE5IHNpZ25pbmc."                                    \
     "hgyY0il_MGCjP0JzlnLWG1PPOt7-09PGcvMg3AIbQR6dWbhijcNR4ki4iylGjg5BhVsPt9g7sVvpAr_MuM0KAg"
-#define ED_JWKS \
-    "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}"
+#define ED_JWKS                                                                                    \
+    "{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"11qYAYKxCrfVS_"                       \
+    "7TyWQHOg7hcvPapiMlrwIaaPcHURo\"}]}"
 
 typedef struct {
     const char *name;
     const char *jws;
     const char *jwks;
     const char *alg;
-    const char *other_alg;   /* header alg swapped to this must fail */
-    const char *payload;     /* expected decoded payload prefix */
+    const char *other_alg; /* header alg swapped to this must fail */
+    const char *payload;   /* expected decoded payload prefix */
 } vector;
 
 static const vector vectors[] = {
-    { "RFC7515 A.1 HS256", A1_JWS, A1_JWKS, "HS256", "HS512", "{\"iss\":\"joe\"" },
-    { "RFC7515 A.2 RS256", A2_JWS, A2_JWKS, "RS256", "PS256", "{\"iss\":\"joe\"" },
-    { "RFC7515 A.3 ES256", A3_JWS, A3_JWKS, "ES256", "ES384", "{\"iss\":\"joe\"" },
-    { "RFC7515 A.4 ES512", A4_JWS, A4_JWKS, "ES512", "ES256", "Payload" },
-    { "RFC7520 4.1 RS256", R41_JWS, R3_JWKS, "RS256", "RS512", "It\xe2\x80\x99s a dangerous" },
-    { "RFC7520 4.2 PS384", R42_JWS, R3_JWKS, "PS384", "RS384", "It\xe2\x80\x99s a dangerous" },
-    { "RFC7520 4.3 ES512", R43_JWS, R3_JWKS, "ES512", "ES384", "It\xe2\x80\x99s a dangerous" },
-    { "RFC8037 A.4 EdDSA", ED_JWS, ED_JWKS, "EdDSA", "HS256", "Example of Ed25519 signing" },
+    {"RFC7515 A.1 HS256", A1_JWS, A1_JWKS, "HS256", "HS512", "{\"iss\":\"joe\""},
+    {"RFC7515 A.2 RS256", A2_JWS, A2_JWKS, "RS256", "PS256", "{\"iss\":\"joe\""},
+    {"RFC7515 A.3 ES256", A3_JWS, A3_JWKS, "ES256", "ES384", "{\"iss\":\"joe\""},
+    {"RFC7515 A.4 ES512", A4_JWS, A4_JWKS, "ES512", "ES256", "Payload"},
+    {"RFC7520 4.1 RS256", R41_JWS, R3_JWKS, "RS256", "RS512", "It\xe2\x80\x99s a dangerous"},
+    {"RFC7520 4.2 PS384", R42_JWS, R3_JWKS, "PS384", "RS384", "It\xe2\x80\x99s a dangerous"},
+    {"RFC7520 4.3 ES512", R43_JWS, R3_JWKS, "ES512", "ES384", "It\xe2\x80\x99s a dangerous"},
+    {"RFC8037 A.4 EdDSA", ED_JWS, ED_JWKS, "EdDSA", "HS256", "Example of Ed25519 signing"},
 };
 #define NVECTORS ((int)(sizeof(vectors) / sizeof(vectors[0])))
 
-static const char *const ALL_ALGS[] = {
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
-    "EdDSA", "HS256", "HS384", "HS512", NULL
-};
+static const char *const ALL_ALGS[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
+                                       "PS512", "ES256", "ES384", "ES512", "EdDSA",
+                                       "HS256", "HS384", "HS512", NULL};
 static const char *const ALL_ALGS_AND_NONE[] = {
-    "none", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512",
-    "EdDSA", "HS256", "HS384", "HS512", "None", "NONE", NULL
-};
+    "none",  "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384",
+    "ES512", "EdDSA", "HS256", "HS384", "HS512", "None",  "NONE",  NULL};
 
 /* ================================================================ helpers */
 
@@ -171,9 +192,8 @@ static const tpo_jwk *oct_as_secret(const tpo_jwks *set)
 }
 
 /* parse + verify, exactly with the given keys; APR_EGENERAL when parsing fails */
-static apr_status_t check_exact(const char *compact, const tpo_jwks *set,
-                                const tpo_jwk *hs_key, const char *const *algs,
-                                const char **errp)
+static apr_status_t check_exact(const char *compact, const tpo_jwks *set, const tpo_jwk *hs_key,
+                                const char *const *algs, const char **errp)
 {
     tpo_jws *jws = NULL;
     const char *err = NULL;
@@ -242,8 +262,8 @@ static const char *replace(const char *s, const char *from, const char *to)
 {
     const char *at = strstr(s, from);
     ck_assert_ptr_nonnull(at);
-    return apr_pstrcat(tpo_test_pool, apr_pstrmemdup(tpo_test_pool, s, (apr_size_t)(at - s)),
-                       to, at + strlen(from), NULL);
+    return apr_pstrcat(tpo_test_pool, apr_pstrmemdup(tpo_test_pool, s, (apr_size_t)(at - s)), to,
+                       at + strlen(from), NULL);
 }
 
 /* the decoded header of compact with from replaced by to, re-encoded */
@@ -324,10 +344,11 @@ static const char *jwk_json(EVP_PKEY *pk, const char *kid)
         char group[64];
         const char *crv;
         ck_assert(EVP_PKEY_get_group_name(pk, group, sizeof(group), NULL));
-        crv = strcmp(group, "prime256v1") == 0 ? "P-256"
-              : strcmp(group, "secp384r1") == 0 ? "P-384" : "P-521";
-        ck_assert(EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt),
-                                                  &len));
+        crv = strcmp(group, "prime256v1") == 0  ? "P-256"
+              : strcmp(group, "secp384r1") == 0 ? "P-384"
+                                                : "P-521";
+        ck_assert(
+            EVP_PKEY_get_octet_string_param(pk, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len));
         ck_assert_int_eq(pt[0], 4);
         c = (len - 1) / 2;
         return apr_psprintf(tpo_test_pool,
@@ -364,14 +385,15 @@ START_TEST(vector_verifies)
 {
     const vector *v = &vectors[_i];
     const tpo_jwks *set = jwks_of(v->jwks);
-    const char *const algs[] = { v->alg, NULL };
+    const char *const algs[] = {v->alg, NULL};
     tpo_jws *jws = NULL;
     const char *err = NULL;
 
     ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, v->jws, &jws, &err), APR_SUCCESS);
     ck_assert_str_eq(jws->alg, v->alg);
-    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, oct_as_secret(set), algs, &err)
-                  == APR_SUCCESS, "%s: %s", v->name, err ? err : "?");
+    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, oct_as_secret(set), algs, &err) ==
+                      APR_SUCCESS,
+                  "%s: %s", v->name, err ? err : "?");
     ck_assert_msg(strncmp(jws->payload, v->payload, strlen(v->payload)) == 0, "%s payload",
                   v->name);
     /* the same with the full list */
@@ -406,10 +428,8 @@ START_TEST(vector_signature_bit_flipped)
 
     unb64(part(v->jws, 2), &n);
     ck_assert_int_eq(check(flip_sig_bit(v->jws, 0, 0), set, NULL, ALL_ALGS, NULL), APR_EINVAL);
-    ck_assert_int_eq(check(flip_sig_bit(v->jws, n / 2, 3), set, NULL, ALL_ALGS, NULL),
-                     APR_EINVAL);
-    ck_assert_int_eq(check(flip_sig_bit(v->jws, n - 1, 7), set, NULL, ALL_ALGS, NULL),
-                     APR_EINVAL);
+    ck_assert_int_eq(check(flip_sig_bit(v->jws, n / 2, 3), set, NULL, ALL_ALGS, NULL), APR_EINVAL);
+    ck_assert_int_eq(check(flip_sig_bit(v->jws, n - 1, 7), set, NULL, ALL_ALGS, NULL), APR_EINVAL);
     /* truncated and extended signatures */
     {
         unsigned char *sig = unb64(part(v->jws, 2), &n);
@@ -419,8 +439,7 @@ START_TEST(vector_signature_bit_flipped)
                          APR_EINVAL);
         ck_assert_int_eq(check(with_sig(v->jws, longer, n + 1), set, NULL, ALL_ALGS, NULL),
                          APR_EINVAL);
-        ck_assert_int_eq(check(with_sig(v->jws, sig, 0), set, NULL, ALL_ALGS, NULL),
-                         APR_EINVAL);
+        ck_assert_int_eq(check(with_sig(v->jws, sig, 0), set, NULL, ALL_ALGS, NULL), APR_EINVAL);
         /* the valid signature with a byte appended */
         memcpy(longer, sig, n);
         longer[n] = 0;
@@ -442,8 +461,7 @@ START_TEST(vector_header_alg_changed)
     const char *t = with_header_edit(v->jws, from, to);
     apr_status_t rv = check(t, set, NULL, ALL_ALGS, NULL);
 
-    ck_assert_msg(rv == APR_EINVAL || rv == APR_ENOENT, "%s -> %s: %d", v->alg, v->other_alg,
-                  rv);
+    ck_assert_msg(rv == APR_EINVAL || rv == APR_ENOENT, "%s -> %s: %d", v->alg, v->other_alg, rv);
 }
 END_TEST
 
@@ -475,8 +493,8 @@ START_TEST(vector_alg_none)
     const vector *v = &vectors[_i];
     const tpo_jwks *set = jwks_of(v->jwks);
     const tpo_jwk *hs = tpo_jwk_from_secret(tpo_test_pool, "secret", 6);
-    const char *hdrs[] = { "{\"alg\":\"none\"}", "{\"alg\":\"None\"}", "{\"alg\":\"NONE\"}",
-                           "{\"alg\":\"none\",\"kid\":\"" BILBO "\"}" };
+    const char *hdrs[] = {"{\"alg\":\"none\"}", "{\"alg\":\"None\"}", "{\"alg\":\"NONE\"}",
+                          "{\"alg\":\"none\",\"kid\":\"" BILBO "\"}"};
     apr_size_t i;
 
     for (i = 0; i < sizeof(hdrs) / sizeof(hdrs[0]); i++) {
@@ -571,7 +589,8 @@ START_TEST(parse_rejects_shapes)
     /* JWE compact: five parts */
     parse_fails("eyJhbGciOiJSU0EtT0FFUCIsImVuYyI6IkEyNTZHQ00ifQ.OKOawDo13gRp2ojaHV7LFpZcgV7T6DVZ"
                 ".48V1_ALb6US04U3b.5eym8TW_c8SuK0ltJ3rpYIzOeDQz7TALvtu6UG9oMo4vpzs9tX_EFShS8iB7j6ji"
-                ".XFBoMYUZodetZdvTiFvSkQ", "JWE");
+                ".XFBoMYUZodetZdvTiFvSkQ",
+                "JWE");
     parse_fails(".e30.", "header");
 }
 END_TEST
@@ -605,13 +624,13 @@ START_TEST(parse_rejects_bad_header)
     parse_fails(apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS256\",\"typ\":[]}"), rest, NULL),
                 "typ");
     /* duplicate members: which alg would win? */
-    parse_fails(apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS256\",\"alg\":\"none\"}"), rest,
-                            NULL), "JSON");
+    parse_fails(
+        apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS256\",\"alg\":\"none\"}"), rest, NULL),
+        "JSON");
     /* trailing garbage after the object */
     parse_fails(apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS256\"}x"), rest, NULL), "JSON");
     /* an embedded NUL in alg */
-    parse_fails(apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS256\\u0000x\"}"), rest, NULL),
-                NULL);
+    parse_fails(apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"RS256\\u0000x\"}"), rest, NULL), NULL);
 }
 END_TEST
 
@@ -619,12 +638,16 @@ START_TEST(parse_rejects_crit)
 {
     parse_fails(apr_pstrcat(tpo_test_pool,
                             b64s("{\"alg\":\"RS256\",\"crit\":[\"exp\"],\"exp\":1363284000}"),
-                            ".e30.AAAA", NULL), "crit");
-    parse_fails(apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"HS256\",\"b64\":false,"
-                                                "\"crit\":[\"b64\"]}"), ".e30.AAAA", NULL),
+                            ".e30.AAAA", NULL),
                 "crit");
-    parse_fails(apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"HS256\",\"crit\":[]}"),
-                            ".e30.AAAA", NULL), "crit");
+    parse_fails(apr_pstrcat(tpo_test_pool,
+                            b64s("{\"alg\":\"HS256\",\"b64\":false,"
+                                 "\"crit\":[\"b64\"]}"),
+                            ".e30.AAAA", NULL),
+                "crit");
+    parse_fails(
+        apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"HS256\",\"crit\":[]}"), ".e30.AAAA", NULL),
+        "crit");
 }
 END_TEST
 
@@ -658,17 +681,20 @@ START_TEST(parse_rejects_oversized)
         char *pad = apr_palloc(tpo_test_pool, 10001);
         memset(pad, 'a', 10000);
         pad[10000] = '\0';
-        parse_fails(apr_pstrcat(tpo_test_pool,
-                                b64s(apr_psprintf(tpo_test_pool,
-                                                  "{\"alg\":\"RS256\",\"x\":\"%s\"}", pad)),
-                                ".e30.AAAA", NULL), "large");
+        parse_fails(
+            apr_pstrcat(tpo_test_pool,
+                        b64s(apr_psprintf(tpo_test_pool, "{\"alg\":\"RS256\",\"x\":\"%s\"}", pad)),
+                        ".e30.AAAA", NULL),
+            "large");
         pad[6000] = '\0';
-        ck_assert_int_eq(tpo_jws_parse(tpo_test_pool,
-                                       apr_pstrcat(tpo_test_pool,
-                                                   b64s(apr_psprintf(tpo_test_pool,
-                                                        "{\"alg\":\"RS256\",\"x\":\"%s\"}",
-                                                        pad)), ".e30.AAAA", NULL),
-                                       &jws, &err), APR_SUCCESS);
+        ck_assert_int_eq(
+            tpo_jws_parse(tpo_test_pool,
+                          apr_pstrcat(tpo_test_pool,
+                                      b64s(apr_psprintf(tpo_test_pool,
+                                                        "{\"alg\":\"RS256\",\"x\":\"%s\"}", pad)),
+                                      ".e30.AAAA", NULL),
+                          &jws, &err),
+            APR_SUCCESS);
     }
 }
 END_TEST
@@ -689,14 +715,14 @@ START_TEST(payload_json_checks)
                      APR_SUCCESS);
     ck_assert_ptr_null(tpo_jws_payload_json(tpo_test_pool, jws, &err));
     ck_assert_ptr_nonnull(err);
-    ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, join3(h, b64s("{\"a\":1"), "AAAA"), &jws,
-                                   &err), APR_SUCCESS);
-    ck_assert_ptr_null(tpo_jws_payload_json(tpo_test_pool, jws, &err));
-    ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, join3(h, b64s("{\"a\":1,\"a\":2}"), "AAAA"),
-                                   &jws, &err), APR_SUCCESS);
-    ck_assert_ptr_null(tpo_jws_payload_json(tpo_test_pool, jws, &err));
-    ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, join3(h, "", "AAAA"), &jws, &err),
+    ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, join3(h, b64s("{\"a\":1"), "AAAA"), &jws, &err),
                      APR_SUCCESS);
+    ck_assert_ptr_null(tpo_jws_payload_json(tpo_test_pool, jws, &err));
+    ck_assert_int_eq(
+        tpo_jws_parse(tpo_test_pool, join3(h, b64s("{\"a\":1,\"a\":2}"), "AAAA"), &jws, &err),
+        APR_SUCCESS);
+    ck_assert_ptr_null(tpo_jws_payload_json(tpo_test_pool, jws, &err));
+    ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, join3(h, "", "AAAA"), &jws, &err), APR_SUCCESS);
     ck_assert_ptr_null(tpo_jws_payload_json(tpo_test_pool, jws, &err));
 }
 END_TEST
@@ -746,12 +772,12 @@ START_TEST(jwks_mixed_set)
         trail_x = b64(lx, n + 1);
     }
 
-    json = apr_pstrcat(tpo_test_pool, "{\"keys\":[",
+    json = apr_pstrcat(
+        tpo_test_pool, "{\"keys\":[",
         /* usable */
         "{\"kty\":\"RSA\",\"kid\":\"rsa\",\"use\":\"sig\",\"alg\":\"RS256\",\"n\":\"", A2_N,
-        "\",\"e\":\"AQAB\"},",
-        "{\"kty\":\"EC\",\"kid\":\"ec\",\"crv\":\"P-256\",\"x\":\"", A3_X, "\",\"y\":\"", A3_Y,
-        "\"},",
+        "\",\"e\":\"AQAB\"},", "{\"kty\":\"EC\",\"kid\":\"ec\",\"crv\":\"P-256\",\"x\":\"", A3_X,
+        "\",\"y\":\"", A3_Y, "\"},",
         "{\"kty\":\"OKP\",\"kid\":\"ed\",\"crv\":\"Ed25519\","
         "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"},",
         "{\"kty\":\"oct\",\"kid\":\"hs\",\"k\":\"", A1_K, "\"},",
@@ -762,11 +788,10 @@ START_TEST(jwks_mixed_set)
         /* skipped */
         "{\"kty\":\"RSA\",\"kid\":\"enc\",\"use\":\"enc\",\"n\":\"", A2_N, "\",\"e\":\"AQAB\"},",
         "{\"kty\":\"RSA\",\"kid\":\"ops\",\"key_ops\":[\"encrypt\"],\"n\":\"", A2_N,
-        "\",\"e\":\"AQAB\"},",
-        "{\"kty\":\"RSA\",\"kid\":\"b64\",\"n\":\"", replace(A2_N, "-", "+"), "\",\"e\":\"AQAB\"},",
-        "{\"kty\":\"RSA\",\"kid\":\"small\",\"n\":\"", b64(ff, sizeof(ff)), "\",\"e\":\"AQAB\"},",
-        "{\"kty\":\"RSA\",\"kid\":\"evene\",\"n\":\"", A2_N, "\",\"e\":\"AQAA\"},",
-        "{\"kty\":\"RSA\",\"kid\":\"noe\",\"n\":\"", A2_N, "\"},",
+        "\",\"e\":\"AQAB\"},", "{\"kty\":\"RSA\",\"kid\":\"b64\",\"n\":\"", replace(A2_N, "-", "+"),
+        "\",\"e\":\"AQAB\"},", "{\"kty\":\"RSA\",\"kid\":\"small\",\"n\":\"", b64(ff, sizeof(ff)),
+        "\",\"e\":\"AQAB\"},", "{\"kty\":\"RSA\",\"kid\":\"evene\",\"n\":\"", A2_N,
+        "\",\"e\":\"AQAA\"},", "{\"kty\":\"RSA\",\"kid\":\"noe\",\"n\":\"", A2_N, "\"},",
         "{\"kty\":\"RSA\",\"kid\":\"bige\",\"n\":\"", A2_N, "\",\"e\":\"AQAAAAAAAAAB\"},",
         "{\"kty\":\"EC\",\"kid\":\"ecalg\",\"alg\":\"ES384\",\"crv\":\"P-256\",\"x\":\"", A3_X,
         "\",\"y\":\"", A3_Y, "\"},",
@@ -775,38 +800,29 @@ START_TEST(jwks_mixed_set)
         "{\"kty\":\"OKP\",\"kid\":\"edalg\",\"alg\":\"ES256\",\"crv\":\"Ed25519\","
         "\"x\":\"11qYAYKxCrfVS_7TyWQHOg7hcvPapiMlrwIaaPcHURo\"},",
         "{\"kty\":\"RSA\",\"kid\":\"oaep\",\"alg\":\"RSA-OAEP\",\"n\":\"", A2_N,
-        "\",\"e\":\"AQAB\"},",
-        "{\"kty\":\"RSA\",\"kid\":\"wrongalg\",\"alg\":\"ES256\",\"n\":\"", A2_N,
-        "\",\"e\":\"AQAB\"},",
+        "\",\"e\":\"AQAB\"},", "{\"kty\":\"RSA\",\"kid\":\"wrongalg\",\"alg\":\"ES256\",\"n\":\"",
+        A2_N, "\",\"e\":\"AQAB\"},",
         "{\"kty\":\"EC\",\"kid\":\"p192\",\"crv\":\"P-192\",\"x\":\"AAAA\",\"y\":\"AAAA\"},",
-        "{\"kty\":\"EC\",\"kid\":\"secp256k1\",\"crv\":\"secp256k1\",\"x\":\"", A3_X,
-        "\",\"y\":\"", A3_Y, "\"},",
-        "{\"kty\":\"EC\",\"kid\":\"offcurve\",\"crv\":\"P-256\",\"x\":\"", A3_X, "\",\"y\":\"",
-        bad_y, "\"},",
+        "{\"kty\":\"EC\",\"kid\":\"secp256k1\",\"crv\":\"secp256k1\",\"x\":\"", A3_X, "\",\"y\":\"",
+        A3_Y, "\"},", "{\"kty\":\"EC\",\"kid\":\"offcurve\",\"crv\":\"P-256\",\"x\":\"", A3_X,
+        "\",\"y\":\"", bad_y, "\"},",
         "{\"kty\":\"EC\",\"kid\":\"shortx\",\"crv\":\"P-256\",\"x\":\"", short_x, "\",\"y\":\"",
-        A3_Y, "\"},",
-        "{\"kty\":\"EC\",\"kid\":\"longx\",\"crv\":\"P-256\",\"x\":\"", long_x, "\",\"y\":\"",
-        A3_Y, "\"},",
+        A3_Y, "\"},", "{\"kty\":\"EC\",\"kid\":\"longx\",\"crv\":\"P-256\",\"x\":\"", long_x,
+        "\",\"y\":\"", A3_Y, "\"},",
         "{\"kty\":\"EC\",\"kid\":\"trailx\",\"crv\":\"P-256\",\"x\":\"", trail_x, "\",\"y\":\"",
-        A3_Y, "\"},",
-        "{\"kty\":\"EC\",\"kid\":\"p384crv\",\"crv\":\"P-384\",\"x\":\"", A3_X, "\",\"y\":\"",
-        A3_Y, "\"},",
-        "{\"kty\":\"EC\",\"kid\":\"nocrv\",\"x\":\"", A3_X, "\",\"y\":\"", A3_Y, "\"},",
+        A3_Y, "\"},", "{\"kty\":\"EC\",\"kid\":\"p384crv\",\"crv\":\"P-384\",\"x\":\"", A3_X,
+        "\",\"y\":\"", A3_Y, "\"},", "{\"kty\":\"EC\",\"kid\":\"nocrv\",\"x\":\"", A3_X,
+        "\",\"y\":\"", A3_Y, "\"},",
         "{\"kty\":\"OKP\",\"kid\":\"x25519\",\"crv\":\"X25519\","
         "\"x\":\"hSDwCYkwp1R0i33ctD73Wg2_Og0mOBr066SpjqqbTmo\"},",
         "{\"kty\":\"OKP\",\"kid\":\"ed448\",\"crv\":\"Ed448\",\"x\":\"AAAA\"},",
         "{\"kty\":\"OKP\",\"kid\":\"edshort\",\"crv\":\"Ed25519\",\"x\":\"AAAA\"},",
         "{\"kty\":\"oct\",\"kid\":\"emptyk\",\"k\":\"\"},",
         "{\"kty\":\"oct\",\"kid\":\"hsrs\",\"alg\":\"RS256\",\"k\":\"", A1_K, "\"},",
-        "{\"kty\":\"foo\",\"kid\":\"foo\"},",
-        "{\"kid\":\"nokty\"},",
-        "{\"kty\":7,\"kid\":\"numkty\"},",
-        "{\"kty\":\"RSA\",\"kid\":5,\"n\":\"", A2_N, "\",\"e\":\"AQAB\"},",
-        "{\"kty\":\"RSA\",\"kid\":\"usenum\",\"use\":1,\"n\":\"", A2_N, "\",\"e\":\"AQAB\"},",
-        "\"not an object\",",
-        "42,",
-        "null",
-        "]}", NULL);
+        "{\"kty\":\"foo\",\"kid\":\"foo\"},", "{\"kid\":\"nokty\"},",
+        "{\"kty\":7,\"kid\":\"numkty\"},", "{\"kty\":\"RSA\",\"kid\":5,\"n\":\"", A2_N,
+        "\",\"e\":\"AQAB\"},", "{\"kty\":\"RSA\",\"kid\":\"usenum\",\"use\":1,\"n\":\"", A2_N,
+        "\",\"e\":\"AQAB\"},", "\"not an object\",", "42,", "null", "]}", NULL);
 
     ck_assert_msg(jwks_try(json, &set, &err) == APR_SUCCESS, "%s", err ? err : "?");
     ck_assert_int_eq(set->keys->nelts, 5);
@@ -838,8 +854,9 @@ START_TEST(jwks_mixed_set)
     /* the set is usable: the vectors verify with it */
     {
         const char *t;
-        ck_assert_int_eq(check(with_header_edit(A2_JWS, "{", "{\"kid\":\"rsa\","), set, NULL,
-                               ALL_ALGS, NULL), APR_EINVAL); /* header changed: bad sig */
+        ck_assert_int_eq(
+            check(with_header_edit(A2_JWS, "{", "{\"kid\":\"rsa\","), set, NULL, ALL_ALGS, NULL),
+            APR_EINVAL); /* header changed: bad sig */
         ck_assert_int_eq(check(A2_JWS, set, NULL, ALL_ALGS, NULL), APR_SUCCESS);
         ck_assert_int_eq(check(A3_JWS, set, NULL, ALL_ALGS, NULL), APR_SUCCESS);
         ck_assert_int_eq(check(ED_JWS, set, NULL, ALL_ALGS, NULL), APR_SUCCESS);
@@ -864,13 +881,15 @@ START_TEST(jwks_errors)
     ck_assert_int_eq(jwks_try("{\"keys\":[" A2_JWK "]", &set, &err), APR_EINVAL);
     ck_assert_int_eq(jwks_try("", &set, &err), APR_EINVAL);
     ck_assert_int_eq(jwks_try("[" A2_JWK "]", &set, &err), APR_EINVAL);
-    ck_assert_int_eq(jwks_try(A2_JWK, &set, &err), APR_EINVAL);  /* a JWK, not a set */
+    ck_assert_int_eq(jwks_try(A2_JWK, &set, &err), APR_EINVAL); /* a JWK, not a set */
     ck_assert_int_eq(jwks_try("{\"keys\":{}}", &set, &err), APR_EINVAL);
     ck_assert_int_eq(jwks_try("{\"keys\":[" A2_JWK "],\"keys\":[]}", &set, &err), APR_EINVAL);
     ck_assert_int_eq(jwks_try("{\"keys\":[],\"keys\":[" A2_JWK "]}", &set, &err), APR_EINVAL);
     ck_assert_int_eq(jwks_try("{\"keys\":[" A2_JWK "]}", &set, &err), APR_SUCCESS);
     ck_assert_int_eq(jwks_try("{\"keys\":[{\"kty\":\"RSA\",\"use\":\"enc\",\"n\":\"" A2_N
-                              "\",\"e\":\"AQAB\"}]}", &set, &err), APR_EINVAL);
+                              "\",\"e\":\"AQAB\"}]}",
+                              &set, &err),
+                     APR_EINVAL);
     ck_assert_ptr_nonnull(strstr(err, "usable"));
     ck_assert_int_eq(tpo_jwks_parse(tpo_test_pool, NULL, 0, &set, &err), APR_EINVAL);
     /* too large, even if valid */
@@ -897,10 +916,8 @@ START_TEST(jwks_length_is_respected)
     const char *err;
     const char *json = A2_JWKS "trailing garbage";
 
-    ck_assert_int_eq(tpo_jwks_parse(tpo_test_pool, json, strlen(A2_JWKS), &set, &err),
-                     APR_SUCCESS);
-    ck_assert_int_eq(tpo_jwks_parse(tpo_test_pool, json, strlen(json), &set, &err),
-                     APR_EINVAL);
+    ck_assert_int_eq(tpo_jwks_parse(tpo_test_pool, json, strlen(A2_JWKS), &set, &err), APR_SUCCESS);
+    ck_assert_int_eq(tpo_jwks_parse(tpo_test_pool, json, strlen(json), &set, &err), APR_EINVAL);
 }
 END_TEST
 
@@ -946,25 +963,30 @@ START_TEST(select_kidless_fallback)
     const char *t2 = sign("RS256", NULL, "{\"a\":1}", k_rsa, NULL, 0);
 
     /* one kid-less RSA key: used even though the token names a kid */
-    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa, NULL), NULL)), NULL, ALL_ALGS,
-                           NULL), APR_SUCCESS);
+    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa, NULL), NULL)), NULL, ALL_ALGS, NULL),
+                     APR_SUCCESS);
     /* ... also next to keys of other types */
-    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa, NULL), jwk_json(k_p256, "e"))),
-                           NULL, ALL_ALGS, NULL), APR_SUCCESS);
+    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa, NULL), jwk_json(k_p256, "e"))), NULL,
+                           ALL_ALGS, NULL),
+                     APR_SUCCESS);
     /* two kid-less RSA keys: ambiguous, so not used */
-    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa, NULL), jwk_json(k_rsa2, NULL))),
-                           NULL, ALL_ALGS, NULL), APR_ENOENT);
+    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa, NULL), jwk_json(k_rsa2, NULL))), NULL,
+                           ALL_ALGS, NULL),
+                     APR_ENOENT);
     /* the one RSA key has another kid: no */
-    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa, "other"), NULL)), NULL, ALL_ALGS,
-                           NULL), APR_ENOENT);
+    ck_assert_int_eq(
+        check(t, jwks_of(set_of(jwk_json(k_rsa, "other"), NULL)), NULL, ALL_ALGS, NULL),
+        APR_ENOENT);
     /* token without kid: every RSA key is tried */
-    ck_assert_int_eq(check(t2, jwks_of(set_of(jwk_json(k_rsa2, "a"), jwk_json(k_rsa, "b"))),
-                           NULL, ALL_ALGS, NULL), APR_SUCCESS);
-    ck_assert_int_eq(check(t2, jwks_of(set_of(jwk_json(k_rsa2, "a"), NULL)), NULL, ALL_ALGS,
-                           NULL), APR_EINVAL);
+    ck_assert_int_eq(check(t2, jwks_of(set_of(jwk_json(k_rsa2, "a"), jwk_json(k_rsa, "b"))), NULL,
+                           ALL_ALGS, NULL),
+                     APR_SUCCESS);
+    ck_assert_int_eq(check(t2, jwks_of(set_of(jwk_json(k_rsa2, "a"), NULL)), NULL, ALL_ALGS, NULL),
+                     APR_EINVAL);
     /* the right kid, the wrong key */
-    ck_assert_int_eq(check(t, jwks_of(set_of(jwk_json(k_rsa2, "some-kid"), NULL)), NULL,
-                           ALL_ALGS, NULL), APR_EINVAL);
+    ck_assert_int_eq(
+        check(t, jwks_of(set_of(jwk_json(k_rsa2, "some-kid"), NULL)), NULL, ALL_ALGS, NULL),
+        APR_EINVAL);
 }
 END_TEST
 
@@ -1007,8 +1029,8 @@ START_TEST(hs_with_client_secret)
     /* the client secret does not verify RS256 */
     ck_assert_int_eq(check(A2_JWS, NULL, hs, ALL_ALGS, NULL), APR_ENOENT);
     /* a kid in an HS token does not stop the client secret */
-    ck_assert_int_eq(check(sign("HS256", "whatever", "{}", NULL, k, klen), rsa, hs, ALL_ALGS,
-                           NULL), APR_SUCCESS);
+    ck_assert_int_eq(check(sign("HS256", "whatever", "{}", NULL, k, klen), rsa, hs, ALL_ALGS, NULL),
+                     APR_SUCCESS);
 }
 END_TEST
 
@@ -1017,10 +1039,10 @@ END_TEST
 START_TEST(hs_alg_confusion_refused)
 {
     const tpo_jwks *set = jwks_of(A2_JWKS);
-    const tpo_jwks *kset = jwks_of(apr_pstrcat(tpo_test_pool, "{\"keys\":[{\"kid\":\"k1\",",
-                                               A2_JWK + 1, "]}", NULL));
+    const tpo_jwks *kset =
+        jwks_of(apr_pstrcat(tpo_test_pool, "{\"keys\":[{\"kid\":\"k1\",", A2_JWK + 1, "]}", NULL));
     EVP_PKEY *pub = APR_ARRAY_IDX(set->keys, 0, tpo_jwk *)->pkey;
-    const char *const rs_hs[] = { "RS256", "HS256", "HS384", "HS512", NULL };
+    const char *const rs_hs[] = {"RS256", "HS256", "HS384", "HS512", NULL};
     BIO *bio = BIO_new(BIO_s_mem());
     char *pem = NULL;
     long pemlen;
@@ -1028,9 +1050,12 @@ START_TEST(hs_alg_confusion_refused)
     int derlen;
     apr_size_t nlen;
     unsigned char *nraw = unb64(A2_N, &nlen);
-    struct { const unsigned char *s; apr_size_t len; } secrets[5];
+    struct {
+        const unsigned char *s;
+        apr_size_t len;
+    } secrets[5];
     apr_size_t i;
-    const char *algs[] = { "HS256", "HS384", "HS512" };
+    const char *algs[] = {"HS256", "HS384", "HS512"};
 
     ck_assert(PEM_write_bio_PUBKEY(bio, pub));
     pemlen = BIO_get_mem_data(bio, &pem);
@@ -1051,10 +1076,10 @@ START_TEST(hs_alg_confusion_refused)
     for (i = 0; i < 5; i++) {
         apr_size_t a;
         for (a = 0; a < 3; a++) {
-            const char *t = sign(algs[a], NULL, "{\"iss\":\"joe\"}", NULL, secrets[i].s,
-                                 secrets[i].len);
-            const char *tk = sign(algs[a], "k1", "{\"iss\":\"joe\"}", NULL, secrets[i].s,
-                                  secrets[i].len);
+            const char *t =
+                sign(algs[a], NULL, "{\"iss\":\"joe\"}", NULL, secrets[i].s, secrets[i].len);
+            const char *tk =
+                sign(algs[a], "k1", "{\"iss\":\"joe\"}", NULL, secrets[i].s, secrets[i].len);
             ck_assert_int_ne(check(t, set, NULL, rs_hs, NULL), APR_SUCCESS);
             ck_assert_int_ne(check(t, set, NULL, ALL_ALGS, NULL), APR_SUCCESS);
             ck_assert_int_ne(check(tk, kset, NULL, rs_hs, NULL), APR_SUCCESS);
@@ -1100,8 +1125,9 @@ START_TEST(hs_jwks_oct_never_used)
         ck_assert_int_eq(check_exact(tk, kset, NULL, ALL_ALGS, &err), APR_ENOENT);
         ck_assert_int_eq(check_exact(tk, kset, other, ALL_ALGS, &err), APR_EINVAL);
         /* the same key given as the client secret does verify */
-        ck_assert_int_eq(check_exact(tk, kset, tpo_jwk_from_secret(tpo_test_pool, (char *)key,
-                                                                    klen), ALL_ALGS, &err),
+        ck_assert_int_eq(check_exact(tk, kset,
+                                     tpo_jwk_from_secret(tpo_test_pool, (char *)key, klen),
+                                     ALL_ALGS, &err),
                          APR_SUCCESS);
     }
 }
@@ -1113,9 +1139,9 @@ END_TEST
 START_TEST(pss_salt_length_enforced)
 {
     const tpo_jwks *set = jwks_of(set_of(jwk_json(k_rsa, NULL), NULL));
-    const char *input = apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"PS256\"}"), ".",
-                                    b64s("{\"x\":1}"), NULL);
-    int salts[] = { RSA_PSS_SALTLEN_DIGEST, RSA_PSS_SALTLEN_MAX, 0, 20, 33 };
+    const char *input =
+        apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"PS256\"}"), ".", b64s("{\"x\":1}"), NULL);
+    int salts[] = {RSA_PSS_SALTLEN_DIGEST, RSA_PSS_SALTLEN_MAX, 0, 20, 33};
     apr_size_t i;
 
     for (i = 0; i < sizeof(salts) / sizeof(salts[0]); i++) {
@@ -1149,8 +1175,8 @@ START_TEST(rsa_signature_length)
     int i;
 
     for (i = 0; i < 20000; i++) {
-        const char *t = sign("RS256", NULL, apr_psprintf(tpo_test_pool, "{\"i\":%d}", i), k_rsa,
-                             NULL, 0);
+        const char *t =
+            sign("RS256", NULL, apr_psprintf(tpo_test_pool, "{\"i\":%d}", i), k_rsa, NULL, 0);
         apr_size_t n;
         unsigned char *sig = unb64(part(t, 2), &n);
         ck_assert_uint_eq(n, 256);
@@ -1169,8 +1195,8 @@ END_TEST
 START_TEST(ecdsa_signature_format)
 {
     const tpo_jwks *set = jwks_of(set_of(jwk_json(k_p256, NULL), NULL));
-    const char *input = apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"ES256\"}"), ".",
-                                    b64s("{\"x\":1}"), NULL);
+    const char *input =
+        apr_pstrcat(tpo_test_pool, b64s("{\"alg\":\"ES256\"}"), ".", b64s("{\"x\":1}"), NULL);
     EVP_MD_CTX *m = EVP_MD_CTX_new();
     unsigned char der[128], raw[64];
     size_t dlen = sizeof(der);
@@ -1180,8 +1206,9 @@ START_TEST(ecdsa_signature_format)
     ck_assert(EVP_DigestSign(m, der, &dlen, (const unsigned char *)input, strlen(input)) == 1);
     EVP_MD_CTX_free(m);
     /* the DER form as the JWS signature */
-    ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(der, dlen), NULL), set,
-                           NULL, ALL_ALGS, NULL), APR_EINVAL);
+    ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(der, dlen), NULL), set, NULL,
+                           ALL_ALGS, NULL),
+                     APR_EINVAL);
     /* converted to R||S it verifies */
     {
         const unsigned char *q = der;
@@ -1200,23 +1227,27 @@ START_TEST(ecdsa_signature_format)
         unsigned char z[64];
         memcpy(z, raw, 64);
         memset(z, 0, 32);
-        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(z, 64), NULL), set,
-                               NULL, ALL_ALGS, NULL), APR_EINVAL);
+        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(z, 64), NULL), set, NULL,
+                               ALL_ALGS, NULL),
+                         APR_EINVAL);
         memcpy(z, raw, 64);
         memset(z + 32, 0, 32);
-        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(z, 64), NULL), set,
-                               NULL, ALL_ALGS, NULL), APR_EINVAL);
+        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(z, 64), NULL), set, NULL,
+                               ALL_ALGS, NULL),
+                         APR_EINVAL);
         memset(z, 0, 64);
-        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(z, 64), NULL), set,
-                               NULL, ALL_ALGS, NULL), APR_EINVAL);
+        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(z, 64), NULL), set, NULL,
+                               ALL_ALGS, NULL),
+                         APR_EINVAL);
     }
     /* R||S with one more byte */
     {
         unsigned char l[65];
         memcpy(l, raw, 64);
         l[64] = 0;
-        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(l, 65), NULL), set,
-                               NULL, ALL_ALGS, NULL), APR_EINVAL);
+        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(l, 65), NULL), set, NULL,
+                               ALL_ALGS, NULL),
+                         APR_EINVAL);
     }
     /* 66 bytes (P-521 size) for ES256 */
     {
@@ -1225,8 +1256,9 @@ START_TEST(ecdsa_signature_format)
         memcpy(l + 1, raw, 32);
         memset(l + 33, 0, 1);
         memcpy(l + 34, raw + 32, 32);
-        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(l, 66), NULL), set,
-                               NULL, ALL_ALGS, NULL), APR_EINVAL);
+        ck_assert_int_eq(check(apr_pstrcat(tpo_test_pool, input, ".", b64(l, 66), NULL), set, NULL,
+                               ALL_ALGS, NULL),
+                         APR_EINVAL);
     }
 }
 END_TEST
@@ -1236,24 +1268,23 @@ END_TEST
 typedef struct {
     const char *alg;
     EVP_PKEY **key;
-    EVP_PKEY **other;   /* same type, different key */
-    apr_size_t secret;  /* HS: secret length */
+    EVP_PKEY **other;  /* same type, different key */
+    apr_size_t secret; /* HS: secret length */
 } rt_case;
 
 static const rt_case rt_cases[] = {
-    { "RS256", &k_rsa, &k_rsa2, 0 }, { "RS384", &k_rsa, &k_rsa2, 0 },
-    { "RS512", &k_rsa, &k_rsa2, 0 }, { "PS256", &k_rsa, &k_rsa2, 0 },
-    { "PS384", &k_rsa, &k_rsa2, 0 }, { "PS512", &k_rsa, &k_rsa2, 0 },
-    { "ES256", &k_p256, &k_p256b, 0 }, { "ES384", &k_p384, NULL, 0 },
-    { "ES512", &k_p521, NULL, 0 }, { "EdDSA", &k_ed, &k_ed2, 0 },
-    { "HS256", NULL, NULL, 32 }, { "HS384", NULL, NULL, 48 }, { "HS512", NULL, NULL, 64 },
+    {"RS256", &k_rsa, &k_rsa2, 0},   {"RS384", &k_rsa, &k_rsa2, 0}, {"RS512", &k_rsa, &k_rsa2, 0},
+    {"PS256", &k_rsa, &k_rsa2, 0},   {"PS384", &k_rsa, &k_rsa2, 0}, {"PS512", &k_rsa, &k_rsa2, 0},
+    {"ES256", &k_p256, &k_p256b, 0}, {"ES384", &k_p384, NULL, 0},   {"ES512", &k_p521, NULL, 0},
+    {"EdDSA", &k_ed, &k_ed2, 0},     {"HS256", NULL, NULL, 32},     {"HS384", NULL, NULL, 48},
+    {"HS512", NULL, NULL, 64},
 };
 
 START_TEST(roundtrip_every_alg)
 {
     const rt_case *c = &rt_cases[_i];
     const char *payload = "{\"sub\":\"alice\",\"n\":[1,2,3],\"s\":\"\\u00e9\"}";
-    const char *const only[] = { c->alg, NULL };
+    const char *const only[] = {c->alg, NULL};
     const char *t, *err = NULL;
     const tpo_jwks *set;
     tpo_jws *jws;
@@ -1271,28 +1302,32 @@ START_TEST(roundtrip_every_alg)
         set = jwks_of(apr_psprintf(tpo_test_pool,
                                    "{\"keys\":[{\"kty\":\"oct\",\"kid\":\"kid-1\",\"k\":\"%s\"}]}",
                                    b64(secret, c->secret)));
-        ck_assert_int_eq(check(t, NULL, tpo_jwk_from_secret(tpo_test_pool, (char *)secret,
-                                                            c->secret), only, NULL),
+        ck_assert_int_eq(check(t, NULL,
+                               tpo_jwk_from_secret(tpo_test_pool, (char *)secret, c->secret), only,
+                               NULL),
                          APR_SUCCESS);
         secret[5] ^= 1;
-        ck_assert_int_eq(check(t, NULL, tpo_jwk_from_secret(tpo_test_pool, (char *)secret,
-                                                            c->secret), only, NULL),
+        ck_assert_int_eq(check(t, NULL,
+                               tpo_jwk_from_secret(tpo_test_pool, (char *)secret, c->secret), only,
+                               NULL),
                          APR_EINVAL);
     }
     ck_assert_int_eq(tpo_jws_parse(tpo_test_pool, t, &jws, &err), APR_SUCCESS);
     ck_assert_str_eq(jws->alg, c->alg);
     ck_assert_str_eq(jws->kid, "kid-1");
     ck_assert_str_eq(jws->payload, payload);
-    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, oct_as_secret(set), only, &err)
-                  == APR_SUCCESS, "%s: %s", c->alg, err);
+    ck_assert_msg(tpo_jws_verify(tpo_test_pool, jws, set, oct_as_secret(set), only, &err) ==
+                      APR_SUCCESS,
+                  "%s: %s", c->alg, err);
     j = tpo_jws_payload_json(tpo_test_pool, jws, &err);
     ck_assert_ptr_nonnull(j);
     ck_assert_str_eq(json_string_value(json_object_get(j, "sub")), "alice");
 
     /* tampering */
     ck_assert_int_eq(check(flip_sig_bit(t, 1, 1), set, NULL, only, NULL), APR_EINVAL);
-    ck_assert_int_eq(check(join3(part(t, 0), b64s("{\"sub\":\"mallory\"}"), part(t, 2)), set,
-                           NULL, only, NULL), APR_EINVAL);
+    ck_assert_int_eq(
+        check(join3(part(t, 0), b64s("{\"sub\":\"mallory\"}"), part(t, 2)), set, NULL, only, NULL),
+        APR_EINVAL);
     /* same kid, other key */
     if (c->other) {
         const tpo_jwks *oset = jwks_of(set_of(jwk_json(*c->other, "kid-1"), NULL));

@@ -17,14 +17,14 @@ static tpo_pending_binding B;
 static void key_from(const char *secret, tpo_pending_key *k)
 {
     ck_assert_int_eq(tpo_pending_key_derive(secret, strlen(secret), k), APR_SUCCESS);
-    ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client",
-                                              "/redirect_uri", "app.example", &B),
+    ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client", "/redirect_uri",
+                                              "app.example", &B),
                      APR_SUCCESS);
 }
 
 /* the login cookies of one provider (base) */
-static apr_array_header_t *cookies_of(const tpo_pending_key *k, const char *hdr,
-                                      const char *base, apr_time_t now)
+static apr_array_header_t *cookies_of(const tpo_pending_key *k, const char *hdr, const char *base,
+                                      apr_time_t now)
 {
     tpo_pending_base b;
 
@@ -55,8 +55,8 @@ static tpo_pending sample(const char *state, apr_time_t created)
 static const char *header_for(const char *base, const char *state, const char *val)
 {
     return apr_pstrcat(tpo_test_pool, "other=1; ",
-                       tpo_pending_cookie_name(tpo_test_pool, base, state), "=", val,
-                       "; x=y", NULL);
+                       tpo_pending_cookie_name(tpo_test_pool, base, state), "=", val, "; x=y",
+                       NULL);
 }
 
 START_TEST(seal_open_roundtrip)
@@ -82,7 +82,8 @@ START_TEST(seal_open_roundtrip)
     /* two seals of the same login differ (random IV) */
     ck_assert_str_ne(v, tpo_pending_seal(tpo_test_pool, &k, &B, &pl));
     ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, header_for("tpo", STATE, v), "tpo",
-                                      STATE, "idp", NOW + 1, &d, &name), TPO_PENDING_OK);
+                                      STATE, "idp", NOW + 1, &d, &name),
+                     TPO_PENDING_OK);
     ck_assert_str_eq(d.code_verifier, pl.code_verifier);
     ck_assert_ptr_nonnull(strstr(name, "tpo_login_"));
     ck_assert_uint_eq(strlen(name), strlen("tpo_login_") + TPO_PENDING_TAG_LEN);
@@ -134,8 +135,8 @@ START_TEST(truncated_refused)
         ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &k, &B, v, i, &d), APR_EINVAL);
     }
     /* longer (a byte appended) is refused too */
-    ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &k, &B, apr_pstrcat(tpo_test_pool, v, "AA",
-                                                                      NULL), n + 2, &d),
+    ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &k, &B,
+                                      apr_pstrcat(tpo_test_pool, v, "AA", NULL), n + 2, &d),
                      APR_EINVAL);
 }
 END_TEST
@@ -153,7 +154,8 @@ START_TEST(wrong_key_refused)
     ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &k2, &B, v, strlen(v), &d), APR_EINVAL);
     ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &r1, &B, v, strlen(v), &d), APR_EINVAL);
     ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k2, &B, header_for("tpo", STATE, v), "tpo",
-                                      STATE, "idp", NOW, &d, &name), TPO_PENDING_BAD_COOKIE);
+                                      STATE, "idp", NOW, &d, &name),
+                     TPO_PENDING_BAD_COOKIE);
     /* the same secret gives the same key (two servers sharing a key file) */
     key_from(SECRET, &k2);
     ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &k2, &B, v, strlen(v), &d), APR_SUCCESS);
@@ -168,34 +170,42 @@ START_TEST(expiry_state_provider_and_absence)
     tpo_pending_key k;
     tpo_pending pl = sample(STATE, NOW), d;
     const char *v, *name, *hdr;
-    const char *other = "A" STATE;    /* another well-formed state */
+    const char *other = "A" STATE; /* another well-formed state */
 
     key_from(SECRET, &k);
     v = tpo_pending_seal(tpo_test_pool, &k, &B, &pl);
     hdr = header_for("tpo", STATE, v);
+    ck_assert_int_eq(
+        tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", STATE, "idp", pl.expires, &d, &name),
+        TPO_PENDING_OK);
     ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", STATE, "idp",
-                                      pl.expires, &d, &name), TPO_PENDING_OK);
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", STATE, "idp",
-                                      pl.expires + 1, &d, &name), TPO_PENDING_EXPIRED);
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", STATE, "other",
-                                      NOW, &d, &name), TPO_PENDING_OTHER_PROVIDER);
+                                      pl.expires + 1, &d, &name),
+                     TPO_PENDING_EXPIRED);
+    ck_assert_int_eq(
+        tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", STATE, "other", NOW, &d, &name),
+        TPO_PENDING_OTHER_PROVIDER);
     /* a stranger with the state but not the cookie */
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, "tpo=abc", "tpo", STATE, "idp",
-                                      NOW, &d, &name), TPO_PENDING_NO_COOKIE);
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, NULL, "tpo", STATE, "idp",
-                                      NOW, &d, &name), TPO_PENDING_NO_COOKIE);
+    ck_assert_int_eq(
+        tpo_pending_find(tpo_test_pool, &k, &B, "tpo=abc", "tpo", STATE, "idp", NOW, &d, &name),
+        TPO_PENDING_NO_COOKIE);
+    ck_assert_int_eq(
+        tpo_pending_find(tpo_test_pool, &k, &B, NULL, "tpo", STATE, "idp", NOW, &d, &name),
+        TPO_PENDING_NO_COOKIE);
     /* another state: its cookie name differs */
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", other, "idp",
-                                      NOW, &d, &name), TPO_PENDING_NO_COOKIE);
+    ck_assert_int_eq(
+        tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", other, "idp", NOW, &d, &name),
+        TPO_PENDING_NO_COOKIE);
     /* a cookie copied under the other state's name still holds its own state */
     hdr = header_for("tpo", other, v);
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", other, "idp",
-                                      NOW, &d, &name), TPO_PENDING_OTHER_STATE);
+    ck_assert_int_eq(
+        tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", other, "idp", NOW, &d, &name),
+        TPO_PENDING_OTHER_STATE);
     /* states we never issue */
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", "a;b", "idp",
-                                      NOW, &d, &name), TPO_PENDING_NO_COOKIE);
-    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", "", "idp",
-                                      NOW, &d, &name), TPO_PENDING_NO_COOKIE);
+    ck_assert_int_eq(
+        tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", "a;b", "idp", NOW, &d, &name),
+        TPO_PENDING_NO_COOKIE);
+    ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &B, hdr, "tpo", "", "idp", NOW, &d, &name),
+                     TPO_PENDING_NO_COOKIE);
     ck_assert_ptr_nonnull(tpo_pending_result_text(TPO_PENDING_BAD_COOKIE));
 }
 END_TEST
@@ -220,8 +230,7 @@ START_TEST(too_many_per_browser_oldest_dropped)
         pl = sample(state_n(j), NOW + apr_time_from_sec(j));
         v = tpo_pending_seal(tpo_test_pool, &k, &B, &pl);
         hdr = apr_pstrcat(tpo_test_pool, hdr, "; ",
-                          tpo_pending_cookie_name(tpo_test_pool, "tpo", state_n(j)), "=", v,
-                          NULL);
+                          tpo_pending_cookie_name(tpo_test_pool, "tpo", state_n(j)), "=", v, NULL);
     }
     /* a cookie under our prefix that does not open, and a duplicate name */
     hdr = apr_pstrcat(tpo_test_pool, hdr, "; tpo_login_ZZZZZZZZ=garbage; ",
@@ -293,27 +302,32 @@ START_TEST(binding_other_provider_configuration_refused)
     v = tpo_pending_seal(tpo_test_pool, &k, &B, &pl);
     ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &k, &B, v, strlen(v), &d), APR_SUCCESS);
     ck_assert_int_eq(tpo_pending_binding_make("https://idp.example/other", "client",
-                                              "/redirect_uri", "app.example", &other[0]), 0);
-    ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client2",
-                                              "/redirect_uri", "app.example", &other[1]), 0);
+                                              "/redirect_uri", "app.example", &other[0]),
+                     0);
+    ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client2", "/redirect_uri",
+                                              "app.example", &other[1]),
+                     0);
     ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client",
-                                              "/other/redirect_uri", "app.example",
-                                              &other[2]), 0);
+                                              "/other/redirect_uri", "app.example", &other[2]),
+                     0);
     /* same provider block on another virtual host (shared TPOAuthCookieDomain) */
-    ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client",
-                                              "/redirect_uri", "other.example", &other[3]), 0);
-    ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client",
-                                              "/redirect_uri", NULL, &other[4]), 0);
+    ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", "client", "/redirect_uri",
+                                              "other.example", &other[3]),
+                     0);
+    ck_assert_int_eq(
+        tpo_pending_binding_make("https://idp.example", "client", "/redirect_uri", NULL, &other[4]),
+        0);
     /* fields do not run into each other */
-    ck_assert_int_eq(tpo_pending_binding_make("https://idp.examplec", "lient",
-                                              "/redirect_uri", "app.example", &other[5]), 0);
+    ck_assert_int_eq(tpo_pending_binding_make("https://idp.examplec", "lient", "/redirect_uri",
+                                              "app.example", &other[5]),
+                     0);
     for (i = 0; i < 6; i++) {
         ck_assert(memcmp(other[i].b, B.b, sizeof(B.b)) != 0);
         ck_assert_int_eq(tpo_pending_open(tpo_test_pool, &k, &other[i], v, strlen(v), &d),
                          APR_EINVAL);
-        ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &other[i],
-                                          header_for("tpo", STATE, v), "tpo", STATE, "idp",
-                                          NOW, &d, &name), TPO_PENDING_BAD_COOKIE);
+        ck_assert_int_eq(tpo_pending_find(tpo_test_pool, &k, &other[i], header_for("tpo", STATE, v),
+                                          "tpo", STATE, "idp", NOW, &d, &name),
+                         TPO_PENDING_BAD_COOKIE);
     }
 }
 END_TEST
@@ -324,21 +338,22 @@ START_TEST(secret_passphrase_refused)
     unsigned char bin[32];
     int i;
 
-    ck_assert_ptr_nonnull(tpo_pending_secret_problem((const unsigned char *)
-                                                     "kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", 32));
-    ck_assert_ptr_nonnull(tpo_pending_secret_problem((const unsigned char *)
-                          "correct horse battery staple and more!!!!!", 42));
-    ck_assert_ptr_nonnull(tpo_pending_secret_problem((const unsigned char *)
-                          "correct horse battery staple and more!!!!!\n", 43));
-    ck_assert_ptr_nonnull(tpo_pending_secret_problem((const unsigned char *)
-                          "correct horse battery staple and more!!!!!\r\n", 44));
+    ck_assert_ptr_nonnull(
+        tpo_pending_secret_problem((const unsigned char *)"kkkkkkkkkkkkkkkkkkkkkkkkkkkkkkkk", 32));
+    ck_assert_ptr_nonnull(tpo_pending_secret_problem(
+        (const unsigned char *)"correct horse battery staple and more!!!!!", 42));
+    ck_assert_ptr_nonnull(tpo_pending_secret_problem(
+        (const unsigned char *)"correct horse battery staple and more!!!!!\n", 43));
+    ck_assert_ptr_nonnull(tpo_pending_secret_problem(
+        (const unsigned char *)"correct horse battery staple and more!!!!!\r\n", 44));
     ck_assert_ptr_nonnull(tpo_pending_secret_problem((const unsigned char *)"short", 5));
     ck_assert_ptr_nonnull(tpo_pending_secret_problem(NULL, 0));
     /* openssl rand -base64 32 (44 characters and a newline), -hex 32: long enough */
-    ck_assert_ptr_null(tpo_pending_secret_problem((const unsigned char *)
-                       "q0ZbE2z1m8l3mW0n9v6d5sJ8T1bCq4xH2e7Yk9o3PpA=\n", 45));
-    ck_assert_ptr_null(tpo_pending_secret_problem((const unsigned char *)
-                       "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", 64));
+    ck_assert_ptr_null(tpo_pending_secret_problem(
+        (const unsigned char *)"q0ZbE2z1m8l3mW0n9v6d5sJ8T1bCq4xH2e7Yk9o3PpA=\n", 45));
+    ck_assert_ptr_null(tpo_pending_secret_problem(
+        (const unsigned char *)"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+        64));
     /* binary (openssl rand -out FILE 32) */
     for (i = 0; i < 32; i++) {
         bin[i] = (unsigned char)('a' + i % 26);
@@ -355,7 +370,7 @@ END_TEST
  * per provider, and the caller learns why cookies were dropped. */
 START_TEST(budget_shared_by_all_providers)
 {
-    static const char *names[3] = { "tpo_pa", "tpo_pb", "tpo_pc" };
+    static const char *names[3] = {"tpo_pa", "tpo_pb", "tpo_pc"};
     tpo_pending_key k;
     tpo_pending_binding bind[3];
     tpo_pending_base bases[3];
@@ -372,7 +387,8 @@ START_TEST(budget_shared_by_all_providers)
     url[TPO_PENDING_RETURN_URL_MAX] = '\0';
     for (j = 0; j < 3; j++) {
         ck_assert_int_eq(tpo_pending_binding_make("https://idp.example", names[j], "/cb",
-                                                  "app.example", &bind[j]), APR_SUCCESS);
+                                                  "app.example", &bind[j]),
+                         APR_SUCCESS);
         bases[j].name = names[j];
         bases[j].bind = &bind[j];
         bases[j].own = j == 0;
@@ -396,8 +412,8 @@ START_TEST(budget_shared_by_all_providers)
         ck_assert(s->created > 0);
         total += s->size;
         /* each opened under its own provider */
-        ctx_ok &= !strncmp(s->name, (const char *)s->ctx, 6) && s->own == !strncmp(s->name,
-                                                                                  "tpo_pa", 6);
+        ctx_ok &=
+            !strncmp(s->name, (const char *)s->ctx, 6) && s->own == !strncmp(s->name, "tpo_pa", 6);
     }
     ck_assert(ctx_ok);
     ck_assert(total > TPO_PENDING_COOKIES_MAX_BYTES);

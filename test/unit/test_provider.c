@@ -35,8 +35,7 @@ START_TEST(discovery_url)
                      "https://idp.example/.well-known/openid-configuration");
     ck_assert_str_eq(tpo_provider_discovery_url(p, "https://idp.example/"),
                      "https://idp.example/.well-known/openid-configuration");
-    ck_assert_str_eq(tpo_provider_discovery_url(p, ISS),
-                     ISS "/.well-known/openid-configuration");
+    ck_assert_str_eq(tpo_provider_discovery_url(p, ISS), ISS "/.well-known/openid-configuration");
     /* only one trailing slash is removed */
     ck_assert_str_eq(tpo_provider_discovery_url(p, "https://idp.example/t//"),
                      "https://idp.example/t//.well-known/openid-configuration");
@@ -205,8 +204,9 @@ START_TEST(parse_not_json)
     ck_assert_int_ne(parse("\"str\"", NULL, &m, &err), APR_SUCCESS);
     ck_assert_int_ne(parse("{\"issuer\":\"a\",\"issuer\":\"b\"}", NULL, &m, &err), APR_SUCCESS);
     ck_assert_int_ne(tpo_provider_meta_parse(tpo_test_pool, "", 0, NULL, &m, &err), APR_SUCCESS);
-    ck_assert_int_ne(tpo_provider_meta_parse(tpo_test_pool, FULL_DOC, strlen(FULL_DOC) - 1,
-                                             NULL, &m, &err), APR_SUCCESS);
+    ck_assert_int_ne(
+        tpo_provider_meta_parse(tpo_test_pool, FULL_DOC, strlen(FULL_DOC) - 1, NULL, &m, &err),
+        APR_SUCCESS);
 }
 END_TEST
 
@@ -219,12 +219,12 @@ START_TEST(parse_too_large)
     memset(big, ' ', n);
     memcpy(big, FULL_DOC, strlen(FULL_DOC));
     big[n] = '\0';
-    ck_assert_int_ne(tpo_provider_meta_parse(tpo_test_pool, big, n, NULL, &m, &err),
-                     APR_SUCCESS);
+    ck_assert_int_ne(tpo_provider_meta_parse(tpo_test_pool, big, n, NULL, &m, &err), APR_SUCCESS);
     ck_assert_ptr_nonnull(err);
     /* the same document with little padding parses */
-    ck_assert_int_eq(tpo_provider_meta_parse(tpo_test_pool, big, strlen(FULL_DOC) + 100, NULL,
-                                             &m, &err), APR_SUCCESS);
+    ck_assert_int_eq(
+        tpo_provider_meta_parse(tpo_test_pool, big, strlen(FULL_DOC) + 100, NULL, &m, &err),
+        APR_SUCCESS);
 }
 END_TEST
 

@@ -53,8 +53,7 @@ START_TEST(session_roundtrip)
     ck_assert_str_eq(d.claims, s.claims);
     {
         apr_array_header_t *env = tpo_session_pairs(&d, TPO_SESSION_PAIRS_ENV, tpo_test_pool);
-        apr_array_header_t *hdr = tpo_session_pairs(&d, TPO_SESSION_PAIRS_HEADERS,
-                                                    tpo_test_pool);
+        apr_array_header_t *hdr = tpo_session_pairs(&d, TPO_SESSION_PAIRS_HEADERS, tpo_test_pool);
         tpo_session again;
         apr_size_t len2;
         char *buf2;
@@ -73,8 +72,8 @@ START_TEST(session_roundtrip)
         env = tpo_session_pairs(&again, TPO_SESSION_PAIRS_ENV, tpo_test_pool);
         ck_assert_int_eq(env->nelts, 4);
         ck_assert_str_eq(APR_ARRAY_IDX(env, 1, const char *), "alice");
-        ck_assert_int_eq(tpo_session_pairs(&again, TPO_SESSION_PAIRS_HEADERS,
-                                           tpo_test_pool)->nelts, 2);
+        ck_assert_int_eq(tpo_session_pairs(&again, TPO_SESSION_PAIRS_HEADERS, tpo_test_pool)->nelts,
+                         2);
     }
     /* decoded strings point into the buffer: no copies on the hot path */
     ck_assert(d.user > buf && d.user < buf + len);
@@ -115,7 +114,10 @@ START_TEST(session_bad_magic_version_and_lengths)
     ck_assert_int_eq(tpo_session_decode(tpo_test_pool, bad, len, &d), APR_EINVAL);
     /* first field length claims more than the buffer */
     bad = apr_pmemdup(tpo_test_pool, buf, len);
-    bad[5] = (char)0xff; bad[6] = (char)0xff; bad[7] = (char)0xff; bad[8] = (char)0x7f;
+    bad[5] = (char)0xff;
+    bad[6] = (char)0xff;
+    bad[7] = (char)0xff;
+    bad[8] = (char)0x7f;
     ck_assert_int_eq(tpo_session_decode(tpo_test_pool, bad, len, &d), APR_EINVAL);
     /* a time field of the wrong size */
     bad = apr_pmemdup(tpo_test_pool, buf, len);
@@ -129,14 +131,14 @@ START_TEST(session_string_without_nul_refused)
 {
     tpo_tlv_writer w;
     tpo_session d;
-    static const char magic[3] = { 'T', 'P', 'S' };
+    static const char magic[3] = {'T', 'P', 'S'};
 
     tpo_tlv_init(&w, tpo_test_pool, magic, TPO_SESSION_VERSION);
     tpo_tlv_put_str(&w, 16, "idp");
     tpo_tlv_put_str(&w, 17, "alice");
     ck_assert_int_eq(tpo_session_decode(tpo_test_pool, w.buf, w.len, &d), APR_SUCCESS);
     /* drop the NUL of the last string: not a C string any more */
-    w.buf[w.len - 10] = 5;  /* length byte of the last field: 6 -> 5 */
+    w.buf[w.len - 10] = 5; /* length byte of the last field: 6 -> 5 */
     ck_assert_int_eq(tpo_session_decode(tpo_test_pool, w.buf, w.len - 1, &d), APR_EINVAL);
 }
 END_TEST
@@ -145,7 +147,7 @@ START_TEST(session_unknown_field_skipped)
 {
     tpo_tlv_writer w;
     tpo_session d;
-    static const char magic[3] = { 'T', 'P', 'S' };
+    static const char magic[3] = {'T', 'P', 'S'};
 
     tpo_tlv_init(&w, tpo_test_pool, magic, TPO_SESSION_VERSION);
     tpo_tlv_put_str(&w, 16, "idp");
@@ -160,7 +162,7 @@ START_TEST(session_missing_user_refused)
 {
     tpo_tlv_writer w;
     tpo_session d;
-    static const char magic[3] = { 'T', 'P', 'S' };
+    static const char magic[3] = {'T', 'P', 'S'};
 
     tpo_tlv_init(&w, tpo_test_pool, magic, TPO_SESSION_VERSION);
     tpo_tlv_put_str(&w, 16, "idp");
@@ -191,12 +193,12 @@ START_TEST(pending_roundtrip_and_required)
     ck_assert_str_eq(d.code_verifier, "v-1");
     ck_assert_str_eq(d.return_url, "/app/?x=1");
 
-    pl.nonce = NULL;  /* optional */
+    pl.nonce = NULL; /* optional */
     buf = tpo_pending_encode(tpo_test_pool, &pl, &len);
     ck_assert_int_eq(tpo_pending_decode(tpo_test_pool, buf, len, &d), APR_SUCCESS);
     ck_assert_ptr_null(d.nonce);
 
-    pl.code_verifier = NULL;  /* required */
+    pl.code_verifier = NULL; /* required */
     buf = tpo_pending_encode(tpo_test_pool, &pl, &len);
     ck_assert_int_eq(tpo_pending_decode(tpo_test_pool, buf, len, &d), APR_EINVAL);
 

@@ -9,7 +9,7 @@
 #include "tpo_test.h"
 #include "tpo_token.h"
 
-#define NOW_SEC 1700000000LL   /* 2023-11-14T22:13:20Z */
+#define NOW_SEC 1700000000LL /* 2023-11-14T22:13:20Z */
 #define NOW apr_time_from_sec(NOW_SEC)
 
 static apr_array_header_t *pairs(const char *const *kv, int n)
@@ -23,10 +23,10 @@ static apr_array_header_t *pairs(const char *const *kv, int n)
 }
 
 static const char *const CODE_PARAMS[] = {
-    "grant_type", "authorization_code",
-    "code", "Splx/lOk+XAZ",
-    "redirect_uri", "https://client.example.com/cb",
-    "code_verifier", NULL,   /* skipped */
+    "grant_type",    "authorization_code",
+    "code",          "Splx/lOk+XAZ",
+    "redirect_uri",  "https://client.example.com/cb",
+    "code_verifier", NULL, /* skipped */
 };
 
 /* ------------------------------------------------------------- request */
@@ -34,8 +34,8 @@ static const char *const CODE_PARAMS[] = {
 START_TEST(request_form_basic)
 {
     tpo_token_request r;
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_BASIC,
-                            "s6BhdRkqt3", "gX1fBat3bV", pairs(CODE_PARAMS, 8), &r);
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_BASIC, "s6BhdRkqt3",
+                            "gX1fBat3bV", pairs(CODE_PARAMS, 8), &r);
     ck_assert_str_eq(r.content_type, "application/x-www-form-urlencoded");
     ck_assert_str_eq(r.body, "grant_type=authorization_code&code=Splx%2FlOk%2BXAZ"
                              "&redirect_uri=https%3A%2F%2Fclient.example.com%2Fcb");
@@ -51,9 +51,9 @@ END_TEST
 START_TEST(request_basic_urlencodes_credentials)
 {
     tpo_token_request r;
-    static const char *const kv[] = { "grant_type", "client_credentials" };
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_BASIC,
-                            "my client:1", "p@ss w/rd", pairs(kv, 2), &r);
+    static const char *const kv[] = {"grant_type", "client_credentials"};
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_BASIC, "my client:1",
+                            "p@ss w/rd", pairs(kv, 2), &r);
     /* base64("my%20client%3A1:p%40ss%20w%2Frd") */
     ck_assert_str_eq(r.authorization, "Basic bXklMjBjbGllbnQlM0ExOnAlNDBzcyUyMHclMkZyZA==");
     ck_assert_str_eq(r.body, "grant_type=client_credentials");
@@ -65,10 +65,10 @@ START_TEST(request_form_post)
     tpo_token_request r;
     static const char *const kv[] = {
         "grant_type", "refresh_token", "refresh_token", "tGzv3JOkF0XG5Qx2TlKWIA",
-        "scope", "openid email",
+        "scope",      "openid email",
     };
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_POST,
-                            "client 1", "s&cret=", pairs(kv, 6), &r);
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_POST, "client 1",
+                            "s&cret=", pairs(kv, 6), &r);
     ck_assert_ptr_null(r.authorization);
     ck_assert_str_eq(r.content_type, "application/x-www-form-urlencoded");
     ck_assert_str_eq(r.body, "grant_type=refresh_token&refresh_token=tGzv3JOkF0XG5Qx2TlKWIA"
@@ -81,8 +81,8 @@ END_TEST
 START_TEST(request_form_none)
 {
     tpo_token_request r;
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_NONE,
-                            "public-app", "ignored-secret", pairs(CODE_PARAMS, 8), &r);
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_NONE, "public-app",
+                            "ignored-secret", pairs(CODE_PARAMS, 8), &r);
     ck_assert_ptr_null(r.authorization);
     ck_assert_str_eq(r.body, "grant_type=authorization_code&code=Splx%2FlOk%2BXAZ"
                              "&redirect_uri=https%3A%2F%2Fclient.example.com%2Fcb"
@@ -94,12 +94,14 @@ START_TEST(request_json_post)
 {
     tpo_token_request r;
     static const char *const kv[] = {
-        "grant_type", "authorization_code", "code", "c0de\"x",
-        "redirect_uri", "https://rp.example/cb", "code_verifier", "verif-123",
-        "scope", NULL,
+        "grant_type",    "authorization_code",
+        "code",          "c0de\"x",
+        "redirect_uri",  "https://rp.example/cb",
+        "code_verifier", "verif-123",
+        "scope",         NULL,
     };
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_POST,
-                            "tp-client", "tp-secret", pairs(kv, 10), &r);
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_POST, "tp-client",
+                            "tp-secret", pairs(kv, 10), &r);
     ck_assert_str_eq(r.content_type, "application/json");
     ck_assert_ptr_null(r.authorization);
     ck_assert_str_eq(r.body, "{\"grant_type\":\"authorization_code\",\"code\":\"c0de\\\"x\","
@@ -113,14 +115,14 @@ END_TEST
 START_TEST(request_json_basic_and_none)
 {
     tpo_token_request r;
-    static const char *const kv[] = { "grant_type", "client_credentials" };
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_BASIC,
-                            "s6BhdRkqt3", "gX1fBat3bV", pairs(kv, 2), &r);
+    static const char *const kv[] = {"grant_type", "client_credentials"};
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_BASIC, "s6BhdRkqt3",
+                            "gX1fBat3bV", pairs(kv, 2), &r);
     ck_assert_str_eq(r.body, "{\"grant_type\":\"client_credentials\"}");
     ck_assert_str_eq(r.authorization, "Basic czZCaGRSa3F0MzpnWDFmQmF0M2JW");
 
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_NONE,
-                            "pub", "sec", pairs(kv, 2), &r);
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_NONE, "pub", "sec",
+                            pairs(kv, 2), &r);
     ck_assert_str_eq(r.body, "{\"grant_type\":\"client_credentials\",\"client_id\":\"pub\"}");
     ck_assert_ptr_null(r.authorization);
 }
@@ -129,9 +131,9 @@ END_TEST
 START_TEST(request_json_invalid_utf8)
 {
     tpo_token_request r;
-    static const char *const kv[] = { "grant_type", "authorization_code", "code", "\xff\xfe" };
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_POST,
-                            "c", "s", pairs(kv, 4), &r);
+    static const char *const kv[] = {"grant_type", "authorization_code", "code", "\xff\xfe"};
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_JSON, TPO_CLIENT_AUTH_POST, "c", "s",
+                            pairs(kv, 4), &r);
     ck_assert_ptr_null(r.body);
     ck_assert_uint_eq(r.body_len, 0);
 }
@@ -140,8 +142,8 @@ END_TEST
 START_TEST(request_no_params)
 {
     tpo_token_request r;
-    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_POST,
-                            "c", "s", NULL, &r);
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_POST, "c", "s", NULL,
+                            &r);
     ck_assert_str_eq(r.body, "client_id=c&client_secret=s");
 }
 END_TEST
@@ -168,7 +170,9 @@ START_TEST(response_standard)
                            "\"token_type\":\"Bearer\",\"expires_in\":3600,"
                            "\"refresh_token\":\"tGzv3JOkF0XG5Qx2TlKWIA\","
                            "\"id_token\":\"eyJ.eyJ.sig\",\"scope\":\"openid email\","
-                           "\"not-before-policy\":0}", &t, &d), TPO_TOKEN_OK);
+                           "\"not-before-policy\":0}",
+                           &t, &d),
+                     TPO_TOKEN_OK);
     ck_assert_str_eq(t.access_token, "2YotnFZFEjr1zCsicMWpAA");
     ck_assert_str_eq(t.refresh_token, "tGzv3JOkF0XG5Qx2TlKWIA");
     ck_assert_str_eq(t.id_token, "eyJ.eyJ.sig");
@@ -197,7 +201,9 @@ START_TEST(response_minimal_and_bearer_case)
     ck_assert_ptr_nonnull(t.token_type);
     ck_assert_int_eq(strcasecmp(t.token_type, "bearer"), 0);
     ck_assert_int_eq(parse("{\"access_token\":\"at\",\"token_type\":\"BEARER\","
-                           "\"refresh_token\":null}", &t, &d), TPO_TOKEN_OK);
+                           "\"refresh_token\":null}",
+                           &t, &d),
+                     TPO_TOKEN_OK);
     ck_assert_ptr_null(t.refresh_token);
 }
 END_TEST
@@ -208,7 +214,9 @@ START_TEST(response_tropipay_expires_in_shapes)
     const char *d;
     ck_assert_int_eq(parse("{\"access_token\":\"eyJh.eyJ.x\",\"refresh_token\":\"r\","
                            "\"token_type\":\"Bearer\",\"scope\":\"ALLOW_GET_PROFILE_DATA "
-                           "ALLOW_GET_BALANCE\",\"expires_in\":\"1d\"}", &t, &d), TPO_TOKEN_OK);
+                           "ALLOW_GET_BALANCE\",\"expires_in\":\"1d\"}",
+                           &t, &d),
+                     TPO_TOKEN_OK);
     ck_assert(t.expires_at == apr_time_from_sec(NOW_SEC + 86400));
     ck_assert_str_eq(t.scope, "ALLOW_GET_PROFILE_DATA ALLOW_GET_BALANCE");
 
@@ -230,14 +238,12 @@ START_TEST(response_tropipay_expires_in_shapes)
     ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":\"30m\"}", &t, &d),
                      TPO_TOKEN_OK);
     ck_assert(t.expires_at == apr_time_from_sec(NOW_SEC + 1800));
-    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":\"2h\"}", &t, &d),
-                     TPO_TOKEN_OK);
+    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":\"2h\"}", &t, &d), TPO_TOKEN_OK);
     ck_assert(t.expires_at == apr_time_from_sec(NOW_SEC + 7200));
     ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":\"90s\"}", &t, &d),
                      TPO_TOKEN_OK);
     ck_assert(t.expires_at == apr_time_from_sec(NOW_SEC + 90));
-    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":300.0}", &t, &d),
-                     TPO_TOKEN_OK);
+    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":300.0}", &t, &d), TPO_TOKEN_OK);
     ck_assert(t.expires_at == apr_time_from_sec(NOW_SEC + 300));
 }
 END_TEST
@@ -247,7 +253,9 @@ START_TEST(response_expires_in_wins_over_expires_at)
     tpo_token_response t;
     const char *d;
     ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":60,"
-                           "\"expires_at\":\"2023-11-14T23:13:20Z\"}", &t, &d), TPO_TOKEN_OK);
+                           "\"expires_at\":\"2023-11-14T23:13:20Z\"}",
+                           &t, &d),
+                     TPO_TOKEN_OK);
     ck_assert(t.expires_at == apr_time_from_sec(NOW_SEC + 60));
 }
 END_TEST
@@ -257,19 +265,20 @@ START_TEST(response_payoutid_scopes_array)
     tpo_token_response t;
     const char *d;
     ck_assert_int_eq(parse("{\"access_token\":\"a\",\"expires_in\":3600,\"refresh_token\":\"r\","
-                           "\"scopes\":[\"BLAISP\",\"BLIBAN\",\"verify\"]}", &t, &d),
+                           "\"scopes\":[\"BLAISP\",\"BLIBAN\",\"verify\"]}",
+                           &t, &d),
                      TPO_TOKEN_OK);
     ck_assert_str_eq(t.scope, "BLAISP BLIBAN verify");
-    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"scope\":[\"account_info\",\"aml\"]}",
-                           &t, &d), TPO_TOKEN_OK);
+    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"scope\":[\"account_info\",\"aml\"]}", &t, &d),
+                     TPO_TOKEN_OK);
     ck_assert_str_eq(t.scope, "account_info aml");
     ck_assert_int_eq(parse("{\"access_token\":\"a\",\"scopes\":[\"x\"]}", &t, &d), TPO_TOKEN_OK);
     ck_assert_str_eq(t.scope, "x");
     ck_assert_int_eq(parse("{\"access_token\":\"a\",\"scopes\":[]}", &t, &d), TPO_TOKEN_OK);
     ck_assert_str_eq(t.scope, "");
     /* "scope" is preferred when both are present */
-    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"scope\":\"s1\",\"scopes\":[\"s2\"]}",
-                           &t, &d), TPO_TOKEN_OK);
+    ck_assert_int_eq(parse("{\"access_token\":\"a\",\"scope\":\"s1\",\"scopes\":[\"s2\"]}", &t, &d),
+                     TPO_TOKEN_OK);
     ck_assert_str_eq(t.scope, "s1");
 }
 END_TEST
@@ -279,23 +288,22 @@ START_TEST(response_xendit_expires_at)
     tpo_token_response t;
     const char *d;
     static const char *const shapes[] = {
-        "2023-11-14T23:13:20Z",
-        "2023-11-14T23:13:20",
-        "2023-11-15T00:13:20+01:00",
-        "2023-11-14T18:13:20-05:00",
-        "2023-11-14T23:13:20.000Z",
+        "2023-11-14T23:13:20Z",      "2023-11-14T23:13:20",      "2023-11-15T00:13:20+01:00",
+        "2023-11-14T18:13:20-05:00", "2023-11-14T23:13:20.000Z",
     };
     size_t i;
     for (i = 0; i < sizeof(shapes) / sizeof(shapes[0]); i++) {
-        const char *body = apr_psprintf(tpo_test_pool,
-            "{\"token_type\":\"Bearer\",\"access_token\":\"x\",\"scope\":\"a b\","
-            "\"refresh_token\":\"r\",\"expires_at\":\"%s\"}", shapes[i]);
-        ck_assert_msg(parse(body, &t, &d) == TPO_TOKEN_OK, "shape %s: %s", shapes[i],
-                      d ? d : "");
+        const char *body =
+            apr_psprintf(tpo_test_pool,
+                         "{\"token_type\":\"Bearer\",\"access_token\":\"x\",\"scope\":\"a b\","
+                         "\"refresh_token\":\"r\",\"expires_at\":\"%s\"}",
+                         shapes[i]);
+        ck_assert_msg(parse(body, &t, &d) == TPO_TOKEN_OK, "shape %s: %s", shapes[i], d ? d : "");
         ck_assert_msg(t.expires_at == apr_time_from_sec(NOW_SEC + 3600), "shape %s", shapes[i]);
     }
-    ck_assert_int_eq(parse("{\"access_token\":\"x\",\"expires_at\":\"2023-11-14T23:13:20.250Z\"}",
-                           &t, &d), TPO_TOKEN_OK);
+    ck_assert_int_eq(
+        parse("{\"access_token\":\"x\",\"expires_at\":\"2023-11-14T23:13:20.250Z\"}", &t, &d),
+        TPO_TOKEN_OK);
     ck_assert(t.expires_at == apr_time_from_sec(NOW_SEC + 3600) + 250000);
     /* epoch seconds */
     ck_assert_int_eq(parse("{\"access_token\":\"x\",\"expires_at\":1700003600}", &t, &d),
@@ -310,7 +318,8 @@ START_TEST(response_xendit_error)
     const char *d;
     ck_assert_int_eq(parse_st("{\"error_code\":\"INVALID_GRANT\","
                               "\"message\":\"The authorization code has expired\"}",
-                              400, &t, &d), TPO_TOKEN_ERROR_RESPONSE);
+                              400, &t, &d),
+                     TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "INVALID_GRANT");
     ck_assert_str_eq(t.error_description, "The authorization code has expired");
     ck_assert_ptr_null(t.access_token);
@@ -323,7 +332,8 @@ START_TEST(response_rfc_error)
     tpo_token_response t;
     const char *d;
     ck_assert_int_eq(parse_st("{\"error\":\"invalid_grant\","
-                              "\"error_description\":\"Code not valid\"}", 400, &t, &d),
+                              "\"error_description\":\"Code not valid\"}",
+                              400, &t, &d),
                      TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "invalid_grant");
     ck_assert_str_eq(t.error_description, "Code not valid");
@@ -334,13 +344,15 @@ START_TEST(response_rfc_error)
     ck_assert_str_eq(t.error, "invalid_client");
     ck_assert_ptr_null(t.error_description);
     /* an error in a 200 is still an error */
-    ck_assert_int_eq(parse_st("{\"error\":\"invalid_request\",\"access_token\":\"a\"}", 200,
-                              &t, &d), TPO_TOKEN_ERROR_RESPONSE);
+    ck_assert_int_eq(
+        parse_st("{\"error\":\"invalid_request\",\"access_token\":\"a\"}", 200, &t, &d),
+        TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "invalid_request");
     ck_assert_ptr_null(t.access_token);
     /* control characters in provider words are neutralized */
-    ck_assert_int_eq(parse_st("{\"error\":\"bad\\nline\",\"error_description\":\"x\\r\\ny\"}",
-                              400, &t, &d), TPO_TOKEN_ERROR_RESPONSE);
+    ck_assert_int_eq(
+        parse_st("{\"error\":\"bad\\nline\",\"error_description\":\"x\\r\\ny\"}", 400, &t, &d),
+        TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "bad?line");
     ck_assert_str_eq(t.error_description, "x??y");
 }
@@ -351,13 +363,15 @@ START_TEST(response_payoutid_error_description)
     tpo_token_response t;
     const char *d;
     ck_assert_int_eq(parse_st("{\"error\":\"invalid_grant\","
-                              "\"errorDescription\":\"Refresh token expired\"}", 400, &t, &d),
+                              "\"errorDescription\":\"Refresh token expired\"}",
+                              400, &t, &d),
                      TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "invalid_grant");
     ck_assert_str_eq(t.error_description, "Refresh token expired");
     /* the standard name wins when both are there */
     ck_assert_int_eq(parse_st("{\"error\":\"invalid_grant\",\"error_description\":\"std\","
-                              "\"errorDescription\":\"payout\"}", 400, &t, &d),
+                              "\"errorDescription\":\"payout\"}",
+                              400, &t, &d),
                      TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error_description, "std");
 }
@@ -368,7 +382,7 @@ START_TEST(refresh_refusal_definitive_or_temporary)
     /* definitive: the refresh token is unknown, expired, revoked or reused */
     ck_assert_int_eq(tpo_token_refresh_refused(400, "invalid_grant"), 1);
     ck_assert_int_eq(tpo_token_refresh_refused(401, "invalid_grant"), 1);
-    ck_assert_int_eq(tpo_token_refresh_refused(400, "INVALID_GRANT"), 1);   /* Xendit */
+    ck_assert_int_eq(tpo_token_refresh_refused(400, "INVALID_GRANT"), 1); /* Xendit */
     ck_assert_int_eq(tpo_token_refresh_refused(400, "invalid_request"), 1);
     ck_assert_int_eq(tpo_token_refresh_refused(400, "unauthorized_client"), 1);
     /* temporary, whatever the body says */
@@ -391,8 +405,9 @@ START_TEST(response_http_error_without_error_field)
 {
     tpo_token_response t;
     const char *d;
-    ck_assert_int_eq(parse_st("<html><body><h1>500 Internal Server Error</h1></body></html>",
-                              500, &t, &d), TPO_TOKEN_ERROR_RESPONSE);
+    ck_assert_int_eq(
+        parse_st("<html><body><h1>500 Internal Server Error</h1></body></html>", 500, &t, &d),
+        TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "http_500");
     ck_assert_ptr_null(t.error_description);
     ck_assert_ptr_nonnull(d);
@@ -403,8 +418,7 @@ START_TEST(response_http_error_without_error_field)
     ck_assert_int_eq(parse_st("[1]", 404, &t, &d), TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "http_404");
     /* an access_token in a 4xx without error is not a success */
-    ck_assert_int_eq(parse_st("{\"access_token\":\"a\"}", 401, &t, &d),
-                     TPO_TOKEN_ERROR_RESPONSE);
+    ck_assert_int_eq(parse_st("{\"access_token\":\"a\"}", 401, &t, &d), TPO_TOKEN_ERROR_RESPONSE);
     ck_assert_str_eq(t.error, "http_401");
     ck_assert_ptr_null(t.access_token);
 }
@@ -442,10 +456,10 @@ START_TEST(response_malformed)
         "{\"access_token\":\"a\",\"expires_in\":\"\"}",
         "{\"access_token\":\"a\",\"expires_in\":true}",
         "{\"access_token\":\"a\",\"expires_in\":[3600]}",
-        "{\"access_token\":\"a\",\"expires_in\":400000000}",       /* 12 years */
-        "{\"access_token\":\"a\",\"expires_in\":\"4000d\"}",       /* 11 years */
-        "{\"access_token\":\"a\",\"expires_in\":2100000000}",      /* epoch, 12 years away */
-        "{\"access_token\":\"a\",\"expires_in\":1600000000}",      /* past epoch */
+        "{\"access_token\":\"a\",\"expires_in\":400000000}",  /* 12 years */
+        "{\"access_token\":\"a\",\"expires_in\":\"4000d\"}",  /* 11 years */
+        "{\"access_token\":\"a\",\"expires_in\":2100000000}", /* epoch, 12 years away */
+        "{\"access_token\":\"a\",\"expires_in\":1600000000}", /* past epoch */
         "{\"access_token\":\"a\",\"expires_in\":1e300}",
         "{\"access_token\":\"a\",\"expires_in\":\"99999999999999999999\"}",
         "{\"access_token\":\"a\",\"expires_at\":\"2023-11-14T21:13:20Z\"}", /* past */
@@ -468,8 +482,8 @@ START_TEST(response_malformed)
         tpo_token_result r = parse(bodies[i], &t, &d);
         ck_assert_msg(r == TPO_TOKEN_MALFORMED, "body #%zu (%s) gave %d", i, bodies[i], r);
         ck_assert_msg(d != NULL, "body #%zu: no detail", i);
-        ck_assert_msg(t.access_token == NULL && t.expires_at == 0,
-                      "body #%zu: half-parsed output", i);
+        ck_assert_msg(t.access_token == NULL && t.expires_at == 0, "body #%zu: half-parsed output",
+                      i);
     }
 }
 END_TEST
@@ -600,14 +614,32 @@ END_TEST
 START_TEST(iso8601_parser_invalid)
 {
     static const char *const bad[] = {
-        "", "x", "2023-11-14", "2023-11-14T22:13", "2023-11-14T22:13:20ZZ",
-        "2023-11-14T22:13:20 ", " 2023-11-14T22:13:20Z", "2023-13-01T00:00:00Z",
-        "2023-00-01T00:00:00Z", "2023-11-31T00:00:00Z", "2001-02-29T00:00:00Z",
-        "2023-11-14T24:00:00Z", "2023-11-14T22:60:00Z", "2023-11-14T22:13:61Z",
-        "2023-11-14T22:13:20+25:00", "2023-11-14T22:13:20+01:60", "2023-11-14T22:13:20.Z",
-        "2023-11-14T22:13:20.1234567890Z", "2023-11-14T22:13:20+1", "2023-11-14X22:13:20Z",
-        "23-11-14T22:13:20Z", "2023/11/14T22:13:20Z", "1969-12-31T23:59:59Z",
-        "1970-01-01T00:00:00Z", "2023-11-14T22:13:20+01:00:00", "2023-1a-14T22:13:20Z",
+        "",
+        "x",
+        "2023-11-14",
+        "2023-11-14T22:13",
+        "2023-11-14T22:13:20ZZ",
+        "2023-11-14T22:13:20 ",
+        " 2023-11-14T22:13:20Z",
+        "2023-13-01T00:00:00Z",
+        "2023-00-01T00:00:00Z",
+        "2023-11-31T00:00:00Z",
+        "2001-02-29T00:00:00Z",
+        "2023-11-14T24:00:00Z",
+        "2023-11-14T22:60:00Z",
+        "2023-11-14T22:13:61Z",
+        "2023-11-14T22:13:20+25:00",
+        "2023-11-14T22:13:20+01:60",
+        "2023-11-14T22:13:20.Z",
+        "2023-11-14T22:13:20.1234567890Z",
+        "2023-11-14T22:13:20+1",
+        "2023-11-14X22:13:20Z",
+        "23-11-14T22:13:20Z",
+        "2023/11/14T22:13:20Z",
+        "1969-12-31T23:59:59Z",
+        "1970-01-01T00:00:00Z",
+        "2023-11-14T22:13:20+01:00:00",
+        "2023-1a-14T22:13:20Z",
     };
     size_t i;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {

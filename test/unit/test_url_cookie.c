@@ -15,8 +15,7 @@ START_TEST(url_encode_unreserved_and_reserved)
 {
     apr_pool_t *p = tpo_test_pool;
     ck_assert_str_eq(tpo_url_encode(p, "AZaz09-._~"), "AZaz09-._~");
-    ck_assert_str_eq(tpo_url_encode(p, "a b+c&d=e/f?g#h%"),
-                     "a%20b%2Bc%26d%3De%2Ff%3Fg%23h%25");
+    ck_assert_str_eq(tpo_url_encode(p, "a b+c&d=e/f?g#h%"), "a%20b%2Bc%26d%3De%2Ff%3Fg%23h%25");
     ck_assert_str_eq(tpo_url_encode(p, "\xc3\xa9"), "%C3%A9");
     ck_assert_str_eq(tpo_url_encode(p, ""), "");
     ck_assert_str_eq(tpo_url_encode(p, NULL), "");
@@ -157,8 +156,7 @@ START_TEST(url_add_param_cases)
                      "https://idp/auth?state=a%20b");
     ck_assert_str_eq(tpo_url_add_param(p, "https://idp/auth?x=1", "r", "https://rp/cb"),
                      "https://idp/auth?x=1&r=https%3A%2F%2Frp%2Fcb");
-    ck_assert_str_eq(tpo_url_add_param(p, "https://idp/auth?", "a", "1"),
-                     "https://idp/auth?a=1");
+    ck_assert_str_eq(tpo_url_add_param(p, "https://idp/auth?", "a", "1"), "https://idp/auth?a=1");
     ck_assert_str_eq(tpo_url_add_param(p, "https://idp/auth?x=1&", "a", "1"),
                      "https://idp/auth?x=1&a=1");
     ck_assert_str_eq(tpo_url_add_param(p, "/p#frag", "a", "1"), "/p?a=1#frag");
@@ -211,12 +209,37 @@ END_TEST
 START_TEST(return_url_refuses)
 {
     static const char *bad[] = {
-        "", "//evil.example", "///evil", "/\\evil", "\\/evil", "https://evil",
-        "https:evil", "javascript:alert(1)", "/%2F%2Fevil", "/%2f%2fevil", "/%5Cevil",
-        "/%5cevil", "%2F%2Fevil", "/%252F%252Fevil", "/a\\b", "/a?x=\\",
-        "/\r\nSet-Cookie:x", "/a\rb", "/a\nb", "/\t/evil.example", "/a\tb", "/a\x01",
-        "/a\x7f", "/a b", "/a\xc3\xa9", "evil.example", "./a", "?x=1", "#f",
-        "/%09/evil.example", "/%0d%0a",
+        "",
+        "//evil.example",
+        "///evil",
+        "/\\evil",
+        "\\/evil",
+        "https://evil",
+        "https:evil",
+        "javascript:alert(1)",
+        "/%2F%2Fevil",
+        "/%2f%2fevil",
+        "/%5Cevil",
+        "/%5cevil",
+        "%2F%2Fevil",
+        "/%252F%252Fevil",
+        "/a\\b",
+        "/a?x=\\",
+        "/\r\nSet-Cookie:x",
+        "/a\rb",
+        "/a\nb",
+        "/\t/evil.example",
+        "/a\tb",
+        "/a\x01",
+        "/a\x7f",
+        "/a b",
+        "/a\xc3\xa9",
+        "evil.example",
+        "./a",
+        "?x=1",
+        "#f",
+        "/%09/evil.example",
+        "/%0d%0a",
     };
     size_t i;
     for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
@@ -297,7 +320,7 @@ END_TEST
 START_TEST(cookie_build_attrs)
 {
     apr_pool_t *p = tpo_test_pool;
-    tpo_cookie_attrs a = { NULL, NULL, -1, 0, 0, NULL };
+    tpo_cookie_attrs a = {NULL, NULL, -1, 0, 0, NULL};
     ck_assert_str_eq(tpo_cookie_build(p, "s", "v", &a), "s=v; Path=/");
     ck_assert_str_eq(tpo_cookie_build(p, "s", "v", NULL), "s=v; Path=/");
 
@@ -325,7 +348,7 @@ END_TEST
 START_TEST(cookie_build_delete)
 {
     apr_pool_t *p = tpo_test_pool;
-    tpo_cookie_attrs a = { "/", NULL, 0, 1, 1, "Lax" };
+    tpo_cookie_attrs a = {"/", NULL, 0, 1, 1, "Lax"};
     ck_assert_str_eq(tpo_cookie_build(p, "s", "", &a),
                      "s=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; Secure; "
                      "HttpOnly; SameSite=Lax");
@@ -335,7 +358,7 @@ END_TEST
 START_TEST(cookie_build_refuses_injection)
 {
     apr_pool_t *p = tpo_test_pool;
-    tpo_cookie_attrs a = { NULL, NULL, -1, 0, 0, NULL };
+    tpo_cookie_attrs a = {NULL, NULL, -1, 0, 0, NULL};
     ck_assert_ptr_null(tpo_cookie_build(p, "s", "v; Domain=evil", &a));
     ck_assert_ptr_null(tpo_cookie_build(p, "s", "v\r\nX: y", &a));
     ck_assert_ptr_null(tpo_cookie_build(p, "s", "a b", &a));
