@@ -384,6 +384,11 @@ static int hook_fixups(request_rec *r)
     return bound(r, tpo_pass_fixups);
 }
 
+static int hook_backend_fixups(request_rec *r)
+{
+    return bound(r, tpo_backend_fixups);
+}
+
 static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, TPO_AUTH_TYPE) != 0) {
@@ -409,6 +414,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(tpo_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(tpo_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after hook_fixups (a pass location's session) */
+    ap_hook_fixups(hook_backend_fixups, NULL, NULL, APR_HOOK_LAST);
     tpo_authz_register(p);
 }
 

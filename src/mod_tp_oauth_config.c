@@ -145,7 +145,24 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         c->strip = base->strip;
         c->strip_ops = base->strip_ops;
     }
+    c->backend_token = add->backend_token != TPO_UNSET ? add->backend_token : base->backend_token;
+    c->backend_scope = add->backend_scope ? add->backend_scope : base->backend_scope;
+    c->backend_resource = add->backend_resource ? add->backend_resource : base->backend_resource;
+    c->backend_audience = add->backend_audience ? add->backend_audience : base->backend_audience;
+    if (add->backend_idt_header) {
+        c->backend_idt_header = add->backend_idt_header;
+        c->backend_idt_form = add->backend_idt_form;
+    }
+    else {
+        c->backend_idt_header = base->backend_idt_header;
+        c->backend_idt_form = base->backend_idt_form;
+    }
     return c;
+}
+
+int tpo_dir_backend_token(const tpo_dir_conf *dc)
+{
+    return dc->backend_token != TPO_UNSET ? dc->backend_token : dir_defaults.backend_token;
 }
 
 int tpo_dir_export(const tpo_dir_conf *dc)

@@ -148,7 +148,21 @@ typedef struct tpo_dir_conf {
                                           ("+name" / "-name", normalised); NULL: none */
     const apr_array_header_t *strip;  /* the effective list (tpo_strip_name),
                                           defaults + ops, computed at create/merge */
+    /* tokens for backends (mod_tp_oauth_backend.c) */
+    int backend_token;              /* TPOAuthBackendToken: TPO_BACKEND_TOKEN_*;
+                                          TPO_UNSET: TPO_DEF_BACKEND_TOKEN */
+    const char *backend_scope;      /* TPOAuthBackendScope */
+    const char *backend_resource;   /* TPOAuthBackendResource (RFC 8707) */
+    const char *backend_audience;   /* TPOAuthBackendAudience */
+    const char *backend_idt_header; /* TPOAuthBackendIDToken header name */
+    int backend_idt_form;           /* TPO_BACKEND_IDT_JWT / _PAYLOAD */
 } tpo_dir_conf;
+
+#define TPO_BACKEND_TOKEN_NONE 1
+#define TPO_BACKEND_TOKEN_USER 2
+#define TPO_BACKEND_TOKEN_CLIENT 3
+#define TPO_BACKEND_IDT_JWT 1
+#define TPO_BACKEND_IDT_PAYLOAD 2
 
 /* TPO_CORS_MAX_AGE: in tpo_defaults.h */
 
@@ -157,6 +171,7 @@ void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char 
 int tpo_dir_export(const tpo_dir_conf *dc);
 int tpo_dir_unauth(const tpo_dir_conf *dc);
 int tpo_dir_authz(const tpo_dir_conf *dc);
+int tpo_dir_backend_token(const tpo_dir_conf *dc);
 
 extern const command_rec tpo_cmds[];
 

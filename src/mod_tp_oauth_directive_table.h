@@ -221,6 +221,23 @@ TPO_DIR(cors_allow_origin, "TPOAuthCORSAllowOrigin", ITERATE, cmd_cors_origin, D
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Origins (scheme://host[:port], or * for any) whose CORS preflights "
         "the module answers with 204 on this location")
+TPO_DIR(backend_token, "TPOAuthBackendToken", TAKE1, set_value, DIR, ENUM, TPO_DC(backend_token), 0,
+        0, kw_backend_token, TPO_DEF_BACKEND_TOKEN,
+        "Authorization: Bearer on the proxied request: none, user (the user's access token) or "
+        "client (the gateway's client-credentials token) (default " TPO_DEF_BACKEND_TOKEN ")")
+TPO_DIR(backend_scope, "TPOAuthBackendScope", TAKE1, cmd_backend_str, DIR, STR,
+        TPO_DC(backend_scope), 0, 0, NULL, NULL,
+        "Scopes asked for the gateway's client-credentials token on this location")
+TPO_DIR(backend_resource, "TPOAuthBackendResource", TAKE1, cmd_backend_str, DIR, STR,
+        TPO_DC(backend_resource), 0, 0, NULL, NULL,
+        "The resource (RFC 8707) the gateway's token is asked for on this location")
+TPO_DIR(backend_audience, "TPOAuthBackendAudience", TAKE1, cmd_backend_str, DIR, STR,
+        TPO_DC(backend_audience), 0, 0, NULL, NULL,
+        "The audience parameter of the gateway's token request on this location")
+TPO_DIR(backend_id_token, "TPOAuthBackendIDToken", TAKE12, cmd_backend_id_token, DIR, NONE,
+        TPO_NOFIELD, 0, 0, NULL, NULL,
+        "Request header that carries the user's ID token to the backend [jwt|payload] (jwt: "
+        "the serialized token, payload: its claims as JSON)")
 TPO_DIR(strip_headers, "TPOAuthStripHeaders", ITERATE, cmd_strip_headers, SERVER_DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, TPO_DEF_STRIP_HEADERS,
         "Request headers removed from every client request (Name adds, "

@@ -131,6 +131,9 @@ int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc);
 void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid);
 void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid);
 
+/* mod_tp_oauth_backend.c: tokens for backends (fixups) */
+int tpo_backend_fixups(request_rec *r);
+
 /* mod_tp_oauth_logout.c: <redirect URI>/logout */
 int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 

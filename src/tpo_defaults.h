@@ -66,6 +66,8 @@
     "X-Auth-Request-Email X-Auth-Request-Groups"
 #define TPO_DEF_EXPORT "env"
 #define TPO_DEF_UNAUTHENTICATED "login"
+#define TPO_DEF_BACKEND_TOKEN "none"        /* TPOAuthBackendToken */
+#define TPO_DEF_BACKEND_ID_TOKEN_FORM "jwt" /* TPOAuthBackendIDToken Header [jwt|payload] */
 #define TPO_DEF_AUTHZ_FAILURE "403"
 
 /* ---- fixed values (no directive; README.md documents them) */
@@ -77,6 +79,13 @@
 #define TPO_REFRESH_MARGIN_MS 250
 /* Cache entries of sessions outlive the session's end by this much (s). */
 #define TPO_SESSION_GRACE_S 300
+/* Tokens for backends (mod_tp_oauth_backend.c, tpo_backend_token.c): a
+ * gateway token is sent only while it has this many seconds left (at most
+ * a quarter of its lifetime); a request that finds none waits at most
+ * TPOAuthHTTPTimeout plus this many milliseconds for another request's
+ * fetch. */
+#define TPO_BT_MIN_REMAINING_S 2
+#define TPO_BT_WAIT_MARGIN_MS 2000
 /* Preflight answers may be cached by the browser this long (seconds). */
 #define TPO_CORS_MAX_AGE 600
 
