@@ -266,6 +266,22 @@ def test_user_token_reaches_backend_forged_header_does_not(server, ccidp, echo):
     assert len(echo.seen) == before
 
 
+def test_user_token_follows_refresh(server, ccidp):
+    """After the session's access token is refreshed (here: forced, as a single-page app
+    does), the backend gets the new one; the old one is no longer sent."""
+    s = h.browser_session()
+    assert h.oidc_login(s, server.url("/u/first"), "carol").status_code == 200
+    before = bearer_of(get(server, "/u/echo", session=s))
+    r = s.post(server.url(h.REDIRECT_PATH + "/refresh"), timeout=15,
+               headers={"X-Requested-With": "XMLHttpRequest", "Accept": "application/json",
+                        "Origin": server.base})
+    assert r.status_code == 200 and r.json()["refreshed"] is True, r.text
+    after = bearer_of(get(server, "/u/echo", session=s))
+    assert after != before
+    info = ccidp.introspect(after)
+    assert info["active"] is True and info["sub"] == "carol", info
+
+
 def test_user_token_pass_location_without_session_forwards_nothing(server, echo):
     r = get(server, "/upass/echo", {"Authorization": "Bearer forged", "X-ID-Token": "x.y.z"})
     assert r.status_code == 200, r.status_code
