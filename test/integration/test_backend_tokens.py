@@ -282,6 +282,35 @@ def test_user_token_follows_refresh(server, ccidp):
     assert info["active"] is True and info["sub"] == "carol", info
 
 
+def test_user_token_refreshed_transparently(module_path, workdir, echo):
+    """Access tokens of 4 s: after half their life the session refreshes on the next
+    request, and the backend gets the new token (no forced refresh, no new login)."""
+    port = h.free_port()
+    idp = CcIdP(workdir, cc_clients(port), at_ttl=4,
+                keys_file=os.path.join(workdir, "cc-keys.json"))
+    srv = h.Httpd(module=module_path, port=port)
+    try:
+        idp.start()
+        srv.start("TPOAuthCacheSize 16M\n" + h.provider_conf("idp", idp.issuer)
+                  + user_location("/u/", echo))
+        s = h.browser_session()
+        assert h.oidc_login(s, srv.url("/u/first"), "dave").status_code == 200
+        first = bearer_of(get(srv, "/u/echo", session=s))
+        assert bearer_of(get(srv, "/u/echo", session=s)) == first
+        time.sleep(2.5)
+        second = bearer_of(get(srv, "/u/echo", session=s))
+        assert second != first
+        info = idp.introspect(second)
+        assert info["active"] is True and info["sub"] == "dave", info
+        assert idp.stats()["token"]["by_grant_type"].get("refresh_token") == 1
+        assert not srv.problems()
+    finally:
+        keep = bool(srv.problems(since_last=False))
+        srv.stop()
+        srv.cleanup(keep=keep)
+        idp.stop()
+
+
 def test_user_token_pass_location_without_session_forwards_nothing(server, echo):
     r = get(server, "/upass/echo", {"Authorization": "Bearer forged", "X-ID-Token": "x.y.z"})
     assert r.status_code == 200, r.status_code
