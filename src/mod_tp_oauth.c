@@ -2,12 +2,11 @@
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* mod_tp_oauth: the module record and the hooks. Thin on purpose: the
  * protocol lives in tpo_*.c, the request stages in mod_tp_oauth_*.c. */
-#include <apr_atomic.h>
 #include <apr_strings.h>
 #include <ap_provider.h>
 #include <mod_auth.h>
 #define TPO_MODULE_RECORD /* AP_DECLARE_MODULE below: APLOG_USE_MODULE there */
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_hooks.h"
 #include "tpo_cache_crypt.h"
 #include "tpo_cache_memcache.h"
 #include "tpo_cache_redis.h"
@@ -16,10 +15,6 @@
 #include "tpo_http.h"
 #include "tpo_log.h"
 #include "tpo_pending_cookie.h"
-
-tpo_cache *tpo_session_cache;
-tpo_cache *tpo_pending_cache;
-tpo_pending_key tpo_login_key;
 
 /* Stands in for a distributed cache that could not be set up: every
  * operation fails, so requests that need a session get 503, never a loop. */
@@ -37,36 +32,6 @@ static apr_status_t down_del(tpo_cache *c, const char *k)
 }
 static const tpo_cache_ops down_ops = {"unavailable", down_get, down_set, down_set, down_del};
 static tpo_cache down_cache = {&down_ops, NULL};
-
-/* A rate-limited warning when the shared-memory cache evicts sessions. */
-static apr_uint32_t evict_logged_at; /* seconds */
-static apr_uint32_t evictions_seen;
-
-void tpo_cache_note_pressure(request_rec *r)
-{
-    tpo_shm_cache_stats st;
-    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
-    apr_uint32_t last = apr_atomic_read32(&evict_logged_at);
-    apr_uint32_t seen;
-
-    if (tpo_config_server(r->server)->cache_type != TPO_CACHE_SHM || now - last < 60) {
-        return;
-    }
-    tpo_shm_cache_get_stats(tpo_session_cache, &st);
-    seen = apr_atomic_read32(&evictions_seen);
-    if ((apr_uint32_t)st.evictions == seen ||
-        apr_atomic_cas32(&evict_logged_at, now, last) != last) {
-        return;
-    }
-    apr_atomic_set32(&evictions_seen, (apr_uint32_t)st.evictions);
-    ap_log_rerror(
-        APLOG_MARK, APLOG_WARNING, 0, r,
-        TPO_APLOGNO(00001) "session cache full: %u sessions evicted so far (least recently used "
-                           "first, %" APR_SIZE_T_FMT " live); raise TPOAuthCacheSize",
-        (unsigned)st.evictions, st.entries);
-}
-
-void tpo_config_reset_refs(void);
 
 static server_rec *log_server;
 
@@ -336,31 +301,6 @@ static void tpo_child_init(apr_pool_t *pchild, server_rec *s)
     tpo_provider_child_init(pchild, s);
 }
 
-/* The redirect URI (and the endpoints under it) also work outside any
- * protected location. */
-static int tpo_handler(request_rec *r)
-{
-    tpo_server_conf *sc;
-    apr_hash_index_t *hi;
-
-    if (r->main || !r->parsed_uri.path) {
-        return DECLINED;
-    }
-    sc = tpo_config_server(r->server);
-    for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
-        tpo_provider_conf *pc = apr_hash_this_val(hi);
-        const char *sub;
-        if (pc->rt && tpo_is_redirect_uri(r, pc, &sub)) {
-            int rc = tpo_endpoint_handle(r, pc, sub);
-            if (rc == DONE) {
-                return OK;
-            }
-            return rc;
-        }
-    }
-    return DECLINED;
-}
-
 /* The hooks that reach the core run with the request bound for its log lines. */
 static int bound(request_rec *r, int (*hook)(request_rec *))
 {
@@ -377,7 +317,7 @@ static int hook_check_authn(request_rec *r)
 }
 static int hook_handler(request_rec *r)
 {
-    return bound(r, tpo_handler);
+    return bound(r, tpo_endpoint_handler);
 }
 static int hook_fixups(request_rec *r)
 {

@@ -19,7 +19,7 @@
 #include <ap_provider.h>
 #include <mod_auth.h>
 #include <jansson.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_hooks.h"
 #include "tpo_claims.h"
 #include "tpo_token.h"
 #include "tpo_session.h"

@@ -7,7 +7,7 @@
 #include <string.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_base.h"
 #include "tpo_defaults.h"
 
 /* ------------------------------------------------------------ create/merge */

@@ -185,6 +185,8 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *base, void *add);
 
 /* check_config hook: validates every provider and every reference. */
 int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+/* pre_config: forget the provider references of the previous configuration pass. */
+void tpo_config_reset_refs(void);
 
 /* Internal (directives -> check): records a `TPOAuthProvider name` reference
  * made at `where`, checked by tpo_config_check once all providers are known. */

@@ -6,7 +6,7 @@
  * `TPOAuthProvider name` reference names a defined provider. */
 #include <apr_lib.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_base.h"
 #include "tpo_claims.h"
 #include "tpo_defaults.h"
 #include "tpo_provider.h"
@@ -340,7 +340,6 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
 
 /* Called from pre_config: references of the previous generation are gone
  * with its pool. */
-void tpo_config_reset_refs(void);
 void tpo_config_reset_refs(void)
 {
     provider_refs = NULL;

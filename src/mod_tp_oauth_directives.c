@@ -10,7 +10,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_base.h"
 #include "tpo_cache_crypt.h"
 #include "tpo_defaults.h"
 #include "tpo_cookie.h"

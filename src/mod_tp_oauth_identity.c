@@ -8,19 +8,8 @@
 #include <apr_strings.h>
 #include <jansson.h>
 #include "tpo_json.h"
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_identity.h"
 #include "tpo_session.h"
-
-tpo_req *tpo_req_get(request_rec *r)
-{
-    tpo_req *rq = ap_get_module_config(r->request_config, &tp_oauth_module);
-
-    if (!rq) {
-        rq = apr_pcalloc(r->pool, sizeof(*rq));
-        ap_set_module_config(r->request_config, &tp_oauth_module, rq);
-    }
-    return rq;
-}
 
 typedef struct export_ctx {
     apr_table_t *t;
@@ -231,86 +220,4 @@ int tpo_pass_fixups(request_rec *r)
         tpo_identity_export(r, pc, s);
     }
     return DECLINED;
-}
-
-json_t *tpo_req_claims(request_rec *r)
-{
-    tpo_req *rq = tpo_req_get(r);
-
-    if (!rq->claims && rq->session && rq->session->claims) {
-        json_error_t err;
-        rq->claims = json_loads(rq->session->claims, 0, &err);
-        if (rq->claims) {
-            apr_pool_cleanup_register(r->pool, rq->claims, tpo_json_cleanup, apr_pool_cleanup_null);
-        }
-    }
-    return rq->claims;
-}
-
-int tpo_json_response(request_rec *r, int status, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-
-    json_decref(body);
-    r->status = status;
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
-    ap_set_content_type(r, "application/json");
-    if (text) {
-        if (!r->header_only) {
-            ap_rputs(text, r);
-        }
-        free(text);
-    }
-    return DONE;
-}
-
-int tpo_json_error(request_rec *r, int status, const char *error)
-{
-    return tpo_json_response(r, status, json_pack("{s:s}", "error", error));
-}
-
-/* <redirect URI>/info: the session as JSON for single-page apps. */
-int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
-{
-    tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
-    json_t *o, *claims = NULL;
-    tpo_sess_result sr;
-
-    if (strcmp(r->method, "GET") != 0) {
-        return tpo_json_response(r, HTTP_METHOD_NOT_ALLOWED,
-                                 json_pack("{s:s}", "error", "method_not_allowed"));
-    }
-    sr = tpo_session_load(r, pc, s);
-    if (sr == TPO_SESS_CACHE_DOWN) {
-        return tpo_json_response(r, HTTP_SERVICE_UNAVAILABLE,
-                                 json_pack("{s:s}", "error", "session_store_unavailable"));
-    }
-    if (sr != TPO_SESS_OK) {
-        tpo_www_authenticate(r, pc, NULL);
-        return tpo_json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
-    }
-    if (s->claims) {
-        json_error_t err;
-        claims = json_loads(s->claims, 0, &err);
-    }
-    o = json_object();
-    json_object_set_new(o, "user", json_string(s->user));
-    if (s->sub) {
-        json_object_set_new(o, "sub", json_string(s->sub));
-    }
-    json_object_set_new(o, "provider", json_string(s->provider));
-    json_object_set_new(o, "claims", claims ? claims : json_object());
-    json_object_set_new(o, "session_created", json_integer(apr_time_sec(s->created)));
-    json_object_set_new(o, "session_expires", json_integer(apr_time_sec(s->expires)));
-    if (s->at_expires) {
-        json_object_set_new(o, "access_token_expires", json_integer(apr_time_sec(s->at_expires)));
-    }
-    if (s->scope) {
-        json_object_set_new(o, "scope", json_string(s->scope));
-    }
-    if (pc->info_access_token && s->access_token) {
-        json_object_set_new(o, "access_token", json_string(s->access_token));
-    }
-    return tpo_json_response(r, HTTP_OK, o);
 }

@@ -11,7 +11,7 @@
  * CSRF) gets a confirmation page with a POST button instead. */
 #include <string.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_http.h"
 #include "tpo_origin.h"
 #include "tpo_provider.h"

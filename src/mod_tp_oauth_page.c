@@ -2,7 +2,7 @@
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Responses the module writes itself: error pages and cookies. */
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_page.h"
 #include "tpo_cookie.h"
 #include "tpo_url.h"
 
@@ -114,4 +114,27 @@ void tpo_set_login_cookie(request_rec *r, const tpo_provider_conf *pc, const cha
                           const char *value, long max_age)
 {
     set_cookie(r, pc, name, value, max_age, "Lax");
+}
+
+int tpo_json_response(request_rec *r, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+
+    json_decref(body);
+    r->status = status;
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_type(r, "application/json");
+    if (text) {
+        if (!r->header_only) {
+            ap_rputs(text, r);
+        }
+        free(text);
+    }
+    return DONE;
+}
+
+int tpo_json_error(request_rec *r, int status, const char *error)
+{
+    return tpo_json_response(r, status, json_pack("{s:s}", "error", error));
 }

@@ -16,8 +16,9 @@
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_provider.h"
 #include "tpo_http.h"
+#include "tpo_idtoken.h"
 #include "tpo_jose.h"
 #include "tpo_provider.h"
 #include "tpo_token.h"
@@ -387,4 +388,49 @@ int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *
     }
     tpo_provider_http_opts(pc, &o);
     return tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
+}
+
+int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+                          const char *id_token, const char *nonce, json_t **claims)
+{
+    tpo_idtoken_expect ex;
+    tpo_idtoken_result res = TPO_IDT_NOKEY;
+    const char *detail = NULL;
+    int attempt;
+
+    memset(&ex, 0, sizeof(ex));
+    ex.issuer = meta->issuer ? meta->issuer : pc->issuer;
+    ex.client_id = pc->client_id;
+    ex.nonce = nonce;
+    ex.now = apr_time_now();
+    ex.skew_sec = pc->clock_skew;
+    ex.allowed_algs = pc->id_token_algs;
+    if (pc->client_secret) {
+        ex.hs_key = tpo_jwk_from_secret(r->pool, pc->client_secret, strlen(pc->client_secret));
+    }
+    /* second attempt only when no key fitted: the provider may have rotated */
+    for (attempt = 0; attempt < 2 && res == TPO_IDT_NOKEY; attempt++) {
+        const tpo_jwks *jwks;
+        void *h;
+        tpo_rt_status rs = tpo_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h);
+        if (rs != TPO_RT_OK) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                TPO_APLOGNO(
+                    00030) "provider %s: login failed: the provider's JWK Set is unavailable",
+                pc->name);
+            return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
+        }
+        res = tpo_idtoken_validate(r->pool, id_token, jwks, &ex, claims, &detail);
+        tpo_provider_jwks_release(pc, h);
+    }
+    if (res != TPO_IDT_OK) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(
+                00031) "provider %s: login failed: ID token rejected: check '%s' failed: %s",
+            pc->name, tpo_idtoken_result_name(res), detail ? detail : "");
+        return HTTP_UNAUTHORIZED;
+    }
+    return OK;
 }

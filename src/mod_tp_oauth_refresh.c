@@ -21,7 +21,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 #include "tpo_json.h"
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_claims.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
@@ -76,23 +76,6 @@ static apr_time_t refresh_at(const tpo_provider_conf *pc, const tpo_session *s)
 static int needs_refresh(const tpo_provider_conf *pc, const tpo_session *s, apr_time_t now)
 {
     return s->refresh_token && s->at_expires && now >= refresh_at(pc, s);
-}
-
-static tpo_session *reload(request_rec *r, const char *sid, apr_status_t *rv)
-{
-    tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
-    char *val;
-    apr_size_t vlen;
-
-    *rv = tpo_cache_get(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), r->pool, &val, &vlen);
-    if (*rv != APR_SUCCESS) {
-        return NULL;
-    }
-    if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {
-        *rv = APR_EINVAL;
-        return NULL;
-    }
-    return s;
 }
 
 /* The refresh-token grant; on success *out is the new session record. On a
@@ -385,7 +368,7 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
             return failure_answer(r, pc, sid, s, force, &memo);
         }
         apr_sleep(WAIT_STEP);
-        fresh = reload(r, sid, &rv);
+        fresh = tpo_session_reload(r, sid, &rv);
         if (!fresh) {
             return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
         }
@@ -405,7 +388,7 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
         tpo_cache_del(tpo_session_cache, lock);
         return failure_answer(r, pc, sid, s, force, &memo);
     }
-    fresh = reload(r, sid, &rv);
+    fresh = tpo_session_reload(r, sid, &rv);
     if (!fresh) {
         tpo_cache_del(tpo_session_cache, lock);
         return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
@@ -449,56 +432,6 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
     memo_set(r, pc, failkey, res == RF_TIMEOUT ? 'T' : 'U', retry_after, &memo);
     tpo_cache_del(tpo_session_cache, lock);
     return failure_answer(r, pc, sid, s, force, &memo);
-}
-
-/* Record activity (for TPOAuthSessionInactivityTimeout). Every writer of a
- * session record holds the session's lock, so that a touch can never write
- * back a copy that a concurrent refresh has just replaced (that would bring
- * back a spent refresh token). Busy lock: skip, the refresh marks activity. */
-void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
-{
-    const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
-    apr_status_t rv;
-    tpo_session *s;
-
-    if (tpo_cache_add(tpo_session_cache, lock, "1", 1, apr_time_now() + apr_time_from_sec(5)) !=
-        APR_SUCCESS) {
-        return;
-    }
-    s = reload(r, sid, &rv);
-    if (s) {
-        apr_size_t len;
-        char *rec;
-        s->last_seen = apr_time_now();
-        rec = tpo_session_encode(r->pool, s, &len);
-        tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
-                      s->expires + TPO_SESSION_GRACE);
-    }
-    tpo_cache_del(tpo_session_cache, lock);
-}
-
-/* End a session: under the session's lock (bounded wait), so that a refresh
- * in flight cannot write the record back after a logout. */
-void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid)
-{
-    const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000);
-    int held = 0;
-
-    while (apr_time_now() < deadline) {
-        apr_status_t rv = tpo_cache_add(tpo_session_cache, lock, "1", 1, deadline);
-        if (rv != APR_EEXIST) {
-            held = rv == APR_SUCCESS;
-            break;
-        }
-        apr_sleep(WAIT_STEP);
-    }
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_FAIL, sid));
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid));
-    if (held) {
-        tpo_cache_del(tpo_session_cache, lock);
-    }
 }
 
 /* POST <redirect URI>/refresh: a fresh token for single-page apps. Only

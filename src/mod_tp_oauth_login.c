@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* The redirect URI: take the pending login (one use), exchange the code
+/* The login flow. Start: a login cookie (sealed pending login) and the
+ * redirect to the provider's authorization endpoint. Callback, at the
+ * redirect URI: take the pending login (one use), exchange the code
  * with its code_verifier, validate the ID token, open a session and send the
  * browser back to the page it asked for. Every failure: one status, one page,
  * one log line naming the cause (never a token). */
@@ -8,7 +10,7 @@
 #include <ctype.h>
 #include <apr_strings.h>
 #include "tpo_json.h"
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
 #include "tpo_http.h"
@@ -22,6 +24,178 @@
 #include "tpo_url.h"
 
 #define MAX_CALLBACK_PARAMS 32
+
+/* The redirect_uri to send: configured absolute URL, or the configured path
+ * on this server. */
+static const char *redirect_uri_for(request_rec *r, tpo_provider_conf *pc)
+{
+    if (pc->redirect_uri[0] == '/') {
+        return ap_construct_url(r->pool, pc->redirect_uri, r);
+    }
+    return pc->redirect_uri;
+}
+
+static apr_status_t login_binding(request_rec *r, const tpo_provider_conf *pc,
+                                  tpo_pending_binding *out)
+{
+    const char *issuer = pc->issuer          ? pc->issuer
+                         : pc->discovery_url ? pc->discovery_url
+                                             : pc->authorization_endpoint;
+
+    /* a relative redirect URI is on whichever virtual host serves it: its
+     * ServerName (configuration, not the Host header) tells them apart */
+    return tpo_pending_binding_make(issuer, pc->client_id, pc->redirect_uri,
+                                    pc->redirect_uri[0] == '/' ? r->server->server_hostname : NULL,
+                                    out);
+}
+
+/* The login cookies of every provider of this virtual host: one byte budget
+ * for all of them (they all travel in the same Cookie header). */
+static apr_array_header_t *host_login_cookies(request_rec *r, tpo_provider_conf *own,
+                                              const tpo_pending_binding *own_bind)
+{
+    tpo_server_conf *sc = tpo_config_server(r->server);
+    apr_array_header_t *bases = apr_array_make(r->pool, 4, sizeof(tpo_pending_base));
+    tpo_pending_base *b = apr_array_push(bases);
+    apr_hash_index_t *hi;
+
+    b->name = own->cookie_name;
+    b->bind = own_bind;
+    b->own = 1;
+    b->ctx = own;
+    for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
+        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        tpo_pending_binding *bind;
+
+        if (pc == own) {
+            continue;
+        }
+        bind = apr_palloc(r->pool, sizeof(*bind));
+        if (login_binding(r, pc, bind) != APR_SUCCESS) {
+            continue;
+        }
+        b = apr_array_push(bases);
+        b->name = pc->cookie_name;
+        b->bind = bind;
+        b->own = 0;
+        b->ctx = pc;
+    }
+    return tpo_pending_cookies(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
+                               (const tpo_pending_base *)bases->elts, bases->nelts,
+                               r->request_time);
+}
+
+/* Start a login. Nothing is written on the server: the pending login goes
+ * into this browser's own login cookie, sealed, so no other client's
+ * requests can push it out. Per browser the oldest logins beyond
+ * TPOAuthPendingLoginsPerBrowser, or beyond the byte budget of the login
+ * cookies of all the host's providers together, are dropped. */
+int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
+{
+    const tpo_provider_meta *meta;
+    tpo_rt_status rs;
+    tpo_pending pl;
+    tpo_pending_binding bind;
+    tpo_pending_trim_stats st;
+    const char *url, *name;
+    char *state, *sealed;
+    apr_array_header_t *slots;
+    apr_size_t new_size;
+    int i, dropped;
+
+    rs = tpo_provider_meta_get(r, pc, &meta);
+    if (rs != TPO_RT_OK) {
+        return tpo_page_error(r, rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                              "Login unavailable",
+                              "The authorization server's metadata could not be loaded. "
+                              "Please try again in a moment.");
+    }
+    memset(&pl, 0, sizeof(pl));
+    if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS ||
+        tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
+        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                              "No randomness available.");
+    }
+    if (tpo_scope_has(pc->scope, "openid")) {
+        char *nonce;
+        if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
+            return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                                  "No randomness available.");
+        }
+        pl.nonce = nonce;
+    }
+    pl.created = r->request_time;
+    pl.expires = r->request_time + apr_time_from_sec(pc->login_timeout);
+    pl.state = state;
+    pl.provider = pc->name;
+    pl.redirect_uri = redirect_uri_for(r, pc);
+    pl.return_url = tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri : "/";
+    if (strlen(pl.return_url) > TPO_PENDING_RETURN_URL_MAX) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(00015) "return URL longer than %d bytes: this login will return to /",
+            TPO_PENDING_RETURN_URL_MAX);
+        pl.return_url = "/";
+    }
+    name = tpo_pending_cookie_name(r->pool, pc->cookie_name, state);
+    sealed = name && login_binding(r, pc, &bind) == APR_SUCCESS
+                 ? tpo_pending_seal(r->pool, &tpo_login_key, &bind, &pl)
+                 : NULL;
+    if (!sealed) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPO_APLOGNO(00016) "provider %s: cannot seal the login cookie (OpenSSL)",
+                      pc->name);
+        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                              "The login could not be started. Please try again later.");
+    }
+    /* at most TPOAuthPendingLoginsPerBrowser, and a bounded Cookie header */
+    new_size = strlen(name) + 1 + strlen(sealed);
+    slots = host_login_cookies(r, pc, &bind);
+    dropped = tpo_pending_cookies_trim(slots, pc->max_pending_per_browser, new_size,
+                                       TPO_PENDING_COOKIES_MAX_BYTES, &st);
+    for (i = 0; i < slots->nelts; i++) {
+        tpo_pending_slot *sl = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
+        if (sl->drop) {
+            /* with the attributes of the provider it belongs to */
+            tpo_set_login_cookie(r, (const tpo_provider_conf *)sl->ctx, sl->name, "", 0);
+        }
+    }
+    if (dropped) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(
+                00017) "provider %s: login cookies dropped for a new login: %d unusable "
+                       "(expired, or do not open), %d for count (more than %d logins in "
+                       "progress: TPOAuthPendingLoginsPerBrowser), %d for size (all providers' "
+                       "login cookies together over %d bytes); the oldest first",
+            pc->name, st.unusable, st.count, pc->max_pending_per_browser, st.size,
+            TPO_PENDING_COOKIES_MAX_BYTES);
+    }
+    tpo_set_login_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
+
+    url = meta->authorization_endpoint;
+    url = tpo_url_add_param(r->pool, url, "response_type", "code");
+    url = tpo_url_add_param(r->pool, url, "client_id", pc->client_id);
+    url = tpo_url_add_param(r->pool, url, "redirect_uri", pl.redirect_uri);
+    url = tpo_url_add_param(r->pool, url, "scope", pc->scope);
+    url = tpo_url_add_param(r->pool, url, "state", state);
+    if (pl.nonce) {
+        url = tpo_url_add_param(r->pool, url, "nonce", pl.nonce);
+    }
+    url = tpo_url_add_param(r->pool, url, "code_challenge",
+                            tpo_pkce_challenge_s256(r->pool, pl.code_verifier));
+    url = tpo_url_add_param(r->pool, url, "code_challenge_method", "S256");
+    for (i = 0; i + 1 < pc->auth_params->nelts; i += 2) {
+        url = tpo_url_add_param(r->pool, url, APR_ARRAY_IDX(pc->auth_params, i, const char *),
+                                APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  TPO_APLOGNO(00018) "no session: sending the browser to provider %s to log in",
+                  pc->name);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->headers_out, "Location", url);
+    return HTTP_MOVED_TEMPORARILY;
+}
 
 static int fail(request_rec *r, const tpo_provider_conf *pc, int status, int level,
                 const char *title, const char *page_detail, const char *log_msg)
@@ -47,7 +221,7 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     apr_interval_time_t keep;
     apr_status_t rv;
 
-    if (tpo_login_binding(r, pc, &bind) != APR_SUCCESS) {
+    if (login_binding(r, pc, &bind) != APR_SUCCESS) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
             TPO_APLOGNO(00079) "provider %s: login failed: cannot compute the login cookie binding "
@@ -158,69 +332,6 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
     apr_pool_cleanup_register(r->pool, j, tpo_json_cleanup, apr_pool_cleanup_null);
     *claims = j;
     return OK;
-}
-
-int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
-                          const char *id_token, const char *nonce, json_t **claims)
-{
-    tpo_idtoken_expect ex;
-    tpo_idtoken_result res = TPO_IDT_NOKEY;
-    const char *detail = NULL;
-    int attempt;
-
-    memset(&ex, 0, sizeof(ex));
-    ex.issuer = meta->issuer ? meta->issuer : pc->issuer;
-    ex.client_id = pc->client_id;
-    ex.nonce = nonce;
-    ex.now = apr_time_now();
-    ex.skew_sec = pc->clock_skew;
-    ex.allowed_algs = pc->id_token_algs;
-    if (pc->client_secret) {
-        ex.hs_key = tpo_jwk_from_secret(r->pool, pc->client_secret, strlen(pc->client_secret));
-    }
-    /* second attempt only when no key fitted: the provider may have rotated */
-    for (attempt = 0; attempt < 2 && res == TPO_IDT_NOKEY; attempt++) {
-        const tpo_jwks *jwks;
-        void *h;
-        tpo_rt_status rs = tpo_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h);
-        if (rs != TPO_RT_OK) {
-            ap_log_rerror(
-                APLOG_MARK, APLOG_ERR, 0, r,
-                TPO_APLOGNO(
-                    00030) "provider %s: login failed: the provider's JWK Set is unavailable",
-                pc->name);
-            return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
-        }
-        res = tpo_idtoken_validate(r->pool, id_token, jwks, &ex, claims, &detail);
-        tpo_provider_jwks_release(pc, h);
-    }
-    if (res != TPO_IDT_OK) {
-        ap_log_rerror(
-            APLOG_MARK, APLOG_ERR, 0, r,
-            TPO_APLOGNO(
-                00031) "provider %s: login failed: ID token rejected: check '%s' failed: %s",
-            pc->name, tpo_idtoken_result_name(res), detail ? detail : "");
-        return HTTP_UNAUTHORIZED;
-    }
-    return OK;
-}
-
-/* The variables and headers the application will see, rendered once. */
-void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, tpo_session *s, json_t *claims)
-{
-    tpo_claims_render cfg;
-    tpo_claims_out out;
-
-    cfg.claim_prefix = pc->claim_prefix;
-    cfg.header_prefix = pc->header_prefix;
-    cfg.user_header = pc->user_header;
-    cfg.separator = pc->claim_separator;
-    cfg.delimiter = pc->claim_delimiter;
-    tpo_claims_render_all(p, &cfg, s->user, claims, s->access_token,
-                          s->at_expires ? (long long)apr_time_sec(s->at_expires) : 0, s->scope,
-                          &out);
-    s->env = out.env;
-    s->headers = out.headers;
 }
 
 /* The token request for the code, the ID token, the claims, the session. */

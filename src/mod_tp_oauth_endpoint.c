@@ -1,0 +1,78 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* The one dispatcher of the redirect URI and the endpoints under it
+ * (callback, info, refresh, logout). Reached from check_authn when the
+ * redirect URI is inside a protected location, else from the handler hook:
+ * both call tpo_endpoint_dispatch, and both return its result unchanged
+ * (the handler hook maps DONE to OK). */
+#include <string.h>
+#include "mod_tp_oauth_endpoint.h"
+
+/* 1 when the request is for the redirect URI (*sub = NULL) or a path under
+ * it ("<redirect URI>/info": *sub = "info"). */
+int tpo_is_redirect_uri(request_rec *r, tpo_provider_conf *pc, const char **sub)
+{
+    const char *path = r->parsed_uri.path;
+    apr_size_t n;
+
+    *sub = NULL;
+    if (!path || !pc->redirect_path) {
+        return 0;
+    }
+    n = strlen(pc->redirect_path);
+    if (strncmp(path, pc->redirect_path, n) != 0) {
+        return 0;
+    }
+    if (path[n] == '\0') {
+        return 1;
+    }
+    if (path[n] == '/' && path[n + 1]) {
+        *sub = path + n + 1;
+        return 1;
+    }
+    return 0;
+}
+
+/* The redirect URI and the endpoints under it. */
+int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub)
+{
+    if (!sub) {
+        return tpo_callback_handle(r, pc);
+    }
+    if (!strcmp(sub, "info")) {
+        return tpo_info_handle(r, pc);
+    }
+    if (!strcmp(sub, "refresh")) {
+        return tpo_refresh_endpoint(r, pc);
+    }
+    if (!strcmp(sub, "logout")) {
+        return tpo_logout_handle(r, pc);
+    }
+    return tpo_page_error(r, HTTP_NOT_FOUND, "Not found",
+                          "There is no such mod_tp_oauth endpoint.");
+}
+
+/* The redirect URI (and the endpoints under it) also work outside any
+ * protected location. */
+int tpo_endpoint_handler(request_rec *r)
+{
+    tpo_server_conf *sc;
+    apr_hash_index_t *hi;
+
+    if (r->main || !r->parsed_uri.path) {
+        return DECLINED;
+    }
+    sc = tpo_config_server(r->server);
+    for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
+        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        const char *sub;
+        if (pc->rt && tpo_is_redirect_uri(r, pc, &sub)) {
+            int rc = tpo_endpoint_handle(r, pc, sub);
+            if (rc == DONE) {
+                return OK;
+            }
+            return rc;
+        }
+    }
+    return DECLINED;
+}

@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Layer 2 (services): the session service (mod_tp_oauth_session.c): the
+ * caches and their keys, the request's state, and every read and write of a
+ * session record. Nothing here writes a response. */
+#ifndef MOD_TP_OAUTH_SESSION_H
+#define MOD_TP_OAUTH_SESSION_H
+
+#include "mod_tp_oauth_page.h"
+
+/* The caches, created by the parent in post_config (inherited by children). */
+extern tpo_cache *tpo_session_cache;
+extern tpo_cache *tpo_pending_cache; /* consumed-state markers */
+/* The key login cookies are sealed with (TPOAuthLoginCookieKeyFile, or
+ * random per server start), set in post_config. */
+extern struct tpo_pending_key tpo_login_key;
+/* A rate-limited warning when the shared-memory cache evicts sessions. */
+void tpo_cache_note_pressure(request_rec *r);
+
+/* Keys in the caches */
+#define TPO_KEY_SESSION "s:"
+#define TPO_KEY_CONSUMED "sc:" /* + state: the callback took this login (one use) */
+#define TPO_KEY_REFRESH_LOCK "rl:"
+#define TPO_KEY_REFRESH_FAIL "rf:"
+#define TPO_KEY_REFRESH_NOTE "rn:" /* the failure answers of this window are logged */
+
+/* Refresh timing (TPO_REFRESH_RETRY_AFTER_MAX, TPO_REFRESH_MARGIN_MS) and
+ * the other fixed values are in tpo_defaults.h. */
+#define TPO_SESSION_GRACE apr_time_from_sec(TPO_SESSION_GRACE_S)
+
+/* The request's state (what the application sees, for authz and info). */
+struct tpo_session;
+typedef struct tpo_req {
+    const char *sid;             /* the session id from the cookie (when valid) */
+    struct tpo_session *session; /* the request's session, when authenticated */
+    tpo_provider_conf *pc;
+    struct json_t *claims; /* parsed lazily (authz rules, info) */
+} tpo_req;
+tpo_req *tpo_req_get(request_rec *r);
+struct json_t *tpo_req_claims(request_rec *r);
+
+/* The session of the request's cookie (the hot path: one cache lookup). */
+typedef enum { TPO_SESS_NONE, TPO_SESS_OK, TPO_SESS_ENDED, TPO_SESS_CACHE_DOWN } tpo_sess_result;
+tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);
+/* The current record of session sid (NULL with *rv on failure). */
+struct tpo_session *tpo_session_reload(request_rec *r, const char *sid, apr_status_t *rv);
+/* Record activity (under the session's lock; skipped when it is busy). */
+void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid);
+/* End a session (under its lock, bounded wait). */
+void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid);
+/* The variables and headers the application will see, rendered once. */
+void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, struct tpo_session *s,
+                        struct json_t *claims);
+
+#endif
