@@ -42,7 +42,7 @@ static server_rec *log_server;
  * thread-local pointer: no lock, nothing allocated. */
 static _Thread_local request_rec *log_req;
 
-request_rec *tpo_log_bind(request_rec *r)
+request_rec *tpa_log_bind(request_rec *r)
 {
     request_rec *prev = log_req;
     log_req = r;
@@ -78,7 +78,7 @@ static int core_log_level(void)
 
 static int tpo_pre_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp)
 {
-    tpo_config_reset_refs();
+    tpa_config_reset_refs();
     return OK;
 }
 
@@ -121,14 +121,14 @@ static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes, 
  * logins in progress survive graceful restarts. */
 static apr_status_t login_key_init(server_rec *s)
 {
-    tpo_server_conf *sc = tpo_config_server(s);
+    tpa_server_conf *sc = tpa_config_server(s);
     apr_pool_t *pp = s->process->pool;
     void *data = NULL;
     tpo_pending_key *k;
     apr_status_t rv;
 
     if (sc->login_secret) {
-        rv = tpo_pending_key_derive(sc->login_secret, sc->login_secret_len, &tpo_login_key);
+        rv = tpo_pending_key_derive(sc->login_secret, sc->login_secret_len, &tpa_login_key);
         if (rv != APR_SUCCESS) {
             ap_log_error(
                 APLOG_MARK, APLOG_EMERG, rv, s,
@@ -148,7 +148,7 @@ static apr_status_t login_key_init(server_rec *s)
         apr_pool_userdata_set(k, "tpo_login_random_key", apr_pool_cleanup_null, pp);
         data = k;
     }
-    memcpy(&tpo_login_key, data, sizeof(tpo_login_key));
+    memcpy(&tpa_login_key, data, sizeof(tpa_login_key));
     return APR_SUCCESS;
 }
 
@@ -203,7 +203,7 @@ static apr_status_t cache_key_of(server_rec *s, apr_pool_t *ptemp, const char *p
  * both, the passphrase is the previous key (moving to a key file). */
 static apr_status_t cache_keys_derive(server_rec *s, apr_pool_t *ptemp)
 {
-    tpo_server_conf *sc = tpo_config_server(s);
+    tpa_server_conf *sc = tpa_config_server(s);
     apr_status_t rv;
 
     sc->cache_key = sc->cache_key_prev = NULL;
@@ -227,8 +227,8 @@ static apr_status_t cache_keys_derive(server_rec *s, apr_pool_t *ptemp)
 
 static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
-    int pending = tpo_config_pending_capacity(s);
-    tpo_server_conf *sc = tpo_config_server(s);
+    int pending = tpa_config_pending_capacity(s);
+    tpa_server_conf *sc = tpa_config_server(s);
 
     log_server = s;
     tpo_log_set(core_log, TPO_LOG_DEBUG);
@@ -245,13 +245,13 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
     if (sc->cache_type != TPO_CACHE_SHM) {
         /* the distributed cache is connected per child (child_init), with
          * keys derived here, once */
-        tpo_session_cache = tpo_pending_cache = NULL;
+        tpa_session_cache = tpa_pending_cache = NULL;
         return cache_keys_derive(s, ptemp) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
     }
-    if (cache_for(s, "session", (apr_size_t)tpo_config_cache_size(s), 0, &tpo_session_cache) !=
+    if (cache_for(s, "session", (apr_size_t)tpa_config_cache_size(s), 0, &tpa_session_cache) !=
             APR_SUCCESS ||
         cache_for(s, "consumed-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
-                  &tpo_pending_cache) != APR_SUCCESS) {
+                  &tpa_pending_cache) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
     }
     return OK;
@@ -262,7 +262,7 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
  * server is refused as well. */
 static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
 {
-    tpo_server_conf *sc = tpo_config_server(s);
+    tpa_server_conf *sc = tpa_config_server(s);
     apr_interval_time_t timeout = apr_time_from_msec(
         sc->cache_timeout_ms != TPO_UNSET ? sc->cache_timeout_ms : TPO_DEF_CACHE_TIMEOUT_MS);
     tpo_cache *backend = NULL, *crypt = NULL;
@@ -281,7 +281,7 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
                                     &err);
     }
     if (rv != APR_SUCCESS) {
-        tpo_session_cache = tpo_pending_cache = &down_cache;
+        tpa_session_cache = tpa_pending_cache = &down_cache;
         ap_log_error(
             APLOG_MARK, APLOG_CRIT, rv, s,
             TPO_APLOGNO(00008) "cannot set up the %s session cache (%s): %s; requests that need a "
@@ -290,38 +290,38 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
             err ? err : "error");
         return;
     }
-    tpo_session_cache = tpo_pending_cache = crypt;
+    tpa_session_cache = tpa_pending_cache = crypt;
 }
 
 static void tpo_child_init(apr_pool_t *pchild, server_rec *s)
 {
-    if (tpo_config_server(s)->cache_type != TPO_CACHE_SHM) {
+    if (tpa_config_server(s)->cache_type != TPO_CACHE_SHM) {
         remote_cache_init(pchild, s);
     }
-    tpo_provider_child_init(pchild, s);
+    tpa_provider_child_init(pchild, s);
 }
 
 /* The hooks that reach the core run with the request bound for its log lines. */
 static int bound(request_rec *r, int (*hook)(request_rec *))
 {
-    request_rec *prev = tpo_log_bind(r);
+    request_rec *prev = tpa_log_bind(r);
     int rc = hook(r);
 
-    tpo_log_bind(prev);
+    tpa_log_bind(prev);
     return rc;
 }
 
 static int hook_check_authn(request_rec *r)
 {
-    return bound(r, tpo_check_authn);
+    return bound(r, tpa_check_authn);
 }
 static int hook_handler(request_rec *r)
 {
-    return bound(r, tpo_endpoint_handler);
+    return bound(r, tpa_endpoint_handler);
 }
 static int hook_fixups(request_rec *r)
 {
-    return bound(r, tpo_pass_fixups);
+    return bound(r, tpa_pass_fixups);
 }
 
 static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
@@ -331,7 +331,7 @@ static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
     }
     if (r->user && *r->user) {
         /* authenticated, but a Require rule failed */
-        return bound(r, tpo_authz_note_failure);
+        return bound(r, tpa_authz_note_failure);
     }
     /* check_authn already set WWW-Authenticate or started the login */
     return OK;
@@ -340,25 +340,25 @@ static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
 static void register_hooks(apr_pool_t *p)
 {
     ap_hook_pre_config(tpo_pre_config, NULL, NULL, APR_HOOK_MIDDLE);
-    ap_hook_check_config(tpo_config_check, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_check_config(tpa_config_check, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_config(tpo_post_config, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_child_init(tpo_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_check_authn(hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_FIRST);
-    ap_hook_post_read_request(tpo_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
-    ap_hook_header_parser(tpo_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_post_read_request(tpa_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
+    ap_hook_header_parser(tpa_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
-    tpo_authz_register(p);
+    tpa_authz_register(p);
 }
 
 AP_DECLARE_MODULE(tp_oauth) = {
     STANDARD20_MODULE_STUFF,  /* API version, module index, name, ... */
-    tpo_config_create_dir,    /* per-directory config: create */
-    tpo_config_merge_dir,     /* per-directory config: merge (Location in server) */
-    tpo_config_create_server, /* per-server config: create (providers live here) */
-    tpo_config_merge_server,  /* per-server config: merge (virtual host in main) */
-    tpo_cmds,                 /* the directives (mod_tp_oauth_directives.c) */
+    tpa_config_create_dir,    /* per-directory config: create */
+    tpa_config_merge_dir,     /* per-directory config: merge (Location in server) */
+    tpa_config_create_server, /* per-server config: create (providers live here) */
+    tpa_config_merge_server,  /* per-server config: merge (virtual host in main) */
+    tpa_cmds,                 /* the directives (mod_tp_oauth_directives.c) */
     register_hooks            /* the hooks above */
 #if defined(AP_MODULE_FLAG_ALWAYS_MERGE)
     ,

@@ -25,7 +25,7 @@
  * the application (which would run without a user). The module answers it:
  * 204 with the CORS headers for an origin on TPOAuthCORSAllowOrigin, else
  * 403 without any. Never a redirect, never a cookie. */
-static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
+static int cors_preflight(request_rec *r, tpa_dir_conf *dc)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *method = apr_table_get(r->headers_in, "Access-Control-Request-Method");
@@ -38,7 +38,7 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
             TPO_APLOGNO(
                 00019) "CORS preflight from origin %s refused (not in TPOAuthCORSAllowOrigin)",
             ap_escape_logitem(r->pool, origin));
-        return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
+        return tpa_page_error(r, HTTP_FORBIDDEN, "Forbidden",
                               "Cross-origin requests from this origin are not allowed here.");
     }
     if (!tpo_http_token(method, strlen(method)) ||
@@ -47,7 +47,7 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
                       TPO_APLOGNO(00020) "CORS preflight from origin %s refused: malformed "
                                          "Access-Control-Request-Method/-Headers",
                       ap_escape_logitem(r->pool, origin));
-        return tpo_page_error(r, HTTP_FORBIDDEN, "Forbidden",
+        return tpa_page_error(r, HTTP_FORBIDDEN, "Forbidden",
                               "The cross-origin request is malformed.");
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -68,26 +68,26 @@ static int cors_preflight(request_rec *r, tpo_dir_conf *dc)
     return DONE;
 }
 
-int tpo_check_authn(request_rec *r)
+int tpa_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r);
-    tpo_dir_conf *dc;
-    tpo_provider_conf *pc;
+    tpa_dir_conf *dc;
+    tpa_provider_conf *pc;
     tpo_session *s;
-    tpo_sess_result sr;
+    tpa_sess_result sr;
     const char *sub;
     int unauth;
 
     if (!type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
     }
-    dc = tpo_config_dir(r);
-    pc = tpo_config_provider(r->server, dc->provider);
+    dc = tpa_config_dir(r);
+    pc = tpa_config_provider(r->server, dc->provider);
     if (!pc || !pc->rt) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
             TPO_APLOGNO(00022) "AuthType tp-oauth without a usable TPOAuthProvider for %s", r->uri);
-        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Configuration error",
+        return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Configuration error",
                               "This location is protected by mod_tp_oauth but names no "
                               "provider (TPOAuthProvider).");
     }
@@ -95,32 +95,32 @@ int tpo_check_authn(request_rec *r)
         apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
         return cors_preflight(r, dc);
     }
-    if (tpo_is_redirect_uri(r, pc, &sub)) {
-        return tpo_endpoint_handle(r, pc, sub);
+    if (tpa_is_redirect_uri(r, pc, &sub)) {
+        return tpa_endpoint_dispatch(r, pc, sub);
     }
     s = apr_pcalloc(r->pool, sizeof(*s));
-    sr = tpo_session_load(r, pc, s);
-    if (sr == TPO_SESS_OK) {
-        int refreshed, rc = tpo_refresh_if_needed(r, pc, &s, 0, &refreshed);
+    sr = tpa_session_load(r, pc, s);
+    if (sr == TPA_SESS_OK) {
+        int refreshed, rc = tpa_refresh_if_needed(r, pc, &s, 0, &refreshed);
         if (rc == OK) {
-            tpo_identity_export(r, pc, s);
+            tpa_identity_export(r, pc, s);
             return OK;
         }
         if (rc != TPO_REFRESH_ENDED) {
             return rc;
         }
-        sr = TPO_SESS_ENDED;
+        sr = TPA_SESS_ENDED;
     }
-    if (sr == TPO_SESS_CACHE_DOWN) {
+    if (sr == TPA_SESS_CACHE_DOWN) {
         /* never start a login loop because the store is down */
-        return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
+        return tpa_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
                               "Your session cannot be checked right now. Please try again "
                               "in a moment.");
     }
-    if (sr == TPO_SESS_ENDED) {
-        tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
+    if (sr == TPA_SESS_ENDED) {
+        tpa_set_cookie(r, pc, pc->cookie_name, "", 0);
     }
-    unauth = tpo_dir_unauth(dc);
+    unauth = tpa_dir_unauth(dc);
     if (unauth != TPO_UNAUTH_LOGIN ||
         !tpo_is_navigation(r->method, apr_table_get(r->headers_in, "X-Requested-With"),
                            apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
@@ -130,8 +130,8 @@ int tpo_check_authn(request_rec *r)
             APLOG_MARK, APLOG_DEBUG, 0, r,
             TPO_APLOGNO(00023) "no session and not a page navigation (or TPOAuthUnauthenticated): "
                                "401 instead of a login redirect");
-        tpo_www_authenticate(r, pc, NULL);
+        tpa_www_authenticate(r, pc, NULL);
         return HTTP_UNAUTHORIZED;
     }
-    return tpo_login_start(r, pc);
+    return tpa_login_start(r, pc);
 }

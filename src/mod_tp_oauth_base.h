@@ -41,6 +41,6 @@ extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
 
 /* Binds r to this thread for the core's log lines; returns the previous
  * binding, to be restored when the hook returns (mod_tp_oauth.c). */
-request_rec *tpo_log_bind(request_rec *r);
+request_rec *tpa_log_bind(request_rec *r);
 
 #endif

@@ -10,7 +10,7 @@
 
 /* 1 when the request is for the redirect URI (*sub = NULL) or a path under
  * it ("<redirect URI>/info": *sub = "info"). */
-int tpo_is_redirect_uri(request_rec *r, tpo_provider_conf *pc, const char **sub)
+int tpa_is_redirect_uri(request_rec *r, tpa_provider_conf *pc, const char **sub)
 {
     const char *path = r->parsed_uri.path;
     apr_size_t n;
@@ -34,40 +34,40 @@ int tpo_is_redirect_uri(request_rec *r, tpo_provider_conf *pc, const char **sub)
 }
 
 /* The redirect URI and the endpoints under it. */
-int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub)
+int tpa_endpoint_dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub)
 {
     if (!sub) {
-        return tpo_callback_handle(r, pc);
+        return tpa_login_callback(r, pc);
     }
     if (!strcmp(sub, "info")) {
-        return tpo_info_handle(r, pc);
+        return tpa_info_endpoint(r, pc);
     }
     if (!strcmp(sub, "refresh")) {
-        return tpo_refresh_endpoint(r, pc);
+        return tpa_refresh_endpoint(r, pc);
     }
     if (!strcmp(sub, "logout")) {
-        return tpo_logout_handle(r, pc);
+        return tpa_logout_endpoint(r, pc);
     }
-    return tpo_page_error(r, HTTP_NOT_FOUND, "Not found",
+    return tpa_page_error(r, HTTP_NOT_FOUND, "Not found",
                           "There is no such mod_tp_oauth endpoint.");
 }
 
 /* The redirect URI (and the endpoints under it) also work outside any
  * protected location. */
-int tpo_endpoint_handler(request_rec *r)
+int tpa_endpoint_handler(request_rec *r)
 {
-    tpo_server_conf *sc;
+    tpa_server_conf *sc;
     apr_hash_index_t *hi;
 
     if (r->main || !r->parsed_uri.path) {
         return DECLINED;
     }
-    sc = tpo_config_server(r->server);
+    sc = tpa_config_server(r->server);
     for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
-        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        tpa_provider_conf *pc = apr_hash_this_val(hi);
         const char *sub;
-        if (pc->rt && tpo_is_redirect_uri(r, pc, &sub)) {
-            int rc = tpo_endpoint_handle(r, pc, sub);
+        if (pc->rt && tpa_is_redirect_uri(r, pc, &sub)) {
+            int rc = tpa_endpoint_dispatch(r, pc, sub);
             if (rc == DONE) {
                 return OK;
             }

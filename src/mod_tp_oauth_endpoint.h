@@ -9,11 +9,11 @@
 
 /* 1 when the request is for the redirect URI (*sub = NULL) or a path under
  * it ("<redirect URI>/info": *sub = "info"). */
-int tpo_is_redirect_uri(request_rec *r, tpo_provider_conf *pc, const char **sub);
+int tpa_is_redirect_uri(request_rec *r, tpa_provider_conf *pc, const char **sub);
 /* The endpoint sub (NULL: the callback) of provider pc. */
-int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub);
+int tpa_endpoint_dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub);
 /* The handler hook: the redirect URI of any provider of this server, also
  * outside protected locations. */
-int tpo_endpoint_handler(request_rec *r);
+int tpa_endpoint_handler(request_rec *r);
 
 #endif

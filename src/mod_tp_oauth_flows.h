@@ -10,22 +10,22 @@
 #include "mod_tp_oauth_session.h"
 
 /* mod_tp_oauth_login.c: login start and the callback at the redirect URI. */
-int tpo_login_start(request_rec *r, tpo_provider_conf *pc);
-int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc);
+int tpa_login_start(request_rec *r, tpa_provider_conf *pc);
+int tpa_login_callback(request_rec *r, tpa_provider_conf *pc);
 
 /* mod_tp_oauth_refresh.c: single-flight refresh. OK with *s replaced by the
  * current session (refreshed or not), or a status for the caller to return
  * (DONE for a page already written). force: refresh now (the app asked);
  * with force nothing is ever written: the caller answers every result. */
 #define TPO_REFRESH_ENDED (-100) /* the session is over: log in again */
-int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, struct tpo_session **s, int force,
+int tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, struct tpo_session **s, int force,
                           int *refreshed);
-int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc);
+int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc);
 
 /* mod_tp_oauth_logout.c: <redirect URI>/logout */
-int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
+int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
 
 /* mod_tp_oauth_info.c: <redirect URI>/info */
-int tpo_info_handle(request_rec *r, tpo_provider_conf *pc);
+int tpa_info_endpoint(request_rec *r, tpa_provider_conf *pc);
 
 #endif

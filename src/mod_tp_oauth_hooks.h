@@ -9,10 +9,10 @@
 #include "mod_tp_oauth_endpoint.h"
 
 /* mod_tp_oauth_authn.c */
-int tpo_check_authn(request_rec *r);
+int tpa_check_authn(request_rec *r);
 
 /* mod_tp_oauth_authz.c: Require oauth-claim / oauth-scope */
-void tpo_authz_register(apr_pool_t *p);
-int tpo_authz_note_failure(request_rec *r);
+void tpa_authz_register(apr_pool_t *p);
+int tpa_authz_note_failure(request_rec *r);
 
 #endif

@@ -60,10 +60,10 @@ static int has_prefixed(const apr_table_t *t, const char *claim_prefix)
     return 0;
 }
 
-void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, tpo_session *s)
+void tpa_identity_export(request_rec *r, tpa_provider_conf *pc, tpo_session *s)
 {
-    int mode = tpo_dir_export(tpo_config_dir(r));
-    tpo_req *rq = tpo_req_get(r);
+    int mode = tpa_dir_export(tpa_config_dir(r));
+    tpa_req *rq = tpa_req_get(r);
     export_ctx x;
 
     r->user = (char *)s->user;
@@ -111,9 +111,9 @@ static int is_ours(const apr_array_header_t *strip, const char *name)
 }
 
 /* post_read_request: on every request, protected or not. */
-int tpo_strip_headers(request_rec *r)
+int tpa_strip_headers(request_rec *r)
 {
-    tpo_server_conf *sc = tpo_config_server(r->server);
+    tpa_server_conf *sc = tpa_config_server(r->server);
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
     int i;
@@ -143,7 +143,7 @@ int tpo_strip_headers(request_rec *r)
  * '-' == '_'; only names of the same length are compared. */
 static int is_listed(const apr_array_header_t *strip, const char *name, apr_size_t len)
 {
-    const tpo_strip_name *e = (const tpo_strip_name *)strip->elts;
+    const tpa_strip_name *e = (const tpa_strip_name *)strip->elts;
     int i;
 
     for (i = 0; i < strip->nelts; i++) {
@@ -168,9 +168,9 @@ static int is_listed(const apr_array_header_t *strip, const char *name, apr_size
  * redirect, protected or not): the identity headers that backends commonly
  * trust (Remote-User, X-Forwarded-User, ...; TPOAuthStripHeaders). The list
  * was computed when the configuration was merged. */
-int tpo_strip_dir_headers(request_rec *r)
+int tpa_strip_dir_headers(request_rec *r)
 {
-    tpo_dir_conf *dc = tpo_config_dir(r);
+    tpa_dir_conf *dc = tpa_config_dir(r);
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
     int i;
@@ -197,27 +197,27 @@ int tpo_strip_dir_headers(request_rec *r)
 
 /* fixups: TPOAuthUnauthenticated pass on a location that lets everyone in
  * (Require all granted): a browser with a session is still identified. */
-int tpo_pass_fixups(request_rec *r)
+int tpa_pass_fixups(request_rec *r)
 {
     const char *type = ap_auth_type(r);
-    tpo_dir_conf *dc;
-    tpo_provider_conf *pc;
+    tpa_dir_conf *dc;
+    tpa_provider_conf *pc;
     tpo_session *s;
 
     if (r->user || !type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
     }
-    dc = tpo_config_dir(r);
-    if (tpo_dir_unauth(dc) != TPO_UNAUTH_PASS) {
+    dc = tpa_config_dir(r);
+    if (tpa_dir_unauth(dc) != TPO_UNAUTH_PASS) {
         return DECLINED;
     }
-    pc = tpo_config_provider(r->server, dc->provider);
+    pc = tpa_config_provider(r->server, dc->provider);
     if (!pc || !pc->rt) {
         return DECLINED;
     }
     s = apr_pcalloc(r->pool, sizeof(*s));
-    if (tpo_session_load(r, pc, s) == TPO_SESS_OK) {
-        tpo_identity_export(r, pc, s);
+    if (tpa_session_load(r, pc, s) == TPA_SESS_OK) {
+        tpa_identity_export(r, pc, s);
     }
     return DECLINED;
 }

@@ -8,9 +8,9 @@
 
 #include "mod_tp_oauth_session.h"
 
-void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);
-int tpo_strip_headers(request_rec *r);
-int tpo_strip_dir_headers(request_rec *r);
-int tpo_pass_fixups(request_rec *r);
+void tpa_identity_export(request_rec *r, tpa_provider_conf *pc, struct tpo_session *s);
+int tpa_strip_headers(request_rec *r);
+int tpa_strip_dir_headers(request_rec *r);
+int tpa_pass_fixups(request_rec *r);
 
 #endif

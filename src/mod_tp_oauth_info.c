@@ -8,24 +8,24 @@
 #include "tpo_session.h"
 
 /* <redirect URI>/info: the session as JSON for single-page apps. */
-int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
+int tpa_info_endpoint(request_rec *r, tpa_provider_conf *pc)
 {
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
     json_t *o, *claims = NULL;
-    tpo_sess_result sr;
+    tpa_sess_result sr;
 
     if (strcmp(r->method, "GET") != 0) {
-        return tpo_json_response(r, HTTP_METHOD_NOT_ALLOWED,
+        return tpa_json_response(r, HTTP_METHOD_NOT_ALLOWED,
                                  json_pack("{s:s}", "error", "method_not_allowed"));
     }
-    sr = tpo_session_load(r, pc, s);
-    if (sr == TPO_SESS_CACHE_DOWN) {
-        return tpo_json_response(r, HTTP_SERVICE_UNAVAILABLE,
+    sr = tpa_session_load(r, pc, s);
+    if (sr == TPA_SESS_CACHE_DOWN) {
+        return tpa_json_response(r, HTTP_SERVICE_UNAVAILABLE,
                                  json_pack("{s:s}", "error", "session_store_unavailable"));
     }
-    if (sr != TPO_SESS_OK) {
-        tpo_www_authenticate(r, pc, NULL);
-        return tpo_json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
+    if (sr != TPA_SESS_OK) {
+        tpa_www_authenticate(r, pc, NULL);
+        return tpa_json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
     }
     if (s->claims) {
         json_error_t err;
@@ -49,5 +49,5 @@ int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
     if (pc->info_access_token && s->access_token) {
         json_object_set_new(o, "access_token", json_string(s->access_token));
     }
-    return tpo_json_response(r, HTTP_OK, o);
+    return tpa_json_response(r, HTTP_OK, o);
 }

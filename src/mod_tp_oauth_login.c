@@ -27,7 +27,7 @@
 
 /* The redirect_uri to send: configured absolute URL, or the configured path
  * on this server. */
-static const char *redirect_uri_for(request_rec *r, tpo_provider_conf *pc)
+static const char *redirect_uri_for(request_rec *r, tpa_provider_conf *pc)
 {
     if (pc->redirect_uri[0] == '/') {
         return ap_construct_url(r->pool, pc->redirect_uri, r);
@@ -35,7 +35,7 @@ static const char *redirect_uri_for(request_rec *r, tpo_provider_conf *pc)
     return pc->redirect_uri;
 }
 
-static apr_status_t login_binding(request_rec *r, const tpo_provider_conf *pc,
+static apr_status_t login_binding(request_rec *r, const tpa_provider_conf *pc,
                                   tpo_pending_binding *out)
 {
     const char *issuer = pc->issuer          ? pc->issuer
@@ -51,10 +51,10 @@ static apr_status_t login_binding(request_rec *r, const tpo_provider_conf *pc,
 
 /* The login cookies of every provider of this virtual host: one byte budget
  * for all of them (they all travel in the same Cookie header). */
-static apr_array_header_t *host_login_cookies(request_rec *r, tpo_provider_conf *own,
+static apr_array_header_t *host_login_cookies(request_rec *r, tpa_provider_conf *own,
                                               const tpo_pending_binding *own_bind)
 {
-    tpo_server_conf *sc = tpo_config_server(r->server);
+    tpa_server_conf *sc = tpa_config_server(r->server);
     apr_array_header_t *bases = apr_array_make(r->pool, 4, sizeof(tpo_pending_base));
     tpo_pending_base *b = apr_array_push(bases);
     apr_hash_index_t *hi;
@@ -64,7 +64,7 @@ static apr_array_header_t *host_login_cookies(request_rec *r, tpo_provider_conf 
     b->own = 1;
     b->ctx = own;
     for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
-        tpo_provider_conf *pc = apr_hash_this_val(hi);
+        tpa_provider_conf *pc = apr_hash_this_val(hi);
         tpo_pending_binding *bind;
 
         if (pc == own) {
@@ -80,7 +80,7 @@ static apr_array_header_t *host_login_cookies(request_rec *r, tpo_provider_conf 
         b->own = 0;
         b->ctx = pc;
     }
-    return tpo_pending_cookies(r->pool, &tpo_login_key, apr_table_get(r->headers_in, "Cookie"),
+    return tpo_pending_cookies(r->pool, &tpa_login_key, apr_table_get(r->headers_in, "Cookie"),
                                (const tpo_pending_base *)bases->elts, bases->nelts,
                                r->request_time);
 }
@@ -90,10 +90,10 @@ static apr_array_header_t *host_login_cookies(request_rec *r, tpo_provider_conf 
  * requests can push it out. Per browser the oldest logins beyond
  * TPOAuthPendingLoginsPerBrowser, or beyond the byte budget of the login
  * cookies of all the host's providers together, are dropped. */
-int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
+int tpa_login_start(request_rec *r, tpa_provider_conf *pc)
 {
     const tpo_provider_meta *meta;
-    tpo_rt_status rs;
+    tpa_rt_status rs;
     tpo_pending pl;
     tpo_pending_binding bind;
     tpo_pending_trim_stats st;
@@ -103,9 +103,9 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     apr_size_t new_size;
     int i, dropped;
 
-    rs = tpo_provider_meta_get(r, pc, &meta);
-    if (rs != TPO_RT_OK) {
-        return tpo_page_error(r, rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+    rs = tpa_provider_meta_get(r, pc, &meta);
+    if (rs != TPA_RT_OK) {
+        return tpa_page_error(r, rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
                               "Login unavailable",
                               "The authorization server's metadata could not be loaded. "
                               "Please try again in a moment.");
@@ -113,13 +113,13 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     memset(&pl, 0, sizeof(pl));
     if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS ||
         tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
-        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+        return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "No randomness available.");
     }
     if (tpo_scope_has(pc->scope, "openid")) {
         char *nonce;
         if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
-            return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+            return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                                   "No randomness available.");
         }
         pl.nonce = nonce;
@@ -139,13 +139,13 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     }
     name = tpo_pending_cookie_name(r->pool, pc->cookie_name, state);
     sealed = name && login_binding(r, pc, &bind) == APR_SUCCESS
-                 ? tpo_pending_seal(r->pool, &tpo_login_key, &bind, &pl)
+                 ? tpo_pending_seal(r->pool, &tpa_login_key, &bind, &pl)
                  : NULL;
     if (!sealed) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00016) "provider %s: cannot seal the login cookie (OpenSSL)",
                       pc->name);
-        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+        return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                               "The login could not be started. Please try again later.");
     }
     /* at most TPOAuthPendingLoginsPerBrowser, and a bounded Cookie header */
@@ -157,7 +157,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
         tpo_pending_slot *sl = &APR_ARRAY_IDX(slots, i, tpo_pending_slot);
         if (sl->drop) {
             /* with the attributes of the provider it belongs to */
-            tpo_set_login_cookie(r, (const tpo_provider_conf *)sl->ctx, sl->name, "", 0);
+            tpa_set_login_cookie(r, (const tpa_provider_conf *)sl->ctx, sl->name, "", 0);
         }
     }
     if (dropped) {
@@ -171,7 +171,7 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
             pc->name, st.unusable, st.count, pc->max_pending_per_browser, st.size,
             TPO_PENDING_COOKIES_MAX_BYTES);
     }
-    tpo_set_login_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
+    tpa_set_login_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
 
     url = meta->authorization_endpoint;
     url = tpo_url_add_param(r->pool, url, "response_type", "code");
@@ -197,12 +197,12 @@ int tpo_login_start(request_rec *r, tpo_provider_conf *pc)
     return HTTP_MOVED_TEMPORARILY;
 }
 
-static int fail(request_rec *r, const tpo_provider_conf *pc, int status, int level,
+static int fail(request_rec *r, const tpa_provider_conf *pc, int status, int level,
                 const char *title, const char *page_detail, const char *log_msg)
 {
     ap_log_rerror(APLOG_MARK, level, 0, r, TPO_APLOGNO(00025) "provider %s: login failed: %s",
                   pc->name, log_msg);
-    return tpo_page_error(r, status, title, page_detail);
+    return tpa_page_error(r, status, title, page_detail);
 }
 
 /* The pending login for `state`, in this order: it must be in this
@@ -213,7 +213,7 @@ static int fail(request_rec *r, const tpo_provider_conf *pc, int status, int lev
  * This provider's login cookie for the state is deleted when it cannot be
  * used, or once the marker is written (or was already there); when the
  * store is unavailable it stays, so the same callback can be retried. */
-static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state, tpo_pending *pl)
+static int take_pending(request_rec *r, tpa_provider_conf *pc, const char *state, tpo_pending *pl)
 {
     const char *name = NULL;
     tpo_pending_result res;
@@ -227,15 +227,15 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
             TPO_APLOGNO(00079) "provider %s: login failed: cannot compute the login cookie binding "
                                "(OpenSSL)",
             pc->name);
-        return tpo_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login failed",
+        return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login failed",
                               "The login could not be completed. Please try again later.");
     }
-    res = tpo_pending_find(r->pool, &tpo_login_key, &bind, apr_table_get(r->headers_in, "Cookie"),
+    res = tpo_pending_find(r->pool, &tpa_login_key, &bind, apr_table_get(r->headers_in, "Cookie"),
                            pc->cookie_name, state, pc->name, r->request_time, pl, &name);
     /* a login of another provider (same cookie name) may still finish there */
     if (res != TPO_PENDING_OK && res != TPO_PENDING_NO_COOKIE &&
         res != TPO_PENDING_OTHER_PROVIDER && name) {
-        tpo_set_login_cookie(r, pc, name, "", 0);
+        tpa_set_login_cookie(r, pc, name, "", 0);
     }
     switch (res) {
     case TPO_PENDING_OK:
@@ -265,10 +265,10 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
     keep = apr_time_from_sec(pc->clock_skew > TPO_PENDING_COOKIE_GRACE_SEC
                                  ? pc->clock_skew
                                  : TPO_PENDING_COOKIE_GRACE_SEC);
-    rv = tpo_cache_add(tpo_pending_cache, apr_pstrcat(r->pool, TPO_KEY_CONSUMED, state, NULL), "1",
+    rv = tpo_cache_add(tpa_pending_cache, apr_pstrcat(r->pool, TPO_KEY_CONSUMED, state, NULL), "1",
                        1, pl->expires + keep);
     if (rv == APR_EEXIST) {
-        tpo_set_login_cookie(r, pc, name, "", 0);
+        tpa_set_login_cookie(r, pc, name, "", 0);
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
                     "This login link was already used. Please start again from the page "
                     "you wanted to open.",
@@ -282,16 +282,16 @@ static int take_pending(request_rec *r, tpo_provider_conf *pc, const char *state
                        "(pending-login cache); the login cookie is kept, the callback can be "
                        "retried",
             pc->name);
-        return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
+        return tpa_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
                               "The login cannot be completed right now. Please reload this "
                               "page in a moment.");
     }
-    tpo_set_login_cookie(r, pc, name, "", 0);
+    tpa_set_login_cookie(r, pc, name, "", 0);
     return OK;
 }
 
 /* Fetch userinfo with the access token (providers without ID tokens). */
-static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url,
+static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url,
                           const char *access_token, json_t **claims)
 {
     tpo_http_opts o;
@@ -301,7 +301,7 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
     json_error_t jerr;
     json_t *j;
 
-    tpo_provider_http_opts(pc, &o);
+    tpa_provider_http_opts(pc, &o);
     APR_ARRAY_PUSH(hdrs, const char *) =
         apr_pstrcat(r->pool, "Authorization: Bearer ", access_token, NULL);
     res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
@@ -335,7 +335,7 @@ static int fetch_userinfo(request_rec *r, tpo_provider_conf *pc, const char *url
 }
 
 /* The token request for the code, the ID token, the claims, the session. */
-static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                          const tpo_pending *pl, const char *code)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 8, sizeof(const char *));
@@ -361,7 +361,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     PARAM("redirect_uri", pl->redirect_uri);
     PARAM("code_verifier", pl->code_verifier);
 #undef PARAM
-    hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
+    hr = tpa_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr == TPO_HTTP_TIMEOUT) {
         return fail(r, pc, HTTP_GATEWAY_TIME_OUT, APLOG_ERR, "Login timed out",
                     "The authorization server did not answer in time. Please try again.",
@@ -393,8 +393,9 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                                  detail ? detail : "malformed"));
     }
     if (tres.id_token) {
-        if ((rc = tpo_validate_id_token(r, pc, meta, tres.id_token, pl->nonce, &claims)) != OK) {
-            return tpo_page_error(r, rc, "Login failed",
+        if ((rc = tpa_provider_validate_id_token(r, pc, meta, tres.id_token, pl->nonce, &claims)) !=
+            OK) {
+            return tpa_page_error(r, rc, "Login failed",
                                   rc == HTTP_UNAUTHORIZED
                                       ? "The identity token from the authorization server is not "
                                         "valid. Please try again."
@@ -409,7 +410,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     if (meta->userinfo_endpoint && (pc->userinfo || !claims)) {
         if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres.access_token, &uclaims)) !=
             OK) {
-            return tpo_page_error(r, rc, "Login failed",
+            return tpa_page_error(r, rc, "Login failed",
                                   "The user's profile could not be loaded from the "
                                   "authorization server.");
         }
@@ -470,7 +471,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
         free((void *)s.claims);
         s.claims = c;
     }
-    tpo_session_render(r->pool, pc, &s, claims);
+    tpa_session_render(r->pool, pc, &s, claims);
     rec = tpo_session_encode(r->pool, &s, &rec_len);
 
     if (tpo_random_token(r->pool, 32, &sid) != APR_SUCCESS) {
@@ -480,7 +481,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     sid_key = apr_pstrcat(r->pool, TPO_KEY_SESSION, sid, NULL);
     /* the cache keeps the entry a little longer than the session lives, so
      * that the module itself sees the end and logs which limit it was */
-    rv = tpo_cache_add(tpo_session_cache, sid_key, rec, rec_len, s.expires + TPO_SESSION_GRACE);
+    rv = tpo_cache_add(tpa_session_cache, sid_key, rec, rec_len, s.expires + TPO_SESSION_GRACE);
     if (rv == APR_ENOSPC) {
         return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Session too large",
                     "Your session is too large to be stored. The administrator has been told.",
@@ -494,9 +495,9 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                     "Your session could not be stored. Please try again later.",
                     "session cache write failed");
     }
-    tpo_cache_note_pressure(r);
+    tpa_session_cache_note_pressure(r);
     /* a fresh id at every login; the browser only ever holds this id */
-    tpo_set_cookie(r, pc, pc->cookie_name, sid, -1);
+    tpa_set_cookie(r, pc, pc->cookie_name, sid, -1);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   TPO_APLOGNO(00032) "login of %s through provider %s",
                   ap_escape_logitem(r->pool, s.user), pc->name);
@@ -506,14 +507,14 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     return HTTP_MOVED_TEMPORARILY;
 }
 
-int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
+int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)
 {
     apr_table_t *q;
     const char *state, *code, *err, *iss;
     int dup = 0, dup2 = 0, rc;
     tpo_pending pl;
     const tpo_provider_meta *meta;
-    tpo_rt_status rs;
+    tpa_rt_status rs;
 
     if (strcmp(r->method, "GET") != 0) {
         return fail(r, pc, HTTP_METHOD_NOT_ALLOWED, APLOG_WARNING, "Method not allowed",
@@ -544,9 +545,9 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
     if ((rc = take_pending(r, pc, state, &pl)) != OK) {
         return rc;
     }
-    rs = tpo_provider_meta_get(r, pc, &meta);
-    if (rs != TPO_RT_OK) {
-        return fail(r, pc, rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+    rs = tpa_provider_meta_get(r, pc, &meta);
+    if (rs != TPA_RT_OK) {
+        return fail(r, pc, rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
                     APLOG_ERR, "Login unavailable",
                     "The authorization server's metadata could not be loaded.",
                     "provider metadata unavailable");
@@ -573,7 +574,7 @@ int tpo_callback_handle(request_rec *r, tpo_provider_conf *pc)
                 00033) "provider %s: login failed: the authorization server answered error=%s%s%s",
             pc->name, ap_escape_logitem(r->pool, err), desc ? ": " : "",
             desc ? ap_escape_logitem(r->pool, desc) : "");
-        return tpo_page_error(r, status, "Login refused",
+        return tpa_page_error(r, status, "Login refused",
                               apr_psprintf(r->pool,
                                            "The authorization server refused the "
                                            "login: %s%s%s",

@@ -9,31 +9,31 @@
 struct json_t;
 
 /* One page and one log line per failure. Returns DONE (the response is
- * written) so hooks can `return tpo_page_error(...)`. */
-int tpo_page_error(request_rec *r, int status, const char *title, const char *detail);
-void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+ * written) so hooks can `return tpa_page_error(...)`. */
+int tpa_page_error(request_rec *r, int status, const char *title, const char *detail);
+void tpa_set_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
                     const char *value, long max_age);
-/* A login cookie: as tpo_set_cookie, but always SameSite=Lax (Strict would
+/* A login cookie: as tpa_set_cookie, but always SameSite=Lax (Strict would
  * keep it from the provider's cross-site redirect back, None needs https). */
-void tpo_set_login_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+void tpa_set_login_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
                           const char *value, long max_age);
-int tpo_request_is_https(request_rec *r);
+int tpa_request_is_https(request_rec *r);
 /* The module's one WWW-Authenticate: TP-OAuth realm="<AuthName, else the
  * provider's name>" (a quoted-string), with error="<error>" unless NULL. */
-void tpo_www_authenticate(request_rec *r, const tpo_provider_conf *pc, const char *error);
+void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error);
 /* The headers of every page the module writes (no caching, no framing, no
  * active content). */
-void tpo_page_headers(request_rec *r);
+void tpa_page_headers(request_rec *r);
 /* The module's one HTML page template: title and heading are text (escaped
  * here), body_html is markup the caller has escaped. */
-const char *tpo_page_html(apr_pool_t *p, const char *title, const char *heading,
+const char *tpa_page_html(apr_pool_t *p, const char *title, const char *heading,
                           const char *body_html);
 /* Writes such a page with the page headers; returns DONE. */
-int tpo_page_write(request_rec *r, int status, const char *title, const char *heading,
+int tpa_page_write(request_rec *r, int status, const char *title, const char *heading,
                    const char *body_html);
 /* A JSON answer (takes the reference to body); returns DONE. */
-int tpo_json_response(request_rec *r, int status, struct json_t *body);
+int tpa_json_response(request_rec *r, int status, struct json_t *body);
 /* {"error": error}; returns DONE. */
-int tpo_json_error(request_rec *r, int status, const char *error);
+int tpa_json_error(request_rec *r, int status, const char *error);
 
 #endif

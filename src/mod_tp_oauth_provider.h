@@ -13,25 +13,25 @@ struct tpo_provider_meta;
 struct tpo_jwks;
 struct json_t;
 
-typedef enum { TPO_RT_OK = 0, TPO_RT_UNAVAILABLE, TPO_RT_TIMEOUT } tpo_rt_status;
-void tpo_provider_child_init(apr_pool_t *pchild, server_rec *s);
+typedef enum { TPA_RT_OK = 0, TPA_RT_UNAVAILABLE, TPA_RT_TIMEOUT } tpa_rt_status;
+void tpa_provider_child_init(apr_pool_t *pchild, server_rec *s);
 /* Effective endpoints: from configuration, else from discovery (fetched once
  * per process, refetched after a failure with a back-off). */
-tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
+tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
                                     const struct tpo_provider_meta **meta);
 /* The provider's JWKS, fetched on first use; force_refresh asks for a refetch
- * (rate-limited). Release with tpo_provider_jwks_release. */
-tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, int force_refresh,
+ * (rate-limited). Release with tpa_provider_jwks_release. */
+tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, int force_refresh,
                                         const struct tpo_jwks **jwks, void **handle);
-void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle);
-void tpo_provider_http_opts(const tpo_provider_conf *pc, struct tpo_http_opts *o);
-int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *url,
+void tpa_provider_jwks_release(tpa_provider_conf *pc, void *handle);
+void tpa_provider_http_opts(const tpa_provider_conf *pc, struct tpo_http_opts *o);
+int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                              const apr_array_header_t *params, struct tpo_http_response *resp);
 /* Validates an ID token with the provider's keys (refetched once when none
  * fits). OK, or a status (logged; nothing written): 401 rejected, 502/504
  * keys unavailable. */
-int tpo_validate_id_token(request_rec *r, tpo_provider_conf *pc,
-                          const struct tpo_provider_meta *meta, const char *id_token,
-                          const char *nonce, struct json_t **claims);
+int tpa_provider_validate_id_token(request_rec *r, tpa_provider_conf *pc,
+                                   const struct tpo_provider_meta *meta, const char *id_token,
+                                   const char *nonce, struct json_t **claims);
 
 #endif

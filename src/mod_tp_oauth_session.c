@@ -19,25 +19,25 @@
 #define SID_LEN 43 /* 32 random bytes, base64url */
 #define WAIT_STEP apr_time_from_msec(25)
 
-tpo_cache *tpo_session_cache;
-tpo_cache *tpo_pending_cache;
-tpo_pending_key tpo_login_key;
+tpo_cache *tpa_session_cache;
+tpo_cache *tpa_pending_cache;
+tpo_pending_key tpa_login_key;
 
 /* A rate-limited warning when the shared-memory cache evicts sessions. */
 static apr_uint32_t evict_logged_at; /* seconds */
 static apr_uint32_t evictions_seen;
 
-void tpo_cache_note_pressure(request_rec *r)
+void tpa_session_cache_note_pressure(request_rec *r)
 {
     tpo_shm_cache_stats st;
     apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
     apr_uint32_t last = apr_atomic_read32(&evict_logged_at);
     apr_uint32_t seen;
 
-    if (tpo_config_server(r->server)->cache_type != TPO_CACHE_SHM || now - last < 60) {
+    if (tpa_config_server(r->server)->cache_type != TPO_CACHE_SHM || now - last < 60) {
         return;
     }
-    tpo_shm_cache_get_stats(tpo_session_cache, &st);
+    tpo_shm_cache_get_stats(tpa_session_cache, &st);
     seen = apr_atomic_read32(&evictions_seen);
     if ((apr_uint32_t)st.evictions == seen ||
         apr_atomic_cas32(&evict_logged_at, now, last) != last) {
@@ -51,9 +51,9 @@ void tpo_cache_note_pressure(request_rec *r)
         (unsigned)st.evictions, st.entries);
 }
 
-tpo_req *tpo_req_get(request_rec *r)
+tpa_req *tpa_req_get(request_rec *r)
 {
-    tpo_req *rq = ap_get_module_config(r->request_config, &tp_oauth_module);
+    tpa_req *rq = ap_get_module_config(r->request_config, &tp_oauth_module);
 
     if (!rq) {
         rq = apr_pcalloc(r->pool, sizeof(*rq));
@@ -62,9 +62,9 @@ tpo_req *tpo_req_get(request_rec *r)
     return rq;
 }
 
-json_t *tpo_req_claims(request_rec *r)
+json_t *tpa_req_claims(request_rec *r)
 {
-    tpo_req *rq = tpo_req_get(r);
+    tpa_req *rq = tpa_req_get(r);
 
     if (!rq->claims && rq->session && rq->session->claims) {
         json_error_t err;
@@ -110,7 +110,7 @@ static const char *cookie_id(request_rec *r, const char *name)
     return apr_pstrmemdup(r->pool, v, vlen);
 }
 
-tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_session *s)
+tpa_sess_result tpa_session_load(request_rec *r, tpa_provider_conf *pc, tpo_session *s)
 {
     const char *sid = cookie_id(r, pc->cookie_name);
     char key[sizeof(TPO_KEY_SESSION) + SID_LEN];
@@ -120,35 +120,35 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
     apr_time_t now;
 
     if (!sid) {
-        return TPO_SESS_NONE;
+        return TPA_SESS_NONE;
     }
-    tpo_req_get(r)->sid = sid;
+    tpa_req_get(r)->sid = sid;
     memcpy(key, TPO_KEY_SESSION, sizeof(TPO_KEY_SESSION) - 1);
     memcpy(key + sizeof(TPO_KEY_SESSION) - 1, sid, SID_LEN);
     key[sizeof(TPO_KEY_SESSION) - 1 + SID_LEN] = '\0';
-    rv = tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen);
+    rv = tpo_cache_get(tpa_session_cache, key, r->pool, &val, &vlen);
     if (rv == APR_NOTFOUND) {
         ap_log_rerror(
             APLOG_MARK, APLOG_DEBUG, 0, r,
             TPO_APLOGNO(
                 00009) "session cookie names no live session (expired, evicted or logged out)");
-        return TPO_SESS_ENDED;
+        return TPA_SESS_ENDED;
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       TPO_APLOGNO(00010) "session cache lookup failed");
-        return TPO_SESS_CACHE_DOWN;
+        return TPA_SESS_CACHE_DOWN;
     }
     if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00011) "session record is corrupt; ignoring it");
-        return TPO_SESS_ENDED;
+        return TPA_SESS_ENDED;
     }
     if (strcmp(s->provider, pc->name) != 0) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                       TPO_APLOGNO(00012) "session belongs to provider %s, this location wants %s",
                       s->provider, pc->name);
-        return TPO_SESS_NONE;
+        return TPA_SESS_NONE;
     }
     now = r->request_time;
     if (s->expires && now >= s->expires) {
@@ -157,8 +157,8 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
             TPO_APLOGNO(
                 00013) "session of %s ended: maximum lifetime (TPOAuthSessionMaxAge) reached",
             ap_escape_logitem(r->pool, s->user));
-        tpo_session_delete(r, pc, sid);
-        return TPO_SESS_ENDED;
+        tpa_session_delete(r, pc, sid);
+        return TPA_SESS_ENDED;
     }
     if (pc->inactivity_timeout && s->last_seen &&
         now - s->last_seen > apr_time_from_sec(pc->inactivity_timeout)) {
@@ -166,8 +166,8 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
                       TPO_APLOGNO(00014) "session of %s ended: inactive for longer than "
                                          "TPOAuthSessionInactivityTimeout (%d s)",
                       ap_escape_logitem(r->pool, s->user), pc->inactivity_timeout);
-        tpo_session_delete(r, pc, sid);
-        return TPO_SESS_ENDED;
+        tpa_session_delete(r, pc, sid);
+        return TPA_SESS_ENDED;
     }
     if (pc->inactivity_timeout) {
         /* the activity mark is written at most once per interval, not per request */
@@ -176,19 +176,19 @@ tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, tpo_sess
             every = apr_time_from_sec(60);
         }
         if (now - s->last_seen >= every) {
-            tpo_session_touch(r, pc, sid);
+            tpa_session_touch(r, pc, sid);
         }
     }
-    return TPO_SESS_OK;
+    return TPA_SESS_OK;
 }
 
-tpo_session *tpo_session_reload(request_rec *r, const char *sid, apr_status_t *rv)
+tpo_session *tpa_session_reload(request_rec *r, const char *sid, apr_status_t *rv)
 {
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
     char *val;
     apr_size_t vlen;
 
-    *rv = tpo_cache_get(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), r->pool, &val, &vlen);
+    *rv = tpo_cache_get(tpa_session_cache, key(r, TPO_KEY_SESSION, sid), r->pool, &val, &vlen);
     if (*rv != APR_SUCCESS) {
         return NULL;
     }
@@ -203,54 +203,54 @@ tpo_session *tpo_session_reload(request_rec *r, const char *sid, apr_status_t *r
  * session record holds the session's lock, so that a touch can never write
  * back a copy that a concurrent refresh has just replaced (that would bring
  * back a spent refresh token). Busy lock: skip, the refresh marks activity. */
-void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
+void tpa_session_touch(request_rec *r, tpa_provider_conf *pc, const char *sid)
 {
     const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
     apr_status_t rv;
     tpo_session *s;
 
-    if (tpo_cache_add(tpo_session_cache, lock, "1", 1, apr_time_now() + apr_time_from_sec(5)) !=
+    if (tpo_cache_add(tpa_session_cache, lock, "1", 1, apr_time_now() + apr_time_from_sec(5)) !=
         APR_SUCCESS) {
         return;
     }
-    s = tpo_session_reload(r, sid, &rv);
+    s = tpa_session_reload(r, sid, &rv);
     if (s) {
         apr_size_t len;
         char *rec;
         s->last_seen = apr_time_now();
         rec = tpo_session_encode(r->pool, s, &len);
-        tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
+        tpo_cache_set(tpa_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
                       s->expires + TPO_SESSION_GRACE);
     }
-    tpo_cache_del(tpo_session_cache, lock);
+    tpo_cache_del(tpa_session_cache, lock);
 }
 
 /* End a session: under the session's lock (bounded wait), so that a refresh
  * in flight cannot write the record back after a logout. */
-void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid)
+void tpa_session_delete(request_rec *r, tpa_provider_conf *pc, const char *sid)
 {
     const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
     apr_time_t deadline = apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000);
     int held = 0;
 
     while (apr_time_now() < deadline) {
-        apr_status_t rv = tpo_cache_add(tpo_session_cache, lock, "1", 1, deadline);
+        apr_status_t rv = tpo_cache_add(tpa_session_cache, lock, "1", 1, deadline);
         if (rv != APR_EEXIST) {
             held = rv == APR_SUCCESS;
             break;
         }
         apr_sleep(WAIT_STEP);
     }
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_FAIL, sid));
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid));
+    tpo_cache_del(tpa_session_cache, key(r, TPO_KEY_SESSION, sid));
+    tpo_cache_del(tpa_session_cache, key(r, TPO_KEY_REFRESH_FAIL, sid));
+    tpo_cache_del(tpa_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid));
     if (held) {
-        tpo_cache_del(tpo_session_cache, lock);
+        tpo_cache_del(tpa_session_cache, lock);
     }
 }
 
 /* The variables and headers the application will see, rendered once. */
-void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, tpo_session *s, json_t *claims)
+void tpa_session_render(apr_pool_t *p, tpa_provider_conf *pc, tpo_session *s, json_t *claims)
 {
     tpo_claims_render cfg;
     tpo_claims_out out;

@@ -9,13 +9,13 @@
 #include "mod_tp_oauth_page.h"
 
 /* The caches, created by the parent in post_config (inherited by children). */
-extern tpo_cache *tpo_session_cache;
-extern tpo_cache *tpo_pending_cache; /* consumed-state markers */
+extern tpo_cache *tpa_session_cache;
+extern tpo_cache *tpa_pending_cache; /* consumed-state markers */
 /* The key login cookies are sealed with (TPOAuthLoginCookieKeyFile, or
  * random per server start), set in post_config. */
-extern struct tpo_pending_key tpo_login_key;
+extern struct tpo_pending_key tpa_login_key;
 /* A rate-limited warning when the shared-memory cache evicts sessions. */
-void tpo_cache_note_pressure(request_rec *r);
+void tpa_session_cache_note_pressure(request_rec *r);
 
 /* Keys in the caches */
 #define TPO_KEY_SESSION "s:"
@@ -30,26 +30,26 @@ void tpo_cache_note_pressure(request_rec *r);
 
 /* The request's state (what the application sees, for authz and info). */
 struct tpo_session;
-typedef struct tpo_req {
+typedef struct tpa_req {
     const char *sid;             /* the session id from the cookie (when valid) */
     struct tpo_session *session; /* the request's session, when authenticated */
-    tpo_provider_conf *pc;
+    tpa_provider_conf *pc;
     struct json_t *claims; /* parsed lazily (authz rules, info) */
-} tpo_req;
-tpo_req *tpo_req_get(request_rec *r);
-struct json_t *tpo_req_claims(request_rec *r);
+} tpa_req;
+tpa_req *tpa_req_get(request_rec *r);
+struct json_t *tpa_req_claims(request_rec *r);
 
 /* The session of the request's cookie (the hot path: one cache lookup). */
-typedef enum { TPO_SESS_NONE, TPO_SESS_OK, TPO_SESS_ENDED, TPO_SESS_CACHE_DOWN } tpo_sess_result;
-tpo_sess_result tpo_session_load(request_rec *r, tpo_provider_conf *pc, struct tpo_session *s);
+typedef enum { TPA_SESS_NONE, TPA_SESS_OK, TPA_SESS_ENDED, TPA_SESS_CACHE_DOWN } tpa_sess_result;
+tpa_sess_result tpa_session_load(request_rec *r, tpa_provider_conf *pc, struct tpo_session *s);
 /* The current record of session sid (NULL with *rv on failure). */
-struct tpo_session *tpo_session_reload(request_rec *r, const char *sid, apr_status_t *rv);
+struct tpo_session *tpa_session_reload(request_rec *r, const char *sid, apr_status_t *rv);
 /* Record activity (under the session's lock; skipped when it is busy). */
-void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid);
+void tpa_session_touch(request_rec *r, tpa_provider_conf *pc, const char *sid);
 /* End a session (under its lock, bounded wait). */
-void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid);
+void tpa_session_delete(request_rec *r, tpa_provider_conf *pc, const char *sid);
 /* The variables and headers the application will see, rendered once. */
-void tpo_session_render(apr_pool_t *p, tpo_provider_conf *pc, struct tpo_session *s,
+void tpa_session_render(apr_pool_t *p, tpa_provider_conf *pc, struct tpo_session *s,
                         struct json_t *claims);
 
 #endif
