@@ -75,8 +75,8 @@ int tpa_check_authn(request_rec *r)
     tpa_provider_conf *pc;
     tpo_session *s;
     tpa_sess_result sr;
-    const char *sub;
-    int unauth;
+    tpa_answer fail;
+    int unauth, rc;
 
     if (!type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
@@ -95,19 +95,20 @@ int tpa_check_authn(request_rec *r)
         apr_table_get(r->headers_in, "Access-Control-Request-Method")) {
         return cors_preflight(r, dc);
     }
-    if (tpa_is_redirect_uri(r, pc, &sub)) {
-        return tpa_endpoint_dispatch(r, pc, sub);
+    if ((rc = tpa_endpoint_route(r, pc)) != DECLINED) {
+        return rc;
     }
     s = apr_pcalloc(r->pool, sizeof(*s));
     sr = tpa_session_load(r, pc, s);
     if (sr == TPA_SESS_OK) {
-        int refreshed, rc = tpa_refresh_if_needed(r, pc, &s, 0, &refreshed);
-        if (rc == OK) {
+        int refreshed;
+        tpa_refresh_result rr = tpa_refresh_if_needed(r, pc, &s, 0, &refreshed, &fail);
+        if (rr == TPA_REFRESH_OK) {
             tpa_identity_export(r, pc, s);
             return OK;
         }
-        if (rc != TPO_REFRESH_ENDED) {
-            return rc;
+        if (rr == TPA_REFRESH_FAILED) {
+            return tpa_page_answer(r, &fail);
         }
         sr = TPA_SESS_ENDED;
     }
@@ -133,5 +134,6 @@ int tpa_check_authn(request_rec *r)
         tpa_www_authenticate(r, pc, NULL);
         return HTTP_UNAUTHORIZED;
     }
-    return tpa_login_start(r, pc);
+    rc = tpa_login_start(r, pc, &fail);
+    return rc == HTTP_MOVED_TEMPORARILY ? rc : tpa_page_answer(r, &fail);
 }

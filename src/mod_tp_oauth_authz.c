@@ -183,9 +183,12 @@ int tpa_authz_note_failure(request_rec *r)
     if (action == TPO_AUTHZ_LOGIN) {
         /* step-up: a new login (the provider may ask again, e.g. with
          * TPOAuthAuthParam prompt login) */
-        int rc = tpa_login_start(r, pc);
+        tpa_answer fail;
+        int rc = tpa_login_start(r, pc, &fail);
         if (rc != HTTP_MOVED_TEMPORARILY) {
-            return OK; /* the login could not start; keep the 401 */
+            /* the login could not start (logged; nothing was written): keep
+             * the 401 */
+            return OK;
         }
         apr_table_setn(r->notes, "tpo-authz-location", apr_table_get(r->headers_out, "Location"));
     }

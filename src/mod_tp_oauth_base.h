@@ -14,7 +14,27 @@
  *               mod_tp_oauth_identity.h (what the application sees)
  *   1 base      this file, mod_tp_oauth_config.h, mod_tp_oauth_page.h
  *   0 core      src/tpo_*.c: the protocol, no httpd headers
- * The protocol core (tpo_*.c) never includes a glue header. */
+ * The protocol core (tpo_*.c) never includes a glue header. Glue names
+ * start with tpa_ (tpo_ is the core).
+ *
+ * Who writes the response (one convention, every glue file):
+ * - Only the hooks (layers 5-6, e.g. check_authn, the CORS preflight) and
+ *   the endpoints (the functions the dispatcher calls: callback, info,
+ *   refresh, logout) write a response. Everything they call (the flows
+ *   tpa_login_start and tpa_refresh_if_needed, the services, the core)
+ *   never writes a body: it returns a result (an enum, or a status with a
+ *   tpa_answer describing the page) and the caller renders it. Such
+ *   functions may set the headers of the answer they describe (Location,
+ *   Set-Cookie, Retry-After, WWW-Authenticate).
+ * - A function that returns int for the request returns one of: OK (go on;
+ *   for check_authn: authenticated), DONE (the answer is complete, a body
+ *   may have been written: return DONE at once and write nothing more), or
+ *   an HTTP status (nothing written: returned up to Apache, which writes its
+ *   error document, or rendered by the caller). No other values. The
+ *   handler hook maps DONE to OK.
+ * - Every page goes through mod_tp_oauth_page.h (tpa_page_error,
+ *   tpa_page_answer, tpa_page_write, tpa_json_response), which returns
+ *   DONE. */
 #ifndef MOD_TP_OAUTH_BASE_H
 #define MOD_TP_OAUTH_BASE_H
 

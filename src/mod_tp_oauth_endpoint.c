@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The one dispatcher of the redirect URI and the endpoints under it
- * (callback, info, refresh, logout). Reached from check_authn when the
- * redirect URI is inside a protected location, else from the handler hook:
- * both call tpo_endpoint_dispatch, and both return its result unchanged
- * (the handler hook maps DONE to OK). */
+ * (callback, info, refresh, logout): tpa_endpoint_route. Reached from
+ * check_authn when the redirect URI is inside a protected location (there
+ * the login must not start), else from the handler hook; both return its
+ * result unchanged (the handler hook maps DONE to OK). */
 #include <string.h>
 #include "mod_tp_oauth_endpoint.h"
 
 /* 1 when the request is for the redirect URI (*sub = NULL) or a path under
  * it ("<redirect URI>/info": *sub = "info"). */
-int tpa_is_redirect_uri(request_rec *r, tpa_provider_conf *pc, const char **sub)
+static int is_redirect_uri(request_rec *r, tpa_provider_conf *pc, const char **sub)
 {
     const char *path = r->parsed_uri.path;
     apr_size_t n;
@@ -34,7 +34,7 @@ int tpa_is_redirect_uri(request_rec *r, tpa_provider_conf *pc, const char **sub)
 }
 
 /* The redirect URI and the endpoints under it. */
-int tpa_endpoint_dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub)
+static int dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub)
 {
     if (!sub) {
         return tpa_login_callback(r, pc);
@@ -52,6 +52,13 @@ int tpa_endpoint_dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub
                           "There is no such mod_tp_oauth endpoint.");
 }
 
+int tpa_endpoint_route(request_rec *r, tpa_provider_conf *pc)
+{
+    const char *sub;
+
+    return is_redirect_uri(r, pc, &sub) ? dispatch(r, pc, sub) : DECLINED;
+}
+
 /* The redirect URI (and the endpoints under it) also work outside any
  * protected location. */
 int tpa_endpoint_handler(request_rec *r)
@@ -65,13 +72,9 @@ int tpa_endpoint_handler(request_rec *r)
     sc = tpa_config_server(r->server);
     for (hi = apr_hash_first(r->pool, sc->providers); hi; hi = apr_hash_next(hi)) {
         tpa_provider_conf *pc = apr_hash_this_val(hi);
-        const char *sub;
-        if (pc->rt && tpa_is_redirect_uri(r, pc, &sub)) {
-            int rc = tpa_endpoint_dispatch(r, pc, sub);
-            if (rc == DONE) {
-                return OK;
-            }
-            return rc;
+        int rc;
+        if (pc->rt && (rc = tpa_endpoint_route(r, pc)) != DECLINED) {
+            return rc == DONE ? OK : rc; /* DONE: the endpoint wrote its answer */
         }
     }
     return DECLINED;

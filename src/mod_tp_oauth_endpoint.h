@@ -7,11 +7,11 @@
 
 #include "mod_tp_oauth_flows.h"
 
-/* 1 when the request is for the redirect URI (*sub = NULL) or a path under
- * it ("<redirect URI>/info": *sub = "info"). */
-int tpa_is_redirect_uri(request_rec *r, tpa_provider_conf *pc, const char **sub);
-/* The endpoint sub (NULL: the callback) of provider pc. */
-int tpa_endpoint_dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub);
+/* The endpoint of pc this request is for (the redirect URI: the callback;
+ * <redirect URI>/info, /refresh, /logout; else a 404 page): its result (OK,
+ * DONE or a status, see mod_tp_oauth_base.h); DECLINED when the request is
+ * not under pc's redirect URI. */
+int tpa_endpoint_route(request_rec *r, tpa_provider_conf *pc);
 /* The handler hook: the redirect URI of any provider of this server, also
  * outside protected locations. */
 int tpa_endpoint_handler(request_rec *r);

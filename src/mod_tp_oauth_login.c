@@ -85,12 +85,22 @@ static apr_array_header_t *host_login_cookies(request_rec *r, tpa_provider_conf 
                                r->request_time);
 }
 
-/* Start a login. Nothing is written on the server: the pending login goes
- * into this browser's own login cookie, sealed, so no other client's
+/* A failure of the login start, for the caller to write. */
+static int answer(tpa_answer *fail, int status, const char *title, const char *detail)
+{
+    fail->status = status;
+    fail->title = title;
+    fail->detail = detail;
+    return status;
+}
+
+/* Start a login (writes no response: see mod_tp_oauth_flows.h). Nothing is
+ * written on the server: the pending login goes into this browser's own
+ * login cookie, sealed, so no other client's
  * requests can push it out. Per browser the oldest logins beyond
  * TPOAuthPendingLoginsPerBrowser, or beyond the byte budget of the login
  * cookies of all the host's providers together, are dropped. */
-int tpa_login_start(request_rec *r, tpa_provider_conf *pc)
+int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
 {
     const tpo_provider_meta *meta;
     tpa_rt_status rs;
@@ -105,22 +115,22 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc)
 
     rs = tpa_provider_meta_get(r, pc, &meta);
     if (rs != TPA_RT_OK) {
-        return tpa_page_error(r, rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
-                              "Login unavailable",
-                              "The authorization server's metadata could not be loaded. "
-                              "Please try again in a moment.");
+        return answer(fail, rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                      "Login unavailable",
+                      "The authorization server's metadata could not be loaded. "
+                      "Please try again in a moment.");
     }
     memset(&pl, 0, sizeof(pl));
     if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS ||
         tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
-        return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
-                              "No randomness available.");
+        return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                      "No randomness available.");
     }
     if (tpo_scope_has(pc->scope, "openid")) {
         char *nonce;
         if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
-            return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
-                                  "No randomness available.");
+            return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                          "No randomness available.");
         }
         pl.nonce = nonce;
     }
@@ -145,8 +155,8 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc)
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00016) "provider %s: cannot seal the login cookie (OpenSSL)",
                       pc->name);
-        return tpa_page_error(r, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
-                              "The login could not be started. Please try again later.");
+        return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
+                      "The login could not be started. Please try again later.");
     }
     /* at most TPOAuthPendingLoginsPerBrowser, and a bounded Cookie header */
     new_size = strlen(name) + 1 + strlen(sealed);
@@ -265,8 +275,7 @@ static int take_pending(request_rec *r, tpa_provider_conf *pc, const char *state
     keep = apr_time_from_sec(pc->clock_skew > TPO_PENDING_COOKIE_GRACE_SEC
                                  ? pc->clock_skew
                                  : TPO_PENDING_COOKIE_GRACE_SEC);
-    rv = tpo_cache_add(tpa_pending_cache, apr_pstrcat(r->pool, TPO_KEY_CONSUMED, state, NULL), "1",
-                       1, pl->expires + keep);
+    rv = tpa_login_consume(r, state, pl->expires + keep);
     if (rv == APR_EEXIST) {
         tpa_set_login_cookie(r, pc, name, "", 0);
         return fail(r, pc, HTTP_BAD_REQUEST, APLOG_WARNING, "Login expired or already used",
@@ -334,22 +343,18 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
     return OK;
 }
 
-/* The token request for the code, the ID token, the claims, the session. */
-static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
-                         const tpo_pending *pl, const char *code)
+/* Step 1, tokens: the token request for the code (with the login's
+ * code_verifier and redirect_uri), and its response parsed into *tres. A
+ * timeout answers 504, an unreachable endpoint, an error response or an
+ * unusable response 502; each writes its page and returns DONE. */
+static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
+                          const tpo_pending *pl, const char *code, tpo_token_response *tres)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 8, sizeof(const char *));
-    tpo_token_response tres;
-    tpo_token_result tr;
     tpo_http_response resp;
     tpo_http_result hr;
-    tpo_session s;
-    json_t *claims = NULL, *uclaims = NULL, *uv;
-    const char *detail = NULL, *user, *sid_key;
-    char *sid, *rec;
-    apr_size_t rec_len;
-    apr_status_t rv;
-    int rc;
+    tpo_token_result tr;
+    const char *detail = NULL;
 
 #define PARAM(n, v)                                                                                \
     do {                                                                                           \
@@ -374,17 +379,18 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
                     apr_psprintf(r->pool, "token endpoint %s unreachable: %s", meta->token_endpoint,
                                  resp.error ? resp.error : "error"));
     }
-    tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status, apr_time_now(), &tres,
+    tr = tpo_token_response_parse(r->pool, resp.body, resp.len, resp.status, apr_time_now(), tres,
                                   &detail);
     if (tr == TPO_TOKEN_ERROR_RESPONSE) {
-        return fail(
-            r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
-            apr_psprintf(r->pool, "The authorization server refused to issue tokens: %s",
-                         tres.error),
-            apr_psprintf(r->pool, "token endpoint answered HTTP %d error=%s%s%s", resp.status,
-                         ap_escape_logitem(r->pool, tres.error), tres.error_description ? ": " : "",
-                         tres.error_description ? ap_escape_logitem(r->pool, tres.error_description)
-                                                : ""));
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    apr_psprintf(r->pool, "The authorization server refused to issue tokens: %s",
+                                 tres->error),
+                    apr_psprintf(r->pool, "token endpoint answered HTTP %d error=%s%s%s",
+                                 resp.status, ap_escape_logitem(r->pool, tres->error),
+                                 tres->error_description ? ": " : "",
+                                 tres->error_description
+                                     ? ap_escape_logitem(r->pool, tres->error_description)
+                                     : ""));
     }
     if (tr != TPO_TOKEN_OK) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
@@ -392,9 +398,24 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
                     apr_psprintf(r->pool, "token response (HTTP %d) unusable: %s", resp.status,
                                  detail ? detail : "malformed"));
     }
-    if (tres.id_token) {
-        if ((rc = tpa_provider_validate_id_token(r, pc, meta, tres.id_token, pl->nonce, &claims)) !=
-            OK) {
+    return OK;
+}
+
+/* Step 2, claims: the validated ID token's claims (required when openid was
+ * asked for, i.e. the login has a nonce), merged with userinfo when the
+ * provider has a userinfo endpoint and TPOAuthUserinfo asks for it or there
+ * is no ID token; userinfo must name the same subject. OK with *claims, or
+ * DONE with the failure page written. */
+static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
+                          const tpo_pending *pl, const tpo_token_response *tres, json_t **claims)
+{
+    json_t *uclaims = NULL;
+    int rc;
+
+    *claims = NULL;
+    if (tres->id_token) {
+        rc = tpa_provider_validate_id_token(r, pc, meta, tres->id_token, pl->nonce, claims);
+        if (rc != OK) {
             return tpa_page_error(r, rc, "Login failed",
                                   rc == HTTP_UNAUTHORIZED
                                       ? "The identity token from the authorization server is not "
@@ -407,30 +428,40 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
                     "The authorization server sent no identity token.",
                     "token response has no id_token although openid was requested");
     }
-    if (meta->userinfo_endpoint && (pc->userinfo || !claims)) {
-        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres.access_token, &uclaims)) !=
+    if (meta->userinfo_endpoint && (pc->userinfo || !*claims)) {
+        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres->access_token, &uclaims)) !=
             OK) {
             return tpa_page_error(r, rc, "Login failed",
                                   "The user's profile could not be loaded from the "
                                   "authorization server.");
         }
-        if (!claims) {
-            claims = uclaims;
+        if (!*claims) {
+            *claims = uclaims;
         }
-        else if (!tpo_claims_merge(claims, uclaims)) {
+        else if (!tpo_claims_merge(*claims, uclaims)) {
             return fail(r, pc, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                         "The user could not be identified.",
                         "userinfo sub differs from the ID token's sub");
         }
     }
-    if (!claims) {
+    if (!*claims) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
                     "The user could not be identified.",
                     "no ID token and no userinfo endpoint (TPOAuthUserinfoEndpoint)");
     }
-    uv = json_object_get(claims, pc->remote_user_claim);
-    user = tpo_claims_scalar(r->pool, uv);
-    if (!user || !*user || json_is_boolean(uv)) {
+    return OK;
+}
+
+/* Step 3, user: the user name from TPOAuthRemoteUserClaim (a non-empty
+ * scalar, not a boolean), rewritten by its regex when one is configured;
+ * then the claims are filtered (TPOAuthClaimsAllow/Deny) for the session.
+ * OK with *user, or DONE (401 page: the user cannot be identified). */
+static int map_user(request_rec *r, tpa_provider_conf *pc, json_t *claims, const char **user)
+{
+    json_t *uv = json_object_get(claims, pc->remote_user_claim);
+
+    *user = tpo_claims_scalar(r->pool, uv);
+    if (!*user || !**user || json_is_boolean(uv)) {
         return fail(r, pc, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                     "The user could not be identified.",
                     apr_psprintf(r->pool,
@@ -440,31 +471,46 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
     }
     if (pc->remote_user_regex) {
         ap_regmatch_t m[AP_MAX_REG_MATCH];
-        if (!ap_regexec(pc->remote_user_regex, user, AP_MAX_REG_MATCH, m, 0)) {
-            user = ap_pregsub(r->pool, pc->remote_user_replace, user, AP_MAX_REG_MATCH, m);
+        if (!ap_regexec(pc->remote_user_regex, *user, AP_MAX_REG_MATCH, m, 0)) {
+            *user = ap_pregsub(r->pool, pc->remote_user_replace, *user, AP_MAX_REG_MATCH, m);
         }
-        if (!user || !*user) {
+        if (!*user || !**user) {
             return fail(r, pc, HTTP_UNAUTHORIZED, APLOG_ERR, "Login failed",
                         "The user could not be identified.",
                         "TPOAuthRemoteUserClaim rewrite gave an empty user name");
         }
     }
     tpo_claims_filter(claims, pc->claims_allow, pc->claims_deny);
+    return OK;
+}
+
+/* Step 4, session: the session record (times, tokens, claims, the
+ * pre-rendered identity) stored under a fresh id by the session service,
+ * the session cookie, and the redirect back to the page the login started
+ * from (302). A record too large for the cache answers 500, a store
+ * failure 503 (DONE, page written). */
+static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
+                        const tpo_token_response *tres, json_t *claims, const char *user)
+{
+    tpo_session s;
+    const char *sid;
+    apr_size_t rec_len = 0;
+    apr_status_t rv;
 
     memset(&s, 0, sizeof(s));
     s.created = apr_time_now();
     s.last_seen = s.created;
     s.expires = s.created + apr_time_from_sec(pc->session_max_age);
     s.at_obtained = s.created;
-    s.at_expires = tres.expires_at ? tres.expires_at
-                                   : s.created + apr_time_from_sec(pc->default_token_lifetime);
+    s.at_expires = tres->expires_at ? tres->expires_at
+                                    : s.created + apr_time_from_sec(pc->default_token_lifetime);
     s.provider = pc->name;
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
-    s.access_token = tres.access_token;
-    s.refresh_token = tres.refresh_token;
-    s.id_token = tres.id_token;
-    s.scope = tres.scope;
+    s.access_token = tres->access_token;
+    s.refresh_token = tres->refresh_token;
+    s.id_token = tres->id_token;
+    s.scope = tres->scope;
     s.claims = json_dumps(claims, JSON_COMPACT);
     if (s.claims) {
         char *c = apr_pstrdup(r->pool, s.claims);
@@ -472,16 +518,7 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
         s.claims = c;
     }
     tpa_session_render(r->pool, pc, &s, claims);
-    rec = tpo_session_encode(r->pool, &s, &rec_len);
-
-    if (tpo_random_token(r->pool, 32, &sid) != APR_SUCCESS) {
-        return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
-                    "No randomness available.", "RAND_bytes failed");
-    }
-    sid_key = apr_pstrcat(r->pool, TPO_KEY_SESSION, sid, NULL);
-    /* the cache keeps the entry a little longer than the session lives, so
-     * that the module itself sees the end and logs which limit it was */
-    rv = tpo_cache_add(tpa_session_cache, sid_key, rec, rec_len, s.expires + TPO_SESSION_GRACE);
+    rv = tpa_session_create(r, &s, &sid, &rec_len);
     if (rv == APR_ENOSPC) {
         return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Session too large",
                     "Your session is too large to be stored. The administrator has been told.",
@@ -490,12 +527,15 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
                                  "fit in the session cache: raise TPOAuthCacheSize",
                                  s.user, rec_len));
     }
+    if (rv == APR_EGENERAL) {
+        return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
+                    "No randomness available.", "RAND_bytes failed");
+    }
     if (rv != APR_SUCCESS) {
         return fail(r, pc, HTTP_SERVICE_UNAVAILABLE, APLOG_ERR, "Session store unavailable",
                     "Your session could not be stored. Please try again later.",
                     "session cache write failed");
     }
-    tpa_session_cache_note_pressure(r);
     /* a fresh id at every login; the browser only ever holds this id */
     tpa_set_cookie(r, pc, pc->cookie_name, sid, -1);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -505,6 +545,24 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
     apr_table_setn(r->headers_out, "Location",
                    tpo_return_url_is_local(pl->return_url) ? pl->return_url : "/");
     return HTTP_MOVED_TEMPORARILY;
+}
+
+/* The code of an accepted callback becomes a session: tokens -> claims ->
+ * user -> session. Each step writes its own failure page (DONE). */
+static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
+                         const tpo_pending *pl, const char *code)
+{
+    tpo_token_response tres;
+    json_t *claims;
+    const char *user;
+    int rc;
+
+    if ((rc = request_tokens(r, pc, meta, pl, code, &tres)) != OK ||
+        (rc = collect_claims(r, pc, meta, pl, &tres, &claims)) != OK ||
+        (rc = map_user(r, pc, claims, &user)) != OK) {
+        return rc;
+    }
+    return open_session(r, pc, pl, &tres, claims, user);
 }
 
 int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)

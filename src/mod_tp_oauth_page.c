@@ -77,6 +77,11 @@ int tpa_page_error(request_rec *r, int status, const char *title, const char *de
                                        tpo_html_escape(r->pool, detail), status));
 }
 
+int tpa_page_answer(request_rec *r, const tpa_answer *a)
+{
+    return a->title ? tpa_page_error(r, a->status, a->title, a->detail) : a->status;
+}
+
 static void set_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
                        const char *value, long max_age, const char *same_site)
 {

@@ -8,6 +8,17 @@
 
 struct json_t;
 
+/* A failure page described, not yet written: what a flow returns for its
+ * caller (an endpoint or a hook) to write with tpa_page_answer. title NULL:
+ * no page, the caller returns the bare status (Apache's error document). */
+typedef struct tpa_answer {
+    int status;
+    const char *title;
+    const char *detail;
+} tpa_answer;
+/* Writes a's page (DONE), or returns a->status when it has none. */
+int tpa_page_answer(request_rec *r, const tpa_answer *a);
+
 /* One page and one log line per failure. Returns DONE (the response is
  * written) so hooks can `return tpa_page_error(...)`. */
 int tpa_page_error(request_rec *r, int status, const char *title, const char *detail);

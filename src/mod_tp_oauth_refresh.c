@@ -270,12 +270,15 @@ static int memo_applies(request_rec *r, const rf_memo *m, int force)
 }
 
 /* The answer when no fresh token can be had (m says why): the still-valid
- * token (OK) for a transparent refresh, else 504 (the provider or another
- * request's refresh timed out) or 502, as a status for a forced refresh (the
- * caller writes the JSON), as the page, or TPO_REFRESH_ENDED for
- * TPOAuthRefreshFailure login. One log line per session and retry window. */
-static int failure_answer(request_rec *r, tpa_provider_conf *pc, const char *sid,
-                          const tpo_session *s, int force, const rf_memo *m)
+ * token (TPA_REFRESH_OK) for a transparent refresh; TPA_REFRESH_ENDED for
+ * TPOAuthRefreshFailure login; else TPA_REFRESH_FAILED with *fail: 504 (the
+ * provider or another request's refresh timed out) or 502, and the page a
+ * transparent refresh's caller shows (a forced refresh's caller answers
+ * JSON). Writes nothing but Retry-After. One log line per session and retry
+ * window. */
+static tpa_refresh_result failure_answer(request_rec *r, tpa_provider_conf *pc, const char *sid,
+                                         const tpo_session *s, int force, const rf_memo *m,
+                                         tpa_answer *fail)
 {
     apr_time_t now = apr_time_now();
     int status = m->kind == 'U' ? HTTP_BAD_GATEWAY : HTTP_GATEWAY_TIME_OUT;
@@ -284,7 +287,7 @@ static int failure_answer(request_rec *r, tpa_provider_conf *pc, const char *sid
     apr_time_t note_until = m->until > now ? m->until : now + apr_time_from_sec(1);
 
     if (!force && now < s->at_expires) {
-        return OK; /* the current token is still good: go on with it */
+        return TPA_REFRESH_OK; /* the current token is still good: go on with it */
     }
     if (tpo_cache_add(tpa_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid), "1", 1, note_until) ==
         APR_SUCCESS) {
@@ -305,26 +308,32 @@ static int failure_answer(request_rec *r, tpa_provider_conf *pc, const char *sid
             wait);
     }
     if (login) {
-        return TPO_REFRESH_ENDED; /* the caller starts a login */
+        return TPA_REFRESH_ENDED; /* the caller starts a login */
     }
     if (wait > 0) {
         apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, wait));
     }
-    if (force) {
-        return status;
-    }
-    return tpa_page_error(r, status, "Session cannot be renewed",
-                          status == HTTP_GATEWAY_TIME_OUT
-                              ? "Your access has expired and the authorization server did not "
-                                "answer in time to renew it. Please try again in a moment."
-                              : "Your access has expired and the authorization server cannot be "
-                                "reached to renew it. Please try again in a moment.");
+    fail->status = status;
+    fail->title = "Session cannot be renewed";
+    fail->detail = status == HTTP_GATEWAY_TIME_OUT
+                       ? "Your access has expired and the authorization server did not "
+                         "answer in time to renew it. Please try again in a moment."
+                       : "Your access has expired and the authorization server cannot be "
+                         "reached to renew it. Please try again in a moment.";
+    return TPA_REFRESH_FAILED;
 }
 
-/* Returns OK, TPO_REFRESH_ENDED (the caller treats the request as having no
- * session: login or 401), or a status/DONE (never DONE with force). */
-int tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **sp, int force,
-                          int *refreshed)
+/* The session store failed: 503, Apache's own error document. */
+static tpa_refresh_result store_failed(tpa_answer *fail)
+{
+    fail->status = HTTP_SERVICE_UNAVAILABLE;
+    fail->title = fail->detail = NULL;
+    return TPA_REFRESH_FAILED;
+}
+
+/* See mod_tp_oauth_flows.h. Never writes a response. */
+tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **sp,
+                                         int force, int *refreshed, tpa_answer *fail)
 {
     tpa_req *rq = tpa_req_get(r);
     const char *sid = rq->sid, *lock, *failkey;
@@ -337,16 +346,16 @@ int tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **s
 
     *refreshed = 0;
     if (!sid || !s->refresh_token || (!force && !needs_refresh(pc, s, now))) {
-        return OK;
+        return TPA_REFRESH_OK;
     }
     failkey = key(r, TPO_KEY_REFRESH_FAIL, sid);
     if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
         /* a refresh failed a moment ago: no retry storm */
-        return failure_answer(r, pc, sid, s, force, &memo);
+        return failure_answer(r, pc, sid, s, force, &memo, fail);
     }
     if (force && s->at_obtained >= r->request_time) {
         *refreshed = 1; /* refreshed since this request came in: that is its result */
-        return OK;
+        return TPA_REFRESH_OK;
     }
     lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
     deadline = now + apr_time_from_msec(pc->timeout_ms + 2000);
@@ -358,27 +367,27 @@ int tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **s
         }
         /* someone else holds this session's lock (a refresh, or a touch) */
         if (!force && now < s->at_expires) {
-            return OK; /* the current token is still good: go on with it */
+            return TPA_REFRESH_OK; /* the current token is still good: go on with it */
         }
         if (apr_time_now() >= deadline) {
             memo.kind = 'W';
             memo.failed_at = apr_time_now();
             memo.until = memo.failed_at + apr_time_from_sec(pc->refresh_retry_after);
             memo.ra_until = 0;
-            return failure_answer(r, pc, sid, s, force, &memo);
+            return failure_answer(r, pc, sid, s, force, &memo, fail);
         }
         apr_sleep(WAIT_STEP);
         fresh = tpa_session_reload(r, sid, &rv);
         if (!fresh) {
-            return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
+            return rv == APR_NOTFOUND ? TPA_REFRESH_ENDED : store_failed(fail);
         }
         if (fresh->at_obtained != s->at_obtained) {
             *sp = fresh; /* the winner's result */
             *refreshed = 1;
-            return OK;
+            return TPA_REFRESH_OK;
         }
         if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
-            return failure_answer(r, pc, sid, s, force, &memo); /* the winner failed */
+            return failure_answer(r, pc, sid, s, force, &memo, fail); /* the winner failed */
         }
     }
     /* We hold the lock. A refresh may have failed while we waited for it
@@ -386,12 +395,12 @@ int tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **s
      * again and decide again. */
     if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
         tpo_cache_del(tpa_session_cache, lock);
-        return failure_answer(r, pc, sid, s, force, &memo);
+        return failure_answer(r, pc, sid, s, force, &memo, fail);
     }
     fresh = tpa_session_reload(r, sid, &rv);
     if (!fresh) {
         tpo_cache_del(tpa_session_cache, lock);
-        return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
+        return rv == APR_NOTFOUND ? TPA_REFRESH_ENDED : store_failed(fail);
     }
     if (fresh->at_obtained != s->at_obtained || (force && fresh->at_obtained >= r->request_time) ||
         (!force && !needs_refresh(pc, fresh, apr_time_now()))) {
@@ -399,7 +408,7 @@ int tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **s
         *refreshed = fresh->at_obtained != s->at_obtained ||
                      (force && fresh->at_obtained >= r->request_time);
         *sp = fresh;
-        return OK;
+        return TPA_REFRESH_OK;
     }
     s = fresh;
     res = do_refresh(r, pc, s, &fresh, &retry_after);
@@ -415,23 +424,23 @@ int tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **s
                 TPO_APLOGNO(00062) "provider %s: refreshed session of %s could not be stored%s",
                 pc->name, ap_escape_logitem(r->pool, s->user),
                 rv == APR_ENOSPC ? ": raise TPOAuthCacheSize" : "");
-            return HTTP_SERVICE_UNAVAILABLE;
+            return store_failed(fail);
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       TPO_APLOGNO(00063) "provider %s: refreshed the access token of %s", pc->name,
                       ap_escape_logitem(r->pool, s->user));
         *sp = fresh;
         *refreshed = 1;
-        return OK;
+        return TPA_REFRESH_OK;
     }
     if (res == RF_REJECTED) {
         tpo_cache_del(tpa_session_cache, key(r, TPO_KEY_SESSION, sid)); /* we hold the lock */
         tpo_cache_del(tpa_session_cache, lock);
-        return TPO_REFRESH_ENDED;
+        return TPA_REFRESH_ENDED;
     }
     memo_set(r, pc, failkey, res == RF_TIMEOUT ? 'T' : 'U', retry_after, &memo);
     tpo_cache_del(tpa_session_cache, lock);
-    return failure_answer(r, pc, sid, s, force, &memo);
+    return failure_answer(r, pc, sid, s, force, &memo, fail);
 }
 
 /* POST <redirect URI>/refresh: a fresh token for single-page apps. Only
@@ -444,7 +453,8 @@ int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc)
     const char *self = ap_construct_url(r->pool, "", r);
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
     tpa_sess_result sr;
-    int rc, refreshed = 0;
+    tpa_answer fail;
+    int refreshed = 0;
     apr_size_t n;
 
     r->status = HTTP_OK;
@@ -477,13 +487,14 @@ int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc)
     if (!s->refresh_token) {
         return tpa_json_error(r, HTTP_CONFLICT, "no_refresh_token");
     }
-    rc = tpa_refresh_if_needed(r, pc, &s, 1, &refreshed);
-    if (rc == TPO_REFRESH_ENDED) {
+    switch (tpa_refresh_if_needed(r, pc, &s, 1, &refreshed, &fail)) {
+    case TPA_REFRESH_ENDED:
         return tpa_json_error(r, HTTP_UNAUTHORIZED, "session_ended");
-    }
-    if (rc != OK) {
-        /* with force, tpa_refresh_if_needed never writes: this is the only body */
-        return tpa_json_error(r, rc == DONE ? HTTP_BAD_GATEWAY : rc, "refresh_failed");
+    case TPA_REFRESH_FAILED:
+        /* the flow wrote nothing: this is the only body */
+        return tpa_json_error(r, fail.status, "refresh_failed");
+    case TPA_REFRESH_OK:
+        break;
     }
     {
         json_t *o = json_object();

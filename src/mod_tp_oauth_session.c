@@ -14,6 +14,7 @@
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
 #include "tpo_pending_cookie.h"
+#include "tpo_pkce.h"
 #include "tpo_session.h"
 
 #define SID_LEN 43 /* 32 random bytes, base64url */
@@ -265,4 +266,30 @@ void tpa_session_render(apr_pool_t *p, tpa_provider_conf *pc, tpo_session *s, js
                           &out);
     s->env = out.env;
     s->headers = out.headers;
+}
+
+apr_status_t tpa_session_create(request_rec *r, const tpo_session *s, const char **sid,
+                                apr_size_t *rec_len)
+{
+    char *rec = tpo_session_encode(r->pool, s, rec_len);
+    char *id;
+    apr_status_t rv;
+
+    if (tpo_random_token(r->pool, 32, &id) != APR_SUCCESS) {
+        return APR_EGENERAL;
+    }
+    /* the cache keeps the entry a little longer than the session lives, so
+     * that the module itself sees the end and logs which limit it was */
+    rv = tpo_cache_add(tpa_session_cache, key(r, TPO_KEY_SESSION, id), rec, *rec_len,
+                       s->expires + TPO_SESSION_GRACE);
+    if (rv == APR_SUCCESS) {
+        tpa_session_cache_note_pressure(r);
+        *sid = id;
+    }
+    return rv;
+}
+
+apr_status_t tpa_login_consume(request_rec *r, const char *state, apr_time_t until)
+{
+    return tpo_cache_add(tpa_pending_cache, key(r, TPO_KEY_CONSUMED, state), "1", 1, until);
 }

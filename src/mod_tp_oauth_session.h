@@ -48,6 +48,14 @@ struct tpo_session *tpa_session_reload(request_rec *r, const char *sid, apr_stat
 void tpa_session_touch(request_rec *r, tpa_provider_conf *pc, const char *sid);
 /* End a session (under its lock, bounded wait). */
 void tpa_session_delete(request_rec *r, tpa_provider_conf *pc, const char *sid);
+/* Stores a new session under a fresh id (*sid); *rec_len is the record's
+ * size. APR_EGENERAL: no randomness; APR_ENOSPC: the record does not fit;
+ * else the cache's status. */
+apr_status_t tpa_session_create(request_rec *r, const struct tpo_session *s, const char **sid,
+                                apr_size_t *rec_len);
+/* Marks a login's state as used (one use, until `until`): APR_EEXIST when it
+ * already was. */
+apr_status_t tpa_login_consume(request_rec *r, const char *state, apr_time_t until);
 /* The variables and headers the application will see, rendered once. */
 void tpa_session_render(apr_pool_t *p, tpa_provider_conf *pc, struct tpo_session *s,
                         struct json_t *claims);
