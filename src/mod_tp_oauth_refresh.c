@@ -336,7 +336,7 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
                                          int force, int *refreshed, tpa_answer *fail)
 {
     tpa_req *rq = tpa_req_get(r);
-    const char *sid = rq->sid, *lock, *failkey;
+    const char *sid = rq->sid, *failkey;
     tpo_session *s = *sp, *fresh = NULL;
     apr_time_t now = apr_time_now(), deadline;
     apr_status_t rv;
@@ -357,11 +357,9 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
         *refreshed = 1; /* refreshed since this request came in: that is its result */
         return TPA_REFRESH_OK;
     }
-    lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
     deadline = now + apr_time_from_msec(pc->timeout_ms + 2000);
     for (;;) {
-        rv = tpo_cache_add(tpa_session_cache, lock, "1", 1,
-                           apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000));
+        rv = tpa_session_lock(r, sid, apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000));
         if (rv != APR_EEXIST) {
             break;
         }
@@ -394,17 +392,17 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
      * (no retry storm), or succeeded between our read and our lock: look
      * again and decide again. */
     if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
-        tpo_cache_del(tpa_session_cache, lock);
+        tpa_session_unlock(r, sid);
         return failure_answer(r, pc, sid, s, force, &memo, fail);
     }
     fresh = tpa_session_reload(r, sid, &rv);
     if (!fresh) {
-        tpo_cache_del(tpa_session_cache, lock);
+        tpa_session_unlock(r, sid);
         return rv == APR_NOTFOUND ? TPA_REFRESH_ENDED : store_failed(fail);
     }
     if (fresh->at_obtained != s->at_obtained || (force && fresh->at_obtained >= r->request_time) ||
         (!force && !needs_refresh(pc, fresh, apr_time_now()))) {
-        tpo_cache_del(tpa_session_cache, lock);
+        tpa_session_unlock(r, sid);
         *refreshed = fresh->at_obtained != s->at_obtained ||
                      (force && fresh->at_obtained >= r->request_time);
         *sp = fresh;
@@ -413,11 +411,8 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
     s = fresh;
     res = do_refresh(r, pc, s, &fresh, &retry_after);
     if (res == RF_OK) {
-        apr_size_t len;
-        char *rec = tpo_session_encode(r->pool, fresh, &len);
-        rv = tpo_cache_set(tpa_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
-                           fresh->expires + TPO_SESSION_GRACE);
-        tpo_cache_del(tpa_session_cache, lock);
+        rv = tpa_session_store(r, sid, fresh);
+        tpa_session_unlock(r, sid);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(
                 APLOG_MARK, APLOG_ERR, rv, r,
@@ -434,12 +429,12 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
         return TPA_REFRESH_OK;
     }
     if (res == RF_REJECTED) {
-        tpo_cache_del(tpa_session_cache, key(r, TPO_KEY_SESSION, sid)); /* we hold the lock */
-        tpo_cache_del(tpa_session_cache, lock);
+        tpa_session_remove(r, sid); /* we hold the lock */
+        tpa_session_unlock(r, sid);
         return TPA_REFRESH_ENDED;
     }
     memo_set(r, pc, failkey, res == RF_TIMEOUT ? 'T' : 'U', retry_after, &memo);
-    tpo_cache_del(tpa_session_cache, lock);
+    tpa_session_unlock(r, sid);
     return failure_answer(r, pc, sid, s, force, &memo, fail);
 }
 

@@ -200,6 +200,30 @@ tpo_session *tpa_session_reload(request_rec *r, const char *sid, apr_status_t *r
     return s;
 }
 
+apr_status_t tpa_session_lock(request_rec *r, const char *sid, apr_time_t until)
+{
+    return tpo_cache_add(tpa_session_cache, key(r, TPO_KEY_REFRESH_LOCK, sid), "1", 1, until);
+}
+
+void tpa_session_unlock(request_rec *r, const char *sid)
+{
+    tpo_cache_del(tpa_session_cache, key(r, TPO_KEY_REFRESH_LOCK, sid));
+}
+
+apr_status_t tpa_session_store(request_rec *r, const char *sid, const tpo_session *s)
+{
+    apr_size_t len;
+    char *rec = tpo_session_encode(r->pool, s, &len);
+
+    return tpo_cache_set(tpa_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
+                         s->expires + TPO_SESSION_GRACE);
+}
+
+void tpa_session_remove(request_rec *r, const char *sid)
+{
+    tpo_cache_del(tpa_session_cache, key(r, TPO_KEY_SESSION, sid));
+}
+
 /* Record activity (for TPOAuthSessionInactivityTimeout). Every writer of a
  * session record holds the session's lock, so that a touch can never write
  * back a copy that a concurrent refresh has just replaced (that would bring

@@ -44,6 +44,15 @@ typedef enum { TPA_SESS_NONE, TPA_SESS_OK, TPA_SESS_ENDED, TPA_SESS_CACHE_DOWN }
 tpa_sess_result tpa_session_load(request_rec *r, tpa_provider_conf *pc, struct tpo_session *s);
 /* The current record of session sid (NULL with *rv on failure). */
 struct tpo_session *tpa_session_reload(request_rec *r, const char *sid, apr_status_t *rv);
+/* The session's lock: every writer of a session record holds it (so that
+ * no writer puts back a copy another has just replaced). APR_SUCCESS: taken
+ * (until `until` at the latest); APR_EEXIST: someone holds it. */
+apr_status_t tpa_session_lock(request_rec *r, const char *sid, apr_time_t until);
+void tpa_session_unlock(request_rec *r, const char *sid);
+/* Writes session sid's record (the caller holds the lock). */
+apr_status_t tpa_session_store(request_rec *r, const char *sid, const struct tpo_session *s);
+/* Removes session sid's record (the caller holds the lock). */
+void tpa_session_remove(request_rec *r, const char *sid);
 /* Record activity (under the session's lock; skipped when it is busy). */
 void tpa_session_touch(request_rec *r, tpa_provider_conf *pc, const char *sid);
 /* End a session (under its lock, bounded wait). */
