@@ -14,6 +14,11 @@ extern tpo_cache *tpa_pending_cache; /* consumed-state markers */
 /* The key login cookies are sealed with (TPOAuthLoginCookieKeyFile, or
  * random per server start), set in post_config. */
 extern struct tpo_pending_key tpa_login_key;
+/* mod_tp_oauth_session_caches.c: post_config (the shared-memory caches, the
+ * login-cookie key, the distributed cache's keys; OK or a status for the
+ * hook) and child_init (a distributed cache's connections). */
+int tpa_session_caches_post_config(server_rec *s, apr_pool_t *ptemp);
+void tpa_session_caches_child_init(apr_pool_t *pchild, server_rec *s);
 /* A rate-limited warning when the shared-memory cache evicts sessions. */
 void tpa_session_cache_note_pressure(request_rec *r);
 
