@@ -186,8 +186,8 @@ int tpa_authz_note_failure(request_rec *r)
         tpa_answer fail;
         int rc = tpa_login_start(r, pc, &fail);
         if (rc != HTTP_MOVED_TEMPORARILY) {
-            /* the login could not start (logged; nothing was written): keep
-             * the 401 */
+            /* the login could not start (nothing was written, the
+             * failure page is dropped): keep the 401 */
             return OK;
         }
         apr_table_setn(r->notes, "tpo-authz-location", apr_table_get(r->headers_out, "Location"));
