@@ -20,7 +20,7 @@
  * when it timed out; 503 when the cache is down) with Retry-After. */
 #include <string.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_backend_token.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
@@ -39,7 +39,7 @@ static apr_status_t cached(request_rec *r, const bt_keys *k, tpo_bt_token *t, in
 {
     char *val;
     apr_size_t vlen;
-    apr_status_t rv = tpo_cache_get(tpo_session_cache, k->token, r->pool, &val, &vlen);
+    apr_status_t rv = tpo_cache_get(tpa_session_cache, k->token, r->pool, &val, &vlen);
 
     *have = 0;
     if (rv == APR_NOTFOUND) {
@@ -66,7 +66,7 @@ static int memo_get(request_rec *r, const bt_keys *k, char *kind, apr_time_t *un
     apr_time_t u = 0;
     char c = 0;
 
-    if (tpo_cache_get(tpo_session_cache, k->fail, r->pool, &val, &vlen) != APR_SUCCESS) {
+    if (tpo_cache_get(tpa_session_cache, k->fail, r->pool, &val, &vlen) != APR_SUCCESS) {
         return 0;
     }
     txt = apr_pstrmemdup(r->pool, val, vlen > 40 ? 40 : vlen);
@@ -79,7 +79,7 @@ static int memo_get(request_rec *r, const bt_keys *k, char *kind, apr_time_t *un
     return 1;
 }
 
-static void memo_set(request_rec *r, tpo_provider_conf *pc, const bt_keys *k, char kind,
+static void memo_set(request_rec *r, tpa_provider_conf *pc, const bt_keys *k, char kind,
                      long retry_after)
 {
     long window = pc->refresh_retry_after;
@@ -92,12 +92,12 @@ static void memo_set(request_rec *r, tpo_provider_conf *pc, const bt_keys *k, ch
     }
     until = apr_time_now() + apr_time_from_sec(window);
     val = apr_psprintf(r->pool, "%c %" APR_TIME_T_FMT, kind, until);
-    tpo_cache_set(tpo_session_cache, k->fail, val, strlen(val), until);
+    tpo_cache_set(tpa_session_cache, k->fail, val, strlen(val), until);
 }
 
 /* One client-credentials grant. */
-static bt_status fetch(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
-                       const tpo_dir_conf *dc, tpo_bt_token *out, long *retry_after)
+static bt_status fetch(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
+                       const tpa_dir_conf *dc, tpo_bt_token *out, long *retry_after)
 {
     apr_array_header_t *params =
         tpo_bt_params(r->pool, dc->backend_scope, dc->backend_resource, dc->backend_audience);
@@ -108,7 +108,7 @@ static bt_status fetch(request_rec *r, tpo_provider_conf *pc, const tpo_provider
     apr_time_t now;
 
     *retry_after = -1;
-    hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
+    hr = tpa_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00301) "provider %s: gateway token (client credentials) failed: "
@@ -144,8 +144,8 @@ static bt_status fetch(request_rec *r, tpo_provider_conf *pc, const tpo_provider
 }
 
 /* We hold the lease: fetch, store, release. */
-static bt_status fetch_and_store(request_rec *r, tpo_provider_conf *pc,
-                                 const tpo_provider_meta *meta, const tpo_dir_conf *dc,
+static bt_status fetch_and_store(request_rec *r, tpa_provider_conf *pc,
+                                 const tpo_provider_meta *meta, const tpa_dir_conf *dc,
                                  const bt_keys *k, tpo_bt_token *out)
 {
     long retry_after;
@@ -154,7 +154,7 @@ static bt_status fetch_and_store(request_rec *r, tpo_provider_conf *pc,
     if (st == BT_OK) {
         apr_size_t len;
         const char *rec = tpo_bt_encode(r->pool, out, &len);
-        apr_status_t rv = tpo_cache_set(tpo_session_cache, k->token, rec, len, out->expires);
+        apr_status_t rv = tpo_cache_set(tpa_session_cache, k->token, rec, len, out->expires);
         if (rv != APR_SUCCESS) {
             /* this request can still use it; the next one fetches again */
             ap_log_rerror(
@@ -167,13 +167,14 @@ static bt_status fetch_and_store(request_rec *r, tpo_provider_conf *pc,
     else {
         memo_set(r, pc, k, st == BT_TIMEOUT ? 'T' : 'U', retry_after);
     }
-    tpo_cache_del(tpo_session_cache, k->lease);
+    tpo_cache_del(tpa_session_cache, k->lease);
     return st;
 }
 
-/* The failure answer of a request that gets no gateway token. */
-static int failure_answer(request_rec *r, tpo_provider_conf *pc, bt_status st, apr_time_t until,
-                          const char *why)
+/* The failure answer of a request that gets no gateway token: its status,
+ * with *fail describing the page (written by the hook). */
+static int failure_answer(request_rec *r, tpa_provider_conf *pc, bt_status st, apr_time_t until,
+                          const char *why, tpa_answer *fail)
 {
     apr_time_t now = apr_time_now();
     int status = st == BT_CACHE_DOWN ? HTTP_SERVICE_UNAVAILABLE
@@ -189,18 +190,19 @@ static int failure_answer(request_rec *r, tpo_provider_conf *pc, bt_status st, a
         apr_table_setn(r->err_headers_out, "Retry-After",
                        apr_ltoa(r->pool, (long)apr_time_sec(until - now + APR_USEC_PER_SEC - 1)));
     }
-    return tpo_page_error(r, status, "Service token unavailable",
-                          status == HTTP_SERVICE_UNAVAILABLE
-                              ? "The session store cannot be reached. Please try again in a "
-                                "moment."
-                              : "The authorization server did not issue the token this service "
-                                "needs. Please try again in a moment.");
+    fail->status = status;
+    fail->title = "Service token unavailable";
+    fail->detail = status == HTTP_SERVICE_UNAVAILABLE
+                       ? "The session store cannot be reached. Please try again in a moment."
+                       : "The authorization server did not issue the token this service needs. "
+                         "Please try again in a moment.";
+    return status;
 }
 
-/* The gateway token for this location: OK with *tok, or a status (DONE:
- * the page is written). */
-static int gateway_token(request_rec *r, tpo_provider_conf *pc, const tpo_dir_conf *dc,
-                         const char **tok)
+/* The gateway token for this location: OK with *tok, or a failure status
+ * with *fail describing the page. */
+static int gateway_token(request_rec *r, tpa_provider_conf *pc, const tpa_dir_conf *dc,
+                         const char **tok, tpa_answer *fail)
 {
     const tpo_provider_meta *meta;
     const char *hash;
@@ -213,14 +215,14 @@ static int gateway_token(request_rec *r, tpo_provider_conf *pc, const tpo_dir_co
     int have;
     char kind;
 
-    if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK || !meta->token_endpoint) {
+    if (tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK || !meta->token_endpoint) {
         return failure_answer(r, pc, BT_FAILED, 0,
-                              "the provider's metadata (token endpoint) is unavailable");
+                              "the provider's metadata (token endpoint) is unavailable", fail);
     }
     hash = tpo_bt_key_hash(r->pool, pc->name, meta->token_endpoint, pc->client_id,
                            dc->backend_scope, dc->backend_resource, dc->backend_audience);
     if (!hash) {
-        return failure_answer(r, pc, BT_FAILED, 0, "cannot compute the cache key");
+        return failure_answer(r, pc, BT_FAILED, 0, "cannot compute the cache key", fail);
     }
     k.token = apr_pstrcat(r->pool, TPO_KEY_BT_TOKEN, hash, NULL);
     k.lease = apr_pstrcat(r->pool, TPO_KEY_BT_LEASE, hash, NULL);
@@ -228,7 +230,7 @@ static int gateway_token(request_rec *r, tpo_provider_conf *pc, const tpo_dir_co
 
     if ((rv = cached(r, &k, &cur, &have)) != APR_SUCCESS) {
         return failure_answer(r, pc, BT_CACHE_DOWN, 0,
-                              apr_psprintf(r->pool, "session cache: %pm", &rv));
+                              apr_psprintf(r->pool, "session cache: %pm", &rv), fail);
     }
     switch (tpo_bt_decide(have ? &cur : NULL, now, before)) {
     case TPO_BT_USE:
@@ -238,13 +240,13 @@ static int gateway_token(request_rec *r, tpo_provider_conf *pc, const tpo_dir_co
         /* one request renews it (unless a renewal failed a moment ago); every
          * request, that one too if it fails, goes on with the current one */
         if (!memo_get(r, &k, &kind, &until) &&
-            tpo_cache_add(tpo_session_cache, k.lease, "1", 1,
+            tpo_cache_add(tpa_session_cache, k.lease, "1", 1,
                           now + apr_time_from_msec(pc->timeout_ms + TPO_BT_WAIT_MARGIN_MS)) ==
                 APR_SUCCESS) {
             int again;
             if (cached(r, &k, &fresh, &again) == APR_SUCCESS && again &&
                 fresh.obtained != cur.obtained) {
-                tpo_cache_del(tpo_session_cache, k.lease); /* renewed meanwhile */
+                tpo_cache_del(tpa_session_cache, k.lease); /* renewed meanwhile */
                 *tok = fresh.access_token;
                 return OK;
             }
@@ -267,16 +269,16 @@ static int gateway_token(request_rec *r, tpo_provider_conf *pc, const tpo_dir_co
                                              "new attempt for %" APR_TIME_T_FMT " s",
                           pc->name, kind == 'T' ? "timed out" : "failed",
                           until > apr_time_now() ? apr_time_sec(until - apr_time_now()) : 0);
-            return failure_answer(r, pc, kind == 'T' ? BT_TIMEOUT : BT_FAILED, until, NULL);
+            return failure_answer(r, pc, kind == 'T' ? BT_TIMEOUT : BT_FAILED, until, NULL, fail);
         }
-        rv = tpo_cache_add(tpo_session_cache, k.lease, "1", 1,
+        rv = tpo_cache_add(tpa_session_cache, k.lease, "1", 1,
                            apr_time_now() +
                                apr_time_from_msec(pc->timeout_ms + TPO_BT_WAIT_MARGIN_MS));
         if (rv == APR_SUCCESS) {
             /* a fetch may have completed between our read and our lease */
             if (cached(r, &k, &fresh, &have) == APR_SUCCESS && have &&
                 tpo_bt_decide(&fresh, apr_time_now(), before) != TPO_BT_FETCH) {
-                tpo_cache_del(tpo_session_cache, k.lease);
+                tpo_cache_del(tpa_session_cache, k.lease);
                 *tok = fresh.access_token;
                 return OK;
             }
@@ -286,21 +288,21 @@ static int gateway_token(request_rec *r, tpo_provider_conf *pc, const tpo_dir_co
                 return OK;
             }
             memo_get(r, &k, &kind, &until);
-            return failure_answer(r, pc, st, until, NULL); /* fetch() logged the cause */
+            return failure_answer(r, pc, st, until, NULL, fail); /* fetch() logged the cause */
         }
         if (rv != APR_EEXIST) {
             return failure_answer(r, pc, BT_CACHE_DOWN, 0,
-                                  apr_psprintf(r->pool, "session cache: %pm", &rv));
+                                  apr_psprintf(r->pool, "session cache: %pm", &rv), fail);
         }
         if (apr_time_now() >= deadline) {
             return failure_answer(r, pc, BT_TIMEOUT, 0,
-                                  "another request's fetch of it did not finish in time");
+                                  "another request's fetch of it did not finish in time", fail);
         }
         apr_sleep(WAIT_STEP);
         rv = cached(r, &k, &fresh, &have);
         if (rv != APR_SUCCESS) {
             return failure_answer(r, pc, BT_CACHE_DOWN, 0,
-                                  apr_psprintf(r->pool, "session cache: %pm", &rv));
+                                  apr_psprintf(r->pool, "session cache: %pm", &rv), fail);
         }
         if (have && tpo_bt_decide(&fresh, apr_time_now(), before) != TPO_BT_FETCH) {
             *tok = fresh.access_token; /* the winner's */
@@ -309,24 +311,24 @@ static int gateway_token(request_rec *r, tpo_provider_conf *pc, const tpo_dir_co
     }
 }
 
-/* fixups, after authentication and authorization. */
-int tpo_backend_fixups(request_rec *r)
+/* From the fixups hook, after authentication and authorization. */
+int tpa_backend_prepare(request_rec *r, tpa_answer *fail)
 {
-    tpo_dir_conf *dc = tpo_config_dir(r);
-    tpo_req *rq;
+    tpa_dir_conf *dc = tpa_config_dir(r);
+    tpa_req *rq;
     tpo_session *s;
-    tpo_provider_conf *pc;
+    tpa_provider_conf *pc;
     const char *tok = NULL;
     int mode;
 
     if (!dc) {
-        return DECLINED;
+        return OK;
     }
-    mode = tpo_dir_backend_token(dc);
+    mode = tpa_dir_backend_token(dc);
     if (mode == TPO_BACKEND_TOKEN_NONE && !dc->backend_idt_header) {
-        return DECLINED;
+        return OK;
     }
-    rq = tpo_req_get(r);
+    rq = tpa_req_get(r);
     s = rq->session;
     if (dc->backend_idt_header) {
         apr_table_unset(r->headers_in, dc->backend_idt_header);
@@ -349,8 +351,10 @@ int tpo_backend_fixups(request_rec *r)
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           TPO_APLOGNO(00309) "session of %s has no access token a header can carry",
                           ap_escape_logitem(r->pool, s->user));
-            return tpo_page_error(r, HTTP_BAD_GATEWAY, "Access token unavailable",
-                                  "Your session has no access token for this service.");
+            fail->status = HTTP_BAD_GATEWAY;
+            fail->title = "Access token unavailable";
+            fail->detail = "Your session has no access token for this service.";
+            return HTTP_BAD_GATEWAY;
         }
         else {
             tok = s->access_token;
@@ -358,14 +362,16 @@ int tpo_backend_fixups(request_rec *r)
     }
     else if (mode == TPO_BACKEND_TOKEN_CLIENT) {
         int rc;
-        pc = dc->provider ? tpo_config_provider(r->server, dc->provider) : NULL;
+        pc = dc->provider ? tpa_config_provider(r->server, dc->provider) : NULL;
         if (!pc || !pc->rt) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           TPO_APLOGNO(00310) "TPOAuthBackendToken client needs TPOAuthProvider on "
                                              "this location");
+            fail->status = HTTP_INTERNAL_SERVER_ERROR;
+            fail->title = NULL; /* Apache's error document */
             return HTTP_INTERNAL_SERVER_ERROR;
         }
-        rc = gateway_token(r, pc, dc, &tok);
+        rc = gateway_token(r, pc, dc, &tok, fail);
         if (rc != OK) {
             return rc;
         }
@@ -386,5 +392,5 @@ int tpo_backend_fixups(request_rec *r)
                           ap_escape_logitem(r->pool, s->user), dc->backend_idt_header);
         }
     }
-    return DECLINED;
+    return OK;
 }
