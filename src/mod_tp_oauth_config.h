@@ -9,6 +9,7 @@
 #include <http_config.h>
 #include <apr_hash.h>
 #include "tpo_token.h"
+#include "tpo_cache_redis.h"
 
 /* The one "not set" marker of every int and size field of the configuration
  * records (pointers: NULL). */
@@ -111,6 +112,14 @@ typedef struct tpo_server_conf {
     struct tpo_crypt_key *cache_key;      /* derived once per start (post_config) */
     struct tpo_crypt_key *cache_key_prev; /* NULL: no previous key */
     const char *cache_redis_password;
+    const char *cache_redis_user;
+    int cache_redis_database; /* TPO_UNSET: TPO_DEF_CACHE_REDIS_DATABASE */
+    const char *cache_redis_sentinel_master;
+    int cache_redis_tls; /* TPO_UNSET: off */
+    const char *cache_redis_tls_ca_file;
+    const char *cache_redis_tls_cert_file;
+    const char *cache_redis_tls_key_file;
+    const char *cache_redis_tls_server_name;
     const char *cache_set_at;          /* where TPOAuthCache was set */
     int cache_entries;                 /* TPO_UNSET: derived */
     int pending_capacity;              /* TPOAuthPendingLogins: consumed-state markers
@@ -196,6 +205,11 @@ tpo_server_conf *tpo_config_server(server_rec *s);
 tpo_dir_conf *tpo_config_dir(request_rec *r);
 
 char *tpo_config_header_norm(apr_pool_t *p, const char *name);
+
+/* The Redis client's settings from the server's (files relative to
+ * ServerRoot). */
+void tpo_config_redis(apr_pool_t *p, const tpo_server_conf *sc, apr_interval_time_t timeout,
+                      tpo_redis_conf *rc);
 
 /* Sizes of the global caches (main server) */
 apr_off_t tpo_config_cache_size(server_rec *main_s);

@@ -62,6 +62,31 @@ TPO_DIR(cache_timeout, "TPOAuthCacheTimeout", TAKE1, set_value, SERVER, MS,
             TPO_DEF_CACHE_TIMEOUT_S) ")")
 TPO_DIR(cache_redis_password, "TPOAuthCacheRedisPassword", TAKE1, set_value, SERVER, STR,
         TPO_SC(cache_redis_password), 0, 0, NULL, NULL, "Password (AUTH) of the Redis server")
+TPO_DIR(cache_redis_user, "TPOAuthCacheRedisUser", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_user), 0, 0, NULL, NULL,
+        "ACL user name (AUTH user password) at the Redis server")
+TPO_DIR(cache_redis_database, "TPOAuthCacheRedisDatabase", TAKE1, set_value, SERVER, INT,
+        TPO_SC(cache_redis_database), 0, 1000000, NULL, TPO_XSTR(TPO_DEF_CACHE_REDIS_DATABASE),
+        "Redis database number (SELECT; default " TPO_XSTR(TPO_DEF_CACHE_REDIS_DATABASE) ")")
+TPO_DIR(cache_redis_sentinel_master, "TPOAuthCacheRedisSentinelMaster", TAKE1, set_value, SERVER,
+        STR, TPO_SC(cache_redis_sentinel_master), 0, 0, NULL, NULL,
+        "Name of the master the Redis sentinels watch; TPOAuthCache redis then lists the "
+        "sentinels")
+TPO_DIR(cache_redis_tls, "TPOAuthCacheRedisTLS", FLAG, set_flag, SERVER, FLAG,
+        TPO_SC(cache_redis_tls), 0, 0, NULL, TPO_DEF_CACHE_REDIS_TLS,
+        "On: TLS to Redis (and to the sentinels)")
+TPO_DIR(cache_redis_tls_ca_file, "TPOAuthCacheRedisTLSCAFile", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_tls_ca_file), 0, 0, NULL, NULL,
+        "PEM file of the CAs that sign the Redis server's certificate (default: the system's)")
+TPO_DIR(cache_redis_tls_cert_file, "TPOAuthCacheRedisTLSCertFile", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_tls_cert_file), 0, 0, NULL, NULL,
+        "PEM file of the client certificate shown to Redis")
+TPO_DIR(cache_redis_tls_key_file, "TPOAuthCacheRedisTLSKeyFile", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_tls_key_file), 0, 0, NULL, NULL,
+        "PEM file of the client certificate's key")
+TPO_DIR(cache_redis_tls_server_name, "TPOAuthCacheRedisTLSServerName", TAKE1, set_value, SERVER,
+        STR, TPO_SC(cache_redis_tls_server_name), 0, 0, NULL, NULL,
+        "Name the Redis server's certificate must carry (default: the host it is reached at)")
 TPO_DIR(pending_logins, "TPOAuthPendingLogins", TAKE1, set_value, SERVER, INT,
         TPO_SC(pending_capacity), 16, 10000000, NULL, TPO_XSTR(TPO_DEF_PENDING_LOGINS),
         "How many consumed-login markers the shared-memory store keeps (replay "
