@@ -507,6 +507,7 @@ static apr_status_t tls_open(tpo_netconn *conn, const char *host)
 
 static apr_status_t tls_send(tpo_netconn *conn, struct iovec *v, int n)
 {
+    struct iovec one;
     char buf[8192];
     apr_size_t total = 0;
     int i;
@@ -519,7 +520,9 @@ static apr_status_t tls_send(tpo_netconn *conn, struct iovec *v, int n)
             memcpy(d, v[i].iov_base, v[i].iov_len);
             d += v[i].iov_len;
         }
-        v = &(struct iovec){buf, total};
+        one.iov_base = buf;
+        one.iov_len = total;
+        v = &one;
         n = 1;
     }
     for (i = 0; i < n; i++) {

@@ -43,6 +43,9 @@ apr_status_t tpo_tls_client_ctx(apr_pool_t *p, const char *ca_file, const char *
     }
     apr_pool_cleanup_register(p, ctx, ctx_free, apr_pool_cleanup_null);
     SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+    /* a server that closed an idle connection without close_notify is an
+     * EOF like in plain TCP (RESP replies are self-delimiting) */
+    SSL_CTX_set_options(ctx, SSL_OP_IGNORE_UNEXPECTED_EOF);
     SSL_CTX_set_verify(ctx, SSL_VERIFY_PEER, NULL);
     if (ca_file) {
         if (SSL_CTX_load_verify_locations(ctx, ca_file, NULL) != 1) {
