@@ -50,6 +50,7 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->cache_redis_user = base->cache_redis_user;
     c->cache_redis_database = base->cache_redis_database;
     c->cache_redis_sentinel_master = base->cache_redis_sentinel_master;
+    c->cache_redis_wait = base->cache_redis_wait;
     c->cache_redis_tls = base->cache_redis_tls;
     c->cache_redis_tls_ca_file = base->cache_redis_tls_ca_file;
     c->cache_redis_tls_cert_file = base->cache_redis_tls_cert_file;
@@ -78,6 +79,8 @@ void tpo_config_redis(apr_pool_t *p, const tpo_server_conf *sc, apr_interval_tim
     rc->password = sc->cache_redis_password;
     rc->database = sc->cache_redis_database != TPO_UNSET ? sc->cache_redis_database
                                                          : TPO_DEF_CACHE_REDIS_DATABASE;
+    rc->wait_replicas =
+        sc->cache_redis_wait != TPO_UNSET ? sc->cache_redis_wait : TPO_DEF_CACHE_REDIS_WAIT;
     rc->tls = sc->cache_redis_tls == 1;
     rc->tls_ca_file = file_path(p, sc->cache_redis_tls_ca_file);
     rc->tls_cert_file = file_path(p, sc->cache_redis_tls_cert_file);

@@ -115,7 +115,8 @@ typedef struct tpo_server_conf {
     const char *cache_redis_user;
     int cache_redis_database; /* TPO_UNSET: TPO_DEF_CACHE_REDIS_DATABASE */
     const char *cache_redis_sentinel_master;
-    int cache_redis_tls; /* TPO_UNSET: off */
+    int cache_redis_wait; /* TPO_UNSET: TPO_DEF_CACHE_REDIS_WAIT */
+    int cache_redis_tls;  /* TPO_UNSET: off */
     const char *cache_redis_tls_ca_file;
     const char *cache_redis_tls_cert_file;
     const char *cache_redis_tls_key_file;

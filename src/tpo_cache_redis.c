@@ -46,8 +46,13 @@
  *    (a SET NX retried there may answer "exists" for its own first try: the
  *    safe direction, a refused one-use marker or a lock left to expire);
  *  - every RS_RECHECK in the background of an operation (try-lock: no
- *    request waits for it), so that a failover whose old master stays
- *    reachable is followed too.
+ *    request waits for it);
+ *  - and at once when a sentinel announces +switch-master: one thread per
+ *    process (started by the first operation) stays subscribed to a
+ *    sentinel (PING every second, another sentinel when it fails, the
+ *    master asked again after each new subscription), so that a failover
+ *    whose old master stays reachable is followed within milliseconds, not
+ *    after the old master was demoted.
  * Writes therefore never go to a replica: a replica refuses them (READONLY)
  * and is recognised at connect (ROLE). Nobody is logged out by a failover:
  * the sessions are on the new master (Redis replication; a write in the
@@ -65,6 +70,7 @@
 #include <apr_atomic.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
+#include <apr_thread_proc.h>
 #include "tpo_cache_redis.h"
 #include "tpo_netconn.h"
 #include "tpo_tls.h"
@@ -78,6 +84,7 @@
 #define RS_RECHECK apr_time_from_sec(5)        /* the master is asked for this often */
 #define RS_MAX_NEST 4                          /* arrays in arrays (ROLE) */
 #define RS_MAX_ELEMS 4096
+#define RS_SUB_PING apr_time_from_sec(1) /* the subscriber's keep-alive */
 
 typedef struct {
     tpo_cache pub;
@@ -86,12 +93,19 @@ typedef struct {
     const char *password; /* NULL: no AUTH */
     apr_size_t pwlen;
     int database;
+    int wait_n; /* TPOAuthCacheRedisWaitReplicas */
+    apr_int64_t wait_ms;
     /* Sentinel */
     const char *master_name; /* NULL: no Sentinel */
     tpo_netpool *sentinels;
     apr_thread_mutex_t *rmu;     /* one question to the sentinels at a time */
     apr_time_t resolved_at;      /* last question (under rmu) */
     volatile apr_uint32_t epoch; /* moves of the master; 0: not known yet */
+    /* the +switch-master subscriber: one thread per process, started by
+     * the first operation (not in the parent that only checks settings) */
+    apr_pool_t *sub_p;
+    apr_thread_t *sub_thread; /* under rmu */
+    volatile apr_uint32_t sub_stop;
 } rs_cache;
 
 /* A parsed reply. */
@@ -401,7 +415,34 @@ typedef struct {
     char **out;
     apr_size_t *outlen;
     int readonly; /* the server said READONLY: a demoted master */
+    int wait_n;   /* > 0: a write must reach this many replicas (WAIT) */
+    apr_int64_t wait_ms;
 } rs_op;
+
+/* The WAIT after a write: its reply, APR_SUCCESS when enough replicas
+ * have the write. */
+static apr_status_t rd_wait(tpo_netconn *conn, const rs_op *op)
+{
+    rs_reply r;
+    apr_status_t rv = rd_reply(conn, NULL, &r);
+
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (r.type == R_ERROR)
+        return error_reply(conn, "WAIT", &r);
+    if (r.type != R_INT)
+        return tpo_netconn_proto_error(conn, "WAIT");
+    if (r.num >= op->wait_n)
+        return APR_SUCCESS;
+    if (tpo_netconn_log_due(conn, RS_AUTH_LOG_EVERY)) {
+        tpo_log(TPO_LOG_MARK, TPO_LOG_ERR,
+                TPO_APLOGNO(00509) "redis %s: a write reached %d of the %d replicas "
+                                   "TPOAuthCacheRedisWaitReplicas asks for within %d ms: answered "
+                                   "as a failure",
+                tpo_netconn_name(conn), (int)r.num, op->wait_n, (int)op->wait_ms);
+    }
+    return APR_EGENERAL;
+}
 
 /* One command and its reply (a tpo_netconn_fn). */
 static apr_status_t rs_exec(tpo_netconn *conn, void *baton)
@@ -443,10 +484,24 @@ static apr_status_t rs_exec(tpo_netconn *conn, void *baton)
         argl[argc++] = (apr_size_t)apr_snprintf(pxbuf, sizeof(pxbuf), "%" APR_INT64_T_FMT, op->px);
     }
     rv = send_cmd(conn, argc, argv, argl);
+    if (rv == APR_SUCCESS && op->kind != OP_GET && op->wait_n > 0) {
+        /* pipelined: WAIT n ms right behind the write */
+        char nbuf[16], msbuf[24];
+        const void *wv[3] = {"WAIT", nbuf, msbuf};
+        apr_size_t wl[3] = {4, 0, 0};
+        wl[1] = (apr_size_t)apr_snprintf(nbuf, sizeof(nbuf), "%d", op->wait_n);
+        wl[2] = (apr_size_t)apr_snprintf(msbuf, sizeof(msbuf), "%" APR_INT64_T_FMT, op->wait_ms);
+        rv = send_cmd(conn, 3, wv, wl);
+    }
     if (rv == APR_SUCCESS)
         rv = rd_reply(conn, op->kind == OP_GET ? op->p : NULL, &r);
     if (rv != APR_SUCCESS)
         return rv;
+    if (op->kind != OP_GET && op->wait_n > 0 && r.type != R_ERROR) {
+        apr_status_t wrv = rd_wait(conn, op);
+        if (wrv != APR_SUCCESS)
+            return wrv;
+    }
     if (r.type == R_ERROR) {
         if (strcmp(r.word, "READONLY") == 0)
             op->readonly = 1;
@@ -551,6 +606,8 @@ static apr_status_t sentinel_ask(tpo_netconn *conn, void *baton)
     return APR_SUCCESS;
 }
 
+static void sub_start(rs_cache *c);
+
 /* Ask the sentinels where the master is, and point the data pool there.
  * force: after a failure (waits for a question in progress; at most one
  * per RS_RESOLVE_MIN); else the periodic check (skipped when due not yet
@@ -575,6 +632,7 @@ static void resolve(rs_cache *c, int force)
         return;
     }
     c->resolved_at = now;
+    sub_start(c);
     memset(&q, 0, sizeof(q));
     q.c = c;
     for (k = 0; k < n && rv != APR_SUCCESS; k++)
@@ -596,6 +654,152 @@ static void resolve(rs_cache *c, int force)
     apr_thread_mutex_unlock(c->rmu);
 }
 
+/* A +switch-master message: "<name> <old ip> <old port> <new ip> <new port>". */
+static void on_switch(rs_cache *c, const char *msg, apr_size_t len)
+{
+    const char *w[5];
+    apr_size_t wl[5], i = 0;
+    int k = 0;
+    apr_port_t port;
+    char host[256];
+
+    while (k < 5 && i < len) {
+        w[k] = msg + i;
+        while (i < len && msg[i] != ' ')
+            i++;
+        wl[k] = (apr_size_t)(msg + i - w[k]);
+        k++;
+        i++;
+    }
+    if (k != 5 || i < len || wl[0] != strlen(c->master_name) ||
+        memcmp(w[0], c->master_name, wl[0]) != 0) {
+        return; /* another master's, or not understood */
+    }
+    if (!tpo_redis_master_addr_ok(w[3], wl[3], w[4], wl[4], &port))
+        return;
+    memcpy(host, w[3], wl[3]);
+    host[wl[3]] = '\0';
+    apr_thread_mutex_lock(c->rmu);
+    if (tpo_netpool_set_server(c->pool, 0, host, port)) {
+        apr_atomic_inc32(&c->epoch);
+        tpo_log(TPO_LOG_MARK, TPO_LOG_NOTICE,
+                TPO_APLOGNO(00507) "redis: a sentinel announced +switch-master: %s:%u is the "
+                                   "master of %s",
+                host, (unsigned)port, c->master_name);
+    }
+    c->resolved_at = apr_time_now();
+    apr_thread_mutex_unlock(c->rmu);
+}
+
+/* Subscribed to +switch-master on one sentinel until it fails or the
+ * process ends (a tpo_netconn_fn). */
+static apr_status_t sub_loop(tpo_netconn *conn, void *baton)
+{
+    rs_cache *c = baton;
+    const void *sub[2] = {"SUBSCRIBE", "+switch-master"};
+    apr_size_t subl[2] = {9, 14};
+    const void *ping[1] = {"PING"};
+    apr_size_t pingl[1] = {4};
+    rs_reply r, e[3];
+    apr_status_t rv;
+    int i, pings = 0, ack = 0;
+    apr_time_t quiet_since = apr_time_now();
+
+    tpo_netconn_retire(conn); /* never back to the pool */
+    rv = send_cmd(conn, 2, sub, subl);
+    while (rv == APR_SUCCESS && !apr_atomic_read32(&c->sub_stop)) {
+        tpo_netconn_extend(conn, RS_SUB_PING + apr_time_from_sec(2));
+        /* short waits: the process's end is noticed within 0.2 s */
+        rv = tpo_netconn_wait(conn, apr_time_from_msec(200));
+        if (rv == APR_TIMEUP) {
+            if (apr_time_now() - quiet_since < RS_SUB_PING) {
+                rv = APR_SUCCESS;
+                continue;
+            }
+            if (pings > 1) /* two keep-alives unanswered */
+                return APR_TIMEUP;
+            pings++;
+            quiet_since = apr_time_now();
+            rv = send_cmd(conn, 1, ping, pingl);
+            continue;
+        }
+        quiet_since = apr_time_now();
+        if (rv == APR_SUCCESS)
+            rv = rd_reply(conn, NULL, &r);
+        if (rv != APR_SUCCESS)
+            break;
+        if (r.type == R_ERROR)
+            return error_reply(conn, "SUBSCRIBE", &r);
+        if (r.type != R_ARRAY || r.num < 2 || r.num > 3)
+            return tpo_netconn_proto_error(conn, "SUBSCRIBE reply");
+        for (i = 0; i < r.num && rv == APR_SUCCESS; i++)
+            rv = rd_reply(conn, NULL, &e[i]);
+        if (rv != APR_SUCCESS)
+            break;
+        if (e[0].type != R_BULK)
+            return tpo_netconn_proto_error(conn, "SUBSCRIBE reply");
+        if (e[0].len == 4 && !memcmp(e[0].bulk, "pong", 4)) {
+            pings = 0;
+        }
+        else if (r.num == 3 && e[0].len == 9 && !memcmp(e[0].bulk, "subscribe", 9)) {
+            if (!ack) {
+                ack = 1;
+                /* a switch may have been missed while not subscribed */
+                resolve(c, 1);
+            }
+        }
+        else if (r.num == 3 && e[0].len == 7 && !memcmp(e[0].bulk, "message", 7) &&
+                 e[2].type == R_BULK) {
+            on_switch(c, e[2].bulk, e[2].len);
+        }
+    }
+    return rv == APR_SUCCESS ? APR_EOF : rv;
+}
+
+static void *APR_THREAD_FUNC sub_main(apr_thread_t *t, void *data)
+{
+    rs_cache *c = data;
+    unsigned k = 0, n = tpo_netpool_size(c->sentinels);
+
+    while (!apr_atomic_read32(&c->sub_stop)) {
+        int i;
+        tpo_netpool_run(c->sentinels, k++ % n, sub_loop, c);
+        for (i = 0; i < 4 && !apr_atomic_read32(&c->sub_stop); i++)
+            apr_sleep(apr_time_from_msec(50));
+    }
+    apr_thread_exit(t, APR_SUCCESS);
+    return NULL;
+}
+
+/* Under rmu. */
+static void sub_start(rs_cache *c)
+{
+    apr_threadattr_t *attr;
+
+    if (c->sub_thread || apr_atomic_read32(&c->sub_stop))
+        return;
+    if (apr_threadattr_create(&attr, c->sub_p) != APR_SUCCESS ||
+        apr_thread_create(&c->sub_thread, attr, sub_main, c, c->sub_p) != APR_SUCCESS) {
+        c->sub_thread = NULL;
+        apr_atomic_set32(&c->sub_stop, 1); /* no second try: the re-checks remain */
+        tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
+                TPO_APLOGNO(00508) "redis: cannot start the +switch-master subscriber; a failover "
+                                   "is followed through the periodic checks only");
+    }
+}
+
+static apr_status_t sub_stop(void *data)
+{
+    rs_cache *c = data;
+    apr_status_t trv;
+
+    apr_atomic_set32(&c->sub_stop, 1);
+    if (c->sub_thread)
+        apr_thread_join(&trv, c->sub_thread);
+    c->sub_thread = NULL;
+    return APR_SUCCESS;
+}
+
 /* An answer of the contract, not a failure to get one. */
 static int answered(apr_status_t rv)
 {
@@ -607,6 +811,8 @@ static apr_status_t run(rs_cache *c, rs_op *op)
     apr_uint32_t epoch;
     apr_status_t rv;
 
+    op->wait_n = c->wait_n;
+    op->wait_ms = c->wait_ms;
     if (c->master_name == NULL)
         return tpo_netpool_run(c->pool, 0, rs_exec, op);
     resolve(c, apr_atomic_read32(&c->epoch) == 0);
@@ -724,6 +930,13 @@ apr_status_t tpo_redis_cache_create_conf(apr_pool_t *p, const tpo_redis_conf *rc
         return APR_EINVAL;
     }
     c->database = rc->database;
+    if (rc->wait_replicas < 0) {
+        *err = "the number of redis replicas to wait for must not be negative";
+        return APR_EINVAL;
+    }
+    c->wait_n = rc->wait_replicas;
+    /* half the operation's time, so the answer comes within it */
+    c->wait_ms = apr_time_as_msec(rc->timeout) / 2 > 0 ? apr_time_as_msec(rc->timeout) / 2 : 1;
     if (rc->password && *rc->password) {
         c->password = apr_pstrdup(p, rc->password);
         c->pwlen = strlen(rc->password);
@@ -740,6 +953,8 @@ apr_status_t tpo_redis_cache_create_conf(apr_pool_t *p, const tpo_redis_conf *rc
         if (rv != APR_SUCCESS)
             return rv;
         rv = apr_thread_mutex_create(&c->rmu, APR_THREAD_MUTEX_DEFAULT, p);
+        if (rv == APR_SUCCESS)
+            rv = apr_pool_create(&c->sub_p, p);
         if (rv != APR_SUCCESS) {
             *err = "cannot create the redis sentinel mutex";
             return rv;
@@ -760,6 +975,10 @@ apr_status_t tpo_redis_cache_create_conf(apr_pool_t *p, const tpo_redis_conf *rc
     }
     if (rv != APR_SUCCESS)
         return rv;
+    if (c->master_name) {
+        /* before the pools go (and the subscriber's pool with them) */
+        apr_pool_pre_cleanup_register(p, c, sub_stop);
+    }
     c->pub.ops = &rs_ops;
     c->pub.impl = c;
     *out = &c->pub;

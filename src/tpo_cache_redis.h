@@ -22,6 +22,7 @@ typedef struct {
     const char *user;            /* ACL user for AUTH, or NULL (the default user) */
     const char *password;        /* NULL: no AUTH */
     int database;                /* SELECT when > 0 */
+    int wait_replicas;           /* > 0: WAIT after each write for this many replicas */
     int tls;                     /* 1: TLS to the servers (and to the sentinels) */
     const char *tls_ca_file;     /* NULL: the system's CAs */
     const char *tls_cert_file;   /* client certificate, or NULL */

@@ -23,6 +23,7 @@
 #define TPO_DEF_CACHE_TIMEOUT_MS (TPO_DEF_CACHE_TIMEOUT_S * 1000)
 #define TPO_DEF_CACHE_REDIS_DATABASE 0 /* TPOAuthCacheRedisDatabase */
 #define TPO_DEF_CACHE_REDIS_TLS "Off"  /* TPOAuthCacheRedisTLS */
+#define TPO_DEF_CACHE_REDIS_WAIT 0     /* TPOAuthCacheRedisWaitReplicas */
 #define TPO_DEF_PENDING_LOGINS 10000   /* TPOAuthPendingLogins */
 
 /* ---- <TPOAuthProvider> */

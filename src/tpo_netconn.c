@@ -693,6 +693,36 @@ void tpo_netconn_retire(tpo_netconn *conn)
     conn->retired = 1;
 }
 
+void tpo_netconn_extend(tpo_netconn *conn, apr_interval_time_t t)
+{
+    conn->deadline = apr_time_now() + t;
+}
+
+apr_status_t tpo_netconn_wait(tpo_netconn *conn, apr_interval_time_t t)
+{
+    struct pollfd pfd;
+    apr_os_sock_t fd;
+    int n;
+
+    if (conn->rpos < conn->rlen || (conn->ssl && SSL_pending(conn->ssl) > 0))
+        return APR_SUCCESS;
+    if (apr_os_sock_get(&fd, conn->sock) != APR_SUCCESS) {
+        conn->broken = 1;
+        return APR_EGENERAL;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    n = poll(&pfd, 1, (int)(t / 1000));
+    if (n == 0 || (n < 0 && errno == EINTR))
+        return APR_TIMEUP;
+    if (n < 0) {
+        conn->broken = 1;
+        return APR_FROM_OS_ERROR(errno);
+    }
+    return APR_SUCCESS;
+}
+
 const char *tpo_netconn_name(const tpo_netconn *conn)
 {
     return conn->name;

@@ -102,6 +102,14 @@ apr_status_t tpo_netconn_proto_error(tpo_netconn *conn, const char *what);
  * tpo_netpool_run() returns fn's answer as it is. */
 void tpo_netconn_retire(tpo_netconn *conn);
 
+/* For a long-lived operation (a subscription): the deadline becomes now +
+ * t. */
+void tpo_netconn_extend(tpo_netconn *conn, apr_interval_time_t t);
+
+/* Wait up to t for reply bytes: APR_SUCCESS when some are there, APR_TIMEUP
+ * when none came (the connection stays usable), else an error. */
+apr_status_t tpo_netconn_wait(tpo_netconn *conn, apr_interval_time_t t);
+
 /* The connection's server as "host:port", for log lines. */
 const char *tpo_netconn_name(const tpo_netconn *conn);
 
