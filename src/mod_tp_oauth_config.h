@@ -45,6 +45,7 @@ typedef struct tpo_provider_conf {
 
     const char **id_token_algs; /* NULL-terminated */
     int clock_skew;             /* seconds */
+    int metadata_refresh;       /* seconds; 0: only after a failure */
     int connect_timeout_ms, timeout_ms;
     apr_off_t max_response;
     const char *ca_file;

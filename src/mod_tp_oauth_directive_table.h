@@ -136,6 +136,10 @@ TPO_DIR(id_token_algs, "TPOAuthIDTokenAlgorithms", TAKE_ARGV, cmd_algs, PROVIDER
         0, 0, NULL, TPO_DEF_ID_TOKEN_ALGS, "JWS algorithms accepted for ID tokens")
 TPO_DIR(clock_skew, "TPOAuthClockSkew", TAKE1, set_value, PROVIDER, INT, TPO_PC(clock_skew), 0,
         TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_CLOCK_SKEW), "Allowed clock skew in seconds")
+TPO_DIR(metadata_refresh, "TPOAuthMetadataRefresh", TAKE1, set_value, PROVIDER, INT,
+        TPO_PC(metadata_refresh), 0, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_METADATA_REFRESH_S),
+        "Seconds after which the discovery document and the JWK Set are fetched again (0: only "
+        "after a failure or an unknown key)")
 TPO_DIR(http_timeout, "TPOAuthHTTPTimeout", TAKE12, cmd_http_timeout, PROVIDER, NONE, TPO_NOFIELD,
         0, 0, NULL, TPO_XSTR(TPO_DEF_HTTP_CONNECT_S) " " TPO_XSTR(TPO_DEF_HTTP_TIMEOUT_S),
         "Connect and total timeouts in seconds for calls to the provider")

@@ -33,7 +33,8 @@
     "RS256 RS384 RS512 PS256 PS384 PS512 "                                                         \
     "ES256 ES384 ES512 EdDSA"
 #define TPO_DEF_CLOCK_SKEW 60
-#define TPO_DEF_HTTP_CONNECT_S 3 /* TPOAuthHTTPTimeout 3 10 */
+#define TPO_DEF_METADATA_REFRESH_S 10800 /* TPOAuthMetadataRefresh: 3 hours */
+#define TPO_DEF_HTTP_CONNECT_S 3         /* TPOAuthHTTPTimeout 3 10 */
 #define TPO_DEF_HTTP_TIMEOUT_S 10
 #define TPO_DEF_HTTP_CONNECT_MS (TPO_DEF_HTTP_CONNECT_S * 1000L)
 #define TPO_DEF_HTTP_TIMEOUT_MS (TPO_DEF_HTTP_TIMEOUT_S * 1000L)
