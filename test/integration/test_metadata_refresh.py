@@ -9,6 +9,7 @@ process id, which is what is counted here.
 """
 
 import collections
+import json
 import re
 import time
 
@@ -83,3 +84,80 @@ def test_metadata_fetched_once_without_refresh(module_path, fakeidp):
         assert jwks and set(jwks.values()) == {1}, jwks
     finally:
         server.cleanup(keep=bool(server.problems(since_last=False)))
+
+
+class DocServer:
+    """A discovery document on a loopback port that the test can change or break."""
+
+    def __init__(self, doc):
+        import http.server
+        import threading
+        outer = self
+        self.doc, self.status = doc, 200
+
+        class H(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                body = json.dumps(outer.doc).encode()
+                self.send_response(outer.status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *a):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self):
+        return "http://127.0.0.1:%d/discovery" % self.port
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+def test_metadata_change_and_failed_refresh(module_path, fakeidp):
+    """The provider's document breaks (500): logins go on with the copy, one warning;
+    then its authorization endpoint moves: new logins are sent there, no restart."""
+    status, body = h.http_get(fakeidp.base + "/oidc/.well-known/openid-configuration")
+    assert status == 200
+    doc = json.loads(body)
+    ds = DocServer(doc)
+    server = h.Httpd(module=module_path)
+    try:
+        c = conf(fakeidp, server.server_root, 1).replace(
+            "TPOAuthMetadataRefresh 1", "TPOAuthMetadataRefresh 1\n    TPOAuthDiscovery %s"
+            % ds.url())
+        assert "TPOAuthDiscovery" in c
+        server.start(c)
+        # every child process has its copy (StartServers 2)
+        for _ in range(40):
+            login(server)
+            if len(loads_per_pid(server.error_log(), "TPO00052")) >= 2:
+                break
+        assert len(loads_per_pid(server.error_log(), "TPO00052")) >= 2
+        ds.status = 500
+        time.sleep(1.5)
+        mark = len(server.error_log())
+        for _ in range(4):
+            login(server)
+        log = server.error_log()[mark:]
+        assert "the discovery document could not be refreshed; the copy of" in log, log[-3000:]
+        # moved
+        ds.status = 200
+        ds.doc = dict(doc, authorization_endpoint=fakeidp.base + "/oidc/authorize-moved")
+        time.sleep(6.5)   # past the refresh interval and the back-off after the failure
+        end, moved = time.monotonic() + 10, False
+        while time.monotonic() < end and not moved:
+            r = h.browser_session().get(server.url(PAGE), allow_redirects=False, timeout=10)
+            assert r.status_code == 302, r.status_code
+            moved = r.headers["Location"].startswith(fakeidp.base + "/oidc/authorize-moved?")
+            time.sleep(0.2)
+        assert moved, r.headers["Location"]
+    finally:
+        server.cleanup(keep=bool(server.problems(since_last=False)))
+        ds.stop()
