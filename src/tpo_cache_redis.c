@@ -98,9 +98,9 @@ typedef struct {
     /* Sentinel */
     const char *master_name; /* NULL: no Sentinel */
     tpo_netpool *sentinels;
-    apr_thread_mutex_t *rmu;     /* one question to the sentinels at a time */
-    apr_time_t resolved_at;      /* last question (under rmu) */
-    volatile apr_uint32_t epoch; /* moves of the master; 0: not known yet */
+    apr_thread_mutex_t *rmu;           /* one question to the sentinels at a time */
+    volatile apr_uint64_t resolved_at; /* last question (apr_time_t; written under rmu) */
+    volatile apr_uint32_t epoch;       /* moves of the master; 0: not known yet */
     /* the +switch-master subscriber: one thread per process, started by
      * the first operation (not in the parent that only checks settings) */
     apr_pool_t *sub_p;
@@ -622,16 +622,21 @@ static void resolve(rs_cache *c, int force)
     if (force) {
         apr_thread_mutex_lock(c->rmu);
     }
+    else if (apr_time_now() - (apr_time_t)apr_atomic_read64(&c->resolved_at) < RS_RECHECK &&
+             apr_atomic_read32(&c->epoch) != 0) {
+        return; /* the common case: no lock at all */
+    }
     else if (apr_thread_mutex_trylock(c->rmu) != APR_SUCCESS) {
         return;
     }
     now = apr_time_now();
-    if (now - c->resolved_at < (force ? RS_RESOLVE_MIN : RS_RECHECK) &&
-        apr_atomic_read32(&c->epoch) != 0) {
+    if (now - (apr_time_t)apr_atomic_read64(&c->resolved_at) <
+        (force ? RS_RESOLVE_MIN : RS_RECHECK)) {
+        /* asked a moment ago (also when nobody answered: no storm) */
         apr_thread_mutex_unlock(c->rmu);
         return;
     }
-    c->resolved_at = now;
+    apr_atomic_set64(&c->resolved_at, (apr_uint64_t)now);
     sub_start(c);
     memset(&q, 0, sizeof(q));
     q.c = c;
@@ -687,7 +692,7 @@ static void on_switch(rs_cache *c, const char *msg, apr_size_t len)
                                    "master of %s",
                 host, (unsigned)port, c->master_name);
     }
-    c->resolved_at = apr_time_now();
+    apr_atomic_set64(&c->resolved_at, (apr_uint64_t)apr_time_now());
     apr_thread_mutex_unlock(c->rmu);
 }
 
