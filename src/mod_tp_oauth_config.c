@@ -50,6 +50,7 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->cache_redis_user = base->cache_redis_user;
     c->cache_redis_database = base->cache_redis_database;
     c->cache_redis_sentinel_master = base->cache_redis_sentinel_master;
+    c->cache_redis_sentinel_password = base->cache_redis_sentinel_password;
     c->cache_redis_wait = base->cache_redis_wait;
     c->cache_redis_tls = base->cache_redis_tls;
     c->cache_redis_tls_ca_file = base->cache_redis_tls_ca_file;
@@ -75,6 +76,7 @@ void tpo_config_redis(apr_pool_t *p, const tpo_server_conf *sc, apr_interval_tim
     memset(rc, 0, sizeof(*rc));
     rc->servers = sc->cache_servers;
     rc->sentinel_master = sc->cache_redis_sentinel_master;
+    rc->sentinel_password = sc->cache_redis_sentinel_password;
     rc->user = sc->cache_redis_user;
     rc->password = sc->cache_redis_password;
     rc->database = sc->cache_redis_database != TPO_UNSET ? sc->cache_redis_database

@@ -116,6 +116,7 @@ typedef struct tpo_server_conf {
     const char *cache_redis_user;
     int cache_redis_database; /* TPO_UNSET: TPO_DEF_CACHE_REDIS_DATABASE */
     const char *cache_redis_sentinel_master;
+    const char *cache_redis_sentinel_password;
     int cache_redis_wait; /* TPO_UNSET: TPO_DEF_CACHE_REDIS_WAIT */
     int cache_redis_tls;  /* TPO_UNSET: off */
     const char *cache_redis_tls_ca_file;

@@ -323,8 +323,8 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
                 return !OK;
             }
         }
-        else if (sc->cache_redis_sentinel_master || sc->cache_redis_tls == 1 ||
-                 sc->cache_redis_user) {
+        else if (sc->cache_redis_sentinel_master || sc->cache_redis_sentinel_password ||
+                 sc->cache_redis_tls == 1 || sc->cache_redis_user) {
             ap_log_error(
                 APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
                 TPO_APLOGNO(00501) "TPOAuthCacheRedis* settings without TPOAuthCache redis");

@@ -72,6 +72,9 @@ TPO_DIR(cache_redis_sentinel_master, "TPOAuthCacheRedisSentinelMaster", TAKE1, s
         STR, TPO_SC(cache_redis_sentinel_master), 0, 0, NULL, NULL,
         "Name of the master the Redis sentinels watch; TPOAuthCache redis then lists the "
         "sentinels")
+TPO_DIR(cache_redis_sentinel_password, "TPOAuthCacheRedisSentinelPassword", TAKE1, set_value,
+        SERVER, STR, TPO_SC(cache_redis_sentinel_password), 0, 0, NULL, NULL,
+        "Password (AUTH) of the Redis sentinels")
 TPO_DIR(cache_redis_wait, "TPOAuthCacheRedisWaitReplicas", TAKE1, set_value, SERVER, INT,
         TPO_SC(cache_redis_wait), 0, 64, NULL, TPO_XSTR(TPO_DEF_CACHE_REDIS_WAIT),
         "A write to Redis counts once this many replicas have it (WAIT; default " TPO_XSTR(

@@ -96,7 +96,8 @@ typedef struct {
     int wait_n; /* TPOAuthCacheRedisWaitReplicas */
     apr_int64_t wait_ms;
     /* Sentinel */
-    const char *master_name; /* NULL: no Sentinel */
+    const char *master_name;       /* NULL: no Sentinel */
+    const char *sentinel_password; /* NULL: no AUTH at the sentinels */
     tpo_netpool *sentinels;
     apr_thread_mutex_t *rmu;           /* one question to the sentinels at a time */
     volatile apr_uint64_t resolved_at; /* last question (apr_time_t; written under rmu) */
@@ -383,6 +384,33 @@ static apr_status_t conn_role(tpo_netconn *conn, rs_cache *c)
         return APR_EACCES;
     }
     return APR_SUCCESS;
+}
+
+/* AUTH on a new connection to a sentinel. */
+static apr_status_t sentinel_auth(tpo_netconn *conn, void *baton)
+{
+    rs_cache *c = baton;
+    const void *argv[2] = {"AUTH", c->sentinel_password};
+    apr_size_t argl[2] = {4, strlen(c->sentinel_password)};
+    rs_reply r;
+    apr_status_t rv = send_cmd(conn, 2, argv, argl);
+
+    if (rv == APR_SUCCESS)
+        rv = rd_reply(conn, NULL, &r);
+    if (rv != APR_SUCCESS)
+        return rv;
+    if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0)
+        return APR_SUCCESS;
+    if (r.type == R_ERROR) {
+        if (tpo_netconn_log_due(conn, RS_AUTH_LOG_EVERY)) {
+            tpo_log(TPO_LOG_MARK, TPO_LOG_ERR,
+                    TPO_APLOGNO(00512) "redis sentinel %s rejected AUTH (%s): check "
+                                       "TPOAuthCacheRedisSentinelPassword",
+                    tpo_netconn_name(conn), r.word[0] ? r.word : "error");
+        }
+        return APR_EACCES;
+    }
+    return tpo_netconn_proto_error(conn, "AUTH");
 }
 
 /* A new connection to a data server (the pool's on_connect). */
@@ -910,6 +938,10 @@ apr_status_t tpo_redis_cache_create_conf(apr_pool_t *p, const tpo_redis_conf *rc
         *err = "the redis database number must not be negative";
         return APR_EINVAL;
     }
+    if (rc->sentinel_password && !rc->sentinel_master) {
+        *err = "a redis sentinel password without a sentinel master name";
+        return APR_EINVAL;
+    }
     if (rc->user && !(rc->password && *rc->password)) {
         *err = "a redis user name needs a password";
         return APR_EINVAL;
@@ -954,6 +986,11 @@ apr_status_t tpo_redis_cache_create_conf(apr_pool_t *p, const tpo_redis_conf *rc
         c->master_name = apr_pstrdup(p, rc->sentinel_master);
         sconf.label = "redis sentinel";
         sconf.default_port = 26379;
+        if (rc->sentinel_password && *rc->sentinel_password) {
+            c->sentinel_password = apr_pstrdup(p, rc->sentinel_password);
+            sconf.on_connect = sentinel_auth;
+            sconf.baton = c;
+        }
         rv = tpo_netpool_create(p, rc->servers, &sconf, &c->sentinels, err);
         if (rv != APR_SUCCESS)
             return rv;

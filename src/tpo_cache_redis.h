@@ -18,17 +18,18 @@ typedef struct {
      * up is used, the others are fail-over candidates in order); with
      * sentinel_master, the sentinels instead. */
     const char *servers;
-    const char *sentinel_master; /* NULL: no Sentinel */
-    const char *user;            /* ACL user for AUTH, or NULL (the default user) */
-    const char *password;        /* NULL: no AUTH */
-    int database;                /* SELECT when > 0 */
-    int wait_replicas;           /* > 0: WAIT after each write for this many replicas */
-    int tls;                     /* 1: TLS to the servers (and to the sentinels) */
-    const char *tls_ca_file;     /* NULL: the system's CAs */
-    const char *tls_cert_file;   /* client certificate, or NULL */
-    const char *tls_key_file;    /* its key (both or neither) */
-    const char *tls_name;        /* name checked in the server's certificate; NULL: its host */
-    apr_interval_time_t timeout; /* per operation (connect, TLS and I/O) */
+    const char *sentinel_master;   /* NULL: no Sentinel */
+    const char *sentinel_password; /* AUTH at the sentinels, or NULL */
+    const char *user;              /* ACL user for AUTH, or NULL (the default user) */
+    const char *password;          /* NULL: no AUTH */
+    int database;                  /* SELECT when > 0 */
+    int wait_replicas;             /* > 0: WAIT after each write for this many replicas */
+    int tls;                       /* 1: TLS to the servers (and to the sentinels) */
+    const char *tls_ca_file;       /* NULL: the system's CAs */
+    const char *tls_cert_file;     /* client certificate, or NULL */
+    const char *tls_key_file;      /* its key (both or neither) */
+    const char *tls_name;          /* name checked in the server's certificate; NULL: its host */
+    apr_interval_time_t timeout;   /* per operation (connect, TLS and I/O) */
 } tpo_redis_conf;
 
 apr_status_t tpo_redis_cache_create_conf(apr_pool_t *p, const tpo_redis_conf *conf, tpo_cache **out,

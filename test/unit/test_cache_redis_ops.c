@@ -778,6 +778,58 @@ START_TEST(sentinel_failover_old_master_alive)
 }
 END_TEST
 
+START_TEST(sentinel_password)
+{
+    int mport = free_port(), sport = free_port();
+    const char *conf = apr_psprintf(tpo_test_pool, "%s/sentinel-auth-%d.conf", dir, sport);
+    char *argv[] = {SENTINEL, (char *)conf, NULL};
+    tpo_redis_conf rc;
+    tpo_cache *good, *wrong, *none;
+    pid_t mpid, spid;
+    FILE *f;
+    char *v;
+    apr_size_t n;
+
+    mpid = redis_start(mport, NULL);
+    ck_assert(wait_ping(mport));
+    f = fopen(conf, "w");
+    ck_assert_ptr_nonnull(f);
+    fprintf(f,
+            "port %d\nbind 127.0.0.1\ndaemonize no\nrequirepass sentinel-secret\n"
+            "sentinel monitor " MASTER " 127.0.0.1 %d 1\n",
+            sport, mport);
+    fclose(f);
+    spid = spawn(argv);
+    {
+        int i;
+        char buf[64];
+        for (i = 0; i < 250 && !cmd(sport, "PING\r\n", buf, sizeof(buf)); i++)
+            usleep(20000);
+    }
+    memset(&rc, 0, sizeof(rc));
+    rc.servers = apr_psprintf(tpo_test_pool, "127.0.0.1:%d", sport);
+    rc.sentinel_master = MASTER;
+    rc.timeout = TIMEOUT;
+    rc.sentinel_password = "sentinel-secret";
+    good = mk(&rc);
+    rc.sentinel_password = "not-it";
+    wrong = mk(&rc);
+    rc.sentinel_password = NULL;
+    none = mk(&rc);
+    log_clear();
+    ck_assert_int_eq(put(good, "sp", "via an authenticated sentinel"), APR_SUCCESS);
+    ck_assert_str_eq(getv(good, "sp"), "via an authenticated sentinel");
+    ck_assert_failure(tpo_cache_get(wrong, "sp", tpo_test_pool, &v, &n));
+    ck_assert(logged("rejected AUTH"));
+    ck_assert(logged("TPOAuthCacheRedisSentinelPassword"));
+    ck_assert(!logged("not-it"));
+    ck_assert(!logged("sentinel-secret"));
+    ck_assert_failure(tpo_cache_get(none, "sp", tpo_test_pool, &v, &n));
+    stop(spid);
+    stop(mpid);
+}
+END_TEST
+
 /* -- a fake sentinel (or server): one canned reply per connection */
 
 typedef struct {
@@ -952,6 +1004,7 @@ int main(void)
     tcase_add_test(ts, acl_user_and_database);
     tcase_add_test(ts, tls_verified);
     tcase_add_test(ts, sentinel_names_a_replica);
+    tcase_add_test(ts, sentinel_password);
     tcase_add_test(ts, sentinel_failover_master_killed);
     tcase_add_test(ts, sentinel_failover_old_master_alive);
     suite_add_tcase(s, ts);
