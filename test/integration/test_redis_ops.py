@@ -477,6 +477,13 @@ def test_sentinel_failover_under_load(server, sentinel_set, fakeidp, login_key, 
     login(server)
     assert int(resp(ss["replica"], ["DBSIZE"])[0][1:]) > before
     log = server.error_log()
+    # a graceful restart: the new children ask the sentinels, the old ones end (their
+    # +switch-master subscriber stops with them)
+    server.graceful()
+    for _, sid in users:
+        assert with_sid(server, sid) == 200
+    assert not re.search(r"exit signal|Segmentation fault|AH00052", server.error_log()), \
+        server.error_log()[-3000:]
     # followed by the sentinels' announcement, or by asking them after a failure
     assert ("+switch-master: 127.0.0.1:%d is the master" % ss["replica"] in log
             or "the sentinels name 127.0.0.1:%d the master" % ss["replica"] in log), log[-3000:]
