@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* Pooled TCP connections to a list of servers, with one deadline per
- * operation: the connection layer under the memcached and Redis backends.
- * It knows nothing of their protocols.
+/* Pooled TCP connections (optionally TLS) to a list of servers, with one
+ * deadline per operation: the connection layer under the memcached and
+ * Redis backends. It knows nothing of their protocols.
  *
  *  - tpo_netpool_run() runs one operation: a callback that sends a request
  *    and reads the reply on a connection, within timeout from the start of
