@@ -21,7 +21,10 @@
 #define TPO_DEF_CACHE_SIZE_BYTES ((long long)TPO_DEF_CACHE_SIZE_M * 1024 * 1024)
 #define TPO_DEF_CACHE_TIMEOUT_S 1 /* TPOAuthCacheTimeout */
 #define TPO_DEF_CACHE_TIMEOUT_MS (TPO_DEF_CACHE_TIMEOUT_S * 1000)
-#define TPO_DEF_PENDING_LOGINS 10000 /* TPOAuthPendingLogins */
+#define TPO_DEF_CACHE_REDIS_DATABASE 0 /* TPOAuthCacheRedisDatabase */
+#define TPO_DEF_CACHE_REDIS_TLS "Off"  /* TPOAuthCacheRedisTLS */
+#define TPO_DEF_CACHE_REDIS_WAIT 0     /* TPOAuthCacheRedisWaitReplicas */
+#define TPO_DEF_PENDING_LOGINS 10000   /* TPOAuthPendingLogins */
 
 /* ---- <TPOAuthProvider> */
 #define TPO_DEF_TOKEN_ENCODING "form"
@@ -30,7 +33,8 @@
     "RS256 RS384 RS512 PS256 PS384 PS512 "                                                         \
     "ES256 ES384 ES512 EdDSA"
 #define TPO_DEF_CLOCK_SKEW 60
-#define TPO_DEF_HTTP_CONNECT_S 3 /* TPOAuthHTTPTimeout 3 10 */
+#define TPO_DEF_METADATA_REFRESH_S 10800 /* TPOAuthMetadataRefresh: 3 hours */
+#define TPO_DEF_HTTP_CONNECT_S 3         /* TPOAuthHTTPTimeout 3 10 */
 #define TPO_DEF_HTTP_TIMEOUT_S 10
 #define TPO_DEF_HTTP_CONNECT_MS (TPO_DEF_HTTP_CONNECT_S * 1000L)
 #define TPO_DEF_HTTP_TIMEOUT_MS (TPO_DEF_HTTP_TIMEOUT_S * 1000L)
