@@ -5,8 +5,10 @@
 #include <apr_strings.h>
 #include <ap_provider.h>
 #include <mod_auth.h>
+#include <mod_status.h>
 #define TPO_MODULE_RECORD /* AP_DECLARE_MODULE below: APLOG_USE_MODULE there */
 #include "mod_tp_oauth_hooks.h"
+#include "mod_tp_oauth_metrics.h"
 #include "tpo_defaults.h"
 #include "tpo_http.h"
 #include "tpo_log.h"
@@ -71,6 +73,7 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
         ap_log_error(APLOG_MARK, APLOG_NOTICE, 0, s, TPO_APLOGNO(00078) "mod_tp_oauth/%s loaded",
                      TPO_VERSION);
     }
+    tpa_metrics_post_config(s);
     return tpa_session_caches_post_config(s, ptemp);
 }
 
@@ -78,6 +81,7 @@ static void tpo_child_init(apr_pool_t *pchild, server_rec *s)
 {
     tpa_session_caches_child_init(pchild, s);
     tpa_provider_child_init(pchild, s);
+    tpa_metrics_child_init(pchild, s);
 }
 
 /* The hooks that reach the core run with the request bound for its log lines. */
@@ -98,6 +102,31 @@ static int hook_handler(request_rec *r)
 {
     return bound(r, tpa_endpoint_handler);
 }
+static int ops_handler(request_rec *r)
+{
+    int rc = tpa_ops_handler(r);
+    return rc == DONE ? OK : rc;
+}
+
+static int hook_ops_handler(request_rec *r)
+{
+    return bound(r, ops_handler);
+}
+
+/* mod_status's page: one line of figures (ExtendedStatus not needed). */
+static int status_hook(request_rec *r, int flags)
+{
+    const char *line = tpa_metrics_summary(r->pool);
+
+    if (flags & AP_STATUS_SHORT) {
+        ap_rprintf(r, "TPOAuth: %s\n", line);
+    }
+    else {
+        ap_rprintf(r, "<p>%s</p>\n", ap_escape_html(r->pool, line));
+    }
+    return OK;
+}
+
 static int hook_fixups(request_rec *r)
 {
     return bound(r, tpa_pass_fixups);
@@ -139,6 +168,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_authn(hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(hook_ops_handler, NULL, NULL, APR_HOOK_MIDDLE);
+    APR_OPTIONAL_HOOK(ap, status_hook, status_hook, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(tpa_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(tpa_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);

@@ -15,5 +15,9 @@ int tpa_endpoint_route(request_rec *r, tpa_provider_conf *pc);
 /* The handler hook: the redirect URI of any provider of this server, also
  * outside protected locations. */
 int tpa_endpoint_handler(request_rec *r);
+/* The operators' handlers (mod_tp_oauth_ops.c): SetHandler tp-oauth-metrics
+ * (the Prometheus text) and tp-oauth-health (JSON, 200 or 503); DECLINED
+ * for any other handler. Access is Apache's Require, as for any handler. */
+int tpa_ops_handler(request_rec *r);
 
 #endif

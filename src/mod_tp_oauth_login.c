@@ -11,6 +11,7 @@
 #include <apr_strings.h>
 #include "tpo_json.h"
 #include "mod_tp_oauth_flows.h"
+#include "mod_tp_oauth_metrics.h"
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
 #include "tpo_http.h"
@@ -24,6 +25,8 @@
 #include "tpo_url.h"
 
 #define MAX_CALLBACK_PARAMS 32
+/* the provider's error= at the callback: d (access_denied), e (another) */
+#define LOGIN_ERROR_NOTE "tpo-login-error"
 
 /* The redirect_uri to send: configured absolute URL, or the configured path
  * on this server. */
@@ -204,6 +207,7 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
                   pc->name);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location", url);
+    tpa_count(TPO_M_LOGIN_STARTED);
     return HTTP_MOVED_TEMPORARILY;
 }
 
@@ -309,11 +313,13 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
     apr_array_header_t *hdrs = apr_array_make(r->pool, 1, sizeof(const char *));
     json_error_t jerr;
     json_t *j;
+    apr_time_t t0 = apr_time_now();
 
     tpa_provider_http_opts(pc, &o);
     APR_ARRAY_PUSH(hdrs, const char *) =
         apr_pstrcat(r->pool, "Authorization: Bearer ", access_token, NULL);
     res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
+    tpa_count_call(TPO_EP_USERINFO, t0, res != TPO_HTTP_OK || resp.status >= 500);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00027) "provider %s: login failed: userinfo endpoint %s: %s",
@@ -565,7 +571,7 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
     return open_session(r, pc, pl, &tres, claims, user);
 }
 
-int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)
+static int callback(request_rec *r, tpa_provider_conf *pc)
 {
     apr_table_t *q;
     const char *state, *code, *err, *iss;
@@ -626,6 +632,7 @@ int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)
             desc = tpo_query_get_unique(q, "errorDescription", &dup); /* PayoutID */
         }
         int status = !strcmp(err, "access_denied") ? HTTP_FORBIDDEN : HTTP_UNAUTHORIZED;
+        apr_table_setn(r->notes, LOGIN_ERROR_NOTE, status == HTTP_FORBIDDEN ? "d" : "e");
         ap_log_rerror(
             APLOG_MARK, APLOG_WARNING, 0, r,
             TPO_APLOGNO(
@@ -656,4 +663,45 @@ int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)
                     dup ? "code parameter repeated" : "code parameter missing");
     }
     return exchange_code(r, pc, meta, &pl, code);
+}
+
+/* Why a callback failed, for the metrics: the provider's error, else what
+ * the answer's status says. */
+static tpo_login_fail fail_cause(request_rec *r, int rc)
+{
+    const char *err = apr_table_get(r->notes, LOGIN_ERROR_NOTE);
+    int status = rc == DONE ? r->status : rc;
+
+    if (err) {
+        return *err == 'd' ? TPO_LF_ACCESS_DENIED : TPO_LF_PROVIDER_ERROR;
+    }
+    switch (status) {
+    case HTTP_BAD_REQUEST:
+    case HTTP_METHOD_NOT_ALLOWED:
+        return TPO_LF_BAD_CALLBACK;
+    case HTTP_FORBIDDEN:
+        return TPO_LF_REFUSED;
+    case HTTP_UNAUTHORIZED:
+        return TPO_LF_TOKEN;
+    case HTTP_BAD_GATEWAY:
+    case HTTP_GATEWAY_TIME_OUT:
+        return TPO_LF_PROVIDER;
+    case HTTP_SERVICE_UNAVAILABLE:
+        return TPO_LF_SESSION_STORE;
+    default:
+        return TPO_LF_OTHER;
+    }
+}
+
+int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)
+{
+    int rc = callback(r, pc);
+
+    if (rc == HTTP_MOVED_TEMPORARILY) {
+        tpa_count(TPO_M_LOGIN_COMPLETED);
+    }
+    else {
+        tpa_count((tpo_metric)(TPO_M_LOGIN_FAILED + fail_cause(r, rc)));
+    }
+    return rc;
 }

@@ -12,6 +12,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_flows.h"
+#include "mod_tp_oauth_metrics.h"
 #include "tpo_http.h"
 #include "tpo_origin.h"
 #include "tpo_provider.h"
@@ -200,6 +201,7 @@ int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc)
     tpa_set_cookie(r, pc, pc->cookie_name, "", 0);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     if (sr == TPA_SESS_OK) {
+        tpa_count(TPO_M_LOGOUT);
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPO_APLOGNO(00047) "logout of %s",
                       ap_escape_logitem(r->pool, s->user));
         if (tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK) {

@@ -21,6 +21,7 @@
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
 #include "mod_tp_oauth_provider.h"
+#include "mod_tp_oauth_metrics.h"
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
 #include "tpo_jose.h"
@@ -146,9 +147,15 @@ static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const cha
 {
     tpo_http_opts o;
     tpo_http_result res;
+    tpo_endpoint ep = !strcmp(what, "JWK Set") ? TPO_EP_JWKS : TPO_EP_DISCOVERY;
+    apr_time_t t0 = apr_time_now();
 
     tpa_provider_http_opts(pc, &o);
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
+    tpa_count_call(ep, t0, res != TPO_HTTP_OK || resp->status >= 500);
+    tpa_count((tpo_metric)((res == TPO_HTTP_OK && resp->status == 200 ? TPO_M_FETCH_OK
+                                                                      : TPO_M_FETCH_FAILED) +
+                           ep));
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00049) "provider %s: fetching the %s from %s failed: %s",
@@ -465,6 +472,10 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
     apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
     tpo_token_request treq;
     tpo_http_opts o;
+    tpo_endpoint ep = TPO_EP_REVOCATION;
+    tpo_http_result res;
+    apr_time_t t0;
+    int i;
 
     memset(resp, 0, sizeof(*resp));
     tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
@@ -480,7 +491,16 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
             apr_pstrcat(r->pool, "Authorization: ", treq.authorization, NULL);
     }
     tpa_provider_http_opts(pc, &o);
-    return tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
+    t0 = apr_time_now();
+    res = tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
+    /* the token endpoint's requests name a grant; revocation's do not */
+    for (i = 0; i < params->nelts; i += 2) {
+        if (!strcmp(APR_ARRAY_IDX(params, i, const char *), "grant_type")) {
+            ep = TPO_EP_TOKEN;
+        }
+    }
+    tpa_count_call(ep, t0, res != TPO_HTTP_OK || resp->status >= 500);
+    return res;
 }
 
 int tpa_provider_validate_id_token(request_rec *r, tpa_provider_conf *pc,

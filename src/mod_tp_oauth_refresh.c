@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include "tpo_json.h"
 #include "mod_tp_oauth_flows.h"
+#include "mod_tp_oauth_metrics.h"
 #include "tpo_claims.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
@@ -382,6 +383,7 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
         if (fresh->at_obtained != s->at_obtained) {
             *sp = fresh; /* the winner's result */
             *refreshed = 1;
+            tpa_count(TPO_M_REFRESH_COALESCED);
             return TPA_REFRESH_OK;
         }
         if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
@@ -410,10 +412,15 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
     }
     s = fresh;
     res = do_refresh(r, pc, s, &fresh, &retry_after);
+    tpa_count(res == RF_OK         ? TPO_M_REFRESH_OK
+              : res == RF_REJECTED ? (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_REJECTED)
+              : res == RF_TIMEOUT  ? (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_TIMEOUT)
+                                   : (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_UNAVAILABLE));
     if (res == RF_OK) {
         rv = tpa_session_store(r, sid, fresh);
         tpa_session_unlock(r, sid);
         if (rv != APR_SUCCESS) {
+            tpa_count((tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_STORE));
             ap_log_rerror(
                 APLOG_MARK, APLOG_ERR, rv, r,
                 TPO_APLOGNO(00062) "provider %s: refreshed session of %s could not be stored%s",
