@@ -11,7 +11,8 @@
  *               logout, info
  *   2 services  mod_tp_oauth_session.h (session service),
  *               mod_tp_oauth_provider.h (per-process provider state),
- *               mod_tp_oauth_identity.h (what the application sees)
+ *               mod_tp_oauth_identity.h (what the application sees),
+ *               mod_tp_oauth_metrics.h (counters, health)
  *   1 base      this file, mod_tp_oauth_config.h, mod_tp_oauth_page.h
  *   0 core      src/tpo_*.c: the protocol, no httpd headers
  * The protocol core (tpo_*.c) never includes a glue header. Glue names
