@@ -609,6 +609,7 @@ static int callback(request_rec *r, tpa_provider_conf *pc)
     if ((rc = take_pending(r, pc, state, &pl)) != OK) {
         return rc;
     }
+    tpa_count(TPO_M_LOGIN_TAKEN); /* a started login ends here, one way or another */
     rs = tpa_provider_meta_get(r, pc, &meta);
     if (rs != TPA_RT_OK) {
         return fail(r, pc, rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,

@@ -15,6 +15,8 @@
 
 tpo_metrics *tpa_metrics;
 
+/* the layout's size in the key: a module with another layout (an upgrade at
+ * a graceful restart) makes its own segment */
 #define METRICS_KEY "tpo_metrics_shm"
 
 /* The segment lives in the process pool, like the shared-memory session
@@ -25,9 +27,11 @@ int tpa_metrics_post_config(server_rec *s)
     apr_pool_t *pp = s->process->pool;
     apr_shm_t *shm = NULL;
     void *data = NULL;
+    const char *key = apr_psprintf(pp, METRICS_KEY "_%" APR_UINT64_T_FMT "_%" APR_SIZE_T_FMT,
+                                   (apr_uint64_t)TPO_METRICS_MAGIC, sizeof(tpo_metrics));
     apr_status_t rv;
 
-    apr_pool_userdata_get(&data, METRICS_KEY, pp);
+    apr_pool_userdata_get(&data, key, pp);
     if (data) {
         tpa_metrics = data;
         return OK;
@@ -43,7 +47,7 @@ int tpa_metrics_post_config(server_rec *s)
         return OK;
     }
     tpa_metrics = tpo_metrics_init(apr_shm_baseaddr_get(shm));
-    apr_pool_userdata_set(tpa_metrics, METRICS_KEY, apr_pool_cleanup_null, pp);
+    apr_pool_userdata_set(tpa_metrics, key, apr_pool_cleanup_null, pp);
     return OK;
 }
 

@@ -112,7 +112,7 @@ static void head(outbuf *o, const char *name, const char *type, const char *help
 char *tpo_metrics_render(apr_pool_t *p, const tpo_metrics *m, const tpo_metrics_gauges *g)
 {
     outbuf o = {p, apr_palloc(p, 8192), 0, 8192};
-    uint64_t started, done, failed = 0;
+    uint64_t started, done, taken;
     int i, b;
 
     o.buf[0] = '\0';
@@ -127,14 +127,14 @@ char *tpo_metrics_render(apr_pool_t *p, const tpo_metrics *m, const tpo_metrics_
     head(&o, "tpo_oauth_logins_failed_total", "counter", "Logins that failed at the callback.");
     for (i = 0; i < TPO_LF__COUNT; i++) {
         uint64_t v = tpo_metrics_get(m, (tpo_metric)(TPO_M_LOGIN_FAILED + i));
-        failed += v;
         put(&o, "tpo_oauth_logins_failed_total{cause=\"%s\"} %" APR_UINT64_T_FMT "\n",
             login_fail_names[i], v);
     }
+    taken = tpo_metrics_get(m, TPO_M_LOGIN_TAKEN);
     head(&o, "tpo_oauth_logins_pending", "gauge",
-         "Logins started and not (yet) completed or failed; abandoned ones stay counted.");
+         "Logins started whose callback has not come back (abandoned ones stay counted).");
     put(&o, "tpo_oauth_logins_pending %" APR_UINT64_T_FMT "\n",
-        started > done + failed ? started - done - failed : 0);
+        started > taken ? started - taken : 0);
 
     head(&o, "tpo_oauth_refreshes_total", "counter", "Access tokens refreshed.");
     put(&o, "tpo_oauth_refreshes_total %" APR_UINT64_T_FMT "\n",

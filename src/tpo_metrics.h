@@ -59,6 +59,7 @@ typedef enum { TPO_CB_SHM = 0, TPO_CB_MEMCACHE, TPO_CB_REDIS, TPO_CB__COUNT } tp
 typedef enum {
     TPO_M_LOGIN_STARTED = 0,
     TPO_M_LOGIN_COMPLETED,
+    TPO_M_LOGIN_TAKEN,  /* callbacks that took a started login (its state): it ends here */
     TPO_M_LOGIN_FAILED, /* + tpo_login_fail */
     TPO_M_REFRESH_OK = TPO_M_LOGIN_FAILED + TPO_LF__COUNT,
     TPO_M_REFRESH_COALESCED,                                /* waited for another's refresh */

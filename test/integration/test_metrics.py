@@ -221,6 +221,23 @@ def test_metrics_summed_over_children(httpd, idp):
     assert len(starts | scrapes) >= 2, "one process answered everything: %r" % entries
 
 
+def test_metrics_failed_login_causes(httpd, idp):
+    """A callback without this browser's login cookie, and one with a
+    malformed query: bad_callback, and nothing else moves."""
+    httpd.ensure(h.standard_conf(idp.issuer) + ops_conf())
+    m0 = scrape(httpd)
+    r = requests.get(httpd.url(h.REDIRECT_PATH + "?state=abcdef&code=xyz"),
+                     headers={"Accept": h.HTML_ACCEPT}, allow_redirects=False, timeout=10)
+    assert r.status_code == 400, r.status_code
+    r = requests.get(httpd.url(h.REDIRECT_PATH + "?state=a&state=b&code=x"),
+                     headers={"Accept": h.HTML_ACCEPT}, allow_redirects=False, timeout=10)
+    assert r.status_code == 400, r.status_code
+    m1 = scrape(httpd)
+    moved = {k: m1[k] - m0.get(k, 0) for k in m1 if m1[k] != m0.get(k, 0)}
+    key = ("tpo_oauth_logins_failed_total", frozenset({("cause", "bad_callback")}))
+    assert moved == {key: 2}, moved
+
+
 @pytest.mark.parametrize("path", ["/tpo-metrics-denied", "/tpo-health-denied"])
 def test_ops_handlers_refuse_by_require(httpd, idp, path):
     httpd.ensure(h.standard_conf(idp.issuer) + ops_conf())

@@ -57,8 +57,12 @@ START_TEST(render_counts_and_help)
     tpo_metrics_add(m, TPO_M_LOGIN_STARTED);
     tpo_metrics_add(m, TPO_M_LOGIN_STARTED);
     tpo_metrics_add(m, TPO_M_LOGIN_STARTED);
+    tpo_metrics_add(m, TPO_M_LOGIN_TAKEN);
     tpo_metrics_add(m, TPO_M_LOGIN_COMPLETED);
+    tpo_metrics_add(m, TPO_M_LOGIN_TAKEN);
     tpo_metrics_add(m, (tpo_metric)(TPO_M_LOGIN_FAILED + TPO_LF_ACCESS_DENIED));
+    /* a forged callback: failed, but it took no started login */
+    tpo_metrics_add(m, (tpo_metric)(TPO_M_LOGIN_FAILED + TPO_LF_BAD_CALLBACK));
     tpo_metrics_add(m, (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_TIMEOUT));
     tpo_metrics_add(m, (tpo_metric)(TPO_M_CACHE_ERRORS + TPO_CB_REDIS));
     tpo_metrics_add(m, (tpo_metric)(TPO_M_FETCH_OK + TPO_EP_JWKS));
@@ -66,7 +70,8 @@ START_TEST(render_counts_and_help)
     ck_assert_int_eq(sample(t, "tpo_oauth_logins_started_total"), 4);
     ck_assert_int_eq(sample(t, "tpo_oauth_logins_completed_total"), 1);
     ck_assert_int_eq(sample(t, "tpo_oauth_logins_failed_total{cause=\"access_denied\"}"), 1);
-    ck_assert_int_eq(sample(t, "tpo_oauth_logins_failed_total{cause=\"bad_callback\"}"), 0);
+    ck_assert_int_eq(sample(t, "tpo_oauth_logins_failed_total{cause=\"bad_callback\"}"), 1);
+    ck_assert_int_eq(sample(t, "tpo_oauth_logins_failed_total{cause=\"token\"}"), 0);
     ck_assert_int_eq(sample(t, "tpo_oauth_logins_pending"), 2);
     ck_assert_int_eq(sample(t, "tpo_oauth_refreshes_failed_total{cause=\"timeout\"}"), 1);
     ck_assert_int_eq(sample(t, "tpo_oauth_cache_errors_total{backend=\"redis\"}"), 1);
