@@ -412,15 +412,17 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, 
     }
     s = fresh;
     res = do_refresh(r, pc, s, &fresh, &retry_after);
-    tpa_count(res == RF_OK         ? TPO_M_REFRESH_OK
-              : res == RF_REJECTED ? (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_REJECTED)
-              : res == RF_TIMEOUT  ? (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_TIMEOUT)
-                                   : (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_UNAVAILABLE));
+    if (res != RF_OK) {
+        tpa_count((tpo_metric)(TPO_M_REFRESH_FAILED + (res == RF_REJECTED  ? TPO_RF_REJECTED
+                                                       : res == RF_TIMEOUT ? TPO_RF_TIMEOUT
+                                                                           : TPO_RF_UNAVAILABLE)));
+    }
     if (res == RF_OK) {
         rv = tpa_session_store(r, sid, fresh);
         tpa_session_unlock(r, sid);
+        tpa_count(rv == APR_SUCCESS ? TPO_M_REFRESH_OK
+                                    : (tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_STORE));
         if (rv != APR_SUCCESS) {
-            tpa_count((tpo_metric)(TPO_M_REFRESH_FAILED + TPO_RF_STORE));
             ap_log_rerror(
                 APLOG_MARK, APLOG_ERR, rv, r,
                 TPO_APLOGNO(00062) "provider %s: refreshed session of %s could not be stored%s",
