@@ -392,7 +392,7 @@ int tpo_check_authn(request_rec *r)
     tpo_session *s;
     tpo_sess_result sr;
     const char *sub;
-    int unauth;
+    int unauth, bearer;
 
     if (!type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
@@ -413,6 +413,17 @@ int tpo_check_authn(request_rec *r)
     }
     if (tpo_is_redirect_uri(r, pc, &sub)) {
         return tpo_endpoint_handle(r, pc, sub);
+    }
+    bearer = tpo_dir_bearer(dc);
+    if (bearer != TPO_BEARER_OFF) {
+        /* a bearer token is used when the request has one (mod_tp_oauth_bearer.c) */
+        int rc = tpo_bearer_authn(r, pc, dc);
+        if (rc != DECLINED) {
+            return rc;
+        }
+        if (bearer == TPO_BEARER_ONLY) {
+            return tpo_bearer_unauthenticated(r, pc);
+        }
     }
     s = apr_pcalloc(r->pool, sizeof(*s));
     sr = tpo_session_load(r, pc, s);
@@ -447,6 +458,9 @@ int tpo_check_authn(request_rec *r)
             TPO_APLOGNO(00023) "no session and not a page navigation (or TPOAuthUnauthenticated): "
                                "401 instead of a login redirect");
         tpo_www_authenticate(r, pc, NULL);
+        if (bearer == TPO_BEARER_ON) {
+            tpo_bearer_challenge_add(r, pc);
+        }
         return HTTP_UNAUTHORIZED;
     }
     return tpo_login_start(r, pc);

@@ -77,6 +77,14 @@ typedef struct tpo_provider_conf {
     int provider_logout;              /* RP-initiated logout when possible */
     apr_array_header_t *logout_allow; /* absolute URLs allowed after logout */
     int info_access_token;            /* the info endpoint shows the access token */
+    /* bearer tokens (mod_tp_oauth_bearer.c) */
+    const char **bearer_audiences;      /* TPOAuthBearerAudience, NULL-terminated */
+    const char *bearer_token_type;      /* TPOAuthBearerTokenType: required JOSE typ, or NULL */
+    int bearer_validation;              /* TPO_BEARER_VALIDATE_* */
+    const char *introspection_endpoint; /* explicit; else from discovery */
+    int introspection_cache_max;        /* seconds an active answer is kept, at most */
+    int introspection_inactive_cache;   /* seconds an inactive answer is kept */
+    int jwks_refetch_interval;          /* seconds between refetches for unknown kids */
 
     struct tpo_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpo_provider_conf;
@@ -128,6 +136,12 @@ typedef enum {
 } tpo_export_mode;
 typedef enum { TPO_UNAUTH_LOGIN = 1, TPO_UNAUTH_401, TPO_UNAUTH_PASS } tpo_unauth_action;
 typedef enum { TPO_AUTHZ_403 = 1, TPO_AUTHZ_401, TPO_AUTHZ_LOGIN } tpo_authz_action;
+typedef enum { TPO_BEARER_OFF = 1, TPO_BEARER_ON, TPO_BEARER_ONLY } tpo_bearer_mode;
+typedef enum {
+    TPO_BEARER_VALIDATE_AUTO = 1, /* JWTs locally, other tokens by introspection */
+    TPO_BEARER_VALIDATE_JWT,
+    TPO_BEARER_VALIDATE_INTROSPECT
+} tpo_bearer_validation;
 
 /* A header name stripped from client requests, normalised (lowercase,
  * '_' as '-') with its length. */
@@ -148,6 +162,8 @@ typedef struct tpo_dir_conf {
                                           ("+name" / "-name", normalised); NULL: none */
     const apr_array_header_t *strip;  /* the effective list (tpo_strip_name),
                                           defaults + ops, computed at create/merge */
+    int bearer_mode;                  /* TPOAuthBearer; TPO_UNSET: TPO_DEF_BEARER */
+    const char *bearer_scope;         /* TPOAuthBearerScope: required scopes, or NULL */
 } tpo_dir_conf;
 
 /* TPO_CORS_MAX_AGE: in tpo_defaults.h */
@@ -157,6 +173,7 @@ void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char 
 int tpo_dir_export(const tpo_dir_conf *dc);
 int tpo_dir_unauth(const tpo_dir_conf *dc);
 int tpo_dir_authz(const tpo_dir_conf *dc);
+int tpo_dir_bearer(const tpo_dir_conf *dc);
 
 extern const command_rec tpo_cmds[];
 

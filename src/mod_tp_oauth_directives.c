@@ -149,6 +149,12 @@ static const tpo_kw kw_unauth[] = {
     {"login", TPO_UNAUTH_LOGIN}, {"401", TPO_UNAUTH_401}, {"pass", TPO_UNAUTH_PASS}, {NULL, 0}};
 static const tpo_kw kw_authz[] = {
     {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
+static const tpo_kw kw_bearer[] = {
+    {"off", TPO_BEARER_OFF}, {"on", TPO_BEARER_ON}, {"only", TPO_BEARER_ONLY}, {NULL, 0}};
+static const tpo_kw kw_bearer_validation[] = {{"auto", TPO_BEARER_VALIDATE_AUTO},
+                                              {"jwt", TPO_BEARER_VALIDATE_JWT},
+                                              {"introspection", TPO_BEARER_VALIDATE_INTROSPECT},
+                                              {NULL, 0}};
 
 typedef enum { T_NONE, T_STR, T_INT, T_FLAG, T_ENUM, T_SIZE, T_MS } tpo_dir_type;
 

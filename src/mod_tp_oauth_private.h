@@ -25,6 +25,8 @@ APLOG_USE_MODULE(tp_oauth);
 extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
 
 #define TPO_AUTH_TYPE "tp-oauth"
+/* AUTH_TYPE of a request authenticated by a bearer token (sessions: TPO_AUTH_TYPE) */
+#define TPO_AUTH_TYPE_BEARER "Bearer"
 
 /* The caches, created by the parent in post_config (inherited by children). */
 extern tpo_cache *tpo_session_cache;
@@ -73,6 +75,15 @@ tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
 tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, int force_refresh,
                                         const struct tpo_jwks **jwks, void **handle);
 void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle);
+/* mod_tp_oauth_jwks_share.c: the JWK Set shared by the processes through
+ * the session cache. get: APR_SUCCESS with the document when one fetched
+ * after `newer_than` is there; gate: 1 when this process may fetch now (no
+ * process did within TPOAuthJWKSRefetchInterval), put: store a fetched one. */
+apr_status_t tpo_jwks_shared_get(request_rec *r, tpo_provider_conf *pc, apr_time_t newer_than,
+                                 char **json, apr_size_t *len, apr_time_t *fetched_at);
+int tpo_jwks_shared_gate(request_rec *r, tpo_provider_conf *pc);
+void tpo_jwks_shared_put(request_rec *r, tpo_provider_conf *pc, const char *json, apr_size_t len,
+                         apr_time_t fetched_at);
 void tpo_provider_http_opts(const tpo_provider_conf *pc, struct tpo_http_opts *o);
 struct tpo_http_response;
 int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *url,
@@ -130,6 +141,20 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, struct tpo_sess
 int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc);
 void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid);
 void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid);
+
+/* mod_tp_oauth_bearer.c: Authorization: Bearer (TPOAuthBearer). DECLINED
+ * when the request carries no bearer token; else OK (identity exported) or
+ * the status of the RFC 6750 answer (WWW-Authenticate set). */
+int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc);
+/* 401 without error for a request without any token (TPOAuthBearer only). */
+int tpo_bearer_unauthenticated(request_rec *r, tpo_provider_conf *pc);
+/* Adds a Bearer challenge (no error) next to the session's (TPOAuthBearer on). */
+void tpo_bearer_challenge_add(request_rec *r, tpo_provider_conf *pc);
+/* A Require rule failed for a bearer request: the insufficient_scope
+ * challenge goes into the note TPO_NOTE_BEARER_CHALLENGE. */
+void tpo_bearer_authz_failure(request_rec *r, tpo_provider_conf *pc);
+#define TPO_NOTE_BEARER_SCOPE "tpo-bearer-scope"         /* the scopes a Require wanted */
+#define TPO_NOTE_BEARER_CHALLENGE "tpo-bearer-challenge" /* WWW-Authenticate of the 403 */
 
 /* mod_tp_oauth_logout.c: <redirect URI>/logout */
 int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);

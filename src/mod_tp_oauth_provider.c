@@ -23,7 +23,9 @@
 #include "tpo_token.h"
 
 #define META_RETRY_AFTER apr_time_from_sec(5)
-#define JWKS_REFETCH_EVERY apr_time_from_sec(10)
+/* refetch for an unknown kid: TPOAuthJWKSRefetchInterval (also across
+ * processes: mod_tp_oauth_jwks_share.c) */
+#define JWKS_REFETCH_EVERY(pc) apr_time_from_sec((pc)->jwks_refetch_interval)
 #define JWKS_RETRY_AFTER apr_time_from_sec(2)
 
 typedef struct jwks_slot {
@@ -31,6 +33,7 @@ typedef struct jwks_slot {
     tpo_jwks *jwks;
     int refs;
     int retired;
+    apr_time_t fetched_at; /* when it was fetched from the provider (by any process) */
 } jwks_slot;
 
 typedef struct tpo_provider_rt tpo_provider_rt;
@@ -127,6 +130,8 @@ static void meta_from_config(apr_pool_t *p, tpo_provider_conf *pc, tpo_provider_
         m->end_session_endpoint = pc->end_session_endpoint;
     if (pc->revocation_endpoint)
         m->revocation_endpoint = pc->revocation_endpoint;
+    if (pc->introspection_endpoint)
+        m->introspection_endpoint = pc->introspection_endpoint;
 }
 
 /* How long a thread without a copy waits for another thread's fetch: the
@@ -240,20 +245,35 @@ static void slot_unref(jwks_slot *slot)
     }
 }
 
-/* Fetch and parse the JWK Set without the lock; a new slot or NULL. */
+/* Fetch and parse the JWK Set without the lock; a new slot or NULL.
+ * have: the fetch time of the copy this process has (0: none). A newer copy
+ * another process fetched (in the session cache) is taken first; with a copy
+ * of its own, a process asks the provider only when no process did within
+ * TPOAuthJWKSRefetchInterval. */
 static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const char *uri,
-                                jwks_slot **out)
+                                apr_time_t have, jwks_slot **out)
 {
     tpo_http_response resp;
-    tpo_rt_status st = fetch_json(r, pc, "JWK Set", uri, &resp);
+    tpo_rt_status st;
     jwks_slot *slot;
     apr_pool_t *sp;
     tpo_jwks *set = NULL;
     const char *err = NULL;
+    apr_time_t fetched_at = apr_time_now();
+    int from_provider = 0;
 
     *out = NULL;
-    if (st != TPO_RT_OK) {
-        return st;
+    memset(&resp, 0, sizeof(resp));
+    if (tpo_jwks_shared_get(r, pc, have, &resp.body, &resp.len, &fetched_at) != APR_SUCCESS) {
+        if (have && !tpo_jwks_shared_gate(r, pc)) {
+            return TPO_RT_OK; /* keep the copy */
+        }
+        st = fetch_json(r, pc, "JWK Set", uri, &resp);
+        if (st != TPO_RT_OK) {
+            return st;
+        }
+        fetched_at = apr_time_now();
+        from_provider = 1;
     }
     apr_pool_create_unmanaged_ex(&sp, NULL, NULL);
     apr_pool_tag(sp, "tpo_jwks");
@@ -267,6 +287,10 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
     slot = apr_pcalloc(sp, sizeof(*slot));
     slot->pool = sp;
     slot->jwks = set;
+    slot->fetched_at = fetched_at;
+    if (from_provider) {
+        tpo_jwks_shared_put(r, pc, resp.body, resp.len, fetched_at);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00054) "provider %s: JWK Set loaded (%d keys)", pc->name,
                   set->keys->nelts);
@@ -302,7 +326,7 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, i
         if (rt->jwks) {
             /* the copy we have, unless the caller needs new keys and the
              * rate limit allows a refetch */
-            if (!force_refresh || now - rt->jwks_attempt_at < JWKS_REFETCH_EVERY) {
+            if (!force_refresh || now - rt->jwks_attempt_at < JWKS_REFETCH_EVERY(pc)) {
                 break;
             }
         }
@@ -323,7 +347,7 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, i
         rt->jwks_fetching = 1;
         rt->jwks_attempt_at = now;
         apr_thread_mutex_unlock(rt->mu);
-        st = fetch_jwks(r, pc, meta->jwks_uri, &slot);
+        st = fetch_jwks(r, pc, meta->jwks_uri, rt->jwks ? rt->jwks->fetched_at : 0, &slot);
         apr_thread_mutex_lock(rt->mu);
         rt->jwks_fetching = 0;
         if (slot) {

@@ -56,6 +56,11 @@
 #define TPO_DEF_DEFAULT_TOKEN_LIFETIME 3600
 #define TPO_DEF_REFRESH_FAILURE "502"
 #define TPO_DEF_REFRESH_RETRY_AFTER 30
+/* bearer tokens */
+#define TPO_DEF_BEARER_VALIDATION "auto"
+#define TPO_DEF_INTROSPECTION_CACHE_MAX 300
+#define TPO_DEF_INTROSPECTION_INACTIVE_CACHE 10
+#define TPO_DEF_JWKS_REFETCH_INTERVAL 10
 
 /* ---- directory (TPOAuthStripHeaders also server config) */
 /* Identity headers that backends commonly trust, never accepted from
@@ -67,6 +72,7 @@
 #define TPO_DEF_EXPORT "env"
 #define TPO_DEF_UNAUTHENTICATED "login"
 #define TPO_DEF_AUTHZ_FAILURE "403"
+#define TPO_DEF_BEARER "off"
 
 /* ---- fixed values (no directive; README.md documents them) */
 /* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is

@@ -1,0 +1,95 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* The provider's JWK Set shared by all processes (and servers sharing a
+ * distributed cache) through the session cache, so that a token with an
+ * unknown kid makes at most one fetch per TPOAuthJWKSRefetchInterval in
+ * all, not one per process:
+ *   jk:<provider>  the document last fetched: 8 bytes fetch time (µs, little
+ *                  endian) + the JSON, kept TPO_JWKS_SHARED_TTL seconds;
+ *   jg:<provider>  written with add for one interval by the process that
+ *                  fetches (the gate).
+ * A failing cache only costs the sharing: every process then fetches on
+ * its own, rate-limited per process. */
+#include <string.h>
+#include <apr_strings.h>
+#include "mod_tp_oauth_private.h"
+
+#define TPO_JWKS_SHARED_TTL 3600
+#define KEY_DOC "jk:"
+#define KEY_GATE "jg:"
+
+static const char *key_of(request_rec *r, const char *prefix, const tpo_provider_conf *pc)
+{
+    const char *k = apr_pstrcat(r->pool, prefix, pc->name, NULL);
+    apr_size_t klen;
+
+    return tpo_cache_key_ok(k, &klen) ? k : NULL;
+}
+
+apr_status_t tpo_jwks_shared_get(request_rec *r, tpo_provider_conf *pc, apr_time_t newer_than,
+                                 char **json, apr_size_t *len, apr_time_t *fetched_at)
+{
+    const char *key = key_of(r, KEY_DOC, pc);
+    char *val;
+    apr_size_t vlen;
+    apr_uint64_t t = 0;
+    int i;
+
+    if (!key || !tpo_session_cache ||
+        tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen) != APR_SUCCESS || vlen <= 8) {
+        return APR_NOTFOUND;
+    }
+    for (i = 7; i >= 0; i--) {
+        t = (t << 8) | (unsigned char)val[i];
+    }
+    if ((apr_time_t)t <= newer_than) {
+        return APR_NOTFOUND;
+    }
+    *json = apr_pstrmemdup(r->pool, val + 8, vlen - 8);
+    *len = vlen - 8;
+    *fetched_at = (apr_time_t)t;
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  TPO_APLOGNO(00210) "provider %s: JWK Set taken from the shared cache", pc->name);
+    return APR_SUCCESS;
+}
+
+int tpo_jwks_shared_gate(request_rec *r, tpo_provider_conf *pc)
+{
+    const char *key = key_of(r, KEY_GATE, pc);
+    apr_status_t rv;
+
+    if (!key || !tpo_session_cache) {
+        return 1;
+    }
+    rv = tpo_cache_add(tpo_session_cache, key, "1", 1,
+                       apr_time_now() + apr_time_from_sec(pc->jwks_refetch_interval));
+    if (rv == APR_EEXIST) {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPO_APLOGNO(00211) "provider %s: JWK Set not refetched: fetched less than "
+                                         "TPOAuthJWKSRefetchInterval (%d s) ago",
+                      pc->name, pc->jwks_refetch_interval);
+        return 0;
+    }
+    return 1; /* written, or the cache is down: this process decides alone */
+}
+
+void tpo_jwks_shared_put(request_rec *r, tpo_provider_conf *pc, const char *json, apr_size_t len,
+                         apr_time_t fetched_at)
+{
+    const char *key = key_of(r, KEY_DOC, pc);
+    char *val;
+    apr_uint64_t t = (apr_uint64_t)fetched_at;
+    int i;
+
+    if (!key || !tpo_session_cache || !json || len == 0) {
+        return;
+    }
+    val = apr_palloc(r->pool, len + 8);
+    for (i = 0; i < 8; i++) {
+        val[i] = (char)(t & 0xff);
+        t >>= 8;
+    }
+    memcpy(val + 8, json, len);
+    tpo_cache_set(tpo_session_cache, key, val, len + 8,
+                  apr_time_now() + apr_time_from_sec(TPO_JWKS_SHARED_TTL));
+}
