@@ -82,6 +82,12 @@ static tpo_session *record_of(request_rec *r, tpo_provider_conf *pc, json_t *cla
     const char *sub = json_string_value(json_object_get(claims, "sub"));
     char *text;
 
+    if (!uv && !sub) {
+        /* a token of the client itself (client credentials; an
+         * introspection answer has no sub then): the client is the user */
+        uv = json_object_get(claims, "client_id");
+        user = json_is_string(uv) ? tpo_claims_scalar(r->pool, uv) : NULL;
+    }
     if (!user || !*user || json_is_boolean(uv)) {
         *detail = apr_psprintf(r->pool,
                                "the token has no claim '%s' (TPOAuthRemoteUserClaim) to name "
@@ -205,6 +211,10 @@ static int check_jwt(request_rec *r, tpo_provider_conf *pc, const tpo_provider_m
             return invalid_token(r, pc, "user", detail);
         }
         remember(r, tpo_bearer_key(r->pool, KEY_JWT, pc->name, token), s, exp);
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPO_APLOGNO(00212) "provider %s: bearer JWT of %s verified (signature checked; "
+                                    "remembered until its exp)",
+                      pc->name, ap_escape_logitem(r->pool, s->user));
         *out = s;
     }
     return OK;
@@ -279,6 +289,11 @@ static int check_introspection(request_rec *r, tpo_provider_conf *pc, const tpo_
         return invalid_token(r, pc, "user", detail);
     }
     remember(r, key, s, until);
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                  TPO_APLOGNO(00213) "provider %s: bearer token of %s active (introspection; "
+                                "remembered for %" APR_TIME_T_FMT " s)",
+                  pc->name, ap_escape_logitem(r->pool, s->user),
+                  apr_time_sec(until - r->request_time));
     *out = s;
     return OK;
 }

@@ -113,7 +113,7 @@ int tpo_bearer_looks_like_jwt(const char *tok)
         }
         len++;
     }
-    return parts == 3 && len > 0;
+    return parts == 3; /* an empty signature too (alg none): refused as a JWT */
 }
 
 /* A value made safe for a log line and a challenge: printable ASCII only,

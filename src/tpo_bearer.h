@@ -23,9 +23,10 @@
  * syntax. */
 int tpo_bearer_from_header(apr_pool_t *p, const char *hdr, const char **tok);
 
-/* 1 when tok has the shape of a JWS compact serialization (three non-empty
- * dot-separated base64url parts): such tokens are validated locally, the
- * others (opaque) by introspection. */
+/* 1 when tok has the shape of a JWS compact serialization (three
+ * dot-separated base64url parts, header and payload not empty; an empty
+ * signature, as of an unsigned alg-none token, counts): such tokens are
+ * validated locally, the others (opaque) by introspection. */
 int tpo_bearer_looks_like_jwt(const char *tok);
 
 typedef struct tpo_bearer_expect {

@@ -230,6 +230,35 @@ const configuration = {
   },
 };
 
+// ------------------------------------------------- bearer tokens (issue 13; opt-in)
+// TPO_IDP_RESOURCE=<URL>: features.resourceIndicators with one resource server of that URL. Its
+// access tokens are JWTs (RFC 9068: typ at+jwt, RS256, aud = the URL, scopes "read write admin",
+// and a "groups" claim ["api-clients"]); a token request with resource=<URL> (e.g. the
+// client-credentials grant) gets one, a request without resource an opaque token as before.
+// Unset: the configuration is unchanged.
+const bearerResource = process.env.TPO_IDP_RESOURCE || '';
+if (bearerResource) {
+  const { errors: oidcErrors } = await import('oidc-provider');
+  configuration.features.resourceIndicators = {
+    enabled: true,
+    defaultResource: async (ctx, client, oneOf) => oneOf,
+    useGrantedResource: async () => false,
+    getResourceServerInfo: async (ctx, resourceIndicator) => {
+      if (resourceIndicator !== bearerResource) throw new oidcErrors.InvalidTarget();
+      return {
+        scope: 'read write admin',
+        audience: bearerResource,
+        accessTokenTTL: atTtl,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      };
+    },
+  };
+  configuration.extraTokenClaims = async (ctx, token) => (
+    token.kind === 'ClientCredentials' || token.kind === 'AccessToken' ? { groups: ['api-clients'] } : undefined);
+}
+// ------------------------------------------------- end of bearer tokens
+
 const provider = new Provider(issuer, configuration);
 
 provider.use(async (ctx, next) => {
