@@ -211,10 +211,11 @@ static int check_jwt(request_rec *r, tpo_provider_conf *pc, const tpo_provider_m
             return invalid_token(r, pc, "user", detail);
         }
         remember(r, tpo_bearer_key(r->pool, KEY_JWT, pc->name, token), s, exp);
-        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                      TPO_APLOGNO(00212) "provider %s: bearer JWT of %s verified (signature checked; "
-                                    "remembered until its exp)",
-                      pc->name, ap_escape_logitem(r->pool, s->user));
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            TPO_APLOGNO(00212) "provider %s: bearer JWT of %s verified (signature checked; "
+                               "remembered until its exp)",
+            pc->name, ap_escape_logitem(r->pool, s->user));
         *out = s;
     }
     return OK;
@@ -291,7 +292,7 @@ static int check_introspection(request_rec *r, tpo_provider_conf *pc, const tpo_
     remember(r, key, s, until);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00213) "provider %s: bearer token of %s active (introspection; "
-                                "remembered for %" APR_TIME_T_FMT " s)",
+                                     "remembered for %" APR_TIME_T_FMT " s)",
                   pc->name, ap_escape_logitem(r->pool, s->user),
                   apr_time_sec(until - r->request_time));
     *out = s;
