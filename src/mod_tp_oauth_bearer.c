@@ -176,7 +176,7 @@ static void expect_of(request_rec *r, tpo_provider_conf *pc, const tpo_provider_
 /* A JWT validated against the JWK Set; an unknown kid refetches it (rate
  * limited across processes: TPOAuthJWKSRefetchInterval). */
 static int check_jwt(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
-                     const char *token, tpo_session **out)
+                     const char *token, const char *key, tpo_session **out)
 {
     tpo_bearer_expect e;
     const tpo_jwks *jwks;
@@ -210,7 +210,7 @@ static int check_jwt(request_rec *r, tpo_provider_conf *pc, const tpo_provider_m
         if (!s) {
             return invalid_token(r, pc, "user", detail);
         }
-        remember(r, tpo_bearer_key(r->pool, KEY_JWT, pc->name, token), s, exp);
+        remember(r, key, s, exp);
         ap_log_rerror(
             APLOG_MARK, APLOG_DEBUG, 0, r,
             TPO_APLOGNO(00212) "provider %s: bearer JWT of %s verified (signature checked; "
@@ -301,7 +301,7 @@ static int check_introspection(request_rec *r, tpo_provider_conf *pc, const tpo_
 
 int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc)
 {
-    const char *token = NULL, *key, *missing;
+    const char *token = NULL, *key = NULL, *missing;
     const tpo_provider_meta *meta;
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
     tpo_rt_status rs;
@@ -343,7 +343,7 @@ int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc)
             return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_SERVICE_UNAVAILABLE;
         }
         rc = jwt && pc->bearer_validation != TPO_BEARER_VALIDATE_INTROSPECT
-                 ? check_jwt(r, pc, meta, token, &s)
+                 ? check_jwt(r, pc, meta, token, key, &s)
                  : check_introspection(r, pc, meta, token, &s);
         if (rc != OK) {
             return rc;

@@ -349,6 +349,31 @@ def test_bearer_off_location_ignores_tokens(bhttpd, bidp):
     assert "Bearer" not in r.headers.get("WWW-Authenticate", "")
 
 
+@pytest.mark.parametrize("line, word", [
+    ("TPOAuthBearer maybe", "TPOAuthBearer"),
+    ("TPOAuthBearerScope", "TPOAuthBearerScope"),
+])
+def test_bad_location_directives_refused(bhttpd, bidp, line, word):
+    conf = bearer_conf(bidp.issuer, bhttpd.server_root) + \
+        "<Location /x/>\n    %s\n</Location>\n" % line
+    rc, out = bhttpd.configtest(conf)
+    assert rc != 0 and word in out, out
+
+
+@pytest.mark.parametrize("line, word", [
+    ("TPOAuthBearerValidation sometimes", "TPOAuthBearerValidation"),
+    ("TPOAuthIntrospectionEndpoint not-a-url", "TPOAuthIntrospectionEndpoint"),
+    ("TPOAuthJWKSRefetchInterval 0", "TPOAuthJWKSRefetchInterval"),
+    ("TPOAuthIntrospectionCacheMax -1", "TPOAuthIntrospectionCacheMax"),
+])
+def test_bad_provider_directives_refused(bhttpd, bidp, line, word):
+    conf = bearer_conf(bidp.issuer, bhttpd.server_root).replace(
+        "    TPOAuthUserinfo off\n", "    TPOAuthUserinfo off\n    %s\n" % line)
+    assert line in conf
+    rc, out = bhttpd.configtest(conf)
+    assert rc != 0 and word in out, out
+
+
 # ------------------------------------------------------------------ revocation
 
 def test_revoked_opaque_token_refused_after_cache_time(bhttpd, bidp):
@@ -407,6 +432,7 @@ def test_mixed_location_session_token_neither(bhttpd, bidp):
 
 # ------------------------------------------------------------------ kid flood
 
+@pytest.mark.slow
 def test_random_kid_flood_one_jwks_fetch_per_interval(bhttpd, bidp):
     # every process has its key set (or finds it in the shared cache)
     for _ in range(8):
