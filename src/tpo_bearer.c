@@ -485,6 +485,18 @@ tpo_bearer_result tpo_introspection_parse(apr_pool_t *p, const char *body, apr_s
 
     memset(out, 0, sizeof(*out));
     *detail = NULL;
+    if (http_status == 400 && body && len > 0 && len <= INTROSPECTION_MAX &&
+        (j = json_loadb(body, len, 0, &jerr)) != NULL) {
+        /* RFC 7009 2.2.1 (which RFC 7662 2.3 refers to): this provider does
+         * not introspect tokens of this kind (e.g. its JWT access tokens) */
+        apr_pool_cleanup_register(p, j, json_cleanup, apr_pool_cleanup_null);
+        if (json_is_object(j) && json_is_string(json_object_get(j, "error")) &&
+            strcmp(json_string_value(json_object_get(j, "error")), "unsupported_token_type") == 0) {
+            out->json = j;
+            FAIL(TPO_BT_MALFORMED, "the provider cannot introspect this token "
+                                   "(unsupported_token_type)");
+        }
+    }
     if (http_status != 200) {
         FAIL(TPO_BT_MALFORMED, "the introspection endpoint answered HTTP %d", http_status);
     }

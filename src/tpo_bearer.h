@@ -89,8 +89,10 @@ typedef struct tpo_introspection {
  * when given must hold one of expect->audiences; token_type when given must
  * be an access token's), TPO_BT_INACTIVE for `"active": false`,
  * TPO_BT_MALFORMED for an answer that is not one (status not 200, not a JSON
- * object, active missing or not a boolean). *out is filled for OK and
- * INACTIVE. expect->allowed_algs and ->typ are not used. */
+ * object, active missing or not a boolean): out->json NULL; and also for a
+ * 400 with error "unsupported_token_type" (the provider does not introspect
+ * tokens of this kind: refuse the token): out->json the error. *out is
+ * filled for OK and INACTIVE. expect->allowed_algs and ->typ are not used. */
 tpo_bearer_result tpo_introspection_parse(apr_pool_t *p, const char *body, apr_size_t len,
                                           int http_status, const tpo_bearer_expect *expect,
                                           tpo_introspection *out, const char **detail);

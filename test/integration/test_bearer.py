@@ -60,6 +60,13 @@ def bearer_conf(issuer, root):
         TPOAuthUserinfo off
     """ % (RESOURCE, INTRO_MAX, INTRO_INACTIVE, REFETCH))
     conf = "TPOAuthCacheSize 16M\n" + provider
+    # the same provider checked one way only, and with a wrong client secret
+    for name, extra, secret in (
+            ("apijwt", "TPOAuthBearerValidation jwt", h.CLIENT_SECRET),
+            ("apiintro", "TPOAuthBearerValidation introspection", h.CLIENT_SECRET),
+            ("apibad", "", "wrong-secret")):
+        conf += h.provider_conf(name, issuer, scope="openid", client_secret=secret,
+                                extra="TPOAuthBearerAudience %s\n%s" % (RESOURCE, extra))
     # /app/ (the redirect URI lives there): sessions and tokens
     conf += h.protect_conf("/app/", provider="api", authname="api", extra="""
         TPOAuthBearer on
@@ -71,10 +78,15 @@ def bearer_conf(issuer, root):
             ("/api-admin/", "TPOAuthBearer only\nTPOAuthBearerScope \"read admin\""),
             ("/api-claim/", "TPOAuthBearer only"),
             ("/api-rscope/", "TPOAuthBearer only"),
-            ("/api-off/", "TPOAuthUnauthenticated 401")):
+            ("/api-off/", "TPOAuthUnauthenticated 401"),
+            ("/api-jwt/", "TPOAuthBearer only"),
+            ("/api-intro/", "TPOAuthBearer only"),
+            ("/api-bad/", "TPOAuthBearer only")):
         conf += 'ScriptAlias %s "%s/app/"\n' % (alias, root)
+        provider_name = {"/api-jwt/": "apijwt", "/api-intro/": "apiintro",
+                         "/api-bad/": "apibad"}.get(alias, "api")
         lines = ["<Location %s>" % alias, "    AuthType tp-oauth", '    AuthName "api"',
-                 "    TPOAuthProvider api"]
+                 "    TPOAuthProvider %s" % provider_name]
         lines += ["    " + x for x in extra.splitlines()]
         if alias == "/api-claim/":
             lines.append("    Require oauth-claim groups=api-clients")
@@ -341,6 +353,34 @@ def test_require_rules_on_bearer_identity(bhttpd, bidp):
     assert ch["scope"] == "admin"
     assert whoami(bhttpd, cc_token(bidp, scope="admin"),
                   path="/api-rscope/whoami.cgi?format=json")["TPO_SCOPE"] == "admin"
+
+
+def test_validation_jwt_only_refuses_opaque(bhttpd, bidp):
+    assert whoami(bhttpd, cc_token(bidp), path="/api-jwt/whoami.cgi?format=json")
+    n = bidp.stats()["introspection"]
+    r = api(bhttpd, "/api-jwt/whoami.cgi?format=json", cc_token(bidp, resource=None, scope=None))
+    assert_refused(r, desc_rx="not a JWT")
+    assert bidp.stats()["introspection"] == n
+
+
+def test_validation_introspection_for_every_token(bhttpd, bidp):
+    opaque = cc_token(bidp, resource=None, scope=None)
+    assert whoami(bhttpd, opaque, path="/api-intro/whoami.cgi?format=json")["REMOTE_USER"] \
+        == "tpo-cc"
+    # the provider does not introspect its JWT access tokens (unsupported_token_type)
+    n = bidp.stats()["introspection"]
+    assert_refused(api(bhttpd, "/api-intro/whoami.cgi?format=json", cc_token(bidp)),
+                   desc_rx="cannot introspect")
+    assert bidp.stats()["introspection"] == n + 1
+
+
+def test_introspection_client_auth_failure_502(bhttpd, bidp):
+    r = api(bhttpd, "/api-bad/whoami.cgi?format=json", cc_token(bidp, resource=None, scope=None))
+    assert r.status_code == 502
+    assert "Set-Cookie" not in r.headers and "Location" not in r.headers
+    assert "apibad: introspection answer unusable" in bhttpd.error_log()
+    # JWTs are still checked locally there
+    assert whoami(bhttpd, cc_token(bidp), path="/api-bad/whoami.cgi?format=json")
 
 
 def test_bearer_off_location_ignores_tokens(bhttpd, bidp):

@@ -423,6 +423,11 @@ START_TEST(introspection_answers)
     ck_assert_int_eq(intro("not json", 200, &in), TPO_BT_MALFORMED);
     ck_assert_int_eq(intro("", 200, &in), TPO_BT_MALFORMED);
     ck_assert_int_eq(intro("{\"active\":true}", 401, &in), TPO_BT_MALFORMED);
+    ck_assert_ptr_null(in.json);
+    ck_assert_int_eq(intro("{\"error\":\"unsupported_token_type\"}", 400, &in), TPO_BT_MALFORMED);
+    ck_assert_ptr_nonnull(in.json);
+    ck_assert_int_eq(intro("{\"error\":\"invalid_client\"}", 400, &in), TPO_BT_MALFORMED);
+    ck_assert_ptr_null(in.json);
     ck_assert_int_eq(intro("{\"active\":true,\"active\":false}", 200, &in), TPO_BT_MALFORMED);
     ck_assert_int_eq(intro("{\"active\":true,\"iss\":\"https://evil\"}", 200, &in), TPO_BT_ISS);
     ck_assert_int_eq(intro("{\"active\":true,\"aud\":\"https://evil\"}", 200, &in), TPO_BT_AUD);
