@@ -308,6 +308,29 @@ int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc)
     int rc, jwt;
 
     rc = tpo_bearer_from_header(r->pool, apr_table_get(r->headers_in, "Authorization"), &token);
+    if (tpo_dir_bearer_query(dc) == 1 && r->args && rc >= 0) {
+        /* RFC 6750 2.3, only where enabled: ?access_token=..., once, and
+         * never together with the header (one method per request) */
+        apr_table_t *q = tpo_query_parse(r->pool, r->args, 100);
+        const char *qt;
+        int dup = 0;
+
+        qt = q ? tpo_query_get_unique(q, "access_token", &dup) : NULL;
+        if (!q || dup || (qt && (rc > 0 || !tpo_bearer_token_ok(qt)))) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          TPO_APLOGNO(00214) "provider %s: access_token query parameter refused "
+                                             "(malformed, repeated, or next to an Authorization "
+                                             "header)",
+                          pc->name);
+            return answer(r, pc, HTTP_BAD_REQUEST, "invalid_request",
+                          "one bearer token, in one place, is expected", NULL);
+        }
+        if (qt) {
+            token = qt;
+            rc = 1;
+            apr_table_setn(r->err_headers_out, "Cache-Control", "private");
+        }
+    }
     if (rc == 0) {
         return DECLINED;
     }

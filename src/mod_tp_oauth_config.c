@@ -125,6 +125,7 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->authz_action = add->authz_action != TPO_UNSET ? add->authz_action : base->authz_action;
     c->bearer_mode = add->bearer_mode != TPO_UNSET ? add->bearer_mode : base->bearer_mode;
     c->bearer_scope = add->bearer_scope ? add->bearer_scope : base->bearer_scope;
+    c->bearer_query = add->bearer_query != TPO_UNSET ? add->bearer_query : base->bearer_query;
     if (add->cors_origins) {
         c->cors_origins = add->cors_origins;
         c->cors_any = add->cors_any;
@@ -158,6 +159,11 @@ int tpo_dir_export(const tpo_dir_conf *dc)
 int tpo_dir_bearer(const tpo_dir_conf *dc)
 {
     return dc->bearer_mode != TPO_UNSET ? dc->bearer_mode : dir_defaults.bearer_mode;
+}
+
+int tpo_dir_bearer_query(const tpo_dir_conf *dc)
+{
+    return dc->bearer_query != TPO_UNSET ? dc->bearer_query : dir_defaults.bearer_query;
 }
 
 int tpo_dir_unauth(const tpo_dir_conf *dc)

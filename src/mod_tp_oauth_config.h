@@ -164,6 +164,7 @@ typedef struct tpo_dir_conf {
                                           defaults + ops, computed at create/merge */
     int bearer_mode;                  /* TPOAuthBearer; TPO_UNSET: TPO_DEF_BEARER */
     const char *bearer_scope;         /* TPOAuthBearerScope: required scopes, or NULL */
+    int bearer_query;                 /* TPOAuthBearerQuery; TPO_UNSET: off */
 } tpo_dir_conf;
 
 /* TPO_CORS_MAX_AGE: in tpo_defaults.h */
@@ -174,6 +175,7 @@ int tpo_dir_export(const tpo_dir_conf *dc);
 int tpo_dir_unauth(const tpo_dir_conf *dc);
 int tpo_dir_authz(const tpo_dir_conf *dc);
 int tpo_dir_bearer(const tpo_dir_conf *dc);
+int tpo_dir_bearer_query(const tpo_dir_conf *dc);
 
 extern const command_rec tpo_cmds[];
 

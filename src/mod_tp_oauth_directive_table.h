@@ -249,6 +249,10 @@ TPO_DIR(bearer, "TPOAuthBearer", TAKE1, set_value, DIR, ENUM, TPO_DC(bearer_mode
         TPO_DEF_BEARER,
         "Bearer tokens (Authorization: Bearer): off, on (as well as sessions) or only "
         "(default " TPO_DEF_BEARER ")")
+TPO_DIR(bearer_query, "TPOAuthBearerQuery", FLAG, set_flag, DIR, FLAG, TPO_DC(bearer_query), 0, 0,
+        NULL, TPO_DEF_BEARER_QUERY,
+        "Also take the bearer token from the access_token query parameter (RFC 6750 2.3; "
+        "default " TPO_DEF_BEARER_QUERY ")")
 TPO_DIR(bearer_scope, "TPOAuthBearerScope", TAKE1, set_value, DIR, STR, TPO_DC(bearer_scope), 0, 0,
         NULL, NULL, "Scopes a bearer token must all have here (space-separated)")
 TPO_DIR(cors_allow_origin, "TPOAuthCORSAllowOrigin", ITERATE, cmd_cors_origin, DIR, NONE,

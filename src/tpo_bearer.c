@@ -113,6 +113,26 @@ int tpo_bearer_from_header(apr_pool_t *p, const char *hdr, const char **tok)
     return 1;
 }
 
+int tpo_bearer_token_ok(const char *tok)
+{
+    const char *t = tok;
+
+    if (!tok) {
+        return 0;
+    }
+    pthread_once(&char_class_once, char_class_init);
+    while (b64token_char(*t)) {
+        t++;
+    }
+    if (t == tok) {
+        return 0;
+    }
+    while (*t == '=') {
+        t++;
+    }
+    return *t == '\0' && (apr_size_t)(t - tok) <= TPO_BEARER_MAX_TOKEN;
+}
+
 int tpo_bearer_looks_like_jwt(const char *tok)
 {
     const unsigned char *s = (const unsigned char *)tok, *b;

@@ -23,6 +23,11 @@
  * syntax. */
 int tpo_bearer_from_header(apr_pool_t *p, const char *hdr, const char **tok);
 
+/* 1 when tok is a b64token (RFC 6750 2.1) of at most TPO_BEARER_MAX_TOKEN
+ * bytes: the check tpo_bearer_from_header applies, for a token from the
+ * access_token query parameter. */
+int tpo_bearer_token_ok(const char *tok);
+
 /* 1 when tok has the shape of a JWS compact serialization (three
  * dot-separated base64url parts, header and payload not empty; an empty
  * signature, as of an unsigned alg-none token, counts): such tokens are

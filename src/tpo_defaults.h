@@ -73,6 +73,7 @@
 #define TPO_DEF_UNAUTHENTICATED "login"
 #define TPO_DEF_AUTHZ_FAILURE "403"
 #define TPO_DEF_BEARER "off"
+#define TPO_DEF_BEARER_QUERY "off"
 
 /* ---- fixed values (no directive; README.md documents them) */
 /* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is

@@ -81,7 +81,8 @@ def bearer_conf(issuer, root):
             ("/api-off/", "TPOAuthUnauthenticated 401"),
             ("/api-jwt/", "TPOAuthBearer only"),
             ("/api-intro/", "TPOAuthBearer only"),
-            ("/api-bad/", "TPOAuthBearer only")):
+            ("/api-bad/", "TPOAuthBearer only"),
+            ("/api-q/", "TPOAuthBearer only\nTPOAuthBearerQuery on")):
         conf += 'ScriptAlias %s "%s/app/"\n' % (alias, root)
         provider_name = {"/api-jwt/": "apijwt", "/api-intro/": "apiintro",
                          "/api-bad/": "apibad"}.get(alias, "api")
@@ -381,6 +382,23 @@ def test_introspection_client_auth_failure_502(bhttpd, bidp):
     assert "apibad: introspection answer unusable" in bhttpd.error_log()
     # JWTs are still checked locally there
     assert whoami(bhttpd, cc_token(bidp), path="/api-bad/whoami.cgi?format=json")
+
+
+def test_query_parameter_only_where_enabled(bhttpd, bidp):
+    token = cc_token(bidp)
+    r = api(bhttpd, "/api-q/whoami.cgi?format=json&access_token=" + token)
+    assert r.status_code == 200 and r.json()["REMOTE_USER"] == "tpo-cc"
+    assert r.headers.get("Cache-Control") == "private" or "private" in r.headers["Cache-Control"]
+    # not enabled: the parameter is no token (401 without error)
+    assert_refused(api(bhttpd, "/api/whoami.cgi?format=json&access_token=" + token), error=None)
+    # twice, or together with the header: 400 invalid_request
+    r = api(bhttpd, "/api-q/whoami.cgi?access_token=%s&access_token=%s" % (token, token))
+    assert_refused(r, status=400, error="invalid_request")
+    r = api(bhttpd, "/api-q/whoami.cgi?access_token=" + token, token)
+    assert_refused(r, status=400, error="invalid_request")
+    # a bad token in the query is refused like one in the header
+    assert_refused(api(bhttpd, "/api-q/whoami.cgi?access_token=" + _tampered(bidp)),
+                   desc_rx="signature")
 
 
 def test_bearer_off_location_ignores_tokens(bhttpd, bidp):

@@ -167,6 +167,18 @@ START_TEST(header_parsing)
 }
 END_TEST
 
+START_TEST(token_syntax)
+{
+    ck_assert(tpo_bearer_token_ok("abc.DEF-_~+/=="));
+    ck_assert(!tpo_bearer_token_ok(""));
+    ck_assert(!tpo_bearer_token_ok(NULL));
+    ck_assert(!tpo_bearer_token_ok("a b"));
+    ck_assert(!tpo_bearer_token_ok("=abc"));
+    ck_assert(!tpo_bearer_token_ok("a=b"));
+    ck_assert(!tpo_bearer_token_ok("a\r\n"));
+}
+END_TEST
+
 START_TEST(jwt_shape)
 {
     ck_assert(tpo_bearer_looks_like_jwt("a.b.c"));
@@ -515,6 +527,7 @@ int main(void)
     }
     tcase_add_checked_fixture(tc, tpo_test_setup, tpo_test_teardown);
     tcase_add_test(tc, header_parsing);
+    tcase_add_test(tc, token_syntax);
     tcase_add_test(tc, jwt_shape);
     tcase_add_test(tc, valid_at_jwt);
     tcase_add_test(tc, valid_plain_jwt_es256_aud_array);
