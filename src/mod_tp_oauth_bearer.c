@@ -14,7 +14,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <jansson.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_bearer.h"
 #include "tpo_claims.h"
 #include "tpo_http.h"
@@ -27,28 +27,17 @@
 #define KEY_INTRO "bi:" /* + hash: an introspection answer */
 #define INACTIVE_MARK "-"
 
-/* realm: AuthName, else the provider's name (as the session challenge) */
-static const char *realm_of(request_rec *r, const tpo_provider_conf *pc)
-{
-    const char *realm = ap_auth_name(r);
-
-    if (realm && *realm) {
-        return tpo_quoted_pairs_decode(r->pool, realm);
-    }
-    return pc ? pc->name : TPO_AUTH_TYPE;
-}
-
-/* The RFC 6750 answer: status, WWW-Authenticate, no caching. */
-static int answer(request_rec *r, const tpo_provider_conf *pc, int status, const char *error,
+/* The RFC 6750 answer: status, WWW-Authenticate, no caching (nothing is
+ * written: Apache writes its error document for the status). */
+static int answer(request_rec *r, const tpa_provider_conf *pc, int status, const char *error,
                   const char *desc, const char *scope)
 {
-    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
-                   tpo_bearer_challenge(r->pool, realm_of(r, pc), error, desc, scope));
+    tpa_www_authenticate_bearer(r, pc, error, desc, scope, 0);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     return status;
 }
 
-static int invalid_token(request_rec *r, const tpo_provider_conf *pc, const char *check,
+static int invalid_token(request_rec *r, const tpa_provider_conf *pc, const char *check,
                          const char *detail)
 {
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -57,7 +46,7 @@ static int invalid_token(request_rec *r, const tpo_provider_conf *pc, const char
     return answer(r, pc, HTTP_UNAUTHORIZED, "invalid_token", detail, NULL);
 }
 
-int tpo_bearer_unauthenticated(request_rec *r, tpo_provider_conf *pc)
+int tpa_bearer_unauthenticated(request_rec *r, tpa_provider_conf *pc)
 {
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00201) "provider %s: no bearer token (TPOAuthBearer only): 401",
@@ -65,15 +54,9 @@ int tpo_bearer_unauthenticated(request_rec *r, tpo_provider_conf *pc)
     return answer(r, pc, HTTP_UNAUTHORIZED, NULL, NULL, NULL);
 }
 
-void tpo_bearer_challenge_add(request_rec *r, tpo_provider_conf *pc)
-{
-    apr_table_addn(r->err_headers_out, "WWW-Authenticate",
-                   tpo_bearer_challenge(r->pool, realm_of(r, pc), NULL, NULL, NULL));
-}
-
 /* A record for the token's claims, rendered as a session's. NULL with
  * *detail when the claims name no user. */
-static tpo_session *record_of(request_rec *r, tpo_provider_conf *pc, json_t *claims,
+static tpo_session *record_of(request_rec *r, tpa_provider_conf *pc, json_t *claims,
                               const char *scope, apr_time_t exp, const char **detail)
 {
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
@@ -120,7 +103,7 @@ static tpo_session *record_of(request_rec *r, tpo_provider_conf *pc, json_t *cla
         free(text);
     }
     /* the application has the token already (Authorization): not exported again */
-    tpo_session_render(r->pool, pc, s, claims);
+    tpa_session_render(r->pool, pc, s, claims);
     return s;
 }
 
@@ -133,7 +116,7 @@ static void remember(request_rec *r, const char *key, tpo_session *s, apr_time_t
     if (!key || !rec || until <= r->request_time) {
         return;
     }
-    rv = tpo_cache_set(tpo_session_cache, key, rec, len, until);
+    rv = tpo_cache_set(tpa_session_cache, key, rec, len, until);
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, rv, r,
                       TPO_APLOGNO(00202) "bearer token not remembered (cache write failed): it "
@@ -148,7 +131,7 @@ static int recall(request_rec *r, const char *key, tpo_session *s, int skew)
     char *val;
     apr_size_t vlen;
 
-    if (!key || tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen) != APR_SUCCESS) {
+    if (!key || tpo_cache_get(tpa_session_cache, key, r->pool, &val, &vlen) != APR_SUCCESS) {
         return 0;
     }
     if (vlen == 1 && val[0] == INACTIVE_MARK[0]) {
@@ -161,7 +144,7 @@ static int recall(request_rec *r, const char *key, tpo_session *s, int skew)
     return 1;
 }
 
-static void expect_of(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+static void expect_of(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                       tpo_bearer_expect *e)
 {
     memset(e, 0, sizeof(*e));
@@ -175,7 +158,7 @@ static void expect_of(request_rec *r, tpo_provider_conf *pc, const tpo_provider_
 
 /* A JWT validated against the JWK Set; an unknown kid refetches it (rate
  * limited across processes: TPOAuthJWKSRefetchInterval). */
-static int check_jwt(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+static int check_jwt(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                      const char *token, const char *key, tpo_session **out)
 {
     tpo_bearer_expect e;
@@ -184,21 +167,21 @@ static int check_jwt(request_rec *r, tpo_provider_conf *pc, const tpo_provider_m
     json_t *claims = NULL;
     const char *detail = NULL;
     tpo_bearer_result res = TPO_BT_NOKEY;
-    tpo_rt_status rs;
+    tpa_rt_status rs;
     int pass;
 
     expect_of(r, pc, meta, &e);
     for (pass = 0; pass < 2 && res == TPO_BT_NOKEY; pass++) {
-        rs = tpo_provider_jwks_acquire(r, pc, pass, &jwks, &handle);
-        if (rs != TPO_RT_OK) {
+        rs = tpa_provider_jwks_acquire(r, pc, pass, &jwks, &handle);
+        if (rs != TPA_RT_OK) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                           TPO_APLOGNO(00203) "provider %s: bearer token not checked: the JWK Set "
                                              "is unavailable",
                           pc->name);
-            return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_SERVICE_UNAVAILABLE;
+            return rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_SERVICE_UNAVAILABLE;
         }
         res = tpo_bearer_jwt_validate(r->pool, token, jwks, &e, &claims, &detail);
-        tpo_provider_jwks_release(pc, handle);
+        tpa_provider_jwks_release(pc, handle);
     }
     if (res != TPO_BT_OK) {
         return invalid_token(r, pc, tpo_bearer_result_name(res), detail);
@@ -222,7 +205,7 @@ static int check_jwt(request_rec *r, tpo_provider_conf *pc, const tpo_provider_m
 }
 
 /* Ask the provider (RFC 7662), remembering the answer. */
-static int check_introspection(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+static int check_introspection(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                                const char *token, tpo_session **out)
 {
     const char *key = tpo_bearer_key(r->pool, KEY_INTRO, pc->name, token);
@@ -256,7 +239,7 @@ static int check_introspection(request_rec *r, tpo_provider_conf *pc, const tpo_
     APR_ARRAY_PUSH(params, const char *) = token;
     APR_ARRAY_PUSH(params, const char *) = "token_type_hint";
     APR_ARRAY_PUSH(params, const char *) = "access_token";
-    hr = tpo_provider_client_post(r, pc, meta->introspection_endpoint, params, &resp);
+    hr = tpa_provider_client_post(r, pc, meta->introspection_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00205) "provider %s: introspection endpoint %s unreachable: %s",
@@ -273,7 +256,7 @@ static int check_introspection(request_rec *r, tpo_provider_conf *pc, const tpo_
     }
     if (res == TPO_BT_INACTIVE) {
         if (pc->introspection_inactive_cache > 0 && key) {
-            tpo_cache_set(tpo_session_cache, key, INACTIVE_MARK, 1,
+            tpo_cache_set(tpa_session_cache, key, INACTIVE_MARK, 1,
                           r->request_time + apr_time_from_sec(pc->introspection_inactive_cache));
         }
         return invalid_token(r, pc, "inactive", detail);
@@ -299,16 +282,17 @@ static int check_introspection(request_rec *r, tpo_provider_conf *pc, const tpo_
     return OK;
 }
 
-int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc)
+/* DECLINED (no token), OK, or the status of the answer (headers set). */
+static int authn(request_rec *r, tpa_provider_conf *pc, tpa_dir_conf *dc)
 {
     const char *token = NULL, *key = NULL, *missing;
     const tpo_provider_meta *meta;
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
-    tpo_rt_status rs;
+    tpa_rt_status rs;
     int rc, jwt;
 
     rc = tpo_bearer_from_header(r->pool, apr_table_get(r->headers_in, "Authorization"), &token);
-    if (tpo_dir_bearer_query(dc) == 1 && r->args && rc >= 0) {
+    if (tpa_dir_bearer_query(dc) == 1 && r->args && rc >= 0) {
         /* RFC 6750 2.3, only where enabled: ?access_token=..., once, and
          * never together with the header (one method per request) */
         apr_table_t *q = tpo_query_parse(r->pool, r->args, 100);
@@ -361,9 +345,9 @@ int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc)
             /* refuse rather than accept any audience */
             return invalid_token(r, pc, "aud", "no audience is configured (TPOAuthBearerAudience)");
         }
-        rs = tpo_provider_meta_get(r, pc, &meta);
-        if (rs != TPO_RT_OK) {
-            return rs == TPO_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_SERVICE_UNAVAILABLE;
+        rs = tpa_provider_meta_get(r, pc, &meta);
+        if (rs != TPA_RT_OK) {
+            return rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_SERVICE_UNAVAILABLE;
         }
         rc = jwt && pc->bearer_validation != TPO_BEARER_VALIDATE_INTROSPECT
                  ? check_jwt(r, pc, meta, token, key, &s)
@@ -382,7 +366,7 @@ int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc)
         return answer(r, pc, HTTP_FORBIDDEN, "insufficient_scope",
                       "the token lacks a scope this resource requires", dc->bearer_scope);
     }
-    tpo_identity_export(r, pc, s);
+    tpa_identity_export(r, pc, s);
     r->ap_auth_type = TPO_AUTH_TYPE_BEARER;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00209) "provider %s: bearer token of %s accepted", pc->name,
@@ -390,14 +374,24 @@ int tpo_bearer_authn(request_rec *r, tpo_provider_conf *pc, tpo_dir_conf *dc)
     return OK;
 }
 
-void tpo_bearer_authz_failure(request_rec *r, tpo_provider_conf *pc)
+tpa_bearer_result tpa_bearer_authn(request_rec *r, tpa_provider_conf *pc, tpa_dir_conf *dc,
+                                   int *status)
+{
+    int rc = authn(r, pc, dc);
+
+    *status = rc;
+    return rc == DECLINED ? TPA_BEARER_NONE : rc == OK ? TPA_BEARER_OK : TPA_BEARER_REFUSED;
+}
+
+void tpa_bearer_authz_failure(request_rec *r, tpa_provider_conf *pc)
 {
     const char *scope = apr_table_get(r->notes, TPO_NOTE_BEARER_SCOPE);
 
     apr_table_unset(r->err_headers_out, "WWW-Authenticate");
     apr_table_setn(r->notes, TPO_NOTE_BEARER_CHALLENGE,
-                   tpo_bearer_challenge(r->pool, realm_of(r, pc), "insufficient_scope",
-                                        scope ? "the token lacks a scope this resource requires"
-                                              : "the token does not allow this request",
-                                        scope));
+                   tpa_bearer_challenge_value(r, pc, "insufficient_scope",
+                                              scope ? "the token lacks a scope this resource "
+                                                      "requires"
+                                                    : "the token does not allow this request",
+                                              scope));
 }

@@ -12,13 +12,14 @@
  * its own, rate-limited per process. */
 #include <string.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_provider.h"
+#include "mod_tp_oauth_session.h"
 
 #define TPO_JWKS_SHARED_TTL 3600
 #define KEY_DOC "jk:"
 #define KEY_GATE "jg:"
 
-static const char *key_of(request_rec *r, const char *prefix, const tpo_provider_conf *pc)
+static const char *key_of(request_rec *r, const char *prefix, const tpa_provider_conf *pc)
 {
     const char *k = apr_pstrcat(r->pool, prefix, pc->name, NULL);
     apr_size_t klen;
@@ -26,8 +27,9 @@ static const char *key_of(request_rec *r, const char *prefix, const tpo_provider
     return tpo_cache_key_ok(k, &klen) ? k : NULL;
 }
 
-apr_status_t tpo_jwks_shared_get(request_rec *r, tpo_provider_conf *pc, apr_time_t newer_than,
-                                 char **json, apr_size_t *len, apr_time_t *fetched_at)
+apr_status_t tpa_provider_jwks_shared_get(request_rec *r, tpa_provider_conf *pc,
+                                          apr_time_t newer_than, char **json, apr_size_t *len,
+                                          apr_time_t *fetched_at)
 {
     const char *key = key_of(r, KEY_DOC, pc);
     char *val;
@@ -35,8 +37,8 @@ apr_status_t tpo_jwks_shared_get(request_rec *r, tpo_provider_conf *pc, apr_time
     apr_uint64_t t = 0;
     int i;
 
-    if (!key || !tpo_session_cache ||
-        tpo_cache_get(tpo_session_cache, key, r->pool, &val, &vlen) != APR_SUCCESS || vlen <= 8) {
+    if (!key || !tpa_session_cache ||
+        tpo_cache_get(tpa_session_cache, key, r->pool, &val, &vlen) != APR_SUCCESS || vlen <= 8) {
         return APR_NOTFOUND;
     }
     for (i = 7; i >= 0; i--) {
@@ -53,15 +55,15 @@ apr_status_t tpo_jwks_shared_get(request_rec *r, tpo_provider_conf *pc, apr_time
     return APR_SUCCESS;
 }
 
-int tpo_jwks_shared_gate(request_rec *r, tpo_provider_conf *pc)
+int tpa_provider_jwks_shared_gate(request_rec *r, tpa_provider_conf *pc)
 {
     const char *key = key_of(r, KEY_GATE, pc);
     apr_status_t rv;
 
-    if (!key || !tpo_session_cache) {
+    if (!key || !tpa_session_cache) {
         return 1;
     }
-    rv = tpo_cache_add(tpo_session_cache, key, "1", 1,
+    rv = tpo_cache_add(tpa_session_cache, key, "1", 1,
                        apr_time_now() + apr_time_from_sec(pc->jwks_refetch_interval));
     if (rv == APR_EEXIST) {
         ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
@@ -73,15 +75,15 @@ int tpo_jwks_shared_gate(request_rec *r, tpo_provider_conf *pc)
     return 1; /* written, or the cache is down: this process decides alone */
 }
 
-void tpo_jwks_shared_put(request_rec *r, tpo_provider_conf *pc, const char *json, apr_size_t len,
-                         apr_time_t fetched_at)
+void tpa_provider_jwks_shared_put(request_rec *r, tpa_provider_conf *pc, const char *json,
+                                  apr_size_t len, apr_time_t fetched_at)
 {
     const char *key = key_of(r, KEY_DOC, pc);
     char *val;
     apr_uint64_t t = (apr_uint64_t)fetched_at;
     int i;
 
-    if (!key || !tpo_session_cache || !json || len == 0) {
+    if (!key || !tpa_session_cache || !json || len == 0) {
         return;
     }
     val = apr_palloc(r->pool, len + 8);
@@ -90,6 +92,6 @@ void tpo_jwks_shared_put(request_rec *r, tpo_provider_conf *pc, const char *json
         t >>= 8;
     }
     memcpy(val + 8, json, len);
-    tpo_cache_set(tpo_session_cache, key, val, len + 8,
+    tpo_cache_set(tpa_session_cache, key, val, len + 8,
                   apr_time_now() + apr_time_from_sec(TPO_JWKS_SHARED_TTL));
 }
