@@ -4,34 +4,38 @@
  * distributed cache) through the session cache, so that a token with an
  * unknown kid makes at most one fetch per TPOAuthJWKSRefetchInterval in
  * all, not one per process:
- *   jk:<provider>  the document last fetched: 8 bytes fetch time (µs, little
- *                  endian) + the JSON, kept TPO_JWKS_SHARED_TTL seconds;
- *   jg:<provider>  written with add for one interval by the process that
- *                  fetches (the gate).
+ *   jk:<hash of the JWKS URI>  the document last fetched: 8 bytes fetch
+ *                  time (µs, little endian) + the JSON, kept
+ *                  TPO_JWKS_SHARED_TTL seconds;
+ *   jg:<hash of the JWKS URI>  written with add for one interval by the
+ *                  process that fetches (the gate).
  * A failing cache only costs the sharing: every process then fetches on
  * its own, rate-limited per process. */
 #include <string.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_provider.h"
 #include "mod_tp_oauth_session.h"
+#include "tpo_bearer.h"
 
 #define TPO_JWKS_SHARED_TTL 3600
 #define KEY_DOC "jk:"
 #define KEY_GATE "jg:"
 
-static const char *key_of(request_rec *r, const char *prefix, const tpa_provider_conf *pc)
+/* The key of a JWKS URI: providers of different virtual hosts may share a
+ * name, never a URI with different keys. */
+static const char *key_of(request_rec *r, const char *prefix, const char *uri)
 {
-    const char *k = apr_pstrcat(r->pool, prefix, pc->name, NULL);
+    const char *k = tpo_bearer_key(r->pool, prefix, "jwks", uri);
     apr_size_t klen;
 
-    return tpo_cache_key_ok(k, &klen) ? k : NULL;
+    return k && tpo_cache_key_ok(k, &klen) ? k : NULL;
 }
 
-apr_status_t tpa_provider_jwks_shared_get(request_rec *r, tpa_provider_conf *pc,
+apr_status_t tpa_provider_jwks_shared_get(request_rec *r, tpa_provider_conf *pc, const char *uri,
                                           apr_time_t newer_than, char **json, apr_size_t *len,
                                           apr_time_t *fetched_at)
 {
-    const char *key = key_of(r, KEY_DOC, pc);
+    const char *key = key_of(r, KEY_DOC, uri);
     char *val;
     apr_size_t vlen;
     apr_uint64_t t = 0;
@@ -55,9 +59,9 @@ apr_status_t tpa_provider_jwks_shared_get(request_rec *r, tpa_provider_conf *pc,
     return APR_SUCCESS;
 }
 
-int tpa_provider_jwks_shared_gate(request_rec *r, tpa_provider_conf *pc)
+int tpa_provider_jwks_shared_gate(request_rec *r, tpa_provider_conf *pc, const char *uri)
 {
-    const char *key = key_of(r, KEY_GATE, pc);
+    const char *key = key_of(r, KEY_GATE, uri);
     apr_status_t rv;
 
     if (!key || !tpa_session_cache) {
@@ -75,10 +79,10 @@ int tpa_provider_jwks_shared_gate(request_rec *r, tpa_provider_conf *pc)
     return 1; /* written, or the cache is down: this process decides alone */
 }
 
-void tpa_provider_jwks_shared_put(request_rec *r, tpa_provider_conf *pc, const char *json,
-                                  apr_size_t len, apr_time_t fetched_at)
+void tpa_provider_jwks_shared_put(request_rec *r, tpa_provider_conf *pc, const char *uri,
+                                  const char *json, apr_size_t len, apr_time_t fetched_at)
 {
-    const char *key = key_of(r, KEY_DOC, pc);
+    const char *key = key_of(r, KEY_DOC, uri);
     char *val;
     apr_uint64_t t = (apr_uint64_t)fetched_at;
     int i;

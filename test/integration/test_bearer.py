@@ -530,3 +530,26 @@ def test_random_kid_flood_one_jwks_fetch_per_interval(bhttpd, bidp):
     assert 1 <= fetches <= math.floor(elapsed / REFETCH) + 1, (fetches, elapsed, total)
     # and the module still serves good tokens
     whoami(bhttpd, cc_token(bidp))
+
+
+# ------------------------------------------------------------------ key rotation (runs last)
+
+def test_key_rotation_new_keys_used_by_every_process(bhttpd, bidp):
+    """The provider rotates its keys: the first token with the new kid makes
+    one process fetch the key set; the others take it from the shared cache
+    (no fetch of their own, even within their own refetch interval)."""
+    whoami(bhttpd, cc_token(bidp))  # every key set in use is the old one
+    time.sleep(REFETCH + 0.5)       # the gate of earlier tests has expired
+    os.unlink(bidp.keys_file)
+    bidp.restart()                  # same issuer, new keys (new kids)
+    bidp.reset_stats()
+    # the first token with a new kid (a brand-new kid arriving in several
+    # processes while one fetches may be refused there for that moment)
+    whoami(bhttpd, cc_token(bidp))
+    with concurrent.futures.ThreadPoolExecutor(4) as ex:
+        envs = list(ex.map(lambda _: whoami(bhttpd, cc_token(bidp)), range(24)))
+    assert all(e["REMOTE_USER"] == "tpo-cc" for e in envs)
+    assert bidp.stats()["jwks"] == 1
+    pids = {e["pid"] for e in bhttpd.access_entries()[-25:]}
+    assert len(pids) >= 2, pids
+    print("rotation: %d requests served by processes %s" % (len(envs), sorted(pids)))
