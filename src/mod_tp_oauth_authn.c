@@ -332,6 +332,12 @@ int tpo_endpoint_handle(request_rec *r, tpo_provider_conf *pc, const char *sub)
     if (!strcmp(sub, "logout")) {
         return tpo_logout_handle(r, pc);
     }
+    if (!strcmp(sub, "backchannel-logout")) {
+        return tpo_backchannel_logout_endpoint(r, pc);
+    }
+    if (!strcmp(sub, "frontchannel-logout")) {
+        return tpo_frontchannel_logout_endpoint(r, pc);
+    }
     return tpo_page_error(r, HTTP_NOT_FOUND, "Not found",
                           "There is no such mod_tp_oauth endpoint.");
 }

@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include "tpo_json.h"
 #include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_session_index.h"
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
 #include "tpo_http.h"
@@ -234,7 +235,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     tpo_http_result hr;
     tpo_session s;
     json_t *claims = NULL, *uclaims = NULL, *uv;
-    const char *detail = NULL, *user, *sid_key;
+    const char *detail = NULL, *user, *sid_key, *op_sid = NULL;
     char *sid, *rec;
     apr_size_t rec_len;
     apr_status_t rv;
@@ -289,6 +290,10 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
                                         "valid. Please try again."
                                       : "The authorization server's keys could not be loaded.");
         }
+        /* the provider's session (for a logout from the provider): from the
+         * ID token only, before userinfo or the claim filters touch it */
+        op_sid = json_string_value(json_object_get(claims, "sid"));
+        op_sid = op_sid && *op_sid ? apr_pstrdup(r->pool, op_sid) : NULL;
     }
     else if (pl->nonce) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
@@ -349,6 +354,7 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     s.provider = pc->name;
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
+    s.op_sid = op_sid;
     s.access_token = tres.access_token;
     s.refresh_token = tres.refresh_token;
     s.id_token = tres.id_token;
@@ -382,6 +388,13 @@ static int exchange_code(request_rec *r, tpo_provider_conf *pc, const tpo_provid
         return fail(r, pc, HTTP_SERVICE_UNAVAILABLE, APLOG_ERR, "Session store unavailable",
                     "Your session could not be stored. Please try again later.",
                     "session cache write failed");
+    }
+    /* every session is reachable by a logout elsewhere, or it is not handed out */
+    if (tpo_session_index_note(r, pc, sid, &s) != APR_SUCCESS) {
+        tpo_cache_del(tpo_session_cache, sid_key);
+        return fail(r, pc, HTTP_SERVICE_UNAVAILABLE, APLOG_ERR, "Session store unavailable",
+                    "Your session could not be stored. Please try again later.",
+                    "session index write failed");
     }
     tpo_cache_note_pressure(r);
     /* a fresh id at every login; the browser only ever holds this id */

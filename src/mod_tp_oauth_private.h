@@ -134,6 +134,14 @@ void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid);
 /* mod_tp_oauth_logout.c: <redirect URI>/logout */
 int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc);
 
+/* mod_tp_oauth_channel_logout.c: <redirect URI>/backchannel-logout and
+ * /frontchannel-logout (logout initiated by the provider) */
+int tpo_backchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc);
+int tpo_frontchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc);
+
+/* mod_tp_oauth_admin.c: SetHandler tp-oauth-admin */
+int tpo_admin_handler(request_rec *r);
+
 /* Keys in the caches */
 #define TPO_KEY_SESSION "s:"
 #define TPO_KEY_CONSUMED "sc:" /* + state: the callback took this login (one use) */
