@@ -22,6 +22,7 @@
 #include <jansson.h>
 #include "tpo_json.h"
 #include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_session_index.h"
 #include "tpo_claims.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
@@ -475,6 +476,9 @@ void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
                       s->expires + TPO_SESSION_GRACE);
     }
     tpo_cache_del(tpo_session_cache, lock);
+    if (s) {
+        tpo_session_index_keep(r, pc, sid, s); /* heals an evicted index */
+    }
 }
 
 /* End a session: under the session's lock (bounded wait), so that a refresh

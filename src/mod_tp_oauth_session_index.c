@@ -67,6 +67,25 @@ apr_status_t tpo_session_index_note(request_rec *r, tpo_provider_conf *pc, const
     return rv;
 }
 
+void tpo_session_index_keep(request_rec *r, tpo_provider_conf *pc, const char *sid,
+                            const tpo_session *s)
+{
+    tpo_sidx x = sidx_of();
+    const char *k, *dropped = NULL;
+    apr_time_t now = apr_time_now();
+
+    k = tpo_sidx_key(r->pool, TPO_SIDX_SUB, pc->name, s->sub);
+    if (k && tpo_sidx_ensure(&x, r->pool, k, sid, s->created, s->expires + TPO_SESSION_GRACE, now,
+                             &dropped) == APR_SUCCESS) {
+        end_dropped(r, pc, s, dropped);
+    }
+    k = tpo_sidx_key(r->pool, TPO_SIDX_SID, pc->name, s->op_sid);
+    if (k && tpo_sidx_ensure(&x, r->pool, k, sid, s->created, s->expires + TPO_SESSION_GRACE, now,
+                             &dropped) == APR_SUCCESS) {
+        end_dropped(r, pc, s, dropped);
+    }
+}
+
 const char *tpo_session_handle(apr_pool_t *p, const char *sid)
 {
     unsigned char md[EVP_MAX_MD_SIZE];

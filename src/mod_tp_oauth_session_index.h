@@ -15,6 +15,11 @@ struct tpo_session;
 apr_status_t tpo_session_index_note(request_rec *r, tpo_provider_conf *pc, const char *sid,
                                     const struct tpo_session *s);
 
+/* At a session's activity mark: keep its index entries (re-adding them when
+ * the index was evicted). Best effort. */
+void tpo_session_index_keep(request_rec *r, tpo_provider_conf *pc, const char *sid,
+                            const struct tpo_session *s);
+
 /* A public name of a session (for the admin handler): not its id, which is
  * the cookie's secret. */
 const char *tpo_session_handle(apr_pool_t *p, const char *sid);

@@ -285,6 +285,26 @@ apr_status_t tpo_sidx_add(const tpo_sidx *x, apr_pool_t *p, const char *ikey, co
     return rv;
 }
 
+apr_status_t tpo_sidx_ensure(const tpo_sidx *x, apr_pool_t *p, const char *ikey, const char *id,
+                             apr_time_t created, apr_time_t expires, apr_time_t now,
+                             const char **dropped)
+{
+    apr_array_header_t *entries;
+    apr_status_t rv = load(x, p, ikey, &entries);
+    int i;
+
+    *dropped = NULL;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < entries->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(entries, i, tpo_sidx_entry).id, id)) {
+            return APR_SUCCESS;
+        }
+    }
+    return tpo_sidx_add(x, p, ikey, id, created, expires, now, dropped);
+}
+
 apr_status_t tpo_sidx_list(const tpo_sidx *x, apr_pool_t *p, const char *ikey, apr_time_t now,
                            apr_array_header_t **entries)
 {

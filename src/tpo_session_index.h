@@ -68,6 +68,14 @@ apr_status_t tpo_sidx_add(const tpo_sidx *x, apr_pool_t *p, const char *ikey, co
                           apr_time_t created, apr_time_t expires, apr_time_t now,
                           const char **dropped);
 
+/* Make sure ikey names session id: a read of the record (which also keeps it
+ * recently used in an LRU cache), and only when the entry is missing (the
+ * record was evicted or lost) an add. For the periodic activity mark of a
+ * session, so that an evicted index heals itself. */
+apr_status_t tpo_sidx_ensure(const tpo_sidx *x, apr_pool_t *p, const char *ikey, const char *id,
+                             apr_time_t created, apr_time_t expires, apr_time_t now,
+                             const char **dropped);
+
 /* The live entries of ikey (array of tpo_sidx_entry; empty when there is no
  * record). Entries whose session is gone or expired are left out, and the
  * record is rewritten without them (under its lock; skipped when busy). */

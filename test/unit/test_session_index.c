@@ -230,6 +230,34 @@ START_TEST(busy_lock_times_out_then_lease_expires)
 }
 END_TEST
 
+START_TEST(ensure_heals_a_lost_record)
+{
+    tpo_sidx x = make(1, 64, 8);
+    const char *k = tpo_sidx_key(tpo_test_pool, TPO_SIDX_SUB, "idp", "alice");
+    const char *dropped;
+    apr_array_header_t *l;
+
+    open_session(&x, k, "a1", 1);
+    open_session(&x, k, "a2", 2);
+    ck_assert_int_eq(tpo_sidx_ensure(&x, tpo_test_pool, k, "a1", 1, apr_time_now() + HOUR,
+                                     apr_time_now(), &dropped),
+                     APR_SUCCESS);
+    ck_assert_int_eq(tpo_sidx_list(&x, tpo_test_pool, k, apr_time_now(), &l), APR_SUCCESS);
+    ck_assert_int_eq(l->nelts, 2);
+    /* the record is evicted: the next activity mark of each session brings it back */
+    ck_assert_int_eq(tpo_cache_del(x.cache, k), APR_SUCCESS);
+    ck_assert_int_eq(tpo_sidx_ensure(&x, tpo_test_pool, k, "a1", 1, apr_time_now() + HOUR,
+                                     apr_time_now(), &dropped),
+                     APR_SUCCESS);
+    ck_assert_int_eq(tpo_sidx_ensure(&x, tpo_test_pool, k, "a2", 2, apr_time_now() + HOUR,
+                                     apr_time_now(), &dropped),
+                     APR_SUCCESS);
+    ck_assert_int_eq(tpo_sidx_take(&x, tpo_test_pool, k, &l), APR_SUCCESS);
+    ck_assert_int_eq(l->nelts, 2);
+    ck_assert(has(l, "a1") && has(l, "a2"));
+}
+END_TEST
+
 /* 10,000 sessions of 1,000 users: taking one user's index and ending what it
  * names ends exactly that user's sessions, in well under a second. */
 START_TEST(ten_thousand_sessions)
@@ -301,6 +329,7 @@ int main(void)
     tcase_add_test(tc, stale_entries_pruned);
     tcase_add_test(tc, bounded_oldest_dropped);
     tcase_add_test(tc, busy_lock_times_out_then_lease_expires);
+    tcase_add_test(tc, ensure_heals_a_lost_record);
     tcase_add_test(tc, ten_thousand_sessions);
     suite_add_tcase(s, tc);
     return tpo_test_run(s);
