@@ -198,6 +198,8 @@ int tpo_backchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
     }
     rv = tpo_sessions_end(r, pc, lc.sub, lc.sid, &ended);
     if (rv != APR_SUCCESS) {
+        /* the provider may send the same token again */
+        tpo_logout_token_release(tpo_session_cache, r->pool, issuer, &lc);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       TPO_APLOGNO(00413) "provider %s: back-channel logout: sessions could not be "
                                          "ended (session cache)",

@@ -244,8 +244,8 @@ tpo_lt_result tpo_logout_token_validate(apr_pool_t *p, const char *token, const 
     return check_claims(p, c, ex, out, detail);
 }
 
-tpo_lt_result tpo_logout_token_consume(tpo_cache *c, apr_pool_t *p, const char *issuer,
-                                       const tpo_logout_claims *lc, apr_status_t *rv)
+/* The cache key of the one-use marker of (issuer, jti); NULL on failure. */
+static const char *jti_key(apr_pool_t *p, const char *issuer, const char *jti)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int mdlen = 0;
@@ -253,20 +253,25 @@ tpo_lt_result tpo_logout_token_consume(tpo_cache *c, apr_pool_t *p, const char *
     int ok;
 
     if (!ctx) {
-        *rv = APR_ENOMEM;
-        return TPO_LT_REPLAY;
+        return NULL;
     }
     ok = EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) == 1 &&
          EVP_DigestUpdate(ctx, issuer, strlen(issuer) + 1) == 1 &&
-         EVP_DigestUpdate(ctx, lc->jti, strlen(lc->jti)) == 1 &&
-         EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
+         EVP_DigestUpdate(ctx, jti, strlen(jti)) == 1 && EVP_DigestFinal_ex(ctx, md, &mdlen) == 1;
     EVP_MD_CTX_free(ctx);
-    if (!ok) {
+    return ok ? apr_pstrcat(p, "lj:", tpo_b64url_encode(p, md, mdlen), NULL) : NULL;
+}
+
+tpo_lt_result tpo_logout_token_consume(tpo_cache *c, apr_pool_t *p, const char *issuer,
+                                       const tpo_logout_claims *lc, apr_status_t *rv)
+{
+    const char *k = jti_key(p, issuer, lc->jti);
+
+    if (!k) {
         *rv = APR_EGENERAL;
         return TPO_LT_REPLAY;
     }
-    *rv = tpo_cache_add(c, apr_pstrcat(p, "lj:", tpo_b64url_encode(p, md, mdlen), NULL), "1", 1,
-                        lc->until);
+    *rv = tpo_cache_add(c, k, "1", 1, lc->until);
     if (*rv == APR_SUCCESS) {
         return TPO_LT_OK;
     }
@@ -274,4 +279,14 @@ tpo_lt_result tpo_logout_token_consume(tpo_cache *c, apr_pool_t *p, const char *
         *rv = APR_SUCCESS;
     }
     return TPO_LT_REPLAY;
+}
+
+void tpo_logout_token_release(tpo_cache *c, apr_pool_t *p, const char *issuer,
+                              const tpo_logout_claims *lc)
+{
+    const char *k = jti_key(p, issuer, lc->jti);
+
+    if (k) {
+        tpo_cache_del(c, k);
+    }
 }

@@ -58,9 +58,15 @@ tpo_lt_result tpo_logout_token_validate(apr_pool_t *p, const char *token, const 
                                         const char **detail);
 
 /* The one-time use: add() a marker for (issuer, jti) until lc->until.
- * TPO_LT_OK the first time, TPO_LT_REPLAY when it was seen; *rv is the cache
- * status (another failure: the caller answers 503, nothing was ended). */
+ * TPO_LT_OK the first time; TPO_LT_REPLAY with *rv APR_SUCCESS when it was
+ * seen; TPO_LT_REPLAY with another *rv when the cache failed (the caller
+ * answers 503, nothing was ended). */
 tpo_lt_result tpo_logout_token_consume(tpo_cache *c, apr_pool_t *p, const char *issuer,
                                        const tpo_logout_claims *lc, apr_status_t *rv);
+
+/* Undo a consume whose logout could not be carried out, so that the
+ * provider's retry of the same token is not taken for a replay. */
+void tpo_logout_token_release(tpo_cache *c, apr_pool_t *p, const char *issuer,
+                              const tpo_logout_claims *lc);
 
 #endif

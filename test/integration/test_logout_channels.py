@@ -400,6 +400,7 @@ def bc_cluster(request, module_path):
     conf = "TPOAuthCache %s 127.0.0.1:%d\n" % (kind, backend.port)
     conf += 'TPOAuthCachePassphrase "%s"\n' % ts.PASSPHRASE
     conf += 'TPOAuthLoginCookieKeyFile "%s"\n' % key_file
+    conf += "TPOAuthCacheTimeout 0.5\n"
     if kind == "redis":
         conf += "TPOAuthCacheRedisPassword %s\n" % ts.REDIS_PASSWORD
     try:
@@ -409,7 +410,7 @@ def bc_cluster(request, module_path):
             server = h.Httpd(module=module_path, port=port)
             servers.append(server)
             server.start(conf + h.provider_conf("idp", idp.issuer) + h.protect_conf())
-        yield idp, servers[0], servers[1]
+        yield idp, servers[0], servers[1], backend
     finally:
         keep = any(server.problems(since_last=False) for server in servers)
         with concurrent.futures.ThreadPoolExecutor(2) as ex:
@@ -421,7 +422,7 @@ def bc_cluster(request, module_path):
 
 
 def test_cluster_logout_at_provider_ends_both_jars(bc_cluster):
-    idp, a, b = bc_cluster
+    idp, a, b, _ = bc_cluster
     s1, sid1 = login(a, "kim")
     s2, sid2 = login(b, "kim")
     s3, sid3 = login(b, "lou")
@@ -443,6 +444,27 @@ def test_cluster_logout_at_provider_ends_both_jars(bc_cluster):
     s5, sid5 = login(b, "kim")
     assert_refused(post_token(a, token))
     assert status_of(b, sid5) == 200
+
+
+def test_cluster_backchannel_with_cache_down(bc_cluster):
+    """The shared cache is down: 503 (the provider may retry), never 200, the server
+    keeps serving; once it is back, logout tokens work again."""
+    idp, a, b, backend = bc_cluster
+    key, kid = idp_rsa_key(idp)
+    token = sign(key, kid, logout_claims(idp, "mia"))
+    mark = len(a.error_log())
+    backend.stop()
+    try:
+        r = post_token(a, token)
+        assert_refused(r, 503)
+        assert "the session cache is unavailable" in a.error_log()[mark:]
+    finally:
+        backend.start()
+    time.sleep(1.0)   # the backends skip a failed server for 0.5 s
+    s, sid = login(b, "mia")
+    r = post_token(a, token)   # not consumed by the failed attempt
+    assert r.status_code == 200, r.text
+    assert status_of(b, sid) == 401
 
 
 # ====================================================================== scale

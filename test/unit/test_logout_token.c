@@ -288,6 +288,10 @@ START_TEST(replay_refused)
     /* the same jti from another issuer is another token */
     ck_assert_int_eq(tpo_logout_token_consume(cache, tpo_test_pool, "https://other", &lc, &rv),
                      TPO_LT_OK);
+    /* released (the logout could not be carried out): the retry passes once */
+    tpo_logout_token_release(cache, tpo_test_pool, ISS, &lc);
+    ck_assert_int_eq(tpo_logout_token_consume(cache, tpo_test_pool, ISS, &lc, &rv), TPO_LT_OK);
+    ck_assert_int_eq(tpo_logout_token_consume(cache, tpo_test_pool, ISS, &lc, &rv), TPO_LT_REPLAY);
     /* a new jti passes */
     json_object_set_new(c, "jti", json_string("jti-0002"));
     lc = check(rs(c), &ex, TPO_LT_OK);
