@@ -194,7 +194,8 @@ def bc_idp(http_port):
 
 @pytest.fixture
 def server(httpd, bc_idp):
-    return httpd.ensure(h.standard_conf(bc_idp.issuer) + admin_conf())
+    return httpd.ensure(h.standard_conf(bc_idp.issuer, provider_extra="TPOAuthInfoAccessToken on")
+                        + admin_conf())
 
 
 # ====================================================================== back-channel
@@ -290,6 +291,32 @@ def test_logout_token_with_sid_only(server, bc_idp):
     # only the provider session named ends
     assert status_of(server, sid1) == 401
     assert status_of(server, sid2) == 200
+
+
+# ====================================================================== revocation
+
+def introspect(idp, token):
+    r = requests.post(idp.discovery()["introspection_endpoint"], data={"token": token},
+                      auth=(h.CLIENT_ID, h.CLIENT_SECRET), timeout=10)
+    assert r.status_code == 200, r.text
+    return r.json()["active"]
+
+
+def test_logout_revokes_access_and_refresh_token(server, bc_idp):
+    s, sid = login(server, "olga")
+    r = s.get(server.url(h.REDIRECT_PATH + "/info"), timeout=10)
+    assert r.status_code == 200, r.text
+    at = r.json()["access_token"]
+    assert introspect(bc_idp, at) is True
+    bc_idp.reset_stats()
+    mark = len(server.error_log())
+    r = s.get(server.url(h.REDIRECT_PATH + "/logout"), allow_redirects=False, timeout=10)
+    assert r.status_code == 302, r.status_code
+    assert bc_idp.stats()["revocation"] == 2
+    assert introspect(bc_idp, at) is False
+    log = server.error_log()[mark:]
+    assert "refresh_token revoked" in log and "access_token revoked" in log, log
+    assert at not in log
 
 
 # ====================================================================== front-channel
@@ -390,13 +417,18 @@ def bc_cluster(request, module_path):
         pytest.fail("%s is not installed" % kind)
     workdir = tempfile.mkdtemp(prefix="tpo-bc-cluster-")
     os.chmod(workdir, 0o755)
-    ports = [h.free_port(), h.free_port()]
     backend = ts.Backend(kind, workdir, password=ts.REDIS_PASSWORD if kind == "redis" else None)
+    ports = []
+    while len(ports) < 2:     # free ports, distinct from each other and from the backend's
+        port = h.free_port()
+        if port != backend.port and port not in ports:
+            ports.append(port)
     idp = BackchannelIdP(workdir, bc_clients(ports, ports[0]))
     servers = []
     key_file = os.path.join(workdir, "login-cookie.key")
     with open(key_file, "wb") as f:
         f.write(os.urandom(32))
+    os.chmod(key_file, 0o600)
     conf = "TPOAuthCache %s 127.0.0.1:%d\n" % (kind, backend.port)
     conf += 'TPOAuthCachePassphrase "%s"\n' % ts.PASSPHRASE
     conf += 'TPOAuthLoginCookieKeyFile "%s"\n' % key_file
@@ -409,7 +441,8 @@ def bc_cluster(request, module_path):
         for port in ports:
             server = h.Httpd(module=module_path, port=port)
             servers.append(server)
-            server.start(conf + h.provider_conf("idp", idp.issuer) + h.protect_conf())
+            server.start(conf + h.provider_conf("idp", idp.issuer) + h.protect_conf()
+                         + admin_conf())
         yield idp, servers[0], servers[1], backend
     finally:
         keep = any(server.problems(since_last=False) for server in servers)
@@ -444,6 +477,24 @@ def test_cluster_logout_at_provider_ends_both_jars(bc_cluster):
     s5, sid5 = login(b, "kim")
     assert_refused(post_token(a, token))
     assert status_of(b, sid5) == 200
+
+
+def test_cluster_admin_ends_every_session_of_a_user(bc_cluster):
+    idp, a, b, _ = bc_cluster
+    sids = [login(server, "noa")[1] for server in (a, b) * 4]
+    other = login(a, "otto")[1]
+    r = requests.get(b.url("/tpo-admin"), params={"sub": "noa"}, timeout=10)
+    assert r.status_code == 200 and len(r.json()["sessions"]) == 8, r.text
+    t0 = time.monotonic()
+    r = requests.post(a.url("/tpo-admin"), data={"sub": "noa", "session": "all"}, timeout=10)
+    took = time.monotonic() - t0
+    assert r.status_code == 200 and r.json()["ended"] == 8, r.text
+    print("\n%s: ended 8 sessions of one user on two servers: %.1f ms round trip, %.1f ms "
+          "in the server" % (a.extra_conf.split()[1], took * 1000, r.json()["elapsed_us"] / 1000))
+    assert took < 0.5
+    for server in (a, b):
+        assert all(status_of(server, sid) == 401 for sid in sids)
+        assert status_of(server, other) == 200
 
 
 def test_cluster_backchannel_with_cache_down(bc_cluster):
