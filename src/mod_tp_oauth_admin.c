@@ -15,8 +15,7 @@
  * not use an administrator's browser to reach it. tools/tpo-sessions calls it. */
 #include <string.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
-#include "mod_tp_oauth_session_index.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_session.h"
 #include "tpo_url.h"
 
@@ -25,7 +24,7 @@
 
 static int admin_error(request_rec *r, int status, const char *error, const char *description)
 {
-    return tpo_json_response(
+    return tpa_json_response(
         r, status, json_pack("{s:s,s:s}", "error", error, "error_description", description));
 }
 
@@ -51,20 +50,20 @@ static const char *read_form(request_rec *r)
     return buf;
 }
 
-static tpo_provider_conf *find_provider(request_rec *r, const char *name)
+static tpa_provider_conf *find_provider(request_rec *r, const char *name)
 {
-    tpo_server_conf *sc = tpo_config_server(r->server);
+    tpa_server_conf *sc = tpa_config_server(r->server);
     apr_hash_index_t *hi;
 
     if (name) {
-        tpo_provider_conf *pc = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING);
+        tpa_provider_conf *pc = apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING);
         return pc && pc->rt ? pc : NULL;
     }
     if (apr_hash_count(sc->providers) != 1) {
         return NULL;
     }
     hi = apr_hash_first(r->pool, sc->providers);
-    return hi && ((tpo_provider_conf *)apr_hash_this_val(hi))->rt ? apr_hash_this_val(hi) : NULL;
+    return hi && ((tpa_provider_conf *)apr_hash_this_val(hi))->rt ? apr_hash_this_val(hi) : NULL;
 }
 
 static int cross_site(request_rec *r)
@@ -83,11 +82,11 @@ static json_int_t secs(apr_time_t t)
     return (json_int_t)apr_time_sec(t);
 }
 
-static int list_sessions(request_rec *r, tpo_provider_conf *pc, const char *sub)
+static int list_sessions(request_rec *r, tpa_provider_conf *pc, const char *sub)
 {
     apr_array_header_t *list;
     json_t *arr;
-    apr_status_t rv = tpo_sessions_list(r, pc, sub, &list);
+    apr_status_t rv = tpa_sessions_list(r, pc, sub, &list);
     int i;
 
     if (rv != APR_SUCCESS) {
@@ -100,27 +99,27 @@ static int list_sessions(request_rec *r, tpo_provider_conf *pc, const char *sub)
     }
     arr = json_array();
     for (i = 0; i < list->nelts; i++) {
-        const tpo_listed_session *ls = &APR_ARRAY_IDX(list, i, tpo_listed_session);
+        const tpa_listed_session *ls = &APR_ARRAY_IDX(list, i, tpa_listed_session);
         json_array_append_new(arr, json_pack("{s:s,s:I,s:I,s:I}", "session", ls->handle, "created",
                                              secs(ls->session->created), "last_seen",
                                              secs(ls->session->last_seen), "expires",
                                              secs(ls->session->expires)));
     }
-    return tpo_json_response(
+    return tpa_json_response(
         r, HTTP_OK, json_pack("{s:s,s:s,s:o}", "provider", pc->name, "sub", sub, "sessions", arr));
 }
 
-static int end_sessions(request_rec *r, tpo_provider_conf *pc, const char *sub, const char *which)
+static int end_sessions(request_rec *r, tpa_provider_conf *pc, const char *sub, const char *which)
 {
     apr_time_t t0 = apr_time_now();
     apr_status_t rv;
     int ended = 0;
 
     if (!strcmp(which, "all")) {
-        rv = tpo_sessions_end(r, pc, sub, NULL, &ended);
+        rv = tpa_sessions_end(r, pc, sub, NULL, &ended);
     }
     else {
-        rv = tpo_sessions_end_one(r, pc, sub, which, &ended);
+        rv = tpa_sessions_end_one(r, pc, sub, which, &ended);
     }
     if (rv != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -133,17 +132,17 @@ static int end_sessions(request_rec *r, tpo_provider_conf *pc, const char *sub, 
                   TPO_APLOGNO(00402) "admin: %d session(s) of %s at provider %s ended by %s", ended,
                   ap_escape_logitem(r->pool, sub), pc->name,
                   r->useragent_ip ? r->useragent_ip : "-");
-    return tpo_json_response(r, HTTP_OK,
+    return tpa_json_response(r, HTTP_OK,
                              json_pack("{s:s,s:s,s:i,s:I}", "provider", pc->name, "sub", sub,
                                        "ended", ended, "elapsed_us",
                                        (json_int_t)(apr_time_now() - t0)));
 }
 
-int tpo_admin_handler(request_rec *r)
+int tpa_admin_handler(request_rec *r)
 {
     apr_table_t *q;
     const char *provider, *sub, *which = NULL, *body;
-    tpo_provider_conf *pc;
+    tpa_provider_conf *pc;
     int d1 = 0, d2 = 0, d3 = 0;
 
     if (!r->handler || strcmp(r->handler, ADMIN_HANDLER) != 0) {

@@ -19,7 +19,7 @@
 #include <ap_provider.h>
 #include <mod_auth.h>
 #include <jansson.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_hooks.h"
 #include "tpo_claims.h"
 #include "tpo_token.h"
 #include "tpo_session.h"
@@ -103,12 +103,12 @@ static int regex_match(json_t *v, ap_regex_t *re, apr_pool_t *p)
 }
 
 /* The authenticated session of this request, or why there is none. */
-static authz_status session_of(request_rec *r, tpo_req **rq)
+static authz_status session_of(request_rec *r, tpa_req **rq)
 {
     if (!r->user) {
         return AUTHZ_DENIED_NO_USER;
     }
-    *rq = tpo_req_get(r);
+    *rq = tpa_req_get(r);
     if (!(*rq)->session) {
         return AUTHZ_DENIED; /* authenticated by something else, or a preflight */
     }
@@ -126,7 +126,7 @@ static authz_status denied(request_rec *r, const char *what)
 static authz_status check_claims(request_rec *r, const char *line, const void *parsed)
 {
     const apr_array_header_t *rules = parsed;
-    tpo_req *rq;
+    tpa_req *rq;
     authz_status st = session_of(r, &rq);
     json_t *claims;
     int i;
@@ -134,7 +134,7 @@ static authz_status check_claims(request_rec *r, const char *line, const void *p
     if (st != AUTHZ_GRANTED) {
         return st;
     }
-    claims = tpo_req_claims(r);
+    claims = tpa_req_claims(r);
     if (!claims) {
         return denied(r, "oauth-claim (no claims)");
     }
@@ -151,7 +151,7 @@ static authz_status check_claims(request_rec *r, const char *line, const void *p
 static authz_status check_scopes(request_rec *r, const char *line, const void *parsed)
 {
     const apr_array_header_t *scopes = parsed;
-    tpo_req *rq;
+    tpa_req *rq;
     authz_status st = session_of(r, &rq);
     int i;
 
@@ -170,22 +170,25 @@ static const authz_provider claim_provider = {check_claims, parse_claims};
 static const authz_provider scope_provider = {check_scopes, parse_scopes};
 
 /* note_auth_failure for an authenticated user whose Require failed. */
-int tpo_authz_note_failure(request_rec *r)
+int tpa_authz_note_failure(request_rec *r)
 {
-    tpo_dir_conf *dc = tpo_config_dir(r);
-    tpo_provider_conf *pc = tpo_config_provider(r->server, dc->provider);
-    int action = tpo_dir_authz(dc);
+    tpa_dir_conf *dc = tpa_config_dir(r);
+    tpa_provider_conf *pc = tpa_config_provider(r->server, dc->provider);
+    int action = tpa_dir_authz(dc);
 
     if (action == TPO_AUTHZ_401 || !pc) {
-        tpo_www_authenticate(r, pc, "insufficient_scope");
+        tpa_www_authenticate(r, pc, "insufficient_scope");
         return OK;
     }
     if (action == TPO_AUTHZ_LOGIN) {
         /* step-up: a new login (the provider may ask again, e.g. with
          * TPOAuthAuthParam prompt login) */
-        int rc = tpo_login_start(r, pc);
+        tpa_answer fail;
+        int rc = tpa_login_start(r, pc, &fail);
         if (rc != HTTP_MOVED_TEMPORARILY) {
-            return OK; /* the login could not start; keep the 401 */
+            /* the login could not start (nothing was written, the
+             * failure page is dropped): keep the 401 */
+            return OK;
         }
         apr_table_setn(r->notes, "tpo-authz-location", apr_table_get(r->headers_out, "Location"));
     }
@@ -225,21 +228,21 @@ static apr_status_t authz_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     apr_table_unset(r->headers_out, "WWW-Authenticate");
     apr_table_unset(r->err_headers_out, "WWW-Authenticate");
     out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
-    tpo_page_headers(r);
+    tpa_page_headers(r);
     ap_set_content_type(r, "text/html; charset=utf-8");
     if (action && !strcmp(action, "login")) {
         r->status = HTTP_MOVED_TEMPORARILY;
         r->status_line = ap_get_status_line(HTTP_MOVED_TEMPORARILY);
         apr_table_setn(r->headers_out, "Location", apr_table_get(r->notes, "tpo-authz-location"));
         apr_brigade_puts(out, NULL, NULL,
-                         tpo_page_html(r->pool, "Login required", "Login required", ""));
+                         tpa_page_html(r->pool, "Login required", "Login required", ""));
     }
     else {
         r->status = HTTP_FORBIDDEN;
         r->status_line = ap_get_status_line(HTTP_FORBIDDEN);
         apr_brigade_puts(
             out, NULL, NULL,
-            tpo_page_html(
+            tpa_page_html(
                 r->pool, "403 Forbidden", "Forbidden",
                 "<p>You are logged in, but your account is not allowed to open this page.</p>\n"
                 "<p><small>status 403, mod_tp_oauth</small></p>"));
@@ -248,7 +251,7 @@ static apr_status_t authz_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     return ap_pass_brigade(f->next, out);
 }
 
-void tpo_authz_register(apr_pool_t *p)
+void tpa_authz_register(apr_pool_t *p)
 {
     ap_register_auth_provider(p, AUTHZ_PROVIDER_GROUP, "oauth-claim", AUTHZ_PROVIDER_VERSION,
                               &claim_provider, AP_AUTH_INTERNAL_PER_CONF);

@@ -23,8 +23,7 @@
  *   answers a tiny page that only the provider's origin may frame. */
 #include <string.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
-#include "mod_tp_oauth_session_index.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_jose.h"
 #include "tpo_logout_token.h"
 #include "tpo_provider.h"
@@ -35,7 +34,7 @@
 
 static int bc_error(request_rec *r, int status, const char *error, const char *description)
 {
-    return tpo_json_response(
+    return tpa_json_response(
         r, status, json_pack("{s:s,s:s}", "error", error, "error_description", description));
 }
 
@@ -63,7 +62,7 @@ static const char *read_body(request_rec *r)
     return buf;
 }
 
-static tpo_lt_result validate(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+static tpo_lt_result validate(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                               const char *token, tpo_logout_claims *lc, const char **detail,
                               int *status)
 {
@@ -86,18 +85,18 @@ static tpo_lt_result validate(request_rec *r, tpo_provider_conf *pc, const tpo_p
     for (attempt = 0; attempt < 2 && res == TPO_LT_NOKEY; attempt++) {
         const tpo_jwks *jwks;
         void *h;
-        if (tpo_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h) != TPO_RT_OK) {
+        if (tpa_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h) != TPA_RT_OK) {
             *status = HTTP_SERVICE_UNAVAILABLE;
             *detail = "the provider's JWK Set is unavailable";
             return TPO_LT_NOKEY;
         }
         res = tpo_logout_token_validate(r->pool, token, jwks, &ex, lc, detail);
-        tpo_provider_jwks_release(pc, h);
+        tpa_provider_jwks_release(pc, h);
     }
     return res;
 }
 
-int tpo_backchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
+int tpa_backchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc)
 {
     const tpo_provider_meta *meta = NULL;
     const char *body, *token, *ctype, *detail = NULL, *issuer;
@@ -133,7 +132,7 @@ int tpo_backchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
                       pc->name);
         return bc_error(r, HTTP_BAD_REQUEST, "invalid_request", "no logout_token");
     }
-    if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
+    if (tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
             TPO_APLOGNO(00406) "provider %s: back-channel logout: the provider's metadata "
@@ -180,7 +179,7 @@ int tpo_backchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
         }
     }
     issuer = meta->issuer ? meta->issuer : pc->issuer;
-    res = tpo_logout_token_consume(tpo_session_cache, r->pool, issuer, &lc, &rv);
+    res = tpo_logout_token_consume(tpa_session_cache, r->pool, issuer, &lc, &rv);
     if (res != TPO_LT_OK) {
         if (rv != APR_SUCCESS) {
             ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
@@ -196,10 +195,10 @@ int tpo_backchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
                       pc->name);
         return bc_error(r, HTTP_BAD_REQUEST, "invalid_request", "logout token refused: replay");
     }
-    rv = tpo_sessions_end(r, pc, lc.sub, lc.sid, &ended);
+    rv = tpa_sessions_end(r, pc, lc.sub, lc.sid, &ended);
     if (rv != APR_SUCCESS) {
         /* the provider may send the same token again */
-        tpo_logout_token_release(tpo_session_cache, r->pool, issuer, &lc);
+        tpo_logout_token_release(tpa_session_cache, r->pool, issuer, &lc);
         ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
                       TPO_APLOGNO(00413) "provider %s: back-channel logout: sessions could not be "
                                          "ended (session cache)",
@@ -230,12 +229,12 @@ static const char *origin_of(apr_pool_t *p, const char *url)
     return end ? apr_pstrmemdup(p, url, (apr_size_t)(end - url)) : url;
 }
 
-static int fc_page(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta, int status,
+static int fc_page(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta, int status,
                    const char *text)
 {
     const char *origin = origin_of(r->pool, meta && meta->issuer ? meta->issuer : pc->issuer);
 
-    tpo_page_headers(r);
+    tpa_page_headers(r);
     /* framed by the provider only (its logout page loads this in an iframe) */
     apr_table_unset(r->err_headers_out, "X-Frame-Options");
     apr_table_setn(r->err_headers_out, "Content-Security-Policy",
@@ -250,7 +249,7 @@ static int fc_page(request_rec *r, tpo_provider_conf *pc, const tpo_provider_met
     return DONE;
 }
 
-int tpo_frontchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
+int tpa_frontchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc)
 {
     apr_table_t *q = tpo_query_parse(r->pool, r->args ? r->args : "", 8);
     const tpo_provider_meta *meta = NULL;
@@ -266,7 +265,7 @@ int tpo_frontchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
         iss = tpo_query_get_unique(q, "iss", &dup1);
         sid = tpo_query_get_unique(q, "sid", &dup2);
     }
-    if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
+    if (tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK) {
         meta = NULL;
     }
     issuer = meta && meta->issuer ? meta->issuer : pc->issuer;
@@ -279,16 +278,16 @@ int tpo_frontchannel_logout_endpoint(request_rec *r, tpo_provider_conf *pc)
         return fc_page(r, pc, meta, HTTP_BAD_REQUEST, "Bad logout request");
     }
     if (sid) {
-        rv = tpo_sessions_end(r, pc, NULL, sid, &ended);
+        rv = tpa_sessions_end(r, pc, NULL, sid, &ended);
     }
     else {
         /* no sid: the session of this browser, when its cookie came along */
         tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
-        tpo_sess_result sr = tpo_session_load(r, pc, s);
-        rv = sr == TPO_SESS_CACHE_DOWN ? APR_EGENERAL : APR_SUCCESS;
-        if (sr == TPO_SESS_OK && tpo_req_get(r)->sid) {
-            tpo_session_delete(r, pc, tpo_req_get(r)->sid);
-            tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
+        tpa_sess_result sr = tpa_session_load(r, pc, s);
+        rv = sr == TPA_SESS_CACHE_DOWN ? APR_EGENERAL : APR_SUCCESS;
+        if (sr == TPA_SESS_OK && tpa_req_get(r)->sid) {
+            tpa_session_delete(r, pc, tpa_req_get(r)->sid);
+            tpa_set_cookie(r, pc, pc->cookie_name, "", 0);
             ended = 1;
         }
     }

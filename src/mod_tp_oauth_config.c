@@ -7,25 +7,25 @@
 #include <string.h>
 #include <apr_lib.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_base.h"
 #include "tpo_defaults.h"
 
 /* ------------------------------------------------------------ create/merge */
 
-void *tpo_config_create_server(apr_pool_t *p, server_rec *s)
+void *tpa_config_create_server(apr_pool_t *p, server_rec *s)
 {
-    tpo_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    tpa_server_conf *c = apr_pcalloc(p, sizeof(*c));
     c->providers = apr_hash_make(p);
-    tpo_directives_unset(TPO_CTX_SERVER, c);
+    tpa_directives_unset(TPO_CTX_SERVER, c);
     c->cache_entries = TPO_UNSET;
     c->cache_type = TPO_CACHE_SHM; /* TPO_DEF_CACHE */
     return c;
 }
 
-void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
+void *tpa_config_merge_server(apr_pool_t *p, void *basev, void *addv)
 {
-    tpo_server_conf *base = basev, *add = addv;
-    tpo_server_conf *c = apr_pcalloc(p, sizeof(*c));
+    tpa_server_conf *base = basev, *add = addv;
+    tpa_server_conf *c = apr_pcalloc(p, sizeof(*c));
 
     /* providers of the main server are visible in every virtual host; a
      * virtual host's own definition of the same name wins there */
@@ -55,14 +55,14 @@ void *tpo_config_merge_server(apr_pool_t *p, void *basev, void *addv)
 }
 
 /* op: "+name" or "-name", name normalised. */
-void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op)
+void tpa_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op)
 {
     const char *name = op + 1;
     apr_size_t len = strlen(name);
     int i;
 
     for (i = 0; i < list->nelts; i++) {
-        tpo_strip_name *e = &APR_ARRAY_IDX(list, i, tpo_strip_name);
+        tpa_strip_name *e = &APR_ARRAY_IDX(list, i, tpa_strip_name);
         if (e->len == len && !memcmp(e->name, name, len)) {
             if (op[0] == '-') {
                 /* keep the order: move the tail down */
@@ -73,50 +73,50 @@ void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char 
         }
     }
     if (op[0] == '+') {
-        tpo_strip_name *e = apr_array_push(list);
+        tpa_strip_name *e = apr_array_push(list);
         e->name = apr_pstrdup(p, name);
         e->len = len;
     }
 }
 
 /* The defaults of the directory directives, resolved from the table by
- * tpo_config_dir_defaults (check_config, before any request). */
-static tpo_dir_conf dir_defaults;
+ * tpa_config_dir_defaults (check_config, before any request). */
+static tpa_dir_conf dir_defaults;
 
-const char *tpo_config_dir_defaults(apr_pool_t *p)
+const char *tpa_config_dir_defaults(apr_pool_t *p)
 {
-    tpo_directives_unset(TPO_CTX_DIR, &dir_defaults);
-    return tpo_directives_defaults(p, TPO_CTX_DIR, &dir_defaults);
+    tpa_directives_unset(TPO_CTX_DIR, &dir_defaults);
+    return tpa_directives_defaults(p, TPO_CTX_DIR, &dir_defaults);
 }
 
 /* The identity headers never accepted from clients by default
  * (TPO_DEF_STRIP_HEADERS, normalised), built once per pool. */
 static const apr_array_header_t *default_strip(apr_pool_t *p)
 {
-    apr_array_header_t *strip = apr_array_make(p, 10, sizeof(tpo_strip_name));
+    apr_array_header_t *strip = apr_array_make(p, 10, sizeof(tpa_strip_name));
     char *list = apr_pstrdup(p, TPO_DEF_STRIP_HEADERS), *last, *name;
 
     for (name = apr_strtok(list, " ", &last); name; name = apr_strtok(NULL, " ", &last)) {
-        tpo_strip_name *e = apr_array_push(strip);
-        e->name = tpo_config_header_norm(p, name);
+        tpa_strip_name *e = apr_array_push(strip);
+        e->name = tpa_config_header_norm(p, name);
         e->len = strlen(e->name);
     }
     return strip;
 }
 
-void *tpo_config_create_dir(apr_pool_t *p, char *dir)
+void *tpa_config_create_dir(apr_pool_t *p, char *dir)
 {
-    tpo_dir_conf *c = apr_pcalloc(p, sizeof(tpo_dir_conf));
+    tpa_dir_conf *c = apr_pcalloc(p, sizeof(tpa_dir_conf));
 
-    tpo_directives_unset(TPO_CTX_DIR, c);
+    tpa_directives_unset(TPO_CTX_DIR, c);
     c->strip = default_strip(p);
     return c;
 }
 
-void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
+void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
-    tpo_dir_conf *base = basev, *add = addv;
-    tpo_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+    tpa_dir_conf *base = basev, *add = addv;
+    tpa_dir_conf *c = apr_pcalloc(p, sizeof(*c));
 
     c->provider = add->provider ? add->provider : base->provider;
     c->provider_ref_at = add->provider ? add->provider_ref_at : base->provider_ref_at;
@@ -136,7 +136,7 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         apr_array_header_t *strip = apr_array_copy(p, base->strip);
         int i;
         for (i = 0; i < add->strip_ops->nelts; i++) {
-            tpo_config_strip_apply(p, strip, APR_ARRAY_IDX(add->strip_ops, i, const char *));
+            tpa_config_strip_apply(p, strip, APR_ARRAY_IDX(add->strip_ops, i, const char *));
         }
         c->strip = strip;
         c->strip_ops = add->strip_ops;
@@ -148,51 +148,51 @@ void *tpo_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     return c;
 }
 
-int tpo_dir_export(const tpo_dir_conf *dc)
+int tpa_dir_export(const tpa_dir_conf *dc)
 {
     return dc->export_mode != TPO_UNSET ? dc->export_mode : dir_defaults.export_mode;
 }
 
-int tpo_dir_unauth(const tpo_dir_conf *dc)
+int tpa_dir_unauth(const tpa_dir_conf *dc)
 {
     return dc->unauth_action != TPO_UNSET ? dc->unauth_action : dir_defaults.unauth_action;
 }
 
-int tpo_dir_authz(const tpo_dir_conf *dc)
+int tpa_dir_authz(const tpa_dir_conf *dc)
 {
     return dc->authz_action != TPO_UNSET ? dc->authz_action : dir_defaults.authz_action;
 }
 
-tpo_server_conf *tpo_config_server(server_rec *s)
+tpa_server_conf *tpa_config_server(server_rec *s)
 {
     return ap_get_module_config(s->module_config, &tp_oauth_module);
 }
 
-tpo_dir_conf *tpo_config_dir(request_rec *r)
+tpa_dir_conf *tpa_config_dir(request_rec *r)
 {
     return ap_get_module_config(r->per_dir_config, &tp_oauth_module);
 }
 
-tpo_provider_conf *tpo_config_provider(server_rec *s, const char *name)
+tpa_provider_conf *tpa_config_provider(server_rec *s, const char *name)
 {
-    tpo_server_conf *sc = tpo_config_server(s);
+    tpa_server_conf *sc = tpa_config_server(s);
     return name ? apr_hash_get(sc->providers, name, APR_HASH_KEY_STRING) : NULL;
 }
 
-apr_off_t tpo_config_cache_size(server_rec *main_s)
+apr_off_t tpa_config_cache_size(server_rec *main_s)
 {
-    tpo_server_conf *sc = tpo_config_server(main_s);
+    tpa_server_conf *sc = tpa_config_server(main_s);
     return sc->cache_size != TPO_UNSET ? sc->cache_size : (apr_off_t)TPO_DEF_CACHE_SIZE_BYTES;
 }
 
-int tpo_config_pending_capacity(server_rec *main_s)
+int tpa_config_pending_capacity(server_rec *main_s)
 {
-    tpo_server_conf *sc = tpo_config_server(main_s);
+    tpa_server_conf *sc = tpa_config_server(main_s);
     return sc->pending_capacity != TPO_UNSET ? sc->pending_capacity : TPO_DEF_PENDING_LOGINS;
 }
 
 /* Lowercase, '_' as '-': how a header name is compared for stripping. */
-char *tpo_config_header_norm(apr_pool_t *p, const char *name)
+char *tpa_config_header_norm(apr_pool_t *p, const char *name)
 {
     char *n = apr_pstrdup(p, name), *c;
     for (c = n; *c; c++) {

@@ -14,14 +14,14 @@
  * records (pointers: NULL). */
 #define TPO_UNSET -1
 
-struct tpo_provider_rt;
+struct tpa_provider_rt;
 struct tpo_provider_meta;
 struct tpo_jwks;
 struct tpo_http_opts;
 
 /* A <TPOAuthProvider name> block. Values still TPO_UNSET/NULL after parsing
  * get their defaults in tpo_config_finalize_provider(). */
-typedef struct tpo_provider_conf {
+typedef struct tpa_provider_conf {
     const char *name;
     const char *defined_at; /* "file:line" for messages */
 
@@ -78,8 +78,8 @@ typedef struct tpo_provider_conf {
     apr_array_header_t *logout_allow; /* absolute URLs allowed after logout */
     int info_access_token;            /* the info endpoint shows the access token */
 
-    struct tpo_provider_rt *rt; /* per-process runtime, set in child_init */
-} tpo_provider_conf;
+    struct tpa_provider_rt *rt; /* per-process runtime, set in child_init */
+} tpa_provider_conf;
 
 #define TPO_CACHE_SHM 0
 #define TPO_CACHE_MEMCACHE 1
@@ -92,8 +92,8 @@ typedef struct tpo_provider_conf {
 #define TPO_REFRESH_FAIL_502 1
 #define TPO_REFRESH_FAIL_LOGIN 2
 
-typedef struct tpo_server_conf {
-    apr_hash_t *providers;     /* name -> tpo_provider_conf* */
+typedef struct tpa_server_conf {
+    apr_hash_t *providers;     /* name -> tpa_provider_conf* */
     apr_array_header_t *strip; /* normalised header prefixes/names never
                                           accepted from clients (set in check_config) */
     apr_off_t cache_size;      /* bytes; TPO_UNSET */
@@ -118,25 +118,25 @@ typedef struct tpo_server_conf {
     const unsigned char *login_secret; /* TPOAuthLoginCookieKeyFile contents, or NULL */
     apr_size_t login_secret_len;
     const char *login_secret_at; /* where it was set */
-} tpo_server_conf;
+} tpa_server_conf;
 
 typedef enum {
     TPO_EXPORT_ENV = 1,
     TPO_EXPORT_HEADERS = 2,
     TPO_EXPORT_BOTH = 3,
     TPO_EXPORT_NONE = 4
-} tpo_export_mode;
-typedef enum { TPO_UNAUTH_LOGIN = 1, TPO_UNAUTH_401, TPO_UNAUTH_PASS } tpo_unauth_action;
-typedef enum { TPO_AUTHZ_403 = 1, TPO_AUTHZ_401, TPO_AUTHZ_LOGIN } tpo_authz_action;
+} tpa_export_mode;
+typedef enum { TPO_UNAUTH_LOGIN = 1, TPO_UNAUTH_401, TPO_UNAUTH_PASS } tpa_unauth_action;
+typedef enum { TPO_AUTHZ_403 = 1, TPO_AUTHZ_401, TPO_AUTHZ_LOGIN } tpa_authz_action;
 
 /* A header name stripped from client requests, normalised (lowercase,
  * '_' as '-') with its length. */
-typedef struct tpo_strip_name {
+typedef struct tpa_strip_name {
     const char *name;
     apr_size_t len;
-} tpo_strip_name;
+} tpa_strip_name;
 
-typedef struct tpo_dir_conf {
+typedef struct tpa_dir_conf {
     const char *provider;             /* TPOAuthProvider name */
     const char *provider_ref_at;      /* where it was set */
     int export_mode;                  /* TPO_UNSET: TPO_DEF_EXPORT */
@@ -146,59 +146,61 @@ typedef struct tpo_dir_conf {
     int cors_any;                     /* `*`: any origin is echoed */
     apr_array_header_t *strip_ops;    /* TPOAuthStripHeaders of this section, in order
                                           ("+name" / "-name", normalised); NULL: none */
-    const apr_array_header_t *strip;  /* the effective list (tpo_strip_name),
+    const apr_array_header_t *strip;  /* the effective list (tpa_strip_name),
                                           defaults + ops, computed at create/merge */
-} tpo_dir_conf;
+} tpa_dir_conf;
 
 /* TPO_CORS_MAX_AGE: in tpo_defaults.h */
 
-void tpo_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op);
+void tpa_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char *op);
 
-int tpo_dir_export(const tpo_dir_conf *dc);
-int tpo_dir_unauth(const tpo_dir_conf *dc);
-int tpo_dir_authz(const tpo_dir_conf *dc);
+int tpa_dir_export(const tpa_dir_conf *dc);
+int tpa_dir_unauth(const tpa_dir_conf *dc);
+int tpa_dir_authz(const tpa_dir_conf *dc);
 
-extern const command_rec tpo_cmds[];
+extern const command_rec tpa_cmds[];
 
 /* Where a directive is used (the ctx column of mod_tp_oauth_directive_table.h). */
 typedef enum {
-    TPO_CTX_SERVER,    /* main server config: tpo_server_conf */
-    TPO_CTX_PROVIDER,  /* inside <TPOAuthProvider>: tpo_provider_conf */
-    TPO_CTX_DIR,       /* <Location>, <Directory>: tpo_dir_conf */
+    TPO_CTX_SERVER,    /* main server config: tpa_server_conf */
+    TPO_CTX_PROVIDER,  /* inside <TPOAuthProvider>: tpa_provider_conf */
+    TPO_CTX_DIR,       /* <Location>, <Directory>: tpa_dir_conf */
     TPO_CTX_SECTION,   /* the <TPOAuthProvider> section itself */
     TPO_CTX_SERVER_DIR /* server, virtual host or directory */
-} tpo_dir_ctx;
+} tpa_dir_ctx;
 
 /* Every field of the table's directives of ctx in conf set to "not set". */
-void tpo_directives_unset(tpo_dir_ctx ctx, void *conf);
+void tpa_directives_unset(tpa_dir_ctx ctx, void *conf);
 /* Every field still not set gets the table's default (tpo_defaults.h),
  * parsed like the directive's argument. NULL, or what went wrong. */
-const char *tpo_directives_defaults(apr_pool_t *p, tpo_dir_ctx ctx, void *conf);
-/* Resolves the defaults tpo_dir_export/_unauth/_authz fall back to (from
+const char *tpa_directives_defaults(apr_pool_t *p, tpa_dir_ctx ctx, void *conf);
+/* Resolves the defaults tpa_dir_export/_unauth/_authz fall back to (from
  * check_config). NULL, or what went wrong. */
-const char *tpo_config_dir_defaults(apr_pool_t *p);
+const char *tpa_config_dir_defaults(apr_pool_t *p);
 
-void *tpo_config_create_server(apr_pool_t *p, server_rec *s);
-void *tpo_config_merge_server(apr_pool_t *p, void *base, void *add);
-void *tpo_config_create_dir(apr_pool_t *p, char *dir);
-void *tpo_config_merge_dir(apr_pool_t *p, void *base, void *add);
+void *tpa_config_create_server(apr_pool_t *p, server_rec *s);
+void *tpa_config_merge_server(apr_pool_t *p, void *base, void *add);
+void *tpa_config_create_dir(apr_pool_t *p, char *dir);
+void *tpa_config_merge_dir(apr_pool_t *p, void *base, void *add);
 
 /* check_config hook: validates every provider and every reference. */
-int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+int tpa_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
+/* pre_config: forget the provider references of the previous configuration pass. */
+void tpa_config_reset_refs(void);
 
 /* Internal (directives -> check): records a `TPOAuthProvider name` reference
- * made at `where`, checked by tpo_config_check once all providers are known. */
-void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name,
+ * made at `where`, checked by tpa_config_check once all providers are known. */
+void tpa_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name,
                                   const char *where);
 
-tpo_provider_conf *tpo_config_provider(server_rec *s, const char *name);
-tpo_server_conf *tpo_config_server(server_rec *s);
-tpo_dir_conf *tpo_config_dir(request_rec *r);
+tpa_provider_conf *tpa_config_provider(server_rec *s, const char *name);
+tpa_server_conf *tpa_config_server(server_rec *s);
+tpa_dir_conf *tpa_config_dir(request_rec *r);
 
-char *tpo_config_header_norm(apr_pool_t *p, const char *name);
+char *tpa_config_header_norm(apr_pool_t *p, const char *name);
 
 /* Sizes of the global caches (main server) */
-apr_off_t tpo_config_cache_size(server_rec *main_s);
-int tpo_config_pending_capacity(server_rec *main_s);
+apr_off_t tpa_config_cache_size(server_rec *main_s);
+int tpa_config_pending_capacity(server_rec *main_s);
 
 #endif

@@ -6,7 +6,7 @@
  * `TPOAuthProvider name` reference names a defined provider. */
 #include <apr_lib.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_base.h"
 #include "tpo_claims.h"
 #include "tpo_defaults.h"
 #include "tpo_provider.h"
@@ -52,7 +52,7 @@ typedef struct provider_ref {
 } provider_ref;
 static apr_array_header_t *provider_refs;
 
-void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name, const char *where)
+void tpa_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name, const char *where)
 {
     provider_ref *ref;
 
@@ -69,13 +69,13 @@ void tpo_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name
 
 /* Defaults (the table's from tpo_defaults.h, then those computed from other
  * settings), then the checks; returns an error message naming the directive. */
-static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
+static const char *finalize_provider(apr_pool_t *p, tpa_provider_conf *pc)
 {
     const char *at = apr_psprintf(p, "<TPOAuthProvider %s> (%s)", pc->name, pc->defined_at);
     int explicit_endpoints = pc->authorization_endpoint && pc->token_endpoint;
     const char *perr;
 
-    if ((perr = tpo_directives_defaults(p, TPO_CTX_PROVIDER, pc)) != NULL) {
+    if ((perr = tpa_directives_defaults(p, TPO_CTX_PROVIDER, pc)) != NULL) {
         return apr_psprintf(p, "%s: %s", at, perr);
     }
     /* TPOAuthHTTPTimeout connect [total]: two fields */
@@ -217,13 +217,13 @@ static const char *finalize_provider(apr_pool_t *p, tpo_provider_conf *pc)
  * an explicit TPOAuthCookieName can do this). */
 static void warn_shared_cookie_names(apr_pool_t *p, server_rec *vs)
 {
-    tpo_server_conf *sc = tpo_config_server(vs);
+    tpa_server_conf *sc = tpa_config_server(vs);
     apr_hash_t *seen = apr_hash_make(p);
     apr_hash_index_t *hi;
 
     for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
-        tpo_provider_conf *pc = apr_hash_this_val(hi);
-        tpo_provider_conf *other = apr_hash_get(seen, pc->cookie_name, APR_HASH_KEY_STRING);
+        tpa_provider_conf *pc = apr_hash_this_val(hi);
+        tpa_provider_conf *other = apr_hash_get(seen, pc->cookie_name, APR_HASH_KEY_STRING);
 
         if (other && other != pc) {
             ap_log_error(
@@ -240,37 +240,37 @@ static void warn_shared_cookie_names(apr_pool_t *p, server_rec *vs)
 
 static void build_strip_list(apr_pool_t *p, server_rec *vs)
 {
-    tpo_server_conf *sc = tpo_config_server(vs);
+    tpa_server_conf *sc = tpa_config_server(vs);
     apr_hash_index_t *hi;
 
     sc->strip = apr_array_make(p, 4, sizeof(const char *));
     for (hi = apr_hash_first(p, sc->providers); hi; hi = apr_hash_next(hi)) {
-        tpo_provider_conf *pc = apr_hash_this_val(hi);
-        APR_ARRAY_PUSH(sc->strip, const char *) = tpo_config_header_norm(p, pc->header_prefix);
+        tpa_provider_conf *pc = apr_hash_this_val(hi);
+        APR_ARRAY_PUSH(sc->strip, const char *) = tpa_config_header_norm(p, pc->header_prefix);
         if (pc->user_header) {
-            APR_ARRAY_PUSH(sc->strip, const char *) = tpo_config_header_norm(p, pc->user_header);
+            APR_ARRAY_PUSH(sc->strip, const char *) = tpa_config_header_norm(p, pc->user_header);
         }
     }
 }
 
-int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
+int tpa_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s)
 {
     apr_hash_t *done = apr_hash_make(ptemp);
     server_rec *vs;
     int i;
     const char *derr;
 
-    if ((derr = tpo_config_dir_defaults(pconf)) != NULL) {
+    if ((derr = tpa_config_dir_defaults(pconf)) != NULL) {
         ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s, TPO_APLOGNO(00080) "%s", derr);
         return !OK;
     }
 
     for (vs = s; vs; vs = vs->next) {
-        tpo_server_conf *sc = tpo_config_server(vs);
+        tpa_server_conf *sc = tpa_config_server(vs);
         apr_hash_index_t *hi;
 
         for (hi = apr_hash_first(ptemp, sc->providers); hi; hi = apr_hash_next(hi)) {
-            tpo_provider_conf *pc = apr_hash_this_val(hi);
+            tpa_provider_conf *pc = apr_hash_this_val(hi);
             const char *err;
 
             if (apr_hash_get(done, &pc, sizeof(pc))) {
@@ -289,7 +289,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
         warn_shared_cookie_names(ptemp, vs);
     }
     {
-        tpo_server_conf *sc = tpo_config_server(s);
+        tpa_server_conf *sc = tpa_config_server(s);
         if (sc->cache_type != TPO_CACHE_SHM && !sc->cache_passphrase && !sc->cache_key_file) {
             ap_log_error(
                 APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
@@ -324,7 +324,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
     if (provider_refs) {
         for (i = 0; i < provider_refs->nelts; i++) {
             provider_ref *ref = &APR_ARRAY_IDX(provider_refs, i, provider_ref);
-            if (!tpo_config_provider(ref->s, ref->name)) {
+            if (!tpa_config_provider(ref->s, ref->name)) {
                 ap_log_error(
                     APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, ref->s,
                     TPO_APLOGNO(
@@ -340,8 +340,7 @@ int tpo_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
 
 /* Called from pre_config: references of the previous generation are gone
  * with its pool. */
-void tpo_config_reset_refs(void);
-void tpo_config_reset_refs(void)
+void tpa_config_reset_refs(void)
 {
     provider_refs = NULL;
 }

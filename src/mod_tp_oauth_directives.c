@@ -2,7 +2,7 @@
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The directives: the typed handlers driven by the directive table
  * (mod_tp_oauth_directive_table.h), the handlers of the directives with
- * their own syntax, and tpo_cmds[] generated from the table. Defaults come
+ * their own syntax, and tpa_cmds[] generated from the table. Defaults come
  * from tpo_defaults.h through the table; defaults computed from other
  * settings and the cross-directive checks are in mod_tp_oauth_config_check.c. */
 #include <stddef.h>
@@ -10,7 +10,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_base.h"
 #include "tpo_cache_crypt.h"
 #include "tpo_defaults.h"
 #include "tpo_cookie.h"
@@ -31,7 +31,7 @@ static const char *where(cmd_parms *cmd)
 
 /* Provider directives are valid only inside <TPOAuthProvider>; mconfig is
  * then the provider being defined. */
-static tpo_provider_conf *in_provider(cmd_parms *cmd, void *mconfig, const char **err)
+static tpa_provider_conf *in_provider(cmd_parms *cmd, void *mconfig, const char **err)
 {
     const ap_directive_t *parent = cmd->directive ? cmd->directive->parent : NULL;
 
@@ -123,50 +123,50 @@ static const char *check_http_url(cmd_parms *cmd, const char *arg)
 /* ------------------------------------------------------------ the table */
 
 /* A keyword of an ENUM directive and the value it stores. */
-typedef struct tpo_kw {
+typedef struct tpa_kw {
     const char *word;
     int value;
-} tpo_kw;
+} tpa_kw;
 
-static const tpo_kw kw_client_auth[] = {{"client_secret_basic", TPO_CLIENT_AUTH_BASIC},
+static const tpa_kw kw_client_auth[] = {{"client_secret_basic", TPO_CLIENT_AUTH_BASIC},
                                         {"client_secret_post", TPO_CLIENT_AUTH_POST},
                                         {"none", TPO_CLIENT_AUTH_NONE},
                                         {NULL, 0}};
-static const tpo_kw kw_token_encoding[] = {
+static const tpa_kw kw_token_encoding[] = {
     {"form", TPO_TOKEN_ENC_FORM}, {"json", TPO_TOKEN_ENC_JSON}, {NULL, 0}};
-static const tpo_kw kw_cookie_secure[] = {{"on", TPO_COOKIE_SECURE_ON},
+static const tpa_kw kw_cookie_secure[] = {{"on", TPO_COOKIE_SECURE_ON},
                                           {"off", TPO_COOKIE_SECURE_OFF},
                                           {"auto", TPO_COOKIE_SECURE_AUTO},
                                           {NULL, 0}};
-static const tpo_kw kw_refresh_failure[] = {
+static const tpa_kw kw_refresh_failure[] = {
     {"502", TPO_REFRESH_FAIL_502}, {"login", TPO_REFRESH_FAIL_LOGIN}, {NULL, 0}};
-static const tpo_kw kw_export[] = {{"env", TPO_EXPORT_ENV},
+static const tpa_kw kw_export[] = {{"env", TPO_EXPORT_ENV},
                                    {"headers", TPO_EXPORT_HEADERS},
                                    {"both", TPO_EXPORT_BOTH},
                                    {"none", TPO_EXPORT_NONE},
                                    {NULL, 0}};
-static const tpo_kw kw_unauth[] = {
+static const tpa_kw kw_unauth[] = {
     {"login", TPO_UNAUTH_LOGIN}, {"401", TPO_UNAUTH_401}, {"pass", TPO_UNAUTH_PASS}, {NULL, 0}};
-static const tpo_kw kw_authz[] = {
+static const tpa_kw kw_authz[] = {
     {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
 
-typedef enum { T_NONE, T_STR, T_INT, T_FLAG, T_ENUM, T_SIZE, T_MS } tpo_dir_type;
+typedef enum { T_NONE, T_STR, T_INT, T_FLAG, T_ENUM, T_SIZE, T_MS } tpa_dir_type;
 
 /* One row of the directive table. */
-typedef struct tpo_directive {
+typedef struct tpa_directive {
     const char *name;
-    tpo_dir_ctx ctx;
-    tpo_dir_type type;
+    tpa_dir_ctx ctx;
+    tpa_dir_type type;
     apr_size_t offset; /* of the field in the context's record */
     int min, max;
-    const tpo_kw *kw;
+    const tpa_kw *kw;
     const char *def; /* the default, as argument text; NULL: none/computed */
-} tpo_directive;
+} tpa_directive;
 
 #define TPO_NOFIELD ((apr_size_t)-1)
-#define TPO_PC(m) APR_OFFSETOF(tpo_provider_conf, m)
-#define TPO_SC(m) APR_OFFSETOF(tpo_server_conf, m)
-#define TPO_DC(m) APR_OFFSETOF(tpo_dir_conf, m)
+#define TPO_PC(m) APR_OFFSETOF(tpa_provider_conf, m)
+#define TPO_SC(m) APR_OFFSETOF(tpa_server_conf, m)
+#define TPO_DC(m) APR_OFFSETOF(tpa_dir_conf, m)
 
 /* TPO_DI_<id>: the index of each row */
 enum {
@@ -176,17 +176,17 @@ enum {
     TPO_DI_COUNT
 };
 
-static const tpo_directive table[] = {
+static const tpa_directive table[] = {
 #define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help)                \
     {name, TPO_CTX_##ctx, T_##type, field, min, max, kw, def},
 #include "mod_tp_oauth_directive_table.h"
 #undef TPO_DIR
 };
 
-#define ROW(cmd) ((const tpo_directive *)(cmd)->info)
+#define ROW(cmd) ((const tpa_directive *)(cmd)->info)
 #define FIELD(base, row, T) ((T *)((char *)(base) + (row)->offset))
 
-static const char *kw_lookup(const tpo_kw *kw, const char *arg, int *out)
+static const char *kw_lookup(const tpa_kw *kw, const char *arg, int *out)
 {
     for (; kw->word; kw++) {
         if (!strcasecmp(arg, kw->word)) {
@@ -198,7 +198,7 @@ static const char *kw_lookup(const tpo_kw *kw, const char *arg, int *out)
 }
 
 /* "NAME takes a, b or c" */
-static const char *kw_error(apr_pool_t *p, const char *name, const tpo_kw *kw)
+static const char *kw_error(apr_pool_t *p, const char *name, const tpa_kw *kw)
 {
     const char *msg = apr_pstrcat(p, name, " takes ", kw->word, NULL);
 
@@ -209,7 +209,7 @@ static const char *kw_error(apr_pool_t *p, const char *name, const tpo_kw *kw)
 }
 
 /* The row's value from argument text (a directive's or the default). */
-static const char *parse_into(apr_pool_t *p, const tpo_directive *d, void *base, const char *arg)
+static const char *parse_into(apr_pool_t *p, const tpa_directive *d, void *base, const char *arg)
 {
     const char *err;
     apr_off_t size = 0;
@@ -249,7 +249,7 @@ static const char *parse_into(apr_pool_t *p, const tpo_directive *d, void *base,
     }
 }
 
-static int is_unset(const tpo_directive *d, const void *base)
+static int is_unset(const tpa_directive *d, const void *base)
 {
     switch (d->type) {
     case T_STR:
@@ -266,12 +266,12 @@ static int is_unset(const tpo_directive *d, const void *base)
     }
 }
 
-void tpo_directives_unset(tpo_dir_ctx ctx, void *conf)
+void tpa_directives_unset(tpa_dir_ctx ctx, void *conf)
 {
     int i;
 
     for (i = 0; i < TPO_DI_COUNT; i++) {
-        const tpo_directive *d = &table[i];
+        const tpa_directive *d = &table[i];
         if (d->ctx != ctx || d->offset == TPO_NOFIELD) {
             continue;
         }
@@ -294,13 +294,13 @@ void tpo_directives_unset(tpo_dir_ctx ctx, void *conf)
     }
 }
 
-const char *tpo_directives_defaults(apr_pool_t *p, tpo_dir_ctx ctx, void *conf)
+const char *tpa_directives_defaults(apr_pool_t *p, tpa_dir_ctx ctx, void *conf)
 {
     const char *err;
     int i;
 
     for (i = 0; i < TPO_DI_COUNT; i++) {
-        const tpo_directive *d = &table[i];
+        const tpa_directive *d = &table[i];
         if (d->ctx != ctx || d->offset == TPO_NOFIELD || !d->def || !is_unset(d, conf)) {
             continue;
         }
@@ -317,7 +317,7 @@ static void *target(cmd_parms *cmd, void *mconfig, const char **err)
     switch (ROW(cmd)->ctx) {
     case TPO_CTX_SERVER:
         *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
-        return *err ? NULL : tpo_config_server(cmd->server);
+        return *err ? NULL : tpa_config_server(cmd->server);
     case TPO_CTX_PROVIDER:
         return in_provider(cmd, mconfig, err);
     default:
@@ -350,7 +350,7 @@ static const char *set_flag(cmd_parms *cmd, void *mconfig, int on)
 
 static const char *cmd_cache(cmd_parms *cmd, void *mconfig, const char *type, const char *servers)
 {
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    tpa_server_conf *sc = tpa_config_server(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     if (err) {
@@ -382,7 +382,7 @@ static const char *cmd_cache(cmd_parms *cmd, void *mconfig, const char *type, co
 static const char *cmd_cache_passphrase(cmd_parms *cmd, void *mconfig, const char *pass,
                                         const char *prev)
 {
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    tpa_server_conf *sc = tpa_config_server(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
 
     if (err) {
@@ -402,7 +402,7 @@ static const char *cmd_cache_passphrase(cmd_parms *cmd, void *mconfig, const cha
 static const char *cmd_cache_key_file(cmd_parms *cmd, void *mconfig, const char *file,
                                       const char *prev)
 {
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    tpa_server_conf *sc = tpa_config_server(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY), *why = NULL, *path;
     apr_status_t rv;
 
@@ -440,7 +440,7 @@ static const char *cmd_cache_key_file(cmd_parms *cmd, void *mconfig, const char 
  * time, so a missing or short file fails configtest. */
 static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    tpa_server_conf *sc = tpa_config_server(cmd->server);
     const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
     const char *path;
     unsigned char *buf;
@@ -497,11 +497,11 @@ static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char 
     return NULL;
 }
 
-static tpo_provider_conf *provider_new(apr_pool_t *p)
+static tpa_provider_conf *provider_new(apr_pool_t *p)
 {
-    tpo_provider_conf *pc = apr_pcalloc(p, sizeof(*pc));
+    tpa_provider_conf *pc = apr_pcalloc(p, sizeof(*pc));
 
-    tpo_directives_unset(TPO_CTX_PROVIDER, pc);
+    tpa_directives_unset(TPO_CTX_PROVIDER, pc);
     /* TPOAuthHTTPTimeout sets two fields */
     pc->connect_timeout_ms = TPO_UNSET;
     pc->timeout_ms = TPO_UNSET;
@@ -511,11 +511,11 @@ static tpo_provider_conf *provider_new(apr_pool_t *p)
 
 static const char *cmd_provider_section(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    tpo_server_conf *sc = tpo_config_server(cmd->server);
+    tpa_server_conf *sc = tpa_config_server(cmd->server);
     const char *err = ap_check_cmd_context(cmd, NOT_IN_DIR_CONTEXT);
     const char *endp = ap_strrchr_c(arg, '>');
     const ap_directive_t *d;
-    tpo_provider_conf *pc, *prev;
+    tpa_provider_conf *pc, *prev;
     ap_conf_vector_t *vec;
     char *name;
 
@@ -560,7 +560,7 @@ static const char *cmd_provider_section(cmd_parms *cmd, void *mconfig, const cha
 
 static const char *cmd_dir_provider(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    tpo_dir_conf *dc = mconfig;
+    tpa_dir_conf *dc = mconfig;
 
     if (cmd->directive->parent &&
         strcasecmp(cmd->directive->parent->directive, "<TPOAuthProvider") == 0) {
@@ -568,7 +568,7 @@ static const char *cmd_dir_provider(cmd_parms *cmd, void *mconfig, const char *a
     }
     dc->provider = arg;
     dc->provider_ref_at = where(cmd);
-    tpo_config_note_provider_ref(cmd->pool, cmd->server, arg, dc->provider_ref_at);
+    tpa_config_note_provider_ref(cmd->pool, cmd->server, arg, dc->provider_ref_at);
     return NULL;
 }
 
@@ -586,7 +586,7 @@ static const char *not_in_provider(cmd_parms *cmd)
 
 static const char *cmd_cors_origin(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    tpo_dir_conf *dc = mconfig;
+    tpa_dir_conf *dc = mconfig;
     const char *err = not_in_provider(cmd);
 
     if (err) {
@@ -611,7 +611,7 @@ static const char *cmd_cors_origin(cmd_parms *cmd, void *mconfig, const char *ar
 
 static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *arg)
 {
-    tpo_dir_conf *dc = mconfig;
+    tpa_dir_conf *dc = mconfig;
     const char *err = not_in_provider(cmd), *name = arg, *c, *op;
 
     if (err) {
@@ -628,14 +628,14 @@ static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *
             return apr_psprintf(cmd->pool, "TPOAuthStripHeaders: '%s' is not a header name", arg);
         }
     }
-    op = apr_pstrcat(cmd->pool, *arg == '-' ? "-" : "+", tpo_config_header_norm(cmd->pool, name),
+    op = apr_pstrcat(cmd->pool, *arg == '-' ? "-" : "+", tpa_config_header_norm(cmd->pool, name),
                      NULL);
     if (!dc->strip_ops) {
         dc->strip_ops = apr_array_make(cmd->pool, 4, sizeof(const char *));
     }
     APR_ARRAY_PUSH(dc->strip_ops, const char *) = op;
     /* this section's own list (the server's when not merged) */
-    tpo_config_strip_apply(cmd->pool, (apr_array_header_t *)dc->strip, op);
+    tpa_config_strip_apply(cmd->pool, (apr_array_header_t *)dc->strip, op);
     return NULL;
 }
 
@@ -644,7 +644,7 @@ static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *
 static const char *cmd_discovery(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
 
     if (!pc) {
         return err;
@@ -678,7 +678,7 @@ static const char *cmd_auth_param(cmd_parms *cmd, void *mconfig, const char *nam
                                            "scope",
                                            NULL};
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
     int i;
 
     if (!pc) {
@@ -700,7 +700,7 @@ static const char *cmd_auth_param(cmd_parms *cmd, void *mconfig, const char *nam
 static const char *cmd_redirect_uri(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
     apr_uri_t u;
 
     if (!pc) {
@@ -727,7 +727,7 @@ static const char *cmd_redirect_uri(cmd_parms *cmd, void *mconfig, const char *a
 static const char *cmd_algs(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
     const char **algs;
     int i, k;
 
@@ -757,7 +757,7 @@ static const char *cmd_http_timeout(cmd_parms *cmd, void *mconfig, const char *c
                                     const char *total)
 {
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
 
     if (!pc) {
         return err;
@@ -774,7 +774,7 @@ static const char *cmd_http_timeout(cmd_parms *cmd, void *mconfig, const char *c
 static const char *cmd_remote_user(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
 
     if (!pc) {
         return err;
@@ -800,7 +800,7 @@ static const char *cmd_remote_user(cmd_parms *cmd, void *mconfig, int argc, char
 static const char *cmd_claim_list(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
 {
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
     const char **list;
     int i;
 
@@ -836,7 +836,7 @@ static const char *cmd_header_name(cmd_parms *cmd, void *mconfig, const char *ar
 static const char *cmd_logout_allow(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     const char *err;
-    tpo_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
 
     if (!pc) {
         return err;
@@ -871,7 +871,7 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
 }
 
 
-/* ------------------------------------------------------------ tpo_cmds[] */
+/* ------------------------------------------------------------ tpa_cmds[] */
 
 #define WHERE_SERVER RSRC_CONF
 #define WHERE_PROVIDER RSRC_CONF
@@ -879,7 +879,7 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
 #define WHERE_DIR ACCESS_CONF
 #define WHERE_SERVER_DIR (RSRC_CONF | ACCESS_CONF)
 
-const command_rec tpo_cmds[] = {
+const command_rec tpa_cmds[] = {
 #define TPO_DIR(id, name, args, handler, ctx, type, field, min, max, kw, def, help)                \
     AP_INIT_##args(name, handler, (void *)&table[TPO_DI_##id], WHERE_##ctx, help),
 #include "mod_tp_oauth_directive_table.h"

@@ -8,19 +8,8 @@
 #include <apr_strings.h>
 #include <jansson.h>
 #include "tpo_json.h"
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_identity.h"
 #include "tpo_session.h"
-
-tpo_req *tpo_req_get(request_rec *r)
-{
-    tpo_req *rq = ap_get_module_config(r->request_config, &tp_oauth_module);
-
-    if (!rq) {
-        rq = apr_pcalloc(r->pool, sizeof(*rq));
-        ap_set_module_config(r->request_config, &tp_oauth_module, rq);
-    }
-    return rq;
-}
 
 typedef struct export_ctx {
     apr_table_t *t;
@@ -71,10 +60,10 @@ static int has_prefixed(const apr_table_t *t, const char *claim_prefix)
     return 0;
 }
 
-void tpo_identity_export(request_rec *r, tpo_provider_conf *pc, tpo_session *s)
+void tpa_identity_export(request_rec *r, tpa_provider_conf *pc, tpo_session *s)
 {
-    int mode = tpo_dir_export(tpo_config_dir(r));
-    tpo_req *rq = tpo_req_get(r);
+    int mode = tpa_dir_export(tpa_config_dir(r));
+    tpa_req *rq = tpa_req_get(r);
     export_ctx x;
 
     r->user = (char *)s->user;
@@ -122,9 +111,9 @@ static int is_ours(const apr_array_header_t *strip, const char *name)
 }
 
 /* post_read_request: on every request, protected or not. */
-int tpo_strip_headers(request_rec *r)
+int tpa_strip_headers(request_rec *r)
 {
-    tpo_server_conf *sc = tpo_config_server(r->server);
+    tpa_server_conf *sc = tpa_config_server(r->server);
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
     int i;
@@ -154,7 +143,7 @@ int tpo_strip_headers(request_rec *r)
  * '-' == '_'; only names of the same length are compared. */
 static int is_listed(const apr_array_header_t *strip, const char *name, apr_size_t len)
 {
-    const tpo_strip_name *e = (const tpo_strip_name *)strip->elts;
+    const tpa_strip_name *e = (const tpa_strip_name *)strip->elts;
     int i;
 
     for (i = 0; i < strip->nelts; i++) {
@@ -179,9 +168,9 @@ static int is_listed(const apr_array_header_t *strip, const char *name, apr_size
  * redirect, protected or not): the identity headers that backends commonly
  * trust (Remote-User, X-Forwarded-User, ...; TPOAuthStripHeaders). The list
  * was computed when the configuration was merged. */
-int tpo_strip_dir_headers(request_rec *r)
+int tpa_strip_dir_headers(request_rec *r)
 {
-    tpo_dir_conf *dc = tpo_config_dir(r);
+    tpa_dir_conf *dc = tpa_config_dir(r);
     const apr_array_header_t *arr;
     const apr_table_entry_t *e;
     int i;
@@ -208,109 +197,27 @@ int tpo_strip_dir_headers(request_rec *r)
 
 /* fixups: TPOAuthUnauthenticated pass on a location that lets everyone in
  * (Require all granted): a browser with a session is still identified. */
-int tpo_pass_fixups(request_rec *r)
+int tpa_pass_fixups(request_rec *r)
 {
     const char *type = ap_auth_type(r);
-    tpo_dir_conf *dc;
-    tpo_provider_conf *pc;
+    tpa_dir_conf *dc;
+    tpa_provider_conf *pc;
     tpo_session *s;
 
     if (r->user || !type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
     }
-    dc = tpo_config_dir(r);
-    if (tpo_dir_unauth(dc) != TPO_UNAUTH_PASS) {
+    dc = tpa_config_dir(r);
+    if (tpa_dir_unauth(dc) != TPO_UNAUTH_PASS) {
         return DECLINED;
     }
-    pc = tpo_config_provider(r->server, dc->provider);
+    pc = tpa_config_provider(r->server, dc->provider);
     if (!pc || !pc->rt) {
         return DECLINED;
     }
     s = apr_pcalloc(r->pool, sizeof(*s));
-    if (tpo_session_load(r, pc, s) == TPO_SESS_OK) {
-        tpo_identity_export(r, pc, s);
+    if (tpa_session_load(r, pc, s) == TPA_SESS_OK) {
+        tpa_identity_export(r, pc, s);
     }
     return DECLINED;
-}
-
-json_t *tpo_req_claims(request_rec *r)
-{
-    tpo_req *rq = tpo_req_get(r);
-
-    if (!rq->claims && rq->session && rq->session->claims) {
-        json_error_t err;
-        rq->claims = json_loads(rq->session->claims, 0, &err);
-        if (rq->claims) {
-            apr_pool_cleanup_register(r->pool, rq->claims, tpo_json_cleanup, apr_pool_cleanup_null);
-        }
-    }
-    return rq->claims;
-}
-
-int tpo_json_response(request_rec *r, int status, json_t *body)
-{
-    char *text = json_dumps(body, JSON_COMPACT);
-
-    json_decref(body);
-    r->status = status;
-    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
-    ap_set_content_type(r, "application/json");
-    if (text) {
-        if (!r->header_only) {
-            ap_rputs(text, r);
-        }
-        free(text);
-    }
-    return DONE;
-}
-
-int tpo_json_error(request_rec *r, int status, const char *error)
-{
-    return tpo_json_response(r, status, json_pack("{s:s}", "error", error));
-}
-
-/* <redirect URI>/info: the session as JSON for single-page apps. */
-int tpo_info_handle(request_rec *r, tpo_provider_conf *pc)
-{
-    tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
-    json_t *o, *claims = NULL;
-    tpo_sess_result sr;
-
-    if (strcmp(r->method, "GET") != 0) {
-        return tpo_json_response(r, HTTP_METHOD_NOT_ALLOWED,
-                                 json_pack("{s:s}", "error", "method_not_allowed"));
-    }
-    sr = tpo_session_load(r, pc, s);
-    if (sr == TPO_SESS_CACHE_DOWN) {
-        return tpo_json_response(r, HTTP_SERVICE_UNAVAILABLE,
-                                 json_pack("{s:s}", "error", "session_store_unavailable"));
-    }
-    if (sr != TPO_SESS_OK) {
-        tpo_www_authenticate(r, pc, NULL);
-        return tpo_json_response(r, HTTP_UNAUTHORIZED, json_pack("{s:s}", "error", "no_session"));
-    }
-    if (s->claims) {
-        json_error_t err;
-        claims = json_loads(s->claims, 0, &err);
-    }
-    o = json_object();
-    json_object_set_new(o, "user", json_string(s->user));
-    if (s->sub) {
-        json_object_set_new(o, "sub", json_string(s->sub));
-    }
-    json_object_set_new(o, "provider", json_string(s->provider));
-    json_object_set_new(o, "claims", claims ? claims : json_object());
-    json_object_set_new(o, "session_created", json_integer(apr_time_sec(s->created)));
-    json_object_set_new(o, "session_expires", json_integer(apr_time_sec(s->expires)));
-    if (s->at_expires) {
-        json_object_set_new(o, "access_token_expires", json_integer(apr_time_sec(s->at_expires)));
-    }
-    if (s->scope) {
-        json_object_set_new(o, "scope", json_string(s->scope));
-    }
-    if (pc->info_access_token && s->access_token) {
-        json_object_set_new(o, "access_token", json_string(s->access_token));
-    }
-    return tpo_json_response(r, HTTP_OK, o);
 }

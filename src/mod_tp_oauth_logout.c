@@ -11,7 +11,7 @@
  * CSRF) gets a confirmation page with a POST button instead. */
 #include <string.h>
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_http.h"
 #include "tpo_origin.h"
 #include "tpo_provider.h"
@@ -19,7 +19,7 @@
 #include "tpo_token.h"
 #include "tpo_url.h"
 
-static int allowed_absolute(const tpo_provider_conf *pc, const char *url)
+static int allowed_absolute(const tpa_provider_conf *pc, const char *url)
 {
     int i;
 
@@ -38,7 +38,7 @@ static int allowed_absolute(const tpo_provider_conf *pc, const char *url)
 
 /* RFC 7009: revoke one token, with its type as the hint. A failure is
  * logged; the logout goes on (the session is over here either way). */
-static void revoke_token(request_rec *r, tpo_provider_conf *pc, const tpo_provider_meta *meta,
+static void revoke_token(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                          const tpo_session *s, const char *token, const char *hint)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 4, sizeof(const char *));
@@ -49,7 +49,7 @@ static void revoke_token(request_rec *r, tpo_provider_conf *pc, const tpo_provid
     APR_ARRAY_PUSH(params, const char *) = token;
     APR_ARRAY_PUSH(params, const char *) = "token_type_hint";
     APR_ARRAY_PUSH(params, const char *) = hint;
-    hr = tpo_provider_client_post(r, pc, meta->revocation_endpoint, params, &resp);
+    hr = tpa_provider_client_post(r, pc, meta->revocation_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK || resp.status != 200) {
         ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                       TPO_APLOGNO(00042) "logout of %s: revoking the %s at %s failed (%s)",
@@ -114,7 +114,7 @@ static int cross_site(request_rec *r, const char **why)
 
 static int logout_page(request_rec *r, const char *title, const char *body_html)
 {
-    return tpo_page_write(r, HTTP_OK, title, title, body_html);
+    return tpa_page_write(r, HTTP_OK, title, title, body_html);
 }
 
 /* A cross-site logout request: ask, with a button that POSTs from this
@@ -137,17 +137,17 @@ static int confirm_page(request_rec *r, const char *ret)
                     NULL));
 }
 
-int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
+int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc)
 {
     apr_table_t *q = tpo_query_parse(r->pool, r->args ? r->args : "", 8);
     const char *ret = NULL, *target = NULL, *local = NULL, *sid, *why = NULL;
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
     const tpo_provider_meta *meta = NULL;
-    tpo_sess_result sr;
+    tpa_sess_result sr;
     int dup = 0, refused = 0;
 
     if (strcmp(r->method, "GET") != 0 && strcmp(r->method, "POST") != 0) {
-        return tpo_page_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
+        return tpa_page_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
                               "Logout takes GET or POST.");
     }
     if (r->method_number == M_POST) {
@@ -188,21 +188,21 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
             r->method, why);
         return confirm_page(r, ret);
     }
-    sr = tpo_session_load(r, pc, s);
-    sid = tpo_req_get(r)->sid;
-    if (sr == TPO_SESS_CACHE_DOWN) {
-        return tpo_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
+    sr = tpa_session_load(r, pc, s);
+    sid = tpa_req_get(r)->sid;
+    if (sr == TPA_SESS_CACHE_DOWN) {
+        return tpa_page_error(r, HTTP_SERVICE_UNAVAILABLE, "Session store unavailable",
                               "You could not be logged out right now. Please try again.");
     }
     if (sid) {
-        tpo_session_delete(r, pc, sid);
+        tpa_session_delete(r, pc, sid);
     }
-    tpo_set_cookie(r, pc, pc->cookie_name, "", 0);
+    tpa_set_cookie(r, pc, pc->cookie_name, "", 0);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
-    if (sr == TPO_SESS_OK) {
+    if (sr == TPA_SESS_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r, TPO_APLOGNO(00047) "logout of %s",
                       ap_escape_logitem(r->pool, s->user));
-        if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
+        if (tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK) {
             meta = NULL;
         }
         /* the refresh token first: it could mint new access tokens */
@@ -219,7 +219,7 @@ int tpo_logout_handle(request_rec *r, tpo_provider_conf *pc)
                            "<p>You have been logged out.</p>\n<p>The page to return to after "
                            "logout is not allowed, so you stay on this page.</p>");
     }
-    if (sr == TPO_SESS_OK && meta && meta->end_session_endpoint && pc->provider_logout) {
+    if (sr == TPA_SESS_OK && meta && meta->end_session_endpoint && pc->provider_logout) {
         const char *url = meta->end_session_endpoint;
         if (s->id_token) {
             url = tpo_url_add_param(r->pool, url, "id_token_hint", s->id_token);

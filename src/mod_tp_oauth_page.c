@@ -2,16 +2,16 @@
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Responses the module writes itself: error pages and cookies. */
 #include <apr_strings.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_page.h"
 #include "tpo_cookie.h"
 #include "tpo_url.h"
 
-int tpo_request_is_https(request_rec *r)
+int tpa_request_is_https(request_rec *r)
 {
     return ap_http_scheme(r) && !strcmp(ap_http_scheme(r), "https");
 }
 
-void tpo_page_headers(request_rec *r)
+void tpa_page_headers(request_rec *r)
 {
     static const char *const h[][2] = {
         {"Cache-Control", "no-store"},
@@ -29,7 +29,7 @@ void tpo_page_headers(request_rec *r)
     }
 }
 
-void tpo_www_authenticate(request_rec *r, const tpo_provider_conf *pc, const char *error)
+void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error)
 {
     /* httpd keeps AuthName with quotes already backslash-escaped */
     const char *realm = ap_auth_name(r);
@@ -46,7 +46,7 @@ void tpo_www_authenticate(request_rec *r, const tpo_provider_conf *pc, const cha
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);
 }
 
-const char *tpo_page_html(apr_pool_t *p, const char *title, const char *heading,
+const char *tpa_page_html(apr_pool_t *p, const char *title, const char *heading,
                           const char *body_html)
 {
     return apr_pstrcat(p, "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>",
@@ -55,29 +55,34 @@ const char *tpo_page_html(apr_pool_t *p, const char *title, const char *heading,
                        NULL);
 }
 
-int tpo_page_write(request_rec *r, int status, const char *title, const char *heading,
+int tpa_page_write(request_rec *r, int status, const char *title, const char *heading,
                    const char *body_html)
 {
     r->status = status;
     r->status_line = NULL;
-    tpo_page_headers(r);
+    tpa_page_headers(r);
     ap_set_content_type(r, "text/html; charset=utf-8");
     if (!r->header_only) {
-        ap_rputs(tpo_page_html(r->pool, title, heading, body_html), r);
+        ap_rputs(tpa_page_html(r->pool, title, heading, body_html), r);
     }
     return DONE;
 }
 
-int tpo_page_error(request_rec *r, int status, const char *title, const char *detail)
+int tpa_page_error(request_rec *r, int status, const char *title, const char *detail)
 {
-    return tpo_page_write(r, status, apr_psprintf(r->pool, "%d %s", status, title), title,
+    return tpa_page_write(r, status, apr_psprintf(r->pool, "%d %s", status, title), title,
                           apr_psprintf(r->pool,
                                        "<p>%s</p>\n<p><small>status %d, mod_tp_oauth"
                                        "</small></p>",
                                        tpo_html_escape(r->pool, detail), status));
 }
 
-static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+int tpa_page_answer(request_rec *r, const tpa_answer *a)
+{
+    return a->title ? tpa_page_error(r, a->status, a->title, a->detail) : a->status;
+}
+
+static void set_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
                        const char *value, long max_age, const char *same_site)
 {
     tpo_cookie_attrs a;
@@ -87,7 +92,7 @@ static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *
     a.domain = pc->cookie_domain;
     a.max_age = max_age;
     a.secure = pc->cookie_secure == TPO_COOKIE_SECURE_ON ||
-               (pc->cookie_secure == TPO_COOKIE_SECURE_AUTO && tpo_request_is_https(r));
+               (pc->cookie_secure == TPO_COOKIE_SECURE_AUTO && tpa_request_is_https(r));
     a.http_only = 1;
     a.same_site = same_site;
     c = tpo_cookie_build(r->pool, name, value, &a);
@@ -104,14 +109,37 @@ static void set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *
     apr_table_addn(r->err_headers_out, "Set-Cookie", c);
 }
 
-void tpo_set_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+void tpa_set_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
                     const char *value, long max_age)
 {
     set_cookie(r, pc, name, value, max_age, pc->cookie_samesite);
 }
 
-void tpo_set_login_cookie(request_rec *r, const tpo_provider_conf *pc, const char *name,
+void tpa_set_login_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
                           const char *value, long max_age)
 {
     set_cookie(r, pc, name, value, max_age, "Lax");
+}
+
+int tpa_json_response(request_rec *r, int status, json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT);
+
+    json_decref(body);
+    r->status = status;
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    apr_table_setn(r->err_headers_out, "X-Content-Type-Options", "nosniff");
+    ap_set_content_type(r, "application/json");
+    if (text) {
+        if (!r->header_only) {
+            ap_rputs(text, r);
+        }
+        free(text);
+    }
+    return DONE;
+}
+
+int tpa_json_error(request_rec *r, int status, const char *error)
+{
+    return tpa_json_response(r, status, json_pack("{s:s}", "error", error));
 }

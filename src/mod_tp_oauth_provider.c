@@ -16,8 +16,9 @@
 #include <apr_strings.h>
 #include <apr_thread_cond.h>
 #include <apr_thread_mutex.h>
-#include "mod_tp_oauth_private.h"
+#include "mod_tp_oauth_provider.h"
 #include "tpo_http.h"
+#include "tpo_idtoken.h"
 #include "tpo_jose.h"
 #include "tpo_provider.h"
 #include "tpo_token.h"
@@ -33,8 +34,8 @@ typedef struct jwks_slot {
     int retired;
 } jwks_slot;
 
-typedef struct tpo_provider_rt tpo_provider_rt;
-struct tpo_provider_rt {
+typedef struct tpa_provider_rt tpa_provider_rt;
+struct tpa_provider_rt {
     apr_thread_mutex_t *mu;
     apr_thread_cond_t *cv; /* signalled when a fetch ends */
     apr_pool_t *pool;      /* metadata from the configuration lives here */
@@ -46,17 +47,17 @@ struct tpo_provider_rt {
     int jwks_fetching;
 };
 
-void tpo_provider_child_init(apr_pool_t *pchild, server_rec *s)
+void tpa_provider_child_init(apr_pool_t *pchild, server_rec *s)
 {
     apr_hash_t *seen = apr_hash_make(pchild);
     server_rec *vs;
 
     for (vs = s; vs; vs = vs->next) {
         apr_hash_index_t *hi;
-        for (hi = apr_hash_first(pchild, tpo_config_server(vs)->providers); hi;
+        for (hi = apr_hash_first(pchild, tpa_config_server(vs)->providers); hi;
              hi = apr_hash_next(hi)) {
-            tpo_provider_conf *pc = apr_hash_this_val(hi);
-            tpo_provider_rt *rt;
+            tpa_provider_conf *pc = apr_hash_this_val(hi);
+            tpa_provider_rt *rt;
 
             if (apr_hash_get(seen, &pc, sizeof(pc))) {
                 continue;
@@ -72,7 +73,7 @@ void tpo_provider_child_init(apr_pool_t *pchild, server_rec *s)
     }
 }
 
-void tpo_provider_http_opts(const tpo_provider_conf *pc, tpo_http_opts *o)
+void tpa_provider_http_opts(const tpa_provider_conf *pc, tpo_http_opts *o)
 {
     tpo_http_opts_default(o);
     o->connect_timeout_ms = pc->connect_timeout_ms;
@@ -82,19 +83,19 @@ void tpo_provider_http_opts(const tpo_provider_conf *pc, tpo_http_opts *o)
     o->user_agent = TPO_HTTP_USER_AGENT;
 }
 
-static tpo_rt_status http_status_of(tpo_http_result res)
+static tpa_rt_status http_status_of(tpo_http_result res)
 {
-    return res == TPO_HTTP_TIMEOUT ? TPO_RT_TIMEOUT : TPO_RT_UNAVAILABLE;
+    return res == TPO_HTTP_TIMEOUT ? TPA_RT_TIMEOUT : TPA_RT_UNAVAILABLE;
 }
 
 /* Fetch a JSON document; logs the failure. */
-static tpo_rt_status fetch_json(request_rec *r, tpo_provider_conf *pc, const char *what,
+static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const char *what,
                                 const char *url, tpo_http_response *resp)
 {
     tpo_http_opts o;
     tpo_http_result res;
 
-    tpo_provider_http_opts(pc, &o);
+    tpa_provider_http_opts(pc, &o);
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -106,12 +107,12 @@ static tpo_rt_status fetch_json(request_rec *r, tpo_provider_conf *pc, const cha
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00050) "provider %s: fetching the %s from %s: HTTP status %d",
                       pc->name, what, url, resp->status);
-        return TPO_RT_UNAVAILABLE;
+        return TPA_RT_UNAVAILABLE;
     }
-    return TPO_RT_OK;
+    return TPA_RT_OK;
 }
 
-static void meta_from_config(apr_pool_t *p, tpo_provider_conf *pc, tpo_provider_meta *m)
+static void meta_from_config(apr_pool_t *p, tpa_provider_conf *pc, tpo_provider_meta *m)
 {
     if (pc->issuer)
         m->issuer = pc->issuer;
@@ -131,14 +132,14 @@ static void meta_from_config(apr_pool_t *p, tpo_provider_conf *pc, tpo_provider_
 
 /* How long a thread without a copy waits for another thread's fetch: the
  * fetch itself is bounded by the HTTP timeout. */
-static apr_interval_time_t fetch_wait_limit(const tpo_provider_conf *pc)
+static apr_interval_time_t fetch_wait_limit(const tpa_provider_conf *pc)
 {
     return apr_time_from_msec(pc->timeout_ms > 0 ? pc->timeout_ms : 10000) + apr_time_from_sec(1);
 }
 
 /* Wait (rt->mu held) for the fetch in progress to end; 0 once the deadline
  * has passed. */
-static int wait_for_fetch(tpo_provider_rt *rt, apr_time_t deadline)
+static int wait_for_fetch(tpa_provider_rt *rt, apr_time_t deadline)
 {
     apr_time_t now = apr_time_now();
 
@@ -151,16 +152,16 @@ static int wait_for_fetch(tpo_provider_rt *rt, apr_time_t deadline)
 
 /* Fetch and parse the discovery document without the lock, into a pool of
  * its own (unmanaged: kept for the life of the process, as the metadata). */
-static tpo_rt_status fetch_meta(request_rec *r, tpo_provider_conf *pc, tpo_provider_meta **out)
+static tpa_rt_status fetch_meta(request_rec *r, tpa_provider_conf *pc, tpo_provider_meta **out)
 {
     tpo_http_response resp;
-    tpo_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
+    tpa_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
     apr_pool_t *mp;
     tpo_provider_meta *m;
     const char *err = NULL;
 
     *out = NULL;
-    if (st != TPO_RT_OK) {
+    if (st != TPA_RT_OK) {
         return st;
     }
     apr_pool_create_unmanaged_ex(&mp, NULL, NULL);
@@ -171,21 +172,21 @@ static tpo_rt_status fetch_meta(request_rec *r, tpo_provider_conf *pc, tpo_provi
                       TPO_APLOGNO(00051) "provider %s: discovery document at %s refused: %s",
                       pc->name, pc->discovery_url, err ? err : "invalid");
         apr_pool_destroy(mp);
-        return TPO_RT_UNAVAILABLE;
+        return TPA_RT_UNAVAILABLE;
     }
     meta_from_config(mp, pc, m);
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00052) "provider %s: metadata loaded from %s", pc->name,
                   pc->discovery_url);
     *out = m;
-    return TPO_RT_OK;
+    return TPA_RT_OK;
 }
 
-tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
+tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
                                     const tpo_provider_meta **meta)
 {
-    tpo_provider_rt *rt = pc->rt;
-    tpo_rt_status st = TPO_RT_OK;
+    tpa_provider_rt *rt = pc->rt;
+    tpa_rt_status st = TPA_RT_OK;
     apr_time_t deadline = apr_time_now() + fetch_wait_limit(pc);
 
     apr_thread_mutex_lock(rt->mu);
@@ -202,14 +203,14 @@ tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
         if (rt->meta_fetching) {
             /* no copy at all: wait for the fetch in progress, bounded */
             if (!wait_for_fetch(rt, deadline)) {
-                st = TPO_RT_TIMEOUT;
+                st = TPA_RT_TIMEOUT;
                 break;
             }
             continue;
         }
         if (rt->meta_failed_at && now - rt->meta_failed_at < META_RETRY_AFTER) {
-            if (st == TPO_RT_OK)
-                st = TPO_RT_UNAVAILABLE;
+            if (st == TPA_RT_OK)
+                st = TPA_RT_UNAVAILABLE;
             break;
         }
         rt->meta_fetching = 1;
@@ -230,7 +231,7 @@ tpo_rt_status tpo_provider_meta_get(request_rec *r, tpo_provider_conf *pc,
     }
     *meta = rt->meta;
     apr_thread_mutex_unlock(rt->mu);
-    return rt->meta ? TPO_RT_OK : (st == TPO_RT_OK ? TPO_RT_UNAVAILABLE : st);
+    return rt->meta ? TPA_RT_OK : (st == TPA_RT_OK ? TPA_RT_UNAVAILABLE : st);
 }
 
 static void slot_unref(jwks_slot *slot)
@@ -241,18 +242,18 @@ static void slot_unref(jwks_slot *slot)
 }
 
 /* Fetch and parse the JWK Set without the lock; a new slot or NULL. */
-static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const char *uri,
+static tpa_rt_status fetch_jwks(request_rec *r, tpa_provider_conf *pc, const char *uri,
                                 jwks_slot **out)
 {
     tpo_http_response resp;
-    tpo_rt_status st = fetch_json(r, pc, "JWK Set", uri, &resp);
+    tpa_rt_status st = fetch_json(r, pc, "JWK Set", uri, &resp);
     jwks_slot *slot;
     apr_pool_t *sp;
     tpo_jwks *set = NULL;
     const char *err = NULL;
 
     *out = NULL;
-    if (st != TPO_RT_OK) {
+    if (st != TPA_RT_OK) {
         return st;
     }
     apr_pool_create_unmanaged_ex(&sp, NULL, NULL);
@@ -262,7 +263,7 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
                       TPO_APLOGNO(00053) "provider %s: JWK Set at %s refused: %s", pc->name, uri,
                       err ? err : "invalid");
         apr_pool_destroy(sp);
-        return TPO_RT_UNAVAILABLE;
+        return TPA_RT_UNAVAILABLE;
     }
     slot = apr_pcalloc(sp, sizeof(*slot));
     slot->pool = sp;
@@ -271,27 +272,27 @@ static tpo_rt_status fetch_jwks(request_rec *r, tpo_provider_conf *pc, const cha
                   TPO_APLOGNO(00054) "provider %s: JWK Set loaded (%d keys)", pc->name,
                   set->keys->nelts);
     *out = slot;
-    return TPO_RT_OK;
+    return TPA_RT_OK;
 }
 
-tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, int force_refresh,
+tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, int force_refresh,
                                         const tpo_jwks **jwks, void **handle)
 {
-    tpo_provider_rt *rt = pc->rt;
+    tpa_provider_rt *rt = pc->rt;
     const tpo_provider_meta *meta;
-    tpo_rt_status st;
+    tpa_rt_status st;
     apr_time_t deadline;
     int fetched = 0;
 
     *jwks = NULL;
     *handle = NULL;
-    if ((st = tpo_provider_meta_get(r, pc, &meta)) != TPO_RT_OK) {
+    if ((st = tpa_provider_meta_get(r, pc, &meta)) != TPA_RT_OK) {
         return st;
     }
     if (!meta->jwks_uri) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00055) "provider %s: no jwks_uri (set TPOAuthJWKSURI)", pc->name);
-        return TPO_RT_UNAVAILABLE;
+        return TPA_RT_UNAVAILABLE;
     }
     deadline = apr_time_now() + fetch_wait_limit(pc);
     apr_thread_mutex_lock(rt->mu);
@@ -315,7 +316,7 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, i
              * only a caller that needs new keys gets here) */
             if (!wait_for_fetch(rt, deadline)) {
                 if (!rt->jwks)
-                    st = TPO_RT_TIMEOUT;
+                    st = TPA_RT_TIMEOUT;
                 break;
             }
             continue;
@@ -340,16 +341,16 @@ tpo_rt_status tpo_provider_jwks_acquire(request_rec *r, tpo_provider_conf *pc, i
         rt->jwks->refs++;
         *jwks = rt->jwks->jwks;
         *handle = rt->jwks;
-        st = TPO_RT_OK;
+        st = TPA_RT_OK;
     }
-    else if (st == TPO_RT_OK) {
-        st = TPO_RT_UNAVAILABLE;
+    else if (st == TPA_RT_OK) {
+        st = TPA_RT_UNAVAILABLE;
     }
     apr_thread_mutex_unlock(rt->mu);
     return st;
 }
 
-void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle)
+void tpa_provider_jwks_release(tpa_provider_conf *pc, void *handle)
 {
     jwks_slot *slot = handle;
 
@@ -365,7 +366,7 @@ void tpo_provider_jwks_release(tpo_provider_conf *pc, void *handle)
 /* A POST to one of the provider's client-authenticated endpoints (token,
  * revocation): params are name,value pairs; the encoding (form or JSON) and
  * the client authentication come from the provider's configuration. */
-int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *url,
+int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                              const apr_array_header_t *params, tpo_http_response *resp)
 {
     apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
@@ -385,6 +386,52 @@ int tpo_provider_client_post(request_rec *r, tpo_provider_conf *pc, const char *
         APR_ARRAY_PUSH(hdrs, const char *) =
             apr_pstrcat(r->pool, "Authorization: ", treq.authorization, NULL);
     }
-    tpo_provider_http_opts(pc, &o);
+    tpa_provider_http_opts(pc, &o);
     return tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
+}
+
+int tpa_provider_validate_id_token(request_rec *r, tpa_provider_conf *pc,
+                                   const tpo_provider_meta *meta, const char *id_token,
+                                   const char *nonce, json_t **claims)
+{
+    tpo_idtoken_expect ex;
+    tpo_idtoken_result res = TPO_IDT_NOKEY;
+    const char *detail = NULL;
+    int attempt;
+
+    memset(&ex, 0, sizeof(ex));
+    ex.issuer = meta->issuer ? meta->issuer : pc->issuer;
+    ex.client_id = pc->client_id;
+    ex.nonce = nonce;
+    ex.now = apr_time_now();
+    ex.skew_sec = pc->clock_skew;
+    ex.allowed_algs = pc->id_token_algs;
+    if (pc->client_secret) {
+        ex.hs_key = tpo_jwk_from_secret(r->pool, pc->client_secret, strlen(pc->client_secret));
+    }
+    /* second attempt only when no key fitted: the provider may have rotated */
+    for (attempt = 0; attempt < 2 && res == TPO_IDT_NOKEY; attempt++) {
+        const tpo_jwks *jwks;
+        void *h;
+        tpa_rt_status rs = tpa_provider_jwks_acquire(r, pc, attempt > 0, &jwks, &h);
+        if (rs != TPA_RT_OK) {
+            ap_log_rerror(
+                APLOG_MARK, APLOG_ERR, 0, r,
+                TPO_APLOGNO(
+                    00030) "provider %s: login failed: the provider's JWK Set is unavailable",
+                pc->name);
+            return rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY;
+        }
+        res = tpo_idtoken_validate(r->pool, id_token, jwks, &ex, claims, &detail);
+        tpa_provider_jwks_release(pc, h);
+    }
+    if (res != TPO_IDT_OK) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(
+                00031) "provider %s: login failed: ID token rejected: check '%s' failed: %s",
+            pc->name, tpo_idtoken_result_name(res), detail ? detail : "");
+        return HTTP_UNAUTHORIZED;
+    }
+    return OK;
 }

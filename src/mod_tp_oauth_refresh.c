@@ -21,8 +21,7 @@
 #include <apr_strings.h>
 #include <jansson.h>
 #include "tpo_json.h"
-#include "mod_tp_oauth_private.h"
-#include "mod_tp_oauth_session_index.h"
+#include "mod_tp_oauth_flows.h"
 #include "tpo_claims.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
@@ -53,7 +52,7 @@ static const char *key(request_rec *r, const char *prefix, const char *sid)
  * otherwise be refreshed on every request, or twice per lifetime); and early
  * enough that a refresh may take the whole TPOAuthHTTPTimeout (plus a margin)
  * and still finish before expiry, but never earlier than half the lifetime. */
-static apr_time_t refresh_at(const tpo_provider_conf *pc, const tpo_session *s)
+static apr_time_t refresh_at(const tpa_provider_conf *pc, const tpo_session *s)
 {
     apr_interval_time_t window = apr_time_from_sec(pc->refresh_before);
     apr_interval_time_t need = apr_time_from_msec(pc->timeout_ms + TPO_REFRESH_MARGIN_MS);
@@ -74,32 +73,15 @@ static apr_time_t refresh_at(const tpo_provider_conf *pc, const tpo_session *s)
     return s->at_expires - window;
 }
 
-static int needs_refresh(const tpo_provider_conf *pc, const tpo_session *s, apr_time_t now)
+static int needs_refresh(const tpa_provider_conf *pc, const tpo_session *s, apr_time_t now)
 {
     return s->refresh_token && s->at_expires && now >= refresh_at(pc, s);
-}
-
-static tpo_session *reload(request_rec *r, const char *sid, apr_status_t *rv)
-{
-    tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
-    char *val;
-    apr_size_t vlen;
-
-    *rv = tpo_cache_get(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), r->pool, &val, &vlen);
-    if (*rv != APR_SUCCESS) {
-        return NULL;
-    }
-    if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {
-        *rv = APR_EINVAL;
-        return NULL;
-    }
-    return s;
 }
 
 /* The refresh-token grant; on success *out is the new session record. On a
  * failure *retry_after is what the provider's Retry-After asks (seconds), or
  * -1. */
-static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_session *s,
+static rf_result do_refresh(request_rec *r, tpa_provider_conf *pc, const tpo_session *s,
                             tpo_session **out, long *retry_after)
 {
     const tpo_provider_meta *meta;
@@ -114,7 +96,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     apr_time_t now;
 
     *retry_after = -1;
-    if (tpo_provider_meta_get(r, pc, &meta) != TPO_RT_OK) {
+    if (tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00056) "provider %s: refresh for %s failed: provider metadata "
                                          "unavailable",
@@ -125,7 +107,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
     APR_ARRAY_PUSH(params, const char *) = s->refresh_token;
-    hr = tpo_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
+    hr = tpa_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
@@ -174,7 +156,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
         }
     }
     if (tres.id_token) {
-        if (tpo_validate_id_token(r, pc, meta, tres.id_token, NULL, &idc) != OK) {
+        if (tpa_provider_validate_id_token(r, pc, meta, tres.id_token, NULL, &idc) != OK) {
             return RF_UNAVAILABLE;
         }
         if (s->sub && (!json_is_string(json_object_get(idc, "sub")) ||
@@ -220,7 +202,7 @@ static rf_result do_refresh(request_rec *r, tpo_provider_conf *pc, const tpo_ses
             free(j);
         }
     }
-    tpo_session_render(r->pool, pc, n, claims);
+    tpa_session_render(r->pool, pc, n, claims);
     *out = n;
     return RF_OK;
 }
@@ -232,7 +214,7 @@ static int memo_get(request_rec *r, const char *failkey, rf_memo *m)
     apr_time_t a = 0, b = 0, c = 0;
     char kind = 0;
 
-    if (tpo_cache_get(tpo_session_cache, failkey, r->pool, &val, &vlen) != APR_SUCCESS) {
+    if (tpo_cache_get(tpa_session_cache, failkey, r->pool, &val, &vlen) != APR_SUCCESS) {
         return 0;
     }
     txt = apr_pstrmemdup(r->pool, val, vlen > 100 ? 100 : vlen);
@@ -253,7 +235,7 @@ static int memo_get(request_rec *r, const char *failkey, rf_memo *m)
 
 /* Remember a failure for max(TPOAuthRefreshRetryAfter, the provider's
  * Retry-After bounded by TPO_REFRESH_RETRY_AFTER_MAX). */
-static void memo_set(request_rec *r, tpo_provider_conf *pc, const char *failkey, char kind,
+static void memo_set(request_rec *r, tpa_provider_conf *pc, const char *failkey, char kind,
                      long retry_after, rf_memo *m)
 {
     apr_time_t now = apr_time_now();
@@ -275,7 +257,7 @@ static void memo_set(request_rec *r, tpo_provider_conf *pc, const char *failkey,
     m->until = now + apr_time_from_sec(window);
     val = apr_psprintf(r->pool, "%c %" APR_TIME_T_FMT " %" APR_TIME_T_FMT " %" APR_TIME_T_FMT,
                        m->kind, m->failed_at, m->until, m->ra_until);
-    tpo_cache_set(tpo_session_cache, failkey, val, strlen(val), m->until);
+    tpo_cache_set(tpa_session_cache, failkey, val, strlen(val), m->until);
 }
 
 /* Does a remembered failure answer this request? A transparent refresh: any.
@@ -288,12 +270,15 @@ static int memo_applies(request_rec *r, const rf_memo *m, int force)
 }
 
 /* The answer when no fresh token can be had (m says why): the still-valid
- * token (OK) for a transparent refresh, else 504 (the provider or another
- * request's refresh timed out) or 502, as a status for a forced refresh (the
- * caller writes the JSON), as the page, or TPO_REFRESH_ENDED for
- * TPOAuthRefreshFailure login. One log line per session and retry window. */
-static int failure_answer(request_rec *r, tpo_provider_conf *pc, const char *sid,
-                          const tpo_session *s, int force, const rf_memo *m)
+ * token (TPA_REFRESH_OK) for a transparent refresh; TPA_REFRESH_ENDED for
+ * TPOAuthRefreshFailure login; else TPA_REFRESH_FAILED with *fail: 504 (the
+ * provider or another request's refresh timed out) or 502, and the page a
+ * transparent refresh's caller shows (a forced refresh's caller answers
+ * JSON). Writes nothing but Retry-After. One log line per session and retry
+ * window. */
+static tpa_refresh_result failure_answer(request_rec *r, tpa_provider_conf *pc, const char *sid,
+                                         const tpo_session *s, int force, const rf_memo *m,
+                                         tpa_answer *fail)
 {
     apr_time_t now = apr_time_now();
     int status = m->kind == 'U' ? HTTP_BAD_GATEWAY : HTTP_GATEWAY_TIME_OUT;
@@ -302,9 +287,9 @@ static int failure_answer(request_rec *r, tpo_provider_conf *pc, const char *sid
     apr_time_t note_until = m->until > now ? m->until : now + apr_time_from_sec(1);
 
     if (!force && now < s->at_expires) {
-        return OK; /* the current token is still good: go on with it */
+        return TPA_REFRESH_OK; /* the current token is still good: go on with it */
     }
-    if (tpo_cache_add(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid), "1", 1, note_until) ==
+    if (tpo_cache_add(tpa_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid), "1", 1, note_until) ==
         APR_SUCCESS) {
         ap_log_rerror(
             APLOG_MARK, APLOG_WARNING, 0, r,
@@ -323,29 +308,35 @@ static int failure_answer(request_rec *r, tpo_provider_conf *pc, const char *sid
             wait);
     }
     if (login) {
-        return TPO_REFRESH_ENDED; /* the caller starts a login */
+        return TPA_REFRESH_ENDED; /* the caller starts a login */
     }
     if (wait > 0) {
         apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, wait));
     }
-    if (force) {
-        return status;
-    }
-    return tpo_page_error(r, status, "Session cannot be renewed",
-                          status == HTTP_GATEWAY_TIME_OUT
-                              ? "Your access has expired and the authorization server did not "
-                                "answer in time to renew it. Please try again in a moment."
-                              : "Your access has expired and the authorization server cannot be "
-                                "reached to renew it. Please try again in a moment.");
+    fail->status = status;
+    fail->title = "Session cannot be renewed";
+    fail->detail = status == HTTP_GATEWAY_TIME_OUT
+                       ? "Your access has expired and the authorization server did not "
+                         "answer in time to renew it. Please try again in a moment."
+                       : "Your access has expired and the authorization server cannot be "
+                         "reached to renew it. Please try again in a moment.";
+    return TPA_REFRESH_FAILED;
 }
 
-/* Returns OK, TPO_REFRESH_ENDED (the caller treats the request as having no
- * session: login or 401), or a status/DONE (never DONE with force). */
-int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **sp, int force,
-                          int *refreshed)
+/* The session store failed: 503, Apache's own error document. */
+static tpa_refresh_result store_failed(tpa_answer *fail)
 {
-    tpo_req *rq = tpo_req_get(r);
-    const char *sid = rq->sid, *lock, *failkey;
+    fail->status = HTTP_SERVICE_UNAVAILABLE;
+    fail->title = fail->detail = NULL;
+    return TPA_REFRESH_FAILED;
+}
+
+/* See mod_tp_oauth_flows.h. Never writes a response. */
+tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc, tpo_session **sp,
+                                         int force, int *refreshed, tpa_answer *fail)
+{
+    tpa_req *rq = tpa_req_get(r);
+    const char *sid = rq->sid, *failkey;
     tpo_session *s = *sp, *fresh = NULL;
     apr_time_t now = apr_time_now(), deadline;
     apr_status_t rv;
@@ -355,172 +346,115 @@ int tpo_refresh_if_needed(request_rec *r, tpo_provider_conf *pc, tpo_session **s
 
     *refreshed = 0;
     if (!sid || !s->refresh_token || (!force && !needs_refresh(pc, s, now))) {
-        return OK;
+        return TPA_REFRESH_OK;
     }
     failkey = key(r, TPO_KEY_REFRESH_FAIL, sid);
     if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
         /* a refresh failed a moment ago: no retry storm */
-        return failure_answer(r, pc, sid, s, force, &memo);
+        return failure_answer(r, pc, sid, s, force, &memo, fail);
     }
     if (force && s->at_obtained >= r->request_time) {
         *refreshed = 1; /* refreshed since this request came in: that is its result */
-        return OK;
+        return TPA_REFRESH_OK;
     }
-    lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
     deadline = now + apr_time_from_msec(pc->timeout_ms + 2000);
     for (;;) {
-        rv = tpo_cache_add(tpo_session_cache, lock, "1", 1,
-                           apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000));
+        rv = tpa_session_lock(r, sid, apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000));
         if (rv != APR_EEXIST) {
             break;
         }
         /* someone else holds this session's lock (a refresh, or a touch) */
         if (!force && now < s->at_expires) {
-            return OK; /* the current token is still good: go on with it */
+            return TPA_REFRESH_OK; /* the current token is still good: go on with it */
         }
         if (apr_time_now() >= deadline) {
             memo.kind = 'W';
             memo.failed_at = apr_time_now();
             memo.until = memo.failed_at + apr_time_from_sec(pc->refresh_retry_after);
             memo.ra_until = 0;
-            return failure_answer(r, pc, sid, s, force, &memo);
+            return failure_answer(r, pc, sid, s, force, &memo, fail);
         }
         apr_sleep(WAIT_STEP);
-        fresh = reload(r, sid, &rv);
+        fresh = tpa_session_reload(r, sid, &rv);
         if (!fresh) {
-            return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
+            return rv == APR_NOTFOUND ? TPA_REFRESH_ENDED : store_failed(fail);
         }
         if (fresh->at_obtained != s->at_obtained) {
             *sp = fresh; /* the winner's result */
             *refreshed = 1;
-            return OK;
+            return TPA_REFRESH_OK;
         }
         if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
-            return failure_answer(r, pc, sid, s, force, &memo); /* the winner failed */
+            return failure_answer(r, pc, sid, s, force, &memo, fail); /* the winner failed */
         }
     }
     /* We hold the lock. A refresh may have failed while we waited for it
      * (no retry storm), or succeeded between our read and our lock: look
      * again and decide again. */
     if (memo_get(r, failkey, &memo) && memo_applies(r, &memo, force)) {
-        tpo_cache_del(tpo_session_cache, lock);
-        return failure_answer(r, pc, sid, s, force, &memo);
+        tpa_session_unlock(r, sid);
+        return failure_answer(r, pc, sid, s, force, &memo, fail);
     }
-    fresh = reload(r, sid, &rv);
+    fresh = tpa_session_reload(r, sid, &rv);
     if (!fresh) {
-        tpo_cache_del(tpo_session_cache, lock);
-        return rv == APR_NOTFOUND ? TPO_REFRESH_ENDED : HTTP_SERVICE_UNAVAILABLE;
+        tpa_session_unlock(r, sid);
+        return rv == APR_NOTFOUND ? TPA_REFRESH_ENDED : store_failed(fail);
     }
     if (fresh->at_obtained != s->at_obtained || (force && fresh->at_obtained >= r->request_time) ||
         (!force && !needs_refresh(pc, fresh, apr_time_now()))) {
-        tpo_cache_del(tpo_session_cache, lock);
+        tpa_session_unlock(r, sid);
         *refreshed = fresh->at_obtained != s->at_obtained ||
                      (force && fresh->at_obtained >= r->request_time);
         *sp = fresh;
-        return OK;
+        return TPA_REFRESH_OK;
     }
     s = fresh;
     res = do_refresh(r, pc, s, &fresh, &retry_after);
     if (res == RF_OK) {
-        apr_size_t len;
-        char *rec = tpo_session_encode(r->pool, fresh, &len);
-        rv = tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
-                           fresh->expires + TPO_SESSION_GRACE);
-        tpo_cache_del(tpo_session_cache, lock);
+        rv = tpa_session_store(r, sid, fresh);
+        tpa_session_unlock(r, sid);
         if (rv != APR_SUCCESS) {
             ap_log_rerror(
                 APLOG_MARK, APLOG_ERR, rv, r,
                 TPO_APLOGNO(00062) "provider %s: refreshed session of %s could not be stored%s",
                 pc->name, ap_escape_logitem(r->pool, s->user),
                 rv == APR_ENOSPC ? ": raise TPOAuthCacheSize" : "");
-            return HTTP_SERVICE_UNAVAILABLE;
+            return store_failed(fail);
         }
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       TPO_APLOGNO(00063) "provider %s: refreshed the access token of %s", pc->name,
                       ap_escape_logitem(r->pool, s->user));
         *sp = fresh;
         *refreshed = 1;
-        return OK;
+        return TPA_REFRESH_OK;
     }
     if (res == RF_REJECTED) {
-        tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid)); /* we hold the lock */
-        tpo_cache_del(tpo_session_cache, lock);
-        return TPO_REFRESH_ENDED;
+        tpa_session_remove(r, sid); /* we hold the lock */
+        tpa_session_unlock(r, sid);
+        return TPA_REFRESH_ENDED;
     }
     memo_set(r, pc, failkey, res == RF_TIMEOUT ? 'T' : 'U', retry_after, &memo);
-    tpo_cache_del(tpo_session_cache, lock);
-    return failure_answer(r, pc, sid, s, force, &memo);
-}
-
-/* Record activity (for TPOAuthSessionInactivityTimeout). Every writer of a
- * session record holds the session's lock, so that a touch can never write
- * back a copy that a concurrent refresh has just replaced (that would bring
- * back a spent refresh token). Busy lock: skip, the refresh marks activity. */
-void tpo_session_touch(request_rec *r, tpo_provider_conf *pc, const char *sid)
-{
-    const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
-    apr_status_t rv;
-    tpo_session *s;
-
-    if (tpo_cache_add(tpo_session_cache, lock, "1", 1, apr_time_now() + apr_time_from_sec(5)) !=
-        APR_SUCCESS) {
-        return;
-    }
-    s = reload(r, sid, &rv);
-    if (s) {
-        apr_size_t len;
-        char *rec;
-        s->last_seen = apr_time_now();
-        rec = tpo_session_encode(r->pool, s, &len);
-        tpo_cache_set(tpo_session_cache, key(r, TPO_KEY_SESSION, sid), rec, len,
-                      s->expires + TPO_SESSION_GRACE);
-    }
-    tpo_cache_del(tpo_session_cache, lock);
-    if (s) {
-        tpo_session_index_keep(r, pc, sid, s); /* heals an evicted index */
-    }
-}
-
-/* End a session: under the session's lock (bounded wait), so that a refresh
- * in flight cannot write the record back after a logout. */
-void tpo_session_delete(request_rec *r, tpo_provider_conf *pc, const char *sid)
-{
-    const char *lock = key(r, TPO_KEY_REFRESH_LOCK, sid);
-    apr_time_t deadline = apr_time_now() + apr_time_from_msec(pc->timeout_ms + 2000);
-    int held = 0;
-
-    while (apr_time_now() < deadline) {
-        apr_status_t rv = tpo_cache_add(tpo_session_cache, lock, "1", 1, deadline);
-        if (rv != APR_EEXIST) {
-            held = rv == APR_SUCCESS;
-            break;
-        }
-        apr_sleep(WAIT_STEP);
-    }
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_SESSION, sid));
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_FAIL, sid));
-    tpo_cache_del(tpo_session_cache, key(r, TPO_KEY_REFRESH_NOTE, sid));
-    if (held) {
-        tpo_cache_del(tpo_session_cache, lock);
-    }
+    tpa_session_unlock(r, sid);
+    return failure_answer(r, pc, sid, s, force, &memo, fail);
 }
 
 /* POST <redirect URI>/refresh: a fresh token for single-page apps. Only
  * same-origin requests (Origin or Sec-Fetch-Site) with X-Requested-With, so
  * no other site can make a browser spend the refresh token. */
-int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc)
+int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
     const char *self = ap_construct_url(r->pool, "", r);
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
-    tpo_sess_result sr;
-    int rc, refreshed = 0;
+    tpa_sess_result sr;
+    tpa_answer fail;
+    int refreshed = 0;
     apr_size_t n;
 
     r->status = HTTP_OK;
     if (strcmp(r->method, "POST") != 0) {
-        return tpo_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
+        return tpa_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
     }
     /* self is "scheme://host:port" (ap_construct_url of ""); compare origins */
     n = strlen(self);
@@ -536,25 +470,26 @@ int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc)
                                "(Origin %s, Sec-Fetch-Site %s)",
             origin ? ap_escape_logitem(r->pool, origin) : "-",
             site ? ap_escape_logitem(r->pool, site) : "-");
-        return tpo_json_error(r, HTTP_FORBIDDEN, "cross_origin_refused");
+        return tpa_json_error(r, HTTP_FORBIDDEN, "cross_origin_refused");
     }
-    sr = tpo_session_load(r, pc, s);
-    if (sr == TPO_SESS_CACHE_DOWN) {
-        return tpo_json_error(r, HTTP_SERVICE_UNAVAILABLE, "session_store_unavailable");
+    sr = tpa_session_load(r, pc, s);
+    if (sr == TPA_SESS_CACHE_DOWN) {
+        return tpa_json_error(r, HTTP_SERVICE_UNAVAILABLE, "session_store_unavailable");
     }
-    if (sr != TPO_SESS_OK) {
-        return tpo_json_error(r, HTTP_UNAUTHORIZED, "no_session");
+    if (sr != TPA_SESS_OK) {
+        return tpa_json_error(r, HTTP_UNAUTHORIZED, "no_session");
     }
     if (!s->refresh_token) {
-        return tpo_json_error(r, HTTP_CONFLICT, "no_refresh_token");
+        return tpa_json_error(r, HTTP_CONFLICT, "no_refresh_token");
     }
-    rc = tpo_refresh_if_needed(r, pc, &s, 1, &refreshed);
-    if (rc == TPO_REFRESH_ENDED) {
-        return tpo_json_error(r, HTTP_UNAUTHORIZED, "session_ended");
-    }
-    if (rc != OK) {
-        /* with force, tpo_refresh_if_needed never writes: this is the only body */
-        return tpo_json_error(r, rc == DONE ? HTTP_BAD_GATEWAY : rc, "refresh_failed");
+    switch (tpa_refresh_if_needed(r, pc, &s, 1, &refreshed, &fail)) {
+    case TPA_REFRESH_ENDED:
+        return tpa_json_error(r, HTTP_UNAUTHORIZED, "session_ended");
+    case TPA_REFRESH_FAILED:
+        /* the flow wrote nothing: this is the only body */
+        return tpa_json_error(r, fail.status, "refresh_failed");
+    case TPA_REFRESH_OK:
+        break;
     }
     {
         json_t *o = json_object();
@@ -563,6 +498,6 @@ int tpo_refresh_endpoint(request_rec *r, tpo_provider_conf *pc)
         if (pc->info_access_token) {
             json_object_set_new(o, "access_token", json_string(s->access_token));
         }
-        return tpo_json_response(r, HTTP_OK, o);
+        return tpa_json_response(r, HTTP_OK, o);
     }
 }

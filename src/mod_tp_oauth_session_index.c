@@ -10,8 +10,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
-#include "mod_tp_oauth_private.h"
-#include "mod_tp_oauth_session_index.h"
+#include "mod_tp_oauth_session.h"
 #include "tpo_b64.h"
 #include "tpo_session.h"
 #include "tpo_session_index.h"
@@ -20,14 +19,14 @@ static tpo_sidx sidx_of(void)
 {
     tpo_sidx x;
 
-    x.cache = tpo_session_cache;
+    x.cache = tpa_session_cache;
     x.session_prefix = TPO_KEY_SESSION;
     x.max_entries = TPO_SESSIONS_PER_USER_MAX;
     x.lease = apr_time_from_sec(TPO_SESSION_INDEX_LEASE_S);
     return x;
 }
 
-static void end_dropped(request_rec *r, tpo_provider_conf *pc, const tpo_session *s,
+static void end_dropped(request_rec *r, tpa_provider_conf *pc, const tpo_session *s,
                         const char *dropped)
 {
     if (!dropped) {
@@ -36,10 +35,10 @@ static void end_dropped(request_rec *r, tpo_provider_conf *pc, const tpo_session
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   TPO_APLOGNO(00418) "user %s has more than %d sessions: the oldest one ends",
                   ap_escape_logitem(r->pool, s->user), TPO_SESSIONS_PER_USER_MAX);
-    tpo_session_delete(r, pc, dropped);
+    tpa_session_delete(r, pc, dropped);
 }
 
-apr_status_t tpo_session_index_note(request_rec *r, tpo_provider_conf *pc, const char *sid,
+apr_status_t tpa_session_index_note(request_rec *r, tpa_provider_conf *pc, const char *sid,
                                     const tpo_session *s)
 {
     tpo_sidx x = sidx_of();
@@ -67,7 +66,7 @@ apr_status_t tpo_session_index_note(request_rec *r, tpo_provider_conf *pc, const
     return rv;
 }
 
-void tpo_session_index_keep(request_rec *r, tpo_provider_conf *pc, const char *sid,
+void tpa_session_index_keep(request_rec *r, tpa_provider_conf *pc, const char *sid,
                             const tpo_session *s)
 {
     tpo_sidx x = sidx_of();
@@ -86,7 +85,7 @@ void tpo_session_index_keep(request_rec *r, tpo_provider_conf *pc, const char *s
     }
 }
 
-const char *tpo_session_handle(apr_pool_t *p, const char *sid)
+const char *tpa_session_handle(apr_pool_t *p, const char *sid)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
     unsigned int n = 0;
@@ -98,14 +97,14 @@ const char *tpo_session_handle(apr_pool_t *p, const char *sid)
 }
 
 /* The record of session id, when it is a session of this provider. */
-static tpo_session *load_one(request_rec *r, tpo_provider_conf *pc, const char *id,
+static tpo_session *load_one(request_rec *r, tpa_provider_conf *pc, const char *id,
                              apr_status_t *rv)
 {
     char *val;
     apr_size_t vlen;
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
 
-    *rv = tpo_cache_get(tpo_session_cache, apr_pstrcat(r->pool, TPO_KEY_SESSION, id, NULL), r->pool,
+    *rv = tpo_cache_get(tpa_session_cache, apr_pstrcat(r->pool, TPO_KEY_SESSION, id, NULL), r->pool,
                         &val, &vlen);
     if (*rv != APR_SUCCESS) {
         return NULL;
@@ -118,7 +117,7 @@ static tpo_session *load_one(request_rec *r, tpo_provider_conf *pc, const char *
     return s;
 }
 
-apr_status_t tpo_sessions_list(request_rec *r, tpo_provider_conf *pc, const char *sub,
+apr_status_t tpa_sessions_list(request_rec *r, tpa_provider_conf *pc, const char *sub,
                                apr_array_header_t **out)
 {
     tpo_sidx x = sidx_of();
@@ -127,7 +126,7 @@ apr_status_t tpo_sessions_list(request_rec *r, tpo_provider_conf *pc, const char
     apr_status_t rv;
     int i;
 
-    *out = apr_array_make(r->pool, 8, sizeof(tpo_listed_session));
+    *out = apr_array_make(r->pool, 8, sizeof(tpa_listed_session));
     if (!k) {
         return APR_SUCCESS;
     }
@@ -138,7 +137,7 @@ apr_status_t tpo_sessions_list(request_rec *r, tpo_provider_conf *pc, const char
     for (i = 0; i < entries->nelts; i++) {
         const char *id = APR_ARRAY_IDX(entries, i, tpo_sidx_entry).id;
         tpo_session *s = load_one(r, pc, id, &rv);
-        tpo_listed_session *ls;
+        tpa_listed_session *ls;
         if (!s) {
             if (rv != APR_NOTFOUND) {
                 return rv;
@@ -150,7 +149,7 @@ apr_status_t tpo_sessions_list(request_rec *r, tpo_provider_conf *pc, const char
         }
         ls = apr_array_push(*out);
         ls->sid = id;
-        ls->handle = tpo_session_handle(r->pool, id);
+        ls->handle = tpa_session_handle(r->pool, id);
         ls->session = s;
     }
     return APR_SUCCESS;
@@ -158,7 +157,7 @@ apr_status_t tpo_sessions_list(request_rec *r, tpo_provider_conf *pc, const char
 
 /* End every session an index record names (taken: the record is gone),
  * those of another user excepted when sub is given. */
-static apr_status_t end_taken(request_rec *r, tpo_provider_conf *pc, const char *k, const char *sub,
+static apr_status_t end_taken(request_rec *r, tpa_provider_conf *pc, const char *k, const char *sub,
                               int *ended)
 {
     tpo_sidx x = sidx_of();
@@ -185,13 +184,13 @@ static apr_status_t end_taken(request_rec *r, tpo_provider_conf *pc, const char 
         if (sub && (!s->sub || strcmp(s->sub, sub) != 0)) {
             continue;
         }
-        tpo_session_delete(r, pc, id);
+        tpa_session_delete(r, pc, id);
         (*ended)++;
     }
     return APR_SUCCESS;
 }
 
-apr_status_t tpo_sessions_end(request_rec *r, tpo_provider_conf *pc, const char *sub,
+apr_status_t tpa_sessions_end(request_rec *r, tpa_provider_conf *pc, const char *sub,
                               const char *op_sid, int *ended)
 {
     apr_status_t rv = APR_SUCCESS;
@@ -206,29 +205,9 @@ apr_status_t tpo_sessions_end(request_rec *r, tpo_provider_conf *pc, const char 
     return rv;
 }
 
-apr_status_t tpo_sessions_end_one(request_rec *r, tpo_provider_conf *pc, const char *sub,
-                                  const char *handle, int *ended)
-{
-    apr_array_header_t *list;
-    apr_status_t rv = tpo_sessions_list(r, pc, sub, &list);
-    int i;
-
-    *ended = 0;
-    if (rv != APR_SUCCESS) {
-        return rv;
-    }
-    for (i = 0; i < list->nelts; i++) {
-        tpo_listed_session *ls = &APR_ARRAY_IDX(list, i, tpo_listed_session);
-        if (ls->handle && !strcmp(ls->handle, handle)) {
-            tpo_session_delete(r, pc, ls->sid);
-            tpo_sidx_remove_quiet(r, pc, sub, ls->sid);
-            (*ended)++;
-        }
-    }
-    return APR_SUCCESS;
-}
-
-void tpo_sidx_remove_quiet(request_rec *r, tpo_provider_conf *pc, const char *sub, const char *sid)
+/* Drop sid from sub's index record (best effort). */
+static void remove_from_index(request_rec *r, tpa_provider_conf *pc, const char *sub,
+                              const char *sid)
 {
     tpo_sidx x = sidx_of();
     const char *k = tpo_sidx_key(r->pool, TPO_SIDX_SUB, pc->name, sub);
@@ -236,4 +215,26 @@ void tpo_sidx_remove_quiet(request_rec *r, tpo_provider_conf *pc, const char *su
     if (k) {
         tpo_sidx_remove(&x, r->pool, k, sid);
     }
+}
+
+apr_status_t tpa_sessions_end_one(request_rec *r, tpa_provider_conf *pc, const char *sub,
+                                  const char *handle, int *ended)
+{
+    apr_array_header_t *list;
+    apr_status_t rv = tpa_sessions_list(r, pc, sub, &list);
+    int i;
+
+    *ended = 0;
+    if (rv != APR_SUCCESS) {
+        return rv;
+    }
+    for (i = 0; i < list->nelts; i++) {
+        tpa_listed_session *ls = &APR_ARRAY_IDX(list, i, tpa_listed_session);
+        if (ls->handle && !strcmp(ls->handle, handle)) {
+            tpa_session_delete(r, pc, ls->sid);
+            remove_from_index(r, pc, sub, ls->sid);
+            (*ended)++;
+        }
+    }
+    return APR_SUCCESS;
 }

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Layer 3 (flows): one file per flow or endpoint. A flow never calls
+ * another flow. The endpoints here (callback, refresh, logout, info) write
+ * their answers; the flows the hooks call (tpa_login_start,
+ * tpa_refresh_if_needed) never write (see mod_tp_oauth_base.h). */
+#ifndef MOD_TP_OAUTH_FLOWS_H
+#define MOD_TP_OAUTH_FLOWS_H
+
+#include "mod_tp_oauth_identity.h"
+#include "mod_tp_oauth_provider.h"
+#include "mod_tp_oauth_session.h"
+
+/* mod_tp_oauth_login.c: login start and the callback at the redirect URI.
+ * tpa_login_start is a flow for the hooks: it writes nothing; it returns
+ * HTTP_MOVED_TEMPORARILY (Location and the login cookie set), or a failure
+ * status with *fail describing the page for the caller to write. */
+int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail);
+/* The callback endpoint (writes its failure pages). */
+int tpa_login_callback(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_refresh.c: single-flight refresh, a flow for check_authn and
+ * the refresh endpoint; it writes nothing. TPA_REFRESH_OK: *s is the current
+ * session (refreshed or not, *refreshed says). TPA_REFRESH_ENDED: the
+ * session is over (the caller treats the request as having none: login, 401
+ * or JSON). TPA_REFRESH_FAILED: *fail has the status (502/504, or 503 with
+ * no page: the session store) and the page text; Retry-After may be set.
+ * force: refresh now (the app asked). */
+typedef enum { TPA_REFRESH_OK, TPA_REFRESH_ENDED, TPA_REFRESH_FAILED } tpa_refresh_result;
+tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc,
+                                         struct tpo_session **s, int force, int *refreshed,
+                                         tpa_answer *fail);
+/* POST <redirect URI>/refresh (an endpoint: writes its JSON). */
+int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_logout.c: <redirect URI>/logout */
+int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_channel_logout.c: <redirect URI>/backchannel-logout and
+ * /frontchannel-logout (logout initiated by the provider) */
+int tpa_backchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+int tpa_frontchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_admin.c: the admin handler (SetHandler tp-oauth-admin);
+ * DECLINED for other handlers, else DONE with the answer written. */
+int tpa_admin_handler(request_rec *r);
+
+/* mod_tp_oauth_info.c: <redirect URI>/info */
+int tpa_info_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+#endif

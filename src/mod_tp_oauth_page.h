@@ -1,0 +1,50 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Layer 1 (base): the response writers (mod_tp_oauth_page.c). */
+#ifndef MOD_TP_OAUTH_PAGE_H
+#define MOD_TP_OAUTH_PAGE_H
+
+#include "mod_tp_oauth_base.h"
+
+struct json_t;
+
+/* A failure page described, not yet written: what a flow returns for its
+ * caller (an endpoint or a hook) to write with tpa_page_answer. title NULL:
+ * no page, the caller returns the bare status (Apache's error document). */
+typedef struct tpa_answer {
+    int status;
+    const char *title;
+    const char *detail;
+} tpa_answer;
+/* Writes a's page (DONE), or returns a->status when it has none. */
+int tpa_page_answer(request_rec *r, const tpa_answer *a);
+
+/* One page and one log line per failure. Returns DONE (the response is
+ * written) so hooks can `return tpa_page_error(...)`. */
+int tpa_page_error(request_rec *r, int status, const char *title, const char *detail);
+void tpa_set_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
+                    const char *value, long max_age);
+/* A login cookie: as tpa_set_cookie, but always SameSite=Lax (Strict would
+ * keep it from the provider's cross-site redirect back, None needs https). */
+void tpa_set_login_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
+                          const char *value, long max_age);
+int tpa_request_is_https(request_rec *r);
+/* The module's one WWW-Authenticate: TP-OAuth realm="<AuthName, else the
+ * provider's name>" (a quoted-string), with error="<error>" unless NULL. */
+void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error);
+/* The headers of every page the module writes (no caching, no framing, no
+ * active content). */
+void tpa_page_headers(request_rec *r);
+/* The module's one HTML page template: title and heading are text (escaped
+ * here), body_html is markup the caller has escaped. */
+const char *tpa_page_html(apr_pool_t *p, const char *title, const char *heading,
+                          const char *body_html);
+/* Writes such a page with the page headers; returns DONE. */
+int tpa_page_write(request_rec *r, int status, const char *title, const char *heading,
+                   const char *body_html);
+/* A JSON answer (takes the reference to body); returns DONE. */
+int tpa_json_response(request_rec *r, int status, struct json_t *body);
+/* {"error": error}; returns DONE. */
+int tpa_json_error(request_rec *r, int status, const char *error);
+
+#endif

@@ -1,0 +1,37 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+/* Layer 2 (services): per-process provider state (mod_tp_oauth_provider.c):
+ * metadata, JWKS, the client's requests to the provider. */
+#ifndef MOD_TP_OAUTH_PROVIDER_H
+#define MOD_TP_OAUTH_PROVIDER_H
+
+#include "mod_tp_oauth_page.h"
+
+struct tpo_http_opts;
+struct tpo_http_response;
+struct tpo_provider_meta;
+struct tpo_jwks;
+struct json_t;
+
+typedef enum { TPA_RT_OK = 0, TPA_RT_UNAVAILABLE, TPA_RT_TIMEOUT } tpa_rt_status;
+void tpa_provider_child_init(apr_pool_t *pchild, server_rec *s);
+/* Effective endpoints: from configuration, else from discovery (fetched once
+ * per process, refetched after a failure with a back-off). */
+tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
+                                    const struct tpo_provider_meta **meta);
+/* The provider's JWKS, fetched on first use; force_refresh asks for a refetch
+ * (rate-limited). Release with tpa_provider_jwks_release. */
+tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, int force_refresh,
+                                        const struct tpo_jwks **jwks, void **handle);
+void tpa_provider_jwks_release(tpa_provider_conf *pc, void *handle);
+void tpa_provider_http_opts(const tpa_provider_conf *pc, struct tpo_http_opts *o);
+int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
+                             const apr_array_header_t *params, struct tpo_http_response *resp);
+/* Validates an ID token with the provider's keys (refetched once when none
+ * fits). OK, or a status (logged; nothing written): 401 rejected, 502/504
+ * keys unavailable. */
+int tpa_provider_validate_id_token(request_rec *r, tpa_provider_conf *pc,
+                                   const struct tpo_provider_meta *meta, const char *id_token,
+                                   const char *nonce, struct json_t **claims);
+
+#endif
