@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Layer 3 (flows): one file per flow or endpoint. A flow never calls
- * another flow. The endpoints here (callback, refresh, logout, info) write
+ * another flow. The endpoints here (callback, refresh, logout, info, back- and
+ * front-channel logout, the admin handler) write
  * their answers; the flows the hooks call (tpa_login_start,
  * tpa_refresh_if_needed) never write (see mod_tp_oauth_base.h). */
 #ifndef MOD_TP_OAUTH_FLOWS_H
