@@ -58,7 +58,7 @@ PKGS=(apache2 apache2-dev apache2-utils libcurl4-openssl-dev libjansson-dev libs
       python3-pytest python3-requests python3-selenium chromium chromium-driver
       memcached redis-server redis-sentinel wrk valgrind clang clang-format libclang-rt-14-dev
       debootstrap devscripts debhelper lintian dpkg-dev fakeroot binutils
-      python3-cryptography)
+      python3-cryptography openssl)
 
 install_deps() {
     local missing=() p

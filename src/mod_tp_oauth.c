@@ -108,6 +108,20 @@ static int hook_fixups(request_rec *r)
     return bound(r, tpa_pass_fixups);
 }
 
+/* Tokens for backends: the flow sets the headers or describes the failure
+ * page, written here. */
+static int backend_fixups(request_rec *r)
+{
+    tpa_answer fail;
+    int rc = tpa_backend_prepare(r, &fail);
+
+    return rc == OK ? DECLINED : tpa_page_answer(r, &fail);
+}
+static int hook_backend_fixups(request_rec *r)
+{
+    return bound(r, backend_fixups);
+}
+
 static int tpo_note_auth_failure(request_rec *r, const char *auth_type)
 {
     if (strcasecmp(auth_type, TPO_AUTH_TYPE) != 0) {
@@ -134,6 +148,8 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_post_read_request(tpa_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(tpa_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);
+    /* after hook_fixups (a pass location's session) */
+    ap_hook_fixups(hook_backend_fixups, NULL, NULL, APR_HOOK_LAST);
     tpa_authz_register(p);
 }
 

@@ -47,11 +47,48 @@ void *tpa_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->cache_key_prev_bytes = base->cache_key_prev_bytes;
     c->cache_key_prev_len = base->cache_key_prev_len;
     c->cache_redis_password = base->cache_redis_password;
+    c->cache_redis_user = base->cache_redis_user;
+    c->cache_redis_database = base->cache_redis_database;
+    c->cache_redis_sentinel_master = base->cache_redis_sentinel_master;
+    c->cache_redis_sentinel_password = base->cache_redis_sentinel_password;
+    c->cache_redis_wait = base->cache_redis_wait;
+    c->cache_redis_tls = base->cache_redis_tls;
+    c->cache_redis_tls_ca_file = base->cache_redis_tls_ca_file;
+    c->cache_redis_tls_cert_file = base->cache_redis_tls_cert_file;
+    c->cache_redis_tls_key_file = base->cache_redis_tls_key_file;
+    c->cache_redis_tls_server_name = base->cache_redis_tls_server_name;
     c->cache_set_at = base->cache_set_at;
     c->login_secret = base->login_secret;
     c->login_secret_len = base->login_secret_len;
     c->login_secret_at = base->login_secret_at;
     return c;
+}
+
+/* A configured file: relative to ServerRoot; NULL stays NULL. */
+static const char *file_path(apr_pool_t *p, const char *f)
+{
+    return f ? ap_server_root_relative(p, f) : NULL;
+}
+
+void tpa_config_redis(apr_pool_t *p, const tpa_server_conf *sc, apr_interval_time_t timeout,
+                      tpo_redis_conf *rc)
+{
+    memset(rc, 0, sizeof(*rc));
+    rc->servers = sc->cache_servers;
+    rc->sentinel_master = sc->cache_redis_sentinel_master;
+    rc->sentinel_password = sc->cache_redis_sentinel_password;
+    rc->user = sc->cache_redis_user;
+    rc->password = sc->cache_redis_password;
+    rc->database = sc->cache_redis_database != TPO_UNSET ? sc->cache_redis_database
+                                                         : TPO_DEF_CACHE_REDIS_DATABASE;
+    rc->wait_replicas =
+        sc->cache_redis_wait != TPO_UNSET ? sc->cache_redis_wait : TPO_DEF_CACHE_REDIS_WAIT;
+    rc->tls = sc->cache_redis_tls == 1;
+    rc->tls_ca_file = file_path(p, sc->cache_redis_tls_ca_file);
+    rc->tls_cert_file = file_path(p, sc->cache_redis_tls_cert_file);
+    rc->tls_key_file = file_path(p, sc->cache_redis_tls_key_file);
+    rc->tls_name = sc->cache_redis_tls_server_name;
+    rc->timeout = timeout;
 }
 
 /* op: "+name" or "-name", name normalised. */
@@ -145,7 +182,24 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         c->strip = base->strip;
         c->strip_ops = base->strip_ops;
     }
+    c->backend_token = add->backend_token != TPO_UNSET ? add->backend_token : base->backend_token;
+    c->backend_scope = add->backend_scope ? add->backend_scope : base->backend_scope;
+    c->backend_resource = add->backend_resource ? add->backend_resource : base->backend_resource;
+    c->backend_audience = add->backend_audience ? add->backend_audience : base->backend_audience;
+    if (add->backend_idt_header) {
+        c->backend_idt_header = add->backend_idt_header;
+        c->backend_idt_form = add->backend_idt_form;
+    }
+    else {
+        c->backend_idt_header = base->backend_idt_header;
+        c->backend_idt_form = base->backend_idt_form;
+    }
     return c;
+}
+
+int tpa_dir_backend_token(const tpa_dir_conf *dc)
+{
+    return dc->backend_token != TPO_UNSET ? dc->backend_token : dir_defaults.backend_token;
 }
 
 int tpa_dir_export(const tpa_dir_conf *dc)

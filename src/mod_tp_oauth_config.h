@@ -9,6 +9,7 @@
 #include <http_config.h>
 #include <apr_hash.h>
 #include "tpo_token.h"
+#include "tpo_cache_redis.h"
 
 /* The one "not set" marker of every int and size field of the configuration
  * records (pointers: NULL). */
@@ -44,6 +45,7 @@ typedef struct tpa_provider_conf {
 
     const char **id_token_algs; /* NULL-terminated */
     int clock_skew;             /* seconds */
+    int metadata_refresh;       /* seconds; 0: only after a failure */
     int connect_timeout_ms, timeout_ms;
     apr_off_t max_response;
     const char *ca_file;
@@ -111,6 +113,16 @@ typedef struct tpa_server_conf {
     struct tpo_crypt_key *cache_key;      /* derived once per start (post_config) */
     struct tpo_crypt_key *cache_key_prev; /* NULL: no previous key */
     const char *cache_redis_password;
+    const char *cache_redis_user;
+    int cache_redis_database; /* TPO_UNSET: TPO_DEF_CACHE_REDIS_DATABASE */
+    const char *cache_redis_sentinel_master;
+    const char *cache_redis_sentinel_password;
+    int cache_redis_wait; /* TPO_UNSET: TPO_DEF_CACHE_REDIS_WAIT */
+    int cache_redis_tls;  /* TPO_UNSET: off */
+    const char *cache_redis_tls_ca_file;
+    const char *cache_redis_tls_cert_file;
+    const char *cache_redis_tls_key_file;
+    const char *cache_redis_tls_server_name;
     const char *cache_set_at;          /* where TPOAuthCache was set */
     int cache_entries;                 /* TPO_UNSET: derived */
     int pending_capacity;              /* TPOAuthPendingLogins: consumed-state markers
@@ -148,7 +160,21 @@ typedef struct tpa_dir_conf {
                                           ("+name" / "-name", normalised); NULL: none */
     const apr_array_header_t *strip;  /* the effective list (tpa_strip_name),
                                           defaults + ops, computed at create/merge */
+    /* tokens for backends (mod_tp_oauth_backend.c) */
+    int backend_token;              /* TPOAuthBackendToken: TPO_BACKEND_TOKEN_*;
+                                          TPO_UNSET: TPO_DEF_BACKEND_TOKEN */
+    const char *backend_scope;      /* TPOAuthBackendScope */
+    const char *backend_resource;   /* TPOAuthBackendResource (RFC 8707) */
+    const char *backend_audience;   /* TPOAuthBackendAudience */
+    const char *backend_idt_header; /* TPOAuthBackendIDToken header name */
+    int backend_idt_form;           /* TPO_BACKEND_IDT_JWT / _PAYLOAD */
 } tpa_dir_conf;
+
+#define TPO_BACKEND_TOKEN_NONE 1
+#define TPO_BACKEND_TOKEN_USER 2
+#define TPO_BACKEND_TOKEN_CLIENT 3
+#define TPO_BACKEND_IDT_JWT 1
+#define TPO_BACKEND_IDT_PAYLOAD 2
 
 /* TPO_CORS_MAX_AGE: in tpo_defaults.h */
 
@@ -157,6 +183,7 @@ void tpa_config_strip_apply(apr_pool_t *p, apr_array_header_t *list, const char 
 int tpa_dir_export(const tpa_dir_conf *dc);
 int tpa_dir_unauth(const tpa_dir_conf *dc);
 int tpa_dir_authz(const tpa_dir_conf *dc);
+int tpa_dir_backend_token(const tpa_dir_conf *dc);
 
 extern const command_rec tpa_cmds[];
 
@@ -198,6 +225,11 @@ tpa_server_conf *tpa_config_server(server_rec *s);
 tpa_dir_conf *tpa_config_dir(request_rec *r);
 
 char *tpa_config_header_norm(apr_pool_t *p, const char *name);
+
+/* The Redis client's settings from the server's (files relative to
+ * ServerRoot). */
+void tpa_config_redis(apr_pool_t *p, const tpa_server_conf *sc, apr_interval_time_t timeout,
+                      tpo_redis_conf *rc);
 
 /* Sizes of the global caches (main server) */
 apr_off_t tpa_config_cache_size(server_rec *main_s);

@@ -309,6 +309,27 @@ int tpa_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
                            "the same key file",
                 sc->cache_type == TPO_CACHE_REDIS ? "redis" : "memcache", sc->cache_set_at);
         }
+        if (sc->cache_type == TPO_CACHE_REDIS) {
+            /* the files and settings are checked now, not at the first
+             * request: a client built and dropped */
+            tpo_redis_conf rc;
+            tpo_cache *probe;
+            const char *err = NULL;
+            tpa_config_redis(ptemp, sc, apr_time_from_sec(1), &rc);
+            if (tpo_redis_cache_create_conf(ptemp, &rc, &probe, &err) != APR_SUCCESS) {
+                ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                             TPO_APLOGNO(00500) "TPOAuthCache redis (%s): %s", sc->cache_set_at,
+                             err ? err : "bad settings");
+                return !OK;
+            }
+        }
+        else if (sc->cache_redis_sentinel_master || sc->cache_redis_sentinel_password ||
+                 sc->cache_redis_tls == 1 || sc->cache_redis_user) {
+            ap_log_error(
+                APLOG_MARK, APLOG_STARTUP | APLOG_EMERG, 0, s,
+                TPO_APLOGNO(00501) "TPOAuthCacheRedis* settings without TPOAuthCache redis");
+            return !OK;
+        }
         /* both: the key file writes, the passphrase is only read (moving
          * from a passphrase to a key file); one previous key at most */
         if (sc->cache_key_file && sc->cache_passphrase &&

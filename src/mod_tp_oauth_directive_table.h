@@ -62,6 +62,38 @@ TPO_DIR(cache_timeout, "TPOAuthCacheTimeout", TAKE1, set_value, SERVER, MS,
             TPO_DEF_CACHE_TIMEOUT_S) ")")
 TPO_DIR(cache_redis_password, "TPOAuthCacheRedisPassword", TAKE1, set_value, SERVER, STR,
         TPO_SC(cache_redis_password), 0, 0, NULL, NULL, "Password (AUTH) of the Redis server")
+TPO_DIR(cache_redis_user, "TPOAuthCacheRedisUser", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_user), 0, 0, NULL, NULL,
+        "ACL user name (AUTH user password) at the Redis server")
+TPO_DIR(cache_redis_database, "TPOAuthCacheRedisDatabase", TAKE1, set_value, SERVER, INT,
+        TPO_SC(cache_redis_database), 0, 1000000, NULL, TPO_XSTR(TPO_DEF_CACHE_REDIS_DATABASE),
+        "Redis database number (SELECT; default " TPO_XSTR(TPO_DEF_CACHE_REDIS_DATABASE) ")")
+TPO_DIR(cache_redis_sentinel_master, "TPOAuthCacheRedisSentinelMaster", TAKE1, set_value, SERVER,
+        STR, TPO_SC(cache_redis_sentinel_master), 0, 0, NULL, NULL,
+        "Name of the master the Redis sentinels watch; TPOAuthCache redis then lists the "
+        "sentinels")
+TPO_DIR(cache_redis_sentinel_password, "TPOAuthCacheRedisSentinelPassword", TAKE1, set_value,
+        SERVER, STR, TPO_SC(cache_redis_sentinel_password), 0, 0, NULL, NULL,
+        "Password (AUTH) of the Redis sentinels")
+TPO_DIR(cache_redis_wait, "TPOAuthCacheRedisWaitReplicas", TAKE1, set_value, SERVER, INT,
+        TPO_SC(cache_redis_wait), 0, 64, NULL, TPO_XSTR(TPO_DEF_CACHE_REDIS_WAIT),
+        "A write to Redis counts once this many replicas have it (WAIT; default " TPO_XSTR(
+            TPO_DEF_CACHE_REDIS_WAIT) ")")
+TPO_DIR(cache_redis_tls, "TPOAuthCacheRedisTLS", FLAG, set_flag, SERVER, FLAG,
+        TPO_SC(cache_redis_tls), 0, 0, NULL, TPO_DEF_CACHE_REDIS_TLS,
+        "On: TLS to Redis (and to the sentinels)")
+TPO_DIR(cache_redis_tls_ca_file, "TPOAuthCacheRedisTLSCAFile", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_tls_ca_file), 0, 0, NULL, NULL,
+        "PEM file of the CAs that sign the Redis server's certificate (default: the system's)")
+TPO_DIR(cache_redis_tls_cert_file, "TPOAuthCacheRedisTLSCertFile", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_tls_cert_file), 0, 0, NULL, NULL,
+        "PEM file of the client certificate shown to Redis")
+TPO_DIR(cache_redis_tls_key_file, "TPOAuthCacheRedisTLSKeyFile", TAKE1, set_value, SERVER, STR,
+        TPO_SC(cache_redis_tls_key_file), 0, 0, NULL, NULL,
+        "PEM file of the client certificate's key")
+TPO_DIR(cache_redis_tls_server_name, "TPOAuthCacheRedisTLSServerName", TAKE1, set_value, SERVER,
+        STR, TPO_SC(cache_redis_tls_server_name), 0, 0, NULL, NULL,
+        "Name the Redis server's certificate must carry (default: the host it is reached at)")
 TPO_DIR(pending_logins, "TPOAuthPendingLogins", TAKE1, set_value, SERVER, INT,
         TPO_SC(pending_capacity), 16, 10000000, NULL, TPO_XSTR(TPO_DEF_PENDING_LOGINS),
         "How many consumed-login markers the shared-memory store keeps (replay "
@@ -107,6 +139,10 @@ TPO_DIR(id_token_algs, "TPOAuthIDTokenAlgorithms", TAKE_ARGV, cmd_algs, PROVIDER
         0, 0, NULL, TPO_DEF_ID_TOKEN_ALGS, "JWS algorithms accepted for ID tokens")
 TPO_DIR(clock_skew, "TPOAuthClockSkew", TAKE1, set_value, PROVIDER, INT, TPO_PC(clock_skew), 0,
         TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_CLOCK_SKEW), "Allowed clock skew in seconds")
+TPO_DIR(metadata_refresh, "TPOAuthMetadataRefresh", TAKE1, set_value, PROVIDER, INT,
+        TPO_PC(metadata_refresh), 0, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_METADATA_REFRESH_S),
+        "Seconds after which the discovery document and the JWK Set are fetched again (0: only "
+        "after a failure or an unknown key)")
 TPO_DIR(http_timeout, "TPOAuthHTTPTimeout", TAKE12, cmd_http_timeout, PROVIDER, NONE, TPO_NOFIELD,
         0, 0, NULL, TPO_XSTR(TPO_DEF_HTTP_CONNECT_S) " " TPO_XSTR(TPO_DEF_HTTP_TIMEOUT_S),
         "Connect and total timeouts in seconds for calls to the provider")
@@ -221,6 +257,23 @@ TPO_DIR(cors_allow_origin, "TPOAuthCORSAllowOrigin", ITERATE, cmd_cors_origin, D
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Origins (scheme://host[:port], or * for any) whose CORS preflights "
         "the module answers with 204 on this location")
+TPO_DIR(backend_token, "TPOAuthBackendToken", TAKE1, set_value, DIR, ENUM, TPO_DC(backend_token), 0,
+        0, kw_backend_token, TPO_DEF_BACKEND_TOKEN,
+        "Authorization: Bearer on the proxied request: none, user (the user's access token) or "
+        "client (the gateway's client-credentials token) (default " TPO_DEF_BACKEND_TOKEN ")")
+TPO_DIR(backend_scope, "TPOAuthBackendScope", TAKE1, cmd_backend_str, DIR, STR,
+        TPO_DC(backend_scope), 0, 0, NULL, NULL,
+        "Scopes asked for the gateway's client-credentials token on this location")
+TPO_DIR(backend_resource, "TPOAuthBackendResource", TAKE1, cmd_backend_str, DIR, STR,
+        TPO_DC(backend_resource), 0, 0, NULL, NULL,
+        "The resource (RFC 8707) the gateway's token is asked for on this location")
+TPO_DIR(backend_audience, "TPOAuthBackendAudience", TAKE1, cmd_backend_str, DIR, STR,
+        TPO_DC(backend_audience), 0, 0, NULL, NULL,
+        "The audience parameter of the gateway's token request on this location")
+TPO_DIR(backend_id_token, "TPOAuthBackendIDToken", TAKE12, cmd_backend_id_token, DIR, NONE,
+        TPO_NOFIELD, 0, 0, NULL, NULL,
+        "Request header that carries the user's ID token to the backend [jwt|payload] (jwt: "
+        "the serialized token, payload: its claims as JSON)")
 TPO_DIR(strip_headers, "TPOAuthStripHeaders", ITERATE, cmd_strip_headers, SERVER_DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, TPO_DEF_STRIP_HEADERS,
         "Request headers removed from every client request (Name adds, "

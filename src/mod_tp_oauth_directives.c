@@ -147,6 +147,10 @@ static const tpa_kw kw_export[] = {{"env", TPO_EXPORT_ENV},
                                    {NULL, 0}};
 static const tpa_kw kw_unauth[] = {
     {"login", TPO_UNAUTH_LOGIN}, {"401", TPO_UNAUTH_401}, {"pass", TPO_UNAUTH_PASS}, {NULL, 0}};
+static const tpa_kw kw_backend_token[] = {{"none", TPO_BACKEND_TOKEN_NONE},
+                                          {"user", TPO_BACKEND_TOKEN_USER},
+                                          {"client", TPO_BACKEND_TOKEN_CLIENT},
+                                          {NULL, 0}};
 static const tpa_kw kw_authz[] = {
     {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
 
@@ -606,6 +610,62 @@ static const char *cmd_cors_origin(cmd_parms *cmd, void *mconfig, const char *ar
                             arg);
     }
     APR_ARRAY_PUSH(dc->cors_origins, const char *) = arg;
+    return NULL;
+}
+
+/* TPOAuthBackendScope, -Resource, -Audience: one value, not inside a
+ * <TPOAuthProvider>; no control characters (they go into a request body). */
+static const char *cmd_backend_str(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    const char *err = not_in_provider(cmd), *c;
+
+    if (err) {
+        return err;
+    }
+    for (c = arg; *c; c++) {
+        if (apr_iscntrl(*c)) {
+            return apr_psprintf(cmd->pool, "%s: control characters are not allowed",
+                                cmd->cmd->name);
+        }
+    }
+    return set_value(cmd, mconfig, arg);
+}
+
+/* TPOAuthBackendIDToken Header [jwt|payload] */
+static const char *cmd_backend_id_token(cmd_parms *cmd, void *mconfig, const char *name,
+                                        const char *form)
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd), *c;
+
+    if (err) {
+        return err;
+    }
+    if (strlen(name) < 2) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is too short", cmd->cmd->name, name);
+    }
+    for (c = name; *c; c++) {
+        if (!apr_isalnum(*c) && *c != '-' && *c != '_') {
+            return apr_psprintf(cmd->pool, "%s: '%s' is not a header name", cmd->cmd->name, name);
+        }
+    }
+    if (!strcasecmp(name, "Authorization") || !strcasecmp(name, "Cookie") ||
+        !strcasecmp(name, "Host")) {
+        return apr_psprintf(cmd->pool, "%s: '%s' cannot carry the ID token", cmd->cmd->name, name);
+    }
+    if (!form) {
+        form = TPO_DEF_BACKEND_ID_TOKEN_FORM;
+    }
+    if (!strcasecmp(form, "jwt")) {
+        dc->backend_idt_form = TPO_BACKEND_IDT_JWT;
+    }
+    else if (!strcasecmp(form, "payload")) {
+        dc->backend_idt_form = TPO_BACKEND_IDT_PAYLOAD;
+    }
+    else {
+        return apr_psprintf(cmd->pool, "%s: '%s' is neither jwt nor payload", cmd->cmd->name, form);
+    }
+    dc->backend_idt_header = name;
     return NULL;
 }
 

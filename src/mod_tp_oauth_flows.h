@@ -34,6 +34,12 @@ tpa_refresh_result tpa_refresh_if_needed(request_rec *r, tpa_provider_conf *pc,
 /* POST <redirect URI>/refresh (an endpoint: writes its JSON). */
 int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc);
 
+/* mod_tp_oauth_backend.c: tokens for backends, for the fixups hook; it
+ * writes nothing. Sets the Authorization (TPOAuthBackendToken) and ID-token
+ * (TPOAuthBackendIDToken) request headers and returns OK, or returns a
+ * failure status with *fail describing the page (title NULL: none). */
+int tpa_backend_prepare(request_rec *r, tpa_answer *fail);
+
 /* mod_tp_oauth_logout.c: <redirect URI>/logout */
 int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
 

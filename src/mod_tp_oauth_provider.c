@@ -4,7 +4,11 @@
  * configuration) and the JWK Set, fetched once, shared by the threads of
  * the process, refetched after a failure (with a back-off) or, for the JWKS,
  * when a token names a key we do not have (rate-limited: an unknown kid must
- * not turn every request into a fetch).
+ * not turn every request into a fetch). Both are also refetched once they
+ * are older than TPOAuthMetadataRefresh, by the request that notices it
+ * while the others keep using their copy; a failed refetch keeps the copy.
+ * Replaced metadata is freed only minutes later (META_FREE_AFTER): a
+ * request may still hold a pointer to it (the JWK Sets are counted).
  *
  * The lock guards the state only, never a network call: one thread fetches
  * (marked by *_fetching) while the others go on with the copy they have;
@@ -26,6 +30,16 @@
 #define META_RETRY_AFTER apr_time_from_sec(5)
 #define JWKS_REFETCH_EVERY apr_time_from_sec(10)
 #define JWKS_RETRY_AFTER apr_time_from_sec(2)
+#define META_FREE_AFTER apr_time_from_sec(300) /* longer than any request holds it */
+
+/* Metadata replaced by a newer copy, kept a while (allocated in its own
+ * pool). */
+typedef struct retired_meta retired_meta;
+struct retired_meta {
+    apr_pool_t *pool;
+    apr_time_t at;
+    retired_meta *next;
+};
 
 typedef struct jwks_slot {
     apr_pool_t *pool;
@@ -40,12 +54,50 @@ struct tpa_provider_rt {
     apr_thread_cond_t *cv; /* signalled when a fetch ends */
     apr_pool_t *pool;      /* metadata from the configuration lives here */
     tpo_provider_meta *meta;
+    apr_pool_t *meta_pool; /* the fetched meta's own pool (NULL: from the configuration) */
+    apr_time_t meta_loaded_at;
+    retired_meta *retired;
     apr_time_t meta_failed_at;
     int meta_fetching;
     jwks_slot *jwks;
     apr_time_t jwks_attempt_at;
+    apr_time_t jwks_loaded_at;
     int jwks_fetching;
 };
+
+static int refresh_due(const tpa_provider_conf *pc, apr_time_t loaded_at, apr_time_t now)
+{
+    return pc->metadata_refresh > 0 && now - loaded_at >= apr_time_from_sec(pc->metadata_refresh);
+}
+
+/* Under rt->mu: a new fetched copy; the old one is freed later. */
+static void meta_install(tpa_provider_rt *rt, tpo_provider_meta *m, apr_pool_t *mp)
+{
+    apr_time_t now = apr_time_now();
+    retired_meta **pp = &rt->retired;
+
+    if (rt->meta_pool) {
+        retired_meta *x = apr_pcalloc(rt->meta_pool, sizeof(*x));
+        x->pool = rt->meta_pool;
+        x->at = now;
+        x->next = rt->retired;
+        rt->retired = x;
+        pp = &x->next;
+    }
+    while (*pp) { /* the list is newest first */
+        retired_meta *x = *pp;
+        if (now - x->at >= META_FREE_AFTER) {
+            *pp = x->next;
+            apr_pool_destroy(x->pool);
+        }
+        else {
+            pp = &x->next;
+        }
+    }
+    rt->meta = m;
+    rt->meta_pool = mp;
+    rt->meta_loaded_at = now;
+}
 
 void tpa_provider_child_init(apr_pool_t *pchild, server_rec *s)
 {
@@ -152,7 +204,8 @@ static int wait_for_fetch(tpa_provider_rt *rt, apr_time_t deadline)
 
 /* Fetch and parse the discovery document without the lock, into a pool of
  * its own (unmanaged: kept for the life of the process, as the metadata). */
-static tpa_rt_status fetch_meta(request_rec *r, tpa_provider_conf *pc, tpo_provider_meta **out)
+static tpa_rt_status fetch_meta(request_rec *r, tpa_provider_conf *pc, tpo_provider_meta **out,
+                                apr_pool_t **pool_out)
 {
     tpo_http_response resp;
     tpa_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
@@ -175,6 +228,7 @@ static tpa_rt_status fetch_meta(request_rec *r, tpa_provider_conf *pc, tpo_provi
         return TPA_RT_UNAVAILABLE;
     }
     meta_from_config(mp, pc, m);
+    *pool_out = mp;
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00052) "provider %s: metadata loaded from %s", pc->name,
                   pc->discovery_url);
@@ -196,9 +250,35 @@ tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
         meta_from_config(rt->pool, pc, m);
         rt->meta = m;
     }
+    if (rt->meta && pc->discovery && !rt->meta_fetching &&
+        refresh_due(pc, rt->meta_loaded_at, apr_time_now()) &&
+        apr_time_now() - rt->meta_failed_at >= META_RETRY_AFTER) {
+        /* aged: this request fetches, the others keep the copy */
+        tpo_provider_meta *m;
+        apr_pool_t *mp = NULL;
+
+        rt->meta_fetching = 1;
+        apr_thread_mutex_unlock(rt->mu);
+        fetch_meta(r, pc, &m, &mp);
+        apr_thread_mutex_lock(rt->mu);
+        rt->meta_fetching = 0;
+        if (m) {
+            meta_install(rt, m, mp);
+        }
+        else {
+            rt->meta_failed_at = apr_time_now();
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          TPO_APLOGNO(00510) "provider %s: the discovery document could not be "
+                                             "refreshed; the copy of %" APR_TIME_T_FMT
+                                             " s ago stays in use",
+                          pc->name, apr_time_sec(apr_time_now() - rt->meta_loaded_at));
+        }
+        apr_thread_cond_broadcast(rt->cv);
+    }
     while (!rt->meta) {
         apr_time_t now = apr_time_now();
         tpo_provider_meta *m;
+        apr_pool_t *mp = NULL;
 
         if (rt->meta_fetching) {
             /* no copy at all: wait for the fetch in progress, bounded */
@@ -215,11 +295,11 @@ tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
         }
         rt->meta_fetching = 1;
         apr_thread_mutex_unlock(rt->mu);
-        st = fetch_meta(r, pc, &m);
+        st = fetch_meta(r, pc, &m, &mp);
         apr_thread_mutex_lock(rt->mu);
         rt->meta_fetching = 0;
         if (m) {
-            rt->meta = m;
+            meta_install(rt, m, mp);
         }
         else {
             rt->meta_failed_at = apr_time_now();
@@ -301,9 +381,15 @@ tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, i
         jwks_slot *slot;
 
         if (rt->jwks) {
-            /* the copy we have, unless the caller needs new keys and the
-             * rate limit allows a refetch */
-            if (!force_refresh || now - rt->jwks_attempt_at < JWKS_REFETCH_EVERY) {
+            /* the copy we have, unless it has aged (then this request
+             * fetches unless another one does), or the caller needs new keys
+             * and the rate limit allows a refetch */
+            int aged = refresh_due(pc, rt->jwks_loaded_at, now) &&
+                       now - rt->jwks_attempt_at >= JWKS_RETRY_AFTER;
+            if (!aged && (!force_refresh || now - rt->jwks_attempt_at < JWKS_REFETCH_EVERY)) {
+                break;
+            }
+            if (rt->jwks_fetching && !force_refresh) {
                 break;
             }
         }
@@ -333,6 +419,13 @@ tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, i
                 slot_unref(rt->jwks);
             }
             rt->jwks = slot;
+            rt->jwks_loaded_at = apr_time_now();
+        }
+        else if (rt->jwks) {
+            ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                          TPO_APLOGNO(00511) "provider %s: the JWK Set could not be refreshed; the "
+                                             "copy of %" APR_TIME_T_FMT " s ago stays in use",
+                          pc->name, apr_time_sec(apr_time_now() - rt->jwks_loaded_at));
         }
         apr_thread_cond_broadcast(rt->cv);
         fetched = 1;

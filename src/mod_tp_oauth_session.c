@@ -52,6 +52,25 @@ void tpa_session_cache_note_pressure(request_rec *r)
         (unsigned)st.evictions, st.entries);
 }
 
+/* A cache outage answers every request with it: one error line per second
+ * and process (saying how many were folded into it), the others at debug. */
+static apr_uint32_t down_logged_at; /* seconds */
+static apr_uint32_t down_folded;
+
+static int cache_down_level(request_rec *r, apr_uint32_t *folded)
+{
+    apr_uint32_t now = (apr_uint32_t)apr_time_sec(r->request_time);
+    apr_uint32_t last = apr_atomic_read32(&down_logged_at);
+
+    if (now != last && apr_atomic_cas32(&down_logged_at, now, last) == last) {
+        *folded = apr_atomic_xchg32(&down_folded, 0);
+        return APLOG_ERR;
+    }
+    apr_atomic_inc32(&down_folded);
+    *folded = 0;
+    return APLOG_DEBUG;
+}
+
 tpa_req *tpa_req_get(request_rec *r)
 {
     tpa_req *rq = ap_get_module_config(r->request_config, &tp_oauth_module);
@@ -136,8 +155,13 @@ tpa_sess_result tpa_session_load(request_rec *r, tpa_provider_conf *pc, tpo_sess
         return TPA_SESS_ENDED;
     }
     if (rv != APR_SUCCESS) {
-        ap_log_rerror(APLOG_MARK, APLOG_ERR, rv, r,
-                      TPO_APLOGNO(00010) "session cache lookup failed");
+        apr_uint32_t folded;
+        int level = cache_down_level(r, &folded);
+
+        ap_log_rerror(APLOG_MARK, level, rv, r,
+                      TPO_APLOGNO(00010) "session cache lookup failed (%u more such lines "
+                                         "at debug level in this process since the last one)",
+                      (unsigned)folded);
         return TPA_SESS_CACHE_DOWN;
     }
     if (tpo_session_decode(r->pool, val, vlen, s) != APR_SUCCESS) {

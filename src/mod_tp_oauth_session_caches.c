@@ -211,8 +211,9 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
         rv = tpo_memcache_cache_create(pchild, sc->cache_servers, timeout, &backend, &err);
     }
     else {
-        rv = tpo_redis_cache_create(pchild, sc->cache_servers, sc->cache_redis_password, timeout,
-                                    &backend, &err);
+        tpo_redis_conf rc;
+        tpa_config_redis(pchild, sc, timeout, &rc);
+        rv = tpo_redis_cache_create_conf(pchild, &rc, &backend, &err);
     }
     if (rv == APR_SUCCESS) {
         rv = tpo_crypt_cache_create(pchild, backend, sc->cache_key, sc->cache_key_prev, &crypt,

@@ -21,7 +21,10 @@
 #define TPO_DEF_CACHE_SIZE_BYTES ((long long)TPO_DEF_CACHE_SIZE_M * 1024 * 1024)
 #define TPO_DEF_CACHE_TIMEOUT_S 1 /* TPOAuthCacheTimeout */
 #define TPO_DEF_CACHE_TIMEOUT_MS (TPO_DEF_CACHE_TIMEOUT_S * 1000)
-#define TPO_DEF_PENDING_LOGINS 10000 /* TPOAuthPendingLogins */
+#define TPO_DEF_CACHE_REDIS_DATABASE 0 /* TPOAuthCacheRedisDatabase */
+#define TPO_DEF_CACHE_REDIS_TLS "Off"  /* TPOAuthCacheRedisTLS */
+#define TPO_DEF_CACHE_REDIS_WAIT 0     /* TPOAuthCacheRedisWaitReplicas */
+#define TPO_DEF_PENDING_LOGINS 10000   /* TPOAuthPendingLogins */
 
 /* ---- <TPOAuthProvider> */
 #define TPO_DEF_TOKEN_ENCODING "form"
@@ -30,7 +33,8 @@
     "RS256 RS384 RS512 PS256 PS384 PS512 "                                                         \
     "ES256 ES384 ES512 EdDSA"
 #define TPO_DEF_CLOCK_SKEW 60
-#define TPO_DEF_HTTP_CONNECT_S 3 /* TPOAuthHTTPTimeout 3 10 */
+#define TPO_DEF_METADATA_REFRESH_S 10800 /* TPOAuthMetadataRefresh: 3 hours */
+#define TPO_DEF_HTTP_CONNECT_S 3         /* TPOAuthHTTPTimeout 3 10 */
 #define TPO_DEF_HTTP_TIMEOUT_S 10
 #define TPO_DEF_HTTP_CONNECT_MS (TPO_DEF_HTTP_CONNECT_S * 1000L)
 #define TPO_DEF_HTTP_TIMEOUT_MS (TPO_DEF_HTTP_TIMEOUT_S * 1000L)
@@ -66,6 +70,8 @@
     "X-Auth-Request-Email X-Auth-Request-Groups"
 #define TPO_DEF_EXPORT "env"
 #define TPO_DEF_UNAUTHENTICATED "login"
+#define TPO_DEF_BACKEND_TOKEN "none"        /* TPOAuthBackendToken */
+#define TPO_DEF_BACKEND_ID_TOKEN_FORM "jwt" /* TPOAuthBackendIDToken Header [jwt|payload] */
 #define TPO_DEF_AUTHZ_FAILURE "403"
 
 /* ---- fixed values (no directive; README.md documents them) */
@@ -77,6 +83,13 @@
 #define TPO_REFRESH_MARGIN_MS 250
 /* Cache entries of sessions outlive the session's end by this much (s). */
 #define TPO_SESSION_GRACE_S 300
+/* Tokens for backends (mod_tp_oauth_backend.c, tpo_backend_token.c): a
+ * gateway token is sent only while it has this many seconds left (at most
+ * a quarter of its lifetime); a request that finds none waits at most
+ * TPOAuthHTTPTimeout plus this many milliseconds for another request's
+ * fetch. */
+#define TPO_BT_MIN_REMAINING_S 2
+#define TPO_BT_WAIT_MARGIN_MS 2000
 /* Preflight answers may be cached by the browser this long (seconds). */
 #define TPO_CORS_MAX_AGE 600
 

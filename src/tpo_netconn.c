@@ -18,9 +18,23 @@
  *    idleness) is retried once on a new connection, and every idle
  *    connection to that server is dropped (generation counter);
  *  - after fork, the child closes its copies of the idle connections it
- *    inherited (they stay the parent's) and opens its own. */
+ *    inherited (they stay the parent's) and opens its own;
+ *  - TLS (OpenSSL) when the pool has a context: the handshake follows the
+ *    TCP connect under the same deadline; the socket is non-blocking and
+ *    every SSL call that wants to read or write waits in poll() for what
+ *    is left of the deadline;
+ *  - a server's address may change (tpo_netpool_set_server, for Sentinel):
+ *    its generation moves on, so its connections to the old address are
+ *    never reused. The old address strings stay in the pool (a few bytes
+ *    per failover). */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <string.h>
 #include <unistd.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <apr_portable.h>
 #include <apr_strings.h>
 #include <apr_thread_mutex.h>
 #include "tpo_netconn.h"
@@ -32,12 +46,16 @@
 #define NC_MAX_IDLE 64 /* idle connections kept per server */
 #define NC_IDLE_TTL apr_time_from_sec(30)
 #define NC_BACKOFF apr_time_from_msec(500)
+#define NC_TLS_LOG_EVERY apr_time_from_sec(10)
 
 struct tpo_netconn {
     tpo_netconn *next;
     tpo_netpool *pool;
     apr_pool_t *p; /* unmanaged: owns the socket */
     apr_socket_t *sock;
+    SSL *ssl;         /* NULL: plain TCP */
+    int fd;           /* the socket's, for TLS */
+    const char *name; /* "host:port" when connected, for log lines */
     unsigned srv;
     apr_uint32_t gen; /* server generation when connected */
     apr_time_t idle_since;
@@ -68,7 +86,8 @@ struct tpo_netpool {
     apr_thread_mutex_t *mu; /* guards every nc_server and pid */
     nc_server *srv;
     unsigned nsrv;
-    pid_t pid; /* idle connections belong to this process */
+    pid_t pid;     /* idle connections belong to this process */
+    apr_pool_t *p; /* for server addresses that change (only under mu) */
 };
 
 /* ------------------------------------------------------------ helpers */
@@ -100,6 +119,8 @@ static apr_status_t time_left(apr_socket_t *s, apr_time_t deadline)
 
 static void conn_close(tpo_netconn *conn)
 {
+    if (conn->ssl)
+        SSL_free(conn->ssl); /* no close_notify: it could block */
     if (conn->sock)
         apr_socket_close(conn->sock);
     apr_pool_destroy(conn->p);
@@ -163,10 +184,13 @@ static tpo_netconn *check_pid(tpo_netpool *np)
 /* ------------------------------------------------------------ connections */
 
 /* *refused: on_connect answered APR_EACCES (the server is up). */
-static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline, tpo_netconn **out,
+static apr_status_t tls_open(tpo_netconn *conn, const char *host);
+
+/* host, port, name: the server's address when the operation began. */
+static apr_status_t conn_open(tpo_netpool *np, unsigned si, const char *host, apr_port_t port,
+                              const char *name, apr_time_t deadline, tpo_netconn **out,
                               int *refused)
 {
-    nc_server *s = &np->srv[si];
     apr_pool_t *cp;
     apr_sockaddr_t *sa;
     tpo_netconn *conn;
@@ -180,8 +204,10 @@ static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline,
     conn->pool = np;
     conn->p = cp;
     conn->srv = si;
+    conn->name = name;
     conn->deadline = deadline;
-    rv = apr_sockaddr_info_get(&sa, s->host, APR_UNSPEC, s->port, 0, cp);
+    conn->fd = -1;
+    rv = apr_sockaddr_info_get(&sa, host, APR_UNSPEC, port, 0, cp);
     for (; rv == APR_SUCCESS && sa; sa = sa->next) {
         rv = apr_socket_create(&conn->sock, sa->family, SOCK_STREAM, APR_PROTO_TCP, cp);
         if (rv != APR_SUCCESS)
@@ -200,7 +226,11 @@ static apr_status_t conn_open(tpo_netpool *np, unsigned si, apr_time_t deadline,
         rv = APR_EGENERAL;
     if (rv == APR_SUCCESS) {
         apr_socket_opt_set(conn->sock, APR_TCP_NODELAY, 1);
-        if (np->conf.on_connect) {
+        if (np->conf.tls) {
+            rv = tls_open(conn, np->conf.tls_name ? np->conf.tls_name : host);
+            *refused = rv == APR_EACCES;
+        }
+        if (rv == APR_SUCCESS && np->conf.on_connect) {
             rv = np->conf.on_connect(conn, np->conf.baton);
             *refused = rv == APR_EACCES;
         }
@@ -223,12 +253,17 @@ static apr_status_t acquire(tpo_netpool *np, unsigned start, apr_time_t deadline
         unsigned si = (start + k) % np->nsrv;
         nc_server *s = &np->srv[si];
         tpo_netconn *found = NULL, *drop;
+        const char *host, *name;
+        apr_port_t port;
         apr_time_t now = apr_time_now();
         apr_status_t rv;
         int probing = 0, refused;
 
         apr_thread_mutex_lock(np->mu);
         drop = check_pid(np);
+        host = s->host;
+        port = s->port;
+        name = s->name;
         if (s->down) {
             if (now < s->retry_at) {
                 last = s->last_err;
@@ -260,14 +295,17 @@ static apr_status_t acquire(tpo_netpool *np, unsigned start, apr_time_t deadline
             return APR_SUCCESS;
         }
 
-        rv = conn_open(np, si, deadline, &found, &refused);
+        rv = conn_open(np, si, host, port, name, deadline, &found, &refused);
         apr_thread_mutex_lock(np->mu);
-        if (rv == APR_SUCCESS || refused)
+        if (host != s->host) {
+            /* moved meanwhile: this says nothing of the new address */
+        }
+        else if (rv == APR_SUCCESS || refused)
             mark_up(np, s);
         else
             mark_down(np, s, rv);
         if (rv == APR_SUCCESS)
-            found->gen = s->gen;
+            found->gen = host == s->host ? s->gen : s->gen - 1;
         apr_thread_mutex_unlock(np->mu);
         if (refused)
             return rv; /* the next server would refuse us too */
@@ -353,10 +391,196 @@ apr_status_t tpo_netpool_run(tpo_netpool *np, unsigned start, tpo_netconn_fn *fn
     return failure(rv);
 }
 
+/* ------------------------------------------------------------ TLS */
+
+/* Wait until the socket can do what SSL asked for, within the deadline. */
+static apr_status_t tls_wait(tpo_netconn *conn, int want)
+{
+    struct pollfd pfd;
+    apr_interval_time_t left = conn->deadline - apr_time_now();
+    int n;
+
+    if (left <= 0)
+        return APR_TIMEUP;
+    pfd.fd = conn->fd;
+    pfd.events = want == SSL_ERROR_WANT_WRITE ? POLLOUT : POLLIN;
+    pfd.revents = 0;
+    n = poll(&pfd, 1, (int)((left + 999) / 1000));
+    if (n == 0)
+        return APR_TIMEUP;
+    if (n < 0 && errno != EINTR)
+        return APR_FROM_OS_ERROR(errno);
+    return APR_SUCCESS;
+}
+
+/* What an SSL call's failure means: APR_SUCCESS to call it again (after
+ * waiting), else the error. */
+static apr_status_t tls_failed(tpo_netconn *conn, int ret)
+{
+    int e = SSL_get_error(conn->ssl, ret);
+
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+    case SSL_ERROR_WANT_WRITE:
+        return tls_wait(conn, e);
+    case SSL_ERROR_ZERO_RETURN:
+        return APR_EOF;
+    case SSL_ERROR_SYSCALL:
+        return errno && errno != EAGAIN ? APR_FROM_OS_ERROR(errno) : APR_EOF;
+    default:
+        return APR_EGENERAL;
+    }
+}
+
+/* The handshake; APR_EACCES when the server answers but is refused (its
+ * certificate, or it does not speak TLS), with a log line naming why. */
+static apr_status_t tls_open(tpo_netconn *conn, const char *host)
+{
+    tpo_netpool *np = conn->pool;
+    apr_os_sock_t fd;
+    unsigned long e;
+    apr_status_t rv;
+    char why[256];
+    long vr;
+    int ret, err, is_ip;
+
+    if (apr_os_sock_get(&fd, conn->sock) != APR_SUCCESS)
+        return APR_EGENERAL;
+    conn->fd = fd;
+    if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) != 0)
+        return APR_FROM_OS_ERROR(errno);
+    ERR_clear_error();
+    conn->ssl = SSL_new(np->conf.tls);
+    if (conn->ssl == NULL || SSL_set_fd(conn->ssl, fd) != 1)
+        return APR_ENOMEM;
+    {
+        ASN1_OCTET_STRING *ip = a2i_IPADDRESS(host);
+        is_ip = ip != NULL;
+        ASN1_OCTET_STRING_free(ip);
+    }
+    ERR_clear_error();
+    if (is_ip) {
+        if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(conn->ssl), host) != 1)
+            return APR_EGENERAL;
+    }
+    else if (SSL_set_tlsext_host_name(conn->ssl, host) != 1 ||
+             SSL_set1_host(conn->ssl, host) != 1) {
+        return APR_EGENERAL;
+    }
+    SSL_set_verify(conn->ssl, SSL_VERIFY_PEER, NULL);
+    for (;;) {
+        ERR_clear_error();
+        ret = SSL_connect(conn->ssl);
+        if (ret == 1)
+            return APR_SUCCESS;
+        err = SSL_get_error(conn->ssl, ret);
+        if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE)
+            break;
+        rv = tls_wait(conn, err);
+        if (rv != APR_SUCCESS)
+            return rv;
+    }
+    e = ERR_peek_error();
+    vr = SSL_get_verify_result(conn->ssl);
+    if (err == SSL_ERROR_SSL) {
+        if (vr != X509_V_OK) {
+            apr_snprintf(why, sizeof(why),
+                         "the server's certificate is refused: %s (checked for %s)",
+                         X509_verify_cert_error_string(vr), host);
+        }
+        else {
+            char es[160];
+            ERR_error_string_n(e, es, sizeof(es));
+            apr_snprintf(why, sizeof(why), "the TLS handshake failed: %s", es);
+        }
+        if (tpo_netconn_log_due(conn, NC_TLS_LOG_EVERY)) {
+            tpo_log(TPO_LOG_MARK, TPO_LOG_ERR, TPO_APLOGNO(00506) "%s %s: %s", np->conf.label,
+                    conn->name, why);
+        }
+        return APR_EACCES;
+    }
+    rv = tls_failed(conn, ret);
+    return rv == APR_SUCCESS ? APR_EGENERAL : rv;
+}
+
 /* ------------------------------------------------------------ I/O */
+
+static apr_status_t tls_send(tpo_netconn *conn, struct iovec *v, int n)
+{
+    struct iovec one;
+    char buf[8192];
+    apr_size_t total = 0;
+    int i;
+
+    for (i = 0; i < n; i++)
+        total += v[i].iov_len;
+    if (total <= sizeof(buf)) { /* one record for a whole command */
+        char *d = buf;
+        for (i = 0; i < n; i++) {
+            memcpy(d, v[i].iov_base, v[i].iov_len);
+            d += v[i].iov_len;
+        }
+        one.iov_base = buf;
+        one.iov_len = total;
+        v = &one;
+        n = 1;
+    }
+    for (i = 0; i < n; i++) {
+        while (v[i].iov_len > 0) {
+            int len = v[i].iov_len > 65536 ? 65536 : (int)v[i].iov_len;
+            int ret;
+            ERR_clear_error();
+            ret = SSL_write(conn->ssl, v[i].iov_base, len);
+            if (ret > 0) {
+                v[i].iov_base = (char *)v[i].iov_base + ret;
+                v[i].iov_len -= (apr_size_t)ret;
+            }
+            else {
+                apr_status_t rv = tls_failed(conn, ret);
+                if (rv != APR_SUCCESS)
+                    return rv;
+            }
+        }
+    }
+    return APR_SUCCESS;
+}
+
+/* Up to *len bytes (at least one), within the deadline. */
+static apr_status_t conn_recv(tpo_netconn *conn, char *dst, apr_size_t *len)
+{
+    apr_status_t rv;
+
+    if (conn->ssl == NULL) {
+        rv = time_left(conn->sock, conn->deadline);
+        if (rv == APR_SUCCESS)
+            return apr_socket_recv(conn->sock, dst, len);
+        *len = 0;
+        return rv;
+    }
+    for (;;) {
+        int want = *len > 65536 ? 65536 : (int)*len, ret;
+        ERR_clear_error();
+        ret = SSL_read(conn->ssl, dst, want);
+        if (ret > 0) {
+            *len = (apr_size_t)ret;
+            return APR_SUCCESS;
+        }
+        rv = tls_failed(conn, ret);
+        if (rv != APR_SUCCESS) {
+            *len = 0;
+            return rv;
+        }
+    }
+}
 
 apr_status_t tpo_netconn_send(tpo_netconn *conn, struct iovec *v, int n)
 {
+    if (conn->ssl) {
+        apr_status_t rv = tls_send(conn, v, n);
+        if (rv != APR_SUCCESS)
+            conn->broken = 1;
+        return rv;
+    }
     while (n > 0) {
         apr_size_t w = 0;
         apr_status_t rv = time_left(conn->sock, conn->deadline);
@@ -394,12 +618,8 @@ static apr_status_t rd_fill(tpo_netconn *conn)
         conn->broken = 1;
         return APR_EGENERAL;
     }
-    rv = time_left(conn->sock, conn->deadline);
     len = sizeof(conn->rbuf) - conn->rlen;
-    if (rv == APR_SUCCESS)
-        rv = apr_socket_recv(conn->sock, conn->rbuf + conn->rlen, &len);
-    else
-        len = 0;
+    rv = conn_recv(conn, conn->rbuf + conn->rlen, &len);
     if (len > 0) {
         conn->rlen += len;
         conn->rx += len;
@@ -455,12 +675,8 @@ apr_status_t tpo_netconn_read(tpo_netconn *conn, void *dst, apr_size_t n)
     n -= take;
     while (n > 0) {
         apr_size_t len = n;
-        apr_status_t rv = time_left(conn->sock, conn->deadline);
+        apr_status_t rv = conn_recv(conn, d, &len);
 
-        if (rv == APR_SUCCESS)
-            rv = apr_socket_recv(conn->sock, d, &len);
-        else
-            len = 0;
         if (len == 0) {
             conn->broken = 1;
             return rv == APR_SUCCESS ? APR_EOF : rv;
@@ -477,9 +693,69 @@ void tpo_netconn_retire(tpo_netconn *conn)
     conn->retired = 1;
 }
 
+void tpo_netconn_extend(tpo_netconn *conn, apr_interval_time_t t)
+{
+    conn->deadline = apr_time_now() + t;
+}
+
+apr_status_t tpo_netconn_wait(tpo_netconn *conn, apr_interval_time_t t)
+{
+    struct pollfd pfd;
+    apr_os_sock_t fd;
+    int n;
+
+    if (conn->rpos < conn->rlen || (conn->ssl && SSL_pending(conn->ssl) > 0))
+        return APR_SUCCESS;
+    if (apr_os_sock_get(&fd, conn->sock) != APR_SUCCESS) {
+        conn->broken = 1;
+        return APR_EGENERAL;
+    }
+    pfd.fd = fd;
+    pfd.events = POLLIN;
+    pfd.revents = 0;
+    n = poll(&pfd, 1, (int)(t / 1000));
+    if (n == 0 || (n < 0 && errno == EINTR))
+        return APR_TIMEUP;
+    if (n < 0) {
+        conn->broken = 1;
+        return APR_FROM_OS_ERROR(errno);
+    }
+    return APR_SUCCESS;
+}
+
 const char *tpo_netconn_name(const tpo_netconn *conn)
 {
-    return conn->pool->srv[conn->srv].name;
+    return conn->name;
+}
+
+unsigned tpo_netpool_size(const tpo_netpool *np)
+{
+    return np->nsrv;
+}
+
+int tpo_netpool_set_server(tpo_netpool *np, unsigned i, const char *host, apr_port_t port)
+{
+    nc_server *s = &np->srv[i % np->nsrv];
+    tpo_netconn *drop = NULL;
+    int moved = 0;
+
+    apr_thread_mutex_lock(np->mu);
+    if (port != s->port || strcmp(host, s->host) != 0) {
+        moved = 1;
+        s->host = apr_pstrdup(np->p, host);
+        s->port = port;
+        s->name = apr_psprintf(np->p, strchr(host, ':') ? "[%s]:%u" : "%s:%u", host, port);
+        s->gen++;
+        s->down = 0;
+        s->logged = 0;
+        drop = s->idle;
+        s->idle = NULL;
+        s->nidle = 0;
+    }
+    apr_thread_mutex_unlock(np->mu);
+    if (np->pid == getpid())
+        close_list(drop);
+    return moved;
 }
 
 int tpo_netconn_log_due(tpo_netconn *conn, apr_interval_time_t every)
@@ -536,6 +812,9 @@ apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers, const tpo_ne
         return APR_EINVAL;
     }
     np = apr_pcalloc(p, sizeof(*np));
+    rv = apr_pool_create(&np->p, p);
+    if (rv != APR_SUCCESS)
+        return rv;
     np->conf = *conf;
     np->srv = apr_pcalloc(p, NC_MAX_SERVERS * sizeof(nc_server));
     np->pid = getpid();

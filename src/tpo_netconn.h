@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* Pooled TCP connections to a list of servers, with one deadline per
- * operation: the connection layer under the memcached and Redis backends.
- * It knows nothing of their protocols.
+/* Pooled TCP connections (optionally TLS) to a list of servers, with one
+ * deadline per operation: the connection layer under the memcached and
+ * Redis backends. It knows nothing of their protocols.
  *
  *  - tpo_netpool_run() runs one operation: a callback that sends a request
  *    and reads the reply on a connection, within timeout from the start of
@@ -24,6 +24,7 @@
 #include <apr_pools.h>
 #include <apr_network_io.h>
 #include <apr_time.h>
+#include <openssl/ssl.h>
 
 typedef struct tpo_netpool tpo_netpool;
 typedef struct tpo_netconn tpo_netconn;
@@ -43,6 +44,14 @@ typedef struct {
      * error is a failed connect. */
     tpo_netconn_fn *on_connect;
     void *baton; /* for on_connect */
+    /* NULL, or TLS on every connection (before on_connect): the context
+     * carries the verification settings (tpo_tls_ctx_create). The server's
+     * certificate must name tls_name, or when that is NULL the server's
+     * host (an IP address is checked as one). A handshake that fails
+     * (certificate refused, not TLS) is logged once per 10 s and answered
+     * like on_connect's APR_EACCES: the server is up but we refuse it. */
+    SSL_CTX *tls;
+    const char *tls_name;
 } tpo_netpool_conf;
 
 /* servers: "host:port[,host:port...]" (also separated by blanks; IPv6 as
@@ -60,6 +69,15 @@ apr_status_t tpo_netpool_create(apr_pool_t *p, const char *servers, const tpo_ne
  * taken for an answer: no server reachable, I/O error, timeout, protocol
  * error; or on_connect's APR_EACCES. */
 apr_status_t tpo_netpool_run(tpo_netpool *pool, unsigned start, tpo_netconn_fn *fn, void *baton);
+
+/* Number of servers in the pool. */
+unsigned tpo_netpool_size(const tpo_netpool *pool);
+
+/* Point server i at host:port (Sentinel: the master moved). Idle
+ * connections to the old address are dropped, busy ones are closed after
+ * their operation, and the server counts as up. A no-op (0) when it is
+ * already there; 1 when it moved. */
+int tpo_netpool_set_server(tpo_netpool *pool, unsigned i, const char *host, apr_port_t port);
 
 /* I/O, bounded by the operation's deadline. Any error breaks the connection
  * (it is closed after the operation). */
@@ -83,6 +101,14 @@ apr_status_t tpo_netconn_proto_error(tpo_netconn *conn, const char *what);
  * server's state is in doubt): it is closed after the operation, and
  * tpo_netpool_run() returns fn's answer as it is. */
 void tpo_netconn_retire(tpo_netconn *conn);
+
+/* For a long-lived operation (a subscription): the deadline becomes now +
+ * t. */
+void tpo_netconn_extend(tpo_netconn *conn, apr_interval_time_t t);
+
+/* Wait up to t for reply bytes: APR_SUCCESS when some are there, APR_TIMEUP
+ * when none came (the connection stays usable), else an error. */
+apr_status_t tpo_netconn_wait(tpo_netconn *conn, apr_interval_time_t t);
 
 /* The connection's server as "host:port", for log lines. */
 const char *tpo_netconn_name(const tpo_netconn *conn);

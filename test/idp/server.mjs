@@ -25,6 +25,11 @@
 //   logout at the provider (end_session) POSTs a logout token to each. Front-channel logout is not
 //   in oidc-provider 9: tests make the request its iframe would make. See the block "opt-in:
 //   back-channel logout" below.
+// * Tokens for backends (opt-in, see the block "client credentials for backends" below):
+//   --cc-ttl S (TPO_IDP_CC_TTL): lifetime of client-credentials tokens (default: --at-ttl);
+//   --cc-resource URI (TPO_IDP_CC_RESOURCE): resource indicators on, with URI as the one
+//   resource server (JWT access tokens with aud = URI); GET /__cc: every client-credentials
+//   request (client, scope, resource, audience, status) and their count; POST /__cc/reset.
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -44,7 +49,7 @@ for (const method of ['warn', 'info']) {
   };
 }
 
-const { default: Provider } = await import('oidc-provider');
+const { default: Provider, errors } = await import('oidc-provider');
 
 const { values: opts } = parseArgs({
   options: {
@@ -55,6 +60,9 @@ const { values: opts } = parseArgs({
     'max-seconds': { type: 'string', default: process.env.TPO_IDP_MAX_SECONDS || '0' },
     verbose: { type: 'boolean', default: false },
     'backchannel-logout': { type: 'boolean', default: process.env.TPO_IDP_BACKCHANNEL_LOGOUT === '1' },
+    // client credentials for backends (opt-in)
+    'cc-ttl': { type: 'string', default: process.env.TPO_IDP_CC_TTL || '' },
+    'cc-resource': { type: 'string', default: process.env.TPO_IDP_CC_RESOURCE || '' },
   },
   strict: true,
 });
@@ -251,6 +259,48 @@ if (opts['backchannel-logout']) {
 }
 // --------------------------------------------------- end of opt-in: back-channel logout
 
+// ------------------------------------------------ client credentials for backends (opt-in)
+// Only active with --cc-ttl / --cc-resource; /__cc records every client-credentials request.
+const ccTtl = opts['cc-ttl'] ? Number.parseInt(opts['cc-ttl'], 10) : 0;
+if (opts['cc-ttl'] && (!Number.isInteger(ccTtl) || ccTtl < 1)) {
+  console.error(`idp: bad --cc-ttl ${opts['cc-ttl']}`);
+  process.exit(2);
+}
+if (ccTtl) configuration.ttl.ClientCredentials = ccTtl;
+const ccResource = opts['cc-resource'];
+if (ccResource) {
+  configuration.features.resourceIndicators = {
+    enabled: true,
+    defaultResource: () => undefined,
+    useGrantedResource: () => true,
+    getResourceServerInfo(ctx, resourceIndicator) {
+      if (resourceIndicator !== ccResource) {
+        throw new errors.InvalidTarget(`unknown resource ${resourceIndicator}`);
+      }
+      return {
+        scope: 'email profile',
+        audience: ccResource,
+        accessTokenTTL: ccTtl || atTtl,
+        accessTokenFormat: 'jwt',
+      };
+    },
+  };
+}
+let ccLog = [];
+function ccRecord(ctx) {
+  const body = ctx.oidc?.body || {};
+  ccLog.push({
+    at: Date.now() / 1000,
+    client_id: ctx.oidc?.client?.clientId || null,
+    scope: body.scope ?? null,
+    resource: body.resource ?? null,
+    audience: body.audience ?? null,
+    content_type: ctx.get('content-type') || null,
+    status: ctx.status,
+  });
+}
+// ------------------------------------------ end of client credentials for backends (opt-in)
+
 const provider = new Provider(issuer, configuration);
 
 // ------------------------------------------------------- opt-in: back-channel logout (issue 14)
@@ -278,6 +328,16 @@ provider.use(async (ctx, next) => {
     ctx.body = stats;
     return;
   }
+  if (ctx.path === '/__cc' && ctx.method === 'GET') { // client credentials for backends
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { count: ccLog.length, requests: ccLog };
+    return;
+  }
+  if (ctx.path === '/__cc/reset' && ctx.method === 'POST') {
+    ccLog = [];
+    ctx.body = { count: 0, requests: [] };
+    return;
+  }
   if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
     stats = emptyStats();
     ctx.body = stats;
@@ -290,6 +350,7 @@ provider.use(async (ctx, next) => {
     const grantType = ctx.oidc?.params?.grant_type || '(none)';
     stats.token.total += 1;
     stats.token.by_grant_type[grantType] = (stats.token.by_grant_type[grantType] || 0) + 1;
+    if (grantType === 'client_credentials') ccRecord(ctx); // client credentials for backends
     if (ctx.status >= 400) {
       stats.token.errors_by_grant_type[grantType] = (stats.token.errors_by_grant_type[grantType] || 0) + 1;
     }

@@ -1340,6 +1340,17 @@ def test_cluster_backend_restarted(cluster):
             assert "Session store unavailable" in r.text
             assert time.monotonic() - t < 3.0
         assert "session cache lookup failed" in log_since(cl.a, mark)
+        # an outage answers every request: its error line is folded (one per second
+        # and process), not written once per request
+        mark2 = len(cl.a.error_log())
+        t0 = time.monotonic()
+        for _ in range(40):
+            assert page_status(cl, cl.a, sid).status_code == 503
+        secs = time.monotonic() - t0
+        errs = [ln for ln in log_since(cl.a, mark2).splitlines()
+                if "session cache lookup failed" in ln and ":error]" in ln]
+        assert 1 <= len(errs) <= 4 * (int(secs) + 2), (len(errs), secs)
+        assert "more such lines" in errs[0]
     finally:
         cl.backend.start()
     # a process that saw the backend down skips it for a short back-off (0.5 s) before
