@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Layer 3 (flows): one file per flow or endpoint. A flow never calls
- * another flow. The endpoints here (callback, refresh, logout, info) write
+ * another flow. The endpoints here (callback, refresh, logout, info, back- and
+ * front-channel logout, the admin handler) write
  * their answers; the flows the hooks call (tpa_login_start,
  * tpa_refresh_if_needed) never write (see mod_tp_oauth_base.h). */
 #ifndef MOD_TP_OAUTH_FLOWS_H
@@ -41,6 +42,15 @@ int tpa_backend_prepare(request_rec *r, tpa_answer *fail);
 
 /* mod_tp_oauth_logout.c: <redirect URI>/logout */
 int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_channel_logout.c: <redirect URI>/backchannel-logout and
+ * /frontchannel-logout (logout initiated by the provider) */
+int tpa_backchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+int tpa_frontchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_admin.c: the admin handler (SetHandler tp-oauth-admin);
+ * DECLINED for other handlers, else DONE with the answer written. */
+int tpa_admin_handler(request_rec *r);
 
 /* mod_tp_oauth_info.c: <redirect URI>/info */
 int tpa_info_endpoint(request_rec *r, tpa_provider_conf *pc);

@@ -100,6 +100,15 @@
 /* Preflight answers may be cached by the browser this long (seconds). */
 #define TPO_CORS_MAX_AGE 600
 
+/* The session index (logout everywhere): at most this many sessions per
+ * user and per provider session (the oldest ends beyond); an index record's
+ * lock is held at most this long (s). */
+#define TPO_SESSIONS_PER_USER_MAX 64
+#define TPO_SESSION_INDEX_LEASE_S 2
+/* A back-channel logout token is accepted this long after its iat (s, plus
+ * TPOAuthClockSkew); its jti is remembered as long. */
+#define TPO_LOGOUT_TOKEN_MAX_AGE_S 300
+
 /* ---- core limits (not directives) */
 /* The largest token response tpo_token parses. */
 #define TPO_TOKEN_BODY_MAX (1024 * 1024)
