@@ -366,8 +366,12 @@ START_TEST(signature_and_keys)
     expect_result("not-a-jwt", &ex, TPO_BT_MALFORMED);
     expect_result(NULL, &ex, TPO_BT_MALFORMED);
     /* a payload that is not an object */
-    expect_result(sign_header("{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}", k_rsa, json_string("x")),
-                  &ex, TPO_BT_MALFORMED);
+    {
+        json_t *str = json_string("x");
+        expect_result(sign_header("{\"alg\":\"RS256\",\"kid\":\"rsa-1\"}", k_rsa, str), &ex,
+                      TPO_BT_MALFORMED);
+        json_decref(str);
+    }
 }
 END_TEST
 
