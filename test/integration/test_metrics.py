@@ -147,13 +147,14 @@ def check_run(m, extra_logins=0):
     assert sum(v for (n, _), v in m.items() if n == "tpo_oauth_refreshes_failed_total") == 0
     assert val(m, "tpo_oauth_logouts_total") == 1
     # the provider's endpoints: 3 (+ extra) code exchanges and 1 refresh at the
-    # token endpoint, a userinfo call per login, 1 revocation at the logout;
+    # token endpoint, a userinfo call per login, 2 revocations at the logout;
     # discovery and JWKS once per
     # child process at least
     hist = "tpo_oauth_provider_call_duration_seconds"
     assert val(m, hist + "_count", endpoint="token") == 4 + extra_logins
     assert val(m, hist + "_bucket", endpoint="token", le="+Inf") == 4 + extra_logins
-    assert val(m, hist + "_count", endpoint="revocation") == 1
+    # the logout revokes the refresh token and the access token
+    assert val(m, hist + "_count", endpoint="revocation") == 2
     assert val(m, hist + "_count", endpoint="userinfo") == 3 + extra_logins
     assert val(m, hist + "_count", endpoint="discovery") >= 1
     assert val(m, hist + "_sum", endpoint="token") > 0
