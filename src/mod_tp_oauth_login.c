@@ -30,7 +30,7 @@
 static const char *redirect_uri_for(request_rec *r, tpa_provider_conf *pc)
 {
     if (pc->redirect_uri[0] == '/') {
-        return ap_construct_url(r->pool, pc->redirect_uri, r);
+        return tpa_request_url(r, pc->redirect_uri);
     }
     return pc->redirect_uri;
 }

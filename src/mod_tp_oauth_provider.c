@@ -133,6 +133,8 @@ void tpa_provider_http_opts(const tpa_provider_conf *pc, tpo_http_opts *o)
     o->max_response = (apr_size_t)pc->max_response;
     o->ca_file = pc->ca_file;
     o->user_agent = TPO_HTTP_USER_AGENT;
+    o->proxy = pc->outgoing_proxy;
+    o->no_proxy = pc->outgoing_no_proxy;
 }
 
 static tpa_rt_status http_status_of(tpo_http_result res)

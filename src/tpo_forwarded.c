@@ -343,8 +343,8 @@ static int forwarded_element(apr_pool_t *p, const char *e, tpo_fwd *out)
     }
 }
 
-int tpo_fwd_parse(apr_pool_t *p, const char *forwarded, const char *xf_proto,
-                  const char *xf_host, const char *xf_port, tpo_fwd *out)
+int tpo_fwd_parse(apr_pool_t *p, const char *forwarded, const char *xf_proto, const char *xf_host,
+                  const char *xf_port, tpo_fwd *out)
 {
     const char *s;
     apr_size_t len;

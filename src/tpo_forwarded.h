@@ -12,9 +12,9 @@
 
 /* One address or network. */
 typedef struct tpo_cidr {
-    int v6;                  /* 0: IPv4 (4 bytes of addr), 1: IPv6 (16) */
-    unsigned char addr[16];  /* network byte order, host bits cleared */
-    int bits;                /* prefix length */
+    int v6;                 /* 0: IPv4 (4 bytes of addr), 1: IPv6 (16) */
+    unsigned char addr[16]; /* network byte order, host bits cleared */
+    int bits;               /* prefix length */
 } tpo_cidr;
 
 /* Parses "192.0.2.1", "10.0.0.0/8", "::1", "2001:db8::/32". 1 on success
@@ -40,8 +40,8 @@ typedef struct tpo_fwd {
  * twice, which httpd joins with ", ") only the LAST element counts: the one
  * the nearest, trusted, proxy added; earlier ones came from further away.
  * An invalid value leaves its field unset. Returns 1 if any field is set. */
-int tpo_fwd_parse(apr_pool_t *p, const char *forwarded, const char *xf_proto,
-                  const char *xf_host, const char *xf_port, tpo_fwd *out);
+int tpo_fwd_parse(apr_pool_t *p, const char *forwarded, const char *xf_proto, const char *xf_host,
+                  const char *xf_port, tpo_fwd *out);
 
 /* The URL of uri ("" or an absolute path) as the client sees it: starts from
  * the connection's own scheme, host and port and applies f (may be NULL).

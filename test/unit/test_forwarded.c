@@ -94,9 +94,11 @@ START_TEST(xforwarded_cases)
     ck_assert_str_eq(url_of(NULL, NULL, NULL, NULL), "http://rp:8080/cb");
     ck_assert_str_eq(url_of(NULL, "https", NULL, NULL), "https://rp/cb");
     ck_assert_str_eq(url_of(NULL, "HTTPS", "App.Example", NULL), "https://app.example/cb");
-    ck_assert_str_eq(url_of(NULL, "https", "app.example:8443", NULL), "https://app.example:8443/cb");
+    ck_assert_str_eq(url_of(NULL, "https", "app.example:8443", NULL),
+                     "https://app.example:8443/cb");
     ck_assert_str_eq(url_of(NULL, "https", "app.example", "8443"), "https://app.example:8443/cb");
-    ck_assert_str_eq(url_of(NULL, "https", "app.example:444", "8443"), "https://app.example:444/cb");
+    ck_assert_str_eq(url_of(NULL, "https", "app.example:444", "8443"),
+                     "https://app.example:444/cb");
     ck_assert_str_eq(url_of(NULL, "http", "app.example", "443"), "http://app.example:443/cb");
     ck_assert_str_eq(url_of(NULL, NULL, "app.example", NULL), "http://app.example/cb");
     /* several values: the last (the nearest proxy's) */
