@@ -151,6 +151,7 @@ static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const cha
 
     tpa_provider_http_opts(pc, &o);
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
+    tpa_provider_down_note(r, pc, res != TPO_HTTP_OK || resp->status >= 500);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00049) "provider %s: fetching the %s from %s failed: %s",
@@ -467,6 +468,7 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
     apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
     tpo_token_request treq;
     tpo_http_opts o;
+    tpo_http_result res;
 
     memset(resp, 0, sizeof(*resp));
     tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
@@ -482,7 +484,9 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
             apr_pstrcat(r->pool, "Authorization: ", treq.authorization, NULL);
     }
     tpa_provider_http_opts(pc, &o);
-    return tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
+    res = tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
+    tpa_provider_down_note(r, pc, res != TPO_HTTP_OK || resp->status >= 500);
+    return res;
 }
 
 int tpa_provider_validate_id_token(request_rec *r, tpa_provider_conf *pc,

@@ -26,9 +26,9 @@ int tpo_down_decode(const char *v, apr_size_t len, tpo_down *d);
 void tpo_down_fail(tpo_down *d, apr_time_t now);
 
 typedef enum {
-    TPO_DOWN_GO = 0,  /* no outage known: log in as usual */
-    TPO_DOWN_PROBE,   /* down, and a probe is due: whoever claims it probes */
-    TPO_DOWN_REFUSE   /* down, probed recently: 503 */
+    TPO_DOWN_GO = 0, /* no outage known: log in as usual */
+    TPO_DOWN_PROBE,  /* down, and a probe is due: whoever claims it probes */
+    TPO_DOWN_REFUSE  /* down, probed recently: 503 */
 } tpo_down_action;
 
 /* What a new login does; d NULL: no record. A last failure in the future

@@ -46,8 +46,8 @@ START_TEST(record_hostile)
     tpo_down d;
 
     ck_assert_int_eq(dec("d1 1 2 3", &d), 1);
-    ck_assert_int_eq(dec("d1 0 2 3", &d), 0);   /* no start */
-    ck_assert_int_eq(dec("d1 5 2 3", &d), 0);   /* last before since */
+    ck_assert_int_eq(dec("d1 0 2 3", &d), 0); /* no start */
+    ck_assert_int_eq(dec("d1 5 2 3", &d), 0); /* last before since */
     ck_assert_int_eq(dec("d2 1 2 3", &d), 0);
     ck_assert_int_eq(dec("d1 1 2", &d), 0);
     ck_assert_int_eq(dec("d1 1 2 3 ", &d), 0);

@@ -1,0 +1,108 @@
+# SPDX-License-Identifier: Apache-2.0
+# Licensed under the Apache License, Version 2.0 (see LICENSE).
+"""A provider that is down (issue 16 item 3), against a real httpd with the module and
+the real oidc-provider (test/idp), which the test stops and starts again:
+
+- once a back-channel call has failed (here: the discovery document, refetched because
+  TPOAuthMetadataRefresh 1 lets it age), a new login gets 503 with Retry-After within
+  the HTTP timeout instead of a redirect to the dead provider, in every child process
+  (the state is in the shared cache);
+- a logged-in user with a valid token still gets 200;
+- at most one probe per interval (5 s) over all processes;
+- after the provider is back, logins work again without restarting Apache.
+"""
+
+import re
+import time
+
+import pytest
+
+import tpo_harness as h
+
+WHOAMI = "/app/whoami.cgi"
+PROBE_INTERVAL = 5
+
+
+def conf(idp):
+    return ("TPOAuthCacheSize 16M\n"
+            + h.provider_conf("idp", idp.issuer, extra="TPOAuthMetadataRefresh 1\n"
+                                                      "TPOAuthHTTPTimeout 1 2")
+            + h.protect_conf())
+
+
+@pytest.fixture
+def idp_back(idp):
+    yield idp
+    if idp.proc is None:
+        idp.start()
+
+
+def new_login(server):
+    s = h.browser_session()
+    t0 = time.monotonic()
+    r = s.get(server.url(WHOAMI), allow_redirects=False, timeout=10)
+    return r, time.monotonic() - t0
+
+
+def test_provider_down_then_back(httpd, idp_back):
+    idp = idp_back
+    server = httpd.ensure(conf(idp))
+    alice = h.browser_session()
+    r = h.oidc_login(alice, server.url(WHOAMI), "alice")
+    assert r.status_code == 200 and "Hello alice" in r.text
+
+    idp.stop()
+    time.sleep(1.2)  # the metadata has aged: the next login start refetches it and fails
+    mark = len(server.error_log())
+    r, took = new_login(server)
+    assert r.status_code == 503, (r.status_code, r.headers, r.text[:300])
+    assert took < 2.5, took  # within TPOAuthHTTPTimeout (2 s total)
+    ra = int(r.headers["Retry-After"])
+    assert 1 <= ra <= PROBE_INTERVAL + 2, ra
+    assert "Location" not in r.headers
+    assert "Login unavailable" in r.text
+
+    # every child agrees: a burst of new logins, each answered fast with 503
+    for _ in range(12):
+        r, took = new_login(server)
+        assert r.status_code == 503 and "Retry-After" in r.headers, (r.status_code, r.text[:200])
+        assert took < 2.5, took
+    # the logged-in user is not affected
+    r = alice.get(server.url(WHOAMI), timeout=10)
+    assert r.status_code == 200 and "Hello alice" in r.text, r.status_code
+
+    # while it stays down: 503s across a probe interval, at most one probe per interval
+    end = time.monotonic() + PROBE_INTERVAL + 1.5
+    while time.monotonic() < end:
+        r, _ = new_login(server)
+        assert r.status_code == 503, r.status_code
+        time.sleep(0.2)
+    log = server.error_log()[mark:]
+    # calls to the dead provider (the aged metadata's refetch, at most one per process
+    # per 5 s, and probes, at most one per 5 s over all processes) stay few
+    pids = set(re.findall(r"\[pid (\d+)", log))
+    calls = [line for line in log.splitlines()
+             if "TPO00049" in line or "provider idp: probe of" in line]
+    assert 1 <= len(calls) <= 3 * len(pids), (len(pids), calls)
+    assert "its back channel failed" in log
+
+    # back: logins work again, without restarting Apache (bounded wait: one probe
+    # interval plus the time the probe takes)
+    pid = server.pid()
+    idp.start()
+    deadline = time.monotonic() + PROBE_INTERVAL + 6
+    while True:
+        r, _ = new_login(server)
+        if r.status_code == 302:
+            break
+        assert r.status_code == 503, r.status_code
+        assert time.monotonic() < deadline, "logins still refused after the provider came back"
+        time.sleep(0.3)
+    assert r.headers["Location"].startswith(idp.issuer)
+    bob = h.browser_session()
+    r = h.oidc_login(bob, server.url(WHOAMI), "bob")
+    assert r.status_code == 200 and "Hello bob" in r.text
+    assert server.pid() == pid
+    assert "reachable again" in server.error_log()[mark:]
+
+
