@@ -151,7 +151,11 @@ static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const cha
 
     tpa_provider_http_opts(pc, &o);
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
-    tpa_provider_down_note(r, pc, res != TPO_HTTP_OK || resp->status >= 500);
+    /* metadata that loads does not clear a failure of the token endpoint:
+     * only a probe or a token call does */
+    if (res != TPO_HTTP_OK || resp->status >= 500) {
+        tpa_provider_down_note(r, pc, 1);
+    }
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00049) "provider %s: fetching the %s from %s failed: %s",

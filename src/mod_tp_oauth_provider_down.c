@@ -1,15 +1,17 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
-/* A provider that is down. Every back-channel call (discovery, JWKS, token
- * endpoint) reports its outcome here: a failure (unreachable, timeout, 5xx)
- * writes the small shared record of tpo_down.c into the session cache (so
- * every child process, and every server sharing the cache, agrees), a
- * success removes it. While the record says down, new logins get 503 with
+/* A provider that is down. A failed back-channel call (discovery, JWKS,
+ * token endpoint: unreachable, timeout, 5xx) writes the small shared record
+ * of tpo_down.c into the session cache (so every child process, and every
+ * server sharing the cache, agrees); a token-endpoint call that gets an
+ * answer, or a successful probe, removes it (metadata that loads does not:
+ * the token endpoint may still fail). While the record says down, new logins get 503 with
  * Retry-After instead of a redirect to a dead provider; once per
  * TPO_DOWN_PROBE_INTERVAL_S one request, the one that wins the cache's
  * atomic add of the probe key, probes the provider (one GET, bounded by
  * TPOAuthHTTPTimeout; no lock is held meanwhile, the probe key expires by
  * itself). Sessions are not involved: logged-in users are not affected. */
+#include <string.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_provider.h"
 #include "mod_tp_oauth_session.h"
@@ -25,6 +27,7 @@ static int record_get(request_rec *r, tpa_provider_conf *pc, tpo_down *d)
     char *v;
     apr_size_t len;
 
+    memset(d, 0, sizeof(*d));
     if (!tpa_session_cache ||
         tpo_cache_get(tpa_session_cache, apr_pstrcat(r->pool, KEY_DOWN, pc->name, NULL), r->pool,
                       &v, &len) != APR_SUCCESS) {

@@ -106,3 +106,44 @@ def test_provider_down_then_back(httpd, idp_back):
     assert "reachable again" in server.error_log()[mark:]
 
 
+
+
+def fake_conf(fakeidp, root):
+    from fake_conf import mode_provider
+    c = mode_provider(fakeidp.base, "oidc-500", ["TPOAuthHTTPTimeout 1 2"])
+    c += 'ScriptAliasMatch "^/m/[^/]+/(.*\\.cgi)$" "%s/app/$1"\n' % root
+    c += ("<Location /m/oidc-500/>\n    AuthType tp-oauth\n    AuthName \"m\"\n"
+          "    TPOAuthProvider m_oidc_500\n    Require valid-user\n</Location>\n")
+    return c
+
+
+def test_token_endpoint_5xx_then_probe(module_path, fakeidp):
+    """The fake provider's token endpoint answers 500: the callback fails, the next new
+    logins get 503 + Retry-After; after the probe interval one request probes (the
+    discovery document answers, so the provider counts as up) and logins are let
+    through again."""
+    server = h.Httpd(module=module_path)
+    page = "/m/oidc-500/whoami.cgi"
+    try:
+        server.start(fake_conf(fakeidp, server.server_root))
+        r = h.browser_session().get(server.url(page), timeout=10)
+        assert r.status_code in (502, 504), (r.status_code, r.url, r.text[:300])
+        t_fail = time.monotonic()
+        mark = len(server.error_log())
+        for _ in range(6):
+            r = h.browser_session().get(server.url(page), allow_redirects=False, timeout=10)
+            assert r.status_code == 503, (r.status_code, r.headers)
+            assert 1 <= int(r.headers["Retry-After"]) <= PROBE_INTERVAL
+        # wait for the probe to be due, then logins are redirected again
+        time.sleep(max(0.0, PROBE_INTERVAL + 0.2 - (time.monotonic() - t_fail)))
+        statuses = []
+        for _ in range(4):
+            r = h.browser_session().get(server.url(page), allow_redirects=False, timeout=10)
+            statuses.append(r.status_code)
+        assert statuses == [302] * 4, statuses
+        log = server.error_log()[mark:]
+        probes = [line for line in log.splitlines() if "provider m_oidc_500: probe of" in line]
+        assert len(probes) == 1 and ": up" in probes[0], probes
+        assert "reachable again" in log
+    finally:
+        server.cleanup(keep=bool(server.problems(since_last=False)))
