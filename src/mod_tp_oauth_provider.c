@@ -144,7 +144,7 @@ static tpa_rt_status http_status_of(tpo_http_result res)
 
 /* Fetch a JSON document; logs the failure. */
 static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const char *what,
-                                const char *url, tpo_http_response *resp)
+                                const char *url, tpo_http_response *resp, int note_down)
 {
     tpo_http_opts o;
     tpo_http_result res;
@@ -152,8 +152,9 @@ static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const cha
     tpa_provider_http_opts(pc, &o);
     res = tpo_http_request(r->pool, "GET", url, NULL, NULL, 0, &o, resp);
     /* metadata that loads does not clear a failure of the token endpoint:
-     * only a probe or a token call does */
-    if (res != TPO_HTTP_OK || resp->status >= 500) {
+     * only a probe or a token call does; a failed refetch of aged metadata
+     * whose copy stays in use does not count (note_down 0) */
+    if (note_down && (res != TPO_HTTP_OK || resp->status >= 500)) {
         tpa_provider_down_note(r, pc, 1);
     }
     if (res != TPO_HTTP_OK) {
@@ -212,10 +213,10 @@ static int wait_for_fetch(tpa_provider_rt *rt, apr_time_t deadline)
 /* Fetch and parse the discovery document without the lock, into a pool of
  * its own (unmanaged: kept for the life of the process, as the metadata). */
 static tpa_rt_status fetch_meta(request_rec *r, tpa_provider_conf *pc, tpo_provider_meta **out,
-                                apr_pool_t **pool_out)
+                                apr_pool_t **pool_out, int note_down)
 {
     tpo_http_response resp;
-    tpa_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
+    tpa_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp, note_down);
     apr_pool_t *mp;
     tpo_provider_meta *m;
     const char *err = NULL;
@@ -266,7 +267,7 @@ tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
 
         rt->meta_fetching = 1;
         apr_thread_mutex_unlock(rt->mu);
-        fetch_meta(r, pc, &m, &mp);
+        fetch_meta(r, pc, &m, &mp, 0); /* logins go on with the copy */
         apr_thread_mutex_lock(rt->mu);
         rt->meta_fetching = 0;
         if (m) {
@@ -302,7 +303,7 @@ tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
         }
         rt->meta_fetching = 1;
         apr_thread_mutex_unlock(rt->mu);
-        st = fetch_meta(r, pc, &m, &mp);
+        st = fetch_meta(r, pc, &m, &mp, 1);
         apr_thread_mutex_lock(rt->mu);
         rt->meta_fetching = 0;
         if (m) {
@@ -333,7 +334,7 @@ static tpa_rt_status fetch_jwks(request_rec *r, tpa_provider_conf *pc, const cha
                                 jwks_slot **out)
 {
     tpo_http_response resp;
-    tpa_rt_status st = fetch_json(r, pc, "JWK Set", uri, &resp);
+    tpa_rt_status st = fetch_json(r, pc, "JWK Set", uri, &resp, 1);
     jwks_slot *slot;
     apr_pool_t *sp;
     tpo_jwks *set = NULL;
