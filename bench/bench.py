@@ -24,6 +24,7 @@ socket error, callgrind failed). Performance numbers never change the exit statu
 """
 
 import argparse
+import base64
 import concurrent.futures
 import datetime
 import glob
@@ -73,10 +74,19 @@ CONFIGS = [  # (key, label, path)
     ("tpo", "mod_tp_oauth", "/tpo/"),
     ("oidc", "mod_auth_openidc", "/oidc/"),
 ]
-LABEL = {k: label for k, label, _ in CONFIGS}
-PATH = {k: p for k, _, p in CONFIGS}
+# the bearer phase (issue 13): a JWT access token (RFC 9068, from the client-credentials grant
+# with resource=BEARER_RESOURCE) in Authorization: Bearer, the same token on every request
+BEARER_RESOURCE = "https://api.bench"
+BEARER_CONFIGS = [
+    ("open", "unprotected", "/open/"),
+    ("tpob", "mod_tp_oauth bearer JWT", "/tpo-bearer/"),
+    ("oidcb", "mod_auth_openidc oauth20", "/oidc-bearer/"),
+]
+LABEL = {k: label for k, label, _ in CONFIGS + BEARER_CONFIGS}
+PATH = {k: p for k, _, p in CONFIGS + BEARER_CONFIGS}
 
-TARGETS = {"vs_open": 0.90, "vs_oidc": 1.8, "instr_share": 1.0 / 3.0, "scaling": 0.95}
+TARGETS = {"vs_open": 0.90, "vs_oidc": 1.8, "instr_share": 1.0 / 3.0, "scaling": 0.95,
+           "bearer_vs_open": 0.85, "bearer_instr_vs_session": 2.0}
 
 
 class Broken(Exception):
@@ -107,6 +117,28 @@ def make_payload():
 
 
 # ------------------------------------------------------------------ httpd
+
+class BenchIdP(h.IdP):
+    """The test IdP with the bench's resource server (JWT access tokens, test/idp/server.mjs
+    TPO_IDP_RESOURCE); logins without a resource get opaque tokens as before."""
+
+    def _spawn(self, argv, env=None):
+        env = dict(env or {})
+        env["TPO_IDP_RESOURCE"] = BEARER_RESOURCE
+        super()._spawn(argv, env)
+
+
+def bearer_token(idp):
+    """A JWT access token for BEARER_RESOURCE from the client-credentials grant."""
+    import requests
+    r = requests.post(idp.issuer + "/token", auth=("tpo-cc", "tpo-cc-secret"), timeout=10,
+                      data={"grant_type": "client_credentials", "resource": BEARER_RESOURCE,
+                            "scope": "read"})
+    if r.status_code != 200 or r.json().get("access_token", "").count(".") != 2:
+        raise Broken("client-credentials grant for a JWT access token: %s %s" % (
+            r.status_code, r.text[:200]))
+    return r.json()["access_token"]
+
 
 class BenchHttpd(h.Httpd):
     """The harness's Httpd with a benchmark-sized mpm_event, LogLevel warn (no per-request
@@ -182,7 +214,8 @@ def bench_conf(root, idp, fake_base, port, cache_size=None, passphrase="bench"):
     parts = ["LoadModule auth_openidc_module %s\n" % OIDC_MODULE]
     if cache_size:
         parts.append("TPOAuthCacheSize %s\n" % cache_size)
-    parts.append(h.provider_conf("idp", idp.issuer, redirect_uri="/tpo/redirect_uri"))
+    parts.append(h.provider_conf("idp", idp.issuer, redirect_uri="/tpo/redirect_uri",
+                                 extra="TPOAuthBearerAudience %s" % BEARER_RESOURCE))
     parts.append(h.provider_conf(
         "fake", fake_base + "/oidc", client_id="fake-client", client_secret="fake-secret",
         scope="openid email", redirect_uri="/fake/redirect_uri",
@@ -192,6 +225,8 @@ Alias /open/ "{docs}/"
 Alias /tpo/ "{docs}/"
 Alias /oidc/ "{docs}/"
 Alias /fake/ "{docs}/"
+Alias /tpo-bearer/ "{docs}/"
+Alias /oidc-bearer/ "{docs}/"
 <Directory "{docs}">
     Require all granted
 </Directory>
@@ -222,9 +257,43 @@ OIDCSessionType server-cache
     AuthType openid-connect
     Require valid-user
 </Location>
+
+# bearer tokens: ours (JWT checked locally, remembered by a hash until exp) and
+# mod_auth_openidc's resource-server mode (JWT checked against the provider's JWKS)
+<Location /tpo-bearer/>
+    AuthType tp-oauth
+    AuthName "bench-api"
+    TPOAuthProvider idp
+    TPOAuthBearer only
+    Require valid-user
+</Location>
+OIDCOAuthVerifyCertFiles {oauth_keys}
+<Location /oidc-bearer/>
+    AuthType oauth20
+    Require valid-user
+</Location>
 """.format(docs=docs, issuer=idp.issuer, cid=OIDC_CLIENT_ID, secret=OIDC_CLIENT_SECRET,
-           port=port, passphrase=passphrase))
+           port=port, passphrase=passphrase, oauth_keys=idp_public_key_files(idp, root)))
     return "".join(parts)
+
+
+def idp_public_key_files(idp, root):
+    """mod_auth_openidc's OIDCOAuthVerifyCertFiles value for the IdP's RSA key: its
+    OIDCOAuthVerifyJwksUri accepts https only, and the IdP is on plain http here."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    def num(s):
+        return int.from_bytes(base64.urlsafe_b64decode(s + "=" * (-len(s) % 4)), "big")
+    with open(idp.keys_file) as f:
+        jwk = [k for k in json.load(f)["keys"] if k["kty"] == "RSA"][0]
+    pub = rsa.RSAPublicNumbers(num(jwk["e"]), num(jwk["n"])).public_key()
+    path = os.path.join(root, "conf", "idp-rsa.pem")
+    with open(path, "wb") as f:
+        f.write(pub.public_bytes(serialization.Encoding.PEM,
+                                 serialization.PublicFormat.SubjectPublicKeyInfo))
+    os.chmod(path, 0o644)
+    return "%s#%s" % (jwk["kid"], path)
 
 
 def install_payload(httpd, data):
@@ -255,14 +324,17 @@ def idp_client_list(ports):
 
 # ------------------------------------------------------------------ HTTP checks
 
-def fetch(port, path, cookie=None, conn=None, timeout=10):
-    """(status, body, headers) with an optional Cookie header; no redirects followed."""
+def fetch(port, path, cookie=None, conn=None, timeout=10, auth=None):
+    """(status, body, headers) with an optional Cookie (or Authorization) header; no
+    redirects followed."""
     own = conn is None
     if own:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     headers = {"User-Agent": "tpo-bench/1.0"}
     if cookie:
         headers["Cookie"] = cookie
+    if auth:
+        headers["Authorization"] = auth
     try:
         conn.request("GET", path, headers=headers)
         r = conn.getresponse()
@@ -273,8 +345,8 @@ def fetch(port, path, cookie=None, conn=None, timeout=10):
             conn.close()
 
 
-def check_content(port, key, cookie, payload, what=""):
-    status, body, headers = fetch(port, PATH[key] + FILE_NAME, cookie)
+def check_content(port, key, cookie, payload, what="", auth=None):
+    status, body, headers = fetch(port, PATH[key] + FILE_NAME, cookie, auth=auth)
     if status != 200 or body != payload:
         raise Broken("%s%s: expected 200 with the file's %d bytes, got %s (%d bytes%s%s)" % (
             LABEL[key], what, len(payload), status, len(body or b""),
@@ -366,13 +438,15 @@ class CpuMeter:
 # ------------------------------------------------------------------ wrk
 
 def run_wrk(url, cookie, duration, threads, connections, cookies_file=None, timeout_s=None,
-            meter=None, body_len=None):
+            meter=None, body_len=None, auth=None):
     if meter is not None:
         meter.start()
     argv = [WRK, "-t%d" % threads, "-c%d" % connections, "-d%ds" % duration, "--timeout", "5s",
             "-s", WRK_LUA]
     if cookie:
         argv += ["-H", "Cookie: " + cookie]
+    if auth:
+        argv += ["-H", "Authorization: " + auth]
     argv.append(url)
     env = dict(os.environ)
     env["BENCH_COOKIES"] = cookies_file or ""
@@ -508,7 +582,7 @@ class Bench:
 
     def start_backends(self):
         clients = idp_client_list([self.http_port, self.cg_port])
-        self.idp = h.IdP(self.workdir, clients)
+        self.idp = BenchIdP(self.workdir, clients)
         self.servers.append(self.idp)
         self.idp.start()
         self.fake = h.FakeIdP(self.workdir)
@@ -618,6 +692,77 @@ class Bench:
             out["ratio_tpo_oidc"] = out["tpo"]["median_rps"] / out["oidc"]["median_rps"]
         self.results["throughput"] = out
         self.results["memory_after_throughput"] = dict(zip(("rss", "pss"), httpd.memory()))
+
+    # ---------------------------------------------------------------- 1b. bearer tokens
+    def phase_bearer(self):
+        """Requests/s with the same JWT access token on every request (unprotected, ours,
+        mod_auth_openidc's AuthType oauth20), and instructions per request under callgrind
+        (a bearer request against a session request)."""
+        a = self.a
+        httpd = self.httpd
+        auth = "Bearer " + bearer_token(self.idp)
+        for key, _, _ in BEARER_CONFIGS:
+            check_content(self.http_port, key, None, self.payload, auth=auth)
+        for key in ("tpob", "oidcb"):
+            status, body, _ = fetch(self.http_port, PATH[key] + FILE_NAME)
+            if status == 200 or self.marker.encode() in (body or b""):
+                raise Broken("%s serves the file without a token (status %s)" % (LABEL[key], status))
+            status, body, _ = fetch(self.http_port, PATH[key] + FILE_NAME,
+                                    auth=auth[:-8] + "AAAAAAAA")
+            if status == 200 or self.marker.encode() in (body or b""):
+                raise Broken("%s serves the file with a forged token (status %s)" % (
+                    LABEL[key], status))
+        log("bearer checked: 200 and the file with the token, refused without or forged")
+        keys = [k for k, _, _ in BEARER_CONFIGS]
+        runs = {k: [] for k in keys}
+        for rnd in range(a.rounds):
+            self.wait_quiet()
+            order = keys[rnd % 3:] + keys[:rnd % 3]
+            for key in order:
+                res = run_wrk(httpd.url(PATH[key] + FILE_NAME), None, a.duration, a.wrk_threads,
+                              a.connections, auth=auth if key != "open" else None,
+                              **self.wrk_kw())
+                runs[key].append(res)
+                self.other_cpu.append(res["other_cpu"])
+                log("bearer round %d/%d %-26s %10.0f req/s  (other processes %3.0f%% CPU)%s" % (
+                    rnd + 1, a.rounds, LABEL[key], res["rps"] or 0, 100 * res["other_cpu"],
+                    "  INVALID: " + "; ".join(res["problems"]) if res["problems"] else ""))
+                if res["problems"]:
+                    self.problem("bearer %s round %d" % (LABEL[key], rnd + 1),
+                                 "; ".join(res["problems"]))
+        out = {"wrk": {"threads": a.wrk_threads, "connections": a.connections,
+                       "duration_s": a.duration, "rounds": a.rounds},
+               "token": "RFC 9068 JWT (RS256) from the client-credentials grant, the same on "
+                        "every request"}
+        for key in keys:
+            rps = [r["rps"] for r in runs[key] if r["rps"] is not None]
+            out[key] = {"median_rps": median(rps), "rounds_rps": rps}
+        for name, num, den in (("tpob_open", "tpob", "open"), ("tpob_oidcb", "tpob", "oidcb")):
+            per = [x["rps"] / y["rps"] for x, y in zip(runs[num], runs[den])
+                   if x["rps"] and y["rps"]]
+            out["round_ratios_" + name] = per
+            out["paired_ratio_" + name] = median(per)
+        if out["open"]["median_rps"] and out["tpob"]["median_rps"]:
+            out["ratio_tpob_open"] = out["tpob"]["median_rps"] / out["open"]["median_rps"]
+        if out["oidcb"]["median_rps"] and out["tpob"]["median_rps"]:
+            out["ratio_tpob_oidcb"] = out["tpob"]["median_rps"] / out["oidcb"]["median_rps"]
+        self.results["bearer"] = out
+        if a.bearer_callgrind:
+            self.check_httpd_log("bearer")
+            self.httpd.stop()
+            cg = {}
+            for key in ("open", "tpo", "tpob", "oidcb"):
+                cg[key] = self.callgrind_one(key)
+                log("callgrind %-26s %12.0f instructions/request" % (
+                    LABEL[key], cg[key]["ir_per_request"]))
+            base = cg["open"]["ir_per_request"]
+            cg["tpo_share"] = cg["tpo"]["ir_per_request"] - base
+            cg["tpob_share"] = cg["tpob"]["ir_per_request"] - base
+            cg["oidcb_share"] = cg["oidcb"]["ir_per_request"] - base
+            cg["bearer_vs_session"] = cg["tpob"]["ir_per_request"] / cg["tpo"]["ir_per_request"]
+            cg["bearer_share_vs_session_share"] = (cg["tpob_share"] / cg["tpo_share"]
+                                                   if cg["tpo_share"] > 0 else None)
+            out["callgrind"] = cg
 
     # ---------------------------------------------------------------- 2. logins
     def phase_logins(self):
@@ -908,6 +1053,7 @@ class Bench:
                 raise Broken("callgrind (%s): apache2 -X did not answer: %s" % (
                     LABEL[key], httpd.error_log()[-2000:]))
             cookie = None
+            auth = ("Bearer " + bearer_token(self.idp)) if key in ("tpob", "oidcb") else None
             if key == "tpo":
                 cookie = login_idp(httpd, "tpo", "bench-user", TPO_COOKIE, self.marker, timeout=120)
             elif key == "oidc":
@@ -921,7 +1067,8 @@ class Bench:
 
             def burst(n):
                 for _ in range(n):
-                    status, body, _ = fetch(self.cg_port, PATH[key] + FILE_NAME, cookie, conn=conn)
+                    status, body, _ = fetch(self.cg_port, PATH[key] + FILE_NAME, cookie, conn=conn,
+                                            auth=auth)
                     if status != 200 or body != self.payload:
                         raise Broken("callgrind (%s): got %s instead of the file" % (LABEL[key], status))
 
@@ -956,7 +1103,7 @@ class Bench:
             os.makedirs(outdir, exist_ok=True)
             shutil.copyfile(d_2n, keep)
             res["dump_2n"] = keep
-            if key == "tpo":
+            if key in ("tpo", "tpob"):
                 res["top_self"] = annotate(d_2n, "mod_tp_oauth", inclusive=False, n=2 * n)
                 res["top_inclusive"] = annotate(d_2n, "mod_tp_oauth", inclusive=True, n=2 * n)
             if key == "oidc":
@@ -983,7 +1130,8 @@ class Bench:
         except Exception as e:
             self.problem("start", "the identity providers did not start: %s" % e)
             return
-        phases = [("throughput", self.phase_throughput), ("logins", self.phase_logins),
+        phases = [("throughput", self.phase_throughput), ("bearer", self.phase_bearer),
+                  ("logins", self.phase_logins),
                   ("eviction", self.phase_eviction), ("scaling", self.phase_scaling),
                   ("callgrind", self.phase_callgrind)]
         for name, fn in phases:
@@ -992,14 +1140,15 @@ class Bench:
             log("---- %s" % name)
             t = time.monotonic()
             try:
-                if name in ("throughput", "logins") and (
+                if name in ("throughput", "bearer", "logins") and (
                         self.httpd is None or not self.httpd.server_root.endswith("httpd-main")
                         or not self.httpd.running):
                     self.start_httpd(label="main")
                     log("httpd on %s (mpm_event, %d x %d threads)" % (
                         self.httpd.base, a.servers, a.threads_per_child))
                 fn()
-                if name in ("throughput", "logins"):
+                if name in ("throughput", "logins") or (name == "bearer"
+                                                          and self.httpd.running):
                     self.check_httpd_log(name)
             except Broken as e:
                 self.problem(name, str(e))
@@ -1129,6 +1278,18 @@ def summarize(res):
         out["ours_vs_unprotected_per_round_median"] = t.get("paired_ratio_tpo_open")
         out["ours_vs_mod_auth_openidc_per_round_median"] = t.get("paired_ratio_tpo_oidc")
         target("ours_vs_mod_auth_openidc", t.get("ratio_tpo_oidc"), TARGETS["vs_oidc"])
+    b = res.get("bearer")
+    if b:
+        out["bearer_rps_median"] = {k: b[k]["median_rps"] for k, _, _ in BEARER_CONFIGS}
+        target("bearer_vs_unprotected", b.get("ratio_tpob_open"), TARGETS["bearer_vs_open"])
+        out["bearer_vs_unprotected_per_round_median"] = b.get("paired_ratio_tpob_open")
+        out["bearer_vs_mod_auth_openidc_oauth20"] = b.get("ratio_tpob_oidcb")
+        bc = b.get("callgrind")
+        if bc:
+            out["bearer_instructions_per_request"] = {
+                k: round(bc[k]["ir_per_request"]) for k in ("open", "tpo", "tpob", "oidcb")}
+            target("bearer_instructions_vs_session_request", bc["bearer_vs_session"],
+                   TARGETS["bearer_instr_vs_session"], higher_is_better=False)
     c = res.get("callgrind")
     if c and "tpo_share" in c:
         out["instructions_per_request"] = {k: round(c[k]["ir_per_request"]) for k, _, _ in CONFIGS}
@@ -1307,6 +1468,30 @@ def report(res):
         if s["points"][-1]["sessions"] < s["sessions_requested"]:
             add("  NOTE: only %d of %d sessions were created" % (s["points"][-1]["sessions"],
                                                                  s["sessions_requested"]))
+    b = res.get("bearer")
+    if b:
+        w = b["wrk"]
+        add("")
+        add("Bearer tokens: the same JWT access token on every request (wrk -t%d -c%d -d%ds, %d "
+            "rounds; requests/s)" % (w["threads"], w["connections"], w["duration_s"], w["rounds"]))
+        for key, label, _ in BEARER_CONFIGS:
+            add("  %-28s %12s" % (label, fmt_n(b[key]["median_rps"])))
+        r = b.get("ratio_tpob_open")
+        if r is not None:
+            add("  mod_tp_oauth bearer / unprotected  %.3f (target >= %.2f) %s; per-round median "
+                "%s" % (r, TARGETS["bearer_vs_open"], mark(r >= TARGETS["bearer_vs_open"]),
+                        fmt_n(b.get("paired_ratio_tpob_open"), 3)))
+        if b.get("ratio_tpob_oidcb") is not None:
+            add("  mod_tp_oauth bearer / mod_auth_openidc oauth20  %.2f" % b["ratio_tpob_oidcb"])
+        bc = b.get("callgrind")
+        if bc:
+            add("  instructions/request: unprotected %s, session %s, bearer %s, "
+                "mod_auth_openidc oauth20 %s" % tuple(
+                    fmt_n(bc[k]["ir_per_request"]) for k in ("open", "tpo", "tpob", "oidcb")))
+            add("  bearer / session request  %.2f (target <= %.1f) %s; module share bearer %s vs "
+                "session %s" % (bc["bearer_vs_session"], TARGETS["bearer_instr_vs_session"],
+                                mark(bc["bearer_vs_session"] <= TARGETS["bearer_instr_vs_session"]),
+                                fmt_n(bc["tpob_share"]), fmt_n(bc["tpo_share"])))
     oc = res.get("machine", {}).get("other_cpu_during_wrk") or {}
     if oc.get("median") is not None:
         add("")
@@ -1363,8 +1548,11 @@ def parse_args(argv):
     ap.add_argument("--callgrind-n", type=int)
     ap.add_argument("--callgrind-warmup", type=int, default=20)
     ap.add_argument("--only", action="append",
-                    choices=["throughput", "logins", "eviction", "scaling", "callgrind"],
+                    choices=["throughput", "bearer", "logins", "eviction", "scaling",
+                             "callgrind"],
                     help="run only this phase (repeatable)")
+    ap.add_argument("--no-bearer-callgrind", dest="bearer_callgrind", action="store_false",
+                    help="bearer phase: requests/s only, no instructions per request")
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
     ap.add_argument("--json", default=os.path.join(RESULTS_DIR, "latest.json"))
     a = ap.parse_args(argv)

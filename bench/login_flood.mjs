@@ -17,6 +17,8 @@
 // --no-page leaves out the last request, so the new session is never read (a read marks a cache
 // entry as recently used, which changes which entry the cache evicts first).
 // --times-out writes, line by line like --cookies-out, when each session was opened (epoch ms).
+// --users N: login i is user-<i mod N> (login_hint at the fake provider's authorize endpoint, which
+// makes it the sub); --users-out FILE writes "user sid" per opened session.
 //
 // Prints one JSON object on stdout: counts, elapsed seconds, logins/s, per-step timings (ms).
 // Loopback only; every request has a timeout; the whole run stops after --max-seconds.
@@ -35,6 +37,8 @@ const { values: o } = parseArgs({
     marker: { type: 'string', default: '' },
     'cookies-out': { type: 'string', default: '' },
     'times-out': { type: 'string', default: '' },
+    users: { type: 'string', default: '0' },
+    'users-out': { type: 'string', default: '' },
     'max-seconds': { type: 'string', default: '600' },
     'max-failures': { type: 'string', default: '20' },
     'request-timeout': { type: 'string', default: '30' },
@@ -54,6 +58,7 @@ const CONC = Math.max(1, Math.min(Number.parseInt(o.concurrency, 10), COUNT || 1
 const MAX_MS = Number.parseFloat(o['max-seconds']) * 1000;
 const MAX_FAIL = Number.parseInt(o['max-failures'], 10);
 const REQ_TIMEOUT_MS = Number.parseFloat(o['request-timeout']) * 1000;
+const USERS = Number.parseInt(o.users, 10) || 0;
 const HTML_ACCEPT = 'text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8';
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: CONC * 2, maxFreeSockets: CONC * 2 });
@@ -122,7 +127,9 @@ async function oneLogin(timings, opened, i) {
   timings.start.push(ms() - t);
   expect(r.status === 302 && r.headers.location, 'protected page: expected 302 to the provider', r);
   storeCookies(jar, r);
-  const authorize = new URL(r.headers.location, page).toString();
+  const authorizeUrl = new URL(r.headers.location, page);
+  if (USERS > 0) authorizeUrl.searchParams.set('login_hint', `user-${i % USERS}`);
+  const authorize = authorizeUrl.toString();
 
   t = ms();
   r = await request('GET', authorize, { Accept: HTML_ACCEPT });
@@ -225,6 +232,10 @@ async function main() {
   if (o['cookies-out']) {
     // in login order; a failed login leaves no line
     writeFileSync(o['cookies-out'], sids.filter(Boolean).map((s) => `${o.cookie}=${s}`).join('\n') + '\n');
+  }
+  if (o['users-out']) {
+    writeFileSync(o['users-out'], sids.map((s, i) => (s ? `user-${USERS > 0 ? i % USERS : 0} ${s}` : ''))
+      .filter(Boolean).join('\n') + '\n');
   }
   if (o['times-out']) {
     writeFileSync(o['times-out'], opened.filter((t, i) => sids[i]).join('\n') + '\n');

@@ -48,7 +48,7 @@ static void same_session(apr_pool_t *p, const tpo_session *a, const tpo_session 
     CHECK(same(a->provider, b->provider) && same(a->user, b->user) && same(a->sub, b->sub));
     CHECK(same(a->access_token, b->access_token) && same(a->refresh_token, b->refresh_token));
     CHECK(same(a->id_token, b->id_token) && same(a->scope, b->scope));
-    CHECK(same(a->claims, b->claims));
+    CHECK(same(a->claims, b->claims) && same(a->op_sid, b->op_sid));
     same_pairs(tpo_session_pairs(a, TPO_SESSION_PAIRS_ENV, p),
                tpo_session_pairs(b, TPO_SESSION_PAIRS_ENV, p));
     same_pairs(tpo_session_pairs(a, TPO_SESSION_PAIRS_HEADERS, p),
@@ -79,6 +79,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in_record(s.id_token);
     in_record(s.scope);
     in_record(s.claims);
+    in_record(s.op_sid);
     CHECK(s.user != NULL && s.provider != NULL);
     if (s.pairs)
         CHECK(s.pairs >= buf && s.pairs + s.pairs_len == buf + size);

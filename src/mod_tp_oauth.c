@@ -98,6 +98,11 @@ static int hook_handler(request_rec *r)
 {
     return bound(r, tpa_endpoint_handler);
 }
+static int hook_admin(request_rec *r)
+{
+    int rc = bound(r, tpa_admin_handler);
+    return rc == DONE ? OK : rc;
+}
 static int hook_fixups(request_rec *r)
 {
     return bound(r, tpa_pass_fixups);
@@ -139,6 +144,7 @@ static void register_hooks(apr_pool_t *p)
     ap_hook_check_authn(hook_check_authn, NULL, NULL, APR_HOOK_MIDDLE, AP_AUTH_INTERNAL_PER_CONF);
     ap_hook_note_auth_failure(tpo_note_auth_failure, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_handler(hook_handler, NULL, NULL, APR_HOOK_FIRST);
+    ap_hook_handler(hook_admin, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_post_read_request(tpa_strip_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_header_parser(tpa_strip_dir_headers, NULL, NULL, APR_HOOK_REALLY_FIRST);
     ap_hook_fixups(hook_fixups, NULL, NULL, APR_HOOK_MIDDLE);

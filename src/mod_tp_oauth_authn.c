@@ -76,7 +76,7 @@ int tpa_check_authn(request_rec *r)
     tpo_session *s;
     tpa_sess_result sr;
     tpa_answer fail;
-    int unauth, rc;
+    int unauth, rc, bearer;
 
     if (!type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
@@ -97,6 +97,21 @@ int tpa_check_authn(request_rec *r)
     }
     if ((rc = tpa_endpoint_route(r, pc)) != DECLINED) {
         return rc;
+    }
+    bearer = tpa_dir_bearer(dc);
+    if (bearer != TPO_BEARER_OFF) {
+        /* a request with a bearer token is the token's (mod_tp_oauth_bearer.c) */
+        switch (tpa_bearer_authn(r, pc, dc, &rc)) {
+        case TPA_BEARER_OK:
+            return OK;
+        case TPA_BEARER_REFUSED:
+            return rc;
+        case TPA_BEARER_NONE:
+            break;
+        }
+        if (bearer == TPO_BEARER_ONLY) {
+            return tpa_bearer_unauthenticated(r, pc);
+        }
     }
     s = apr_pcalloc(r->pool, sizeof(*s));
     sr = tpa_session_load(r, pc, s);
@@ -132,6 +147,10 @@ int tpa_check_authn(request_rec *r)
             TPO_APLOGNO(00023) "no session and not a page navigation (or TPOAuthUnauthenticated): "
                                "401 instead of a login redirect");
         tpa_www_authenticate(r, pc, NULL);
+        if (bearer == TPO_BEARER_ON) {
+            /* a client may authenticate with a token too */
+            tpa_www_authenticate_bearer(r, pc, NULL, NULL, NULL, 1);
+        }
         return HTTP_UNAUTHORIZED;
     }
     rc = tpa_login_start(r, pc, &fail);

@@ -163,6 +163,7 @@ static authz_status check_scopes(request_rec *r, const char *line, const void *p
             return AUTHZ_GRANTED;
         }
     }
+    apr_table_setn(r->notes, TPO_NOTE_BEARER_SCOPE, line);
     return denied(r, apr_pstrcat(r->pool, "oauth-scope ", line, NULL));
 }
 
@@ -176,6 +177,10 @@ int tpa_authz_note_failure(request_rec *r)
     tpa_provider_conf *pc = tpa_config_provider(r->server, dc->provider);
     int action = tpa_dir_authz(dc);
 
+    if (r->ap_auth_type && !strcmp(r->ap_auth_type, TPO_AUTH_TYPE_BEARER)) {
+        tpa_bearer_authz_failure(r, pc); /* RFC 6750: 403 insufficient_scope */
+        action = TPO_AUTHZ_403;
+    }
     if (action == TPO_AUTHZ_401 || !pc) {
         tpa_www_authenticate(r, pc, "insufficient_scope");
         return OK;
@@ -227,6 +232,10 @@ static apr_status_t authz_error_filter(ap_filter_t *f, apr_bucket_brigade *bb)
     ap_remove_output_filter(f);
     apr_table_unset(r->headers_out, "WWW-Authenticate");
     apr_table_unset(r->err_headers_out, "WWW-Authenticate");
+    if (apr_table_get(r->notes, TPO_NOTE_BEARER_CHALLENGE)) {
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                       apr_table_get(r->notes, TPO_NOTE_BEARER_CHALLENGE));
+    }
     out = apr_brigade_create(r->pool, r->connection->bucket_alloc);
     tpa_page_headers(r);
     ap_set_content_type(r, "text/html; charset=utf-8");

@@ -58,6 +58,8 @@ APLOG_USE_MODULE(tp_oauth);
 extern module AP_MODULE_DECLARE_DATA tp_oauth_module;
 
 #define TPO_AUTH_TYPE "tp-oauth"
+/* AUTH_TYPE of a request authenticated by a bearer token (sessions: TPO_AUTH_TYPE) */
+#define TPO_AUTH_TYPE_BEARER "Bearer"
 
 /* Binds r to this thread for the core's log lines; returns the previous
  * binding, to be restored when the hook returns (mod_tp_oauth.c). */

@@ -161,6 +161,9 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->export_mode = add->export_mode != TPO_UNSET ? add->export_mode : base->export_mode;
     c->unauth_action = add->unauth_action != TPO_UNSET ? add->unauth_action : base->unauth_action;
     c->authz_action = add->authz_action != TPO_UNSET ? add->authz_action : base->authz_action;
+    c->bearer_mode = add->bearer_mode != TPO_UNSET ? add->bearer_mode : base->bearer_mode;
+    c->bearer_scope = add->bearer_scope ? add->bearer_scope : base->bearer_scope;
+    c->bearer_query = add->bearer_query != TPO_UNSET ? add->bearer_query : base->bearer_query;
     if (add->cors_origins) {
         c->cors_origins = add->cors_origins;
         c->cors_any = add->cors_any;
@@ -206,6 +209,16 @@ int tpa_dir_backend_token(const tpa_dir_conf *dc)
 int tpa_dir_export(const tpa_dir_conf *dc)
 {
     return dc->export_mode != TPO_UNSET ? dc->export_mode : dir_defaults.export_mode;
+}
+
+int tpa_dir_bearer(const tpa_dir_conf *dc)
+{
+    return dc->bearer_mode != TPO_UNSET ? dc->bearer_mode : dir_defaults.bearer_mode;
+}
+
+int tpa_dir_bearer_query(const tpa_dir_conf *dc)
+{
+    return dc->bearer_query != TPO_UNSET ? dc->bearer_query : dir_defaults.bearer_query;
 }
 
 int tpa_dir_unauth(const tpa_dir_conf *dc)

@@ -81,6 +81,14 @@ typedef struct tpa_provider_conf {
     int provider_logout;              /* RP-initiated logout when possible */
     apr_array_header_t *logout_allow; /* absolute URLs allowed after logout */
     int info_access_token;            /* the info endpoint shows the access token */
+    /* bearer tokens (mod_tp_oauth_bearer.c) */
+    const char **bearer_audiences;      /* TPOAuthBearerAudience, NULL-terminated */
+    const char *bearer_token_type;      /* TPOAuthBearerTokenType: required JOSE typ, or NULL */
+    int bearer_validation;              /* TPO_BEARER_VALIDATE_* */
+    const char *introspection_endpoint; /* explicit; else from discovery */
+    int introspection_cache_max;        /* seconds an active answer is kept, at most */
+    int introspection_inactive_cache;   /* seconds an inactive answer is kept */
+    int jwks_refetch_interval;          /* seconds between refetches for unknown kids */
 
     struct tpa_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpa_provider_conf;
@@ -143,6 +151,12 @@ typedef enum {
 } tpa_export_mode;
 typedef enum { TPO_UNAUTH_LOGIN = 1, TPO_UNAUTH_401, TPO_UNAUTH_PASS } tpa_unauth_action;
 typedef enum { TPO_AUTHZ_403 = 1, TPO_AUTHZ_401, TPO_AUTHZ_LOGIN } tpa_authz_action;
+typedef enum { TPO_BEARER_OFF = 1, TPO_BEARER_ON, TPO_BEARER_ONLY } tpa_bearer_mode;
+typedef enum {
+    TPO_BEARER_VALIDATE_AUTO = 1, /* JWTs locally, other tokens by introspection */
+    TPO_BEARER_VALIDATE_JWT,
+    TPO_BEARER_VALIDATE_INTROSPECT
+} tpa_bearer_validation;
 
 /* A header name stripped from client requests, normalised (lowercase,
  * '_' as '-') with its length. */
@@ -171,6 +185,9 @@ typedef struct tpa_dir_conf {
     const char *backend_audience;   /* TPOAuthBackendAudience */
     const char *backend_idt_header; /* TPOAuthBackendIDToken header name */
     int backend_idt_form;           /* TPO_BACKEND_IDT_JWT / _PAYLOAD */
+    int bearer_mode;                /* TPOAuthBearer; TPO_UNSET: TPO_DEF_BEARER */
+    const char *bearer_scope;       /* TPOAuthBearerScope: required scopes, or NULL */
+    int bearer_query;               /* TPOAuthBearerQuery; TPO_UNSET: off */
 } tpa_dir_conf;
 
 #define TPO_BACKEND_TOKEN_NONE 1
@@ -187,6 +204,8 @@ int tpa_dir_export(const tpa_dir_conf *dc);
 int tpa_dir_unauth(const tpa_dir_conf *dc);
 int tpa_dir_authz(const tpa_dir_conf *dc);
 int tpa_dir_backend_token(const tpa_dir_conf *dc);
+int tpa_dir_bearer(const tpa_dir_conf *dc);
+int tpa_dir_bearer_query(const tpa_dir_conf *dc);
 
 extern const command_rec tpa_cmds[];
 

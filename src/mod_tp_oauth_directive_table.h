@@ -246,6 +246,34 @@ TPO_DIR(
     refresh_retry_after, "TPOAuthRefreshRetryAfter", TAKE1, set_value, PROVIDER, INT,
     TPO_PC(refresh_retry_after), 1, TPO_MAX_SECONDS, NULL, TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER),
     "Seconds a failed refresh is not retried (default " TPO_XSTR(TPO_DEF_REFRESH_RETRY_AFTER) ")")
+TPO_DIR(bearer_audience, "TPOAuthBearerAudience", TAKE_ARGV, cmd_claim_list, PROVIDER, NONE,
+        TPO_PC(bearer_audiences), 0, 0, NULL, NULL,
+        "Audiences (aud) of this server: a bearer token must name one (required for bearer "
+        "tokens)")
+TPO_DIR(bearer_token_type, "TPOAuthBearerTokenType", TAKE1, set_value, PROVIDER, STR,
+        TPO_PC(bearer_token_type), 0, 0, NULL, NULL,
+        "The typ a JWT access token must have in its header (e.g. at+jwt; default: any)")
+TPO_DIR(bearer_validation, "TPOAuthBearerValidation", TAKE1, set_value, PROVIDER, ENUM,
+        TPO_PC(bearer_validation), 0, 0, kw_bearer_validation, TPO_DEF_BEARER_VALIDATION,
+        "How bearer tokens are checked: auto (JWTs locally, others by introspection), jwt or "
+        "introspection (default " TPO_DEF_BEARER_VALIDATION ")")
+TPO_DIR(introspection_endpoint, "TPOAuthIntrospectionEndpoint", TAKE1, set_url, PROVIDER, STR,
+        TPO_PC(introspection_endpoint), 0, 0, NULL, NULL,
+        "The provider's token introspection endpoint (RFC 7662)")
+TPO_DIR(introspection_cache_max, "TPOAuthIntrospectionCacheMax", TAKE1, set_value, PROVIDER, INT,
+        TPO_PC(introspection_cache_max), 0, TPO_MAX_SECONDS, NULL,
+        TPO_XSTR(TPO_DEF_INTROSPECTION_CACHE_MAX),
+        "Seconds an active introspection answer is kept at most (default " TPO_XSTR(
+            TPO_DEF_INTROSPECTION_CACHE_MAX) ")")
+TPO_DIR(introspection_inactive_cache, "TPOAuthIntrospectionInactiveCache", TAKE1, set_value,
+        PROVIDER, INT, TPO_PC(introspection_inactive_cache), 0, 3600, NULL,
+        TPO_XSTR(TPO_DEF_INTROSPECTION_INACTIVE_CACHE),
+        "Seconds an inactive introspection answer is kept (default " TPO_XSTR(
+            TPO_DEF_INTROSPECTION_INACTIVE_CACHE) ")")
+TPO_DIR(jwks_refetch_interval, "TPOAuthJWKSRefetchInterval", TAKE1, set_value, PROVIDER, INT,
+        TPO_PC(jwks_refetch_interval), 1, 86400, NULL, TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL),
+        "Seconds between two refetches of the JWK Set for unknown key ids, across all "
+        "processes (default " TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL) ")")
 
 /* ------------------------------------------------------------ directory */
 TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD, 0, 0,
@@ -259,6 +287,16 @@ TPO_DIR(unauthenticated, "TPOAuthUnauthenticated", TAKE1, set_value, DIR, ENUM,
 TPO_DIR(authz_failure, "TPOAuthAuthzFailure", TAKE1, set_value, DIR, ENUM, TPO_DC(authz_action), 0,
         0, kw_authz, TPO_DEF_AUTHZ_FAILURE,
         "A Require rule that fails: 403, 401 or login (default " TPO_DEF_AUTHZ_FAILURE ")")
+TPO_DIR(bearer, "TPOAuthBearer", TAKE1, set_value, DIR, ENUM, TPO_DC(bearer_mode), 0, 0, kw_bearer,
+        TPO_DEF_BEARER,
+        "Bearer tokens (Authorization: Bearer): off, on (as well as sessions) or only "
+        "(default " TPO_DEF_BEARER ")")
+TPO_DIR(bearer_query, "TPOAuthBearerQuery", FLAG, set_flag, DIR, FLAG, TPO_DC(bearer_query), 0, 0,
+        NULL, TPO_DEF_BEARER_QUERY,
+        "Also take the bearer token from the access_token query parameter (RFC 6750 2.3; "
+        "default " TPO_DEF_BEARER_QUERY ")")
+TPO_DIR(bearer_scope, "TPOAuthBearerScope", TAKE1, set_value, DIR, STR, TPO_DC(bearer_scope), 0, 0,
+        NULL, NULL, "Scopes a bearer token must all have here (space-separated)")
 TPO_DIR(cors_allow_origin, "TPOAuthCORSAllowOrigin", ITERATE, cmd_cors_origin, DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Origins (scheme://host[:port], or * for any) whose CORS preflights "

@@ -154,6 +154,12 @@ static const tpa_kw kw_backend_token[] = {{"none", TPO_BACKEND_TOKEN_NONE},
                                           {NULL, 0}};
 static const tpa_kw kw_authz[] = {
     {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
+static const tpa_kw kw_bearer[] = {
+    {"off", TPO_BEARER_OFF}, {"on", TPO_BEARER_ON}, {"only", TPO_BEARER_ONLY}, {NULL, 0}};
+static const tpa_kw kw_bearer_validation[] = {{"auto", TPO_BEARER_VALIDATE_AUTO},
+                                              {"jwt", TPO_BEARER_VALIDATE_JWT},
+                                              {"introspection", TPO_BEARER_VALIDATE_INTROSPECT},
+                                              {NULL, 0}};
 
 typedef enum { T_NONE, T_STR, T_INT, T_FLAG, T_ENUM, T_SIZE, T_MS } tpa_dir_type;
 

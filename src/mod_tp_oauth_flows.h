@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* Layer 3 (flows): one file per flow or endpoint. A flow never calls
- * another flow. The endpoints here (callback, refresh, logout, info) write
+ * another flow. The endpoints here (callback, refresh, logout, info, back- and
+ * front-channel logout, the admin handler) write
  * their answers; the flows the hooks call (tpa_login_start,
  * tpa_refresh_if_needed) never write (see mod_tp_oauth_base.h). */
 #ifndef MOD_TP_OAUTH_FLOWS_H
@@ -42,7 +43,35 @@ int tpa_backend_prepare(request_rec *r, tpa_answer *fail);
 /* mod_tp_oauth_logout.c: <redirect URI>/logout */
 int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
 
+/* mod_tp_oauth_channel_logout.c: <redirect URI>/backchannel-logout and
+ * /frontchannel-logout (logout initiated by the provider) */
+int tpa_backchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+int tpa_frontchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_admin.c: the admin handler (SetHandler tp-oauth-admin);
+ * DECLINED for other handlers, else DONE with the answer written. */
+int tpa_admin_handler(request_rec *r);
+
 /* mod_tp_oauth_info.c: <redirect URI>/info */
 int tpa_info_endpoint(request_rec *r, tpa_provider_conf *pc);
+
+/* mod_tp_oauth_bearer.c: Authorization: Bearer (TPOAuthBearer), a flow for
+ * check_authn; it writes nothing. TPA_BEARER_NONE: the request carries no
+ * bearer token. TPA_BEARER_OK: the token's identity is exported.
+ * TPA_BEARER_REFUSED: *status is the RFC 6750 answer's status
+ * (WWW-Authenticate set; Apache writes its error document), or 502/503/504
+ * when the provider cannot be asked. */
+typedef enum { TPA_BEARER_NONE, TPA_BEARER_OK, TPA_BEARER_REFUSED } tpa_bearer_result;
+tpa_bearer_result tpa_bearer_authn(request_rec *r, tpa_provider_conf *pc, tpa_dir_conf *dc,
+                                   int *status);
+/* The 401 without error for a request without any token (TPOAuthBearer
+ * only): sets the challenge, returns the status. */
+int tpa_bearer_unauthenticated(request_rec *r, tpa_provider_conf *pc);
+/* A Require rule failed for a bearer request: the insufficient_scope
+ * challenge goes into the note TPO_NOTE_BEARER_CHALLENGE (the authz error
+ * filter sets it on the 403). */
+void tpa_bearer_authz_failure(request_rec *r, tpa_provider_conf *pc);
+#define TPO_NOTE_BEARER_SCOPE "tpo-bearer-scope"         /* the scopes a Require wanted */
+#define TPO_NOTE_BEARER_CHALLENGE "tpo-bearer-challenge" /* WWW-Authenticate of the 403 */
 
 #endif

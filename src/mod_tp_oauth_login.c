@@ -415,12 +415,14 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
  * is no ID token; userinfo must name the same subject. OK with *claims, or
  * DONE with the failure page written. */
 static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
-                          const tpo_pending *pl, const tpo_token_response *tres, json_t **claims)
+                          const tpo_pending *pl, const tpo_token_response *tres, json_t **claims,
+                          const char **op_sid)
 {
     json_t *uclaims = NULL;
     int rc;
 
     *claims = NULL;
+    *op_sid = NULL;
     if (tres->id_token) {
         rc = tpa_provider_validate_id_token(r, pc, meta, tres->id_token, pl->nonce, claims);
         if (rc != OK) {
@@ -430,6 +432,10 @@ static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provi
                                         "valid. Please try again."
                                       : "The authorization server's keys could not be loaded.");
         }
+        /* the provider's session (for a logout from the provider): from the
+         * ID token only, before userinfo or the claim filters touch it */
+        *op_sid = json_string_value(json_object_get(*claims, "sid"));
+        *op_sid = *op_sid && **op_sid ? apr_pstrdup(r->pool, *op_sid) : NULL;
     }
     else if (pl->nonce) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
@@ -498,7 +504,8 @@ static int map_user(request_rec *r, tpa_provider_conf *pc, json_t *claims, const
  * from (302). A record too large for the cache answers 500, a store
  * failure 503 (DONE, page written). */
 static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
-                        const tpo_token_response *tres, json_t *claims, const char *user)
+                        const tpo_token_response *tres, json_t *claims, const char *user,
+                        const char *op_sid)
 {
     tpo_session s;
     const char *sid;
@@ -515,6 +522,7 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     s.provider = pc->name;
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
+    s.op_sid = op_sid;
     s.access_token = tres->access_token;
     s.refresh_token = tres->refresh_token;
     s.id_token = tres->id_token;
@@ -544,6 +552,13 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
                     "Your session could not be stored. Please try again later.",
                     "session cache write failed");
     }
+    /* every session is reachable by a logout elsewhere, or it is not handed out */
+    if (tpa_session_index_note(r, pc, sid, &s) != APR_SUCCESS) {
+        tpa_session_delete(r, pc, sid);
+        return fail(r, pc, HTTP_SERVICE_UNAVAILABLE, APLOG_ERR, "Session store unavailable",
+                    "Your session could not be stored. Please try again later.",
+                    "session index write failed");
+    }
     /* a fresh id at every login; the browser only ever holds this id */
     tpa_set_cookie(r, pc, pc->cookie_name, sid, -1);
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -562,15 +577,15 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
 {
     tpo_token_response tres;
     json_t *claims;
-    const char *user;
+    const char *user, *op_sid;
     int rc;
 
     if ((rc = request_tokens(r, pc, meta, pl, code, &tres)) != OK ||
-        (rc = collect_claims(r, pc, meta, pl, &tres, &claims)) != OK ||
+        (rc = collect_claims(r, pc, meta, pl, &tres, &claims, &op_sid)) != OK ||
         (rc = map_user(r, pc, claims, &user)) != OK) {
         return rc;
     }
-    return open_session(r, pc, pl, &tres, claims, user);
+    return open_session(r, pc, pl, &tres, claims, user, op_sid);
 }
 
 int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)

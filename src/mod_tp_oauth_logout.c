@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* <redirect URI>/logout[?return=URL]: ends the local session (cache entry
- * and cookie), revokes the refresh token at the provider (RFC 7009) when it
- * has a revocation endpoint, then either sends the browser to the provider's
+ * and cookie), revokes the refresh token and the access token at the
+ * provider (RFC 7009, with token_type_hint) when it has a revocation endpoint, then either sends the browser to the provider's
  * end_session_endpoint (RP-initiated logout, with id_token_hint and
  * post_logout_redirect_uri) or straight to the return URL. The return URL is
  * a local path, an absolute URL on this server's own origin, or one on the
@@ -36,30 +36,30 @@ static int allowed_absolute(const tpa_provider_conf *pc, const char *url)
     return 0;
 }
 
-static void revoke_refresh_token(request_rec *r, tpa_provider_conf *pc,
-                                 const tpo_provider_meta *meta, const tpo_session *s)
+/* RFC 7009: revoke one token, with its type as the hint. A failure is
+ * logged; the logout goes on (the session is over here either way). */
+static void revoke_token(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
+                         const tpo_session *s, const char *token, const char *hint)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 4, sizeof(const char *));
     tpo_http_response resp;
     tpo_http_result hr;
 
     APR_ARRAY_PUSH(params, const char *) = "token";
-    APR_ARRAY_PUSH(params, const char *) = s->refresh_token;
+    APR_ARRAY_PUSH(params, const char *) = token;
     APR_ARRAY_PUSH(params, const char *) = "token_type_hint";
-    APR_ARRAY_PUSH(params, const char *) = "refresh_token";
+    APR_ARRAY_PUSH(params, const char *) = hint;
     hr = tpa_provider_client_post(r, pc, meta->revocation_endpoint, params, &resp);
     if (hr != TPO_HTTP_OK || resp.status != 200) {
-        ap_log_rerror(
-            APLOG_MARK, APLOG_WARNING, 0, r,
-            TPO_APLOGNO(00042) "logout of %s: revoking the refresh token at %s failed (%s)",
-            ap_escape_logitem(r->pool, s->user), meta->revocation_endpoint,
-            hr != TPO_HTTP_OK ? (resp.error ? resp.error : "unreachable")
-                              : apr_psprintf(r->pool, "HTTP %d", resp.status));
+        ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                      TPO_APLOGNO(00042) "logout of %s: revoking the %s at %s failed (%s)",
+                      ap_escape_logitem(r->pool, s->user), hint, meta->revocation_endpoint,
+                      hr != TPO_HTTP_OK ? (resp.error ? resp.error : "unreachable")
+                                        : apr_psprintf(r->pool, "HTTP %d", resp.status));
         return;
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00043) "logout of %s: refresh token revoked",
-                  ap_escape_logitem(r->pool, s->user));
+    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r, TPO_APLOGNO(00043) "logout of %s: %s revoked",
+                  ap_escape_logitem(r->pool, s->user), hint);
 }
 
 /* The origin of this server as the request reached it ("http://host:port",
@@ -205,8 +205,12 @@ int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc)
         if (tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK) {
             meta = NULL;
         }
+        /* the refresh token first: it could mint new access tokens */
         if (meta && meta->revocation_endpoint && s->refresh_token) {
-            revoke_refresh_token(r, pc, meta, s);
+            revoke_token(r, pc, meta, s, s->refresh_token, "refresh_token");
+        }
+        if (meta && meta->revocation_endpoint && s->access_token) {
+            revoke_token(r, pc, meta, s, s->access_token, "access_token");
         }
     }
     if (refused) {

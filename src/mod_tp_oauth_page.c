@@ -3,6 +3,7 @@
 /* Responses the module writes itself: error pages and cookies. */
 #include <apr_strings.h>
 #include "mod_tp_oauth_page.h"
+#include "tpo_bearer.h"
 #include "tpo_cookie.h"
 #include "tpo_url.h"
 
@@ -29,18 +30,42 @@ void tpa_page_headers(request_rec *r)
     }
 }
 
-void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error)
+/* The realm of both challenges: AuthName, else the provider's name. */
+static const char *realm_of(request_rec *r, const tpa_provider_conf *pc)
 {
     /* httpd keeps AuthName with quotes already backslash-escaped */
     const char *realm = ap_auth_name(r);
-    const char *v;
 
     if (realm && *realm) {
-        realm = tpo_quoted_pairs_decode(r->pool, realm);
+        return tpo_quoted_pairs_decode(r->pool, realm);
+    }
+    return pc ? pc->name : TPO_AUTH_TYPE;
+}
+
+const char *tpa_bearer_challenge_value(request_rec *r, const tpa_provider_conf *pc,
+                                       const char *error, const char *desc, const char *scope)
+{
+    return tpo_bearer_challenge(r->pool, realm_of(r, pc), error, desc, scope);
+}
+
+void tpa_www_authenticate_bearer(request_rec *r, const tpa_provider_conf *pc, const char *error,
+                                 const char *desc, const char *scope, int add)
+{
+    const char *v = tpa_bearer_challenge_value(r, pc, error, desc, scope);
+
+    if (add) {
+        apr_table_addn(r->err_headers_out, "WWW-Authenticate", v);
     }
     else {
-        realm = pc ? pc->name : TPO_AUTH_TYPE;
+        apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);
     }
+}
+
+void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error)
+{
+    const char *realm = realm_of(r, pc);
+    const char *v;
+
     v = apr_pstrcat(r->pool, "TP-OAuth realm=", tpo_quoted_string(r->pool, realm),
                     error ? ", error=" : NULL, tpo_quoted_string(r->pool, error), NULL);
     apr_table_setn(r->err_headers_out, "WWW-Authenticate", v);

@@ -38,6 +38,14 @@ const char *tpa_request_url(request_rec *r, const char *uri);
 /* The module's one WWW-Authenticate: TP-OAuth realm="<AuthName, else the
  * provider's name>" (a quoted-string), with error="<error>" unless NULL. */
 void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error);
+/* The bearer challenge (RFC 6750 3; tpo_bearer_challenge): Bearer
+ * realm="<the same realm>"[, error, error_description, scope]. add: next to
+ * a WWW-Authenticate already set (the session's), else replacing it. */
+void tpa_www_authenticate_bearer(request_rec *r, const tpa_provider_conf *pc, const char *error,
+                                 const char *desc, const char *scope, int add);
+/* That challenge's value, for an answer rewritten later (authz failure). */
+const char *tpa_bearer_challenge_value(request_rec *r, const tpa_provider_conf *pc,
+                                       const char *error, const char *desc, const char *scope);
 /* The headers of every page the module writes (no caching, no framing, no
  * active content). */
 void tpa_page_headers(request_rec *r);

@@ -28,7 +28,9 @@
 #include "tpo_token.h"
 
 #define META_RETRY_AFTER apr_time_from_sec(5)
-#define JWKS_REFETCH_EVERY apr_time_from_sec(10)
+/* refetch for an unknown kid: TPOAuthJWKSRefetchInterval (also across
+ * processes: mod_tp_oauth_jwks_share.c) */
+#define JWKS_REFETCH_EVERY(pc) apr_time_from_sec((pc)->jwks_refetch_interval)
 #define JWKS_RETRY_AFTER apr_time_from_sec(2)
 #define META_FREE_AFTER apr_time_from_sec(300) /* longer than any request holds it */
 
@@ -46,6 +48,7 @@ typedef struct jwks_slot {
     tpo_jwks *jwks;
     int refs;
     int retired;
+    apr_time_t fetched_at; /* when it was fetched from the provider (by any process) */
 } jwks_slot;
 
 typedef struct tpa_provider_rt tpa_provider_rt;
@@ -188,6 +191,8 @@ static void meta_from_config(apr_pool_t *p, tpa_provider_conf *pc, tpo_provider_
         m->end_session_endpoint = pc->end_session_endpoint;
     if (pc->revocation_endpoint)
         m->revocation_endpoint = pc->revocation_endpoint;
+    if (pc->introspection_endpoint)
+        m->introspection_endpoint = pc->introspection_endpoint;
 }
 
 /* How long a thread without a copy waits for another thread's fetch: the
@@ -329,24 +334,70 @@ static void slot_unref(jwks_slot *slot)
     }
 }
 
-/* Fetch and parse the JWK Set without the lock; a new slot or NULL. */
+/* Fetch and parse the JWK Set without the lock; a new slot or NULL.
+ * have: the fetch time of the copy this process has (0: none). A newer copy
+ * another process fetched (in the session cache) is taken first; with a copy
+ * of its own, a process asks the provider only when no process did within
+ * TPOAuthJWKSRefetchInterval. */
+static tpa_rt_status slot_from_doc(request_rec *r, tpa_provider_conf *pc, const char *uri,
+                                   const char *body, apr_size_t len, apr_time_t fetched_at,
+                                   int from_provider, jwks_slot **out);
+
 static tpa_rt_status fetch_jwks(request_rec *r, tpa_provider_conf *pc, const char *uri,
-                                jwks_slot **out)
+                                apr_time_t have, jwks_slot **out)
 {
     tpo_http_response resp;
-    tpa_rt_status st = fetch_json(r, pc, "JWK Set", uri, &resp, 1);
+    tpa_rt_status st;
+    apr_time_t fetched_at = apr_time_now();
+    int from_provider = 0;
+
+    *out = NULL;
+    memset(&resp, 0, sizeof(resp));
+    if (tpa_provider_jwks_shared_get(r, pc, uri, have, &resp.body, &resp.len, &fetched_at) !=
+        APR_SUCCESS) {
+        if (have && !tpa_provider_jwks_shared_gate(r, pc, uri)) {
+            return TPA_RT_OK; /* keep the copy */
+        }
+        st = fetch_json(r, pc, "JWK Set", uri, &resp, 1);
+        if (st != TPA_RT_OK) {
+            return st;
+        }
+        fetched_at = apr_time_now();
+        from_provider = 1;
+    }
+    return slot_from_doc(r, pc, uri, resp.body, resp.len, fetched_at, from_provider, out);
+}
+
+/* A copy another process fetched after `have`, from the shared cache (no
+ * provider request); NULL when there is none. */
+static jwks_slot *shared_slot(request_rec *r, tpa_provider_conf *pc, const char *uri,
+                              apr_time_t have)
+{
+    char *body;
+    apr_size_t len;
+    apr_time_t fetched_at;
+    jwks_slot *slot = NULL;
+
+    if (tpa_provider_jwks_shared_get(r, pc, uri, have, &body, &len, &fetched_at) == APR_SUCCESS) {
+        slot_from_doc(r, pc, uri, body, len, fetched_at, 0, &slot);
+    }
+    return slot;
+}
+
+/* Parse a JWK Set document into a new slot (its own unmanaged pool). */
+static tpa_rt_status slot_from_doc(request_rec *r, tpa_provider_conf *pc, const char *uri,
+                                   const char *body, apr_size_t len, apr_time_t fetched_at,
+                                   int from_provider, jwks_slot **out)
+{
     jwks_slot *slot;
     apr_pool_t *sp;
     tpo_jwks *set = NULL;
     const char *err = NULL;
 
     *out = NULL;
-    if (st != TPA_RT_OK) {
-        return st;
-    }
     apr_pool_create_unmanaged_ex(&sp, NULL, NULL);
     apr_pool_tag(sp, "tpo_jwks");
-    if (tpo_jwks_parse(sp, resp.body, resp.len, &set, &err) != APR_SUCCESS) {
+    if (tpo_jwks_parse(sp, body, len, &set, &err) != APR_SUCCESS) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00053) "provider %s: JWK Set at %s refused: %s", pc->name, uri,
                       err ? err : "invalid");
@@ -356,6 +407,10 @@ static tpa_rt_status fetch_jwks(request_rec *r, tpa_provider_conf *pc, const cha
     slot = apr_pcalloc(sp, sizeof(*slot));
     slot->pool = sp;
     slot->jwks = set;
+    slot->fetched_at = fetched_at;
+    if (from_provider) {
+        tpa_provider_jwks_shared_put(r, pc, uri, body, len, fetched_at);
+    }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00054) "provider %s: JWK Set loaded (%d keys)", pc->name,
                   set->keys->nelts);
@@ -370,7 +425,7 @@ tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, i
     const tpo_provider_meta *meta;
     tpa_rt_status st;
     apr_time_t deadline;
-    int fetched = 0;
+    int fetched = 0, looked = 0;
 
     *jwks = NULL;
     *handle = NULL;
@@ -394,7 +449,37 @@ tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, i
              * and the rate limit allows a refetch */
             int aged = refresh_due(pc, rt->jwks_loaded_at, now) &&
                        now - rt->jwks_attempt_at >= JWKS_RETRY_AFTER;
-            if (!aged && (!force_refresh || now - rt->jwks_attempt_at < JWKS_REFETCH_EVERY)) {
+            if (!aged && !force_refresh) {
+                break;
+            }
+            if (!aged && now - rt->jwks_attempt_at < JWKS_REFETCH_EVERY(pc)) {
+                /* not from the provider now: a fetch of this process in
+                 * flight is waited for; else another process may have
+                 * fetched the new keys meanwhile (a cache lookup) */
+                if (rt->jwks_fetching && !looked) {
+                    looked = 1;
+                    if (wait_for_fetch(rt, deadline)) {
+                        continue;
+                    }
+                    break;
+                }
+                if (!looked && !rt->jwks_fetching) {
+                    apr_time_t have = rt->jwks->fetched_at;
+
+                    looked = 1;
+                    rt->jwks_fetching = 1;
+                    apr_thread_mutex_unlock(rt->mu);
+                    slot = shared_slot(r, pc, meta->jwks_uri, have);
+                    apr_thread_mutex_lock(rt->mu);
+                    rt->jwks_fetching = 0;
+                    if (slot) {
+                        rt->jwks->retired = 1;
+                        slot_unref(rt->jwks);
+                        rt->jwks = slot;
+                        rt->jwks_loaded_at = slot->fetched_at;
+                    }
+                    apr_thread_cond_broadcast(rt->cv);
+                }
                 break;
             }
             if (rt->jwks_fetching && !force_refresh) {
@@ -417,8 +502,11 @@ tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, i
         }
         rt->jwks_fetching = 1;
         rt->jwks_attempt_at = now;
-        apr_thread_mutex_unlock(rt->mu);
-        st = fetch_jwks(r, pc, meta->jwks_uri, &slot);
+        {
+            apr_time_t have = rt->jwks ? rt->jwks->fetched_at : 0;
+            apr_thread_mutex_unlock(rt->mu);
+            st = fetch_jwks(r, pc, meta->jwks_uri, have, &slot);
+        }
         apr_thread_mutex_lock(rt->mu);
         rt->jwks_fetching = 0;
         if (slot) {
@@ -427,9 +515,14 @@ tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, i
                 slot_unref(rt->jwks);
             }
             rt->jwks = slot;
-            rt->jwks_loaded_at = apr_time_now();
+            /* the rate limit and the age count from the provider's last
+             * answer, also when another process fetched this copy */
+            if (slot->fetched_at < rt->jwks_attempt_at) {
+                rt->jwks_attempt_at = slot->fetched_at;
+            }
+            rt->jwks_loaded_at = slot->fetched_at;
         }
-        else if (rt->jwks) {
+        else if (rt->jwks && st != TPA_RT_OK) {
             ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
                           TPO_APLOGNO(00511) "provider %s: the JWK Set could not be refreshed; the "
                                              "copy of %" APR_TIME_T_FMT " s ago stays in use",

@@ -24,6 +24,17 @@ tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
 tpa_rt_status tpa_provider_jwks_acquire(request_rec *r, tpa_provider_conf *pc, int force_refresh,
                                         const struct tpo_jwks **jwks, void **handle);
 void tpa_provider_jwks_release(tpa_provider_conf *pc, void *handle);
+/* mod_tp_oauth_jwks_share.c: the JWK Set shared by the processes through
+ * the session cache (keyed by a hash of the JWKS URI), so that unknown kids
+ * make at most one fetch per TPOAuthJWKSRefetchInterval in all. get: APR_SUCCESS with the document when
+ * one fetched after `newer_than` is there; gate: 1 when this process may
+ * fetch now (no process did within the interval); put: store a fetched one. */
+apr_status_t tpa_provider_jwks_shared_get(request_rec *r, tpa_provider_conf *pc, const char *uri,
+                                          apr_time_t newer_than, char **json, apr_size_t *len,
+                                          apr_time_t *fetched_at);
+int tpa_provider_jwks_shared_gate(request_rec *r, tpa_provider_conf *pc, const char *uri);
+void tpa_provider_jwks_shared_put(request_rec *r, tpa_provider_conf *pc, const char *uri,
+                                  const char *json, apr_size_t len, apr_time_t fetched_at);
 void tpa_provider_http_opts(const tpa_provider_conf *pc, struct tpo_http_opts *o);
 int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                              const apr_array_header_t *params, struct tpo_http_response *resp);

@@ -272,6 +272,9 @@ void tpa_session_touch(request_rec *r, tpa_provider_conf *pc, const char *sid)
                       s->expires + TPO_SESSION_GRACE);
     }
     tpo_cache_del(tpa_session_cache, lock);
+    if (s) {
+        tpa_session_index_keep(r, pc, sid, s); /* heals an evicted index */
+    }
 }
 
 /* End a session: under the session's lock (bounded wait), so that a refresh

@@ -74,4 +74,43 @@ apr_status_t tpa_login_consume(request_rec *r, const char *state, apr_time_t unt
 void tpa_session_render(apr_pool_t *p, tpa_provider_conf *pc, struct tpo_session *s,
                         struct json_t *claims);
 
+/* mod_tp_oauth_session_index.c: the index from a user (sub) and from a
+ * provider session (sid) to every session (src/tpo_session_index.c), in the
+ * session cache: written at login, kept at the activity mark, read to end
+ * every session of a user or of a provider session. */
+/* After a login stored session sid: record it under its sub and its sid.
+ * A failure is logged; the caller must not hand out the session then (it
+ * could not be ended by a logout elsewhere). */
+apr_status_t tpa_session_index_note(request_rec *r, tpa_provider_conf *pc, const char *sid,
+                                    const struct tpo_session *s);
+
+/* At a session's activity mark: keep its index entries (re-adding them when
+ * the index was evicted). Best effort. */
+void tpa_session_index_keep(request_rec *r, tpa_provider_conf *pc, const char *sid,
+                            const struct tpo_session *s);
+
+/* A public name of a session (for the admin handler): not its id, which is
+ * the cookie's secret. */
+const char *tpa_session_handle(apr_pool_t *p, const char *sid);
+
+typedef struct tpa_listed_session {
+    const char *sid; /* never shown */
+    const char *handle;
+    struct tpo_session *session;
+} tpa_listed_session;
+
+/* The live sessions of user sub (array of tpa_listed_session). */
+apr_status_t tpa_sessions_list(request_rec *r, tpa_provider_conf *pc, const char *sub,
+                               apr_array_header_t **out);
+
+/* End every session of sub (when not NULL) and of the provider session
+ * op_sid (when not NULL; with sub too, only those of sub). *ended counts
+ * the sessions ended. A cache failure returns its status. */
+apr_status_t tpa_sessions_end(request_rec *r, tpa_provider_conf *pc, const char *sub,
+                              const char *op_sid, int *ended);
+
+/* End the session of sub whose handle is `handle`. */
+apr_status_t tpa_sessions_end_one(request_rec *r, tpa_provider_conf *pc, const char *sub,
+                                  const char *handle, int *ended);
+
 #endif

@@ -44,7 +44,10 @@ static apr_status_t cache_for(server_rec *s, const char *tag, apr_size_t bytes, 
 
     apr_pool_userdata_get(&data, key, pp);
     if (data) {
+        /* the segment outlives the module's unload and reload between
+         * configuration passes: its function table must be this load's */
         *out = data;
+        tpo_shm_cache_rebind(*out);
         return APR_SUCCESS;
     }
     rv = tpo_shm_cache_create(pp, bytes, entries, out, &err);

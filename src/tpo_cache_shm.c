@@ -735,6 +735,11 @@ apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes, apr_size_t ma
     return APR_SUCCESS;
 }
 
+void tpo_shm_cache_rebind(tpo_cache *c)
+{
+    c->ops = &shm_ops;
+}
+
 void tpo_shm_cache_get_stats(tpo_cache *tc, tpo_shm_cache_stats *st)
 {
     shm_cache *c = tc->impl;

@@ -37,6 +37,12 @@ typedef struct tpo_shm_cache_stats {
 apr_status_t tpo_shm_cache_create(apr_pool_t *p, apr_size_t bytes, apr_size_t max_entries,
                                   tpo_cache **out, const char **err);
 
+/* A cache kept from an earlier load of this code (httpd keeps the segment
+ * in its process pool across configuration passes and restarts, but unloads
+ * and reloads the module in between, maybe at another address): point its
+ * function table at this load's functions before using it again. */
+void tpo_shm_cache_rebind(tpo_cache *c);
+
 void tpo_shm_cache_get_stats(tpo_cache *c, tpo_shm_cache_stats *st);
 
 /* Largest value that can ever be stored (set returns APR_ENOSPC above it). */

@@ -66,6 +66,11 @@
 #define TPO_DEF_DEFAULT_TOKEN_LIFETIME 3600
 #define TPO_DEF_REFRESH_FAILURE "502"
 #define TPO_DEF_REFRESH_RETRY_AFTER 30
+/* bearer tokens */
+#define TPO_DEF_BEARER_VALIDATION "auto"
+#define TPO_DEF_INTROSPECTION_CACHE_MAX 300
+#define TPO_DEF_INTROSPECTION_INACTIVE_CACHE 10
+#define TPO_DEF_JWKS_REFETCH_INTERVAL 10
 
 /* ---- directory (TPOAuthStripHeaders also server config) */
 /* Identity headers that backends commonly trust, never accepted from
@@ -79,6 +84,8 @@
 #define TPO_DEF_BACKEND_TOKEN "none"        /* TPOAuthBackendToken */
 #define TPO_DEF_BACKEND_ID_TOKEN_FORM "jwt" /* TPOAuthBackendIDToken Header [jwt|payload] */
 #define TPO_DEF_AUTHZ_FAILURE "403"
+#define TPO_DEF_BEARER "off"
+#define TPO_DEF_BEARER_QUERY "off"
 
 /* ---- fixed values (no directive; README.md documents them) */
 /* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is
@@ -98,6 +105,15 @@
 #define TPO_BT_WAIT_MARGIN_MS 2000
 /* Preflight answers may be cached by the browser this long (seconds). */
 #define TPO_CORS_MAX_AGE 600
+
+/* The session index (logout everywhere): at most this many sessions per
+ * user and per provider session (the oldest ends beyond); an index record's
+ * lock is held at most this long (s). */
+#define TPO_SESSIONS_PER_USER_MAX 64
+#define TPO_SESSION_INDEX_LEASE_S 2
+/* A back-channel logout token is accepted this long after its iat (s, plus
+ * TPOAuthClockSkew); its jti is remembered as long. */
+#define TPO_LOGOUT_TOKEN_MAX_AGE_S 300
 
 /* ---- core limits (not directives) */
 /* The largest token response tpo_token parses. */

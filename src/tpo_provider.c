@@ -134,6 +134,24 @@ static int get_url(apr_pool_t *p, json_t *doc, const char *name, int required, c
     return 0;
 }
 
+/* An optional boolean member: 1 when true, else 0; non-zero (and *err) when
+ * it is there but not a boolean. */
+static int get_flag(json_t *doc, const char *name, int *out, const char **err)
+{
+    json_t *v = json_object_get(doc, name);
+
+    *out = 0;
+    if (!v || json_is_null(v)) {
+        return 0;
+    }
+    if (!json_is_boolean(v)) {
+        *err = "discovery document: a *_supported member is not a boolean";
+        return 1;
+    }
+    *out = json_is_true(v) ? 1 : 0;
+    return 0;
+}
+
 static apr_status_t parse_doc(apr_pool_t *p, json_t *doc, const char *expected_issuer,
                               tpo_provider_meta *out, const char **err)
 {
@@ -179,6 +197,12 @@ static apr_status_t parse_doc(apr_pool_t *p, json_t *doc, const char *expected_i
             return APR_EINVAL;
         }
         out->iss_parameter_supported = json_is_true(v) ? 1 : 0;
+    }
+
+    if (get_flag(doc, "backchannel_logout_supported", &out->backchannel_logout, err) ||
+        get_flag(doc, "backchannel_logout_session_supported", &out->backchannel_logout_session,
+                 err)) {
+        return APR_EINVAL;
     }
 
     v = json_object_get(doc, "code_challenge_methods_supported");

@@ -19,6 +19,8 @@ typedef struct tpo_provider_meta {
     const char *introspection_endpoint;
     int iss_parameter_supported; /* authorization_response_iss_parameter_supported */
     int pkce_s256_supported;     /* code_challenge_methods_supported has S256 (or is absent: -1) */
+    int backchannel_logout;      /* backchannel_logout_supported is true */
+    int backchannel_logout_session; /* backchannel_logout_session_supported is true */
 } tpo_provider_meta;
 
 /* The well-known URL for an issuer: <issuer>/.well-known/openid-configuration */

@@ -20,6 +20,11 @@
 //   the refresh_token grant and always rotate (reuse of a spent one revokes the grant).
 // * GET /__stats: counts of requests by endpoint and of token requests by grant_type;
 //   POST /__stats/reset clears them. GET /__health: 200.
+// * --backchannel-logout (or TPO_IDP_BACKCHANNEL_LOGOUT=1), opt-in: OpenID Connect Back-Channel
+//   Logout 1.0 (features.backchannelLogout); clients may then carry backchannel_logout_uri, and a
+//   logout at the provider (end_session) POSTs a logout token to each. Front-channel logout is not
+//   in oidc-provider 9: tests make the request its iframe would make. See the block "opt-in:
+//   back-channel logout" below.
 // * Tokens for backends (opt-in, see the block "client credentials for backends" below):
 //   --cc-ttl S (TPO_IDP_CC_TTL): lifetime of client-credentials tokens (default: --at-ttl);
 //   --cc-resource URI (TPO_IDP_CC_RESOURCE): resource indicators on, with URI as the one
@@ -54,6 +59,7 @@ const { values: opts } = parseArgs({
     'at-ttl': { type: 'string', default: process.env.TPO_IDP_AT_TTL || '3600' },
     'max-seconds': { type: 'string', default: process.env.TPO_IDP_MAX_SECONDS || '0' },
     verbose: { type: 'boolean', default: false },
+    'backchannel-logout': { type: 'boolean', default: process.env.TPO_IDP_BACKCHANNEL_LOGOUT === '1' },
     // client credentials for backends (opt-in)
     'cc-ttl': { type: 'string', default: process.env.TPO_IDP_CC_TTL || '' },
     'cc-resource': { type: 'string', default: process.env.TPO_IDP_CC_RESOURCE || '' },
@@ -238,6 +244,21 @@ const configuration = {
   },
 };
 
+// ------------------------------------------------------- opt-in: back-channel logout (issue 14)
+if (opts['backchannel-logout']) {
+  configuration.features.backchannelLogout = { enabled: true };
+  // oidc-provider refuses outgoing requests to special-use addresses (SSRF protection); the
+  // relying parties of the tests listen on 127.0.0.1 only, so loopback (and nothing else) is let
+  // through for the logout tokens.
+  configuration.fetch = (url, options) => {
+    const target = new URL(url);
+    if (target.hostname !== '127.0.0.1') throw new Error(`idp: refusing to fetch ${target.host}`);
+    const { dispatcher, ...rest } = options;
+    return globalThis.fetch(url, rest);
+  };
+}
+// --------------------------------------------------- end of opt-in: back-channel logout
+
 // ------------------------------------------------ client credentials for backends (opt-in)
 // Only active with --cc-ttl / --cc-resource; /__cc records every client-credentials request.
 const ccTtl = opts['cc-ttl'] ? Number.parseInt(opts['cc-ttl'], 10) : 0;
@@ -279,8 +300,51 @@ function ccRecord(ctx) {
   });
 }
 // ------------------------------------------ end of client credentials for backends (opt-in)
+// ------------------------------------------------- bearer tokens (issue 13; opt-in)
+// TPO_IDP_RESOURCE=<URL>: features.resourceIndicators with one resource server of that URL. Its
+// access tokens are JWTs (RFC 9068: typ at+jwt, RS256, aud = the URL, scopes "read write admin",
+// and a "groups" claim ["api-clients"]); a token request with resource=<URL> (e.g. the
+// client-credentials grant) gets one, a request without resource an opaque token as before.
+// Unset: the configuration is unchanged.
+const bearerResource = process.env.TPO_IDP_RESOURCE || '';
+if (bearerResource) {
+  const { errors: oidcErrors } = await import('oidc-provider');
+  configuration.features.resourceIndicators = {
+    enabled: true,
+    defaultResource: async (ctx, client, oneOf) => oneOf,
+    useGrantedResource: async () => false,
+    getResourceServerInfo: async (ctx, resourceIndicator) => {
+      if (resourceIndicator !== bearerResource) throw new oidcErrors.InvalidTarget();
+      return {
+        scope: 'read write admin',
+        audience: bearerResource,
+        accessTokenTTL: atTtl,
+        accessTokenFormat: 'jwt',
+        jwt: { sign: { alg: 'RS256' } },
+      };
+    },
+  };
+  configuration.extraTokenClaims = async (ctx, token) => (
+    token.kind === 'ClientCredentials' || token.kind === 'AccessToken' ? { groups: ['api-clients'] } : undefined);
+}
+// ------------------------------------------------- end of bearer tokens
 
 const provider = new Provider(issuer, configuration);
+
+// ------------------------------------------------------- opt-in: back-channel logout (issue 14)
+// Deliveries are counted in /__stats (backchannel.success / .error) and failures logged.
+if (opts['backchannel-logout']) {
+  provider.on('backchannel.success', () => {
+    stats.backchannel = stats.backchannel || { success: 0, error: 0 };
+    stats.backchannel.success += 1;
+  });
+  provider.on('backchannel.error', (ctx, err, client) => {
+    stats.backchannel = stats.backchannel || { success: 0, error: 0 };
+    stats.backchannel.error += 1;
+    console.error(`idp: back-channel logout to ${client?.clientId} failed: ${err?.message}${err?.cause ? ` (${err.cause.code || err.cause.message})` : ""}`);
+  });
+}
+// --------------------------------------------------- end of opt-in: back-channel logout
 
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__health' && ctx.method === 'GET') {

@@ -283,8 +283,8 @@ def test_logout_with_provider(main_httpd, idp):
     assert q["client_id"] == h.CLIENT_ID
     assert q["post_logout_redirect_uri"] == main_httpd.url("/static/hello.txt")
     assert q["id_token_hint"].startswith("eyJ") and q["id_token_hint"].count(".") == 2
-    # the refresh token was revoked before the redirect
-    assert idp.stats()["revocation"] == 1
+    # the refresh token and the access token were revoked before the redirect
+    assert idp.stats()["revocation"] == 2
     log = log_since(main_httpd, mark)
     assert "logout of alice" in log
     assert "revoking the refresh token" not in log   # the failure line
@@ -304,7 +304,7 @@ def test_logout_with_provider(main_httpd, idp):
         (r.status_code, r.url, r.text[:500])
     assert "hello from an unprotected static file" in r.text
     stats = idp.stats()
-    assert stats["revocation"] == 1 and stats["end_session"] == 1, stats
+    assert stats["revocation"] == 2 and stats["end_session"] == 1, stats
     # the old cookie still names no session; a navigation starts a new login
     assert xhr_status(main_httpd, SESSION_COOKIE, sid) == 401
     r = requests.get(main_httpd.url(WHOAMI), headers={"Accept": h.HTML_ACCEPT,
@@ -383,7 +383,7 @@ def test_logout_without_provider_logout(logout_off_httpd, idp):
     assert r.headers["Location"] == server.url("/static/hello.txt?x=1")
     assert cleared(r, SESSION_COOKIE)
     stats = idp.stats()
-    assert stats["revocation"] == 1 and stats["end_session"] == 0, stats
+    assert stats["revocation"] == 2 and stats["end_session"] == 0, stats
     assert xhr_status(server, SESSION_COOKIE, sid) == 401
     # no return: a page
     s, sid = login_real(server, "erin")

@@ -478,7 +478,7 @@ ScriptAlias /app/ "{root}/app/"
         extra = {}
         if self.preload:
             extra["LD_PRELOAD"] = self.preload
-            extra["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=0:log_path=%s/asan"
+            extra["ASAN_OPTIONS"] = ("detect_leaks=0:abort_on_error=0:allow_user_segv_handler=0:log_path=%s/asan"
                                      % self.server_root)
             extra["UBSAN_OPTIONS"] = ("print_stacktrace=1:log_path=%s/ubsan"
                                       % self.server_root)

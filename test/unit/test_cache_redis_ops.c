@@ -1000,7 +1000,7 @@ int main(void)
     suite_add_tcase(s, tp);
 
     tcase_add_checked_fixture(ts, tpo_test_setup, tpo_test_teardown);
-    tcase_set_timeout(ts, 60);
+    tcase_set_timeout(ts, 120); /* failovers on a loaded machine */
     tcase_add_test(ts, acl_user_and_database);
     tcase_add_test(ts, tls_verified);
     tcase_add_test(ts, sentinel_names_a_replica);

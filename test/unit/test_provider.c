@@ -18,6 +18,8 @@ static const char *FULL_DOC =
     "\"revocation_endpoint\":\"" ISS "/revoke\","
     "\"introspection_endpoint\":\"" ISS "/introspect\","
     "\"authorization_response_iss_parameter_supported\":true,"
+    "\"backchannel_logout_supported\":true,"
+    "\"backchannel_logout_session_supported\":true,"
     "\"code_challenge_methods_supported\":[\"plain\",\"S256\"],"
     "\"response_types_supported\":[\"code\"],"
     "\"grant_types_supported\":[\"authorization_code\",\"refresh_token\"]}";
@@ -58,6 +60,8 @@ START_TEST(parse_full)
     ck_assert_str_eq(m.introspection_endpoint, ISS "/introspect");
     ck_assert_int_eq(m.iss_parameter_supported, 1);
     ck_assert_int_eq(m.pkce_s256_supported, 1);
+    ck_assert_int_eq(m.backchannel_logout, 1);
+    ck_assert_int_eq(m.backchannel_logout_session, 1);
 }
 END_TEST
 
@@ -88,6 +92,9 @@ START_TEST(parse_minimal)
     ck_assert_ptr_null(m.introspection_endpoint);
     ck_assert_int_eq(m.iss_parameter_supported, 0);
     ck_assert_int_eq(m.pkce_s256_supported, -1);
+    /* absent: not supported (OpenID Connect Back-Channel Logout 1.0, 2.1) */
+    ck_assert_int_eq(m.backchannel_logout, 0);
+    ck_assert_int_eq(m.backchannel_logout_session, 0);
 }
 END_TEST
 
@@ -182,6 +189,9 @@ START_TEST(parse_bad_endpoints)
         "{\"issuer\":\"i\",\"authorization_endpoint\":\"https://as.example/a\","
         "\"token_endpoint\":\"https://as.example/t\","
         "\"authorization_response_iss_parameter_supported\":\"true\"}",
+        "{\"issuer\":\"i\",\"authorization_endpoint\":\"https://as.example/a\","
+        "\"token_endpoint\":\"https://as.example/t\","
+        "\"backchannel_logout_supported\":1}",
         "{\"issuer\":5,\"authorization_endpoint\":\"https://as.example/a\","
         "\"token_endpoint\":\"https://as.example/t\"}",
     };

@@ -23,6 +23,7 @@ static tpo_session sample_session(apr_pool_t *p)
     s.id_token = NULL;
     s.scope = "openid email";
     s.claims = "{\"sub\":\"alice\",\"name\":\"Jos\xc3\xa9\"}";
+    s.op_sid = "op-session-7";
     s.env = apr_array_make(p, 4, sizeof(const char *));
     APR_ARRAY_PUSH(s.env, const char *) = "TPO_CLAIM_sub";
     APR_ARRAY_PUSH(s.env, const char *) = "alice";
@@ -51,6 +52,7 @@ START_TEST(session_roundtrip)
     ck_assert_str_eq(d.refresh_token, "rt-456");
     ck_assert_ptr_null(d.id_token);
     ck_assert_str_eq(d.claims, s.claims);
+    ck_assert_str_eq(d.op_sid, "op-session-7");
     {
         apr_array_header_t *env = tpo_session_pairs(&d, TPO_SESSION_PAIRS_ENV, tpo_test_pool);
         apr_array_header_t *hdr = tpo_session_pairs(&d, TPO_SESSION_PAIRS_HEADERS, tpo_test_pool);
