@@ -36,6 +36,7 @@ void *tpa_config_merge_server(apr_pool_t *p, void *basev, void *addv)
         add->pending_capacity != TPO_UNSET ? add->pending_capacity : base->pending_capacity;
     /* the cache is global: virtual hosts use the main server's */
     c->cache_type = base->cache_type;
+    c->trusted_proxies = base->trusted_proxies; /* main server only */
     c->cache_servers = base->cache_servers;
     c->cache_timeout_ms = base->cache_timeout_ms;
     c->cache_passphrase = base->cache_passphrase;

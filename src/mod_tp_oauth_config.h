@@ -49,6 +49,8 @@ typedef struct tpa_provider_conf {
     int connect_timeout_ms, timeout_ms;
     apr_off_t max_response;
     const char *ca_file;
+    const char *outgoing_proxy;    /* TPOAuthOutgoingProxy URL, NULL: none */
+    const char *outgoing_no_proxy; /* its no-proxy list (curl's syntax), NULL: none */
 
     const char *cookie_name;
     const char *cookie_path;
@@ -137,7 +139,8 @@ typedef struct tpa_server_conf {
                                           the shared-memory store holds */
     const unsigned char *login_secret; /* TPOAuthLoginCookieKeyFile contents, or NULL */
     apr_size_t login_secret_len;
-    const char *login_secret_at; /* where it was set */
+    const char *login_secret_at;         /* where it was set */
+    apr_array_header_t *trusted_proxies; /* TPOAuthTrustedProxies: tpo_cidr; NULL: none */
 } tpa_server_conf;
 
 typedef enum {

@@ -94,6 +94,9 @@ TPO_DIR(cache_redis_tls_key_file, "TPOAuthCacheRedisTLSKeyFile", TAKE1, set_valu
 TPO_DIR(cache_redis_tls_server_name, "TPOAuthCacheRedisTLSServerName", TAKE1, set_value, SERVER,
         STR, TPO_SC(cache_redis_tls_server_name), 0, 0, NULL, NULL,
         "Name the Redis server's certificate must carry (default: the host it is reached at)")
+TPO_DIR(trusted_proxies, "TPOAuthTrustedProxies", ITERATE, cmd_trusted_proxies, SERVER, NONE,
+        TPO_NOFIELD, 0, 0, NULL, NULL,
+        "Peers (addresses or CIDRs) whose Forwarded/X-Forwarded-* headers are believed")
 TPO_DIR(pending_logins, "TPOAuthPendingLogins", TAKE1, set_value, SERVER, INT,
         TPO_SC(pending_capacity), 16, 10000000, NULL, TPO_XSTR(TPO_DEF_PENDING_LOGINS),
         "How many consumed-login markers the shared-memory store keeps (replay "
@@ -151,6 +154,9 @@ TPO_DIR(http_max_response, "TPOAuthHTTPMaxResponse", TAKE1, set_value, PROVIDER,
         "Largest response accepted from the provider (e.g. 1M)")
 TPO_DIR(ca_file, "TPOAuthCACertificate", TAKE1, set_value, PROVIDER, STR, TPO_PC(ca_file), 0, 0,
         NULL, NULL, "CA bundle for TLS to the provider")
+TPO_DIR(outgoing_proxy, "TPOAuthOutgoingProxy", TAKE12, cmd_outgoing_proxy, PROVIDER, NONE,
+        TPO_NOFIELD, 0, 0, NULL, NULL,
+        "HTTP(S) proxy URL for calls to the provider [no-proxy list: host,.domain,addr/len]")
 TPO_DIR(cookie_name, "TPOAuthCookieName", TAKE1, cmd_cookie_name, PROVIDER, STR,
         TPO_PC(cookie_name), 0, 0, NULL, NULL,
         "Name of the session cookie (default: " TPO_DEF_COOKIE_NAME_PREFIX "<provider>)")

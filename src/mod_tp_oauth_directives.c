@@ -17,6 +17,7 @@
 #include "tpo_pending_cookie.h"
 #include "tpo_origin.h"
 #include "tpo_provider.h"
+#include "tpo_forwarded.h"
 
 static const char *const known_algs[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
                                          "PS512", "ES256", "ES384", "ES512", "EdDSA",
@@ -448,6 +449,27 @@ static const char *cmd_cache_key_file(cmd_parms *cmd, void *mconfig, const char 
 
 /* The secret the login cookies' key is derived from: read at configuration
  * time, so a missing or short file fails configtest. */
+static const char *cmd_trusted_proxies(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpa_server_conf *sc = tpa_config_server(cmd->server);
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+    tpo_cidr *c;
+
+    if (err) {
+        return err;
+    }
+    if (!sc->trusted_proxies) {
+        sc->trusted_proxies = apr_array_make(cmd->pool, 4, sizeof(tpo_cidr));
+    }
+    c = apr_array_push(sc->trusted_proxies);
+    if (!tpo_cidr_parse(arg, c)) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is not an IPv4/IPv6 address or address/prefix-length",
+                            cmd->cmd->name, arg);
+    }
+    return NULL;
+}
+
 static const char *cmd_login_key_file(cmd_parms *cmd, void *mconfig, const char *arg)
 {
     tpa_server_conf *sc = tpa_config_server(cmd->server);
@@ -834,6 +856,33 @@ static const char *cmd_http_timeout(cmd_parms *cmd, void *mconfig, const char *c
     if (total && (err = parse_ms(cmd->pool, cmd->cmd->name, total, &pc->timeout_ms))) {
         return err;
     }
+    return NULL;
+}
+
+static const char *cmd_outgoing_proxy(cmd_parms *cmd, void *mconfig, const char *url,
+                                      const char *no_proxy)
+{
+    const char *err;
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    const char *c;
+
+    if (!pc) {
+        return err;
+    }
+    if (!tpo_url_is_http(url)) {
+        return apr_psprintf(cmd->pool, "%s: '%s' is not an http:// or https:// URL", cmd->cmd->name,
+                            url);
+    }
+    for (c = no_proxy; c && *c; c++) {
+        if (!apr_isalnum(*c) && !strchr(".-_:,/*[]", *c)) {
+            return apr_psprintf(cmd->pool,
+                                "%s: the no-proxy list '%s' holds '%c' (host names, "
+                                ".domains, addresses and addr/len, separated by ',')",
+                                cmd->cmd->name, no_proxy, *c);
+        }
+    }
+    pc->outgoing_proxy = url;
+    pc->outgoing_no_proxy = no_proxy;
     return NULL;
 }
 

@@ -33,7 +33,7 @@
 static const char *redirect_uri_for(request_rec *r, tpa_provider_conf *pc)
 {
     if (pc->redirect_uri[0] == '/') {
-        return ap_construct_url(r->pool, pc->redirect_uri, r);
+        return tpa_request_url(r, pc->redirect_uri);
     }
     return pc->redirect_uri;
 }
@@ -115,8 +115,16 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
     apr_array_header_t *slots;
     apr_size_t new_size;
     int i, dropped;
+    long retry;
 
     rs = tpa_provider_meta_get(r, pc, &meta);
+    /* a provider whose back channel failed gets no new users (issue 16) */
+    if (tpa_provider_down_check(r, pc, &retry)) {
+        apr_table_setn(r->err_headers_out, "Retry-After", apr_ltoa(r->pool, retry));
+        return answer(fail, HTTP_SERVICE_UNAVAILABLE, "Login unavailable",
+                      "The authorization server cannot be reached at the moment. "
+                      "Please try again in a moment.");
+    }
     if (rs != TPA_RT_OK) {
         return answer(fail, rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
                       "Login unavailable",

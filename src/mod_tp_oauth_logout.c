@@ -67,7 +67,7 @@ static void revoke_token(request_rec *r, tpa_provider_conf *pc, const tpo_provid
  * the port only when not the default). */
 static const char *own_origin(request_rec *r)
 {
-    return ap_construct_url(r->pool, "", r);
+    return tpa_request_url(r, "");
 }
 
 /* An absolute URL on this server's own scheme, host and port: its local
@@ -166,7 +166,7 @@ int tpa_logout_endpoint(request_rec *r, tpa_provider_conf *pc)
     else if (ret) {
         local = tpo_return_url_is_local(ret) ? ret : own_local_part(r, ret);
         if (local) {
-            target = ap_construct_url(r->pool, local, r);
+            target = tpa_request_url(r, local);
         }
         else if (allowed_absolute(pc, ret)) {
             target = ret;

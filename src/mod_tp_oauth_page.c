@@ -9,7 +9,7 @@
 
 int tpa_request_is_https(request_rec *r)
 {
-    return ap_http_scheme(r) && !strcmp(ap_http_scheme(r), "https");
+    return !strncmp(tpa_request_url(r, ""), "https://", 8);
 }
 
 void tpa_page_headers(request_rec *r)

@@ -28,7 +28,13 @@ void tpa_set_cookie(request_rec *r, const tpa_provider_conf *pc, const char *nam
  * keep it from the provider's cross-site redirect back, None needs https). */
 void tpa_set_login_cookie(request_rec *r, const tpa_provider_conf *pc, const char *name,
                           const char *value, long max_age);
+/* 1 if the client's URL is https (as tpa_request_url sees it) */
 int tpa_request_is_https(request_rec *r);
+/* The absolute URL of uri ("" or a path) on this server as the client sees
+ * it: scheme://host[:port]uri, from a trusted proxy's Forwarded or
+ * X-Forwarded-* headers when there are any (mod_tp_oauth_forwarded.c), else
+ * as ap_construct_url. */
+const char *tpa_request_url(request_rec *r, const char *uri);
 /* The module's one WWW-Authenticate: TP-OAuth realm="<AuthName, else the
  * provider's name>" (a quoted-string), with error="<error>" unless NULL. */
 void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error);

@@ -137,6 +137,8 @@ void tpa_provider_http_opts(const tpa_provider_conf *pc, tpo_http_opts *o)
     o->max_response = (apr_size_t)pc->max_response;
     o->ca_file = pc->ca_file;
     o->user_agent = TPO_HTTP_USER_AGENT;
+    o->proxy = pc->outgoing_proxy;
+    o->no_proxy = pc->outgoing_no_proxy;
 }
 
 static tpa_rt_status http_status_of(tpo_http_result res)
@@ -146,7 +148,7 @@ static tpa_rt_status http_status_of(tpo_http_result res)
 
 /* Fetch a JSON document; logs the failure. */
 static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const char *what,
-                                const char *url, tpo_http_response *resp)
+                                const char *url, tpo_http_response *resp, int note_down)
 {
     tpo_http_opts o;
     tpo_http_result res;
@@ -159,6 +161,12 @@ static tpa_rt_status fetch_json(request_rec *r, tpa_provider_conf *pc, const cha
     tpa_count((tpo_metric)((res == TPO_HTTP_OK && resp->status == 200 ? TPO_M_FETCH_OK
                                                                       : TPO_M_FETCH_FAILED) +
                            ep));
+    /* metadata that loads does not clear a failure of the token endpoint:
+     * only a probe or a token call does; a failed refetch of aged metadata
+     * whose copy stays in use does not count (note_down 0) */
+    if (note_down && (res != TPO_HTTP_OK || resp->status >= 500)) {
+        tpa_provider_down_note(r, pc, 1);
+    }
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
                       TPO_APLOGNO(00049) "provider %s: fetching the %s from %s failed: %s",
@@ -217,10 +225,10 @@ static int wait_for_fetch(tpa_provider_rt *rt, apr_time_t deadline)
 /* Fetch and parse the discovery document without the lock, into a pool of
  * its own (unmanaged: kept for the life of the process, as the metadata). */
 static tpa_rt_status fetch_meta(request_rec *r, tpa_provider_conf *pc, tpo_provider_meta **out,
-                                apr_pool_t **pool_out)
+                                apr_pool_t **pool_out, int note_down)
 {
     tpo_http_response resp;
-    tpa_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp);
+    tpa_rt_status st = fetch_json(r, pc, "discovery document", pc->discovery_url, &resp, note_down);
     apr_pool_t *mp;
     tpo_provider_meta *m;
     const char *err = NULL;
@@ -271,7 +279,7 @@ tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
 
         rt->meta_fetching = 1;
         apr_thread_mutex_unlock(rt->mu);
-        fetch_meta(r, pc, &m, &mp);
+        fetch_meta(r, pc, &m, &mp, 0); /* logins go on with the copy */
         apr_thread_mutex_lock(rt->mu);
         rt->meta_fetching = 0;
         if (m) {
@@ -307,7 +315,7 @@ tpa_rt_status tpa_provider_meta_get(request_rec *r, tpa_provider_conf *pc,
         }
         rt->meta_fetching = 1;
         apr_thread_mutex_unlock(rt->mu);
-        st = fetch_meta(r, pc, &m, &mp);
+        st = fetch_meta(r, pc, &m, &mp, 1);
         apr_thread_mutex_lock(rt->mu);
         rt->meta_fetching = 0;
         if (m) {
@@ -357,7 +365,7 @@ static tpa_rt_status fetch_jwks(request_rec *r, tpa_provider_conf *pc, const cha
         if (have && !tpa_provider_jwks_shared_gate(r, pc, uri)) {
             return TPA_RT_OK; /* keep the copy */
         }
-        st = fetch_json(r, pc, "JWK Set", uri, &resp);
+        st = fetch_json(r, pc, "JWK Set", uri, &resp, 1);
         if (st != TPA_RT_OK) {
             return st;
         }
@@ -593,6 +601,7 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
         }
     }
     tpa_count_call(ep, t0, res != TPO_HTTP_OK || resp->status >= 500);
+    tpa_provider_down_note(r, pc, res != TPO_HTTP_OK || resp->status >= 500);
     return res;
 }
 

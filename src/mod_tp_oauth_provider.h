@@ -45,4 +45,15 @@ int tpa_provider_validate_id_token(request_rec *r, tpa_provider_conf *pc,
                                    const struct tpo_provider_meta *meta, const char *id_token,
                                    const char *nonce, struct json_t **claims);
 
+/* A provider that is down (mod_tp_oauth_provider_down.c). A failed call to
+ * the provider's back channel (unreachable, timeout, 5xx; discovery, JWKS or
+ * a client POST) reports failed = 1; a client POST that got an answer below
+ * 500 (and the probe) report 0, which ends the outage. The state is shared
+ * through the session cache. */
+void tpa_provider_down_note(request_rec *r, tpa_provider_conf *pc, int failed);
+/* Before a new login: 0 go on; 1 the provider is down (set Retry-After to
+ * *retry_after seconds and answer 503). May probe the provider (bounded by
+ * TPOAuthHTTPTimeout, at most one probe per TPO_DOWN_PROBE_INTERVAL_S). */
+int tpa_provider_down_check(request_rec *r, tpa_provider_conf *pc, long *retry_after);
+
 #endif

@@ -454,7 +454,7 @@ int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc)
 {
     const char *origin = apr_table_get(r->headers_in, "Origin");
     const char *site = apr_table_get(r->headers_in, "Sec-Fetch-Site");
-    const char *self = ap_construct_url(r->pool, "", r);
+    const char *self = tpa_request_url(r, "");
     tpo_session *s = apr_pcalloc(r->pool, sizeof(*s));
     tpa_sess_result sr;
     tpa_answer fail;
@@ -465,7 +465,7 @@ int tpa_refresh_endpoint(request_rec *r, tpa_provider_conf *pc)
     if (strcmp(r->method, "POST") != 0) {
         return tpa_json_error(r, HTTP_METHOD_NOT_ALLOWED, "method_not_allowed");
     }
-    /* self is "scheme://host:port" (ap_construct_url of ""); compare origins */
+    /* self is "scheme://host[:port]" (tpa_request_url of ""); compare origins */
     n = strlen(self);
     if (n && self[n - 1] == '/') {
         n--;

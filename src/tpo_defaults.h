@@ -38,6 +38,12 @@
 #define TPO_DEF_HTTP_TIMEOUT_S 10
 #define TPO_DEF_HTTP_CONNECT_MS (TPO_DEF_HTTP_CONNECT_S * 1000L)
 #define TPO_DEF_HTTP_TIMEOUT_MS (TPO_DEF_HTTP_TIMEOUT_S * 1000L)
+/* A provider that is down (tpo_down.c): new logins get 503 + Retry-After;
+ * one probe per TPO_DOWN_PROBE_INTERVAL_S over all processes; the shared
+ * record lives TPO_DOWN_RECORD_TTL_S after the last failure (then the next
+ * real call decides) */
+#define TPO_DOWN_PROBE_INTERVAL_S 5
+#define TPO_DOWN_RECORD_TTL_S 300
 #define TPO_DEF_HTTP_MAX_RESPONSE_M 1 /* TPOAuthHTTPMaxResponse 1M */
 #define TPO_DEF_HTTP_MAX_RESPONSE_BYTES ((long long)TPO_DEF_HTTP_MAX_RESPONSE_M * 1024 * 1024)
 #define TPO_DEF_COOKIE_NAME_PREFIX "tp_oauth_" /* + the provider's name */

@@ -333,6 +333,10 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
     if (o.user_agent) {
         curl_easy_setopt(c->curl, CURLOPT_USERAGENT, o.user_agent);
     }
+    if (o.proxy) {
+        curl_easy_setopt(c->curl, CURLOPT_PROXY, o.proxy);
+        curl_easy_setopt(c->curl, CURLOPT_NOPROXY, o.no_proxy ? o.no_proxy : "");
+    }
     curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o.max_response);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);

@@ -23,6 +23,8 @@ typedef struct tpo_http_opts {
     int verify_tls;          /* 1 (default) */
     const char *ca_file;     /* NULL: system store */
     const char *user_agent;  /* default TPO_HTTP_USER_AGENT */
+    const char *proxy;       /* outgoing proxy URL (http:// or https://), NULL: none */
+    const char *no_proxy;    /* hosts/domains/addresses reached directly ("a,.b,10.0.0.0/8") */
 } tpo_http_opts;
 
 typedef enum {
