@@ -722,9 +722,12 @@ def flood_conf(fakeidp, root):
             + protected_location("/flood/", "m_oidc"))
 
 
-def run_flood(url, count, out, concurrency=8, max_seconds=90):
+def run_flood(url, count, out, concurrency=8, max_seconds=90, users=1000):
+    # many users (at most TPO_SESSIONS_PER_USER_MAX sessions each: a user's 65th login
+    # ends their oldest session, issue 14)
     r = subprocess.run(["node", FLOOD, "--url", url, "--cookie", "tpo_oidc",
                         "--count", str(count), "--concurrency", str(concurrency),
+                        "--users", str(users),
                         "--no-page", "--cookies-out", out, "--max-seconds", str(max_seconds),
                         "--max-failures", str(max(20, count // 50)),
                         "--request-timeout", "10"],
