@@ -511,7 +511,10 @@ def login_flood(url, count, concurrency, marker, cookies_out=None, max_seconds=9
                 cookie=FAKE_COOKIE, no_page=False, allow_partial=False, times_out=None):
     argv = [NODE, LOGIN_FLOOD, "--url", url, "--cookie", cookie, "--count", str(count),
             "--concurrency", str(concurrency), "--marker", marker,
-            "--max-seconds", str(max_seconds)]
+            "--max-seconds", str(max_seconds),
+            # a distinct user per login (the fake provider takes login_hint as the sub):
+            # a user keeps at most TPO_SESSIONS_PER_USER_MAX sessions (issue 14)
+            "--users", "1000000"]
     if no_page:
         argv.append("--no-page")
     if cookies_out:
