@@ -616,7 +616,7 @@ static void topo_start(topo *t)
     }
     for (i = 0; i < 3; i++)
         ck_assert(wait_ping(t->sent[i]));
-    for (i = 0; i < 250 && !replica_synced(t->replica); i++)
+    for (i = 0; i < 1500 && !replica_synced(t->replica); i++) /* up to 30 s: a loaded machine */
         usleep(20000);
     ck_assert_msg(replica_synced(t->replica), "the replica did not sync");
 }
