@@ -72,19 +72,16 @@
 #include <apr_thread_mutex.h>
 #include <apr_thread_proc.h>
 #include "tpo_cache_redis.h"
+#include "tpo_redis_resp.h"
 #include "tpo_netconn.h"
 #include "tpo_tls.h"
 #include "tpo_log.h"
 
 #define RS_DEFAULT_PORT 6379
-#define RS_MAX_BULK (16u * 1024 * 1024) /* largest value read or written */
 #define RS_AUTH_LOG_EVERY apr_time_from_sec(10)
-#define RS_MAX_ARGS 6
 #define RS_RESOLVE_MIN apr_time_from_msec(200) /* between two questions to the sentinels */
 #define RS_RECHECK apr_time_from_sec(5)        /* the master is asked for this often */
-#define RS_MAX_NEST 4                          /* arrays in arrays (ROLE) */
-#define RS_MAX_ELEMS 4096
-#define RS_SUB_PING apr_time_from_sec(1) /* the subscriber's keep-alive */
+#define RS_SUB_PING apr_time_from_sec(1)       /* the subscriber's keep-alive */
 
 typedef struct {
     tpo_cache pub;
@@ -109,176 +106,6 @@ typedef struct {
     volatile apr_uint32_t sub_stop;
 } rs_cache;
 
-/* A parsed reply. */
-enum { R_SIMPLE, R_ERROR, R_INT, R_BULK, R_NIL, R_ARRAY };
-typedef struct {
-    int type;
-    apr_int64_t num; /* R_INT; R_ARRAY: the number of elements (-1: nil) */
-    char word[32];   /* R_SIMPLE: the status; R_ERROR: the error code only */
-    char *bulk;      /* R_BULK, in the caller's pool or in small */
-    apr_size_t len;
-    char small[256]; /* short bulk strings when there is no pool */
-} rs_reply;
-
-/* ------------------------------------------------------------ helpers */
-
-
-/* Send one command as a RESP array of bulk strings. */
-static apr_status_t send_cmd(tpo_netconn *conn, int argc, const void *const *argv,
-                             const apr_size_t *argl)
-{
-    struct iovec v[1 + 3 * RS_MAX_ARGS];
-    char hdr[RS_MAX_ARGS + 1][24];
-    int i, n = 0;
-
-    v[n].iov_base = hdr[0];
-    v[n++].iov_len = (apr_size_t)apr_snprintf(hdr[0], sizeof(hdr[0]), "*%d\r\n", argc);
-    for (i = 0; i < argc; i++) {
-        v[n].iov_base = hdr[i + 1];
-        v[n++].iov_len = (apr_size_t)apr_snprintf(hdr[i + 1], sizeof(hdr[i + 1]),
-                                                  "$%" APR_SIZE_T_FMT "\r\n", argl[i]);
-        v[n].iov_base = (void *)argv[i];
-        v[n++].iov_len = argl[i];
-        v[n].iov_base = (void *)"\r\n";
-        v[n++].iov_len = 2;
-    }
-    return tpo_netconn_send(conn, v, n);
-}
-
-/* Strict decimal: optional '-' (when allowed), digits only, no overflow. */
-static int parse_int(const char *s, apr_size_t n, int allow_neg, apr_int64_t *out)
-{
-    apr_int64_t v = 0;
-    apr_size_t i = 0;
-    int neg = 0;
-
-    if (allow_neg && n > 0 && s[0] == '-') {
-        neg = 1;
-        i = 1;
-    }
-    if (i == n || n - i > 18)
-        return 0;
-    for (; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        v = v * 10 + (s[i] - '0');
-    }
-    *out = neg ? -v : v;
-    return 1;
-}
-
-/* The first word of a status or error line, printable ASCII only: Redis
- * errors can quote command arguments, so nothing past the code is kept. */
-static void first_word(const char *s, apr_size_t n, char *out, apr_size_t outsz)
-{
-    apr_size_t i;
-
-    for (i = 0; i < n && i + 1 < outsz; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch <= 0x20 || ch >= 0x7f)
-            break;
-        out[i] = (char)ch;
-    }
-    out[i] = '\0';
-}
-
-/* Read one reply; bulk strings of any size when p is given, else only
- * short ones (into r->small). An array is only its header (R_ARRAY and the
- * count): the caller reads the elements. */
-static apr_status_t rd_reply(tpo_netconn *conn, apr_pool_t *p, rs_reply *r)
-{
-    char *line, crlf[2];
-    apr_size_t len;
-    apr_int64_t n;
-    apr_status_t rv = tpo_netconn_line(conn, &line, &len);
-
-    if (rv != APR_SUCCESS)
-        return rv;
-    if (len == 0)
-        return tpo_netconn_proto_error(conn, "empty reply line");
-    switch (line[0]) {
-    case '+':
-        r->type = R_SIMPLE;
-        first_word(line + 1, len - 1, r->word, sizeof(r->word));
-        return APR_SUCCESS;
-    case '-':
-        r->type = R_ERROR;
-        first_word(line + 1, len - 1, r->word, sizeof(r->word));
-        return APR_SUCCESS;
-    case ':':
-        if (!parse_int(line + 1, len - 1, 1, &r->num)) {
-            return tpo_netconn_proto_error(conn, "bad integer");
-        }
-        r->type = R_INT;
-        return APR_SUCCESS;
-    case '*':
-        if (len == 3 && line[1] == '-' && line[2] == '1') {
-            r->type = R_ARRAY;
-            r->num = -1;
-            return APR_SUCCESS;
-        }
-        if (!parse_int(line + 1, len - 1, 0, &n) || n > RS_MAX_ELEMS) {
-            return tpo_netconn_proto_error(conn, "array length out of bounds");
-        }
-        r->type = R_ARRAY;
-        r->num = n;
-        return APR_SUCCESS;
-    case '$':
-        if (len == 3 && line[1] == '-' && line[2] == '1') {
-            r->type = R_NIL;
-            return APR_SUCCESS;
-        }
-        if (!parse_int(line + 1, len - 1, 0, &n) || n > (apr_int64_t)RS_MAX_BULK) {
-            return tpo_netconn_proto_error(conn, "bulk length out of bounds");
-        }
-        if (p == NULL && n >= (apr_int64_t)sizeof(r->small))
-            return tpo_netconn_proto_error(conn, "unexpected bulk reply");
-        r->type = R_BULK;
-        r->len = (apr_size_t)n;
-        r->bulk = p ? apr_palloc(p, r->len + 1) : r->small;
-        rv = tpo_netconn_read(conn, r->bulk, r->len);
-        if (rv == APR_SUCCESS)
-            rv = tpo_netconn_read(conn, crlf, 2);
-        if (rv != APR_SUCCESS)
-            return rv;
-        if (crlf[0] != '\r' || crlf[1] != '\n') {
-            return tpo_netconn_proto_error(conn, "bulk not CRLF-terminated");
-        }
-        r->bulk[r->len] = '\0';
-        return APR_SUCCESS;
-    default:
-        return tpo_netconn_proto_error(conn, "unexpected reply type");
-    }
-}
-
-/* Read and drop the elements of an array (its header read into r). */
-static apr_status_t skip_elems(tpo_netconn *conn, const rs_reply *r, int depth)
-{
-    apr_int64_t i;
-
-    if (r->type != R_ARRAY || r->num <= 0)
-        return APR_SUCCESS;
-    if (depth >= RS_MAX_NEST)
-        return tpo_netconn_proto_error(conn, "arrays nested too deep");
-    for (i = 0; i < r->num; i++) {
-        rs_reply e;
-        apr_status_t rv = rd_reply(conn, NULL, &e);
-        if (rv == APR_SUCCESS)
-            rv = skip_elems(conn, &e, depth + 1);
-        if (rv != APR_SUCCESS)
-            return rv;
-    }
-    return APR_SUCCESS;
-}
-
-/* An error reply: the server is fine, the connection is not reused. */
-static apr_status_t error_reply(tpo_netconn *conn, const char *cmd, const rs_reply *r)
-{
-    tpo_netconn_retire(conn);
-    tpo_log(TPO_LOG_MARK, TPO_LOG_WARN, TPO_APLOGNO(00066) "redis %s: %s answered %s",
-            tpo_netconn_name(conn), cmd, r->word[0] ? r->word : "an error");
-    return APR_EGENERAL;
-}
 
 /* ------------------------------------------------------------ connections */
 
@@ -297,9 +124,9 @@ static apr_status_t conn_auth(tpo_netconn *conn, rs_cache *c)
     }
     argv[argc] = c->password;
     argl[argc++] = c->pwlen;
-    rv = send_cmd(conn, argc, argv, argl);
+    rv = tpo_resp_send(conn, argc, argv, argl);
     if (rv == APR_SUCCESS)
-        rv = rd_reply(conn, NULL, &r);
+        rv = tpo_resp_read(conn, NULL, &r);
     if (rv != APR_SUCCESS)
         return rv;
     if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0)
@@ -326,9 +153,9 @@ static apr_status_t conn_select(tpo_netconn *conn, rs_cache *c)
     apr_status_t rv;
 
     argl[1] = (apr_size_t)apr_snprintf(db, sizeof(db), "%d", c->database);
-    rv = send_cmd(conn, 2, argv, argl);
+    rv = tpo_resp_send(conn, 2, argv, argl);
     if (rv == APR_SUCCESS)
-        rv = rd_reply(conn, NULL, &r);
+        rv = tpo_resp_read(conn, NULL, &r);
     if (rv != APR_SUCCESS)
         return rv;
     if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0)
@@ -351,30 +178,30 @@ static apr_status_t conn_role(tpo_netconn *conn, rs_cache *c)
     const void *argv[1] = {"ROLE"};
     apr_size_t argl[1] = {4};
     rs_reply r, role;
-    apr_status_t rv = send_cmd(conn, 1, argv, argl);
+    apr_status_t rv = tpo_resp_send(conn, 1, argv, argl);
     int master;
 
     if (rv == APR_SUCCESS)
-        rv = rd_reply(conn, NULL, &r);
+        rv = tpo_resp_read(conn, NULL, &r);
     if (rv != APR_SUCCESS)
         return rv;
     if (r.type == R_ERROR)
-        return error_reply(conn, "ROLE", &r);
+        return tpo_resp_error(conn, "ROLE", &r);
     if (r.type != R_ARRAY || r.num < 1)
         return tpo_netconn_proto_error(conn, "ROLE");
-    rv = rd_reply(conn, NULL, &role);
+    rv = tpo_resp_read(conn, NULL, &role);
     if (rv != APR_SUCCESS)
         return rv;
     if (role.type != R_BULK)
         return tpo_netconn_proto_error(conn, "ROLE");
     master = role.len == 6 && memcmp(role.bulk, "master", 6) == 0;
     r.num--;
-    rv = skip_elems(conn, &r, 0);
+    rv = tpo_resp_skip(conn, &r, 0);
     if (rv != APR_SUCCESS)
         return rv;
     if (!master) {
         if (tpo_netconn_log_due(conn, RS_AUTH_LOG_EVERY)) {
-            first_word(role.bulk, role.len, r.word, sizeof(r.word));
+            tpo_resp_first_word(role.bulk, role.len, r.word, sizeof(r.word));
             tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
                     TPO_APLOGNO(00503) "redis %s is a %s, not the master of %s: asking the "
                                        "sentinels again",
@@ -393,10 +220,10 @@ static apr_status_t sentinel_auth(tpo_netconn *conn, void *baton)
     const void *argv[2] = {"AUTH", c->sentinel_password};
     apr_size_t argl[2] = {4, strlen(c->sentinel_password)};
     rs_reply r;
-    apr_status_t rv = send_cmd(conn, 2, argv, argl);
+    apr_status_t rv = tpo_resp_send(conn, 2, argv, argl);
 
     if (rv == APR_SUCCESS)
-        rv = rd_reply(conn, NULL, &r);
+        rv = tpo_resp_read(conn, NULL, &r);
     if (rv != APR_SUCCESS)
         return rv;
     if (r.type == R_SIMPLE && strcmp(r.word, "OK") == 0)
@@ -452,12 +279,12 @@ typedef struct {
 static apr_status_t rd_wait(tpo_netconn *conn, const rs_op *op)
 {
     rs_reply r;
-    apr_status_t rv = rd_reply(conn, NULL, &r);
+    apr_status_t rv = tpo_resp_read(conn, NULL, &r);
 
     if (rv != APR_SUCCESS)
         return rv;
     if (r.type == R_ERROR)
-        return error_reply(conn, "WAIT", &r);
+        return tpo_resp_error(conn, "WAIT", &r);
     if (r.type != R_INT)
         return tpo_netconn_proto_error(conn, "WAIT");
     if (r.num >= op->wait_n)
@@ -511,7 +338,7 @@ static apr_status_t rs_exec(tpo_netconn *conn, void *baton)
         argv[argc] = pxbuf;
         argl[argc++] = (apr_size_t)apr_snprintf(pxbuf, sizeof(pxbuf), "%" APR_INT64_T_FMT, op->px);
     }
-    rv = send_cmd(conn, argc, argv, argl);
+    rv = tpo_resp_send(conn, argc, argv, argl);
     if (rv == APR_SUCCESS && op->kind != OP_GET && op->wait_n > 0) {
         /* pipelined: WAIT n ms right behind the write */
         char nbuf[16], msbuf[24];
@@ -519,10 +346,10 @@ static apr_status_t rs_exec(tpo_netconn *conn, void *baton)
         apr_size_t wl[3] = {4, 0, 0};
         wl[1] = (apr_size_t)apr_snprintf(nbuf, sizeof(nbuf), "%d", op->wait_n);
         wl[2] = (apr_size_t)apr_snprintf(msbuf, sizeof(msbuf), "%" APR_INT64_T_FMT, op->wait_ms);
-        rv = send_cmd(conn, 3, wv, wl);
+        rv = tpo_resp_send(conn, 3, wv, wl);
     }
     if (rv == APR_SUCCESS)
-        rv = rd_reply(conn, op->kind == OP_GET ? op->p : NULL, &r);
+        rv = tpo_resp_read(conn, op->kind == OP_GET ? op->p : NULL, &r);
     if (rv != APR_SUCCESS)
         return rv;
     if (op->kind != OP_GET && op->wait_n > 0 && r.type != R_ERROR) {
@@ -533,11 +360,11 @@ static apr_status_t rs_exec(tpo_netconn *conn, void *baton)
     if (r.type == R_ERROR) {
         if (strcmp(r.word, "READONLY") == 0)
             op->readonly = 1;
-        return error_reply(conn,
-                           op->kind == OP_GET   ? "GET"
-                           : op->kind == OP_DEL ? "DEL"
-                                                : "SET",
-                           &r);
+        return tpo_resp_error(conn,
+                              op->kind == OP_GET   ? "GET"
+                              : op->kind == OP_DEL ? "DEL"
+                                                   : "SET",
+                              &r);
     }
 
     switch (op->kind) {
@@ -608,23 +435,23 @@ static apr_status_t sentinel_ask(tpo_netconn *conn, void *baton)
     const void *argv[3] = {"SENTINEL", "get-master-addr-by-name", q->c->master_name};
     apr_size_t argl[3] = {8, 23, strlen(q->c->master_name)};
     rs_reply r, h, pt;
-    apr_status_t rv = send_cmd(conn, 3, argv, argl);
+    apr_status_t rv = tpo_resp_send(conn, 3, argv, argl);
 
     if (rv == APR_SUCCESS)
-        rv = rd_reply(conn, NULL, &r);
+        rv = tpo_resp_read(conn, NULL, &r);
     if (rv != APR_SUCCESS)
         return rv;
     if (r.type == R_ERROR)
-        return error_reply(conn, "SENTINEL get-master-addr-by-name", &r);
+        return tpo_resp_error(conn, "SENTINEL get-master-addr-by-name", &r);
     if (r.type == R_NIL || (r.type == R_ARRAY && r.num == -1))
         return APR_NOTFOUND;
     if (r.type != R_ARRAY || r.num != 2)
         return tpo_netconn_proto_error(conn, "SENTINEL reply is not [host, port]");
-    rv = rd_reply(conn, NULL, &h);
+    rv = tpo_resp_read(conn, NULL, &h);
     if (rv == APR_SUCCESS && h.type == R_BULK)
         memcpy(q->host, h.bulk, h.len + 1);
     if (rv == APR_SUCCESS)
-        rv = rd_reply(conn, NULL, &pt);
+        rv = tpo_resp_read(conn, NULL, &pt);
     if (rv != APR_SUCCESS)
         return rv;
     if (h.type != R_BULK || pt.type != R_BULK ||
@@ -739,7 +566,7 @@ static apr_status_t sub_loop(tpo_netconn *conn, void *baton)
     apr_time_t quiet_since = apr_time_now();
 
     tpo_netconn_retire(conn); /* never back to the pool */
-    rv = send_cmd(conn, 2, sub, subl);
+    rv = tpo_resp_send(conn, 2, sub, subl);
     while (rv == APR_SUCCESS && !apr_atomic_read32(&c->sub_stop)) {
         tpo_netconn_extend(conn, RS_SUB_PING + apr_time_from_sec(2));
         /* short waits: the process's end is noticed within 0.2 s */
@@ -753,20 +580,20 @@ static apr_status_t sub_loop(tpo_netconn *conn, void *baton)
                 return APR_TIMEUP;
             pings++;
             quiet_since = apr_time_now();
-            rv = send_cmd(conn, 1, ping, pingl);
+            rv = tpo_resp_send(conn, 1, ping, pingl);
             continue;
         }
         quiet_since = apr_time_now();
         if (rv == APR_SUCCESS)
-            rv = rd_reply(conn, NULL, &r);
+            rv = tpo_resp_read(conn, NULL, &r);
         if (rv != APR_SUCCESS)
             break;
         if (r.type == R_ERROR)
-            return error_reply(conn, "SUBSCRIBE", &r);
+            return tpo_resp_error(conn, "SUBSCRIBE", &r);
         if (r.type != R_ARRAY || r.num < 2 || r.num > 3)
             return tpo_netconn_proto_error(conn, "SUBSCRIBE reply");
         for (i = 0; i < r.num && rv == APR_SUCCESS; i++)
-            rv = rd_reply(conn, NULL, &e[i]);
+            rv = tpo_resp_read(conn, NULL, &e[i]);
         if (rv != APR_SUCCESS)
             break;
         if (e[0].type != R_BULK)
