@@ -181,6 +181,8 @@ static pid_t redis_start(int port, const char *const *extra)
     argv[n++] = "no";
     argv[n++] = "--daemonize";
     argv[n++] = "no";
+    argv[n++] = "--dir"; /* a replica writes the RDB it syncs from: not in the build tree */
+    argv[n++] = dir;
     while (extra && *extra && n < 38)
         argv[n++] = (char *)*extra++;
     argv[n] = NULL;
