@@ -6,6 +6,7 @@
 #include <apr_lib.h>
 #include <apr_strings.h>
 #include <openssl/evp.h>
+#include "tpo_jwt_claim.h"
 #include "tpo_b64.h"
 #include "tpo_bearer.h"
 
@@ -155,34 +156,6 @@ int tpo_bearer_looks_like_jwt(const char *tok)
     return *s == '\0';
 }
 
-/* A value made safe for a log line and a challenge: printable ASCII only,
- * no quotes or backslashes, bounded length. */
-static const char *quote(apr_pool_t *p, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *out = apr_palloc(p, DETAIL_MAX_VALUE * 4 + 6), *o = out;
-    apr_size_t n = 0;
-
-    *o++ = '\'';
-    for (; *s && n < DETAIL_MAX_VALUE; s++, n++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '\'') {
-            *o++ = '%';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 0x0f];
-        }
-        else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '\'';
-    if (*s) {
-        memcpy(o, "...", 3);
-        o += 3;
-    }
-    *o = '\0';
-    return out;
-}
 
 #define FAIL(code, ...)                                                                            \
     do {                                                                                           \
@@ -190,36 +163,6 @@ static const char *quote(apr_pool_t *p, const char *s)
         return (code);                                                                             \
     } while (0)
 
-/* A NumericDate claim. 0 absent, 1 present (*out set), -1 not a number. */
-static int claim_time(json_t *claims, const char *name, double *out)
-{
-    json_t *v = json_object_get(claims, name);
-
-    if (!v) {
-        return 0;
-    }
-    if (!json_is_number(v)) {
-        return -1;
-    }
-    *out = json_number_value(v);
-    return 1;
-}
-
-/* A string claim without embedded NUL. 0 absent, 1 present, -1 other type. */
-static int claim_string(json_t *claims, const char *name, const char **out)
-{
-    json_t *v = json_object_get(claims, name);
-
-    *out = NULL;
-    if (!v) {
-        return 0;
-    }
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 1;
-}
 
 static int audience_listed(const tpo_bearer_expect *e, json_t *v)
 {
@@ -255,7 +198,7 @@ static tpo_bearer_result check_aud(apr_pool_t *p, json_t *c, const tpo_bearer_ex
             return TPO_BT_OK;
         }
         FAIL(TPO_BT_AUD, "aud %s is not an audience of this server (TPOAuthBearerAudience)",
-             quote(p, json_string_value(aud)));
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, json_string_value(aud)));
     }
     if (!json_is_array(aud)) {
         FAIL(TPO_BT_AUD, "aud is neither a string nor an array");
@@ -281,7 +224,7 @@ static tpo_bearer_result check_times(apr_pool_t *p, json_t *c, const tpo_bearer_
     double t;
     int rc;
 
-    rc = claim_time(c, "exp", &t);
+    rc = tpo_jwt_claim_time(c, "exp", &t);
     if (rc == 0 && exp_required) {
         FAIL(TPO_BT_EXP, "exp is missing");
     }
@@ -292,7 +235,7 @@ static tpo_bearer_result check_times(apr_pool_t *p, json_t *c, const tpo_bearer_
         FAIL(TPO_BT_EXP, "the token expired %.0f seconds ago (allowed clock skew %.0f s)", now - t,
              skew);
     }
-    rc = claim_time(c, "nbf", &t);
+    rc = tpo_jwt_claim_time(c, "nbf", &t);
     if (rc < 0) {
         FAIL(TPO_BT_NBF, "nbf is not a number");
     }
@@ -301,7 +244,7 @@ static tpo_bearer_result check_times(apr_pool_t *p, json_t *c, const tpo_bearer_
              "the token is not valid before %.0f seconds from now (allowed clock skew %.0f s)",
              t - now, skew);
     }
-    rc = claim_time(c, "iat", &t);
+    rc = tpo_jwt_claim_time(c, "iat", &t);
     if (rc < 0) {
         FAIL(TPO_BT_IAT, "iat is not a number");
     }
@@ -357,16 +300,18 @@ tpo_bearer_result tpo_bearer_jwt_validate(apr_pool_t *p, const char *token, cons
      * against nothing, or (the attack) against a public key's bytes */
     if (strcmp(jws->alg, "none") == 0 || !tpo_jws_alg_supported(jws->alg) || !allowed ||
         strncmp(jws->alg, "HS", 2) == 0) {
-        FAIL(TPO_BT_ALG, "alg %s is not allowed for access tokens", quote(p, jws->alg));
+        FAIL(TPO_BT_ALG, "alg %s is not allowed for access tokens",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->alg));
     }
     if (e->typ && (!jws->typ || !typ_matches(jws->typ, e->typ))) {
-        FAIL(TPO_BT_TYP, "typ %s is not %s", jws->typ ? quote(p, jws->typ) : "(none)",
-             quote(p, e->typ));
+        FAIL(TPO_BT_TYP, "typ %s is not %s",
+             jws->typ ? tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->typ) : "(none)",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, e->typ));
     }
     rv = tpo_jws_verify(p, jws, jwks, NULL, e->allowed_algs, &err);
     if (rv == APR_ENOENT) {
-        FAIL(TPO_BT_NOKEY, "no key for kid %s and alg %s", jws->kid ? quote(p, jws->kid) : "(none)",
-             jws->alg);
+        FAIL(TPO_BT_NOKEY, "no key for kid %s and alg %s",
+             jws->kid ? tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->kid) : "(none)", jws->alg);
     }
     if (rv != APR_SUCCESS) {
         FAIL(TPO_BT_SIGNATURE, "the signature is not valid: %s", err ? err : "bad signature");
@@ -375,7 +320,7 @@ tpo_bearer_result tpo_bearer_jwt_validate(apr_pool_t *p, const char *token, cons
     if (!c) {
         FAIL(TPO_BT_MALFORMED, "the payload is unusable: %s", err);
     }
-    rc = claim_string(c, "iss", &iss);
+    rc = tpo_jwt_claim_string(c, "iss", &iss);
     if (rc == 0) {
         FAIL(TPO_BT_ISS, "iss is missing");
     }
@@ -383,8 +328,9 @@ tpo_bearer_result tpo_bearer_jwt_validate(apr_pool_t *p, const char *token, cons
         FAIL(TPO_BT_ISS, "iss is not a string");
     }
     if (strcmp(iss, e->issuer) != 0) {
-        FAIL(TPO_BT_ISS, "iss %s is not the expected issuer %s", quote(p, iss),
-             quote(p, e->issuer));
+        FAIL(TPO_BT_ISS, "iss %s is not the expected issuer %s",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, iss),
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, e->issuer));
     }
     if ((res = check_aud(p, c, e, 1, detail)) != TPO_BT_OK) {
         return res;
@@ -540,20 +486,22 @@ tpo_bearer_result tpo_introspection_parse(apr_pool_t *p, const char *body, apr_s
         FAIL(TPO_BT_INACTIVE, "the provider says the token is not active");
     }
     out->active = 1;
-    rc = claim_string(j, "iss", &iss);
+    rc = tpo_jwt_claim_string(j, "iss", &iss);
     if (rc < 0) {
         FAIL(TPO_BT_ISS, "iss is not a string");
     }
     if (rc > 0 && (!e || !e->issuer || strcmp(iss, e->issuer) != 0)) {
-        FAIL(TPO_BT_ISS, "iss %s is not the expected issuer", quote(p, iss));
+        FAIL(TPO_BT_ISS, "iss %s is not the expected issuer",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, iss));
     }
-    rc = claim_string(j, "token_type", &tt);
+    rc = tpo_jwt_claim_string(j, "token_type", &tt);
     if (rc < 0) {
         FAIL(TPO_BT_MALFORMED, "token_type is not a string");
     }
     if (rc > 0 && strcasecmp(tt, "Bearer") != 0 && strcasecmp(tt, "access_token") != 0 &&
         strcmp(tt, "urn:ietf:params:oauth:token-type:access_token") != 0) {
-        FAIL(TPO_BT_MALFORMED, "token_type %s is not an access token's", quote(p, tt));
+        FAIL(TPO_BT_MALFORMED, "token_type %s is not an access token's",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, tt));
     }
     if (e && e->audiences && e->audiences[0] &&
         (res = check_aud(p, j, e, 0, detail)) != TPO_BT_OK) {
@@ -562,7 +510,7 @@ tpo_bearer_result tpo_introspection_parse(apr_pool_t *p, const char *body, apr_s
     if (e && (res = check_times(p, j, e, 0, detail)) != TPO_BT_OK) {
         return res;
     }
-    if (claim_time(j, "exp", &exp) > 0 && exp > 0 && exp < 1e11) {
+    if (tpo_jwt_claim_time(j, "exp", &exp) > 0 && exp > 0 && exp < 1e11) {
         out->exp = apr_time_from_sec((apr_time_t)exp);
     }
     out->scope = tpo_bearer_scope(p, j);

@@ -4,6 +4,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <openssl/crypto.h>
+#include "tpo_jwt_claim.h"
 #include "tpo_idtoken.h"
 
 #define DETAIL_MAX_VALUE 80 /* claim values quoted in *detail, at most */
@@ -41,66 +42,6 @@ const char *tpo_idtoken_result_name(tpo_idtoken_result r)
     return "unknown";
 }
 
-/* A claim value made safe for a log line: printable ASCII only (the rest as
- * \xNN), no quotes or backslashes unescaped, bounded length. */
-static const char *quote(apr_pool_t *p, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *out = apr_palloc(p, DETAIL_MAX_VALUE * 4 + 6), *o = out;
-    apr_size_t n = 0;
-
-    *o++ = '"';
-    for (; *s && n < DETAIL_MAX_VALUE; s++, n++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = 'x';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 0x0f];
-        }
-        else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    if (*s) {
-        memcpy(o, "...", 3);
-        o += 3;
-    }
-    *o = '\0';
-    return out;
-}
-
-/* A NumericDate claim. 0 absent, 1 present (*out set), -1 not a number. */
-static int claim_time(json_t *claims, const char *name, double *out)
-{
-    json_t *v = json_object_get(claims, name);
-
-    if (!v) {
-        return 0;
-    }
-    if (!json_is_number(v)) {
-        return -1;
-    }
-    *out = json_number_value(v);
-    return 1;
-}
-
-/* A string claim without embedded NUL. 0 absent, 1 present, -1 other type. */
-static int claim_string(json_t *claims, const char *name, const char **out)
-{
-    json_t *v = json_object_get(claims, name);
-
-    *out = NULL;
-    if (!v) {
-        return 0;
-    }
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 1;
-}
 
 static int str_eq(const char *a, const char *b)
 {
@@ -126,7 +67,7 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
     int rc, found = 0;
 
     /* iss: exact */
-    rc = claim_string(c, "iss", &iss);
+    rc = tpo_jwt_claim_string(c, "iss", &iss);
     if (rc == 0) {
         FAIL(TPO_IDT_ISS, "iss is missing");
     }
@@ -134,8 +75,9 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
         FAIL(TPO_IDT_ISS, "iss is not a string");
     }
     if (strcmp(iss, e->issuer) != 0) {
-        FAIL(TPO_IDT_ISS, "iss %s does not match the expected issuer %s", quote(p, iss),
-             quote(p, e->issuer));
+        FAIL(TPO_IDT_ISS, "iss %s does not match the expected issuer %s",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, iss),
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, e->issuer));
     }
 
     /* aud: a string or a non-empty array of strings holding client_id */
@@ -167,11 +109,12 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
         FAIL(TPO_IDT_AUD, "aud is neither a string nor an array");
     }
     if (!found) {
-        FAIL(TPO_IDT_AUD, "aud does not contain the client_id %s", quote(p, e->client_id));
+        FAIL(TPO_IDT_AUD, "aud does not contain the client_id %s",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, e->client_id));
     }
 
     /* azp: required with several audiences; when present, our client_id */
-    rc = claim_string(c, "azp", &azp);
+    rc = tpo_jwt_claim_string(c, "azp", &azp);
     if (rc < 0) {
         FAIL(TPO_IDT_AZP, "azp is not a string");
     }
@@ -179,11 +122,12 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
         FAIL(TPO_IDT_AZP, "azp is missing although aud has %lu values", (unsigned long)naud);
     }
     if (rc > 0 && strcmp(azp, e->client_id) != 0) {
-        FAIL(TPO_IDT_AZP, "azp %s is not the client_id %s", quote(p, azp), quote(p, e->client_id));
+        FAIL(TPO_IDT_AZP, "azp %s is not the client_id %s", tpo_jwt_quote(p, DETAIL_MAX_VALUE, azp),
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, e->client_id));
     }
 
     /* exp: required, now <= exp + skew */
-    rc = claim_time(c, "exp", &exp);
+    rc = tpo_jwt_claim_time(c, "exp", &exp);
     if (rc == 0) {
         FAIL(TPO_IDT_EXP, "exp is missing");
     }
@@ -196,7 +140,7 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
     }
 
     /* iat: required, not in the future, not older than max_age */
-    rc = claim_time(c, "iat", &iat);
+    rc = tpo_jwt_claim_time(c, "iat", &iat);
     if (rc == 0) {
         FAIL(TPO_IDT_IAT, "iat is missing");
     }
@@ -215,7 +159,7 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
     }
 
     /* nbf: optional */
-    rc = claim_time(c, "nbf", &nbf);
+    rc = tpo_jwt_claim_time(c, "nbf", &nbf);
     if (rc < 0) {
         FAIL(TPO_IDT_NBF, "nbf is not a number");
     }
@@ -228,7 +172,7 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
 
     /* nonce: must be ours when we sent one */
     if (e->nonce) {
-        rc = claim_string(c, "nonce", &nonce);
+        rc = tpo_jwt_claim_string(c, "nonce", &nonce);
         if (rc == 0) {
             FAIL(TPO_IDT_NONCE, "nonce is missing but one was sent in the request");
         }
@@ -241,7 +185,7 @@ static tpo_idtoken_result check_claims(apr_pool_t *p, json_t *c, const tpo_idtok
     }
 
     /* sub: required, non-empty */
-    rc = claim_string(c, "sub", &sub);
+    rc = tpo_jwt_claim_string(c, "sub", &sub);
     if (rc == 0) {
         FAIL(TPO_IDT_SUB, "sub is missing");
     }
@@ -290,14 +234,15 @@ tpo_idtoken_result tpo_idtoken_validate(apr_pool_t *p, const char *id_token, con
         }
     }
     if (strcmp(jws->alg, "none") == 0 || !tpo_jws_alg_supported(jws->alg) || !allowed) {
-        FAIL(TPO_IDT_ALG, "alg %s is not allowed for ID tokens", quote(p, jws->alg));
+        FAIL(TPO_IDT_ALG, "alg %s is not allowed for ID tokens",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->alg));
     }
 
     rv = tpo_jws_verify(p, jws, jwks, expect->hs_key, expect->allowed_algs, &err);
     if (rv == APR_ENOENT) {
         if (jws->kid) {
-            FAIL(TPO_IDT_NOKEY, "no key for kid %s and alg %s: %s", quote(p, jws->kid), jws->alg,
-                 err);
+            FAIL(TPO_IDT_NOKEY, "no key for kid %s and alg %s: %s",
+                 tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->kid), jws->alg, err);
         }
         FAIL(TPO_IDT_NOKEY, "no key for alg %s: %s", jws->alg, err);
     }

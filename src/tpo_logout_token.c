@@ -5,6 +5,7 @@
 #include <apr_strings.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include "tpo_jwt_claim.h"
 #include "tpo_logout_token.h"
 #include "tpo_b64.h"
 
@@ -19,65 +20,6 @@ const char *tpo_lt_result_name(tpo_lt_result r)
     return (unsigned)r < sizeof(names) / sizeof(names[0]) ? names[r] : "unknown";
 }
 
-/* A value made safe for a log line (printable ASCII, bounded). */
-static const char *quote(apr_pool_t *p, const char *s)
-{
-    static const char hex[] = "0123456789abcdef";
-    char *out = apr_palloc(p, DETAIL_MAX_VALUE * 4 + 6), *o = out;
-    apr_size_t n = 0;
-
-    *o++ = '"';
-    for (; *s && n < DETAIL_MAX_VALUE; s++, n++) {
-        unsigned char c = (unsigned char)*s;
-        if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-            *o++ = '\\';
-            *o++ = 'x';
-            *o++ = hex[c >> 4];
-            *o++ = hex[c & 0x0f];
-        }
-        else {
-            *o++ = (char)c;
-        }
-    }
-    *o++ = '"';
-    if (*s) {
-        memcpy(o, "...", 3);
-        o += 3;
-    }
-    *o = '\0';
-    return out;
-}
-
-/* 0 absent, 1 present (*out set), -1 not a number. */
-static int claim_time(json_t *c, const char *name, double *out)
-{
-    json_t *v = json_object_get(c, name);
-
-    if (!v) {
-        return 0;
-    }
-    if (!json_is_number(v)) {
-        return -1;
-    }
-    *out = json_number_value(v);
-    return 1;
-}
-
-/* A string without embedded NUL: 0 absent, 1 present, -1 otherwise. */
-static int claim_string(json_t *c, const char *name, const char **out)
-{
-    json_t *v = json_object_get(c, name);
-
-    *out = NULL;
-    if (!v) {
-        return 0;
-    }
-    if (!json_is_string(v) || strlen(json_string_value(v)) != json_string_length(v)) {
-        return -1;
-    }
-    *out = json_string_value(v);
-    return 1;
-}
 
 #define FAIL(code, ...)                                                                            \
     do {                                                                                           \
@@ -118,21 +60,23 @@ static tpo_lt_result check_claims(apr_pool_t *p, json_t *c, const tpo_logout_exp
     double until;
     int rc, has_exp;
 
-    rc = claim_string(c, "iss", &iss);
+    rc = tpo_jwt_claim_string(c, "iss", &iss);
     if (rc <= 0) {
         FAIL(TPO_LT_ISS, "iss is missing or not a string");
     }
     if (strcmp(iss, e->issuer) != 0) {
-        FAIL(TPO_LT_ISS, "iss %s does not match the expected issuer %s", quote(p, iss),
-             quote(p, e->issuer));
+        FAIL(TPO_LT_ISS, "iss %s does not match the expected issuer %s",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, iss),
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, e->issuer));
     }
     if (!json_object_get(c, "aud")) {
         FAIL(TPO_LT_AUD, "aud is missing");
     }
     if (!aud_has(json_object_get(c, "aud"), e->client_id)) {
-        FAIL(TPO_LT_AUD, "aud does not contain the client_id %s", quote(p, e->client_id));
+        FAIL(TPO_LT_AUD, "aud does not contain the client_id %s",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, e->client_id));
     }
-    rc = claim_time(c, "iat", &iat);
+    rc = tpo_jwt_claim_time(c, "iat", &iat);
     if (rc <= 0) {
         FAIL(TPO_LT_IAT, "iat is missing or not a number");
     }
@@ -144,7 +88,7 @@ static tpo_lt_result check_claims(apr_pool_t *p, json_t *c, const tpo_logout_exp
         FAIL(TPO_LT_IAT, "the token was issued %.0f seconds ago, more than %d s (+ skew) ago",
              now - iat, e->max_age_sec);
     }
-    has_exp = claim_time(c, "exp", &exp);
+    has_exp = tpo_jwt_claim_time(c, "exp", &exp);
     if (has_exp < 0) {
         FAIL(TPO_LT_EXP, "exp is not a number");
     }
@@ -152,7 +96,7 @@ static tpo_lt_result check_claims(apr_pool_t *p, json_t *c, const tpo_logout_exp
         FAIL(TPO_LT_EXP, "the token expired %.0f seconds ago (allowed clock skew %.0f s)",
              now - exp, skew);
     }
-    rc = claim_string(c, "jti", &s);
+    rc = tpo_jwt_claim_string(c, "jti", &s);
     if (rc <= 0 || !*s) {
         FAIL(TPO_LT_JTI, "jti is missing, empty or not a string");
     }
@@ -171,7 +115,8 @@ static tpo_lt_result check_claims(apr_pool_t *p, json_t *c, const tpo_logout_exp
     if (json_object_get(c, "nonce")) {
         FAIL(TPO_LT_NONCE, "a logout token must not carry a nonce");
     }
-    if (claim_string(c, "sub", &out->sub) < 0 || claim_string(c, "sid", &out->sid) < 0) {
+    if (tpo_jwt_claim_string(c, "sub", &out->sub) < 0 ||
+        tpo_jwt_claim_string(c, "sid", &out->sid) < 0) {
         FAIL(TPO_LT_SUBSID, "sub or sid is not a string");
     }
     if (out->sub && !*out->sub) {
@@ -218,7 +163,8 @@ tpo_lt_result tpo_logout_token_validate(apr_pool_t *p, const char *token, const 
     /* an explicit typ must say logout token (no ID token or access token here) */
     if (jws->typ && strcasecmp(jws->typ, "logout+jwt") != 0 &&
         strcasecmp(jws->typ, "application/logout+jwt") != 0 && strcasecmp(jws->typ, "JWT") != 0) {
-        FAIL(TPO_LT_MALFORMED, "typ %s is not a logout token's", quote(p, jws->typ));
+        FAIL(TPO_LT_MALFORMED, "typ %s is not a logout token's",
+             tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->typ));
     }
     for (a = ex->allowed_algs; a && *a; a++) {
         if (strcmp(*a, jws->alg) == 0) {
@@ -227,12 +173,12 @@ tpo_lt_result tpo_logout_token_validate(apr_pool_t *p, const char *token, const 
         }
     }
     if (strcmp(jws->alg, "none") == 0 || !tpo_jws_alg_supported(jws->alg) || !allowed) {
-        FAIL(TPO_LT_ALG, "alg %s is not allowed", quote(p, jws->alg));
+        FAIL(TPO_LT_ALG, "alg %s is not allowed", tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->alg));
     }
     rv = tpo_jws_verify(p, jws, jwks, ex->hs_key, ex->allowed_algs, &err);
     if (rv == APR_ENOENT) {
         FAIL(TPO_LT_NOKEY, "no key for kid %s and alg %s: %s",
-             jws->kid ? quote(p, jws->kid) : "(none)", jws->alg, err);
+             jws->kid ? tpo_jwt_quote(p, DETAIL_MAX_VALUE, jws->kid) : "(none)", jws->alg, err);
     }
     if (rv != APR_SUCCESS) {
         FAIL(TPO_LT_SIGNATURE, "the logout token signature is not valid: %s", err);
