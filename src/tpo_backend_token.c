@@ -227,6 +227,34 @@ tpo_bt_result tpo_bt_response(apr_pool_t *p, const char *body, apr_size_t len, i
     return TPO_BT_OK;
 }
 
+/* JSON_ENSURE_ASCII leaves DEL (0x7f) as is, and a header value must not carry it:
+ * DEL can only sit inside a JSON string, where its escape keeps the text valid JSON. */
+static const char *tpo_bt_escape_del(apr_pool_t *p, const char *text)
+{
+    apr_size_t n = 0, len = strlen(text);
+    const char *s;
+    char *out, *o;
+
+    for (s = text; *s; s++) {
+        n += (*s == 0x7f);
+    }
+    if (!n) {
+        return apr_pstrmemdup(p, text, len);
+    }
+    o = out = apr_palloc(p, len + 5 * n + 1);
+    for (s = text; *s; s++) {
+        if (*s == 0x7f) {
+            memcpy(o, "\\u007f", 6);
+            o += 6;
+        }
+        else {
+            *o++ = *s;
+        }
+    }
+    *o = '\0';
+    return out;
+}
+
 const char *tpo_bt_jwt_payload_json(apr_pool_t *p, const char *jwt)
 {
     const char *dot1, *dot2;
@@ -255,7 +283,7 @@ const char *tpo_bt_jwt_payload_json(apr_pool_t *p, const char *jwt)
     if (!text) {
         return NULL;
     }
-    out = apr_pstrdup(p, text);
+    out = tpo_bt_escape_del(p, text);
     free(text);
     return out;
 }
