@@ -164,6 +164,7 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->bearer_mode = add->bearer_mode != TPO_UNSET ? add->bearer_mode : base->bearer_mode;
     c->bearer_scope = add->bearer_scope ? add->bearer_scope : base->bearer_scope;
     c->bearer_query = add->bearer_query != TPO_UNSET ? add->bearer_query : base->bearer_query;
+    c->dpop_proof = add->dpop_proof ? add->dpop_proof : base->dpop_proof;
     if (add->cors_origins) {
         c->cors_origins = add->cors_origins;
         c->cors_any = add->cors_any;

@@ -89,6 +89,7 @@ typedef struct tpa_provider_conf {
     int introspection_cache_max;        /* seconds an active answer is kept, at most */
     int introspection_inactive_cache;   /* seconds an inactive answer is kept */
     int jwks_refetch_interval;          /* seconds between refetches for unknown kids */
+    int dpop;                           /* TPOAuthDPoP: DPoP-bound tokens (RFC 9449) */
 
     struct tpa_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpa_provider_conf;
@@ -188,6 +189,8 @@ typedef struct tpa_dir_conf {
     int bearer_mode;                /* TPOAuthBearer; TPO_UNSET: TPO_DEF_BEARER */
     const char *bearer_scope;       /* TPOAuthBearerScope: required scopes, or NULL */
     int bearer_query;               /* TPOAuthBearerQuery; TPO_UNSET: off */
+    const char *dpop_proof;         /* TPOAuthDPoPProof: NULL unset, "off", "on" or the
+                                          backend's URL base (htu of the DPoP proof) */
 } tpa_dir_conf;
 
 #define TPO_BACKEND_TOKEN_NONE 1

@@ -274,6 +274,9 @@ TPO_DIR(jwks_refetch_interval, "TPOAuthJWKSRefetchInterval", TAKE1, set_value, P
         TPO_PC(jwks_refetch_interval), 1, 86400, NULL, TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL),
         "Seconds between two refetches of the JWK Set for unknown key ids, across all "
         "processes (default " TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL) ")")
+TPO_DIR(dpop, "TPOAuthDPoP", FLAG, set_flag, PROVIDER, FLAG, TPO_PC(dpop), 0, 0, NULL, TPO_DEF_DPOP,
+        "DPoP-bound tokens (RFC 9449): an ephemeral key per session, proofs on the token and "
+        "userinfo calls (default " TPO_DEF_DPOP ")")
 
 /* ------------------------------------------------------------ directory */
 TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD, 0, 0,
@@ -318,6 +321,10 @@ TPO_DIR(backend_id_token, "TPOAuthBackendIDToken", TAKE12, cmd_backend_id_token,
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Request header that carries the user's ID token to the backend [jwt|payload] (jwt: "
         "the serialized token, payload: its claims as JSON)")
+TPO_DIR(dpop_proof, "TPOAuthDPoPProof", TAKE1, cmd_dpop_proof, DIR, STR, TPO_DC(dpop_proof), 0, 0,
+        NULL, NULL,
+        "TPOAuthBackendToken user with a DPoP-bound token: Authorization: DPoP and a fresh DPoP "
+        "proof for the backend: off, on (htu from the proxied URL) or the backend's URL base")
 TPO_DIR(strip_headers, "TPOAuthStripHeaders", ITERATE, cmd_strip_headers, SERVER_DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, TPO_DEF_STRIP_HEADERS,
         "Request headers removed from every client request (Name adds, "

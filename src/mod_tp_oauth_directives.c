@@ -659,6 +659,37 @@ static const char *cmd_backend_str(cmd_parms *cmd, void *mconfig, const char *ar
     return set_value(cmd, mconfig, arg);
 }
 
+/* TPOAuthDPoPProof off|on|URL */
+static const char *cmd_dpop_proof(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "off") || !strcasecmp(arg, "on")) {
+        dc->dpop_proof = apr_pstrdup(cmd->pool, arg);
+        ap_str_tolower((char *)dc->dpop_proof);
+        return NULL;
+    }
+    if (!tpo_url_is_http(arg) || strpbrk(arg, "?# \t") != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is neither off, on nor an http(s) URL without query "
+                            "or fragment",
+                            cmd->cmd->name, arg);
+    }
+    /* the URL base without its trailing slashes: the request's path follows */
+    dc->dpop_proof = apr_pstrdup(cmd->pool, arg);
+    {
+        char *e = (char *)dc->dpop_proof + strlen(dc->dpop_proof);
+        while (e > dc->dpop_proof + 8 && e[-1] == '/') {
+            *--e = '\0';
+        }
+    }
+    return NULL;
+}
+
 /* TPOAuthBackendIDToken Header [jwt|payload] */
 static const char *cmd_backend_id_token(cmd_parms *cmd, void *mconfig, const char *name,
                                         const char *form)

@@ -14,6 +14,7 @@
 #include "mod_tp_oauth_metrics.h"
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
+#include "tpo_dpop.h"
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
 #include "tpo_jose.h"
@@ -313,20 +314,15 @@ static int take_pending(request_rec *r, tpa_provider_conf *pc, const char *state
 
 /* Fetch userinfo with the access token (providers without ID tokens). */
 static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url,
-                          const char *access_token, json_t **claims)
+                          const char *access_token, const tpo_dpop_key *dpop, json_t **claims)
 {
-    tpo_http_opts o;
     tpo_http_response resp;
     tpo_http_result res;
-    apr_array_header_t *hdrs = apr_array_make(r->pool, 1, sizeof(const char *));
     json_error_t jerr;
     json_t *j;
     apr_time_t t0 = apr_time_now();
 
-    tpa_provider_http_opts(pc, &o);
-    APR_ARRAY_PUSH(hdrs, const char *) =
-        apr_pstrcat(r->pool, "Authorization: Bearer ", access_token, NULL);
-    res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
+    res = tpa_provider_resource_get(r, pc, url, access_token, dpop, &resp);
     tpa_count_call(TPO_EP_USERINFO, t0, res != TPO_HTTP_OK || resp.status >= 500);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -337,8 +333,10 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
     if (resp.status != 200) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
-            TPO_APLOGNO(00028) "provider %s: login failed: userinfo endpoint %s answered HTTP %d",
-            pc->name, url, resp.status);
+            TPO_APLOGNO(
+                00028) "provider %s: login failed: userinfo endpoint %s answered HTTP %d%s%s",
+            pc->name, url, resp.status, resp.www_authenticate ? ": " : "",
+            resp.www_authenticate ? ap_escape_logitem(r->pool, resp.www_authenticate) : "");
         return HTTP_BAD_GATEWAY;
     }
     j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
@@ -362,7 +360,8 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
  * timeout answers 504, an unreachable endpoint, an error response or an
  * unusable response 502; each writes its page and returns DONE. */
 static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
-                          const tpo_pending *pl, const char *code, tpo_token_response *tres)
+                          const tpo_pending *pl, const char *code, const tpo_dpop_key *dpop,
+                          tpo_token_response *tres)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 8, sizeof(const char *));
     tpo_http_response resp;
@@ -380,7 +379,7 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
     PARAM("redirect_uri", pl->redirect_uri);
     PARAM("code_verifier", pl->code_verifier);
 #undef PARAM
-    hr = tpa_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
+    hr = tpa_provider_token_post(r, pc, meta->token_endpoint, params, dpop, &resp);
     if (hr == TPO_HTTP_TIMEOUT) {
         return fail(r, pc, HTTP_GATEWAY_TIME_OUT, APLOG_ERR, "Login timed out",
                     "The authorization server did not answer in time. Please try again.",
@@ -412,6 +411,12 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
                     apr_psprintf(r->pool, "token response (HTTP %d) unusable: %s", resp.status,
                                  detail ? detail : "malformed"));
     }
+    if (!dpop && tres->token_type && !strcmp(tres->token_type, "DPoP")) {
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    "The authorization server sent an unusable token response.",
+                    "token response: a DPoP-bound token, but no DPoP proof was sent "
+                    "(TPOAuthDPoP off)");
+    }
     return OK;
 }
 
@@ -421,8 +426,8 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
  * is no ID token; userinfo must name the same subject. OK with *claims, or
  * DONE with the failure page written. */
 static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
-                          const tpo_pending *pl, const tpo_token_response *tres, json_t **claims,
-                          const char **op_sid)
+                          const tpo_pending *pl, const tpo_token_response *tres,
+                          const tpo_dpop_key *dpop, json_t **claims, const char **op_sid)
 {
     json_t *uclaims = NULL;
     int rc;
@@ -449,8 +454,8 @@ static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provi
                     "token response has no id_token although openid was requested");
     }
     if (meta->userinfo_endpoint && (pc->userinfo || !*claims)) {
-        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres->access_token, &uclaims)) !=
-            OK) {
+        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres->access_token, dpop,
+                                 &uclaims)) != OK) {
             return tpa_page_error(r, rc, "Login failed",
                                   "The user's profile could not be loaded from the "
                                   "authorization server.");
@@ -510,8 +515,8 @@ static int map_user(request_rec *r, tpa_provider_conf *pc, json_t *claims, const
  * from (302). A record too large for the cache answers 500, a store
  * failure 503 (DONE, page written). */
 static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
-                        const tpo_token_response *tres, json_t *claims, const char *user,
-                        const char *op_sid)
+                        const tpo_token_response *tres, const tpo_dpop_key *dpop, json_t *claims,
+                        const char *user, const char *op_sid)
 {
     tpo_session s;
     const char *sid;
@@ -533,6 +538,11 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     s.refresh_token = tres->refresh_token;
     s.id_token = tres->id_token;
     s.scope = tres->scope;
+    s.dpop_key = dpop ? tpo_dpop_key_export(r->pool, dpop) : NULL;
+    if (dpop && !s.dpop_key) {
+        return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
+                    "The session could not be created.", "the DPoP key cannot be exported");
+    }
     s.claims = json_dumps(claims, JSON_COMPACT);
     if (s.claims) {
         char *c = apr_pstrdup(r->pool, s.claims);
@@ -584,14 +594,42 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
     tpo_token_response tres;
     json_t *claims;
     const char *user, *op_sid;
+    tpo_dpop_key *dpop = NULL;
     int rc;
 
-    if ((rc = request_tokens(r, pc, meta, pl, code, &tres)) != OK ||
-        (rc = collect_claims(r, pc, meta, pl, &tres, &claims, &op_sid)) != OK ||
+    if (pc->dpop) {
+        /* RFC 9449: an ephemeral key for this session, of an algorithm the provider takes */
+        const char *alg = tpo_dpop_alg_choose(meta->dpop_algs), *err = NULL;
+        if (!alg) {
+            return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                        "The authorization server accepts no DPoP key this server can make.",
+                        apr_psprintf(r->pool,
+                                     "TPOAuthDPoP: dpop_signing_alg_values_supported (%s) lists "
+                                     "neither ES256 nor EdDSA",
+                                     ap_escape_logitem(r->pool, meta->dpop_algs)));
+        }
+        if (tpo_dpop_key_generate(r->pool, alg, &dpop, &err) != APR_SUCCESS) {
+            return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
+                        "The login cannot be completed right now.",
+                        apr_psprintf(r->pool, "DPoP key: %s", err));
+        }
+    }
+    if ((rc = request_tokens(r, pc, meta, pl, code, dpop, &tres)) != OK) {
+        return rc;
+    }
+    if (dpop && (!tres.token_type || strcmp(tres.token_type, "DPoP") != 0)) {
+        /* RFC 9449 5: the server may issue a Bearer token all the same */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00902) "provider %s: a Bearer token despite the DPoP proof; the "
+                                         "session keeps no DPoP key",
+                      pc->name);
+        dpop = NULL;
+    }
+    if ((rc = collect_claims(r, pc, meta, pl, &tres, dpop, &claims, &op_sid)) != OK ||
         (rc = map_user(r, pc, claims, &user)) != OK) {
         return rc;
     }
-    return open_session(r, pc, pl, &tres, claims, user, op_sid);
+    return open_session(r, pc, pl, &tres, dpop, claims, user, op_sid);
 }
 
 static int callback(request_rec *r, tpa_provider_conf *pc)

@@ -71,6 +71,8 @@
 #define TPO_DEF_INTROSPECTION_CACHE_MAX 300
 #define TPO_DEF_INTROSPECTION_INACTIVE_CACHE 10
 #define TPO_DEF_JWKS_REFETCH_INTERVAL 10
+/* DPoP (RFC 9449) */
+#define TPO_DEF_DPOP "off" /* TPOAuthDPoP */
 
 /* ---- directory (TPOAuthStripHeaders also server config) */
 /* Identity headers that backends commonly trust, never accepted from
@@ -86,6 +88,7 @@
 #define TPO_DEF_AUTHZ_FAILURE "403"
 #define TPO_DEF_BEARER "off"
 #define TPO_DEF_BEARER_QUERY "off"
+#define TPO_DEF_DPOP_PROOF "off" /* TPOAuthDPoPProof */
 
 /* ---- fixed values (no directive; README.md documents them) */
 /* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is

@@ -205,6 +205,29 @@ static apr_status_t parse_doc(apr_pool_t *p, json_t *doc, const char *expected_i
         return APR_EINVAL;
     }
 
+    v = json_object_get(doc, "dpop_signing_alg_values_supported");
+    if (v && !json_is_null(v)) {
+        size_t i;
+        json_t *m;
+        const char *list = "";
+        if (!json_is_array(v)) {
+            *err = "discovery document: dpop_signing_alg_values_supported is not an array";
+            return APR_EINVAL;
+        }
+        json_array_foreach(v, i, m)
+        {
+            const char *a = json_string_value(m);
+            /* algorithm names only (no spaces, printable, short); others are skipped */
+            if (i < 64 && a && *a && strlen(a) < 32 &&
+                strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "abcdefghijklmnopqrstuvwxyz"
+                          "0123456789-_+.") == strlen(a)) {
+                list = *list ? apr_pstrcat(p, list, " ", a, NULL) : apr_pstrdup(p, a);
+            }
+        }
+        out->dpop_algs = list;
+    }
+
     v = json_object_get(doc, "code_challenge_methods_supported");
     if (v && !json_is_null(v)) {
         size_t i;

@@ -21,6 +21,7 @@ typedef struct tpo_provider_meta {
     int pkce_s256_supported;     /* code_challenge_methods_supported has S256 (or is absent: -1) */
     int backchannel_logout;      /* backchannel_logout_supported is true */
     int backchannel_logout_session; /* backchannel_logout_session_supported is true */
+    const char *dpop_algs; /* dpop_signing_alg_values_supported, space-separated; NULL absent */
 } tpo_provider_meta;
 
 /* The well-known URL for an issuer: <issuer>/.well-known/openid-configuration */

@@ -614,7 +614,10 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body, apr_size
         *detail = "token response: token_type is not a string";
         return TPO_TOKEN_MALFORMED;
     }
-    if (out->token_type) {
+    if (out->token_type && strcasecmp(out->token_type, "DPoP") == 0) {
+        out->token_type = "DPoP"; /* RFC 9449 5: a DPoP-bound token */
+    }
+    else if (out->token_type) {
         if (strcasecmp(out->token_type, "Bearer") != 0) {
             *detail = apr_psprintf(p, "token response: unsupported token_type '%s'",
                                    sanitize(p, out->token_type, 32));

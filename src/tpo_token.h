@@ -47,7 +47,7 @@ typedef struct tpo_token_response {
     const char *access_token;
     const char *refresh_token; /* NULL when absent */
     const char *id_token;      /* NULL when absent */
-    const char *token_type;    /* NULL when absent */
+    const char *token_type;    /* "Bearer", "DPoP" (RFC 9449) or NULL when absent */
     const char *scope;         /* space-separated; from "scope" string or "scope"/"scopes" array */
     apr_time_t expires_at;     /* absolute; 0 when the response says nothing */
     const char *error;         /* "error" or "error_code" when the response is an error */

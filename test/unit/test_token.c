@@ -205,6 +205,10 @@ START_TEST(response_minimal_and_bearer_case)
                            &t, &d),
                      TPO_TOKEN_OK);
     ck_assert_ptr_null(t.refresh_token);
+    /* RFC 9449 5: a DPoP-bound token, its type spelled as the RFC does */
+    ck_assert_int_eq(parse("{\"access_token\":\"at\",\"token_type\":\"dpop\"}", &t, &d),
+                     TPO_TOKEN_OK);
+    ck_assert_str_eq(t.token_type, "DPoP");
 }
 END_TEST
 
@@ -440,7 +444,7 @@ START_TEST(response_malformed)
         "{\"access_token\":\"a\\nb\"}",
         "{\"access_token\":\"a\\u0000b\"}",
         "{\"access_token\":\"a\",\"token_type\":\"mac\"}",
-        "{\"access_token\":\"a\",\"token_type\":\"DPoP\"}",
+        "{\"access_token\":\"a\",\"token_type\":\"MAC\"}",
         "{\"access_token\":\"a\",\"token_type\":1}",
         "{\"access_token\":\"a\",\"refresh_token\":5}",
         "{\"access_token\":\"a\",\"id_token\":{}}",
