@@ -30,6 +30,13 @@
 //   --cc-resource URI (TPO_IDP_CC_RESOURCE): resource indicators on, with URI as the one
 //   resource server (JWT access tokens with aud = URI); GET /__cc: every client-credentials
 //   request (client, scope, resource, audience, status) and their count; POST /__cc/reset.
+// * DPoP (RFC 9449; see the block "DPoP" below): oidc-provider 9 accepts DPoP proofs by default
+//   (a token request with a proof gets a DPoP-bound token, token_type DPoP, cnf.jkt in
+//   introspection). TPO_IDP_DPOP_NONCE=1: nonces required (nonceSecret + requireNonce), so every
+//   first proof is answered use_dpop_nonce with a DPoP-Nonce. TPO_IDP_DPOP_ALGS="EdDSA ...": the
+//   proof algorithms offered (dpop_signing_alg_values_supported). POST /__dpop/refuse {"on":true}
+//   spoils the signature of every incoming DPoP proof (oidc-provider then refuses them itself);
+//   GET /__dpop: counts of requests with a DPoP proof by route and of use_dpop_nonce answers.
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -328,6 +335,23 @@ if (bearerResource) {
     token.kind === 'ClientCredentials' || token.kind === 'AccessToken' ? { groups: ['api-clients'] } : undefined);
 }
 // ------------------------------------------------- end of bearer tokens
+// ------------------------------------------------------------------------- DPoP (opt-in)
+if (process.env.TPO_IDP_DPOP_NONCE === '1') {
+  configuration.features.dPoP = {
+    enabled: true,
+    nonceSecret: randomBytes(32),
+    requireNonce: () => true,
+  };
+}
+if (process.env.TPO_IDP_DPOP_ALGS) {
+  configuration.enabledJWA = {
+    ...(configuration.enabledJWA || {}),
+    dPoPSigningAlgValues: process.env.TPO_IDP_DPOP_ALGS.split(/\s+/).filter(Boolean),
+  };
+}
+let dpopRefuse = false;
+let dpopStats = { proofs: {}, algs: {}, use_dpop_nonce: 0 };
+// ------------------------------------------------------------------ end of DPoP (opt-in)
 
 const provider = new Provider(issuer, configuration);
 
@@ -366,6 +390,25 @@ provider.use(async (ctx, next) => {
     ctx.body = { count: 0, requests: [] };
     return;
   }
+  if (ctx.path === '/__dpop' && ctx.method === 'GET') { // DPoP
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { refuse: dpopRefuse, ...dpopStats };
+    return;
+  }
+  if (ctx.path === '/__dpop/refuse' && ctx.method === 'POST') { // DPoP
+    const chunks = [];
+    for await (const c of ctx.req) chunks.push(c);
+    dpopRefuse = Boolean(JSON.parse(Buffer.concat(chunks).toString() || '{}').on);
+    dpopStats = { proofs: {}, algs: {}, use_dpop_nonce: 0 };
+    ctx.body = { refuse: dpopRefuse };
+    return;
+  }
+  const dpopProof = ctx.get('dpop'); // DPoP
+  if (dpopProof && dpopRefuse) {
+    // the last character of the signature changed: a proof that no longer verifies
+    const last = dpopProof.slice(-1);
+    ctx.req.headers.dpop = dpopProof.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+  }
   if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
     stats = emptyStats();
     ctx.body = stats;
@@ -373,6 +416,14 @@ provider.use(async (ctx, next) => {
   }
   await next();
   const route = ctx.oidc?.route;
+  if (dpopProof && route) { // DPoP
+    dpopStats.proofs[route] = (dpopStats.proofs[route] || 0) + 1;
+    let alg = '?';
+    try { alg = JSON.parse(Buffer.from(dpopProof.split('.')[0], 'base64url').toString()).alg; } catch { /* kept '?' */ }
+    dpopStats.algs[alg] = (dpopStats.algs[alg] || 0) + 1;
+    const wwwAuth = String(ctx.response.get('www-authenticate') || '');
+    if (ctx.body?.error === 'use_dpop_nonce' || wwwAuth.includes('use_dpop_nonce')) dpopStats.use_dpop_nonce += 1;
+  }
   if (opts.verbose) console.error(`idp: ${ctx.method} ${ctx.path} ${route || '-'} -> ${ctx.status}`);
   if (route === 'token') {
     const grantType = ctx.oidc?.params?.grant_type || '(none)';
