@@ -112,7 +112,8 @@ class ResourceServer(h._NodeServer):
         urllib.request.urlopen(req, timeout=3).read()
 
 
-PATHS = ["/app/redirect_uri", "/nonce/redirect_uri", "/ed/redirect_uri", "/off/redirect_uri"]
+PATHS = ["/app/redirect_uri", "/nonce/redirect_uri", "/ed/redirect_uri", "/off/redirect_uri",
+         "/rsa/redirect_uri"]
 
 
 @pytest.fixture(scope="module")
@@ -122,6 +123,7 @@ def idps(workdir, http_port):
         "idp": DpopIdP(workdir, clients, "dpop-idp", {}),
         "nonce": DpopIdP(workdir, clients, "dpop-nonce-idp", {"TPO_IDP_DPOP_NONCE": "1"}),
         "ed": DpopIdP(workdir, clients, "dpop-ed-idp", {"TPO_IDP_DPOP_ALGS": "EdDSA"}),
+        "rsa": DpopIdP(workdir, clients, "dpop-rsa-idp", {"TPO_IDP_DPOP_ALGS": "PS256"}),
     }
     for s in servers.values():
         s.start()
@@ -145,6 +147,7 @@ def dpop_conf(httpd, idps, rs):
     c += h.protect_conf()
     for name, idp_name, extra in (("nonce", "nonce", "TPOAuthDPoP on"),
                                   ("ed", "ed", "TPOAuthDPoP on"),
+                                  ("rsa", "rsa", "TPOAuthDPoP on"),
                                   ("off", "idp", "")):
         c += h.provider_conf(name, idps[idp_name].issuer, redirect_uri="/%s/redirect_uri" % name,
                              extra="TPOAuthCookieName tpo_%s\nTPOAuthInfoAccessToken on\n%s"
@@ -369,6 +372,26 @@ def test_provider_refuses_proof(rig, idps, rs):
     assert login(rig, "/app", "refused", "tp_oauth_idp")
     s.close()
     other.close()
+
+
+def test_provider_without_a_usable_alg(rig, idps):
+    """dpop_signing_alg_values_supported lists only PS256: the login fails with a page and a
+    log line naming it; nothing reaches the token endpoint."""
+    idp = idps["rsa"]
+    assert idp.discovery()["dpop_signing_alg_values_supported"] == ["PS256"]
+    idp.reset_stats()
+    mark = len(rig.error_log())
+    s = h.browser_session()
+    r = h.oidc_login(s, rig.url("/rsa/whoami.cgi?format=json"), "rsauser")
+    assert r.status_code == 502, (r.status_code, r.text[:500])
+    assert "accepts no DPoP key" in r.text
+    assert "lists neither ES256 nor EdDSA" in rig.error_log()[mark:]
+    assert idp.stats()["token"]["total"] == 0
+    assert not s.cookies.get("tp_oauth_rsa")
+    s.close()
+    # the server keeps serving the other providers
+    s = login(rig, "/app", "afterrsa", "tp_oauth_idp")
+    s.close()
 
 
 @pytest.mark.parametrize("arg", ["maybe", "ftp://x/", "http://x/?q=1", "/relative"])
