@@ -200,7 +200,9 @@ def test_login_gets_dpop_bound_token(rig, idps):
     idp = idps["idp"]
     idp.refuse(False)           # also clears the counters
     s = login(rig, "/app", "dpopuser", "tp_oauth_idp")
-    at = info(rig, s, "/app")["access_token"]
+    i = info(rig, s, "/app")
+    assert i["token_type"] == "DPoP"
+    at = i["access_token"]
     intro = idp.introspect(at)
     assert intro["active"] is True
     assert intro["token_type"] == "DPoP", intro
@@ -229,7 +231,7 @@ def test_refresh_keeps_the_binding(rig, idps):
     r = refresh(rig, s, "/app")
     assert r.status_code == 200 and r.json()["refreshed"] is True, (r.status_code, r.text)
     at2 = info(rig, s, "/app")["access_token"]
-    assert at2 != at1
+    assert at2 != at1 and info(rig, s, "/app")["token_type"] == "DPoP"
     intro = idp.introspect(at2)
     assert intro["token_type"] == "DPoP" and intro["cnf"]["jkt"] == jkt1, intro
     assert idp.dpop_stats()["proofs"].get("token") == 1
@@ -276,6 +278,7 @@ def test_dpop_off_keeps_bearer(rig, idps):
     idp = idps["idp"]
     idp.refuse(False)
     s = login(rig, "/off", "plain", "tpo_off")
+    assert info(rig, s, "/off")["token_type"] == "Bearer"
     intro = idp.introspect(info(rig, s, "/off")["access_token"])
     assert intro["token_type"] == "Bearer" and "cnf" not in intro, intro
     assert idp.dpop_stats()["proofs"] == {}
