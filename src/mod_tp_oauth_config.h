@@ -89,6 +89,9 @@ typedef struct tpa_provider_conf {
     int introspection_cache_max;        /* seconds an active answer is kept, at most */
     int introspection_inactive_cache;   /* seconds an inactive answer is kept */
     int jwks_refetch_interval;          /* seconds between refetches for unknown kids */
+    /* Pushed Authorization Requests (RFC 9126) */
+    int par_mode;             /* tpo_par_mode (TPOAuthPushedAuthorization) */
+    const char *par_endpoint; /* TPOAuthPAREndpoint; else from discovery */
 
     struct tpa_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpa_provider_conf;

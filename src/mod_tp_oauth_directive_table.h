@@ -274,6 +274,12 @@ TPO_DIR(jwks_refetch_interval, "TPOAuthJWKSRefetchInterval", TAKE1, set_value, P
         TPO_PC(jwks_refetch_interval), 1, 86400, NULL, TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL),
         "Seconds between two refetches of the JWK Set for unknown key ids, across all "
         "processes (default " TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL) ")")
+TPO_DIR(pushed_authorization, "TPOAuthPushedAuthorization", TAKE1, set_value, PROVIDER, ENUM,
+        TPO_PC(par_mode), 0, 0, kw_par, TPO_DEF_PUSHED_AUTHORIZATION,
+        "Pushed Authorization Requests (RFC 9126): auto (when the provider requires them), on or "
+        "off (default " TPO_DEF_PUSHED_AUTHORIZATION ")")
+TPO_DIR(par_endpoint, "TPOAuthPAREndpoint", TAKE1, set_url, PROVIDER, STR, TPO_PC(par_endpoint), 0,
+        0, NULL, NULL, "The provider's pushed authorization request endpoint (RFC 9126)")
 
 /* ------------------------------------------------------------ directory */
 TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD, 0, 0,

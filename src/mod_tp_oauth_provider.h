@@ -38,6 +38,13 @@ void tpa_provider_jwks_shared_put(request_rec *r, tpa_provider_conf *pc, const c
 void tpa_provider_http_opts(const tpa_provider_conf *pc, struct tpo_http_opts *o);
 int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                              const apr_array_header_t *params, struct tpo_http_response *resp);
+/* mod_tp_oauth_par.c: a pushed authorization request (RFC 9126): params
+ * (the authorization request's name,value pairs) POSTed to endpoint with the
+ * client's authentication. OK with *request_uri; else the status (502, or
+ * 504 on a timeout) with *fail describing the page (logged; nothing
+ * written). */
+int tpa_provider_par(request_rec *r, tpa_provider_conf *pc, const char *endpoint,
+                     const apr_array_header_t *params, const char **request_uri, tpa_answer *fail);
 /* Validates an ID token with the provider's keys (refetched once when none
  * fits). OK, or a status (logged; nothing written): 401 rejected, 502/504
  * keys unavailable. */
