@@ -39,6 +39,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         url_or_null(m.end_session_endpoint, 0);
         url_or_null(m.revocation_endpoint, 0);
         url_or_null(m.introspection_endpoint, 0);
+        url_or_null(m.par_endpoint, 0);
+        CHECK(m.require_par == 0 || m.require_par == 1);
     }
     else {
         CHECK(err != NULL);

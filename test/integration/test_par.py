@@ -114,7 +114,7 @@ class HostilePar:
 
 # ====================================================================== fixtures
 
-EXTRA_PATHS = ["/post/redirect_uri"]
+EXTRA_PATHS = ["/post/redirect_uri", "/pub/redirect_uri"]
 
 
 @pytest.fixture(scope="module")
@@ -169,6 +169,11 @@ def par_conf(httpd, idp, hostile, down_port):
                             redirect_uri="/post/redirect_uri")
     conf += 'ScriptAlias /post/ "%s/app/"\n' % httpd.server_root
     conf += h.protect_conf(location="/post/", provider="post")
+    # a public client (client authentication none): client_id in the body, once
+    conf += h.provider_conf("pub", idp.issuer, client_id="tpo-public", client_secret=None,
+                            client_auth="none", redirect_uri="/pub/redirect_uri")
+    conf += 'ScriptAlias /pub/ "%s/app/"\n' % httpd.server_root
+    conf += h.protect_conf(location="/pub/", provider="pub")
     for name, extra in BAD_PROVIDERS.items():
         secret = "not-the-secret" if name == "badsecret" else h.CLIENT_SECRET
         conf += h.provider_conf(name, idp.issuer, client_secret=secret,
@@ -252,13 +257,15 @@ def test_login_with_par_browser_carries_only_client_id_and_request_uri(server, p
     assert m.status_code == 404
 
 
-def test_login_with_par_client_secret_post(server, par_idp):
+@pytest.mark.parametrize("prefix,client_id", [("post", "tpo-post"), ("pub", "tpo-public")])
+def test_login_with_par_client_secret_post_and_public(server, par_idp, prefix, client_id):
     par_idp.reset_stats()
     s = h.browser_session()
-    r, loc, q = authorize_redirect(server, path="/post/whoami.cgi", session=s)
-    assert sorted(q) == ["client_id", "request_uri"] and q["client_id"] == ["tpo-post"], loc
-    resp = h.oidc_login(s, server.url("/post/whoami.cgi"), "bob")
-    assert_hello(resp, "bob", path="/post/whoami.cgi")
+    path = "/%s/whoami.cgi" % prefix
+    r, loc, q = authorize_redirect(server, path=path, session=s)
+    assert sorted(q) == ["client_id", "request_uri"] and q["client_id"] == [client_id], loc
+    resp = h.oidc_login(s, server.url(path), "bob")
+    assert_hello(resp, "bob", path=path)
     assert par_idp.stats()["par"] == 2
 
 
@@ -345,6 +352,27 @@ def test_par_failure_error_page_log_line_server_keeps_serving(server, par_idp, n
                  timeout=10)
     assert r.status_code == 200 and r.json()["REMOTE_USER"] == "dora", r.status_code
     assert_hello(h.oidc_login(h.browser_session(), server.url(WHOAMI), "emil"), "emil")
+
+
+def test_par_on_but_the_provider_has_no_endpoint(httpd, fakeidp):
+    """test/fakeidp's discovery has no pushed_authorization_request_endpoint: with
+    TPOAuthPushedAuthorization on every login is a 502 page and a log line."""
+    from fake_conf import _location, mode_provider
+    where = _location("oidc", "m_oidc")
+    httpd.ensure("TPOAuthCacheSize 16M\n" + where
+                 + mode_provider(fakeidp.base, "oidc", extra=["TPOAuthPushedAuthorization on"]))
+    mark = len(httpd.error_log())
+    r = h.browser_session().get(httpd.url("/m/oidc/page"), allow_redirects=False, timeout=10)
+    assert r.status_code == 502, (r.status_code, r.text[:500])
+    assert "Login unavailable" in r.text and not login_cookies(r)
+    log = httpd.error_log()[mark:]
+    assert re.search(r"\[tp_oauth:error\] .*TPO00850: provider m_oidc: login not started: pushed "
+                     r"authorization requests are on \(TPOAuthPushedAuthorization\) but the "
+                     r"provider has no pushed_authorization_request_endpoint", log), log
+    # auto (the default) logs in there without PAR
+    httpd.ensure("TPOAuthCacheSize 16M\n" + where + mode_provider(fakeidp.base, "oidc"))
+    r = h.browser_session().get(httpd.url("/m/oidc/page"), allow_redirects=False, timeout=10)
+    assert r.status_code == 302 and "state=" in r.headers["Location"], r.status_code
 
 
 def test_par_on_without_endpoint_refused_at_startup(httpd, idp):
