@@ -213,3 +213,18 @@ def test_outside_protected_locations(httpd, idp):
     r = requests.get(httpd.url("/cb/redirect_uri/initiate-login"),
                      params={"iss": "https://evil.example"}, allow_redirects=False, timeout=10)
     assert r.status_code == 400
+
+
+def test_provider_metadata_unavailable_502(httpd, idp):
+    """The issuer cannot be checked while the discovery document cannot be loaded: 502,
+    a log line, no login started."""
+    dead = "http://127.0.0.1:%d" % h.free_port()
+    httpd.ensure("TPOAuthCacheSize 16M\n" + h.provider_conf("idp", dead) + h.protect_conf())
+    mark = len(httpd.error_log())
+    r = h.browser_session().get(httpd.url(INITIATE), params={"iss": dead},
+                                allow_redirects=False, timeout=15)
+    assert r.status_code == 502, (r.status_code, r.text[:500])
+    assert not login_cookies(r) and r.headers.get("Location") is None
+    log = httpd.error_log()[mark:]
+    assert re.search(r"\[tp_oauth:error\] .*TPO00852: provider idp: initiate-login: provider "
+                     r"metadata unavailable", log), log
