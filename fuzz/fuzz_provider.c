@@ -45,6 +45,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                                       "0123456789-_+. ") == strlen(m.dpop_algs));
             CHECK(strstr(m.dpop_algs, "  ") == NULL && m.dpop_algs[0] != ' ');
         }
+        url_or_null(m.par_endpoint, 0);
+        CHECK(m.require_par == 0 || m.require_par == 1);
     }
     else {
         CHECK(err != NULL);

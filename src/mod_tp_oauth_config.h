@@ -90,6 +90,9 @@ typedef struct tpa_provider_conf {
     int introspection_inactive_cache;   /* seconds an inactive answer is kept */
     int jwks_refetch_interval;          /* seconds between refetches for unknown kids */
     int dpop;                           /* TPOAuthDPoP: DPoP-bound tokens (RFC 9449) */
+    /* Pushed Authorization Requests (RFC 9126) */
+    int par_mode;             /* tpo_par_mode (TPOAuthPushedAuthorization) */
+    const char *par_endpoint; /* TPOAuthPAREndpoint; else from discovery */
 
     struct tpa_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpa_provider_conf;

@@ -277,6 +277,12 @@ TPO_DIR(jwks_refetch_interval, "TPOAuthJWKSRefetchInterval", TAKE1, set_value, P
 TPO_DIR(dpop, "TPOAuthDPoP", FLAG, set_flag, PROVIDER, FLAG, TPO_PC(dpop), 0, 0, NULL, TPO_DEF_DPOP,
         "DPoP-bound tokens (RFC 9449): an ephemeral key per session, proofs on the token and "
         "userinfo calls (default " TPO_DEF_DPOP ")")
+TPO_DIR(pushed_authorization, "TPOAuthPushedAuthorization", TAKE1, set_value, PROVIDER, ENUM,
+        TPO_PC(par_mode), 0, 0, kw_par, TPO_DEF_PUSHED_AUTHORIZATION,
+        "Pushed Authorization Requests (RFC 9126): auto (when the provider requires them), on or "
+        "off (default " TPO_DEF_PUSHED_AUTHORIZATION ")")
+TPO_DIR(par_endpoint, "TPOAuthPAREndpoint", TAKE1, set_url, PROVIDER, STR, TPO_PC(par_endpoint), 0,
+        0, NULL, NULL, "The provider's pushed authorization request endpoint (RFC 9126)")
 
 /* ------------------------------------------------------------ directory */
 TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD, 0, 0,

@@ -16,6 +16,7 @@
 #include "tpo_cookie.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_origin.h"
+#include "tpo_par.h"
 #include "tpo_provider.h"
 #include "tpo_forwarded.h"
 
@@ -156,6 +157,8 @@ static const tpa_kw kw_authz[] = {
     {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
 static const tpa_kw kw_bearer[] = {
     {"off", TPO_BEARER_OFF}, {"on", TPO_BEARER_ON}, {"only", TPO_BEARER_ONLY}, {NULL, 0}};
+static const tpa_kw kw_par[] = {
+    {"off", TPO_PAR_OFF}, {"on", TPO_PAR_ON}, {"auto", TPO_PAR_AUTO}, {NULL, 0}};
 static const tpa_kw kw_bearer_validation[] = {{"auto", TPO_BEARER_VALIDATE_AUTO},
                                               {"jwt", TPO_BEARER_VALIDATE_JWT},
                                               {"introspection", TPO_BEARER_VALIDATE_INTROSPECT},

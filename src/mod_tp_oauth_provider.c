@@ -204,6 +204,8 @@ static void meta_from_config(apr_pool_t *p, tpa_provider_conf *pc, tpo_provider_
         m->revocation_endpoint = pc->revocation_endpoint;
     if (pc->introspection_endpoint)
         m->introspection_endpoint = pc->introspection_endpoint;
+    if (pc->par_endpoint)
+        m->par_endpoint = pc->par_endpoint;
 }
 
 /* How long a thread without a copy waits for another thread's fetch: the
@@ -569,8 +571,10 @@ void tpa_provider_jwks_release(tpa_provider_conf *pc, void *handle)
 }
 
 /* A POST to one of the provider's client-authenticated endpoints (token,
- * revocation): params are name,value pairs; the encoding (form or JSON) and
- * the client authentication come from the provider's configuration. */
+ * revocation, pushed authorization requests): params are name,value pairs;
+ * the encoding (form or JSON) and the client authentication come from the
+ * provider's configuration; a pushed authorization request (its params
+ * name a response_type) is always a form (RFC 9126 2.1). */
 static int client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                        const apr_array_header_t *params, const char *extra_header,
                        tpo_http_response *resp)
@@ -584,8 +588,18 @@ static int client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
     int i;
 
     memset(resp, 0, sizeof(*resp));
-    tpo_token_request_build(r->pool, pc->token_encoding, pc->client_auth, pc->client_id,
-                            pc->client_secret, params, &treq);
+    /* the token endpoint's requests name a grant; PAR's a response_type;
+     * revocation's neither */
+    for (i = 0; i < params->nelts; i += 2) {
+        if (!strcmp(APR_ARRAY_IDX(params, i, const char *), "grant_type")) {
+            ep = TPO_EP_TOKEN;
+        }
+        else if (!strcmp(APR_ARRAY_IDX(params, i, const char *), "response_type")) {
+            ep = TPO_EP_PAR;
+        }
+    }
+    tpo_token_request_build(r->pool, ep == TPO_EP_PAR ? TPO_TOKEN_ENC_FORM : pc->token_encoding,
+                            pc->client_auth, pc->client_id, pc->client_secret, params, &treq);
     if (!treq.body) {
         resp->error = "a parameter cannot be encoded (not UTF-8)";
         return TPO_HTTP_FAILED;
@@ -602,12 +616,6 @@ static int client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
     tpa_provider_http_opts(pc, &o);
     t0 = apr_time_now();
     res = tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
-    /* the token endpoint's requests name a grant; revocation's do not */
-    for (i = 0; i < params->nelts; i += 2) {
-        if (!strcmp(APR_ARRAY_IDX(params, i, const char *), "grant_type")) {
-            ep = TPO_EP_TOKEN;
-        }
-    }
     tpa_count_call(ep, t0, res != TPO_HTTP_OK || resp->status >= 500);
     tpa_provider_down_note(r, pc, res != TPO_HTTP_OK || resp->status >= 500);
     return res;

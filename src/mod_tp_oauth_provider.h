@@ -58,6 +58,13 @@ int tpa_provider_resource_get(request_rec *r, tpa_provider_conf *pc, const char 
 typedef enum { TPA_DPOP_AS = 0, TPA_DPOP_RS = 1 } tpa_dpop_server;
 const char *tpa_provider_dpop_nonce(request_rec *r, tpa_provider_conf *pc, tpa_dpop_server srv);
 void tpa_provider_dpop_nonce_note(tpa_provider_conf *pc, tpa_dpop_server srv, const char *nonce);
+/* mod_tp_oauth_par.c: a pushed authorization request (RFC 9126): params
+ * (the authorization request's name,value pairs) POSTed to endpoint with the
+ * client's authentication. OK with *request_uri; else the status (502, or
+ * 504 on a timeout) with *fail describing the page (logged; nothing
+ * written). */
+int tpa_provider_par(request_rec *r, tpa_provider_conf *pc, const char *endpoint,
+                     const apr_array_header_t *params, const char **request_uri, tpa_answer *fail);
 /* Validates an ID token with the provider's keys (refetched once when none
  * fits). OK, or a status (logged; nothing written): 401 rejected, 502/504
  * keys unavailable. */

@@ -17,6 +17,8 @@ typedef struct tpo_provider_meta {
     const char *end_session_endpoint;
     const char *revocation_endpoint;
     const char *introspection_endpoint;
+    const char *par_endpoint;    /* pushed_authorization_request_endpoint (RFC 9126) */
+    int require_par;             /* require_pushed_authorization_requests is true */
     int iss_parameter_supported; /* authorization_response_iss_parameter_supported */
     int pkce_s256_supported;     /* code_challenge_methods_supported has S256 (or is absent: -1) */
     int backchannel_logout;      /* backchannel_logout_supported is true */

@@ -44,7 +44,7 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_a
 {
     const char **names, **values;
     int nparams = params ? params->nelts / 2 : 0;
-    int total, i;
+    int total, i, have_id = 0;
 
     memset(out, 0, sizeof(*out));
 
@@ -62,9 +62,11 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_a
         }
         names[total] = n;
         values[total++] = v;
+        have_id |= !strcmp(n, "client_id");
     }
     if (auth == TPO_CLIENT_AUTH_POST || auth == TPO_CLIENT_AUTH_NONE) {
-        if (client_id) {
+        /* once only: a pushed authorization request names it already */
+        if (client_id && !have_id) {
             names[total] = "client_id";
             values[total++] = client_id;
         }

@@ -37,6 +37,12 @@
 //   proof algorithms offered (dpop_signing_alg_values_supported). POST /__dpop/refuse {"on":true}
 //   spoils the signature of every incoming DPoP proof (oidc-provider then refuses them itself);
 //   GET /__dpop: counts of requests with a DPoP proof by route and of use_dpop_nonce answers.
+// * Pushed Authorization Requests (RFC 9126): the endpoint is always there (oidc-provider's
+//   default); TPO_IDP_REQUIRE_PAR=1 makes them required for every client (discovery then says
+//   require_pushed_authorization_requests: true), and a client whose metadata has
+//   require_pushed_authorization_requests: true requires them anyway. /__stats counts the
+//   pushed requests (par) and the authorization requests that came with a request_uri
+//   (authorization_with_request_uri). See the block "opt-in: pushed authorization requests".
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -186,6 +192,8 @@ function emptyStats() {
     introspection: 0,
     revocation: 0,
     end_session: 0,
+    par: 0,
+    authorization_with_request_uri: 0,
   };
 }
 let stats = emptyStats();
@@ -197,6 +205,7 @@ const ROUTE_COUNTERS = {
   introspection: 'introspection',
   revocation: 'revocation',
   end_session: 'end_session',
+  pushed_authorization_request: 'par',
 };
 
 // ----------------------------------------------------------------------------- the provider
@@ -265,6 +274,15 @@ if (opts['backchannel-logout']) {
   };
 }
 // --------------------------------------------------- end of opt-in: back-channel logout
+
+// ------------------------------------------ opt-in: pushed authorization requests (issue 15)
+if (process.env.TPO_IDP_REQUIRE_PAR === '1') {
+  configuration.features.pushedAuthorizationRequests = {
+    enabled: true,
+    requirePushedAuthorizationRequests: true,
+  };
+}
+// -------------------------------------- end of opt-in: pushed authorization requests
 
 // ------------------------------------------------ client credentials for backends (opt-in)
 // Only active with --cc-ttl / --cc-resource; /__cc records every client-credentials request.
@@ -435,6 +453,7 @@ provider.use(async (ctx, next) => {
     }
   } else if (route && ROUTE_COUNTERS[route]) {
     stats[ROUTE_COUNTERS[route]] += 1;
+    if (route === 'authorization' && ctx.query?.request_uri) stats.authorization_with_request_uri += 1;
   }
 });
 

@@ -90,6 +90,24 @@ START_TEST(request_form_none)
 }
 END_TEST
 
+/* a pushed authorization request (RFC 9126) names client_id itself: once only */
+START_TEST(request_client_id_once)
+{
+    tpo_token_request r;
+    static const char *const kv[] = {"response_type", "code", "client_id", "c1", "state", "s"};
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_POST, "c1", "sec",
+                            pairs(kv, 6), &r);
+    ck_assert_str_eq(r.body, "response_type=code&client_id=c1&state=s&client_secret=sec");
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_NONE, "c1", NULL,
+                            pairs(kv, 6), &r);
+    ck_assert_str_eq(r.body, "response_type=code&client_id=c1&state=s");
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_BASIC, "c1", "sec",
+                            pairs(kv, 6), &r);
+    ck_assert_str_eq(r.body, "response_type=code&client_id=c1&state=s");
+    ck_assert_str_eq(r.authorization, "Basic YzE6c2Vj");
+}
+END_TEST
+
 START_TEST(request_json_post)
 {
     tpo_token_request r;
@@ -662,6 +680,7 @@ int main(void)
     tcase_add_test(tc, request_basic_urlencodes_credentials);
     tcase_add_test(tc, request_form_post);
     tcase_add_test(tc, request_form_none);
+    tcase_add_test(tc, request_client_id_once);
     tcase_add_test(tc, request_json_post);
     tcase_add_test(tc, request_json_basic_and_none);
     tcase_add_test(tc, request_json_invalid_utf8);
