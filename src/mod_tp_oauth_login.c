@@ -17,10 +17,12 @@
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
 #include "tpo_jose.h"
+#include "tpo_jwt_claim.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
+#include "tpo_stepup.h"
 #include "tpo_token.h"
 #include "tpo_url.h"
 
@@ -88,6 +90,19 @@ static apr_array_header_t *host_login_cookies(request_rec *r, tpa_provider_conf 
                                r->request_time);
 }
 
+/* The value of name in a name,value pair list, or NULL. */
+static const char *auth_param(const apr_array_header_t *pairs, const char *name)
+{
+    int i;
+
+    for (i = 0; i + 1 < pairs->nelts; i += 2) {
+        if (!strcmp(APR_ARRAY_IDX(pairs, i, const char *), name)) {
+            return APR_ARRAY_IDX(pairs, i + 1, const char *);
+        }
+    }
+    return NULL;
+}
+
 /* A failure of the login start, for the caller to write. */
 static int answer(tpa_answer *fail, int status, const char *title, const char *detail)
 {
@@ -105,6 +120,14 @@ static int answer(tpa_answer *fail, int status, const char *title, const char *d
  * cookies of all the host's providers together, are dropped. */
 int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
 {
+    return tpa_login_start_stepup(r, pc, 0, fail);
+}
+
+int tpa_login_start_stepup(request_rec *r, tpa_provider_conf *pc, int lacks, tpa_answer *fail)
+{
+    tpa_dir_conf *dc = tpa_config_dir(r);
+    tpo_stepup_req req;
+    apr_array_header_t *params;
     const tpo_provider_meta *meta;
     tpa_rt_status rs;
     tpo_pending pl;
@@ -137,7 +160,14 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
         return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                       "No randomness available.");
     }
-    if (tpo_scope_has(pc->scope, "openid")) {
+    /* the location's parameters and its step-up demand (tpo_stepup.h) */
+    tpa_dir_stepup(dc, &req);
+    params = tpo_authreq_params(r->pool, pc->scope, pc->auth_params, dc->auth_req, &req, lacks);
+    if (tpo_stepup_demands(&req)) {
+        pl.acr_required = tpo_stepup_acr_text(r->pool, &req);
+        pl.max_auth_age = req.max_auth_age > 0 ? req.max_auth_age : 0;
+    }
+    if (tpo_scope_has(auth_param(params, "scope"), "openid")) {
         char *nonce;
         if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
             return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
@@ -198,7 +228,6 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
     url = tpo_url_add_param(r->pool, url, "response_type", "code");
     url = tpo_url_add_param(r->pool, url, "client_id", pc->client_id);
     url = tpo_url_add_param(r->pool, url, "redirect_uri", pl.redirect_uri);
-    url = tpo_url_add_param(r->pool, url, "scope", pc->scope);
     url = tpo_url_add_param(r->pool, url, "state", state);
     if (pl.nonce) {
         url = tpo_url_add_param(r->pool, url, "nonce", pl.nonce);
@@ -206,13 +235,28 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
     url = tpo_url_add_param(r->pool, url, "code_challenge",
                             tpo_pkce_challenge_s256(r->pool, pl.code_verifier));
     url = tpo_url_add_param(r->pool, url, "code_challenge_method", "S256");
-    for (i = 0; i + 1 < pc->auth_params->nelts; i += 2) {
-        url = tpo_url_add_param(r->pool, url, APR_ARRAY_IDX(pc->auth_params, i, const char *),
-                                APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
+    /* scope, TPOAuthAuthParam, TPOAuthAuthRequestParam, step-up */
+    for (i = 0; i + 1 < params->nelts; i += 2) {
+        url = tpo_url_add_param(r->pool, url, APR_ARRAY_IDX(params, i, const char *),
+                                APR_ARRAY_IDX(params, i + 1, const char *));
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00018) "no session: sending the browser to provider %s to log in",
-                  pc->name);
+    if (lacks) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00951) "step-up: sending the browser to provider %s to log in "
+                                         "again (%s%s%s)",
+                      pc->name, lacks & TPO_STEPUP_ACR ? "acr_values " : "",
+                      lacks & TPO_STEPUP_ACR ? pl.acr_required : "",
+                      lacks & TPO_STEPUP_AGE
+                          ? apr_psprintf(r->pool, "%smax_age %d, prompt=login",
+                                         lacks & TPO_STEPUP_ACR ? ", " : "", pl.max_auth_age)
+                          : "");
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPO_APLOGNO(00018) "no session: sending the browser to provider %s to "
+                                         "log in",
+                      pc->name);
+    }
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location", url);
     tpa_count(TPO_M_LOGIN_STARTED);
@@ -420,15 +464,23 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
  * provider has a userinfo endpoint and TPOAuthUserinfo asks for it or there
  * is no ID token; userinfo must name the same subject. OK with *claims, or
  * DONE with the failure page written. */
+/* What the validated ID token says about the authentication (step-up). */
+typedef struct idt_auth {
+    const char *op_sid;   /* "sid", or NULL */
+    const char *acr;      /* "acr", or NULL */
+    apr_time_t auth_time; /* "auth_time"; 0 absent */
+} idt_auth;
+
 static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                           const tpo_pending *pl, const tpo_token_response *tres, json_t **claims,
-                          const char **op_sid)
+                          idt_auth *ia)
 {
     json_t *uclaims = NULL;
+    const char **op_sid = &ia->op_sid;
     int rc;
 
     *claims = NULL;
-    *op_sid = NULL;
+    memset(ia, 0, sizeof(*ia));
     if (tres->id_token) {
         rc = tpa_provider_validate_id_token(r, pc, meta, tres->id_token, pl->nonce, claims);
         if (rc != OK) {
@@ -442,6 +494,18 @@ static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provi
          * ID token only, before userinfo or the claim filters touch it */
         *op_sid = json_string_value(json_object_get(*claims, "sid"));
         *op_sid = *op_sid && **op_sid ? apr_pstrdup(r->pool, *op_sid) : NULL;
+        /* acr and auth_time: the ID token's own, for TPOAuthRequireACR and
+         * TPOAuthMaxAuthAge (a claim of another type counts as absent) */
+        {
+            const char *acr;
+            double at;
+            if (tpo_jwt_claim_string(*claims, "acr", &acr) == 1 && *acr) {
+                ia->acr = apr_pstrdup(r->pool, acr);
+            }
+            if (tpo_jwt_claim_time(*claims, "auth_time", &at) == 1 && at > 0 && at < 1e11) {
+                ia->auth_time = apr_time_from_sec((apr_time_t)at);
+            }
+        }
     }
     else if (pl->nonce) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
@@ -511,8 +575,9 @@ static int map_user(request_rec *r, tpa_provider_conf *pc, json_t *claims, const
  * failure 503 (DONE, page written). */
 static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
                         const tpo_token_response *tres, json_t *claims, const char *user,
-                        const char *op_sid)
+                        const idt_auth *ia)
 {
+    const char *op_sid = ia->op_sid;
     tpo_session s;
     const char *sid;
     apr_size_t rec_len = 0;
@@ -529,6 +594,8 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
     s.op_sid = op_sid;
+    s.acr = ia->acr;
+    s.auth_time = ia->auth_time;
     s.access_token = tres->access_token;
     s.refresh_token = tres->refresh_token;
     s.id_token = tres->id_token;
@@ -578,20 +645,102 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
 
 /* The code of an accepted callback becomes a session: tokens -> claims ->
  * user -> session. Each step writes its own failure page (DONE). */
+/* Step 3b, step-up: a login started by a location that demands an
+ * authentication (TPOAuthRequireACR, TPOAuthMaxAuthAge; the demand travels
+ * in the pending login) must bring an ID token that meets it, and when the
+ * browser already has a session, the same user (sub) must have logged in:
+ * another user never takes a session over. Either failure: 403 page, log
+ * line, the current session stays as it was. OK with *old_sid the session
+ * the new one replaces (NULL: none). */
+static int stepup_verify(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
+                         const idt_auth *ia, json_t *claims, const char *user, const char **old_sid)
+{
+    tpo_stepup_req req;
+    tpo_session *old;
+    const char *sub;
+    int lacks;
+
+    *old_sid = NULL;
+    tpo_stepup_req_parse(r->pool, pl->acr_required, pl->max_auth_age > 0 ? pl->max_auth_age : -1,
+                         &req);
+    if (!tpo_stepup_demands(&req)) {
+        return OK;
+    }
+    lacks = tpo_stepup_check(&req, ia->acr, ia->auth_time, apr_time_now(),
+                             apr_time_from_sec(pc->clock_skew));
+    if (lacks) {
+        return fail(
+            r, pc, HTTP_FORBIDDEN, APLOG_WARNING, "Stronger authentication required",
+            "The authorization server did not confirm the authentication this page requires. "
+            "Your session is unchanged; please try again and choose the stronger sign-in "
+            "method.",
+            apr_psprintf(
+                r->pool,
+                "step-up for %s refused: the ID token %s%s%s (the location demands %s%s%s)",
+                ap_escape_logitem(r->pool, user),
+                lacks & TPO_STEPUP_ACR
+                    ? (ia->acr ? apr_psprintf(r->pool, "has acr %s",
+                                              tpo_jwt_quote(r->pool, 64, ia->acr))
+                               : "has no acr")
+                    : "",
+                (lacks & TPO_STEPUP_ACR) && (lacks & TPO_STEPUP_AGE) ? " and " : "",
+                lacks & TPO_STEPUP_AGE
+                    ? (ia->auth_time
+                           ? apr_psprintf(r->pool, "has an auth_time %" APR_TIME_T_FMT " s old",
+                                          apr_time_sec(apr_time_now() - ia->auth_time))
+                           : "has no auth_time")
+                    : "",
+                req.acr ? "acr one of " : "", req.acr ? pl->acr_required : "",
+                req.max_auth_age >= 0 ? apr_psprintf(r->pool, "%sauth_time within %d s",
+                                                     req.acr ? ", " : "", req.max_auth_age)
+                                      : ""));
+    }
+    old = apr_pcalloc(r->pool, sizeof(*old));
+    if (tpa_session_load(r, pc, old) != TPA_SESS_OK) {
+        return OK; /* no session (any more): this login opens one */
+    }
+    sub = json_string_value(json_object_get(claims, "sub"));
+    if (old->sub ? !sub || strcmp(old->sub, sub) != 0 : strcmp(old->user, user) != 0) {
+        return fail(r, pc, HTTP_FORBIDDEN, APLOG_WARNING, "Login refused",
+                    "You signed in as a different user than the one of your current session. "
+                    "Your session was kept. To change the user, log out first.",
+                    apr_psprintf(r->pool,
+                                 "step-up for the session of %s refused: %s logged in (another "
+                                 "subject); the session is kept",
+                                 ap_escape_logitem(r->pool, old->user),
+                                 ap_escape_logitem(r->pool, user)));
+    }
+    *old_sid = tpa_req_get(r)->sid;
+    return OK;
+}
+
 static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                          const tpo_pending *pl, const char *code)
 {
     tpo_token_response tres;
     json_t *claims;
-    const char *user, *op_sid;
+    const char *user, *old_sid;
+    idt_auth ia;
     int rc;
 
     if ((rc = request_tokens(r, pc, meta, pl, code, &tres)) != OK ||
-        (rc = collect_claims(r, pc, meta, pl, &tres, &claims, &op_sid)) != OK ||
-        (rc = map_user(r, pc, claims, &user)) != OK) {
+        (rc = collect_claims(r, pc, meta, pl, &tres, &claims, &ia)) != OK ||
+        (rc = map_user(r, pc, claims, &user)) != OK ||
+        (rc = stepup_verify(r, pc, pl, &ia, claims, user, &old_sid)) != OK) {
         return rc;
     }
-    return open_session(r, pc, pl, &tres, claims, user, op_sid);
+    rc = open_session(r, pc, pl, &tres, claims, user, &ia);
+    if (rc == HTTP_MOVED_TEMPORARILY && old_sid) {
+        /* the step-up session replaces the old one (a fresh id for the
+         * stronger authentication): one session per browser */
+        tpa_session_delete(r, pc, old_sid);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00952) "step-up of %s through provider %s: the session "
+                                         "continues under a new id (acr %s)",
+                      ap_escape_logitem(r->pool, user), pc->name,
+                      ia.acr ? tpo_jwt_quote(r->pool, 64, ia.acr) : "-");
+    }
+    return rc;
 }
 
 static int callback(request_rec *r, tpa_provider_conf *pc)
