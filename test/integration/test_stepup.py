@@ -9,6 +9,7 @@ harness's default password gives bronze), and a request whose acr_values the
 provider session does not meet shows the login form again. max_age and
 prompt=login are oidc-provider's own."""
 
+import base64
 import html
 import json
 import os
@@ -26,6 +27,7 @@ COOKIE = "tp_oauth_idp"
 SKEW = 1          # TPOAuthClockSkew of the provider
 MAX_AUTH_AGE = 3  # TPOAuthMaxAuthAge of /fresh/
 XHR = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json"}
+RESOURCE = "https://api.test"  # TPOAuthBearerAudience (bearer tokens, RFC 9470)
 
 
 class AcrIdP(h.IdP):
@@ -63,8 +65,9 @@ def stepup_conf(httpd, issuer):
     conf += h.provider_conf("idp", issuer, extra="""
         TPOAuthClockSkew %d
         TPOAuthAuthParam ui_locales fr
-    """ % SKEW)
-    for alias in ("/gold/", "/fresh/", "/params/", "/pass401/"):
+        TPOAuthBearerAudience %s
+    """ % (SKEW, RESOURCE))
+    for alias in ("/gold/", "/fresh/", "/params/", "/pass401/", "/api-gold/", "/api-fresh/"):
         conf += 'ScriptAlias %s "%s/"\n' % (alias, app)
     conf += h.protect_conf("/app/")
     conf += h.protect_conf("/gold/", extra="TPOAuthRequireACR gold")
@@ -82,6 +85,9 @@ def stepup_conf(httpd, issuer):
              "</Location>\n")
     conf += h.protect_conf("/pass401/", extra="TPOAuthRequireACR gold\n"
                                               "TPOAuthUnauthenticated 401")
+    conf += h.protect_conf("/api-gold/", extra="TPOAuthBearer only\nTPOAuthRequireACR gold silver")
+    conf += h.protect_conf("/api-fresh/", extra="TPOAuthBearer only\nTPOAuthMaxAuthAge %d"
+                           % MAX_AUTH_AGE)
     return conf + admin_conf()
 
 
@@ -337,3 +343,71 @@ def test_stepup_max_age(server, acr_idp):
     r = h.oidc_login(s, page(server, "/fresh/"), name)
     assert whoami(r)["REMOTE_USER"] == name
     assert len(sessions_of(server, name)) == 1
+
+
+# ------------------------------------------------------------ bearer tokens (RFC 9470)
+
+def b64u(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64u_int(v):
+    return int.from_bytes(base64.urlsafe_b64decode(v + "=" * (-len(v) % 4)), "big")
+
+
+def access_token(idp, **claims):
+    """A JWT access token signed with the IdP's own RSA key (its --keys file)."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    with open(idp.keys_file) as f:
+        jwk = [k for k in json.load(f)["keys"] if k["kty"] == "RSA"][0]
+    pub = rsa.RSAPublicNumbers(b64u_int(jwk["e"]), b64u_int(jwk["n"]))
+    key = rsa.RSAPrivateNumbers(b64u_int(jwk["p"]), b64u_int(jwk["q"]), b64u_int(jwk["d"]),
+                                b64u_int(jwk["dp"]), b64u_int(jwk["dq"]), b64u_int(jwk["qi"]),
+                                pub).private_key()
+    now = int(time.time())
+    body = {"iss": idp.issuer, "aud": RESOURCE, "sub": "api-user", "scope": "read",
+            "iat": now - 2, "exp": now + 600, "jti": b64u(os.urandom(12))}
+    body.update(claims)
+    body = {k: v for k, v in body.items() if v is not None}
+    signing_input = (b64u(json.dumps({"alg": "RS256", "typ": "at+jwt", "kid": jwk["kid"]}))
+                     + "." + b64u(json.dumps(body))).encode()
+    sig = key.sign(signing_input, padding.PKCS1v15(), hashes.SHA256())
+    return signing_input.decode() + "." + b64u(sig)
+
+
+def bearer_get(server, path, token):
+    return requests.get(server.url(path + "whoami.cgi?format=json"), timeout=10,
+                        headers={"Authorization": "Bearer " + token,
+                                 "Accept": "application/json"}, allow_redirects=False)
+
+
+def test_bearer_token_acr_checked(server, acr_idp):
+    ok = access_token(acr_idp, acr="silver")
+    for _ in range(2):  # checked, then remembered: the memo keeps acr too
+        r = bearer_get(server, "/api-gold/", ok)
+        assert whoami(r)["REMOTE_USER"] == "api-user"
+    for claims in ({"acr": "bronze"}, {"acr": None}, {"acr": 5}):
+        token = access_token(acr_idp, **claims)
+        for _ in range(2):
+            r = bearer_get(server, "/api-gold/", token)
+            assert r.status_code == 401, (claims, r.status_code, r.text[:500])
+            params = challenge_params(r.headers["WWW-Authenticate"])
+            assert params["error"] == "insufficient_user_authentication", params
+            assert params["acr_values"] == "gold silver" and "max_age" not in params, params
+    assert "bearer token of api-user lacks the authentication this location demands (acr)" \
+        in server.error_log()
+
+
+def test_bearer_token_auth_time_checked(server, acr_idp):
+    now = int(time.time())
+    r = bearer_get(server, "/api-fresh/", access_token(acr_idp, auth_time=now - 1))
+    assert whoami(r)["REMOTE_USER"] == "api-user"
+    for claims in ({"auth_time": now - 60}, {"auth_time": None}, {"auth_time": "now"}):
+        r = bearer_get(server, "/api-fresh/", access_token(acr_idp, **claims))
+        assert r.status_code == 401, (claims, r.status_code, r.text[:500])
+        params = challenge_params(r.headers["WWW-Authenticate"])
+        assert params["error"] == "insufficient_user_authentication", params
+        assert params["max_age"] == str(MAX_AUTH_AGE) and "acr_values" not in params, params
