@@ -459,11 +459,6 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
     return OK;
 }
 
-/* Step 2, claims: the validated ID token's claims (required when openid was
- * asked for, i.e. the login has a nonce), merged with userinfo when the
- * provider has a userinfo endpoint and TPOAuthUserinfo asks for it or there
- * is no ID token; userinfo must name the same subject. OK with *claims, or
- * DONE with the failure page written. */
 /* What the validated ID token says about the authentication (step-up). */
 typedef struct idt_auth {
     const char *op_sid;   /* "sid", or NULL */
@@ -471,6 +466,11 @@ typedef struct idt_auth {
     apr_time_t auth_time; /* "auth_time"; 0 absent */
 } idt_auth;
 
+/* Step 2, claims: the validated ID token's claims (required when openid was
+ * asked for, i.e. the login has a nonce), merged with userinfo when the
+ * provider has a userinfo endpoint and TPOAuthUserinfo asks for it or there
+ * is no ID token; userinfo must name the same subject. OK with *claims, or
+ * DONE with the failure page written. */
 static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                           const tpo_pending *pl, const tpo_token_response *tres, json_t **claims,
                           idt_auth *ia)
