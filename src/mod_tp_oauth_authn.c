@@ -109,7 +109,8 @@ static int stepup(request_rec *r, tpa_provider_conf *pc, tpa_dir_conf *dc, const
     }
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   TPO_APLOGNO(00950) "session of %s lacks the authentication this location demands "
-                                     "(%s%s%s) and the request is not a page navigation: 401 "
+                                     "(%s%s%s) and the request is not a page navigation (or "
+                                     "TPOAuthUnauthenticated is not login): 401 "
                                      "insufficient_user_authentication",
                   ap_escape_logitem(r->pool, s->user), lacks & TPO_STEPUP_ACR ? "acr" : "",
                   (lacks & TPO_STEPUP_ACR) && (lacks & TPO_STEPUP_AGE) ? ", " : "",
