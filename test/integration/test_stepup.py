@@ -169,7 +169,10 @@ def test_location_params_login_completes(server, acr_idp):
     s, r = login(server, name, path="/params/")
     me = whoami(r)
     assert me["REMOTE_USER"] == name
-    # the ID token carries auth_time (max_age was asked) and acr
+    # the ID token carries the acr the provider gave (not the one asked for) and,
+    # max_age having been asked, auth_time
+    assert me.get("TPO_CLAIM_acr") == "bronze", me
+    assert abs(int(me["TPO_CLAIM_auth_time"]) - time.time()) < 60, me
     r = s.get(page(server, "/params/"), timeout=10)
     assert whoami(r)["REMOTE_USER"] == name
 
