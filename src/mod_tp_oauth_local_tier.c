@@ -28,6 +28,7 @@
 #include <apr_strings.h>
 #include <apr_thread_proc.h>
 #include <apr_signal.h>
+#include "ap_listen.h"
 #include "mpm_common.h"
 #include "mod_tp_oauth_session.h"
 #include "tpo_cache_crypt.h"
@@ -98,6 +99,9 @@ static void subscriber_main(server_rec *s, pid_t parent)
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
     }
+    /* the server's sockets are not this process's business (and must not
+     * keep a port bound after the server stopped) */
+    ap_close_listeners();
     apr_pool_create(&p, NULL);
     if (getppid() != parent || ap_run_drop_privileges(p, s) != OK) {
         _exit(1);
