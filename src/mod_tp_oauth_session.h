@@ -11,6 +11,9 @@
 /* The caches, created by the parent in post_config (inherited by children). */
 extern tpo_cache *tpa_session_cache;
 extern tpo_cache *tpa_pending_cache; /* consumed-state markers */
+/* The distributed cache itself when a local tier is in front of it (for
+ * the reads of read-modify-writes), else NULL. */
+extern tpo_cache *tpa_session_cache_fresh;
 /* The key login cookies are sealed with (TPOAuthLoginCookieKeyFile, or
  * random per server start), set in post_config. */
 extern struct tpo_pending_key tpa_login_key;

@@ -240,6 +240,7 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
     }
     tpa_pending_cache = crypt;
     tpa_session_cache = tpa_local_tier_wrap(pchild, s, crypt);
+    tpa_session_cache_fresh = tpa_session_cache != crypt ? crypt : NULL;
 }
 
 void tpa_session_caches_child_init(apr_pool_t *pchild, server_rec *s)
