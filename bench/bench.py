@@ -15,6 +15,10 @@ What it measures, on loopback, with Debian's apache2 (mpm_event):
   memory       shared memory per session (TPOAuthCacheSize / sessions that fit before the
                cache evicts), and the RSS/PSS of the httpd processes.
   scaling      authenticated throughput with 1, 10,000 and 100,000 live sessions.
+  distributed  sessions in Redis and in memcached, each without and with the local tier
+               (TPOAuthSessionCacheLocal), next to mod_auth_openidc with OIDCCacheType redis,
+               with 1, 10,000 and 100,000 entries in the cache servers (pre-filled, pipelined);
+               each httpd's own unprotected rate in the same rounds.
   callgrind    instructions per request of each configuration (apache2 -X under callgrind).
 
 Everything binds to 127.0.0.1; every wait is bounded; every server started is stopped.
@@ -87,7 +91,8 @@ LABEL = {k: label for k, label, _ in CONFIGS + BEARER_CONFIGS}
 PATH = {k: p for k, _, p in CONFIGS + BEARER_CONFIGS}
 
 TARGETS = {"vs_open": 0.90, "vs_oidc": 1.8, "instr_share": 1.0 / 3.0, "scaling": 0.95,
-           "bearer_vs_open": 0.85, "bearer_instr_vs_session": 2.0}
+           "bearer_vs_open": 0.85, "bearer_instr_vs_session": 2.0,
+           "dist_local_vs_open": 0.85, "dist_local_vs_oidc_redis": 2.0}
 
 
 class Broken(Exception):
@@ -1062,11 +1067,16 @@ class Bench:
                 for key in keys:
                     check_content(self.http_port, key, cookies[key], self.payload, " (" + label + ")")
                 runs = {k: [] for k in keys}
+                remote_gets, tpo_requests = 0, 0
                 for rnd in range(a.dist_rounds):
                     self.wait_quiet(min(a.quiet_wait, 5))
                     for key in keys[rnd % 3:] + keys[:rnd % 3]:
+                        before = remote_get_count(cache, rport, mport) if key == "tpo" else 0
                         res = run_wrk(httpd.url(PATH[key] + FILE_NAME), cookies[key],
                                       a.dist_duration, a.wrk_threads, a.connections, **kw)
+                        if key == "tpo":
+                            remote_gets += remote_get_count(cache, rport, mport) - before
+                            tpo_requests += sum(res.get("statuses", {}).values())
                         runs[key].append(res)
                         if res["problems"]:
                             self.problem("distributed %s %d %s" % (label, n, key),
@@ -1083,12 +1093,16 @@ class Bench:
                                 "oidc_redis_rps": med["oidc"], "tpo_per_open": tpo_open,
                                 "oidc_redis_per_open": oidc_open,
                                 "tpo_per_oidc_redis": (med["tpo"] / med["oidc"]
-                                                       if med["tpo"] and med["oidc"] else None)}
+                                                       if med["tpo"] and med["oidc"] else None),
+                                "tpo_remote_gets_per_request": (remote_gets / tpo_requests
+                                                                if tpo_requests else None)}
                 log("distributed %6d %-15s open %7.0f  tpo %7.0f (%.2f of open)  "
-                    "mod_auth_openidc+redis %7.0f (%.2f)  tpo/oidc %.2f" % (
+                    "mod_auth_openidc+redis %7.0f (%.2f)  tpo/oidc %.2f  cache GETs per tpo "
+                    "request %.4f" % (
                         n, label, med["open"] or 0, med["tpo"] or 0, tpo_open or 0,
                         med["oidc"] or 0, oidc_open or 0,
-                        point[label]["tpo_per_oidc_redis"] or 0))
+                        point[label]["tpo_per_oidc_redis"] or 0,
+                        point[label]["tpo_remote_gets_per_request"] or 0))
                 self.check_httpd_log("distributed-%s-%d" % (label, n))
                 httpd.stop()
             out["points"].append(point)
@@ -1408,6 +1422,28 @@ def summarize(res):
                 k: round(bc[k]["ir_per_request"]) for k in ("open", "tpo", "tpob", "oidcb")}
             target("bearer_instructions_vs_session_request", bc["bearer_vs_session"],
                    TARGETS["bearer_instr_vs_session"], higher_is_better=False)
+    d = res.get("distributed")
+    if d and d.get("points"):
+        w = d["wrk"]
+        add("")
+        add("Distributed caches (wrk -t%d -c%d -d%ds, %d rounds; requests/s, medians; ratios are "
+            "per-round medians against /open/ of the same httpd)" % (
+                w["threads"], w["connections"], w["duration_s"], w["rounds"]))
+        add("  %-9s %-15s %9s %9s %7s %11s %7s %8s %9s" % (
+            "entries", "mod_tp_oauth", "open", "tpo", "/open", "oidc+redis", "/open", "tpo/oidc",
+            "GETs/req"))
+        for p in d["points"]:
+            for label in DIST_LABELS:
+                v = p.get(label)
+                if not v:
+                    continue
+                add("  %-9s %-15s %9s %9s %7.3f %11s %7.3f %7.2fx %9.4f" % (
+                    fmt_n(p["sessions"]), label, fmt_n(v["open_rps"]), fmt_n(v["tpo_rps"]),
+                    v["tpo_per_open"] or 0, fmt_n(v["oidc_redis_rps"]),
+                    v["oidc_redis_per_open"] or 0, v["tpo_per_oidc_redis"] or 0,
+                    v.get("tpo_remote_gets_per_request") or 0))
+        add("  targets: with the local tier >= %.2f of unprotected and >= %.1fx mod_auth_openidc "
+            "with Redis" % (TARGETS["dist_local_vs_open"], TARGETS["dist_local_vs_oidc_redis"]))
     c = res.get("callgrind")
     if c and "tpo_share" in c:
         out["instructions_per_request"] = {k: round(c[k]["ir_per_request"]) for k, _, _ in CONFIGS}
@@ -1443,6 +1479,19 @@ def summarize(res):
         out["scaling_worst_raw_ratio"] = round(min(min(p["hot_ratio"], p["spread_ratio"])
                                                    for p in s["points"]), 4)
         out["scaling_max_sessions"] = s["points"][-1]["sessions"]
+    d = res.get("distributed")
+    if d and d.get("points"):
+        out["distributed"] = {str(p["sessions"]): {
+            label: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in p[label].items()}
+            for label in DIST_LABELS if label in p} for p in d["points"]}
+        for label in ("redis+local", "memcache+local"):
+            vals = [p[label] for p in d["points"] if label in p]
+            if vals:
+                target("%s_vs_unprotected_worst" % label,
+                       min(v["tpo_per_open"] or 0 for v in vals), TARGETS["dist_local_vs_open"])
+                target("%s_vs_mod_auth_openidc_redis_worst" % label,
+                       min(v["tpo_per_oidc_redis"] or 0 for v in vals),
+                       TARGETS["dist_local_vs_oidc_redis"])
     oc = res.get("machine", {}).get("other_cpu_during_wrk") or {}
     out["other_cpu_during_wrk_median"] = oc.get("median")
     return out
@@ -1630,6 +1679,7 @@ def report(res):
 
 # ------------------------------------------------------------------ distributed-cache fillers
 
+DIST_LABELS = ("redis", "redis+local", "memcache", "memcache+local")
 DIST_FILLER_BYTES = 2500   # a typical session record's size in the cache
 DIST_FILL_BATCH = 2000
 
@@ -1660,6 +1710,29 @@ def redis_pubsub_clients(port):
         n = int(f.readline()[1:])
         body = f.read(n + 2).decode(errors="replace")
     return sum(1 for line in body.splitlines() if "flags=P" in line)
+
+
+def remote_get_count(cache, rport, mport):
+    """GETs the cache server has answered so far (Redis INFO commandstats, memcached
+    stats cmd_get)."""
+    if cache.startswith("redis"):
+        with socket.create_connection(("127.0.0.1", rport), timeout=5) as s:
+            s.sendall(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+            f = s.makefile("rb")
+            n = int(f.readline()[1:])
+            body = f.read(n + 2).decode(errors="replace")
+        m = re.search(r"cmdstat_get:calls=(\d+)", body)
+        return int(m.group(1)) if m else 0
+    with socket.create_connection(("127.0.0.1", mport), timeout=5) as s:
+        s.sendall(b"stats\r\n")
+        f = s.makefile("rb")
+        for _ in range(200):
+            line = f.readline().decode(errors="replace").strip()
+            if line == "END" or not line:
+                break
+            if line.startswith("STAT cmd_get "):
+                return int(line.split()[2])
+    return 0
 
 
 def fill_memcache(port, start, end):
