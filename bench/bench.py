@@ -1422,28 +1422,6 @@ def summarize(res):
                 k: round(bc[k]["ir_per_request"]) for k in ("open", "tpo", "tpob", "oidcb")}
             target("bearer_instructions_vs_session_request", bc["bearer_vs_session"],
                    TARGETS["bearer_instr_vs_session"], higher_is_better=False)
-    d = res.get("distributed")
-    if d and d.get("points"):
-        w = d["wrk"]
-        add("")
-        add("Distributed caches (wrk -t%d -c%d -d%ds, %d rounds; requests/s, medians; ratios are "
-            "per-round medians against /open/ of the same httpd)" % (
-                w["threads"], w["connections"], w["duration_s"], w["rounds"]))
-        add("  %-9s %-15s %9s %9s %7s %11s %7s %8s %9s" % (
-            "entries", "mod_tp_oauth", "open", "tpo", "/open", "oidc+redis", "/open", "tpo/oidc",
-            "GETs/req"))
-        for p in d["points"]:
-            for label in DIST_LABELS:
-                v = p.get(label)
-                if not v:
-                    continue
-                add("  %-9s %-15s %9s %9s %7.3f %11s %7.3f %7.2fx %9.4f" % (
-                    fmt_n(p["sessions"]), label, fmt_n(v["open_rps"]), fmt_n(v["tpo_rps"]),
-                    v["tpo_per_open"] or 0, fmt_n(v["oidc_redis_rps"]),
-                    v["oidc_redis_per_open"] or 0, v["tpo_per_oidc_redis"] or 0,
-                    v.get("tpo_remote_gets_per_request") or 0))
-        add("  targets: with the local tier >= %.2f of unprotected and >= %.1fx mod_auth_openidc "
-            "with Redis" % (TARGETS["dist_local_vs_open"], TARGETS["dist_local_vs_oidc_redis"]))
     c = res.get("callgrind")
     if c and "tpo_share" in c:
         out["instructions_per_request"] = {k: round(c[k]["ir_per_request"]) for k, _, _ in CONFIGS}
@@ -1539,6 +1517,28 @@ def report(res):
                 mark(t["ratio_tpo_oidc"] >= TARGETS["vs_oidc"]), t.get("paired_ratio_tpo_oidc") or 0))
         if not t.get("valid", True):
             add("  INVALID: some wrk runs saw non-200 responses or socket errors (see problems)")
+    d = res.get("distributed")
+    if d and d.get("points"):
+        w = d["wrk"]
+        add("")
+        add("Distributed caches (wrk -t%d -c%d -d%ds, %d rounds; requests/s, medians; ratios are "
+            "per-round medians against /open/ of the same httpd)" % (
+                w["threads"], w["connections"], w["duration_s"], w["rounds"]))
+        add("  %-9s %-15s %9s %9s %7s %11s %7s %8s %9s" % (
+            "entries", "mod_tp_oauth", "open", "tpo", "/open", "oidc+redis", "/open", "tpo/oidc",
+            "GETs/req"))
+        for p in d["points"]:
+            for label in DIST_LABELS:
+                v = p.get(label)
+                if not v:
+                    continue
+                add("  %-9s %-15s %9s %9s %7.3f %11s %7.3f %7.2fx %9s" % (
+                    fmt_n(p["sessions"]), label, fmt_n(v["open_rps"]), fmt_n(v["tpo_rps"]),
+                    v["tpo_per_open"] or 0, fmt_n(v["oidc_redis_rps"]),
+                    v["oidc_redis_per_open"] or 0, v["tpo_per_oidc_redis"] or 0,
+                    fmt_n(v.get("tpo_remote_gets_per_request"), 4)))
+        add("  targets: with the local tier >= %.2f of unprotected and >= %.1fx mod_auth_openidc "
+            "with Redis" % (TARGETS["dist_local_vs_open"], TARGETS["dist_local_vs_oidc_redis"]))
     c = res.get("callgrind")
     if c and "tpo_share" in c:
         add("")
