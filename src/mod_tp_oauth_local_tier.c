@@ -55,12 +55,15 @@ static int tier_on(const tpa_server_conf *sc)
 /* ------------------------------------------------------------ subscriber */
 
 static volatile apr_uint32_t sub_stop_flag;
+static server_rec *sub_server; /* in the subscriber process */
 
 static void sub_subscribed(void *baton)
 {
     tpo_local_set_up(baton, 1);
-    ap_log_error(APLOG_MARK, APLOG_INFO, 0, NULL,
-                 TPO_APLOGNO(01050) "local session tier: Redis invalidation subscription active");
+    ap_log_error(APLOG_MARK, APLOG_INFO, 0, sub_server,
+                 TPO_APLOGNO(01050) "local session tier: Redis invalidation subscription active "
+                                    "(subscriber pid %" APR_PID_T_FMT ")",
+                 getpid());
 }
 static void sub_key(void *baton, const char *name, apr_size_t len)
 {
@@ -85,6 +88,7 @@ static void subscriber_main(server_rec *s, pid_t parent)
     const char *err = NULL;
     apr_pool_t *p;
 
+    sub_server = s;
 #ifdef __linux__
     prctl(PR_SET_PDEATHSIG, SIGTERM);
 #endif
@@ -112,6 +116,14 @@ static void subscriber_main(server_rec *s, pid_t parent)
                      TPO_APLOGNO(01051) "local session tier: cannot set up the Redis connection of "
                                         "the invalidation subscriber (%s); the tier stays bypassed",
                      err ? err : "error");
+        _exit(1);
+    }
+    /* held until this process ends, however it ends: the readers see a
+     * dead subscriber at once */
+    if (!tpo_local_subscriber_claim(local_shared)) {
+        ap_log_error(APLOG_MARK, APLOG_ERR, 0, s,
+                     TPO_APLOGNO(01057) "local session tier: the subscriber cannot take its lock; "
+                                        "the tier stays bypassed");
         _exit(1);
     }
     apr_atomic_set32(&local_shared->subscriber_pid, (apr_uint32_t)getpid());
@@ -200,7 +212,8 @@ static apr_status_t sub_cleanup(void *data)
 
     st->stopping = 1;
     if (st->running) {
-        apr_proc_other_child_unregister(st);
+        /* (its "other child" record went with the pool already: registered
+         * after this cleanup, it was cleaned up before it) */
         kill(st->proc.pid, SIGTERM);
         for (i = 0; i < 100; i++) {
             if (waitpid(st->proc.pid, NULL, WNOHANG) != 0) {

@@ -9,6 +9,7 @@
  * before the remote read (or write) that produced the value; the copy is
  * served only while all of them are unchanged (and, with need_up, while the
  * subscription is up). */
+#include <errno.h>
 #include <string.h>
 #include <apr_strings.h>
 #include "tpo_cache_local.h"
@@ -31,9 +32,58 @@ typedef struct {
 
 void tpo_local_shared_init(tpo_local_shared *sh)
 {
+    pthread_mutexattr_t a;
+
     memset(sh, 0, sizeof(*sh));
     sh->magic = TPO_LOCAL_MAGIC;
     sh->gen = 1;
+    if (pthread_mutexattr_init(&a) == 0) {
+        sh->alive_ok = pthread_mutexattr_setpshared(&a, PTHREAD_PROCESS_SHARED) == 0 &&
+                       pthread_mutexattr_setrobust(&a, PTHREAD_MUTEX_ROBUST) == 0 &&
+                       pthread_mutex_init(&sh->alive, &a) == 0;
+        pthread_mutexattr_destroy(&a);
+    }
+}
+
+int tpo_local_subscriber_claim(tpo_local_shared *sh)
+{
+    int rc;
+
+    if (!sh->alive_ok) {
+        return 0;
+    }
+    rc = pthread_mutex_lock(&sh->alive);
+    if (rc == EOWNERDEAD) { /* the previous subscriber died holding it */
+        pthread_mutex_consistent(&sh->alive);
+        rc = 0;
+    }
+    return rc == 0;
+}
+
+/* 1 while a subscriber holds `alive`; a dead holder is noticed here (and
+ * the tier emptied), a free lock means nobody subscribes. */
+static int subscriber_alive(tpo_local_shared *sh)
+{
+    int rc;
+
+    if (!sh->alive_ok) {
+        return 0;
+    }
+    rc = pthread_mutex_trylock(&sh->alive);
+    if (rc == EBUSY) {
+        return 1;
+    }
+    if (rc == EOWNERDEAD) {
+        pthread_mutex_consistent(&sh->alive);
+        rc = 0;
+    }
+    if (rc == 0) {
+        pthread_mutex_unlock(&sh->alive);
+        if (apr_atomic_read32(&sh->up)) {
+            tpo_local_set_up(sh, 0);
+        }
+    }
+    return 0;
 }
 
 apr_uint32_t tpo_local_stripe_of(const char *name, apr_size_t len)
@@ -80,7 +130,7 @@ static int kept(lc_cache *c, const char *key)
 
 static int usable(lc_cache *c)
 {
-    return !c->conf.need_up || apr_atomic_read32(&c->sh->up);
+    return !c->conf.need_up || (apr_atomic_read32(&c->sh->up) && subscriber_alive(c->sh));
 }
 
 /* The header of a copy made now (before the remote operation): 0 when no

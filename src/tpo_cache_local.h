@@ -29,6 +29,7 @@
 #ifndef TPO_CACHE_LOCAL_H
 #define TPO_CACHE_LOCAL_H
 
+#include <pthread.h>
 #include <apr_atomic.h>
 #include "tpo_cache.h"
 
@@ -44,11 +45,21 @@ typedef struct tpo_local_shared {
     volatile apr_uint32_t subscriber_pid;
     volatile apr_uint32_t invalidations; /* keys reported (wraps) */
     volatile apr_uint32_t losses;        /* subscriptions lost (wraps) */
+    /* held by the live subscriber for its whole life (robust, process-
+     * shared): a reader that can take it knows at once that the subscriber
+     * is gone, however it died, before anyone else noticed */
+    pthread_mutex_t alive;
+    int alive_ok; /* the mutex could be made */
     volatile apr_uint32_t stripe[TPO_LOCAL_STRIPES];
 } tpo_local_shared;
 
 /* Initialise sh (down, generation 1). */
 void tpo_local_shared_init(tpo_local_shared *sh);
+
+/* The subscriber (process or thread) takes this for its whole life; it
+ * returns 0 when the lock could not be taken. While nobody holds it, the
+ * tier is bypassed whatever `up` says. */
+int tpo_local_subscriber_claim(tpo_local_shared *sh);
 
 /* The stripe of a remote name. */
 apr_uint32_t tpo_local_stripe_of(const char *name, apr_size_t len);

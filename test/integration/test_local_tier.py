@@ -16,6 +16,7 @@ memcached, the real oidc-provider (test/idp), all started here.
 """
 
 import os
+import re
 import shutil
 import signal
 import socket
@@ -247,3 +248,43 @@ def test_killed_invalidation_connection_never_serves_ended_session(pair):
     assert pair.status(pair.b, cookie).status_code == 401
     log = pair.b.error_log()
     assert "invalidation subscription was lost" in log
+
+
+def subscriber_pids(server):
+    return [int(m) for m in re.findall(r"subscription active \(subscriber pid (\d+)\)",
+                                       server.error_log())]
+
+
+def coherent(pair):
+    cookie = pair.login()
+    assert pair.status(pair.b, cookie).status_code == 200
+    assert pair.status(pair.b, cookie).status_code == 200
+    pair.logout(pair.a, cookie)
+    assert pair.status(pair.b, cookie).status_code == 401
+
+
+@pytest.mark.parametrize("pair", ["redis"], indirect=True)
+def test_subscriber_restarted_and_single(pair):
+    """One subscriber per server: a graceful restart replaces it (never two),
+    a killed one is started again by the parent; meanwhile nothing stale is
+    served, and afterwards invalidation works again."""
+    h.wait_until(lambda: subscriber_pids(pair.b), 5, what="the subscriber's log line")
+    first = subscriber_pids(pair.b)[-1]
+    pair.b.graceful()
+    h.wait_until(lambda: len(subscriber_pids(pair.b)) >= 2 and pubsub_clients(pair.port) == 2,
+                 10, what="a new subscriber after the graceful restart")
+    time.sleep(0.5)
+    assert pubsub_clients(pair.port) == 2
+    assert not os.path.exists("/proc/%d" % first) or \
+        open("/proc/%d/stat" % first).read().split()[2] == "Z", "old subscriber still running"
+    coherent(pair)
+    # killed: the tier is bypassed (a logout on A is seen at once) and it comes back
+    victim = subscriber_pids(pair.b)[-1]
+    cookie = pair.login()
+    assert pair.status(pair.b, cookie).status_code == 200
+    os.kill(victim, signal.SIGKILL)
+    pair.logout(pair.a, cookie)
+    assert pair.status(pair.b, cookie).status_code == 401
+    h.wait_until(lambda: subscriber_pids(pair.b)[-1] != victim and pubsub_clients(pair.port) == 2,
+                 10, what="the parent to start another subscriber")
+    coherent(pair)

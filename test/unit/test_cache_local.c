@@ -5,6 +5,7 @@
  * without the remote, invalidation by stripe, the generation (subscription
  * lost/regained), bypass while down, an invalidation racing with a fill,
  * writes remote first, lifetime, and only the prefixed keys kept. */
+#include <pthread.h>
 #include <string.h>
 #include <unistd.h>
 #include <apr_strings.h>
@@ -67,6 +68,56 @@ static counting remote;
 static tpo_local_shared *sh;
 static tpo_cache *tier;
 
+/* the subscriber: a thread that holds the tier's `alive` lock until told
+ * to end (and then ends holding it, like a killed process) */
+static pthread_t holder;
+static int holder_running;
+static pthread_mutex_t hmu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t hcv = PTHREAD_COND_INITIALIZER;
+static int holder_state; /* 0 starting, 1 holding, 2 told to end */
+
+static void *hold(void *arg)
+{
+    int ok = tpo_local_subscriber_claim(arg);
+    pthread_mutex_lock(&hmu);
+    holder_state = ok ? 1 : -1;
+    pthread_cond_broadcast(&hcv);
+    while (holder_state != 2)
+        pthread_cond_wait(&hcv, &hmu);
+    pthread_mutex_unlock(&hmu);
+    return NULL; /* ends holding the lock */
+}
+
+static void holder_start(void)
+{
+    holder_state = 0;
+    ck_assert_int_eq(pthread_create(&holder, NULL, hold, sh), 0);
+    holder_running = 1;
+    pthread_mutex_lock(&hmu);
+    while (holder_state == 0)
+        pthread_cond_wait(&hcv, &hmu);
+    pthread_mutex_unlock(&hmu);
+    ck_assert_int_eq(holder_state, 1);
+}
+
+static void holder_die(void)
+{
+    if (!holder_running)
+        return;
+    pthread_mutex_lock(&hmu);
+    holder_state = 2;
+    pthread_cond_broadcast(&hcv);
+    pthread_mutex_unlock(&hmu);
+    pthread_join(holder, NULL);
+    holder_running = 0;
+}
+
+static void teardown(void)
+{
+    holder_die();
+    tpo_test_teardown();
+}
+
 static void make(int need_up, apr_interval_time_t lifetime, int two_names)
 {
     tpo_cache *store, *inner;
@@ -81,8 +132,10 @@ static void make(int need_up, apr_interval_time_t lifetime, int two_names)
     remote.inner = inner;
     sh = apr_pcalloc(tpo_test_pool, sizeof(*sh));
     tpo_local_shared_init(sh);
-    if (need_up)
+    if (need_up) {
+        holder_start();
         tpo_local_set_up(sh, 1);
+    }
     ck_assert_int_eq(tpo_local_cache_create(tpo_test_pool, store, &remote.pub, sh, &conf, &tier),
                      APR_SUCCESS);
 }
@@ -196,6 +249,42 @@ START_TEST(generation_and_bypass)
 }
 END_TEST
 
+START_TEST(subscriber_death_seen_at_once)
+{
+    make(1, apr_time_from_sec(300), 0);
+    put_remote("s:a", "va");
+    get("s:a");
+    get("s:a");
+    ck_assert_int_eq(remote.gets, 1);
+    /* the subscriber dies without a word (SIGKILL): `up` still says 1 */
+    holder_die();
+    ck_assert_uint_eq(apr_atomic_read32(&sh->up), 1);
+    put_remote("s:a", "vb");
+    ck_assert_str_eq(get("s:a"), "vb");
+    ck_assert_int_eq(remote.gets, 2);
+    ck_assert_uint_eq(apr_atomic_read32(&sh->up), 0); /* noticed by the reader */
+    get("s:a");
+    ck_assert_int_eq(remote.gets, 3); /* bypassed */
+    /* a new subscriber takes over the dead one's lock */
+    holder_start();
+    tpo_local_set_up(sh, 1);
+    get("s:a");
+    get("s:a");
+    ck_assert_int_eq(remote.gets, 4);
+}
+END_TEST
+
+START_TEST(no_subscriber_no_tier)
+{
+    make(1, apr_time_from_sec(300), 0);
+    holder_die();
+    put_remote("s:a", "va");
+    get("s:a");
+    get("s:a");
+    ck_assert_int_eq(remote.gets, 2);
+}
+END_TEST
+
 START_TEST(invalidation_racing_with_fill)
 {
     make(1, apr_time_from_sec(300), 0);
@@ -305,11 +394,13 @@ int main(void)
     Suite *s = suite_create("cache_local");
     TCase *tc = tcase_create("core");
     tcase_set_timeout(tc, 20);
-    tcase_add_checked_fixture(tc, tpo_test_setup, tpo_test_teardown);
+    tcase_add_checked_fixture(tc, tpo_test_setup, teardown);
     tcase_add_test(tc, copies_served_locally);
     tcase_add_test(tc, invalidation_by_name);
     tcase_add_test(tc, previous_key_name_counts_too);
     tcase_add_test(tc, generation_and_bypass);
+    tcase_add_test(tc, subscriber_death_seen_at_once);
+    tcase_add_test(tc, no_subscriber_no_tier);
     tcase_add_test(tc, invalidation_racing_with_fill);
     tcase_add_test(tc, writes_go_remote_first);
     tcase_add_test(tc, memcache_lifetime);
