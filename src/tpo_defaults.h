@@ -21,14 +21,16 @@
 #define TPO_DEF_CACHE_SIZE_BYTES ((long long)TPO_DEF_CACHE_SIZE_M * 1024 * 1024)
 #define TPO_DEF_CACHE_TIMEOUT_S 1 /* TPOAuthCacheTimeout */
 #define TPO_DEF_CACHE_TIMEOUT_MS (TPO_DEF_CACHE_TIMEOUT_S * 1000)
-#define TPO_DEF_CACHE_REDIS_DATABASE 0         /* TPOAuthCacheRedisDatabase */
-#define TPO_DEF_CACHE_REDIS_TLS "Off"          /* TPOAuthCacheRedisTLS */
-#define TPO_DEF_CACHE_REDIS_WAIT 0             /* TPOAuthCacheRedisWaitReplicas */
+#define TPO_DEF_CACHE_REDIS_DATABASE 0 /* TPOAuthCacheRedisDatabase */
+#define TPO_DEF_CACHE_REDIS_TLS "Off"  /* TPOAuthCacheRedisTLS */
+#define TPO_DEF_CACHE_REDIS_WAIT 0     /* TPOAuthCacheRedisWaitReplicas */
+#define TPO_DEF_PENDING_LOGINS 10000   /* TPOAuthPendingLogins */
+
+/* the local tier in front of memcached/Redis */
 #define TPO_DEF_CACHE_LOCAL "Off"              /* TPOAuthSessionCacheLocal */
 #define TPO_DEF_CACHE_LOCAL_SIZE_M 16          /* TPOAuthSessionCacheLocalSize 16M */
 #define TPO_DEF_CACHE_LOCAL_LIFETIME 2         /* TPOAuthSessionCacheLocalLifetime (memcache) */
 #define TPO_DEF_CACHE_LOCAL_REDIS_LIFETIME 300 /* a Redis-invalidated local copy, at most (s) */
-#define TPO_DEF_PENDING_LOGINS 10000           /* TPOAuthPendingLogins */
 
 /* ---- <TPOAuthProvider> */
 #define TPO_DEF_TOKEN_ENCODING "form"
