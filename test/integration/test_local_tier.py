@@ -12,7 +12,11 @@ memcached, the real oidc-provider (test/idp), all started here.
     request; a refresh on A is seen by B at once; killing the invalidation
     connection (CLIENT KILL TYPE pubsub) never lets B serve a session that was
     ended meanwhile, and the tier comes back with the subscription;
-  * memcached: a logout on A reaches B within TPOAuthSessionCacheLocalLifetime.
+  * memcached: a logout or a refresh on A reaches B within
+    TPOAuthSessionCacheLocalLifetime;
+  * one subscriber per server: a graceful restart replaces it, a SIGKILLed one
+    is seen dead at once (nothing stale served) and started again; Redis
+    restarted without its data leaves no local copy usable.
 """
 
 import os
@@ -128,7 +132,7 @@ def pair(request, module_path):
     idp = h.IdP(wd, clients)
     servers = [h.Httpd(module=module_path, port=p) for p in ports]
     cport = h.free_port()
-    proc = None
+    proc = p = None
     try:
         proc = start_backend(kind, cport, wd)
         idp.start()
@@ -159,10 +163,11 @@ def pair(request, module_path):
             except Exception:  # noqa: BLE001
                 pass
         idp.stop()
-        if proc:
-            os.kill(proc.pid, signal.SIGCONT)
-            proc.terminate()
-            proc.wait(10)
+        for bp in {proc, getattr(locals().get("p"), "proc", None)} - {None}:
+            if bp.poll() is None:     # (a test may have restarted the server)
+                os.kill(bp.pid, signal.SIGCONT)
+                bp.terminate()
+                bp.wait(10)
         shutil.rmtree(wd, ignore_errors=True)
 
 
@@ -287,4 +292,23 @@ def test_subscriber_restarted_and_single(pair):
     assert pair.status(pair.b, cookie).status_code == 401
     h.wait_until(lambda: subscriber_pids(pair.b)[-1] != victim and pubsub_clients(pair.port) == 2,
                  10, what="the parent to start another subscriber")
+    coherent(pair)
+
+
+@pytest.mark.parametrize("pair", ["redis"], indirect=True)
+def test_redis_restarted_empty_no_local_copy_survives(pair):
+    """Redis restarts without its data (every session ended): B must not go on
+    serving its local copy; new logins work once the subscription is back."""
+    cookie = pair.login()
+    assert pair.status(pair.b, cookie).status_code == 200
+    assert pair.status(pair.b, cookie).status_code == 200
+    pair.proc.terminate()
+    pair.proc.wait(10)
+    pair.proc = start_backend("redis", pair.port, pair.workdir)
+    h.wait_until(lambda: pair.status(pair.b, cookie).status_code != 503, 10, interval=0.1,
+                 what="B to answer from Redis again")
+    assert pair.status(pair.b, cookie).status_code == 401
+    assert pair.status(pair.a, cookie).status_code == 401
+    h.wait_until(lambda: pubsub_clients(pair.port) == 2, 10, what="the subscribers back")
+    time.sleep(1.5)     # every process probes the cache server again after 0.5 s
     coherent(pair)
