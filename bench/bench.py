@@ -15,6 +15,10 @@ What it measures, on loopback, with Debian's apache2 (mpm_event):
   memory       shared memory per session (TPOAuthCacheSize / sessions that fit before the
                cache evicts), and the RSS/PSS of the httpd processes.
   scaling      authenticated throughput with 1, 10,000 and 100,000 live sessions.
+  distributed  sessions in Redis and in memcached, each without and with the local tier
+               (TPOAuthSessionCacheLocal), next to mod_auth_openidc with OIDCCacheType redis,
+               with 1, 10,000 and 100,000 entries in the cache servers (pre-filled, pipelined);
+               each httpd's own unprotected rate in the same rounds.
   callgrind    instructions per request of each configuration (apache2 -X under callgrind).
 
 Everything binds to 127.0.0.1; every wait is bounded; every server started is stopped.
@@ -36,6 +40,7 @@ import re
 import secrets
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -86,7 +91,8 @@ LABEL = {k: label for k, label, _ in CONFIGS + BEARER_CONFIGS}
 PATH = {k: p for k, _, p in CONFIGS + BEARER_CONFIGS}
 
 TARGETS = {"vs_open": 0.90, "vs_oidc": 1.8, "instr_share": 1.0 / 3.0, "scaling": 0.95,
-           "bearer_vs_open": 0.85, "bearer_instr_vs_session": 2.0}
+           "bearer_vs_open": 0.85, "bearer_instr_vs_session": 2.0,
+           "dist_local_vs_open": 0.85, "dist_local_vs_oidc_redis": 2.0}
 
 
 class Broken(Exception):
@@ -593,7 +599,7 @@ class Bench:
         self.fake.start()
         log("oidc-provider at %s, fake IdP at %s" % (self.idp.issuer, self.fake.base))
 
-    def start_httpd(self, cache_size=None, label="main"):
+    def start_httpd(self, cache_size=None, label="main", extra_conf="", oidc_cache=None):
         if self.httpd is not None:
             self.httpd.stop()
         root = os.path.join(self.workdir, "httpd-" + label)
@@ -606,6 +612,9 @@ class Bench:
             self.servers.append(httpd)
         conf = bench_conf(root, self.idp, self.fake.base, self.http_port, cache_size,
                           passphrase=secrets.token_hex(16))
+        conf = extra_conf + conf
+        if oidc_cache:
+            conf = conf.replace("OIDCCacheType shm\n", oidc_cache)
         try:
             httpd.start(conf)
         except Exception as e:
@@ -991,6 +1000,125 @@ class Bench:
             self.problem("scaling", "the session cache evicted sessions: %s" % full_lines[0])
         self.check_httpd_log("scaling")
 
+    # ---------------------------------------------------------------- 4b. distributed caches
+    def phase_distributed(self):
+        """Sessions in Redis and in memcached, each without and with the local tier
+        (TPOAuthSessionCacheLocal), side by side with mod_auth_openidc using Redis
+        (OIDCCacheType redis), with 1, 10,000 and N entries alive in the distributed cache.
+        Entries 2..N are session-sized fillers written straight into the cache servers
+        (pipelined, bounded): what they change is the cache servers' size, not the
+        measured session. Every configuration runs in its own httpd, with /open/ (the
+        unprotected rate of the same run), /tpo/ and /oidc/; rounds alternate the order;
+        each 200 carries the file (wrk_status.lua checks the length, check_content the
+        bytes before and after)."""
+        a = self.a
+        rport, mport = h.free_port(), h.free_port()
+        procs = []
+        redis_argv = ["redis-server", "--port", str(rport), "--bind", "127.0.0.1", "--save",
+                      "", "--appendonly", "no", "--dir", self.workdir]
+        mc_argv = ["memcached", "-l", "127.0.0.1", "-p", str(mport), "-U", "0", "-m", "1024",
+                   "-t", "2"]
+        if os.geteuid() == 0:
+            mc_argv += ["-u", "nobody"]
+        for argv in (redis_argv, mc_argv):
+            logf = open(os.path.join(self.workdir, argv[0] + ".log"), "ab")
+            p = subprocess.Popen(argv, stdout=logf, stderr=subprocess.STDOUT,
+                                 stdin=subprocess.DEVNULL, start_new_session=True)
+            logf.close()
+            procs.append(_ProcStopper(p))
+            self.servers.append(procs[-1])
+        h.wait_until(lambda: h.port_open(rport) and h.port_open(mport), 10,
+                     what="redis-server and memcached")
+        oidc_cache = "OIDCCacheType redis\nOIDCRedisCacheServer 127.0.0.1:%d\n" % rport
+        configs = [("redis", "redis 127.0.0.1:%d" % rport, False),
+                   ("redis+local", "redis 127.0.0.1:%d" % rport, True),
+                   ("memcache", "memcache 127.0.0.1:%d" % mport, False),
+                   ("memcache+local", "memcache 127.0.0.1:%d" % mport, True)]
+        targets = sorted(set(n for n in a.dist_sessions if n >= 1))
+        filled = 0
+        out = {"targets": targets, "filler_bytes": DIST_FILLER_BYTES, "points": [],
+               "wrk": {"threads": a.wrk_threads, "connections": a.connections,
+                       "duration_s": a.dist_duration, "rounds": a.dist_rounds}}
+        kw = self.wrk_kw()
+        for n in targets:
+            if n - 1 > filled:
+                t = time.monotonic()
+                fill_redis(rport, filled, n - 1)
+                fill_memcache(mport, filled, n - 1)
+                log("distributed: %d entries in redis and memcached (+%d in %.1fs)" % (
+                    n - 1, n - 1 - filled, time.monotonic() - t))
+                filled = n - 1
+            point = {"sessions": n}
+            for label, cache, local in configs:
+                extra = ("TPOAuthCache %s\nTPOAuthCachePassphrase %s\n"
+                         "TPOAuthLoginCookieKeyFile %s\n" % (cache, secrets.token_hex(16),
+                                                               self.login_key_file()))
+                if local:
+                    extra += "TPOAuthSessionCacheLocal On\n"
+                httpd = self.start_httpd(label="dist", extra_conf=extra, oidc_cache=oidc_cache)
+                if local and cache.startswith("redis"):
+                    h.wait_until(lambda: redis_pubsub_clients(rport) >= 1, 10,
+                                 what="the local tier's invalidation subscriber")
+                cookies = {"open": None,
+                           "tpo": login_idp(httpd, "tpo", "bench-user", TPO_COOKIE, self.marker),
+                           "oidc": login_idp(httpd, "oidc", "bench-user", OIDC_COOKIE,
+                                             self.marker)}
+                keys = ["open", "tpo", "oidc"]
+                for key in keys:
+                    check_content(self.http_port, key, cookies[key], self.payload, " (" + label + ")")
+                runs = {k: [] for k in keys}
+                remote_gets, tpo_requests = 0, 0
+                for rnd in range(a.dist_rounds):
+                    self.wait_quiet(min(a.quiet_wait, 5))
+                    for key in keys[rnd % 3:] + keys[:rnd % 3]:
+                        before = remote_get_count(cache, rport, mport) if key == "tpo" else 0
+                        res = run_wrk(httpd.url(PATH[key] + FILE_NAME), cookies[key],
+                                      a.dist_duration, a.wrk_threads, a.connections, **kw)
+                        if key == "tpo":
+                            remote_gets += remote_get_count(cache, rport, mport) - before
+                            tpo_requests += sum(res.get("statuses", {}).values())
+                        runs[key].append(res)
+                        if res["problems"]:
+                            self.problem("distributed %s %d %s" % (label, n, key),
+                                         "; ".join(res["problems"]))
+                for key in keys:
+                    check_content(self.http_port, key, cookies[key], self.payload,
+                                  " (" + label + ", after wrk)")
+                med = {k: median([r["rps"] for r in runs[k] if r["rps"]]) for k in keys}
+                tpo_open = median([x["rps"] / y["rps"] for x, y in zip(runs["tpo"], runs["open"])
+                                   if x["rps"] and y["rps"]])
+                oidc_open = median([x["rps"] / y["rps"] for x, y in
+                                    zip(runs["oidc"], runs["open"]) if x["rps"] and y["rps"]])
+                point[label] = {"open_rps": med["open"], "tpo_rps": med["tpo"],
+                                "oidc_redis_rps": med["oidc"], "tpo_per_open": tpo_open,
+                                "oidc_redis_per_open": oidc_open,
+                                "tpo_per_oidc_redis": (med["tpo"] / med["oidc"]
+                                                       if med["tpo"] and med["oidc"] else None),
+                                "tpo_remote_gets_per_request": (remote_gets / tpo_requests
+                                                                if tpo_requests else None)}
+                log("distributed %6d %-15s open %7.0f  tpo %7.0f (%.2f of open)  "
+                    "mod_auth_openidc+redis %7.0f (%.2f)  tpo/oidc %.2f  cache GETs per tpo "
+                    "request %.4f" % (
+                        n, label, med["open"] or 0, med["tpo"] or 0, tpo_open or 0,
+                        med["oidc"] or 0, oidc_open or 0,
+                        point[label]["tpo_per_oidc_redis"] or 0,
+                        point[label]["tpo_remote_gets_per_request"] or 0))
+                self.check_httpd_log("distributed-%s-%d" % (label, n))
+                httpd.stop()
+            out["points"].append(point)
+        self.results["distributed"] = out
+        for p in procs:
+            p.stop()
+            self.servers.remove(p)
+
+    def login_key_file(self):
+        path = os.path.join(self.workdir, "login-cookie.key")
+        if not os.path.exists(path):
+            with open(path, "wb") as f:
+                f.write(os.urandom(32))
+            os.chmod(path, 0o600)
+        return path
+
     # ---------------------------------------------------------------- 5. callgrind
     def phase_callgrind(self):
         a = self.a
@@ -1136,6 +1264,7 @@ class Bench:
         phases = [("throughput", self.phase_throughput), ("bearer", self.phase_bearer),
                   ("logins", self.phase_logins),
                   ("eviction", self.phase_eviction), ("scaling", self.phase_scaling),
+                  ("distributed", self.phase_distributed),
                   ("callgrind", self.phase_callgrind)]
         for name, fn in phases:
             if a.only and name not in a.only:
@@ -1328,6 +1457,19 @@ def summarize(res):
         out["scaling_worst_raw_ratio"] = round(min(min(p["hot_ratio"], p["spread_ratio"])
                                                    for p in s["points"]), 4)
         out["scaling_max_sessions"] = s["points"][-1]["sessions"]
+    d = res.get("distributed")
+    if d and d.get("points"):
+        out["distributed"] = {str(p["sessions"]): {
+            label: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in p[label].items()}
+            for label in DIST_LABELS if label in p} for p in d["points"]}
+        for label in ("redis+local", "memcache+local"):
+            vals = [p[label] for p in d["points"] if label in p]
+            if vals:
+                target("%s_vs_unprotected_worst" % label,
+                       min(v["tpo_per_open"] or 0 for v in vals), TARGETS["dist_local_vs_open"])
+                target("%s_vs_mod_auth_openidc_redis_worst" % label,
+                       min(v["tpo_per_oidc_redis"] or 0 for v in vals),
+                       TARGETS["dist_local_vs_oidc_redis"])
     oc = res.get("machine", {}).get("other_cpu_during_wrk") or {}
     out["other_cpu_during_wrk_median"] = oc.get("median")
     return out
@@ -1375,6 +1517,28 @@ def report(res):
                 mark(t["ratio_tpo_oidc"] >= TARGETS["vs_oidc"]), t.get("paired_ratio_tpo_oidc") or 0))
         if not t.get("valid", True):
             add("  INVALID: some wrk runs saw non-200 responses or socket errors (see problems)")
+    d = res.get("distributed")
+    if d and d.get("points"):
+        w = d["wrk"]
+        add("")
+        add("Distributed caches (wrk -t%d -c%d -d%ds, %d rounds; requests/s, medians; ratios are "
+            "per-round medians against /open/ of the same httpd)" % (
+                w["threads"], w["connections"], w["duration_s"], w["rounds"]))
+        add("  %-9s %-15s %9s %9s %7s %11s %7s %8s %9s" % (
+            "entries", "mod_tp_oauth", "open", "tpo", "/open", "oidc+redis", "/open", "tpo/oidc",
+            "GETs/req"))
+        for p in d["points"]:
+            for label in DIST_LABELS:
+                v = p.get(label)
+                if not v:
+                    continue
+                add("  %-9s %-15s %9s %9s %7.3f %11s %7.3f %7.2fx %9s" % (
+                    fmt_n(p["sessions"]), label, fmt_n(v["open_rps"]), fmt_n(v["tpo_rps"]),
+                    v["tpo_per_open"] or 0, fmt_n(v["oidc_redis_rps"]),
+                    v["oidc_redis_per_open"] or 0, v["tpo_per_oidc_redis"] or 0,
+                    fmt_n(v.get("tpo_remote_gets_per_request"), 4)))
+        add("  targets: with the local tier >= %.2f of unprotected and >= %.1fx mod_auth_openidc "
+            "with Redis" % (TARGETS["dist_local_vs_open"], TARGETS["dist_local_vs_oidc_redis"]))
     c = res.get("callgrind")
     if c and "tpo_share" in c:
         add("")
@@ -1513,6 +1677,80 @@ def report(res):
     return "\n".join(L)
 
 
+# ------------------------------------------------------------------ distributed-cache fillers
+
+DIST_LABELS = ("redis", "redis+local", "memcache", "memcache+local")
+DIST_FILLER_BYTES = 2500   # a typical session record's size in the cache
+DIST_FILL_BATCH = 2000
+
+
+def fill_redis(port, start, end):
+    """Entries start..end-1 (SET, pipelined in batches; replies counted)."""
+    val = b"f" * DIST_FILLER_BYTES
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        f = s.makefile("rb")
+        for lo in range(start, end, DIST_FILL_BATCH):
+            hi = min(end, lo + DIST_FILL_BATCH)
+            buf = bytearray()
+            for i in range(lo, hi):
+                k = b"bench-filler-%d" % i
+                buf += b"*5\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$%d\r\n%s\r\n$2\r\nEX\r\n$4\r\n3600\r\n" % (
+                    len(k), k, len(val), val)
+            s.sendall(buf)
+            for _ in range(lo, hi):
+                line = f.readline()
+                if not line.startswith(b"+OK"):
+                    raise Broken("redis filler: %r" % line[:100])
+
+
+def redis_pubsub_clients(port):
+    with socket.create_connection(("127.0.0.1", port), timeout=5) as s:
+        s.sendall(b"*2\r\n$6\r\nCLIENT\r\n$4\r\nLIST\r\n")
+        f = s.makefile("rb")
+        n = int(f.readline()[1:])
+        body = f.read(n + 2).decode(errors="replace")
+    return sum(1 for line in body.splitlines() if "flags=P" in line)
+
+
+def remote_get_count(cache, rport, mport):
+    """GETs the cache server has answered so far (Redis INFO commandstats, memcached
+    stats cmd_get)."""
+    if cache.startswith("redis"):
+        with socket.create_connection(("127.0.0.1", rport), timeout=5) as s:
+            s.sendall(b"*2\r\n$4\r\nINFO\r\n$12\r\ncommandstats\r\n")
+            f = s.makefile("rb")
+            n = int(f.readline()[1:])
+            body = f.read(n + 2).decode(errors="replace")
+        m = re.search(r"cmdstat_get:calls=(\d+)", body)
+        return int(m.group(1)) if m else 0
+    with socket.create_connection(("127.0.0.1", mport), timeout=5) as s:
+        s.sendall(b"stats\r\n")
+        f = s.makefile("rb")
+        for _ in range(200):
+            line = f.readline().decode(errors="replace").strip()
+            if line == "END" or not line:
+                break
+            if line.startswith("STAT cmd_get "):
+                return int(line.split()[2])
+    return 0
+
+
+def fill_memcache(port, start, end):
+    val = b"f" * DIST_FILLER_BYTES
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        f = s.makefile("rb")
+        for lo in range(start, end, DIST_FILL_BATCH):
+            hi = min(end, lo + DIST_FILL_BATCH)
+            buf = bytearray()
+            for i in range(lo, hi):
+                buf += b"set bench-filler-%d 0 3600 %d\r\n%s\r\n" % (i, len(val), val)
+            s.sendall(buf)
+            for _ in range(lo, hi):
+                line = f.readline()
+                if not line.startswith(b"STORED"):
+                    raise Broken("memcached filler: %r" % line[:100])
+
+
 # ------------------------------------------------------------------ main
 
 def parse_args(argv):
@@ -1548,11 +1786,17 @@ def parse_args(argv):
                          "adjacent runs cancel a VM's slow speed drift better than few long "
                          "ones)")
     ap.add_argument("--scaling-max-seconds", type=int, default=900)
+    ap.add_argument("--dist-sessions", default=None,
+                    help="distributed phase: entries alive in the cache servers, comma-separated "
+                         "(default 1,10000,100000; smoke 1)")
+    ap.add_argument("--dist-rounds", type=int, help="distributed phase: rounds (default 3; smoke 1)")
+    ap.add_argument("--dist-duration", type=int,
+                    help="distributed phase: seconds per wrk run (default 3; smoke 1)")
     ap.add_argument("--callgrind-n", type=int)
     ap.add_argument("--callgrind-warmup", type=int, default=20)
     ap.add_argument("--only", action="append",
                     choices=["throughput", "bearer", "logins", "eviction", "scaling",
-                             "callgrind"],
+                             "distributed", "callgrind"],
                     help="run only this phase (repeatable)")
     ap.add_argument("--no-bearer-callgrind", dest="bearer_callgrind", action="store_false",
                     help="bearer phase: requests/s only, no instructions per request")
@@ -1570,6 +1814,13 @@ def parse_args(argv):
     for k, (s, f) in defaults.items():
         if getattr(a, k) is None:
             setattr(a, k, s if smoke else f)
+    if a.dist_sessions is None:
+        a.dist_sessions = "1" if smoke else "1,10000,100000"
+    a.dist_sessions = [int(x) for x in str(a.dist_sessions).split(",") if x.strip()]
+    if a.dist_rounds is None:
+        a.dist_rounds = 1 if smoke else 3
+    if a.dist_duration is None:
+        a.dist_duration = 1 if smoke else 3
     if a.threads_per_child is None:
         a.threads_per_child = max(25, a.connections + 8)
     if not a.module:

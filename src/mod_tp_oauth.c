@@ -9,6 +9,7 @@
 #define TPO_MODULE_RECORD /* AP_DECLARE_MODULE below: APLOG_USE_MODULE there */
 #include "mod_tp_oauth_hooks.h"
 #include "mod_tp_oauth_metrics.h"
+#include "mod_tp_oauth_session.h"
 #include "tpo_defaults.h"
 #include "tpo_http.h"
 #include "tpo_log.h"
@@ -74,6 +75,9 @@ static int tpo_post_config(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptem
                      TPO_VERSION);
     }
     tpa_metrics_post_config(s);
+    if (tpa_local_tier_post_config(s, pconf) != OK) {
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
     return tpa_session_caches_post_config(s, ptemp);
 }
 

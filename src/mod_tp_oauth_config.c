@@ -39,6 +39,9 @@ void *tpa_config_merge_server(apr_pool_t *p, void *basev, void *addv)
     c->trusted_proxies = base->trusted_proxies; /* main server only */
     c->cache_servers = base->cache_servers;
     c->cache_timeout_ms = base->cache_timeout_ms;
+    c->cache_local = base->cache_local;
+    c->cache_local_size = base->cache_local_size;
+    c->cache_local_lifetime = base->cache_local_lifetime;
     c->cache_passphrase = base->cache_passphrase;
     c->cache_passphrase_prev = base->cache_passphrase_prev;
     c->cache_key_file = base->cache_key_file;

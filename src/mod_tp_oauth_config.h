@@ -117,6 +117,12 @@ typedef struct tpa_server_conf {
     int cache_type;            /* TPO_CACHE_SHM (0), _MEMCACHE, _REDIS */
     const char *cache_servers;
     int cache_timeout_ms; /* TPO_UNSET: TPO_DEF_CACHE_TIMEOUT_MS */
+
+    /* the local tier (TPOAuthSessionCacheLocal*) */
+    int cache_local;            /* TPO_UNSET: off */
+    apr_off_t cache_local_size; /* TPO_UNSET: TPO_DEF_CACHE_LOCAL_SIZE_M */
+    int cache_local_lifetime;   /* seconds; TPO_UNSET: TPO_DEF_CACHE_LOCAL_LIFETIME */
+
     const char *cache_passphrase;
     const char *cache_passphrase_prev;
     const char *cache_key_file;  /* TPOAuthCacheKeyFile (path, for messages) */

@@ -60,6 +60,19 @@ TPO_DIR(cache_timeout, "TPOAuthCacheTimeout", TAKE1, set_value, SERVER, MS,
         TPO_SC(cache_timeout_ms), 0, 0, NULL, TPO_XSTR(TPO_DEF_CACHE_TIMEOUT_S),
         "Timeout in seconds of one operation on a distributed cache (default " TPO_XSTR(
             TPO_DEF_CACHE_TIMEOUT_S) ")")
+TPO_DIR(
+    cache_local, "TPOAuthSessionCacheLocal", FLAG, set_flag, SERVER, FLAG, TPO_SC(cache_local), 0,
+    0, NULL, TPO_DEF_CACHE_LOCAL,
+    "Keep session records read from memcache/redis in shared memory (default " TPO_DEF_CACHE_LOCAL
+    ")")
+TPO_DIR(cache_local_size, "TPOAuthSessionCacheLocalSize", TAKE1, set_value, SERVER, SIZE,
+        TPO_SC(cache_local_size), 1024 * 1024, 0, NULL, TPO_XSTR(TPO_DEF_CACHE_LOCAL_SIZE_M) "M",
+        "Bytes of shared memory for the local copies of sessions (default " TPO_XSTR(
+            TPO_DEF_CACHE_LOCAL_SIZE_M) "M)")
+TPO_DIR(cache_local_lifetime, "TPOAuthSessionCacheLocalLifetime", TAKE1, set_value, SERVER, INT,
+        TPO_SC(cache_local_lifetime), 1, 3600, NULL, TPO_XSTR(TPO_DEF_CACHE_LOCAL_LIFETIME),
+        "Seconds a local copy of a memcache session is used: how long a logout elsewhere may take "
+        "to arrive (default " TPO_XSTR(TPO_DEF_CACHE_LOCAL_LIFETIME) ")")
 TPO_DIR(cache_redis_password, "TPOAuthCacheRedisPassword", TAKE1, set_value, SERVER, STR,
         TPO_SC(cache_redis_password), 0, 0, NULL, NULL, "Password (AUTH) of the Redis server")
 TPO_DIR(cache_redis_user, "TPOAuthCacheRedisUser", TAKE1, set_value, SERVER, STR,

@@ -22,6 +22,7 @@
 
 tpo_cache *tpa_session_cache;
 tpo_cache *tpa_pending_cache;
+tpo_cache *tpa_session_cache_fresh;
 tpo_pending_key tpa_login_key;
 
 /* A rate-limited warning when the shared-memory cache evicts sessions. */
@@ -213,7 +214,10 @@ tpo_session *tpa_session_reload(request_rec *r, const char *sid, apr_status_t *r
     char *val;
     apr_size_t vlen;
 
-    *rv = tpo_cache_get(tpa_session_cache, key(r, TPO_KEY_SESSION, sid), r->pool, &val, &vlen);
+    /* the read of a read-modify-write (touch, refresh, the single-flight
+     * wait): never a local copy, which may miss a write of another server */
+    *rv = tpo_cache_get(tpa_session_cache_fresh ? tpa_session_cache_fresh : tpa_session_cache,
+                        key(r, TPO_KEY_SESSION, sid), r->pool, &val, &vlen);
     if (*rv != APR_SUCCESS) {
         return NULL;
     }

@@ -11,6 +11,9 @@
 /* The caches, created by the parent in post_config (inherited by children). */
 extern tpo_cache *tpa_session_cache;
 extern tpo_cache *tpa_pending_cache; /* consumed-state markers */
+/* The distributed cache itself when a local tier is in front of it (for
+ * the reads of read-modify-writes), else NULL. */
+extern tpo_cache *tpa_session_cache_fresh;
 /* The key login cookies are sealed with (TPOAuthLoginCookieKeyFile, or
  * random per server start), set in post_config. */
 extern struct tpo_pending_key tpa_login_key;
@@ -19,6 +22,16 @@ extern struct tpo_pending_key tpa_login_key;
  * hook) and child_init (a distributed cache's connections). */
 int tpa_session_caches_post_config(server_rec *s, apr_pool_t *ptemp);
 void tpa_session_caches_child_init(apr_pool_t *pchild, server_rec *s);
+/* A shared-memory cache kept in the process pool across restarts (tag names
+ * it; re-created only when its size changes). */
+apr_status_t tpa_session_cache_shm(server_rec *s, const char *tag, apr_size_t bytes,
+                                   apr_size_t entries, tpo_cache **out);
+/* mod_tp_oauth_local_tier.c: the local tier in front of a distributed cache
+ * (TPOAuthSessionCacheLocal): its shared memory and, with Redis, its
+ * invalidation subscriber (post_config); the wrapper around the encrypting
+ * cache (child_init; returns crypt itself when the tier is off). */
+int tpa_local_tier_post_config(server_rec *s, apr_pool_t *pconf);
+tpo_cache *tpa_local_tier_wrap(apr_pool_t *pchild, server_rec *s, tpo_cache *crypt);
 /* A rate-limited warning when the shared-memory cache evicts sessions. */
 void tpa_session_cache_note_pressure(request_rec *r);
 

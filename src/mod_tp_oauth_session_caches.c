@@ -175,6 +175,12 @@ static apr_status_t cache_keys_derive(server_rec *s, apr_pool_t *ptemp)
     return rv;
 }
 
+apr_status_t tpa_session_cache_shm(server_rec *s, const char *tag, apr_size_t bytes,
+                                   apr_size_t entries, tpo_cache **out)
+{
+    return cache_for(s, tag, bytes, entries, out);
+}
+
 int tpa_session_caches_post_config(server_rec *s, apr_pool_t *ptemp)
 {
     int pending = tpa_config_pending_capacity(s);
@@ -232,7 +238,9 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
             err ? err : "error");
         return;
     }
-    tpa_session_cache = tpa_pending_cache = crypt;
+    tpa_pending_cache = crypt;
+    tpa_session_cache = tpa_local_tier_wrap(pchild, s, crypt);
+    tpa_session_cache_fresh = tpa_session_cache != crypt ? crypt : NULL;
 }
 
 void tpa_session_caches_child_init(apr_pool_t *pchild, server_rec *s)

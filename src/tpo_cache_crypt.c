@@ -591,3 +591,21 @@ apr_status_t tpo_crypt_cache_create(apr_pool_t *p, tpo_cache *inner, const tpo_c
     *out = &c->pub;
     return APR_SUCCESS;
 }
+
+int tpo_crypt_cache_names(void *crypt_cache, const char *key, apr_size_t klen,
+                          char names[2][TPO_LOCAL_NAME_MAX], int *n)
+{
+    ck_cache *c = ((tpo_cache *)crypt_cache)->impl;
+    ck_ikey ik;
+
+    *n = 0;
+    if (!inner_key(&c->cur, key, klen, &ik))
+        return 0;
+    memcpy(names[(*n)++], ik.s, sizeof(ik.s));
+    if (c->has_prev) {
+        if (!inner_key(&c->prev, key, klen, &ik))
+            return 0;
+        memcpy(names[(*n)++], ik.s, sizeof(ik.s));
+    }
+    return 1;
+}

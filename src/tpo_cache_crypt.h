@@ -25,6 +25,7 @@
 
 #include <stdint.h>
 #include "tpo_cache.h"
+#include "tpo_cache_local.h"
 
 #define TPO_CRYPT_SCRYPT_N (1u << 15)
 #define TPO_CRYPT_SCRYPT_R 8u
@@ -63,5 +64,11 @@ const char *tpo_crypt_secret_tag(apr_pool_t *p, const void *secret, apr_size_t n
 apr_status_t tpo_crypt_cache_create(apr_pool_t *p, tpo_cache *inner, const tpo_crypt_key *key,
                                     const tpo_crypt_key *previous, tpo_cache **out,
                                     const char **err);
+
+/* The names under which the encrypting wrapper crypt_cache (a tpo_cache *)
+ * stores key in its backend: the current key's, and the previous key's when
+ * there is one (a tpo_local_names_fn, for the local tier's invalidation). */
+int tpo_crypt_cache_names(void *crypt_cache, const char *key, apr_size_t klen,
+                          char names[2][TPO_LOCAL_NAME_MAX], int *n);
 
 #endif

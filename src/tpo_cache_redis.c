@@ -73,6 +73,7 @@
 #include <apr_thread_proc.h>
 #include "tpo_cache_redis.h"
 #include "tpo_redis_resp.h"
+#include "tpo_redis_track.h"
 #include "tpo_netconn.h"
 #include "tpo_tls.h"
 #include "tpo_log.h"
@@ -691,6 +692,128 @@ static apr_status_t run(rs_cache *c, rs_op *op)
         rv = tpo_netpool_run(c->pool, 0, rs_exec, op);
     }
     return op->readonly ? APR_EGENERAL : rv;
+}
+
+/* ------------------------------------------------------------ tracking */
+
+typedef struct {
+    const tpo_redis_push_cb *user;
+    volatile apr_uint32_t *stop;
+    apr_pool_t *scratch;
+    int pings;
+} rs_track;
+
+static void tk_subscribed(void *baton)
+{
+    rs_track *t = baton;
+    if (t->user->subscribed)
+        t->user->subscribed(t->user->baton);
+}
+static void tk_pong(void *baton)
+{
+    ((rs_track *)baton)->pings = 0;
+}
+static void tk_key(void *baton, const char *name, apr_size_t len)
+{
+    rs_track *t = baton;
+    if (t->user->key)
+        t->user->key(t->user->baton, name, len);
+}
+static void tk_flush(void *baton)
+{
+    rs_track *t = baton;
+    if (t->user->flush)
+        t->user->flush(t->user->baton);
+}
+
+/* CLIENT ID, CLIENT TRACKING on REDIRECT <itself> BCAST, SUBSCRIBE to the
+ * invalidation channel, then the messages until the connection fails or
+ * *stop (a tpo_netconn_fn). */
+static apr_status_t track_loop(tpo_netconn *conn, void *baton)
+{
+    rs_track *t = baton;
+    const void *idv[2] = {"CLIENT", "ID"};
+    apr_size_t idl[2] = {6, 2};
+    const void *bcv[6] = {"CLIENT", "TRACKING", "on", "REDIRECT", NULL, "BCAST"};
+    apr_size_t bcl[6] = {6, 8, 2, 8, 0, 5};
+    const void *sub[2] = {"SUBSCRIBE", TPO_REDIS_INVALIDATE};
+    apr_size_t subl[2] = {9, sizeof(TPO_REDIS_INVALIDATE) - 1};
+    const void *ping[1] = {"PING"};
+    apr_size_t pingl[1] = {4};
+    tpo_redis_push_cb cb = {tk_subscribed, tk_pong, tk_key, tk_flush, t};
+    char idbuf[24];
+    rs_reply r;
+    apr_status_t rv;
+    apr_time_t quiet_since;
+
+    tpo_netconn_retire(conn); /* never back to the pool */
+    if ((rv = tpo_resp_send(conn, 2, idv, idl)) != APR_SUCCESS ||
+        (rv = tpo_resp_read(conn, NULL, &r)) != APR_SUCCESS)
+        return rv;
+    if (r.type == R_ERROR)
+        return tpo_resp_error(conn, "CLIENT ID", &r);
+    if (r.type != R_INT || r.num <= 0)
+        return tpo_netconn_proto_error(conn, "CLIENT ID");
+    apr_snprintf(idbuf, sizeof(idbuf), "%" APR_INT64_T_FMT, r.num);
+    bcv[4] = idbuf;
+    bcl[4] = strlen(idbuf);
+    if ((rv = tpo_resp_send(conn, 6, bcv, bcl)) != APR_SUCCESS ||
+        (rv = tpo_resp_read(conn, NULL, &r)) != APR_SUCCESS)
+        return rv;
+    if (r.type == R_ERROR)
+        return tpo_resp_error(conn, "CLIENT TRACKING", &r);
+    if (r.type != R_SIMPLE || strcmp(r.word, "OK") != 0)
+        return tpo_netconn_proto_error(conn, "CLIENT TRACKING");
+    if ((rv = tpo_resp_send(conn, 2, sub, subl)) != APR_SUCCESS)
+        return rv;
+    t->pings = 0;
+    quiet_since = apr_time_now();
+    while (!apr_atomic_read32(t->stop)) {
+        tpo_netconn_extend(conn, RS_SUB_PING + apr_time_from_sec(2));
+        rv = tpo_netconn_wait(conn, apr_time_from_msec(200));
+        if (rv == APR_TIMEUP) {
+            if (apr_time_now() - quiet_since < RS_SUB_PING)
+                continue;
+            if (t->pings > 1) /* two keep-alives unanswered */
+                return APR_TIMEUP;
+            t->pings++;
+            quiet_since = apr_time_now();
+            if ((rv = tpo_resp_send(conn, 1, ping, pingl)) != APR_SUCCESS)
+                return rv;
+            continue;
+        }
+        if (rv != APR_SUCCESS)
+            return rv;
+        quiet_since = apr_time_now();
+        apr_pool_clear(t->scratch);
+        if ((rv = tpo_redis_push_read(conn, t->scratch, &cb)) != APR_SUCCESS)
+            return rv;
+    }
+    return APR_EOF;
+}
+
+apr_status_t tpo_redis_track_run(tpo_cache *tc, const tpo_redis_push_cb *cb,
+                                 volatile apr_uint32_t *stop, apr_pool_t *p)
+{
+    rs_cache *c = tc->impl;
+    rs_track t;
+    apr_status_t rv;
+
+    memset(&t, 0, sizeof(t));
+    t.user = cb;
+    t.stop = stop;
+    if ((rv = apr_pool_create(&t.scratch, p)) != APR_SUCCESS)
+        return rv;
+    if (c->master_name) {
+        resolve(c, 1);
+        if (apr_atomic_read32(&c->epoch) == 0) {
+            apr_pool_destroy(t.scratch);
+            return APR_EGENERAL;
+        }
+    }
+    rv = tpo_netpool_run(c->pool, 0, track_loop, &t);
+    apr_pool_destroy(t.scratch);
+    return rv;
 }
 
 /* ------------------------------------------------------------ contract */

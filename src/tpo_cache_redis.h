@@ -12,6 +12,7 @@
 
 #include <apr_network_io.h>
 #include "tpo_cache.h"
+#include "tpo_redis_track.h"
 
 typedef struct {
     /* "host:port[,host:port...]": the Redis servers (the first one that is
@@ -45,5 +46,16 @@ apr_status_t tpo_redis_cache_create(apr_pool_t *p, const char *servers, const ch
  * Exposed for the unit tests. */
 int tpo_redis_master_addr_ok(const char *host, apr_size_t hlen, const char *port, apr_size_t plen,
                              apr_port_t *port_out);
+
+/* Server-assisted client-side caching: one connection to the data server
+ * (AUTH, SELECT, TLS as configured; with Sentinel, to the master) that
+ * turns tracking on in broadcast mode redirected to itself (CLIENT TRACKING
+ * on REDIRECT <its id> BCAST: every key written in the server is reported)
+ * and subscribes to __redis__:invalidate; cb is called for every message
+ * (subscribed once the subscription holds). Runs until the connection fails
+ * (two PINGs a second apart unanswered, EOF, a protocol error) or *stop,
+ * and returns why. Blocking: for a thread or process of its own. */
+apr_status_t tpo_redis_track_run(tpo_cache *c, const tpo_redis_push_cb *cb,
+                                 volatile apr_uint32_t *stop, apr_pool_t *p);
 
 #endif

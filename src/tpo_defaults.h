@@ -26,6 +26,12 @@
 #define TPO_DEF_CACHE_REDIS_WAIT 0     /* TPOAuthCacheRedisWaitReplicas */
 #define TPO_DEF_PENDING_LOGINS 10000   /* TPOAuthPendingLogins */
 
+/* the local tier in front of memcached/Redis */
+#define TPO_DEF_CACHE_LOCAL "Off"              /* TPOAuthSessionCacheLocal */
+#define TPO_DEF_CACHE_LOCAL_SIZE_M 16          /* TPOAuthSessionCacheLocalSize 16M */
+#define TPO_DEF_CACHE_LOCAL_LIFETIME 2         /* TPOAuthSessionCacheLocalLifetime (memcache) */
+#define TPO_DEF_CACHE_LOCAL_REDIS_LIFETIME 300 /* a Redis-invalidated local copy, at most (s) */
+
 /* ---- <TPOAuthProvider> */
 #define TPO_DEF_TOKEN_ENCODING "form"
 #define TPO_DEF_SCOPE "openid"
