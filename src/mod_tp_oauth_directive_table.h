@@ -318,6 +318,10 @@ TPO_DIR(backend_id_token, "TPOAuthBackendIDToken", TAKE12, cmd_backend_id_token,
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Request header that carries the user's ID token to the backend [jwt|payload] (jwt: "
         "the serialized token, payload: its claims as JSON)")
+TPO_DIR(preserve_post, "TPOAuthPreservePost", TAKE1, cmd_preserve_post, DIR, NONE, TPO_NOFIELD, 0,
+        0, NULL, TPO_DEF_PRESERVE_POST,
+        "Keep a form POST that needs a login and replay it after the login: off or the largest "
+        "body in bytes (K/M suffix; at most 512K; default " TPO_DEF_PRESERVE_POST ")")
 TPO_DIR(strip_headers, "TPOAuthStripHeaders", ITERATE, cmd_strip_headers, SERVER_DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, TPO_DEF_STRIP_HEADERS,
         "Request headers removed from every client request (Name adds, "

@@ -12,7 +12,8 @@ enum {
     P_NONCE,
     P_VERIFIER,
     P_REDIRECT_URI,
-    P_RETURN_URL
+    P_RETURN_URL,
+    P_POST_ID
 };
 
 static const char PENDING_MAGIC[3] = {'T', 'P', 'L'};
@@ -30,6 +31,7 @@ char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len)
     tpo_tlv_put_str(&w, P_VERIFIER, pl->code_verifier);
     tpo_tlv_put_str(&w, P_REDIRECT_URI, pl->redirect_uri);
     tpo_tlv_put_str(&w, P_RETURN_URL, pl->return_url);
+    tpo_tlv_put_str(&w, P_POST_ID, pl->post_id);
     *len = w.len;
     return w.buf;
 }
@@ -73,6 +75,9 @@ apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
             break;
         case P_RETURN_URL:
             st = tpo_tlv_str(data, dlen, &out->return_url);
+            break;
+        case P_POST_ID:
+            st = tpo_tlv_str(data, dlen, &out->post_id);
             break;
         default:
             break;

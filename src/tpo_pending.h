@@ -24,6 +24,8 @@ typedef struct tpo_pending {
     const char *code_verifier;
     const char *redirect_uri; /* exact redirect_uri sent (token request needs it) */
     const char *return_url;   /* local URL to go back to */
+    const char *post_id;      /* a form POST kept for after the login
+                                 (tpo_post.h), or NULL */
 } tpo_pending;
 
 char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len);
