@@ -457,3 +457,92 @@ def test_browser_expired_session_form_replayed(expiring, driver, tmp_path):
         assert driver.current_url == server.url("/keep/echo_body.cgi?via=%s"
                                                 % ("browser" if form_id == "u" else "mp"))
         time.sleep(EXPIRE_S + 0.5)
+
+
+# ------------------------------------------------- a distributed cache (encrypted)
+
+@pytest.fixture(params=["memcache", "redis"])
+def remote(request, httpd, idp, tmp_path):
+    from test_sessions import PASSPHRASE, REDIS_PASSWORD, Backend
+    kind = request.param
+    if shutil.which("memcached" if kind == "memcache" else "redis-server") is None:
+        pytest.fail("%s is not installed (test.sh installs it)" % kind)
+    os.chmod(tmp_path, 0o755)
+    backend = Backend(kind, str(tmp_path), password=REDIS_PASSWORD if kind == "redis" else None)
+    backend.start()
+    try:
+        c = "TPOAuthCache %s 127.0.0.1:%d\n" % (kind, backend.port)
+        c += 'TPOAuthCachePassphrase "%s"\n' % PASSPHRASE
+        if kind == "redis":
+            c += "TPOAuthCacheRedisPassword %s\n" % REDIS_PASSWORD
+        c += conf(idp.issuer, httpd.server_root).replace("TPOAuthCacheSize 16M\n", "")
+        httpd.ensure(c)
+        _record_file(httpd.server_root)
+        yield httpd, backend
+    finally:
+        httpd.stop()
+        backend.stop()
+
+
+def test_remote_cache_kept_encrypted_and_replayed(remote):
+    server, backend = remote
+    s = h.browser_session()
+    secret = b"card=4111111111111111&note=" + b"kept-in-the-cache-" * 4
+    mark = len(server.error_log())
+    r = post(s, server.url("/keep/echo_body.cgi"), secret, FORM)
+    assert r.status_code == 302
+    assert "%d bytes kept" % len(secret) in server.error_log()[mark:]
+    # the body is in the shared cache, never in clear
+    dump = backend.dump()
+    assert dump and not any(b"4111111111111111" in k or b"4111111111111111" in v
+                            for k, v in dump.items())
+    # (keys are hashed by the encrypting layer: the one entry so far is the kept POST)
+    assert len(dump) == 1, list(dump)
+    kept_key = list(dump)[0]
+    resp = h.oidc_login(s, r.headers["Location"], "pk-remote")
+    form, rid = replay_page(resp)
+    r = replay(s, resp, form, rid)
+    assert r.status_code == 200 and r.json()["sha256"] == sha(secret)
+    # taken: gone from the cache; a second replay is refused
+    assert kept_key not in backend.dump()
+    r = replay(s, resp, form, rid)
+    assert r.status_code == 400
+
+
+def test_anonymous_posts_never_push_sessions_out(httpd, idp):
+    """Kept POSTs live in a shared-memory segment of their own: 3000 anonymous
+    ones (more entries than a 1 MB session cache indexes) leave a user's session
+    alone, and the server keeps serving."""
+    import concurrent.futures
+    httpd.ensure(conf(idp.issuer, httpd.server_root).replace("TPOAuthCacheSize 16M",
+                                                             "TPOAuthCacheSize 1M")
+                 + "<Location /tpo-metrics>\n    SetHandler tp-oauth-metrics\n"
+                   "    Require all granted\n</Location>\n")
+    _record_file(httpd.server_root)
+    user = h.browser_session()
+    login_get(httpd, user, "pk-survivor")
+    mark = len(httpd.error_log())
+
+    def one(i):
+        with h.browser_session() as s:
+            codes = []
+            for j in range(50):
+                # a connection each (the event MPM may close idle keep-alive ones under load)
+                r = post(s, httpd.url("/small/echo_body.cgi?i=%d" % i), b"a=%05d" % j + b"x" * 80,
+                         FORM, headers={"Connection": "close"})
+                codes.append(r.status_code)
+                s.cookies.clear()
+            return codes
+    with concurrent.futures.ThreadPoolExecutor(6) as ex:
+        codes = [c for cs in ex.map(one, range(60)) for c in cs]
+    assert codes == [302] * 3000, set(codes)
+    log = httpd.error_log()[mark:]
+    assert log.count("bytes kept for after the login") == 3000
+    # the session cache evicted nothing
+    status, metrics = h.http_get(httpd.url("/tpo-metrics"), timeout=10)
+    assert status == 200
+    metrics = metrics.decode()
+    m = re.search(r"^tpo_oauth_cache_evictions_total (\d+)$", metrics, re.M)
+    assert m and m.group(1) == "0", metrics
+    r = user.get(httpd.url("/keep/echo_body.cgi"), timeout=10, allow_redirects=False)
+    assert r.status_code == 200 and r.json()["user"] == "pk-survivor"
