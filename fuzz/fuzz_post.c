@@ -78,8 +78,7 @@ static void type(fuzz_in *in, apr_pool_t *p)
     char *ct = fuzz_rest(in, p, NULL);
     int t = tpo_post_form_type(ct);
 
-    CHECK(t == TPO_POST_FORM_NONE || t == TPO_POST_FORM_URLENCODED ||
-          t == TPO_POST_FORM_MULTIPART);
+    CHECK(t == TPO_POST_FORM_NONE || t == TPO_POST_FORM_URLENCODED || t == TPO_POST_FORM_MULTIPART);
     CHECK(t == tpo_post_form_type(apr_pstrdup(p, ct)));
 }
 

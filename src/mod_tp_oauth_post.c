@@ -158,11 +158,21 @@ tpa_post_result tpa_post_keep(request_rec *r, tpa_provider_conf *pc, long limit,
     apr_size_t len, vlen;
     apr_status_t rv;
 
-    if (r->method_number != M_POST || !tpa_post_cache ||
+    if (r->method_number != M_POST || !tpa_post_cache || !ap_is_initial_req(r) ||
         !tpo_is_form_navigation(apr_table_get(r->headers_in, "X-Requested-With"),
                                 apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
                                 apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
                                 apr_table_get(r->headers_in, "Accept"))) {
+        return TPA_POST_NONE;
+    }
+    if (!tpo_post_same_origin(apr_table_get(r->headers_in, "Sec-Fetch-Site"),
+                              apr_table_get(r->headers_in, "Origin"),
+                              apr_table_get(r->headers_in, "Referer"), tpa_request_url(r, ""))) {
+        /* a form another site sent: kept, it would come back with the session */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(01015) "POST without a session is not kept across the login: it "
+                                         "was not sent from a page of this server's origin "
+                                         "(Sec-Fetch-Site, Origin, Referer)");
         return TPA_POST_NONE;
     }
     if (tpo_post_form_type(ct) == TPO_POST_FORM_NONE) {
@@ -334,8 +344,8 @@ int tpa_post_replay(request_rec *r, tpa_answer *fail)
     apr_status_t rv;
 
     /* only a body of exactly the replay's size and type is looked at */
-    if (r->method_number != M_POST || cl != (apr_off_t)TPO_POST_MARKER_LEN ||
-        apr_table_get(r->headers_in, "Transfer-Encoding") ||
+    if (r->method_number != M_POST || !ap_is_initial_req(r) ||
+        cl != (apr_off_t)TPO_POST_MARKER_LEN || apr_table_get(r->headers_in, "Transfer-Encoding") ||
         tpo_post_form_type(apr_table_get(r->headers_in, "Content-Type")) !=
             TPO_POST_FORM_URLENCODED) {
         return OK;

@@ -6,6 +6,7 @@
 #include <strings.h>
 #include <apr_strings.h>
 #include "tpo_post.h"
+#include "tpo_origin.h"
 #include "tpo_tlv.h"
 #include "tpo_url.h"
 
@@ -83,6 +84,21 @@ int tpo_post_form_type(const char *content_type)
         return TPO_POST_FORM_MULTIPART;
     }
     return TPO_POST_FORM_NONE;
+}
+
+int tpo_post_same_origin(const char *sec_fetch_site, const char *origin, const char *referer,
+                         const char *own_origin)
+{
+    if (!own_origin || !*own_origin) {
+        return 0;
+    }
+    if (sec_fetch_site) {
+        return strcasecmp(sec_fetch_site, "same-origin") == 0;
+    }
+    if (origin) {
+        return strcasecmp(origin, own_origin) == 0;
+    }
+    return referer && tpo_url_same_origin(referer, own_origin);
 }
 
 static int b64url_char(char c)

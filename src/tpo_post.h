@@ -40,6 +40,15 @@ const char *tpo_post_limit_parse(const char *arg, long *out);
 #define TPO_POST_FORM_MULTIPART 2  /* multipart/form-data */
 int tpo_post_form_type(const char *content_type);
 
+/* Did a page of this server's own origin send the form? Only then is a POST
+ * kept: a form another site submits (which a SameSite cookie keeps from
+ * being sent with the session) must not come back after the login with
+ * one. Sec-Fetch-Site decides when present (only "same-origin"); else
+ * Origin (equal to own_origin, "scheme://host[:port]"); else Referer (on
+ * own_origin). With none of them: 0 (nothing shows where it came from). */
+int tpo_post_same_origin(const char *sec_fetch_site, const char *origin, const char *referer,
+                         const char *own_origin);
+
 /* The body of the replay form for id (TPO_POST_FIELD=<id>). */
 char *tpo_post_marker_body(apr_pool_t *p, const char *id);
 /* The id in a replay body, or NULL when body[0..len) is anything else. */

@@ -275,6 +275,30 @@ def test_script_post_gets_401_not_kept(server):
     assert "is not a form" in log
 
 
+def test_cross_site_form_not_kept(server):
+    """A form another site submits (its SameSite session cookie is not sent) is not
+    kept, or the login would hand it back with the session: 401 as before."""
+    s = h.browser_session()
+    for extra in ({"Sec-Fetch-Site": "cross-site", "Origin": "http://evil.example"},
+                  {"Sec-Fetch-Site": "same-site"},
+                  {"Sec-Fetch-Site": None, "Origin": "http://evil.example"},
+                  {"Sec-Fetch-Site": None, "Origin": "null"},
+                  {"Sec-Fetch-Site": None, "Referer": "http://evil.example/x"},
+                  {"Sec-Fetch-Site": None}):
+        mark = len(server.error_log())
+        r = post(s, server.url("/keep/echo_body.cgi"), URLENC, FORM, headers=extra)
+        log = server.error_log()[mark:]
+        assert r.status_code == 401, (extra, r.status_code)
+        assert "not sent from a page of this server's origin" in log, (extra, log)
+        assert "kept for after the login" not in log
+    # without Sec-Fetch-Site, this server's Origin (or Referer) is enough
+    for extra in ({"Sec-Fetch-Site": None, "Origin": server.base},
+                  {"Sec-Fetch-Site": None, "Referer": server.url("/static/form.html")}):
+        r = post(s, server.url("/keep/echo_body.cgi"), URLENC, FORM, headers=extra)
+        assert r.status_code == 302, (extra, r.status_code)
+        s.cookies.clear()
+
+
 def test_off_by_default(server):
     """Without TPOAuthPreservePost a POST without a session gets 401 as it always
     did (a POST is not a navigation the module redirects); nothing is kept."""

@@ -219,6 +219,33 @@ START_TEST(form_navigation_cases)
 }
 END_TEST
 
+START_TEST(same_origin_cases)
+{
+    const char *own = "http://127.0.0.1:8080";
+
+    /* Sec-Fetch-Site decides */
+    ck_assert_int_eq(tpo_post_same_origin("same-origin", NULL, NULL, own), 1);
+    ck_assert_int_eq(tpo_post_same_origin("Same-Origin", "http://evil.example", NULL, own), 1);
+    ck_assert_int_eq(tpo_post_same_origin("same-site", own, NULL, own), 0);
+    ck_assert_int_eq(tpo_post_same_origin("cross-site", own, own, own), 0);
+    ck_assert_int_eq(tpo_post_same_origin("none", own, NULL, own), 0);
+    /* else Origin */
+    ck_assert_int_eq(tpo_post_same_origin(NULL, own, NULL, own), 1);
+    ck_assert_int_eq(tpo_post_same_origin(NULL, "HTTP://127.0.0.1:8080", NULL, own), 1);
+    ck_assert_int_eq(tpo_post_same_origin(NULL, "null", own, own), 0);
+    ck_assert_int_eq(tpo_post_same_origin(NULL, "http://127.0.0.1:8081", NULL, own), 0);
+    ck_assert_int_eq(tpo_post_same_origin(NULL, "http://127.0.0.1:8080.evil", NULL, own), 0);
+    /* else Referer */
+    ck_assert_int_eq(tpo_post_same_origin(NULL, NULL, "http://127.0.0.1:8080/form?x", own), 1);
+    ck_assert_int_eq(tpo_post_same_origin(NULL, NULL, "http://127.0.0.1:8080@evil/", own), 0);
+    ck_assert_int_eq(tpo_post_same_origin(NULL, NULL, "http://evil.example/", own), 0);
+    /* nothing shows where it came from */
+    ck_assert_int_eq(tpo_post_same_origin(NULL, NULL, NULL, own), 0);
+    ck_assert_int_eq(tpo_post_same_origin("same-origin", NULL, NULL, ""), 0);
+    ck_assert_int_eq(tpo_post_same_origin("same-origin", NULL, NULL, NULL), 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("post");
@@ -231,6 +258,7 @@ int main(void)
     tcase_add_test(tc, page_escapes_everything);
     tcase_add_test(tc, pending_carries_post_id);
     tcase_add_test(tc, form_navigation_cases);
+    tcase_add_test(tc, same_origin_cases);
     suite_add_tcase(s, tc);
     return tpo_test_run(s);
 }
