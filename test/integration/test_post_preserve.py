@@ -390,6 +390,7 @@ def driver(expiring):
     shutil.rmtree(profile, ignore_errors=True)
 
 
+@pytest.mark.slow  # a browser (the AddressSanitizer pass runs no browser test)
 def test_browser_expired_session_form_replayed(expiring, driver, tmp_path):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support import expected_conditions as EC
@@ -533,6 +534,7 @@ def test_remote_cache_kept_encrypted_and_replayed(remote):
     assert r.status_code == 400
 
 
+@pytest.mark.slow  # 3000 requests
 def test_anonymous_posts_never_push_sessions_out(httpd, idp):
     """Kept POSTs live in a shared-memory segment of their own: 3000 anonymous
     ones (more entries than a 1 MB session cache indexes) leave a user's session
