@@ -7,11 +7,13 @@ JavaScript: the replay page's form posted by the test) and through a real
 Chromium (the page submits itself)."""
 
 import hashlib
+import http.server
 import json
 import os
 import re
 import shutil
 import tempfile
+import threading
 import time
 import urllib.parse
 
@@ -44,7 +46,47 @@ def record_path(root):
     return "%s/logs/post-record.log" % root
 
 
-def conf(issuer, root, max_age=None):
+class BodyEcho:
+    """A backend on 127.0.0.1 behind mod_proxy: answers every POST with the
+    SHA-256, length and Content-Type of the body it received."""
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self):
+                n = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(n)
+                out = json.dumps({"sha256": sha(body), "length": len(body), "path": self.path,
+                                  "content_type": self.headers.get("Content-Type"),
+                                  "user": self.headers.get("X-TPO-User")}).encode()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+            def log_message(self, *args):
+                pass
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self):
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture(scope="module")
+def body_echo():
+    server = BodyEcho()
+    yield server
+    server.stop()
+
+
+def conf(issuer, root, max_age=None, echo_port=None):
     c = "TPOAuthCacheSize 16M\n"
     c += h.provider_conf("idp", issuer,
                          extra="TPOAuthSessionMaxAge %d" % max_age if max_age else "")
@@ -54,6 +96,9 @@ def conf(issuer, root, max_age=None):
     c += h.protect_conf("/keep/", extra="TPOAuthPreservePost 64K")
     c += h.protect_conf("/nokeep/")
     c += h.protect_conf("/small/", extra="TPOAuthPreservePost 100")
+    if echo_port:
+        c += h.protect_conf("/proxied/", extra="TPOAuthPreservePost 64K\n"
+                            "ProxyPass http://127.0.0.1:%d/backend/" % echo_port)
     return c
 
 
@@ -572,3 +617,19 @@ def test_anonymous_posts_never_push_sessions_out(httpd, idp):
     assert m and m.group(1) == "0", metrics
     r = user.get(httpd.url("/keep/echo_body.cgi"), timeout=10, allow_redirects=False)
     assert r.status_code == 200 and r.json()["user"] == "pk-survivor"
+
+
+def test_proxied_backend_gets_the_kept_body(httpd, idp, body_echo):
+    """mod_proxy reads the kept body through the same input filter: the backend
+    gets the original Content-Type and bytes."""
+    httpd.ensure(conf(idp.issuer, httpd.server_root, echo_port=body_echo.port))
+    _record_file(httpd.server_root)
+    s = h.browser_session()
+    ctype = "multipart/form-data; boundary=%s" % BOUNDARY
+    resp, form, rid = keep_and_login(httpd, s, "/proxied/form?p=1", MULTIPART, ctype, "pk-proxy")
+    r = replay(s, resp, form, rid)
+    assert r.status_code == 200, (r.status_code, r.text[:500])
+    got = r.json()
+    assert got["path"] == "/backend/form?p=1"
+    assert got["content_type"] == ctype
+    assert got["length"] == len(MULTIPART) and got["sha256"] == sha(MULTIPART)
