@@ -90,7 +90,7 @@ def conf(issuer, root, max_age=None, echo_port=None):
     c = "TPOAuthCacheSize 16M\n"
     c += h.provider_conf("idp", issuer,
                          extra="TPOAuthSessionMaxAge %d" % max_age if max_age else "")
-    c += 'ScriptAliasMatch "^/(?:keep|nokeep|small)/(.*\\.cgi)$" "%s/app/$1"\n' % root
+    c += 'ScriptAliasMatch "^/(?:keep|nokeep|small|open)/(.*\\.cgi)$" "%s/app/$1"\n' % root
     c += "SetEnv RECORD_CGI_FILE %s\n" % record_path(root)
     c += h.protect_conf()  # /app/: the redirect URI
     c += h.protect_conf("/keep/", extra="TPOAuthPreservePost 64K")
@@ -395,13 +395,13 @@ CHROMEDRIVER = "/usr/bin/chromedriver"
 WAIT = 20
 
 FORM_PAGE = """<!DOCTYPE html><html><head><meta charset="utf-8"><title>form</title></head><body>
-<form id="u" method="post" action="/keep/echo_body.cgi?via=browser">
+<form id="u" method="post" action="/{loc}/echo_body.cgi?via=browser">
 <input name="b" value="2"><input name="a" value="1 + 2&amp;3=4"><input name="empty" value="">
 <input name="a" value=""><input name="caf&eacute;" value="&eacute;&#x1F600;&quot;&gt;&lt;script&gt;">
 <textarea name="t">line1
 line2 %20 +</textarea>
 <button id="us" type="submit">send</button></form>
-<form id="m" method="post" enctype="multipart/form-data" action="/keep/echo_body.cgi?via=mp">
+<form id="m" method="post" enctype="multipart/form-data" action="/{loc}/echo_body.cgi?via=mp">
 <input name="a" value="1 + 2"><input name="a" value=""><input type="file" name="f" id="f">
 <button id="ms" type="submit">send</button></form>
 </body></html>
@@ -443,8 +443,11 @@ def test_browser_expired_session_form_replayed(expiring, driver, tmp_path):
 
     server = expiring
     wait = WebDriverWait(driver, WAIT)
-    with open(os.path.join(server.server_root, "static", "post-form.html"), "w") as f:
-        f.write(FORM_PAGE)
+    # the same forms to an unprotected copy of the application (what the browser
+    # sends, whatever the session) and to the location that keeps POSTs
+    for loc in ("open", "keep"):
+        with open(os.path.join(server.server_root, "static", "form-%s.html" % loc), "w") as f:
+            f.write(FORM_PAGE.replace("{loc}", loc))
     upload = tmp_path / "upload.bin"
     upload.write_bytes(bytes(range(256)) * 4)
     os.chmod(tmp_path, 0o755)
@@ -453,8 +456,8 @@ def test_browser_expired_session_form_replayed(expiring, driver, tmp_path):
         pre = wait.until(EC.presence_of_element_located((By.TAG_NAME, "pre")))
         return json.loads(pre.text)
 
-    def submit(form_id, button_id):
-        driver.get(server.url("/static/post-form.html"))
+    def submit(form_id, button_id, loc="keep"):
+        driver.get(server.url("/static/form-%s.html" % loc))
         if form_id == "m":
             driver.find_element(By.ID, "f").send_keys(str(upload))
         driver.find_element(By.ID, button_id).click()
@@ -488,18 +491,18 @@ def test_browser_expired_session_form_replayed(expiring, driver, tmp_path):
         import base64
         return base64.b64decode(got["body_b64"]).replace(b, b"BOUNDARY")
 
-    # log in, then what this browser sends for each form while the session is valid
+    # what this browser sends for each form (to the unprotected copy)
+    submit("u", "us", "open")
+    base_u = echo()
+    submit("m", "ms", "open")
+    base_m = echo()
+    assert base_u["user"] is None and base_m["user"] is None
+    assert base_u["length"] > 0 and base_m["length"] > 1024
+
+    # log in; the session ends (TPOAuthSessionMaxAge); the forms are sent
     driver.get(server.url("/app/whoami.cgi"))
     log_in_if_asked("pk-browser")
     wait.until(EC.text_to_be_present_in_element((By.TAG_NAME, "h1"), "Hello pk-browser"))
-    submit("u", "us")
-    base_u = echo()
-    submit("m", "ms")
-    base_m = echo()
-    assert base_u["user"] == "pk-browser" and base_m["user"] == "pk-browser"
-    assert base_u["length"] > 0 and base_m["length"] > 1024
-
-    # the session ends; the same forms are sent again
     time.sleep(EXPIRE_S + 0.5)
     for form_id, button_id, base in (("u", "us", base_u), ("m", "ms", base_m)):
         mark = len(server.error_log())
@@ -511,7 +514,7 @@ def test_browser_expired_session_form_replayed(expiring, driver, tmp_path):
         assert "kept for after the login" in log, log[-3000:]
         assert "replayed (%d bytes)" % base["length"] in log, log[-3000:]
         assert got["user"] == "pk-browser" and got["method"] == "POST"
-        assert got["query"] == base["query"]
+        assert got["query"] == base["query"]  # the same URL, the login between
         assert got["length"] == base["length"]
         if form_id == "u":
             # exactly the bytes the browser sent for this form before
