@@ -88,15 +88,19 @@ static apr_status_t read_body(request_rec *r, apr_size_t limit, char **buf, apr_
     return APR_SUCCESS;
 }
 
+/* What the input filter still has to hand out. */
+typedef struct body_left {
+    const char *data;
+    apr_size_t len;
+} body_left;
+
 /* The application reads `data` as the request's body. */
 static void body_replace(request_rec *r, const char *data, apr_size_t len)
 {
-    const char **ctx = apr_palloc(r->pool, 2 * sizeof(const char *));
-    apr_size_t *left = apr_palloc(r->pool, sizeof(*left));
+    body_left *ctx = apr_palloc(r->pool, sizeof(*ctx));
 
-    *left = len;
-    ctx[0] = data;
-    ctx[1] = (const char *)left;
+    ctx->data = data;
+    ctx->len = len;
     apr_table_setn(r->headers_in, "Content-Length", apr_psprintf(r->pool, "%" APR_SIZE_T_FMT, len));
     apr_table_unset(r->headers_in, "Transfer-Encoding");
     ap_add_input_filter(TPA_POST_FILTER, ctx, r, r->connection);
@@ -105,8 +109,8 @@ static void body_replace(request_rec *r, const char *data, apr_size_t len)
 apr_status_t tpa_post_body_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_input_mode_t mode,
                                   apr_read_type_e block, apr_off_t readbytes)
 {
-    const char **ctx = f->ctx;
-    apr_size_t *left, n;
+    body_left *ctx = f->ctx;
+    apr_size_t n;
 
     if (!ctx) {
         ap_remove_input_filter(f);
@@ -115,18 +119,17 @@ apr_status_t tpa_post_body_filter(ap_filter_t *f, apr_bucket_brigade *bb, ap_inp
     if (mode != AP_MODE_READBYTES && mode != AP_MODE_SPECULATIVE) {
         return APR_ENOTIMPL;
     }
-    left = (apr_size_t *)ctx[1];
-    n = *left;
+    n = ctx->len;
     if (readbytes > 0 && (apr_off_t)n > readbytes) {
         n = (apr_size_t)readbytes;
     }
     if (n) {
-        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(ctx[0], n, NULL, f->c->bucket_alloc));
+        APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_heap_create(ctx->data, n, NULL, f->c->bucket_alloc));
     }
     if (mode == AP_MODE_READBYTES) {
-        ctx[0] += n;
-        *left -= n;
-        if (*left == 0) {
+        ctx->data += n;
+        ctx->len -= n;
+        if (ctx->len == 0) {
             APR_BRIGADE_INSERT_TAIL(bb, apr_bucket_eos_create(f->c->bucket_alloc));
         }
     }
