@@ -171,7 +171,7 @@ tpa_post_result tpa_post_keep(request_rec *r, tpa_provider_conf *pc, long limit,
     if (!tpo_post_same_origin(apr_table_get(r->headers_in, "Sec-Fetch-Site"),
                               apr_table_get(r->headers_in, "Origin"),
                               apr_table_get(r->headers_in, "Referer"), tpa_request_url(r, ""))) {
-        /* a form another site sent: kept, it would come back with the session */
+        /* a form another site sent: if kept, it would come back with the session */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                       TPO_APLOGNO(01015) "POST without a session is not kept across the login: it "
                                          "was not sent from a page of this server's origin "
@@ -217,8 +217,8 @@ tpa_post_result tpa_post_keep(request_rec *r, tpa_provider_conf *pc, long limit,
     if (tpo_post_marker_id(r->pool, body, len)) {
         /* a replay that lost its session on the way: nothing to keep */
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                      TPO_APLOGNO(01004) "replay of a kept POST without a session: not kept again, "
-                                         "the login starts without it");
+                      TPO_APLOGNO(01004) "replay of a kept POST without a session (the session "
+                                         "cookie did not come back): not kept again");
         return TPA_POST_NONE;
     }
     if (tpo_random_token(r->pool, 32, &id) != APR_SUCCESS) {

@@ -580,6 +580,14 @@ def test_remote_cache_kept_encrypted_and_replayed(remote):
     assert kept_key not in backend.dump()
     r = replay(s, resp, form, rid)
     assert r.status_code == 400
+    # the cache down: a POST to keep gets 503 and a log line (no login loop, no loss
+    # in silence); the server keeps serving
+    backend.stop()
+    mark = len(server.error_log())
+    r = post(h.browser_session(), server.url("/keep/echo_body.cgi"), secret, FORM)
+    assert r.status_code == 503
+    assert "cannot keep it across the login (cache write failed)" in server.error_log()[mark:]
+    assert h.http_get(server.url("/static/hello.txt"), timeout=10)[0] == 200
 
 
 @pytest.mark.slow  # 3000 requests
