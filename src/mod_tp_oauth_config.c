@@ -172,6 +172,7 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->bearer_scope = add->bearer_scope ? add->bearer_scope : base->bearer_scope;
     c->bearer_query = add->bearer_query != TPO_UNSET ? add->bearer_query : base->bearer_query;
     c->post_preserve = add->post_preserve != TPO_UNSET ? add->post_preserve : base->post_preserve;
+    c->dpop_proof = add->dpop_proof ? add->dpop_proof : base->dpop_proof;
     if (add->cors_origins) {
         c->cors_origins = add->cors_origins;
         c->cors_any = add->cors_any;

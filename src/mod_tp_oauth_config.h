@@ -89,6 +89,10 @@ typedef struct tpa_provider_conf {
     int introspection_cache_max;        /* seconds an active answer is kept, at most */
     int introspection_inactive_cache;   /* seconds an inactive answer is kept */
     int jwks_refetch_interval;          /* seconds between refetches for unknown kids */
+    int dpop;                           /* TPOAuthDPoP: DPoP-bound tokens (RFC 9449) */
+    /* Pushed Authorization Requests (RFC 9126) */
+    int par_mode;             /* tpo_par_mode (TPOAuthPushedAuthorization) */
+    const char *par_endpoint; /* TPOAuthPAREndpoint; else from discovery */
 
     struct tpa_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpa_provider_conf;
@@ -190,6 +194,8 @@ typedef struct tpa_dir_conf {
     int bearer_query;               /* TPOAuthBearerQuery; TPO_UNSET: off */
     long post_preserve;             /* TPOAuthPreservePost: bytes, 0 off;
                                           TPO_UNSET: TPO_DEF_PRESERVE_POST */
+    const char *dpop_proof;         /* TPOAuthDPoPProof: NULL unset, "off", "on" or the
+                                          backend's URL base (htu of the DPoP proof) */
 } tpa_dir_conf;
 
 #define TPO_BACKEND_TOKEN_NONE 1

@@ -274,6 +274,15 @@ TPO_DIR(jwks_refetch_interval, "TPOAuthJWKSRefetchInterval", TAKE1, set_value, P
         TPO_PC(jwks_refetch_interval), 1, 86400, NULL, TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL),
         "Seconds between two refetches of the JWK Set for unknown key ids, across all "
         "processes (default " TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL) ")")
+TPO_DIR(dpop, "TPOAuthDPoP", FLAG, set_flag, PROVIDER, FLAG, TPO_PC(dpop), 0, 0, NULL, TPO_DEF_DPOP,
+        "DPoP-bound tokens (RFC 9449): an ephemeral key per session, proofs on the token and "
+        "userinfo calls (default " TPO_DEF_DPOP ")")
+TPO_DIR(pushed_authorization, "TPOAuthPushedAuthorization", TAKE1, set_value, PROVIDER, ENUM,
+        TPO_PC(par_mode), 0, 0, kw_par, TPO_DEF_PUSHED_AUTHORIZATION,
+        "Pushed Authorization Requests (RFC 9126): auto (when the provider requires them), on or "
+        "off (default " TPO_DEF_PUSHED_AUTHORIZATION ")")
+TPO_DIR(par_endpoint, "TPOAuthPAREndpoint", TAKE1, set_url, PROVIDER, STR, TPO_PC(par_endpoint), 0,
+        0, NULL, NULL, "The provider's pushed authorization request endpoint (RFC 9126)")
 
 /* ------------------------------------------------------------ directory */
 TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD, 0, 0,
@@ -322,6 +331,10 @@ TPO_DIR(preserve_post, "TPOAuthPreservePost", TAKE1, cmd_preserve_post, DIR, NON
         0, NULL, TPO_DEF_PRESERVE_POST,
         "Keep a form POST that needs a login and replay it after the login: off or the largest "
         "body in bytes (K/M suffix; at most 512K; default " TPO_DEF_PRESERVE_POST ")")
+TPO_DIR(dpop_proof, "TPOAuthDPoPProof", TAKE1, cmd_dpop_proof, DIR, STR, TPO_DC(dpop_proof), 0, 0,
+        NULL, NULL,
+        "TPOAuthBackendToken user with a DPoP-bound token: Authorization: DPoP and a fresh DPoP "
+        "proof for the backend: off, on (htu from the proxied URL) or the backend's URL base")
 TPO_DIR(strip_headers, "TPOAuthStripHeaders", ITERATE, cmd_strip_headers, SERVER_DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, TPO_DEF_STRIP_HEADERS,
         "Request headers removed from every client request (Name adds, "

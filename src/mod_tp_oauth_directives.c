@@ -17,6 +17,7 @@
 #include "tpo_pending_cookie.h"
 #include "tpo_origin.h"
 #include "tpo_post.h"
+#include "tpo_par.h"
 #include "tpo_provider.h"
 #include "tpo_forwarded.h"
 
@@ -157,6 +158,8 @@ static const tpa_kw kw_authz[] = {
     {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
 static const tpa_kw kw_bearer[] = {
     {"off", TPO_BEARER_OFF}, {"on", TPO_BEARER_ON}, {"only", TPO_BEARER_ONLY}, {NULL, 0}};
+static const tpa_kw kw_par[] = {
+    {"off", TPO_PAR_OFF}, {"on", TPO_PAR_ON}, {"auto", TPO_PAR_AUTO}, {NULL, 0}};
 static const tpa_kw kw_bearer_validation[] = {{"auto", TPO_BEARER_VALIDATE_AUTO},
                                               {"jwt", TPO_BEARER_VALIDATE_JWT},
                                               {"introspection", TPO_BEARER_VALIDATE_INTROSPECT},
@@ -658,6 +661,37 @@ static const char *cmd_backend_str(cmd_parms *cmd, void *mconfig, const char *ar
         }
     }
     return set_value(cmd, mconfig, arg);
+}
+
+/* TPOAuthDPoPProof off|on|URL */
+static const char *cmd_dpop_proof(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "off") || !strcasecmp(arg, "on")) {
+        dc->dpop_proof = apr_pstrdup(cmd->pool, arg);
+        ap_str_tolower((char *)dc->dpop_proof);
+        return NULL;
+    }
+    if (!tpo_url_is_http(arg) || strpbrk(arg, "?# \t") != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is neither off, on nor an http(s) URL without query "
+                            "or fragment",
+                            cmd->cmd->name, arg);
+    }
+    /* the URL base without its trailing slashes: the request's path follows */
+    dc->dpop_proof = apr_pstrdup(cmd->pool, arg);
+    {
+        char *e = (char *)dc->dpop_proof + strlen(dc->dpop_proof);
+        while (e > dc->dpop_proof + 8 && e[-1] == '/') {
+            *--e = '\0';
+        }
+    }
+    return NULL;
 }
 
 /* TPOAuthBackendIDToken Header [jwt|payload] */

@@ -19,6 +19,9 @@
 int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail);
 /* The callback endpoint (writes its failure pages). */
 int tpa_login_callback(request_rec *r, tpa_provider_conf *pc);
+/* <redirect URI>/initiate-login: a third-party-initiated login (OpenID
+ * Connect Core 1.0 section 4; writes its failure pages). */
+int tpa_login_initiate_endpoint(request_rec *r, tpa_provider_conf *pc);
 
 /* mod_tp_oauth_refresh.c: single-flight refresh, a flow for check_authn and
  * the refresh endpoint; it writes nothing. TPA_REFRESH_OK: *s is the current

@@ -165,6 +165,7 @@ enum {
     S_SCOPE,
     S_CLAIMS,
     S_OP_SID,
+    S_DPOP_KEY,
     S_ENV_NAME = 32,
     S_ENV_VALUE,
     S_HDR_NAME,
@@ -208,6 +209,7 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
     tpo_tlv_put_str(&w, S_SCOPE, s->scope);
     tpo_tlv_put_str(&w, S_CLAIMS, s->claims);
     tpo_tlv_put_str(&w, S_OP_SID, s->op_sid);
+    tpo_tlv_put_str(&w, S_DPOP_KEY, s->dpop_key);
     if (s->env || s->headers || !s->pairs) {
         put_pairs(&w, s->env, S_ENV_NAME, S_ENV_VALUE);
         put_pairs(&w, s->headers, S_HDR_NAME, S_HDR_VALUE);
@@ -278,6 +280,9 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
             break;
         case S_OP_SID:
             st = tpo_tlv_str(data, dlen, &out->op_sid);
+            break;
+        case S_DPOP_KEY:
+            st = tpo_tlv_str(data, dlen, &out->dpop_key);
             break;
         case S_ENV_NAME:
         case S_HDR_NAME: {

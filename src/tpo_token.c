@@ -44,7 +44,7 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_a
 {
     const char **names, **values;
     int nparams = params ? params->nelts / 2 : 0;
-    int total, i;
+    int total, i, have_id = 0;
 
     memset(out, 0, sizeof(*out));
 
@@ -62,9 +62,11 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_a
         }
         names[total] = n;
         values[total++] = v;
+        have_id |= !strcmp(n, "client_id");
     }
     if (auth == TPO_CLIENT_AUTH_POST || auth == TPO_CLIENT_AUTH_NONE) {
-        if (client_id) {
+        /* once only: a pushed authorization request names it already */
+        if (client_id && !have_id) {
             names[total] = "client_id";
             values[total++] = client_id;
         }
@@ -614,7 +616,10 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body, apr_size
         *detail = "token response: token_type is not a string";
         return TPO_TOKEN_MALFORMED;
     }
-    if (out->token_type) {
+    if (out->token_type && strcasecmp(out->token_type, "DPoP") == 0) {
+        out->token_type = "DPoP"; /* RFC 9449 5: a DPoP-bound token */
+    }
+    else if (out->token_type) {
         if (strcasecmp(out->token_type, "Bearer") != 0) {
             *detail = apr_psprintf(p, "token response: unsupported token_type '%s'",
                                    sanitize(p, out->token_type, 32));

@@ -30,6 +30,19 @@
 //   --cc-resource URI (TPO_IDP_CC_RESOURCE): resource indicators on, with URI as the one
 //   resource server (JWT access tokens with aud = URI); GET /__cc: every client-credentials
 //   request (client, scope, resource, audience, status) and their count; POST /__cc/reset.
+// * DPoP (RFC 9449; see the block "DPoP" below): oidc-provider 9 accepts DPoP proofs by default
+//   (a token request with a proof gets a DPoP-bound token, token_type DPoP, cnf.jkt in
+//   introspection). TPO_IDP_DPOP_NONCE=1: nonces required (nonceSecret + requireNonce), so every
+//   first proof is answered use_dpop_nonce with a DPoP-Nonce. TPO_IDP_DPOP_ALGS="EdDSA ...": the
+//   proof algorithms offered (dpop_signing_alg_values_supported). POST /__dpop/refuse {"on":true}
+//   spoils the signature of every incoming DPoP proof (oidc-provider then refuses them itself);
+//   GET /__dpop: counts of requests with a DPoP proof by route and of use_dpop_nonce answers.
+// * Pushed Authorization Requests (RFC 9126): the endpoint is always there (oidc-provider's
+//   default); TPO_IDP_REQUIRE_PAR=1 makes them required for every client (discovery then says
+//   require_pushed_authorization_requests: true), and a client whose metadata has
+//   require_pushed_authorization_requests: true requires them anyway. /__stats counts the
+//   pushed requests (par) and the authorization requests that came with a request_uri
+//   (authorization_with_request_uri). See the block "opt-in: pushed authorization requests".
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -179,6 +192,8 @@ function emptyStats() {
     introspection: 0,
     revocation: 0,
     end_session: 0,
+    par: 0,
+    authorization_with_request_uri: 0,
   };
 }
 let stats = emptyStats();
@@ -190,6 +205,7 @@ const ROUTE_COUNTERS = {
   introspection: 'introspection',
   revocation: 'revocation',
   end_session: 'end_session',
+  pushed_authorization_request: 'par',
 };
 
 // ----------------------------------------------------------------------------- the provider
@@ -258,6 +274,15 @@ if (opts['backchannel-logout']) {
   };
 }
 // --------------------------------------------------- end of opt-in: back-channel logout
+
+// ------------------------------------------ opt-in: pushed authorization requests (issue 15)
+if (process.env.TPO_IDP_REQUIRE_PAR === '1') {
+  configuration.features.pushedAuthorizationRequests = {
+    enabled: true,
+    requirePushedAuthorizationRequests: true,
+  };
+}
+// -------------------------------------- end of opt-in: pushed authorization requests
 
 // ------------------------------------------------ client credentials for backends (opt-in)
 // Only active with --cc-ttl / --cc-resource; /__cc records every client-credentials request.
@@ -328,6 +353,23 @@ if (bearerResource) {
     token.kind === 'ClientCredentials' || token.kind === 'AccessToken' ? { groups: ['api-clients'] } : undefined);
 }
 // ------------------------------------------------- end of bearer tokens
+// ------------------------------------------------------------------------- DPoP (opt-in)
+if (process.env.TPO_IDP_DPOP_NONCE === '1') {
+  configuration.features.dPoP = {
+    enabled: true,
+    nonceSecret: randomBytes(32),
+    requireNonce: () => true,
+  };
+}
+if (process.env.TPO_IDP_DPOP_ALGS) {
+  configuration.enabledJWA = {
+    ...(configuration.enabledJWA || {}),
+    dPoPSigningAlgValues: process.env.TPO_IDP_DPOP_ALGS.split(/\s+/).filter(Boolean),
+  };
+}
+let dpopRefuse = false;
+let dpopStats = { proofs: {}, algs: {}, use_dpop_nonce: 0 };
+// ------------------------------------------------------------------ end of DPoP (opt-in)
 
 const provider = new Provider(issuer, configuration);
 
@@ -366,6 +408,25 @@ provider.use(async (ctx, next) => {
     ctx.body = { count: 0, requests: [] };
     return;
   }
+  if (ctx.path === '/__dpop' && ctx.method === 'GET') { // DPoP
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { refuse: dpopRefuse, ...dpopStats };
+    return;
+  }
+  if (ctx.path === '/__dpop/refuse' && ctx.method === 'POST') { // DPoP
+    const chunks = [];
+    for await (const c of ctx.req) chunks.push(c);
+    dpopRefuse = Boolean(JSON.parse(Buffer.concat(chunks).toString() || '{}').on);
+    dpopStats = { proofs: {}, algs: {}, use_dpop_nonce: 0 };
+    ctx.body = { refuse: dpopRefuse };
+    return;
+  }
+  const dpopProof = ctx.get('dpop'); // DPoP
+  if (dpopProof && dpopRefuse) {
+    // the last character of the signature changed: a proof that no longer verifies
+    const last = dpopProof.slice(-1);
+    ctx.req.headers.dpop = dpopProof.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+  }
   if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
     stats = emptyStats();
     ctx.body = stats;
@@ -373,6 +434,14 @@ provider.use(async (ctx, next) => {
   }
   await next();
   const route = ctx.oidc?.route;
+  if (dpopProof && route) { // DPoP
+    dpopStats.proofs[route] = (dpopStats.proofs[route] || 0) + 1;
+    let alg = '?';
+    try { alg = JSON.parse(Buffer.from(dpopProof.split('.')[0], 'base64url').toString()).alg; } catch { /* kept '?' */ }
+    dpopStats.algs[alg] = (dpopStats.algs[alg] || 0) + 1;
+    const wwwAuth = String(ctx.response.get('www-authenticate') || '');
+    if (ctx.body?.error === 'use_dpop_nonce' || wwwAuth.includes('use_dpop_nonce')) dpopStats.use_dpop_nonce += 1;
+  }
   if (opts.verbose) console.error(`idp: ${ctx.method} ${ctx.path} ${route || '-'} -> ${ctx.status}`);
   if (route === 'token') {
     const grantType = ctx.oidc?.params?.grant_type || '(none)';
@@ -384,6 +453,7 @@ provider.use(async (ctx, next) => {
     }
   } else if (route && ROUTE_COUNTERS[route]) {
     stats[ROUTE_COUNTERS[route]] += 1;
+    if (route === 'authorization' && ctx.query?.request_uri) stats.authorization_with_request_uri += 1;
   }
 });
 
