@@ -10,6 +10,7 @@
 #include <apr_hash.h>
 #include "tpo_token.h"
 #include "tpo_cache_redis.h"
+#include "tpo_stepup.h"
 
 /* The one "not set" marker of every int and size field of the configuration
  * records (pointers: NULL). */
@@ -196,6 +197,11 @@ typedef struct tpa_dir_conf {
                                           TPO_UNSET: TPO_DEF_PRESERVE_POST */
     const char *dpop_proof;         /* TPOAuthDPoPProof: NULL unset, "off", "on" or the
                                           backend's URL base (htu of the DPoP proof) */
+    /* per-location authorization requests and step-up (mod_tp_oauth_stepup.c) */
+    const char *auth_req[TPO_AR_COUNT]; /* TPOAuthAuthRequestParam values by
+                                           tpo_ar_param; NULL: not set here */
+    const char **require_acr;           /* TPOAuthRequireACR, NULL-terminated; NULL: none */
+    int max_auth_age;                   /* TPOAuthMaxAuthAge; TPO_UNSET: none */
 } tpa_dir_conf;
 
 #define TPO_BACKEND_TOKEN_NONE 1
@@ -216,6 +222,8 @@ int tpa_dir_bearer(const tpa_dir_conf *dc);
 int tpa_dir_bearer_query(const tpa_dir_conf *dc);
 /* TPOAuthPreservePost: the largest body kept, 0 when off */
 long tpa_dir_post_preserve(const tpa_dir_conf *dc);
+/* The location's step-up demand (TPOAuthRequireACR, TPOAuthMaxAuthAge). */
+void tpa_dir_stepup(const tpa_dir_conf *dc, tpo_stepup_req *req);
 
 extern const command_rec tpa_cmds[];
 

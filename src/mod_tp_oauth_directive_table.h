@@ -335,6 +335,18 @@ TPO_DIR(dpop_proof, "TPOAuthDPoPProof", TAKE1, cmd_dpop_proof, DIR, STR, TPO_DC(
         NULL, NULL,
         "TPOAuthBackendToken user with a DPoP-bound token: Authorization: DPoP and a fresh DPoP "
         "proof for the backend: off, on (htu from the proxied URL) or the backend's URL base")
+TPO_DIR(auth_request_param, "TPOAuthAuthRequestParam", TAKE2, cmd_auth_request_param, DIR, NONE,
+        TPO_NOFIELD, 0, 0, NULL, NULL,
+        "An authorization-request parameter of the logins started here: scope, acr_values, "
+        "max_age, prompt, login_hint or ui_locales, and its value")
+TPO_DIR(require_acr, "TPOAuthRequireACR", TAKE_ARGV, cmd_require_acr, DIR, NONE, TPO_NOFIELD, 0, 0,
+        NULL, NULL,
+        "acr values (any of) the session's ID token must carry here, else the user logs in "
+        "again with acr_values (step-up)")
+TPO_DIR(max_auth_age, "TPOAuthMaxAuthAge", TAKE1, set_value, DIR, INT, TPO_DC(max_auth_age), 1,
+        TPO_MAX_SECONDS, NULL, NULL,
+        "Seconds since the user's authentication (auth_time) at most here, else the user logs "
+        "in again (max_age, prompt=login)")
 TPO_DIR(strip_headers, "TPOAuthStripHeaders", ITERATE, cmd_strip_headers, SERVER_DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, TPO_DEF_STRIP_HEADERS,
         "Request headers removed from every client request (Name adds, "

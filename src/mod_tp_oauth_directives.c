@@ -780,6 +780,61 @@ static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *
     return NULL;
 }
 
+/* TPOAuthAuthRequestParam name value: one of the parameters a location may
+ * set (tpo_stepup.h), its value checked here. */
+static const char *cmd_auth_request_param(cmd_parms *cmd, void *mconfig, const char *name,
+                                          const char *value)
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+    int i;
+
+    if (err) {
+        return err;
+    }
+    i = tpo_ar_index(name);
+    if (i < 0) {
+        return apr_psprintf(cmd->pool,
+                            "TPOAuthAuthRequestParam: '%s' is not one of scope, acr_values, "
+                            "max_age, prompt, login_hint, ui_locales (others: TPOAuthAuthParam "
+                            "in the <TPOAuthProvider>)",
+                            name);
+    }
+    if ((err = tpo_ar_check(cmd->pool, i, value)) != NULL) {
+        return apr_psprintf(cmd->pool, "TPOAuthAuthRequestParam %s", err);
+    }
+    dc->auth_req[i] = value;
+    return NULL;
+}
+
+/* TPOAuthRequireACR value [value ...]: any of them is enough. */
+static const char *cmd_require_acr(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+    const char **list;
+    int i;
+
+    if (err) {
+        return err;
+    }
+    if (argc < 1) {
+        return "TPOAuthRequireACR needs at least one acr value";
+    }
+    list = apr_pcalloc(cmd->pool, sizeof(char *) * (argc + 1));
+    for (i = 0; i < argc; i++) {
+        if (strchr(argv[i], ' ') || tpo_ar_check(cmd->pool, TPO_AR_ACR_VALUES, argv[i])) {
+            return apr_psprintf(cmd->pool,
+                                "TPOAuthRequireACR: '%s' is not an acr value (printable ASCII "
+                                "without spaces, '\"' and '\\')",
+                                argv[i]);
+        }
+        list[i] = argv[i];
+    }
+    dc->require_acr = list;
+    return NULL;
+}
+
 /* ------------------------------------------------------------ provider directives */
 
 static const char *cmd_discovery(cmd_parms *cmd, void *mconfig, const char *arg)

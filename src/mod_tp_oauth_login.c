@@ -20,12 +20,14 @@
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
 #include "tpo_jose.h"
+#include "tpo_jwt_claim.h"
 #include "tpo_origin.h"
 #include "tpo_par.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
+#include "tpo_stepup.h"
 #include "tpo_token.h"
 #include "tpo_url.h"
 
@@ -93,6 +95,19 @@ static apr_array_header_t *host_login_cookies(request_rec *r, tpa_provider_conf 
                                r->request_time);
 }
 
+/* The value of name in a name,value pair list, or NULL. */
+static const char *auth_param(const apr_array_header_t *pairs, const char *name)
+{
+    int i;
+
+    for (i = 0; i + 1 < pairs->nelts; i += 2) {
+        if (!strcmp(APR_ARRAY_IDX(pairs, i, const char *), name)) {
+            return APR_ARRAY_IDX(pairs, i + 1, const char *);
+        }
+    }
+    return NULL;
+}
+
 /* A failure of the login start, for the caller to write. */
 static int answer(tpa_answer *fail, int status, const char *title, const char *detail)
 {
@@ -103,10 +118,13 @@ static int answer(tpa_answer *fail, int status, const char *title, const char *d
 }
 
 /* The authorization request's parameters (name,value pairs, in order):
- * the one list for the browser's URL and for a pushed request (RFC 9126).
- * login_hint (a third-party-initiated login's) replaces a configured one. */
+ * the one list for the browser's URL and for a pushed request (RFC 9126):
+ * the protocol's, then extra (scope, TPOAuthAuthParam,
+ * TPOAuthAuthRequestParam, step-up: tpo_authreq_params). login_hint (a
+ * third-party-initiated login's) replaces a configured one. */
 static apr_array_header_t *authz_params(request_rec *r, tpa_provider_conf *pc,
-                                        const tpo_pending *pl, const char *login_hint)
+                                        const tpo_pending *pl, const apr_array_header_t *extra,
+                                        const char *login_hint)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 16, sizeof(const char *));
     int i;
@@ -119,19 +137,18 @@ static apr_array_header_t *authz_params(request_rec *r, tpa_provider_conf *pc,
     PARAM("response_type", "code");
     PARAM("client_id", pc->client_id);
     PARAM("redirect_uri", pl->redirect_uri);
-    PARAM("scope", pc->scope);
     PARAM("state", pl->state);
     if (pl->nonce) {
         PARAM("nonce", pl->nonce);
     }
     PARAM("code_challenge", tpo_pkce_challenge_s256(r->pool, pl->code_verifier));
     PARAM("code_challenge_method", "S256");
-    for (i = 0; i + 1 < pc->auth_params->nelts; i += 2) {
-        const char *n = APR_ARRAY_IDX(pc->auth_params, i, const char *);
+    for (i = 0; i + 1 < extra->nelts; i += 2) {
+        const char *n = APR_ARRAY_IDX(extra, i, const char *);
         if (login_hint && !strcmp(n, "login_hint")) {
             continue;
         }
-        PARAM(n, APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
+        PARAM(n, APR_ARRAY_IDX(extra, i + 1, const char *));
     }
     if (login_hint) {
         PARAM("login_hint", login_hint);
@@ -177,8 +194,11 @@ static int push_request(request_rec *r, tpa_provider_conf *pc, const tpo_provide
  * (a checked local URL) and login_hint come from a third-party-initiated
  * login; NULL: this request's URL, none. */
 static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return_url,
-                       const char *login_hint, tpa_answer *fail)
+                       const char *login_hint, int lacks, tpa_answer *fail)
 {
+    tpa_dir_conf *dc = tpa_config_dir(r);
+    tpo_stepup_req req;
+    apr_array_header_t *extra;
     const tpo_provider_meta *meta;
     tpa_rt_status rs;
     tpo_pending pl;
@@ -211,7 +231,14 @@ static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return
         return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                       "No randomness available.");
     }
-    if (tpo_scope_has(pc->scope, "openid")) {
+    /* the location's parameters and its step-up demand (tpo_stepup.h) */
+    tpa_dir_stepup(dc, &req);
+    extra = tpo_authreq_params(r->pool, pc->scope, pc->auth_params, dc->auth_req, &req, lacks);
+    if (tpo_stepup_demands(&req)) {
+        pl.acr_required = tpo_stepup_acr_text(r->pool, &req);
+        pl.max_auth_age = req.max_auth_age > 0 ? req.max_auth_age : 0;
+    }
+    if (tpo_scope_has(auth_param(extra, "scope"), "openid")) {
         char *nonce;
         if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
             return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
@@ -237,7 +264,7 @@ static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return
     }
     /* a pushed request is made before any cookie is touched: when it fails,
      * this browser's logins in progress stay as they are */
-    params = authz_params(r, pc, &pl, login_hint);
+    params = authz_params(r, pc, &pl, extra, login_hint);
     if ((rc = push_request(r, pc, meta, params, &request_uri, fail)) != OK) {
         return rc;
     }
@@ -289,9 +316,23 @@ static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return
                                     APR_ARRAY_IDX(params, i + 1, const char *));
         }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00018) "no session: sending the browser to provider %s to log in",
-                  pc->name);
+    if (lacks) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00951) "step-up: sending the browser to provider %s to log in "
+                                         "again (%s%s%s)",
+                      pc->name, lacks & TPO_STEPUP_ACR ? "acr_values " : "",
+                      lacks & TPO_STEPUP_ACR ? pl.acr_required : "",
+                      lacks & TPO_STEPUP_AGE
+                          ? apr_psprintf(r->pool, "%smax_age %d, prompt=login",
+                                         lacks & TPO_STEPUP_ACR ? ", " : "", pl.max_auth_age)
+                          : "");
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPO_APLOGNO(00018) "no session: sending the browser to provider %s to "
+                                         "log in",
+                      pc->name);
+    }
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location", url);
     tpa_count(TPO_M_LOGIN_STARTED);
@@ -300,7 +341,12 @@ static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return
 
 int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
 {
-    return login_start(r, pc, NULL, NULL, fail);
+    return login_start(r, pc, NULL, NULL, 0, fail);
+}
+
+int tpa_login_start_stepup(request_rec *r, tpa_provider_conf *pc, int lacks, tpa_answer *fail)
+{
+    return login_start(r, pc, NULL, NULL, lacks, fail);
 }
 
 /* ---------------------------------------------- third-party-initiated login */
@@ -452,7 +498,7 @@ int tpa_login_initiate_endpoint(request_rec *r, tpa_provider_conf *pc)
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   TPO_APLOGNO(00853) "provider %s: third-party-initiated login%s, target %s",
                   pc->name, hint ? " with login_hint" : "", ap_escape_logitem(r->pool, local));
-    rc = login_start(r, pc, local, hint, &fail);
+    rc = login_start(r, pc, local, hint, 0, &fail);
     return rc == HTTP_MOVED_TEMPORARILY ? rc : tpa_page_answer(r, &fail);
 }
 
@@ -656,6 +702,13 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
     return OK;
 }
 
+/* What the validated ID token says about the authentication (step-up). */
+typedef struct idt_auth {
+    const char *op_sid;   /* "sid", or NULL */
+    const char *acr;      /* "acr", or NULL */
+    apr_time_t auth_time; /* "auth_time"; 0 absent */
+} idt_auth;
+
 /* Step 2, claims: the validated ID token's claims (required when openid was
  * asked for, i.e. the login has a nonce), merged with userinfo when the
  * provider has a userinfo endpoint and TPOAuthUserinfo asks for it or there
@@ -663,13 +716,14 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
  * DONE with the failure page written. */
 static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                           const tpo_pending *pl, const tpo_token_response *tres,
-                          const tpo_dpop_key *dpop, json_t **claims, const char **op_sid)
+                          const tpo_dpop_key *dpop, json_t **claims, idt_auth *ia)
 {
     json_t *uclaims = NULL;
+    const char **op_sid = &ia->op_sid;
     int rc;
 
     *claims = NULL;
-    *op_sid = NULL;
+    memset(ia, 0, sizeof(*ia));
     if (tres->id_token) {
         rc = tpa_provider_validate_id_token(r, pc, meta, tres->id_token, pl->nonce, claims);
         if (rc != OK) {
@@ -683,6 +737,18 @@ static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provi
          * ID token only, before userinfo or the claim filters touch it */
         *op_sid = json_string_value(json_object_get(*claims, "sid"));
         *op_sid = *op_sid && **op_sid ? apr_pstrdup(r->pool, *op_sid) : NULL;
+        /* acr and auth_time: the ID token's own, for TPOAuthRequireACR and
+         * TPOAuthMaxAuthAge (a claim of another type counts as absent) */
+        {
+            const char *acr;
+            double at;
+            if (tpo_jwt_claim_string(*claims, "acr", &acr) == 1 && *acr) {
+                ia->acr = apr_pstrdup(r->pool, acr);
+            }
+            if (tpo_jwt_claim_time(*claims, "auth_time", &at) == 1 && at > 0 && at < 1e11) {
+                ia->auth_time = apr_time_from_sec((apr_time_t)at);
+            }
+        }
     }
     else if (pl->nonce) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
@@ -767,8 +833,9 @@ static int replay_page(request_rec *r, const char *html, const char *csp)
  * failure 503 (DONE, page written). */
 static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
                         const tpo_token_response *tres, const tpo_dpop_key *dpop, json_t *claims,
-                        const char *user, const char *op_sid)
+                        const char *user, const idt_auth *ia)
 {
+    const char *op_sid = ia->op_sid;
     tpo_session s;
     const char *sid;
     apr_size_t rec_len = 0;
@@ -785,6 +852,8 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
     s.op_sid = op_sid;
+    s.acr = ia->acr;
+    s.auth_time = ia->auth_time;
     s.access_token = tres->access_token;
     s.refresh_token = tres->refresh_token;
     s.id_token = tres->id_token;
@@ -846,12 +915,82 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
 
 /* The code of an accepted callback becomes a session: tokens -> claims ->
  * user -> session. Each step writes its own failure page (DONE). */
+/* Step 3b, step-up: a login started by a location that demands an
+ * authentication (TPOAuthRequireACR, TPOAuthMaxAuthAge; the demand travels
+ * in the pending login) must bring an ID token that meets it, and when the
+ * browser already has a session, the same user (sub) must have logged in:
+ * another user never takes a session over. Either failure: 403 page, log
+ * line, the current session stays as it was. OK with *old_sid the session
+ * the new one replaces (NULL: none). */
+static int stepup_verify(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
+                         const idt_auth *ia, json_t *claims, const char *user, const char **old_sid)
+{
+    tpo_stepup_req req;
+    tpo_session *old;
+    const char *sub;
+    int lacks;
+
+    *old_sid = NULL;
+    tpo_stepup_req_parse(r->pool, pl->acr_required, pl->max_auth_age > 0 ? pl->max_auth_age : -1,
+                         &req);
+    if (!tpo_stepup_demands(&req)) {
+        return OK;
+    }
+    lacks = tpo_stepup_check(&req, ia->acr, ia->auth_time, apr_time_now(),
+                             apr_time_from_sec(pc->clock_skew));
+    if (lacks) {
+        return fail(
+            r, pc, HTTP_FORBIDDEN, APLOG_WARNING, "Stronger authentication required",
+            "The authorization server did not confirm the authentication this page requires. "
+            "Your session is unchanged; please try again and choose the stronger sign-in "
+            "method.",
+            apr_psprintf(
+                r->pool,
+                "step-up for %s refused: the ID token %s%s%s (the location demands %s%s%s)",
+                ap_escape_logitem(r->pool, user),
+                lacks & TPO_STEPUP_ACR
+                    ? (ia->acr ? apr_psprintf(r->pool, "has acr %s",
+                                              tpo_jwt_quote(r->pool, 64, ia->acr))
+                               : "has no acr")
+                    : "",
+                (lacks & TPO_STEPUP_ACR) && (lacks & TPO_STEPUP_AGE) ? " and " : "",
+                lacks & TPO_STEPUP_AGE
+                    ? (ia->auth_time
+                           ? apr_psprintf(r->pool, "has an auth_time %" APR_TIME_T_FMT " s old",
+                                          apr_time_sec(apr_time_now() - ia->auth_time))
+                           : "has no auth_time")
+                    : "",
+                req.acr ? "acr one of " : "", req.acr ? pl->acr_required : "",
+                req.max_auth_age >= 0 ? apr_psprintf(r->pool, "%sauth_time within %d s",
+                                                     req.acr ? ", " : "", req.max_auth_age)
+                                      : ""));
+    }
+    old = apr_pcalloc(r->pool, sizeof(*old));
+    if (tpa_session_load(r, pc, old) != TPA_SESS_OK) {
+        return OK; /* no session (any more): this login opens one */
+    }
+    sub = json_string_value(json_object_get(claims, "sub"));
+    if (old->sub ? !sub || strcmp(old->sub, sub) != 0 : strcmp(old->user, user) != 0) {
+        return fail(r, pc, HTTP_FORBIDDEN, APLOG_WARNING, "Login refused",
+                    "You signed in as a different user than the one of your current session. "
+                    "Your session was kept. To change the user, log out first.",
+                    apr_psprintf(r->pool,
+                                 "step-up for the session of %s refused: %s logged in (another "
+                                 "subject); the session is kept",
+                                 ap_escape_logitem(r->pool, old->user),
+                                 ap_escape_logitem(r->pool, user)));
+    }
+    *old_sid = tpa_req_get(r)->sid;
+    return OK;
+}
+
 static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                          const tpo_pending *pl, const char *code)
 {
     tpo_token_response tres;
     json_t *claims;
-    const char *user, *op_sid;
+    const char *user, *old_sid;
+    idt_auth ia;
     tpo_dpop_key *dpop = NULL;
     int rc;
 
@@ -883,11 +1022,23 @@ static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provid
                       pc->name);
         dpop = NULL;
     }
-    if ((rc = collect_claims(r, pc, meta, pl, &tres, dpop, &claims, &op_sid)) != OK ||
-        (rc = map_user(r, pc, claims, &user)) != OK) {
+    if ((rc = collect_claims(r, pc, meta, pl, &tres, dpop, &claims, &ia)) != OK ||
+        (rc = map_user(r, pc, claims, &user)) != OK ||
+        (rc = stepup_verify(r, pc, pl, &ia, claims, user, &old_sid)) != OK) {
         return rc;
     }
-    return open_session(r, pc, pl, &tres, dpop, claims, user, op_sid);
+    rc = open_session(r, pc, pl, &tres, dpop, claims, user, &ia);
+    if (rc == HTTP_MOVED_TEMPORARILY && old_sid) {
+        /* the step-up session replaces the old one (a fresh id for the
+         * stronger authentication): one session per browser */
+        tpa_session_delete(r, pc, old_sid);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00952) "step-up of %s through provider %s: the session "
+                                         "continues under a new id (acr %s)",
+                      ap_escape_logitem(r->pool, user), pc->name,
+                      ia.acr ? tpo_jwt_quote(r->pool, 64, ia.acr) : "-");
+    }
+    return rc;
 }
 
 static int callback(request_rec *r, tpa_provider_conf *pc)

@@ -43,6 +43,10 @@
 //   require_pushed_authorization_requests: true requires them anyway. /__stats counts the
 //   pushed requests (par) and the authorization requests that came with a request_uri
 //   (authorization_with_request_uri). See the block "opt-in: pushed authorization requests".
+// * TPO_IDP_ACR="bronze silver gold" (opt-in, step-up tests): the acr values the provider
+//   supports. A login's acr is the password typed when it is one of them, else the first one;
+//   a request whose acr_values the provider session's acr does not meet asks for a login again.
+//   See the block "acr for step-up" below.
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
@@ -52,7 +56,7 @@ import { parseArgs } from 'node:util';
 // development notices ("default ... function called, you SHOULD change it"). Both are expected
 // here; drop exactly those lines and keep everything else.
 const QUIET = [/Unsupported runtime/, /you SHOULD change it/, /devInteractions is enabled/,
-  /in-memory adapter is used/];
+  /in-memory adapter is used/, /already parsed request body detected/];
 for (const method of ['warn', 'info']) {
   const orig = console[method].bind(console);
   console[method] = (...args) => {
@@ -371,6 +375,43 @@ let dpopRefuse = false;
 let dpopStats = { proofs: {}, algs: {}, use_dpop_nonce: 0 };
 // ------------------------------------------------------------------ end of DPoP (opt-in)
 
+// ------------------------------------------------------ opt-in: acr for step-up (issue 15)
+// TPO_IDP_ACR="bronze silver gold": acrValues (discovery's acr_values_supported). The login form
+// of devInteractions stays; its password picks the login's acr (one of the values, else the
+// first: the harness's default password logs in with the lowest). The ID token carries the acr
+// when the client asked for acr_values (oidc-provider's rule). A request with acr_values that the
+// provider session's acr does not meet asks for a login again; the login that follows is taken
+// whatever acr it brought, so that a relying party can be shown a too weak one. max_age and
+// prompt=login work as oidc-provider has them.
+const acrValues = (process.env.TPO_IDP_ACR || '').split(/[\s,]+/).filter(Boolean);
+if (acrValues.length) {
+  const { interactionPolicy } = await import('oidc-provider');
+  const { Check } = interactionPolicy;
+  const policy = interactionPolicy.base();
+  policy.get('login').checks.push(new Check('acr_not_met', 'the requested acr is not met', (ctx) => {
+    const wanted = ctx.oidc.params.acr_values;
+    if (!wanted || !ctx.oidc.session.accountId || ctx.oidc.result?.login) {
+      return Check.NO_NEED_TO_PROMPT;
+    }
+    return wanted.split(' ').includes(ctx.oidc.acr) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+  }));
+  configuration.acrValues = acrValues;
+  configuration.interactions = { policy };
+}
+// Reads a form body (the login form's); devInteractions reads it again from ctx.req.body.
+async function readForm(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > 64 * 1024) throw new Error('form too large');
+    chunks.push(chunk);
+  }
+  req.body = Buffer.concat(chunks).toString('utf8');
+  return new URLSearchParams(req.body);
+}
+// -------------------------------------------------- end of acr for step-up
+
 const provider = new Provider(issuer, configuration);
 
 // ------------------------------------------------------- opt-in: back-channel logout (issue 14)
@@ -426,6 +467,18 @@ provider.use(async (ctx, next) => {
     // the last character of the signature changed: a proof that no longer verifies
     const last = dpopProof.slice(-1);
     ctx.req.headers.dpop = dpopProof.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+  }
+  if (acrValues.length && ctx.method === 'POST' && /^\/interaction\/[^/]+$/.test(ctx.path)) {
+    // acr for step-up: the login form's password names the login's acr
+    const form = await readForm(ctx.req);
+    if (form.get('prompt') === 'login' && form.get('login')) {
+      const acr = acrValues.includes(form.get('password')) ? form.get('password') : acrValues[0];
+      ctx.respond = false;
+      await provider.interactionFinished(ctx.req, ctx.res, {
+        login: { accountId: form.get('login'), acr },
+      }, { mergeWithLastSubmission: false });
+      return;
+    }
   }
   if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
     stats = emptyStats();
