@@ -10,6 +10,7 @@
 #include "mod_tp_oauth_hooks.h"
 #include "mod_tp_oauth_metrics.h"
 #include "mod_tp_oauth_session.h"
+#include "mod_tp_oauth_post.h"
 #include "tpo_defaults.h"
 #include "tpo_http.h"
 #include "tpo_log.h"
@@ -186,6 +187,8 @@ static void register_hooks(apr_pool_t *p)
     /* after hook_fixups (a pass location's session) */
     ap_hook_fixups(hook_backend_fixups, NULL, NULL, APR_HOOK_LAST);
     tpa_authz_register(p);
+    /* a form POST kept across a login, handed to the application */
+    ap_register_input_filter(TPA_POST_FILTER, tpa_post_body_filter, NULL, AP_FTYPE_RESOURCE);
 }
 
 AP_DECLARE_MODULE(tp_oauth) = {

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include "mod_tp_oauth_hooks.h"
+#include "mod_tp_oauth_post.h"
 #include "tpo_cookie.h"
 #include "tpo_nav.h"
 #include "tpo_origin.h"
@@ -130,6 +131,7 @@ int tpa_check_authn(request_rec *r)
     tpa_sess_result sr;
     tpa_answer fail;
     int unauth, rc, bearer;
+    long keep_post;
 
     if (!type || strcasecmp(type, TPO_AUTH_TYPE) != 0) {
         return DECLINED;
@@ -177,6 +179,11 @@ int tpa_check_authn(request_rec *r)
                 return stepup(r, pc, dc, s, lacks);
             }
             tpa_identity_export(r, pc, s);
+            /* the replay of a form POST kept across the login */
+            if (r->method_number == M_POST && tpa_dir_post_preserve(dc) > 0 &&
+                (rc = tpa_post_replay(r, &fail)) != OK) {
+                return tpa_page_answer(r, &fail);
+            }
             return OK;
         }
         if (rr == TPA_REFRESH_FAILED) {
@@ -194,6 +201,19 @@ int tpa_check_authn(request_rec *r)
         tpa_set_cookie(r, pc, pc->cookie_name, "", 0);
     }
     unauth = tpa_dir_unauth(dc);
+    keep_post = tpa_dir_post_preserve(dc);
+    if (unauth == TPO_UNAUTH_LOGIN && keep_post > 0 && r->method_number == M_POST) {
+        /* a form POST: kept for after the login (TPOAuthPreservePost) */
+        switch (tpa_post_keep(r, pc, keep_post, &fail)) {
+        case TPA_POST_FAILED:
+            return tpa_page_answer(r, &fail);
+        case TPA_POST_KEPT:
+            rc = tpa_login_start(r, pc, &fail);
+            return rc == HTTP_MOVED_TEMPORARILY ? rc : tpa_page_answer(r, &fail);
+        case TPA_POST_NONE:
+            break;
+        }
+    }
     if (unauth != TPO_UNAUTH_LOGIN || !is_navigation(r)) {
         ap_log_rerror(
             APLOG_MARK, APLOG_DEBUG, 0, r,

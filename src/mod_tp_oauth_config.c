@@ -9,6 +9,7 @@
 #include <apr_strings.h>
 #include "mod_tp_oauth_base.h"
 #include "tpo_defaults.h"
+#include "tpo_post.h"
 
 /* ------------------------------------------------------------ create/merge */
 
@@ -126,7 +127,12 @@ static tpa_dir_conf dir_defaults;
 
 const char *tpa_config_dir_defaults(apr_pool_t *p)
 {
+    const char *err;
+
     tpa_directives_unset(TPO_CTX_DIR, &dir_defaults);
+    if ((err = tpo_post_limit_parse(TPO_DEF_PRESERVE_POST, &dir_defaults.post_preserve))) {
+        return apr_psprintf(p, "the default of TPOAuthPreservePost: %s", err);
+    }
     return tpa_directives_defaults(p, TPO_CTX_DIR, &dir_defaults);
 }
 
@@ -150,6 +156,7 @@ void *tpa_config_create_dir(apr_pool_t *p, char *dir)
     tpa_dir_conf *c = apr_pcalloc(p, sizeof(tpa_dir_conf));
 
     tpa_directives_unset(TPO_CTX_DIR, c);
+    c->post_preserve = TPO_UNSET;
     c->strip = default_strip(p);
     return c;
 }
@@ -168,6 +175,7 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->bearer_mode = add->bearer_mode != TPO_UNSET ? add->bearer_mode : base->bearer_mode;
     c->bearer_scope = add->bearer_scope ? add->bearer_scope : base->bearer_scope;
     c->bearer_query = add->bearer_query != TPO_UNSET ? add->bearer_query : base->bearer_query;
+    c->post_preserve = add->post_preserve != TPO_UNSET ? add->post_preserve : base->post_preserve;
     c->dpop_proof = add->dpop_proof ? add->dpop_proof : base->dpop_proof;
     if (add->cors_origins) {
         c->cors_origins = add->cors_origins;
@@ -231,6 +239,11 @@ int tpa_dir_bearer(const tpa_dir_conf *dc)
 int tpa_dir_bearer_query(const tpa_dir_conf *dc)
 {
     return dc->bearer_query != TPO_UNSET ? dc->bearer_query : dir_defaults.bearer_query;
+}
+
+long tpa_dir_post_preserve(const tpa_dir_conf *dc)
+{
+    return dc->post_preserve != TPO_UNSET ? dc->post_preserve : dir_defaults.post_preserve;
 }
 
 void tpa_dir_stepup(const tpa_dir_conf *dc, tpo_stepup_req *req)

@@ -199,6 +199,8 @@ typedef struct tpa_dir_conf {
     int bearer_mode;                /* TPOAuthBearer; TPO_UNSET: TPO_DEF_BEARER */
     const char *bearer_scope;       /* TPOAuthBearerScope: required scopes, or NULL */
     int bearer_query;               /* TPOAuthBearerQuery; TPO_UNSET: off */
+    long post_preserve;             /* TPOAuthPreservePost: bytes, 0 off;
+                                          TPO_UNSET: TPO_DEF_PRESERVE_POST */
     const char *dpop_proof;         /* TPOAuthDPoPProof: NULL unset, "off", "on" or the
                                           backend's URL base (htu of the DPoP proof) */
     /* per-location authorization requests and step-up (mod_tp_oauth_stepup.c) */
@@ -224,6 +226,8 @@ int tpa_dir_authz(const tpa_dir_conf *dc);
 int tpa_dir_backend_token(const tpa_dir_conf *dc);
 int tpa_dir_bearer(const tpa_dir_conf *dc);
 int tpa_dir_bearer_query(const tpa_dir_conf *dc);
+/* TPOAuthPreservePost: the largest body kept, 0 when off */
+long tpa_dir_post_preserve(const tpa_dir_conf *dc);
 /* The location's step-up demand (TPOAuthRequireACR, TPOAuthMaxAuthAge). */
 void tpa_dir_stepup(const tpa_dir_conf *dc, tpo_stepup_req *req);
 
@@ -256,6 +260,10 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *base, void *add);
 int tpa_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, server_rec *s);
 /* pre_config: forget the provider references of the previous configuration pass. */
 void tpa_config_reset_refs(void);
+/* The largest TPOAuthPreservePost of this configuration pass (0: none on):
+ * sizes the store of kept POSTs. */
+void tpa_config_note_post_preserve(long bytes);
+long tpa_config_post_preserve_max(void);
 
 /* Internal (directives -> check): records a `TPOAuthProvider name` reference
  * made at `where`, checked by tpa_config_check once all providers are known. */

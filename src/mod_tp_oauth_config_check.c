@@ -52,6 +52,7 @@ typedef struct provider_ref {
     const char *where;
 } provider_ref;
 static apr_array_header_t *provider_refs;
+static long post_preserve_max; /* the largest TPOAuthPreservePost of this pass */
 
 void tpa_config_note_provider_ref(apr_pool_t *p, server_rec *s, const char *name, const char *where)
 {
@@ -371,4 +372,17 @@ int tpa_config_check(apr_pool_t *pconf, apr_pool_t *plog, apr_pool_t *ptemp, ser
 void tpa_config_reset_refs(void)
 {
     provider_refs = NULL;
+    post_preserve_max = 0;
+}
+
+void tpa_config_note_post_preserve(long bytes)
+{
+    if (bytes > post_preserve_max) {
+        post_preserve_max = bytes;
+    }
+}
+
+long tpa_config_post_preserve_max(void)
+{
+    return post_preserve_max;
 }

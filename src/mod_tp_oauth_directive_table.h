@@ -340,6 +340,10 @@ TPO_DIR(backend_id_token, "TPOAuthBackendIDToken", TAKE12, cmd_backend_id_token,
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Request header that carries the user's ID token to the backend [jwt|payload] (jwt: "
         "the serialized token, payload: its claims as JSON)")
+TPO_DIR(preserve_post, "TPOAuthPreservePost", TAKE1, cmd_preserve_post, DIR, NONE, TPO_NOFIELD, 0,
+        0, NULL, TPO_DEF_PRESERVE_POST,
+        "Keep a form POST that needs a login and replay it after the login: off or the largest "
+        "body in bytes (K/M suffix; at most 512K; default " TPO_DEF_PRESERVE_POST ")")
 TPO_DIR(dpop_proof, "TPOAuthDPoPProof", TAKE1, cmd_dpop_proof, DIR, STR, TPO_DC(dpop_proof), 0, 0,
         NULL, NULL,
         "TPOAuthBackendToken user with a DPoP-bound token: Authorization: DPoP and a fresh DPoP "

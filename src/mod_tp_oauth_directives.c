@@ -16,6 +16,7 @@
 #include "tpo_cookie.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_origin.h"
+#include "tpo_post.h"
 #include "tpo_par.h"
 #include "tpo_provider.h"
 #include "tpo_forwarded.h"
@@ -728,6 +729,24 @@ static const char *cmd_backend_id_token(cmd_parms *cmd, void *mconfig, const cha
         return apr_psprintf(cmd->pool, "%s: '%s' is neither jwt nor payload", cmd->cmd->name, form);
     }
     dc->backend_idt_header = name;
+    return NULL;
+}
+
+/* TPOAuthPreservePost off|<bytes> */
+static const char *cmd_preserve_post(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+    long v = 0;
+
+    if (err) {
+        return err;
+    }
+    if ((err = tpo_post_limit_parse(arg, &v)) != NULL) {
+        return apr_psprintf(cmd->pool, "TPOAuthPreservePost %s: %s", arg, err);
+    }
+    dc->post_preserve = v;
+    tpa_config_note_post_preserve(v);
     return NULL;
 }
 

@@ -13,6 +13,7 @@
 #include "tpo_json.h"
 #include "mod_tp_oauth_flows.h"
 #include "mod_tp_oauth_metrics.h"
+#include "mod_tp_oauth_post.h"
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
 #include "tpo_dpop.h"
@@ -253,6 +254,7 @@ static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return
     pl.return_url = return_url                                 ? return_url
                     : tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri
                                                                : "/";
+    pl.post_id = apr_table_get(r->notes, TPO_NOTE_POST_ID); /* TPOAuthPreservePost */
     if (strlen(pl.return_url) > TPO_PENDING_RETURN_URL_MAX) {
         ap_log_rerror(
             APLOG_MARK, APLOG_INFO, 0, r,
@@ -809,6 +811,21 @@ static int map_user(request_rec *r, tpa_provider_conf *pc, json_t *claims, const
     return OK;
 }
 
+/* The page that sends a kept form POST again (200): the module's page
+ * headers, with a Content-Security-Policy that allows its one script. */
+static int replay_page(request_rec *r, const char *html, const char *csp)
+{
+    r->status = HTTP_OK;
+    r->status_line = NULL;
+    tpa_page_headers(r);
+    apr_table_setn(r->err_headers_out, "Content-Security-Policy", csp);
+    ap_set_content_type(r, "text/html; charset=utf-8");
+    if (!r->header_only) {
+        ap_rputs(html, r);
+    }
+    return DONE;
+}
+
 /* Step 4, session: the session record (times, tokens, claims, the
  * pre-rendered identity) stored under a fresh id by the session service,
  * the session cookie, and the redirect back to the page the login started
@@ -883,6 +900,13 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
                   TPO_APLOGNO(00032) "login of %s through provider %s",
                   ap_escape_logitem(r->pool, s.user), pc->name);
+    if (pl->post_id) {
+        /* a form POST was kept for after this login: the browser sends it again */
+        const char *html, *csp;
+        if (tpa_post_resume(r, pc, pl->post_id, sid, &html, &csp) == APR_SUCCESS) {
+            return replay_page(r, html, csp);
+        }
+    }
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location",
                    tpo_return_url_is_local(pl->return_url) ? pl->return_url : "/");
@@ -1144,7 +1168,7 @@ int tpa_login_callback(request_rec *r, tpa_provider_conf *pc)
 {
     int rc = callback(r, pc);
 
-    if (rc == HTTP_MOVED_TEMPORARILY) {
+    if (rc == HTTP_MOVED_TEMPORARILY || (rc == DONE && r->status == HTTP_OK)) {
         tpa_count(TPO_M_LOGIN_COMPLETED);
     }
     else {

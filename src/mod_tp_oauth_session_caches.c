@@ -5,6 +5,7 @@
  * children), a distributed cache per child with its keys derived once. */
 #include <string.h>
 #include <apr_strings.h>
+#include "mod_tp_oauth_post.h"
 #include "mod_tp_oauth_session.h"
 #include "tpo_cache_crypt.h"
 #include "tpo_cache_memcache.h"
@@ -192,7 +193,7 @@ int tpa_session_caches_post_config(server_rec *s, apr_pool_t *ptemp)
     if (sc->cache_type != TPO_CACHE_SHM) {
         /* the distributed cache is connected per child (child_init), with
          * keys derived here, once */
-        tpa_session_cache = tpa_pending_cache = NULL;
+        tpa_session_cache = tpa_pending_cache = tpa_post_cache = NULL;
         return cache_keys_derive(s, ptemp) == APR_SUCCESS ? OK : HTTP_INTERNAL_SERVER_ERROR;
     }
     if (cache_for(s, "session", (apr_size_t)tpa_config_cache_size(s), 0, &tpa_session_cache) !=
@@ -200,6 +201,18 @@ int tpa_session_caches_post_config(server_rec *s, apr_pool_t *ptemp)
         cache_for(s, "consumed-login", (apr_size_t)pending * 1024, (apr_size_t)pending * 2,
                   &tpa_pending_cache) != APR_SUCCESS) {
         return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    /* kept form POSTs (TPOAuthPreservePost): anonymous writers, so a
+     * segment of their own, never the sessions' */
+    tpa_post_cache = NULL;
+    if (tpa_config_post_preserve_max() > 0) {
+        apr_size_t bytes = (apr_size_t)tpa_config_post_preserve_max() * TPO_POST_STORE_FACTOR;
+        if (bytes < (apr_size_t)TPO_POST_STORE_MIN_M * 1024 * 1024) {
+            bytes = (apr_size_t)TPO_POST_STORE_MIN_M * 1024 * 1024;
+        }
+        if (cache_for(s, "kept-post", bytes, 0, &tpa_post_cache) != APR_SUCCESS) {
+            return HTTP_INTERNAL_SERVER_ERROR;
+        }
     }
     return OK;
 }
@@ -230,6 +243,7 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
     }
     if (rv != APR_SUCCESS) {
         tpa_session_cache = tpa_pending_cache = &down_cache;
+        tpa_post_cache = tpa_config_post_preserve_max() > 0 ? &down_cache : NULL;
         ap_log_error(
             APLOG_MARK, APLOG_CRIT, rv, s,
             TPO_APLOGNO(00008) "cannot set up the %s session cache (%s): %s; requests that need a "
@@ -241,6 +255,8 @@ static void remote_cache_init(apr_pool_t *pchild, server_rec *s)
     tpa_pending_cache = crypt;
     tpa_session_cache = tpa_local_tier_wrap(pchild, s, crypt);
     tpa_session_cache_fresh = tpa_session_cache != crypt ? crypt : NULL;
+    /* kept form POSTs share it: every server of a fleet can replay them */
+    tpa_post_cache = tpa_config_post_preserve_max() > 0 ? crypt : NULL;
 }
 
 void tpa_session_caches_child_init(apr_pool_t *pchild, server_rec *s)

@@ -96,7 +96,8 @@
 #define TPO_DEF_AUTHZ_FAILURE "403"
 #define TPO_DEF_BEARER "off"
 #define TPO_DEF_BEARER_QUERY "off"
-#define TPO_DEF_DPOP_PROOF "off" /* TPOAuthDPoPProof */
+#define TPO_DEF_PRESERVE_POST "off" /* TPOAuthPreservePost */
+#define TPO_DEF_DPOP_PROOF "off"    /* TPOAuthDPoPProof */
 
 /* ---- fixed values (no directive; README.md documents them) */
 /* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is
@@ -125,6 +126,13 @@
 /* A back-channel logout token is accepted this long after its iat (s, plus
  * TPOAuthClockSkew); its jti is remembered as long. */
 #define TPO_LOGOUT_TOKEN_MAX_AGE_S 300
+
+/* Kept form POSTs (TPOAuthPreservePost) with the shared-memory cache live
+ * in their own segment, so that anonymous requests can never push sessions
+ * out: this many times the largest configured limit, at least
+ * TPO_POST_STORE_MIN_M megabytes. */
+#define TPO_POST_STORE_FACTOR 32
+#define TPO_POST_STORE_MIN_M 4
 
 /* ---- core limits (not directives) */
 /* The largest token response tpo_token parses. */

@@ -77,6 +77,12 @@ int tpo_is_navigation(const char *method, const char *x_requested_with, const ch
     if (method == NULL || strcmp(method, "GET") != 0) {
         return 0;
     }
+    return tpo_is_form_navigation(x_requested_with, sec_fetch_mode, sec_fetch_dest, accept);
+}
+
+int tpo_is_form_navigation(const char *x_requested_with, const char *sec_fetch_mode,
+                           const char *sec_fetch_dest, const char *accept)
+{
     if (x_requested_with != NULL) {
         return 0;
     }

@@ -11,5 +11,10 @@
  * NULL (header absent). Returns 1 for a navigation. */
 int tpo_is_navigation(const char *method, const char *x_requested_with, const char *sec_fetch_mode,
                       const char *sec_fetch_dest, const char *accept);
+/* The same test without the method: a request of any method that a page
+ * navigation made (a form POST submitted by the browser: Sec-Fetch-Mode
+ * navigate, Accept lists HTML), not a script's. */
+int tpo_is_form_navigation(const char *x_requested_with, const char *sec_fetch_mode,
+                           const char *sec_fetch_dest, const char *accept);
 
 #endif

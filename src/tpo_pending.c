@@ -13,6 +13,7 @@ enum {
     P_VERIFIER,
     P_REDIRECT_URI,
     P_RETURN_URL,
+    P_POST_ID,
     /* step-up: numbered apart so that fields added above do not collide */
     P_ACR_REQUIRED = 40,
     P_MAX_AUTH_AGE
@@ -33,6 +34,7 @@ char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len)
     tpo_tlv_put_str(&w, P_VERIFIER, pl->code_verifier);
     tpo_tlv_put_str(&w, P_REDIRECT_URI, pl->redirect_uri);
     tpo_tlv_put_str(&w, P_RETURN_URL, pl->return_url);
+    tpo_tlv_put_str(&w, P_POST_ID, pl->post_id);
     tpo_tlv_put_str(&w, P_ACR_REQUIRED, pl->acr_required);
     if (pl->max_auth_age > 0) {
         tpo_tlv_put_time(&w, P_MAX_AUTH_AGE, (apr_time_t)pl->max_auth_age);
@@ -80,6 +82,9 @@ apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
             break;
         case P_RETURN_URL:
             st = tpo_tlv_str(data, dlen, &out->return_url);
+            break;
+        case P_POST_ID:
+            st = tpo_tlv_str(data, dlen, &out->post_id);
             break;
         case P_ACR_REQUIRED:
             st = tpo_tlv_str(data, dlen, &out->acr_required);

@@ -24,6 +24,8 @@ typedef struct tpo_pending {
     const char *code_verifier;
     const char *redirect_uri; /* exact redirect_uri sent (token request needs it) */
     const char *return_url;   /* local URL to go back to */
+    const char *post_id;      /* a form POST kept for after the login
+                                 (tpo_post.h), or NULL */
     /* step-up: what the location demanded (TPOAuthRequireACR,
      * TPOAuthMaxAuthAge), checked against the new ID token at the callback */
     const char *acr_required; /* accepted acr values, space-separated; NULL: any */

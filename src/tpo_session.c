@@ -68,6 +68,11 @@ void tpo_tlv_put_str(tpo_tlv_writer *w, unsigned char tag, const char *s)
     }
 }
 
+void tpo_tlv_put_bytes(tpo_tlv_writer *w, unsigned char tag, const void *data, apr_size_t len)
+{
+    tlv_put(w, tag, data, len);
+}
+
 void tpo_tlv_put_time(tpo_tlv_writer *w, unsigned char tag, apr_time_t t)
 {
     char b[8];

@@ -18,6 +18,8 @@ typedef struct tpo_tlv_writer {
 void tpo_tlv_init(tpo_tlv_writer *w, apr_pool_t *p, const char magic[3], unsigned char version);
 void tpo_tlv_put_str(tpo_tlv_writer *w, unsigned char tag, const char *s); /* NULL: omitted */
 void tpo_tlv_put_time(tpo_tlv_writer *w, unsigned char tag, apr_time_t t);
+/* len raw bytes (any byte; read back with tpo_tlv_next's data and dlen). */
+void tpo_tlv_put_bytes(tpo_tlv_writer *w, unsigned char tag, const void *data, apr_size_t len);
 
 typedef struct tpo_tlv_reader {
     const char *buf;
