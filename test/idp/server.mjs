@@ -464,9 +464,11 @@ provider.use(async (ctx, next) => {
   }
   const dpopProof = ctx.get('dpop'); // DPoP
   if (dpopProof && dpopRefuse) {
-    // the last character of the signature changed: a proof that no longer verifies
-    const last = dpopProof.slice(-1);
-    ctx.req.headers.dpop = dpopProof.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+    // the first character of the signature changed (always data bits; the last one may carry
+    // only padding bits that a decoder ignores): a proof that no longer verifies
+    const at = dpopProof.lastIndexOf('.') + 1;
+    const first = dpopProof[at];
+    ctx.req.headers.dpop = dpopProof.slice(0, at) + (first === 'A' ? 'B' : 'A') + dpopProof.slice(at + 1);
   }
   if (acrValues.length && ctx.method === 'POST' && /^\/interaction\/[^/]+$/.test(ctx.path)) {
     // acr for step-up: the login form's password names the login's acr
