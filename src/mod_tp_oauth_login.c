@@ -567,9 +567,11 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     }
     /* a fresh id at every login; the browser only ever holds this id */
     tpa_set_cookie(r, pc, pc->cookie_name, sid, -1);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  TPO_APLOGNO(00032) "login of %s through provider %s",
-                  ap_escape_logitem(r->pool, s.user), pc->name);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        TPO_APLOGNO(00032) "login of %s through provider %s (session record: %" APR_SIZE_T_FMT
+                           " bytes)",
+        ap_escape_logitem(r->pool, s.user), pc->name, rec_len);
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location",
                    tpo_return_url_is_local(pl->return_url) ? pl->return_url : "/");

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
+#include <apr_hash.h>
 #include "tpo_session.h"
 
 /* ---------------------------------------------------------------- TLV */
@@ -163,25 +164,230 @@ enum {
     S_ENV_NAME = 32,
     S_ENV_VALUE,
     S_HDR_NAME,
-    S_HDR_VALUE
+    S_HDR_VALUE,
+    S_IDENTITY = 40 /* format 2: every variable and header in one field (below) */
 };
+
+/* The identity field (format 2): items, variables first, then headers:
+ *   flags(1) name-length(varint) name NUL value
+ * where value is, by the flags,
+ *   ID_FIELD: tag(1)  the record's field of that tag (user, sub, access
+ *                     token, scope, claims): a value equal to one is not
+ *                     stored twice
+ *   ID_BACK:  varint  offset (from the field's start) of an earlier item's
+ *                     inline value: a header's value equal to its variable's
+ *   neither:  length(varint) bytes NUL
+ * Lengths and offsets are LEB128 varints of at most 4 bytes. */
+#define ID_HDR 0x01
+#define ID_FIELD 0x02
+#define ID_BACK 0x04
+#define ID_FLAGS (ID_HDR | ID_FIELD | ID_BACK)
 
 static const char SESSION_MAGIC[3] = {'T', 'P', 'S'};
 
-static void put_pairs(tpo_tlv_writer *w, const apr_array_header_t *a, unsigned char tn,
-                      unsigned char tv)
+static void raw_put(tpo_tlv_writer *w, const void *data, apr_size_t len)
 {
-    const char **kv;
+    tlv_reserve(w, len);
+    if (len) {
+        memcpy(w->buf + w->len, data, len);
+    }
+    w->len += len;
+}
+
+static apr_size_t varint_len(apr_size_t v)
+{
+    apr_size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+static void varint_put(tpo_tlv_writer *w, apr_size_t v)
+{
+    unsigned char b[8];
+    apr_size_t n = 0;
+
+    do {
+        b[n] = (unsigned char)(v & 0x7f);
+        v >>= 7;
+        if (v) {
+            b[n] |= 0x80;
+        }
+        n++;
+    } while (v && n < sizeof(b));
+    raw_put(w, b, n);
+}
+
+/* 1 and *v; 0 past the end or longer than 4 bytes */
+static APR_INLINE int varint_get(const unsigned char *b, apr_size_t len, apr_size_t *pos,
+                                 apr_size_t *v)
+{
+    apr_size_t r = 0;
     int i;
 
-    if (!a) {
-        return;
+    for (i = 0; i < 4; i++) {
+        unsigned char c;
+        if (*pos >= len) {
+            return 0;
+        }
+        c = b[(*pos)++];
+        r |= (apr_size_t)(c & 0x7f) << (7 * i);
+        if (!(c & 0x80)) {
+            *v = r;
+            return 1;
+        }
     }
-    kv = (const char **)a->elts;
-    for (i = 0; i + 1 < a->nelts; i += 2) {
-        tpo_tlv_put_str(w, tn, kv[i]);
-        tpo_tlv_put_str(w, tv, kv[i + 1] ? kv[i + 1] : "");
+    return 0;
+}
+
+/* Where an identity value is already stored: a field (tag) or an earlier
+ * inline value of the identity field (offset). */
+typedef struct id_ref {
+    unsigned char tag;
+    apr_size_t off;
+} id_ref;
+
+static void id_field(apr_pool_t *p, apr_hash_t *seen, const char *v, unsigned char tag)
+{
+    id_ref *r;
+
+    if (v && *v && !apr_hash_get(seen, v, APR_HASH_KEY_STRING)) {
+        r = apr_palloc(p, sizeof(*r));
+        r->tag = tag;
+        r->off = 0;
+        apr_hash_set(seen, v, APR_HASH_KEY_STRING, r);
     }
+}
+
+static void id_put(tpo_tlv_writer *b, apr_hash_t *seen, unsigned char kind, const char *name,
+                   const char *value)
+{
+    apr_size_t nlen = strlen(name), vlen = strlen(value);
+    id_ref *r = vlen ? apr_hash_get(seen, value, (apr_ssize_t)vlen) : NULL;
+    unsigned char flags = kind;
+
+    if (r && r->tag) {
+        flags |= ID_FIELD;
+    }
+    else if (r && varint_len(r->off) < varint_len(vlen) + vlen + 1) {
+        flags |= ID_BACK;
+    }
+    raw_put(b, &flags, 1);
+    varint_put(b, nlen);
+    raw_put(b, name, nlen + 1);
+    if (flags & ID_FIELD) {
+        raw_put(b, &r->tag, 1);
+    }
+    else if (flags & ID_BACK) {
+        varint_put(b, r->off);
+    }
+    else {
+        varint_put(b, vlen);
+        if (vlen && !r) {
+            r = apr_palloc(b->p, sizeof(*r));
+            r->tag = 0;
+            r->off = b->len;
+            apr_hash_set(seen, value, (apr_ssize_t)vlen, r);
+        }
+        raw_put(b, value, vlen + 1);
+    }
+}
+
+static void put_identity(tpo_tlv_writer *w, const tpo_session *s)
+{
+    tpo_tlv_writer b;
+    apr_hash_t *seen = apr_hash_make(w->p);
+    int k;
+
+    memset(&b, 0, sizeof(b));
+    b.p = w->p;
+    /* the fields a value may name (the first one of equal values wins) */
+    id_field(w->p, seen, s->user, S_USER);
+    id_field(w->p, seen, s->sub, S_SUB);
+    id_field(w->p, seen, s->access_token, S_ACCESS_TOKEN);
+    id_field(w->p, seen, s->scope, S_SCOPE);
+    id_field(w->p, seen, s->claims, S_CLAIMS);
+    for (k = 0; k < 2; k++) {
+        const apr_array_header_t *a = k ? s->headers : s->env;
+        const char **kv;
+        int i;
+
+        if (!a) {
+            continue;
+        }
+        kv = (const char **)a->elts;
+        for (i = 0; i + 1 < a->nelts; i += 2) {
+            id_put(&b, seen, k ? ID_HDR : 0, kv[i], kv[i + 1] ? kv[i + 1] : "");
+        }
+    }
+    if (b.len) {
+        tlv_put(w, S_IDENTITY, b.buf, b.len);
+    }
+}
+
+/* A field a value may name, or NULL. */
+static const char *id_field_value(const tpo_session *s, unsigned char tag)
+{
+    switch (tag) {
+    case S_USER:
+        return s->user;
+    case S_SUB:
+        return s->sub;
+    case S_ACCESS_TOKEN:
+        return s->access_token;
+    case S_SCOPE:
+        return s->scope;
+    case S_CLAIMS:
+        return s->claims;
+    default:
+        return NULL;
+    }
+}
+
+/* The next item of the identity field at *pos: 1 (and kind, name, value),
+ * 0 at the end, -1 on a malformed item. Every string returned ends inside
+ * the record. */
+static APR_INLINE int id_next(const tpo_session *s, apr_size_t *pos, int *hdr, const char **name,
+                              const char **value)
+{
+    const unsigned char *b = (const unsigned char *)s->ident;
+    apr_size_t len = s->ident_len, start = *pos, n;
+    unsigned char flags;
+
+    if (start == len) {
+        return 0;
+    }
+    flags = b[(*pos)++];
+    if ((flags & ~ID_FLAGS) || ((flags & ID_FIELD) && (flags & ID_BACK)) ||
+        !varint_get(b, len, pos, &n) || n >= len - *pos || b[*pos + n] != '\0') {
+        return -1;
+    }
+    *hdr = flags & ID_HDR;
+    *name = (const char *)b + *pos;
+    *pos += n + 1;
+    if (flags & ID_FIELD) {
+        if (*pos >= len || !(*value = id_field_value(s, b[*pos]))) {
+            return -1;
+        }
+        (*pos)++;
+    }
+    else if (flags & ID_BACK) {
+        /* an earlier inline value: it ends before this item starts */
+        if (!varint_get(b, len, pos, &n) || n >= start || !memchr(b + n, 0, start - n)) {
+            return -1;
+        }
+        *value = (const char *)b + n;
+    }
+    else {
+        if (!varint_get(b, len, pos, &n) || n >= len - *pos || b[*pos + n] != '\0') {
+            return -1;
+        }
+        *value = (const char *)b + *pos;
+        *pos += n + 1;
+    }
+    return 1;
 }
 
 char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
@@ -203,15 +409,17 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
     tpo_tlv_put_str(&w, S_SCOPE, s->scope);
     tpo_tlv_put_str(&w, S_CLAIMS, s->claims);
     tpo_tlv_put_str(&w, S_OP_SID, s->op_sid);
-    if (s->env || s->headers || !s->pairs) {
-        put_pairs(&w, s->env, S_ENV_NAME, S_ENV_VALUE);
-        put_pairs(&w, s->headers, S_HDR_NAME, S_HDR_VALUE);
+    if (s->env || s->headers) {
+        put_identity(&w, s);
     }
-    else {
-        /* a decoded record written back unchanged: copy its pairs as they are */
-        tlv_reserve(&w, s->pairs_len);
-        memcpy(w.buf + w.len, s->pairs, s->pairs_len);
-        w.len += s->pairs_len;
+    else if (s->ident) {
+        /* a decoded record written back: its identity as it is */
+        tlv_put(&w, S_IDENTITY, s->ident, s->ident_len);
+    }
+    else if (s->pairs) {
+        /* a format-1 record written back: its pairs as they are (read by
+         * this reader as well), last */
+        raw_put(&w, s->pairs, s->pairs_len);
     }
     *len = w.len;
     return w.buf;
@@ -227,7 +435,9 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
     apr_status_t st = APR_SUCCESS;
 
     memset(out, 0, sizeof(*out));
-    if (tpo_tlv_open(&r, buf, len, SESSION_MAGIC, TPO_SESSION_VERSION) != APR_SUCCESS) {
+    /* format 1 (pairs in tag 32-35 fields) is read as well */
+    if (tpo_tlv_open(&r, buf, len, SESSION_MAGIC, TPO_SESSION_VERSION) != APR_SUCCESS &&
+        tpo_tlv_open(&r, buf, len, SESSION_MAGIC, 1) != APR_SUCCESS) {
         return APR_EINVAL;
     }
     while ((rc = tlv_next(&r, &tag, &data, &dlen)) == 1) {
@@ -274,6 +484,13 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
         case S_OP_SID:
             st = tpo_tlv_str(data, dlen, &out->op_sid);
             break;
+        case S_IDENTITY:
+            if (out->ident) {
+                return APR_EINVAL;
+            }
+            out->ident = data;
+            out->ident_len = dlen;
+            break;
         case S_ENV_NAME:
         case S_HDR_NAME: {
             const char **slot = tag == S_ENV_NAME ? &pending_name : &pending_hdr;
@@ -309,6 +526,19 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
     }
     if (out->pairs) {
         out->pairs_len = (apr_size_t)(buf + len - out->pairs);
+        if (out->ident) {
+            return APR_EINVAL; /* one or the other */
+        }
+    }
+    if (out->ident) {
+        apr_size_t pos = 0;
+        const char *n, *v;
+        int hdr;
+        while ((rc = id_next(out, &pos, &hdr, &n, &v)) == 1) {
+        }
+        if (rc < 0) {
+            return APR_EINVAL;
+        }
     }
     return APR_SUCCESS;
 }
@@ -324,6 +554,20 @@ void tpo_session_pairs_each(const tpo_session *s, int kind,
     const char *data, *name = NULL;
     apr_size_t dlen;
 
+    if (s->ident) {
+        apr_size_t pos = 0;
+        const char *n, *v;
+        int hdr, want_hdr = kind == TPO_SESSION_PAIRS_HEADERS;
+        while (id_next(s, &pos, &hdr, &n, &v) == 1) {
+            if (hdr == want_hdr) {
+                fn(baton, n, v);
+            }
+            else if (!want_hdr) {
+                break; /* the variables come first */
+            }
+        }
+        return;
+    }
     if (!s->pairs) {
         return;
     }
