@@ -7,10 +7,13 @@ apache2 -X runs under valgrind --tool=callgrind --dump-before=ap_send_error_resp
 bench/callgrind does) with the harness's provider (the real oidc-provider of test/idp, RS256 ID
 tokens, scope "openid email profile groups") protecting a static file. After one warm-up login
 (provider metadata and JWKS fetched), each of N logins is walked by hand and cut by 404 marks
-(each mark dumps the counters):
+(each mark dumps the counters); one worker thread (ThreadsPerChild 1), so that per-thread
+initialisations (OpenSSL's random generator) fall into the warm-up:
   redirect   the first request: no session -> 302 to the provider
   callback   the redirect URI: state, code exchange, ID-token check, session -> 302
   file       the first request with the new session (the file, 200)
+and then, per request, 20 more requests with that session (the authenticated hot path, as
+bench/callgrind measures it).
 A step's instructions = its dump - an empty dump (two marks in a row: the 404s' share).
 Prints the median over N of each step and of their sum; --annotate also the top functions of
 mod_tp_oauth in the callbacks (inclusive).
@@ -39,6 +42,7 @@ import tpo_harness as h  # noqa: E402
 import bench  # noqa: E402
 
 FILE = "/static/hello.txt"
+REQUESTS = 20  # requests with the session after each login: the authenticated hot path
 
 
 def walk_idp(s, url, httpd_base, login):
@@ -89,7 +93,7 @@ def main(argv=None):
     root = os.path.join(work, "httpd")
     os.makedirs(root)
     httpd = bench.BenchHttpd(module=os.path.abspath(a.module), port=port, server_root=root,
-                             start_servers=1, threads=4, start_timeout=180, run_as=user)
+                             start_servers=1, threads=1, start_timeout=180, run_as=user)
     cgdir = os.path.join(work, "cg")
     os.makedirs(cgdir)
     os.chmod(cgdir, 0o777)
@@ -163,12 +167,21 @@ def main(argv=None):
                 raise SystemExit("login_cost: the file got %s" % r.status_code)
             mark()
             ir["file"], files["file"] = since(n)
+            n = mark()
+            for _ in range(REQUESTS):
+                r = conn.get(httpd.url(FILE), cookies=cookies, allow_redirects=False, timeout=120)
+                if r.status_code != 200:
+                    raise SystemExit("login_cost: the file got %s" % r.status_code)
+            mark()
+            ir["per_request"], files["per_request"] = since(n)
             conn.cookies.clear()
             n = mark()
             mark()
             empty, _ = since(n)
             # each step: its requests + the tail of one 404 and the head of the next (= empty)
-            return {k: v - empty for k, v in ir.items()}, files
+            out = {k: v - empty for k, v in ir.items()}
+            out["per_request"] /= REQUESTS
+            return out, files
 
         login()
         runs = [login() for _ in range(a.n)]
@@ -179,6 +192,8 @@ def main(argv=None):
         for k in steps:
             print("  %-10s %12.0f" % (k, med[k]))
         print("  %-10s %12.0f" % ("total", total))
+        print("then, per request with the session (the hot path, %d requests after each login): "
+              "%.0f" % (REQUESTS, statistics.median(r[0]["per_request"] for r in runs)))
         if a.annotate:
             rows = {}
             for f in runs[-1][1]["callback"]:

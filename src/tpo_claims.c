@@ -223,9 +223,13 @@ static void emit(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *ou
 }
 
 /* Names already given out in this rendering (variables and headers, both
- * compared without regard to case, as httpd's tables do). */
+ * compared without regard to case, as httpd's tables do), and what is the
+ * same for every claim of the rendering. */
 typedef struct {
     apr_hash_t *env, *hdr;
+    const char *claim_hdr_prefix; /* <header prefix>Claim- */
+    int prefix_safe; /* the variable prefix passes tpo_claims_env_prefix_problem: no claim
+                      * can complete it to a dangerous name */
 } taken_names;
 
 static const char *lower(apr_pool_t *p, const char *s)
@@ -241,25 +245,25 @@ static void take(apr_pool_t *p, apr_hash_t *h, const char *name)
     apr_hash_set(h, lower(p, name), APR_HASH_KEY_STRING, "");
 }
 
-static int is_taken(apr_pool_t *p, apr_hash_t *h, const char *name)
-{
-    return apr_hash_get(h, lower(p, name), APR_HASH_KEY_STRING) != NULL;
-}
-
 /* A claim's variable and header: both exported, or neither (a name taken
  * by an earlier claim, or a dangerous variable name). */
 static void emit_claim(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *out,
                        taken_names *taken, const char *env_name, const char *hdr_name,
                        const char *value)
 {
-    if (tpo_claims_env_name_dangerous(env_name)) {
+    const char *env_l, *hdr_l;
+
+    if (!taken->prefix_safe && tpo_claims_env_name_dangerous(env_name)) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
                 TPO_APLOGNO(00068) "claims: variable %s is not allowed; that claim "
                                    "is not exported (check TPOAuthClaimPrefix)",
                 env_name);
         return;
     }
-    if (is_taken(p, taken->env, env_name) || is_taken(p, taken->hdr, hdr_name)) {
+    env_l = lower(p, env_name);
+    hdr_l = lower(p, hdr_name);
+    if (apr_hash_get(taken->env, env_l, APR_HASH_KEY_STRING) ||
+        apr_hash_get(taken->hdr, hdr_l, APR_HASH_KEY_STRING)) {
         tpo_log(
             TPO_LOG_MARK, TPO_LOG_WARN,
             TPO_APLOGNO(
@@ -268,8 +272,8 @@ static void emit_claim(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_o
             env_name, hdr_name);
         return;
     }
-    take(p, taken->env, env_name);
-    take(p, taken->hdr, hdr_name);
+    apr_hash_set(taken->env, env_l, APR_HASH_KEY_STRING, "");
+    apr_hash_set(taken->hdr, hdr_l, APR_HASH_KEY_STRING, "");
     emit(p, cfg, out, env_name, hdr_name, value);
 }
 
@@ -327,9 +331,8 @@ static void render_value(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims
         return;
     }
     if (s) {
-        emit_claim(
-            p, cfg, out, taken, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
-            name_chars(p, apr_pstrcat(p, cfg->header_prefix, "Claim-", NULL), path, '-', 0, 1), s);
+        emit_claim(p, cfg, out, taken, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
+                   name_chars(p, taken->claim_hdr_prefix, path, '-', 0, 1), s);
     }
 }
 
@@ -347,6 +350,9 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
     /* the module's own names are never a claim's */
     taken.env = apr_hash_make(p);
     taken.hdr = apr_hash_make(p);
+    taken.claim_hdr_prefix = apr_pstrcat(p, hp, "Claim-", NULL);
+    taken.prefix_safe = cfg->claim_prefix && cfg->claim_prefix[0] &&
+                        !tpo_claims_env_prefix_problem(p, cfg->claim_prefix);
     take(p, taken.env, "TPO_CLAIMS");
     take(p, taken.env, "TPO_ACCESS_TOKEN");
     take(p, taken.env, "TPO_ACCESS_TOKEN_EXPIRES");
@@ -368,7 +374,10 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
                 render_value(p, cfg, out, &taken, k, v, 0);
             }
         }
-        {
+        if (cfg->claims_text) {
+            emit(p, cfg, out, "TPO_CLAIMS", apr_pstrcat(p, hp, "Claims", NULL), cfg->claims_text);
+        }
+        else {
             char *j = json_dumps(claims, JSON_COMPACT);
             if (j) {
                 emit(p, cfg, out, "TPO_CLAIMS", apr_pstrcat(p, hp, "Claims", NULL), j);
