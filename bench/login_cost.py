@@ -15,10 +15,10 @@ initialisations (OpenSSL's random generator) fall into the warm-up:
 and then, per request, 20 more requests with that session (the authenticated hot path, as
 bench/callgrind measures it).
 A step's instructions = its dump - an empty dump (two marks in a row: the 404s' share).
-Prints the median over N of each step and of their sum; --annotate also the top functions of
-mod_tp_oauth in the callbacks (inclusive).
+Prints the median over N of each step and of their sum; --annotate STEP also the top functions
+of mod_tp_oauth in that step of the last login (inclusive).
 
-  TPO_MODULE=build/src/.libs/mod_tp_oauth.so bench/login_cost.py [-n N] [--annotate]
+  TPO_MODULE=build/src/.libs/mod_tp_oauth.so bench/login_cost.py [-n N] [--annotate callback]
 """
 import argparse
 import glob
@@ -79,7 +79,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="login_cost.py")
     ap.add_argument("-n", type=int, default=5, help="measured logins (default 5)")
     ap.add_argument("--user", default="alice")
-    ap.add_argument("--annotate", action="store_true")
+    ap.add_argument("--annotate", action="append", choices=["redirect", "callback", "file"],
+                    help="also print the top functions of mod_tp_oauth in this step")
     ap.add_argument("--module", default=os.environ.get("TPO_MODULE") or os.path.join(
         HERE, "..", "build", "src", ".libs", "mod_tp_oauth.so"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
@@ -194,12 +195,12 @@ def main(argv=None):
         print("  %-10s %12.0f" % ("total", total))
         print("then, per request with the session (the hot path, %d requests after each login): "
               "%.0f" % (REQUESTS, statistics.median(r[0]["per_request"] for r in runs)))
-        if a.annotate:
+        for step in a.annotate or ():
             rows = {}
-            for f in runs[-1][1]["callback"]:
+            for f in runs[-1][1][step]:
                 for row in bench.annotate(f, "mod_tp_oauth", inclusive=True, n=1, limit=40):
                     rows[row["function"]] = rows.get(row["function"], 0) + row["ir_per_request"]
-            print("callback, mod_tp_oauth functions (inclusive, last login):")
+            print("%s, mod_tp_oauth functions (inclusive, last login):" % step)
             for fn, ir in sorted(rows.items(), key=lambda x: -x[1])[:30]:
                 print("  %12.0f  %s" % (ir, fn))
         return 0

@@ -10,6 +10,7 @@
 #include <ctype.h>
 #include <apr_strings.h>
 #include "tpo_json.h"
+#include "tpo_json_load.h"
 #include "mod_tp_oauth_flows.h"
 #include "mod_tp_oauth_metrics.h"
 #include "tpo_claims.h"
@@ -341,7 +342,7 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
             pc->name, url, resp.status);
         return HTTP_BAD_GATEWAY;
     }
-    j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
+    j = tpo_json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j || !json_is_object(j)) {
         json_decref(j);
         ap_log_rerror(

@@ -15,6 +15,7 @@
 #include "tpo_b64.h"
 #include "tpo_jose.h"
 #include "tpo_jose_private.h"
+#include "tpo_json_load.h"
 
 #define JWS_MAX_HEADER 8192 /* decoded protected header */
 
@@ -119,7 +120,7 @@ apr_status_t tpo_jws_parse(apr_pool_t *p, const char *compact, tpo_jws **out, co
         return APR_EINVAL;
     }
 
-    header = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
+    header = tpo_json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!header) {
         *err = "JWS header is not valid JSON";
         return APR_EINVAL;
@@ -171,7 +172,7 @@ json_t *tpo_jws_payload_json(apr_pool_t *p, const tpo_jws *jws, const char **err
         *err = "JWS payload is empty";
         return NULL;
     }
-    j = json_loadb(jws->payload, jws->payload_len, JSON_REJECT_DUPLICATES, &jerr);
+    j = tpo_json_loadb(jws->payload, jws->payload_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
         *err = "JWS payload is not valid JSON";
         return NULL;

@@ -1,0 +1,379 @@
+/* SPDX-License-Identifier: Apache-2.0
+ * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+#include <stdlib.h>
+#include <string.h>
+#include "tpo_json_load.h"
+
+#define FAST_MAX_DEPTH 64
+#define FAST_MAX_INT_DIGITS 18 /* cannot overflow a json_int_t (long long) */
+
+typedef struct jp {
+    const unsigned char *p, *end;
+    int depth;
+    int reject_dups;
+} jp;
+
+static json_t *fast_value(jp *j);
+
+static void skip_ws(jp *j)
+{
+    while (j->p < j->end && (*j->p == ' ' || *j->p == '\n' || *j->p == '\r' || *j->p == '\t')) {
+        j->p++;
+    }
+}
+
+/* Length of the valid UTF-8 sequence (RFC 3629: no overlong forms, no
+ * surrogates, nothing above U+10FFFF) that starts at s (*s >= 0x80), or 0. */
+static size_t utf8_seq(const unsigned char *s, const unsigned char *end)
+{
+    unsigned char c = *s;
+    size_t n, i;
+    unsigned long v;
+
+    if (c >= 0xC2 && c <= 0xDF) {
+        n = 2;
+        v = c & 0x1F;
+    }
+    else if (c >= 0xE0 && c <= 0xEF) {
+        n = 3;
+        v = c & 0x0F;
+    }
+    else if (c >= 0xF0 && c <= 0xF4) {
+        n = 4;
+        v = c & 0x07;
+    }
+    else {
+        return 0;
+    }
+    if ((size_t)(end - s) < n) {
+        return 0;
+    }
+    for (i = 1; i < n; i++) {
+        if ((s[i] & 0xC0) != 0x80) {
+            return 0;
+        }
+        v = (v << 6) | (s[i] & 0x3F);
+    }
+    if ((n == 3 && (v < 0x800 || (v >= 0xD800 && v <= 0xDFFF))) ||
+        (n == 4 && (v < 0x10000 || v > 0x10FFFF))) {
+        return 0;
+    }
+    return n;
+}
+
+/* A string at j->p (the opening quote). *out and *len: the text (malloc'd in
+ * *heap when escapes had to be decoded, else pointing into the input).
+ * 0 when the fast path does not take it. */
+static int fast_string(jp *j, const char **out, size_t *len, char **heap)
+{
+    const unsigned char *s = j->p + 1, *q = s;
+    int escapes = 0;
+    char *buf, *o;
+
+    *heap = NULL;
+    for (;;) {
+        if (q >= j->end) {
+            return 0;
+        }
+        if (*q == '"') {
+            break;
+        }
+        if (*q == '\\') {
+            if (q + 1 >= j->end) {
+                return 0;
+            }
+            switch (q[1]) {
+            case '"':
+            case '\\':
+            case '/':
+            case 'b':
+            case 'f':
+            case 'n':
+            case 'r':
+            case 't':
+                escapes = 1;
+                q += 2;
+                continue;
+            default:
+                return 0; /* \u and anything else: jansson */
+            }
+        }
+        if (*q < 0x20) {
+            return 0;
+        }
+        if (*q >= 0x80) {
+            size_t n = utf8_seq(q, j->end);
+            if (!n) {
+                return 0;
+            }
+            q += n;
+            continue;
+        }
+        q++;
+    }
+    j->p = q + 1;
+    if (!escapes) {
+        *out = (const char *)s;
+        *len = (size_t)(q - s);
+        return 1;
+    }
+    buf = o = malloc((size_t)(q - s) + 1);
+    if (!buf) {
+        return 0;
+    }
+    while (s < q) {
+        if (*s != '\\') {
+            *o++ = (char)*s++;
+            continue;
+        }
+        switch (s[1]) {
+        case 'b':
+            *o++ = '\b';
+            break;
+        case 'f':
+            *o++ = '\f';
+            break;
+        case 'n':
+            *o++ = '\n';
+            break;
+        case 'r':
+            *o++ = '\r';
+            break;
+        case 't':
+            *o++ = '\t';
+            break;
+        default: /* " \ / */
+            *o++ = (char)s[1];
+            break;
+        }
+        s += 2;
+    }
+    *heap = buf;
+    *out = buf;
+    *len = (size_t)(o - buf);
+    return 1;
+}
+
+static json_t *fast_object(jp *j)
+{
+    json_t *obj = json_object();
+
+    if (!obj) {
+        return NULL;
+    }
+    j->p++; /* { */
+    skip_ws(j);
+    if (j->p < j->end && *j->p == '}') {
+        j->p++;
+        return obj;
+    }
+    for (;;) {
+        const char *key;
+        size_t klen;
+        char *heap;
+        json_t *v;
+
+        if (j->p >= j->end || *j->p != '"' || !fast_string(j, &key, &klen, &heap)) {
+            break;
+        }
+        skip_ws(j);
+        if (j->p >= j->end || *j->p != ':' ||
+            (j->reject_dups && json_object_getn(obj, key, klen) != NULL)) {
+            free(heap);
+            break;
+        }
+        j->p++;
+        skip_ws(j);
+        v = fast_value(j);
+        if (!v || json_object_setn_new_nocheck(obj, key, klen, v) != 0) {
+            free(heap);
+            break;
+        }
+        free(heap);
+        skip_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            skip_ws(j);
+            continue;
+        }
+        if (j->p < j->end && *j->p == '}') {
+            j->p++;
+            return obj;
+        }
+        break;
+    }
+    json_decref(obj);
+    return NULL;
+}
+
+static json_t *fast_array(jp *j)
+{
+    json_t *arr = json_array();
+
+    if (!arr) {
+        return NULL;
+    }
+    j->p++; /* [ */
+    skip_ws(j);
+    if (j->p < j->end && *j->p == ']') {
+        j->p++;
+        return arr;
+    }
+    for (;;) {
+        json_t *v = fast_value(j);
+        if (!v || json_array_append_new(arr, v) != 0) {
+            break;
+        }
+        skip_ws(j);
+        if (j->p < j->end && *j->p == ',') {
+            j->p++;
+            skip_ws(j);
+            continue;
+        }
+        if (j->p < j->end && *j->p == ']') {
+            j->p++;
+            return arr;
+        }
+        break;
+    }
+    json_decref(arr);
+    return NULL;
+}
+
+static int is_alpha(unsigned char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static json_t *fast_literal(jp *j, const char *word, size_t n, json_t *v)
+{
+    if ((size_t)(j->end - j->p) < n || memcmp(j->p, word, n) != 0 ||
+        (j->p + n < j->end && is_alpha(j->p[n]))) {
+        return NULL;
+    }
+    j->p += n;
+    return v;
+}
+
+/* An integer: -?(0|[1-9][0-9]*) of at most 18 digits, not followed by a
+ * fraction or an exponent (reals go to jansson). */
+static json_t *fast_number(jp *j)
+{
+    const unsigned char *s = j->p;
+    int neg = 0, digits = 0;
+    long long v = 0;
+
+    if (*s == '-') {
+        neg = 1;
+        s++;
+    }
+    if (s >= j->end || *s < '0' || *s > '9') {
+        return NULL;
+    }
+    if (*s == '0') {
+        s++;
+        digits = 1;
+        if (s < j->end && *s >= '0' && *s <= '9') {
+            return NULL;
+        }
+    }
+    else {
+        while (s < j->end && *s >= '0' && *s <= '9') {
+            if (++digits > FAST_MAX_INT_DIGITS) {
+                return NULL;
+            }
+            v = v * 10 + (*s - '0');
+            s++;
+        }
+    }
+    if (s < j->end && (*s == '.' || *s == 'e' || *s == 'E')) {
+        return NULL;
+    }
+    j->p = s;
+    return json_integer(neg ? -v : v);
+}
+
+static json_t *fast_value(jp *j)
+{
+    json_t *v = NULL;
+
+    if (j->p >= j->end) {
+        return NULL;
+    }
+    if (++j->depth > FAST_MAX_DEPTH) {
+        return NULL;
+    }
+    switch (*j->p) {
+    case '{':
+        v = fast_object(j);
+        break;
+    case '[':
+        v = fast_array(j);
+        break;
+    case '"': {
+        const char *s;
+        size_t n;
+        char *heap;
+        if (fast_string(j, &s, &n, &heap)) {
+            v = json_stringn_nocheck(s, n);
+            free(heap);
+        }
+        break;
+    }
+    case 't':
+        v = fast_literal(j, "true", 4, json_true());
+        break;
+    case 'f':
+        v = fast_literal(j, "false", 5, json_false());
+        break;
+    case 'n':
+        v = fast_literal(j, "null", 4, json_null());
+        break;
+    default:
+        if (*j->p == '-' || (*j->p >= '0' && *j->p <= '9')) {
+            v = fast_number(j);
+        }
+        break;
+    }
+    j->depth--;
+    return v;
+}
+
+json_t *tpo_json_fast_loadb(const char *buf, size_t len, size_t flags)
+{
+    jp j;
+    json_t *v;
+
+    if (!buf || (flags & ~(size_t)JSON_REJECT_DUPLICATES)) {
+        return NULL;
+    }
+    j.p = (const unsigned char *)buf;
+    j.end = j.p + len;
+    j.depth = 0;
+    j.reject_dups = (flags & JSON_REJECT_DUPLICATES) != 0;
+    skip_ws(&j);
+    /* jansson's default: an object or an array at the top */
+    if (j.p >= j.end || (*j.p != '{' && *j.p != '[')) {
+        return NULL;
+    }
+    v = fast_value(&j);
+    if (!v) {
+        return NULL;
+    }
+    skip_ws(&j);
+    if (j.p != j.end) {
+        json_decref(v);
+        return NULL;
+    }
+    return v;
+}
+
+json_t *tpo_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error)
+{
+    json_t *v = tpo_json_fast_loadb(buf, len, flags);
+
+    if (v) {
+        return v;
+    }
+    return json_loadb(buf, len, flags, error);
+}
