@@ -133,18 +133,18 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
                       "Please try again in a moment.");
     }
     memset(&pl, 0, sizeof(pl));
-    if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS ||
-        tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
-        return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
-                      "No randomness available.");
-    }
-    if (tpo_scope_has(pc->scope, "openid")) {
-        char *nonce;
-        if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
+    {
+        /* state, the PKCE verifier (32 bytes, RFC 7636 4.1) and the nonce: one draw */
+        char *tok[3];
+        if (tpo_random_tokens(r->pool, 32, 3, tok) != APR_SUCCESS) {
             return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                           "No randomness available.");
         }
-        pl.nonce = nonce;
+        state = tok[0];
+        pl.code_verifier = tok[1];
+        if (tpo_scope_has(pc->scope, "openid")) {
+            pl.nonce = tok[2];
+        }
     }
     pl.created = r->request_time;
     pl.expires = r->request_time + apr_time_from_sec(pc->login_timeout);

@@ -72,6 +72,10 @@ static int fast_string(jp *j, const char **out, size_t *len, char **heap)
 
     *heap = NULL;
     for (;;) {
+        /* the plain run: printable ASCII but the quote and the backslash */
+        while (q < j->end && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\') {
+            q++;
+        }
         if (q >= j->end) {
             return 0;
         }

@@ -42,6 +42,26 @@ apr_status_t tpo_random_token(apr_pool_t *p, apr_size_t nbytes, char **out)
     return rv;
 }
 
+apr_status_t tpo_random_tokens(apr_pool_t *p, apr_size_t nbytes, int n, char **out)
+{
+    unsigned char buf[TPO_RANDOM_TOKEN_MAX];
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        out[i] = NULL;
+    }
+    if (nbytes == 0 || n <= 0 || nbytes * (apr_size_t)n > sizeof(buf)) {
+        return APR_EINVAL;
+    }
+    rv = tpo_random_bytes(buf, nbytes * (apr_size_t)n);
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        out[i] = tpo_b64url_encode(p, buf + nbytes * (apr_size_t)i, nbytes);
+    }
+    OPENSSL_cleanse(buf, nbytes * (apr_size_t)n);
+    return rv;
+}
+
 apr_status_t tpo_pkce_verifier(apr_pool_t *p, char **out)
 {
     return tpo_random_token(p, TPO_PKCE_VERIFIER_BYTES, out);

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 #include <string.h>
-#include <apr_hash.h>
 #include "tpo_session.h"
 
 /* ---------------------------------------------------------------- TLV */
@@ -243,29 +242,51 @@ static APR_INLINE int varint_get(const unsigned char *b, apr_size_t len, apr_siz
 }
 
 /* Where an identity value is already stored: a field (tag) or an earlier
- * inline value of the identity field (offset). */
+ * inline value of the identity field (offset). A short list, searched by
+ * length first: a rendering has a few dozen values. */
 typedef struct id_ref {
+    const char *v;
+    apr_size_t len;
     unsigned char tag;
     apr_size_t off;
 } id_ref;
 
-static void id_field(apr_pool_t *p, apr_hash_t *seen, const char *v, unsigned char tag)
+typedef struct id_refs {
+    apr_array_header_t *a;
+} id_refs;
+
+static const id_ref *id_find(const id_refs *refs, const char *v, apr_size_t len)
+{
+    const id_ref *r = (const id_ref *)refs->a->elts;
+    int i;
+
+    for (i = 0; i < refs->a->nelts; i++) {
+        if (r[i].len == len && r[i].v[0] == v[0] && !memcmp(r[i].v, v, len)) {
+            return &r[i];
+        }
+    }
+    return NULL;
+}
+
+static void id_add(id_refs *refs, const char *v, apr_size_t len, unsigned char tag, apr_size_t off)
 {
     id_ref *r;
 
-    if (v && *v && !apr_hash_get(seen, v, APR_HASH_KEY_STRING)) {
-        r = apr_palloc(p, sizeof(*r));
-        r->tag = tag;
-        r->off = 0;
-        apr_hash_set(seen, v, APR_HASH_KEY_STRING, r);
+    if (!v || !len || id_find(refs, v, len)) {
+        return; /* the first one of equal values wins */
     }
+    r = apr_array_push(refs->a);
+    r->v = v;
+    r->len = len;
+    r->tag = tag;
+    r->off = off;
 }
 
-static void id_put(tpo_tlv_writer *b, apr_hash_t *seen, unsigned char kind, const char *name,
+static void id_put(tpo_tlv_writer *b, id_refs *refs, unsigned char kind, const char *name,
                    const char *value)
 {
     apr_size_t nlen = strlen(name), vlen = strlen(value);
-    id_ref *r = vlen ? apr_hash_get(seen, value, (apr_ssize_t)vlen) : NULL;
+    const id_ref *r = vlen ? id_find(refs, value, vlen) : NULL;
     unsigned char flags = kind;
 
     if (r && r->tag) {
@@ -285,11 +306,8 @@ static void id_put(tpo_tlv_writer *b, apr_hash_t *seen, unsigned char kind, cons
     }
     else {
         varint_put(b, vlen);
-        if (vlen && !r) {
-            r = apr_palloc(b->p, sizeof(*r));
-            r->tag = 0;
-            r->off = b->len;
-            apr_hash_set(seen, value, (apr_ssize_t)vlen, r);
+        if (!r) {
+            id_add(refs, value, vlen, 0, b->len);
         }
         raw_put(b, value, vlen + 1);
     }
@@ -298,17 +316,19 @@ static void id_put(tpo_tlv_writer *b, apr_hash_t *seen, unsigned char kind, cons
 static void put_identity(tpo_tlv_writer *w, const tpo_session *s)
 {
     tpo_tlv_writer b;
-    apr_hash_t *seen = apr_hash_make(w->p);
+    id_refs refs;
     int k;
 
     memset(&b, 0, sizeof(b));
     b.p = w->p;
-    /* the fields a value may name (the first one of equal values wins) */
-    id_field(w->p, seen, s->user, S_USER);
-    id_field(w->p, seen, s->sub, S_SUB);
-    id_field(w->p, seen, s->access_token, S_ACCESS_TOKEN);
-    id_field(w->p, seen, s->scope, S_SCOPE);
-    id_field(w->p, seen, s->claims, S_CLAIMS);
+    refs.a = apr_array_make(w->p, 48, sizeof(id_ref));
+    /* the fields a value may name */
+    id_add(&refs, s->user, s->user ? strlen(s->user) : 0, S_USER, 0);
+    id_add(&refs, s->sub, s->sub ? strlen(s->sub) : 0, S_SUB, 0);
+    id_add(&refs, s->access_token, s->access_token ? strlen(s->access_token) : 0, S_ACCESS_TOKEN,
+           0);
+    id_add(&refs, s->scope, s->scope ? strlen(s->scope) : 0, S_SCOPE, 0);
+    id_add(&refs, s->claims, s->claims ? strlen(s->claims) : 0, S_CLAIMS, 0);
     for (k = 0; k < 2; k++) {
         const apr_array_header_t *a = k ? s->headers : s->env;
         const char **kv;
@@ -319,7 +339,7 @@ static void put_identity(tpo_tlv_writer *w, const tpo_session *s)
         }
         kv = (const char **)a->elts;
         for (i = 0; i + 1 < a->nelts; i += 2) {
-            id_put(&b, seen, k ? ID_HDR : 0, kv[i], kv[i + 1] ? kv[i + 1] : "");
+            id_put(&b, &refs, k ? ID_HDR : 0, kv[i], kv[i + 1] ? kv[i + 1] : "");
         }
     }
     if (b.len) {
