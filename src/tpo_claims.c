@@ -145,7 +145,18 @@ const char *tpo_claims_scalar(apr_pool_t *p, json_t *v)
         return json_string_value(v);
     }
     if (json_is_integer(v)) {
-        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
+        /* decimal, as %lld would write it */
+        char buf[24], *e = buf + sizeof(buf), *d = e;
+        apr_int64_t i = (apr_int64_t)json_integer_value(v);
+        apr_uint64_t u = i < 0 ? 0 - (apr_uint64_t)i : (apr_uint64_t)i;
+        do {
+            *--d = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (i < 0) {
+            *--d = '-';
+        }
+        return apr_pstrmemdup(p, d, (apr_size_t)(e - d));
     }
     if (json_is_real(v)) {
         return apr_psprintf(p, "%.17g", json_real_value(v));
@@ -198,15 +209,20 @@ char *tpo_claims_env_value(apr_pool_t *p, const char *v)
 static char *name_chars(apr_pool_t *p, const char *prefix, const char *path, char repl,
                         int allow_underscore, int allow_dash)
 {
-    char *n = apr_pstrcat(p, prefix, path, NULL), *c;
-    for (c = n + strlen(prefix); *c; c++) {
-        if (isalnum((unsigned char)*c) || (*c == '_' && allow_underscore) ||
-            (*c == '-' && allow_dash)) {
+    apr_size_t pl = strlen(prefix), n = strlen(path);
+    char *out = apr_palloc(p, pl + n + 1), *c;
+
+    memcpy(out, prefix, pl);
+    memcpy(out + pl, path, n + 1);
+    for (c = out + pl; *c; c++) {
+        /* ASCII letters and digits, whatever the locale */
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            (*c == '_' && allow_underscore) || (*c == '-' && allow_dash)) {
             continue;
         }
         *c = repl;
     }
-    return n;
+    return out;
 }
 
 static void push(apr_array_header_t *a, const char *n, const char *v)
@@ -215,9 +231,30 @@ static void push(apr_array_header_t *a, const char *n, const char *v)
     APR_ARRAY_PUSH(a, const char *) = v;
 }
 
+/* Printable ASCII without '%': the variable's and the header's value are
+ * the value as it is (one copy for both: the value may live in a JSON tree
+ * that goes before the rendering). */
+static int plain_value(const char *v)
+{
+    const unsigned char *s;
+
+    for (s = (const unsigned char *)v; *s; s++) {
+        if (*s < 0x20 || *s >= 0x7f || *s == '%') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void emit(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *out,
                  const char *env_name, const char *hdr_name, const char *value)
 {
+    if (plain_value(value)) {
+        const char *v = apr_pstrdup(p, value);
+        push(out->env, env_name, v);
+        push(out->headers, hdr_name, v);
+        return;
+    }
     push(out->env, env_name, tpo_claims_env_value(p, value));
     push(out->headers, hdr_name, tpo_claims_header_value(p, value));
 }
@@ -235,8 +272,11 @@ typedef struct {
 static const char *lower(apr_pool_t *p, const char *s)
 {
     char *l = apr_pstrdup(p, s), *c;
-    for (c = l; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
+    for (c = l; *c; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+        }
+    }
     return l;
 }
 

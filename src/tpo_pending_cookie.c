@@ -227,7 +227,7 @@ static int state_tag(apr_pool_t *p, const char *state, char tag[TPO_PENDING_TAG_
     unsigned int mdlen = 0;
     char *b;
 
-    if (EVP_Digest(state, strlen(state), md, &mdlen, EVP_sha256(), NULL) != 1 || mdlen < 6) {
+    if (EVP_Digest(state, strlen(state), md, &mdlen, sha256_md(), NULL) != 1 || mdlen < 6) {
         return 0;
     }
     b = tpo_b64url_encode(p, md, 6);
