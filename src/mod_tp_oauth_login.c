@@ -195,21 +195,32 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
     }
     tpa_set_login_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
 
-    url = meta->authorization_endpoint;
-    url = tpo_url_add_param(r->pool, url, "response_type", "code");
-    url = tpo_url_add_param(r->pool, url, "client_id", pc->client_id);
-    url = tpo_url_add_param(r->pool, url, "redirect_uri", pl.redirect_uri);
-    url = tpo_url_add_param(r->pool, url, "scope", pc->scope);
-    url = tpo_url_add_param(r->pool, url, "state", state);
-    if (pl.nonce) {
-        url = tpo_url_add_param(r->pool, url, "nonce", pl.nonce);
-    }
-    url = tpo_url_add_param(r->pool, url, "code_challenge",
-                            tpo_pkce_challenge_s256(r->pool, pl.code_verifier));
-    url = tpo_url_add_param(r->pool, url, "code_challenge_method", "S256");
-    for (i = 0; i + 1 < pc->auth_params->nelts; i += 2) {
-        url = tpo_url_add_param(r->pool, url, APR_ARRAY_IDX(pc->auth_params, i, const char *),
-                                APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
+    {
+        /* the authorization request's parameters, added to the endpoint at once */
+        apr_array_header_t *nv =
+            apr_array_make(r->pool, 16 + pc->auth_params->nelts, sizeof(const char *));
+        const char *challenge = tpo_pkce_challenge_s256(r->pool, pl.code_verifier);
+#define PARAM(n, v)                                                                                \
+    do {                                                                                           \
+        APR_ARRAY_PUSH(nv, const char *) = (n);                                                    \
+        APR_ARRAY_PUSH(nv, const char *) = (v) ? (v) : "";                                         \
+    } while (0)
+        PARAM("response_type", "code");
+        PARAM("client_id", pc->client_id);
+        PARAM("redirect_uri", pl.redirect_uri);
+        PARAM("scope", pc->scope);
+        PARAM("state", state);
+        if (pl.nonce) {
+            PARAM("nonce", pl.nonce);
+        }
+        PARAM("code_challenge", challenge);
+        PARAM("code_challenge_method", "S256");
+        for (i = 0; i + 1 < pc->auth_params->nelts; i += 2) {
+            PARAM(APR_ARRAY_IDX(pc->auth_params, i, const char *),
+                  APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
+        }
+#undef PARAM
+        url = tpo_url_add_params(r->pool, meta->authorization_endpoint, nv);
     }
     ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
                   TPO_APLOGNO(00018) "no session: sending the browser to provider %s to log in",

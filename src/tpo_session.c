@@ -282,8 +282,8 @@ static void id_add(id_refs *refs, const char *v, apr_size_t len, unsigned char t
     r->off = off;
 }
 
-static void id_put(tpo_tlv_writer *b, id_refs *refs, unsigned char kind, const char *name,
-                   const char *value)
+static void id_put(tpo_tlv_writer *b, apr_size_t base, id_refs *refs, unsigned char kind,
+                   const char *name, const char *value)
 {
     apr_size_t nlen = strlen(name), vlen = strlen(value);
     const id_ref *r = vlen ? id_find(refs, value, vlen) : NULL;
@@ -295,11 +295,13 @@ static void id_put(tpo_tlv_writer *b, id_refs *refs, unsigned char kind, const c
     else if (r && varint_len(r->off) < varint_len(vlen) + vlen + 1) {
         flags |= ID_BACK;
     }
-    raw_put(b, &flags, 1);
+    tlv_reserve(b, 1 + 5 + nlen + 1 + 5 + vlen + 1);
+    b->buf[b->len++] = (char)flags;
     varint_put(b, nlen);
-    raw_put(b, name, nlen + 1);
+    memcpy(b->buf + b->len, name, nlen + 1);
+    b->len += nlen + 1;
     if (flags & ID_FIELD) {
-        raw_put(b, &r->tag, 1);
+        b->buf[b->len++] = (char)r->tag;
     }
     else if (flags & ID_BACK) {
         varint_put(b, r->off);
@@ -307,20 +309,20 @@ static void id_put(tpo_tlv_writer *b, id_refs *refs, unsigned char kind, const c
     else {
         varint_put(b, vlen);
         if (!r) {
-            id_add(refs, value, vlen, 0, b->len);
+            id_add(refs, value, vlen, 0, b->len - base);
         }
-        raw_put(b, value, vlen + 1);
+        memcpy(b->buf + b->len, value, vlen + 1);
+        b->len += vlen + 1;
     }
 }
 
+/* The identity field, written in place (its length filled in at the end). */
 static void put_identity(tpo_tlv_writer *w, const tpo_session *s)
 {
-    tpo_tlv_writer b;
     id_refs refs;
+    apr_size_t start, base;
     int k;
 
-    memset(&b, 0, sizeof(b));
-    b.p = w->p;
     refs.a = apr_array_make(w->p, 48, sizeof(id_ref));
     /* the fields a value may name */
     id_add(&refs, s->user, s->user ? strlen(s->user) : 0, S_USER, 0);
@@ -329,6 +331,11 @@ static void put_identity(tpo_tlv_writer *w, const tpo_session *s)
            0);
     id_add(&refs, s->scope, s->scope ? strlen(s->scope) : 0, S_SCOPE, 0);
     id_add(&refs, s->claims, s->claims ? strlen(s->claims) : 0, S_CLAIMS, 0);
+    tlv_reserve(w, 5);
+    start = w->len;
+    w->buf[w->len] = (char)S_IDENTITY;
+    w->len += 5;
+    base = w->len;
     for (k = 0; k < 2; k++) {
         const apr_array_header_t *a = k ? s->headers : s->env;
         const char **kv;
@@ -339,12 +346,14 @@ static void put_identity(tpo_tlv_writer *w, const tpo_session *s)
         }
         kv = (const char **)a->elts;
         for (i = 0; i + 1 < a->nelts; i += 2) {
-            id_put(&b, &refs, k ? ID_HDR : 0, kv[i], kv[i + 1] ? kv[i + 1] : "");
+            id_put(w, base, &refs, k ? ID_HDR : 0, kv[i], kv[i + 1] ? kv[i + 1] : "");
         }
     }
-    if (b.len) {
-        tlv_put(w, S_IDENTITY, b.buf, b.len);
+    if (w->len == base) {
+        w->len = start; /* nothing to export: no field */
+        return;
     }
+    put_u32(w->buf + start + 1, (apr_uint32_t)(w->len - base));
 }
 
 /* A field a value may name, or NULL. */
