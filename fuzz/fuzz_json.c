@@ -3,7 +3,8 @@
 /* The fast JSON parser of the login path (tpo_json_load.c) against jansson:
  * whatever the fast path accepts, json_loadb accepts too and gives the same
  * value with the same key order; with JSON_REJECT_DUPLICATES (first byte
- * odd) as with flags 0. */
+ * odd) as with flags 0. And tpo_json_dump_compact writes json_dumps's
+ * JSON_COMPACT text for every value jansson parsed. */
 #include "fuzz_common.h"
 #include "tpo_json_load.h"
 
@@ -21,6 +22,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     size--;
     fast = tpo_json_fast_loadb((const char *)data, size, flags);
     ref = json_loadb((const char *)data, size, flags, &err);
+    if (ref) {
+        /* the compact writer: json_dumps's text */
+        apr_pool_t *p = fuzz_pool();
+        char *a = tpo_json_dump_compact(p, ref), *b = json_dumps(ref, JSON_COMPACT);
+        CHECK((a == NULL) == (b == NULL));
+        CHECK(!a || strcmp(a, b) == 0);
+        free(b);
+        apr_pool_destroy(p);
+    }
     if (fast) {
         char *a, *b;
         CHECK(ref != NULL);

@@ -545,12 +545,7 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     s.refresh_token = tres->refresh_token;
     s.id_token = tres->id_token;
     s.scope = tres->scope;
-    s.claims = json_dumps(claims, JSON_COMPACT);
-    if (s.claims) {
-        char *c = apr_pstrdup(r->pool, s.claims);
-        free((void *)s.claims);
-        s.claims = c;
-    }
+    s.claims = tpo_json_dump_compact(r->pool, claims);
     tpa_session_render(r->pool, pc, &s, claims);
     rv = tpa_session_create(r, &s, &sid, &rec_len);
     if (rv == APR_ENOSPC) {

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <apr_strings.h>
 #include "tpo_json_load.h"
 
 #define FAST_MAX_DEPTH 64
@@ -392,4 +394,177 @@ json_t *tpo_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *
         return v;
     }
     return json_loadb(buf, len, flags, error);
+}
+
+/* ------------------------------------------------------------ writing */
+
+typedef struct jw {
+    apr_pool_t *p;
+    char *buf;
+    size_t len, cap;
+} jw;
+
+static void jw_put(jw *w, const char *s, size_t n)
+{
+    if (w->len + n + 1 > w->cap) {
+        size_t ncap = w->cap ? w->cap * 2 : 512;
+        char *nb;
+        while (ncap < w->len + n + 1) {
+            ncap *= 2;
+        }
+        nb = apr_palloc(w->p, ncap);
+        if (w->len) {
+            memcpy(nb, w->buf, w->len);
+        }
+        w->buf = nb;
+        w->cap = ncap;
+    }
+    memcpy(w->buf + w->len, s, n);
+    w->len += n;
+}
+
+/* as jansson escapes with JSON_COMPACT: '"', '\\', the short escapes, other
+ * control characters as \u00XX (uppercase); everything else as it is */
+static int jw_string(jw *w, const char *s, size_t n)
+{
+    size_t i, run = 0;
+
+    jw_put(w, "\"", 1);
+    for (i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        const char *esc;
+        char u[7];
+
+        if (c >= 0x80) {
+            /* jansson refuses a string that is not UTF-8: so do we */
+            size_t k = utf8_seq((const unsigned char *)s + i, (const unsigned char *)s + n);
+            if (!k) {
+                return 0;
+            }
+            i += k - 1;
+            continue;
+        }
+        if (c >= 0x20 && c != '"' && c != '\\') {
+            continue;
+        }
+        jw_put(w, s + run, i - run);
+        run = i + 1;
+        switch (c) {
+        case '"':
+            esc = "\\\"";
+            break;
+        case '\\':
+            esc = "\\\\";
+            break;
+        case '\b':
+            esc = "\\b";
+            break;
+        case '\f':
+            esc = "\\f";
+            break;
+        case '\n':
+            esc = "\\n";
+            break;
+        case '\r':
+            esc = "\\r";
+            break;
+        case '\t':
+            esc = "\\t";
+            break;
+        default:
+            snprintf(u, sizeof(u), "\\u%04X", c);
+            esc = u;
+            break;
+        }
+        jw_put(w, esc, strlen(esc));
+    }
+    jw_put(w, s + run, n - run);
+    jw_put(w, "\"", 1);
+    return 1;
+}
+
+/* 1 written, 0 left to json_dumps */
+static int jw_value(jw *w, const json_t *v, int depth)
+{
+    if (depth > FAST_MAX_DEPTH) {
+        return 0;
+    }
+    switch (json_typeof(v)) {
+    case JSON_OBJECT: {
+        const char *k;
+        json_t *m;
+        int first = 1;
+        jw_put(w, "{", 1);
+        json_object_foreach((json_t *)v, k, m)
+        {
+            if (!first) {
+                jw_put(w, ",", 1);
+            }
+            first = 0;
+            if (!jw_string(w, k, json_object_iter_key_len(json_object_key_to_iter(k)))) {
+                return 0;
+            }
+            jw_put(w, ":", 1);
+            if (!jw_value(w, m, depth + 1)) {
+                return 0;
+            }
+        }
+        jw_put(w, "}", 1);
+        return 1;
+    }
+    case JSON_ARRAY: {
+        size_t i;
+        jw_put(w, "[", 1);
+        for (i = 0; i < json_array_size(v); i++) {
+            if (i) {
+                jw_put(w, ",", 1);
+            }
+            if (!jw_value(w, json_array_get(v, i), depth + 1)) {
+                return 0;
+            }
+        }
+        jw_put(w, "]", 1);
+        return 1;
+    }
+    case JSON_STRING:
+        return jw_string(w, json_string_value(v), json_string_length(v));
+    case JSON_INTEGER: {
+        char b[32];
+        int n = snprintf(b, sizeof(b), "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+        jw_put(w, b, (size_t)n);
+        return 1;
+    }
+    case JSON_TRUE:
+        jw_put(w, "true", 4);
+        return 1;
+    case JSON_FALSE:
+        jw_put(w, "false", 5);
+        return 1;
+    case JSON_NULL:
+        jw_put(w, "null", 4);
+        return 1;
+    default:
+        return 0; /* reals: jansson's own formatting */
+    }
+}
+
+char *tpo_json_dump_compact(apr_pool_t *p, const json_t *v)
+{
+    jw w;
+    char *j, *out;
+
+    if (!v || (!json_is_object(v) && !json_is_array(v))) {
+        return NULL; /* json_dumps without JSON_ENCODE_ANY */
+    }
+    memset(&w, 0, sizeof(w));
+    w.p = p;
+    if (jw_value(&w, v, 1)) {
+        jw_put(&w, "", 0);
+        w.buf[w.len] = '\0';
+        return w.buf;
+    }
+    j = json_dumps(v, JSON_COMPACT);
+    out = j ? apr_pstrdup(p, j) : NULL;
+    free(j);
+    return out;
 }

@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* JSON documents of the login path (token responses, JOSE headers and
- * payloads, userinfo) parsed at a fraction of jansson's cost per byte.
+ * payloads, userinfo) parsed, and the session's claims written, at a
+ * fraction of jansson's cost per byte.
  *
  * tpo_json_loadb() is json_loadb() for what providers send: a fast parser
  * handles the common subset (objects, arrays, strings with the short escapes
@@ -16,6 +17,7 @@
 #define TPO_JSON_LOAD_H
 
 #include <stddef.h>
+#include <apr_pools.h>
 #include <jansson.h>
 
 json_t *tpo_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *error);
@@ -23,5 +25,11 @@ json_t *tpo_json_loadb(const char *buf, size_t len, size_t flags, json_error_t *
 /* The fast parser alone: NULL where tpo_json_loadb() would ask jansson
  * (for the tests). */
 json_t *tpo_json_fast_loadb(const char *buf, size_t len, size_t flags);
+
+/* json_dumps(v, JSON_COMPACT) into p: the same text (fuzz/fuzz_json.c
+ * compares them), written directly for objects, arrays, strings, integers,
+ * true, false and null nested up to 64 deep; a document with a real (or
+ * deeper) is left to json_dumps. NULL where json_dumps fails. */
+char *tpo_json_dump_compact(apr_pool_t *p, const json_t *v);
 
 #endif

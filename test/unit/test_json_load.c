@@ -121,6 +121,41 @@ START_TEST(json_depth)
 }
 END_TEST
 
+START_TEST(json_dump_compact_as_jansson)
+{
+    static const char *const docs[] = {
+        "{\"sub\":\"alice\",\"email_verified\":true,\"n\":-42,\"z\":null,\"f\":false,"
+        "\"groups\":[\"staff\",\"tpo-users\"],\"address\":{\"country\":\"DE\"},\"e\":{},"
+        "\"a\":[]}",
+        "{\"ctl\":\"a\\n\\t\\b\\f\\r\\u0001\\u001f\\\"\\\\/x\",\"del\":\"\x7f\"}",
+        "{\"name\":\"Jos\xc3\xa9 \xf0\x9f\x98\x80\",\"k\\\"ey\":1}",
+        "{\"real\":1.5,\"x\":[0.1,1e300]}", /* reals: jansson's own text */
+        "[[[[1]]],{\"\":\"\"}]",
+        NULL};
+    int i;
+
+    for (i = 0; docs[i]; i++) {
+        json_error_t err;
+        json_t *v = json_loads(docs[i], 0, &err);
+        char *ref;
+
+        ck_assert_msg(v != NULL, "%s: %s", docs[i], err.text);
+        ref = json_dumps(v, JSON_COMPACT);
+        ck_assert_str_eq(tpo_json_dump_compact(tpo_test_pool, v), ref);
+        free(ref);
+        json_decref(v);
+    }
+    /* a string that is not UTF-8 (built without checks): refused, as jansson does */
+    {
+        json_t *o = json_object();
+        json_object_set_new(o, "bad", json_stringn_nocheck("\xff", 1));
+        ck_assert_ptr_null(json_dumps(o, JSON_COMPACT));
+        ck_assert_ptr_null(tpo_json_dump_compact(tpo_test_pool, o));
+        json_decref(o);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("json_load");
@@ -129,6 +164,7 @@ int main(void)
     tcase_add_test(tc, json_fast_path_values);
     tcase_add_test(tc, json_left_to_jansson);
     tcase_add_test(tc, json_depth);
+    tcase_add_test(tc, json_dump_compact_as_jansson);
     suite_add_tcase(s, tc);
     return tpo_test_run(s);
 }
