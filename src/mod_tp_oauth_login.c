@@ -11,6 +11,7 @@
 #include <ctype.h>
 #include <apr_strings.h>
 #include "tpo_json.h"
+#include "tpo_json_load.h"
 #include "mod_tp_oauth_flows.h"
 #include "mod_tp_oauth_metrics.h"
 #include "mod_tp_oauth_post.h"
@@ -132,7 +133,7 @@ static apr_array_header_t *authz_params(request_rec *r, tpa_provider_conf *pc,
 #define PARAM(n, v)                                                                                \
     do {                                                                                           \
         APR_ARRAY_PUSH(params, const char *) = (n);                                                \
-        APR_ARRAY_PUSH(params, const char *) = (v);                                                \
+        APR_ARRAY_PUSH(params, const char *) = (v) ? (v) : "";                                     \
     } while (0)
     PARAM("response_type", "code");
     PARAM("client_id", pc->client_id);
@@ -226,25 +227,25 @@ static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return
                       "Please try again in a moment.");
     }
     memset(&pl, 0, sizeof(pl));
-    if (tpo_random_token(r->pool, 32, &state) != APR_SUCCESS ||
-        tpo_pkce_verifier(r->pool, (char **)&pl.code_verifier) != APR_SUCCESS) {
-        return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
-                      "No randomness available.");
-    }
-    /* the location's parameters and its step-up demand (tpo_stepup.h) */
-    tpa_dir_stepup(dc, &req);
-    extra = tpo_authreq_params(r->pool, pc->scope, pc->auth_params, dc->auth_req, &req, lacks);
-    if (tpo_stepup_demands(&req)) {
-        pl.acr_required = tpo_stepup_acr_text(r->pool, &req);
-        pl.max_auth_age = req.max_auth_age > 0 ? req.max_auth_age : 0;
-    }
-    if (tpo_scope_has(auth_param(extra, "scope"), "openid")) {
-        char *nonce;
-        if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
+    {
+        /* state, the PKCE verifier (32 bytes, RFC 7636 4.1) and the nonce: one draw */
+        char *tok[3];
+        if (tpo_random_tokens(r->pool, 32, 3, tok) != APR_SUCCESS) {
             return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                           "No randomness available.");
         }
-        pl.nonce = nonce;
+        state = tok[0];
+        pl.code_verifier = tok[1];
+        /* the location's parameters and its step-up demand (tpo_stepup.h) */
+        tpa_dir_stepup(dc, &req);
+        extra = tpo_authreq_params(r->pool, pc->scope, pc->auth_params, dc->auth_req, &req, lacks);
+        if (tpo_stepup_demands(&req)) {
+            pl.acr_required = tpo_stepup_acr_text(r->pool, &req);
+            pl.max_auth_age = req.max_auth_age > 0 ? req.max_auth_age : 0;
+        }
+        if (tpo_scope_has(auth_param(extra, "scope"), "openid")) {
+            pl.nonce = tok[2];
+        }
     }
     pl.created = r->request_time;
     pl.expires = r->request_time + apr_time_from_sec(pc->login_timeout);
@@ -311,10 +312,8 @@ static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return
         url = tpo_url_add_param(r->pool, url, "request_uri", request_uri);
     }
     else {
-        for (i = 0; i + 1 < params->nelts; i += 2) {
-            url = tpo_url_add_param(r->pool, url, APR_ARRAY_IDX(params, i, const char *),
-                                    APR_ARRAY_IDX(params, i + 1, const char *));
-        }
+        /* the authorization request's parameters, added to the endpoint at once */
+        url = tpo_url_add_params(r->pool, url, params);
     }
     if (lacks) {
         ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
@@ -621,7 +620,7 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
             resp.www_authenticate ? ap_escape_logitem(r->pool, resp.www_authenticate) : "");
         return HTTP_BAD_GATEWAY;
     }
-    j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
+    j = tpo_json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j || !json_is_object(j)) {
         json_decref(j);
         ap_log_rerror(
@@ -863,12 +862,7 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
         return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
                     "The session could not be created.", "the DPoP key cannot be exported");
     }
-    s.claims = json_dumps(claims, JSON_COMPACT);
-    if (s.claims) {
-        char *c = apr_pstrdup(r->pool, s.claims);
-        free((void *)s.claims);
-        s.claims = c;
-    }
+    s.claims = tpo_json_dump_compact(r->pool, claims);
     tpa_session_render(r->pool, pc, &s, claims);
     rv = tpa_session_create(r, &s, &sid, &rec_len);
     if (rv == APR_ENOSPC) {
@@ -897,9 +891,11 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     }
     /* a fresh id at every login; the browser only ever holds this id */
     tpa_set_cookie(r, pc, pc->cookie_name, sid, -1);
-    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
-                  TPO_APLOGNO(00032) "login of %s through provider %s",
-                  ap_escape_logitem(r->pool, s.user), pc->name);
+    ap_log_rerror(
+        APLOG_MARK, APLOG_INFO, 0, r,
+        TPO_APLOGNO(00032) "login of %s through provider %s (session record: %" APR_SIZE_T_FMT
+                           " bytes)",
+        ap_escape_logitem(r->pool, s.user), pc->name, rec_len);
     if (pl->post_id) {
         /* a form POST was kept for after this login: the browser sends it again */
         const char *html, *csp;

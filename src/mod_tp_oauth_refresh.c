@@ -25,6 +25,7 @@
 #include "mod_tp_oauth_metrics.h"
 #include "tpo_claims.h"
 #include "tpo_dpop.h"
+#include "tpo_json_load.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
@@ -211,10 +212,9 @@ static rf_result do_refresh(request_rec *r, tpa_provider_conf *pc, const tpo_ses
     n->at_expires =
         tres.expires_at ? tres.expires_at : now + apr_time_from_sec(pc->default_token_lifetime);
     if (claims) {
-        char *j = json_dumps(claims, JSON_COMPACT);
+        const char *j = tpo_json_dump_compact(r->pool, claims);
         if (j) {
-            n->claims = apr_pstrdup(r->pool, j);
-            free(j);
+            n->claims = j;
         }
     }
     tpa_session_render(r->pool, pc, n, claims);

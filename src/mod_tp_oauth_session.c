@@ -316,6 +316,7 @@ void tpa_session_render(apr_pool_t *p, tpa_provider_conf *pc, tpo_session *s, js
     cfg.user_header = pc->user_header;
     cfg.separator = pc->claim_separator;
     cfg.delimiter = pc->claim_delimiter;
+    cfg.claims_text = s->claims; /* the compact dump of claims, or NULL */
     tpo_claims_render_all(p, &cfg, s->user, claims, s->access_token,
                           s->at_expires ? (long long)apr_time_sec(s->at_expires) : 0, s->scope,
                           &out);

@@ -145,7 +145,18 @@ const char *tpo_claims_scalar(apr_pool_t *p, json_t *v)
         return json_string_value(v);
     }
     if (json_is_integer(v)) {
-        return apr_psprintf(p, "%" APR_INT64_T_FMT, (apr_int64_t)json_integer_value(v));
+        /* decimal, as %lld would write it */
+        char buf[24], *e = buf + sizeof(buf), *d = e;
+        apr_int64_t i = (apr_int64_t)json_integer_value(v);
+        apr_uint64_t u = i < 0 ? 0 - (apr_uint64_t)i : (apr_uint64_t)i;
+        do {
+            *--d = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (i < 0) {
+            *--d = '-';
+        }
+        return apr_pstrmemdup(p, d, (apr_size_t)(e - d));
     }
     if (json_is_real(v)) {
         return apr_psprintf(p, "%.17g", json_real_value(v));
@@ -198,15 +209,20 @@ char *tpo_claims_env_value(apr_pool_t *p, const char *v)
 static char *name_chars(apr_pool_t *p, const char *prefix, const char *path, char repl,
                         int allow_underscore, int allow_dash)
 {
-    char *n = apr_pstrcat(p, prefix, path, NULL), *c;
-    for (c = n + strlen(prefix); *c; c++) {
-        if (isalnum((unsigned char)*c) || (*c == '_' && allow_underscore) ||
-            (*c == '-' && allow_dash)) {
+    apr_size_t pl = strlen(prefix), n = strlen(path);
+    char *out = apr_palloc(p, pl + n + 1), *c;
+
+    memcpy(out, prefix, pl);
+    memcpy(out + pl, path, n + 1);
+    for (c = out + pl; *c; c++) {
+        /* ASCII letters and digits, whatever the locale */
+        if ((*c >= 'a' && *c <= 'z') || (*c >= 'A' && *c <= 'Z') || (*c >= '0' && *c <= '9') ||
+            (*c == '_' && allow_underscore) || (*c == '-' && allow_dash)) {
             continue;
         }
         *c = repl;
     }
-    return n;
+    return out;
 }
 
 static void push(apr_array_header_t *a, const char *n, const char *v)
@@ -215,24 +231,52 @@ static void push(apr_array_header_t *a, const char *n, const char *v)
     APR_ARRAY_PUSH(a, const char *) = v;
 }
 
+/* Printable ASCII without '%': the variable's and the header's value are
+ * the value as it is (one copy for both: the value may live in a JSON tree
+ * that goes before the rendering). */
+static int plain_value(const char *v)
+{
+    const unsigned char *s;
+
+    for (s = (const unsigned char *)v; *s; s++) {
+        if (*s < 0x20 || *s >= 0x7f || *s == '%') {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 static void emit(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *out,
                  const char *env_name, const char *hdr_name, const char *value)
 {
+    if (plain_value(value)) {
+        const char *v = apr_pstrdup(p, value);
+        push(out->env, env_name, v);
+        push(out->headers, hdr_name, v);
+        return;
+    }
     push(out->env, env_name, tpo_claims_env_value(p, value));
     push(out->headers, hdr_name, tpo_claims_header_value(p, value));
 }
 
 /* Names already given out in this rendering (variables and headers, both
- * compared without regard to case, as httpd's tables do). */
+ * compared without regard to case, as httpd's tables do), and what is the
+ * same for every claim of the rendering. */
 typedef struct {
     apr_hash_t *env, *hdr;
+    const char *claim_hdr_prefix; /* <header prefix>Claim- */
+    int prefix_safe; /* the variable prefix passes tpo_claims_env_prefix_problem: no claim
+                      * can complete it to a dangerous name */
 } taken_names;
 
 static const char *lower(apr_pool_t *p, const char *s)
 {
     char *l = apr_pstrdup(p, s), *c;
-    for (c = l; *c; c++)
-        *c = (char)tolower((unsigned char)*c);
+    for (c = l; *c; c++) {
+        if (*c >= 'A' && *c <= 'Z') {
+            *c = (char)(*c - 'A' + 'a');
+        }
+    }
     return l;
 }
 
@@ -241,25 +285,25 @@ static void take(apr_pool_t *p, apr_hash_t *h, const char *name)
     apr_hash_set(h, lower(p, name), APR_HASH_KEY_STRING, "");
 }
 
-static int is_taken(apr_pool_t *p, apr_hash_t *h, const char *name)
-{
-    return apr_hash_get(h, lower(p, name), APR_HASH_KEY_STRING) != NULL;
-}
-
 /* A claim's variable and header: both exported, or neither (a name taken
  * by an earlier claim, or a dangerous variable name). */
 static void emit_claim(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_out *out,
                        taken_names *taken, const char *env_name, const char *hdr_name,
                        const char *value)
 {
-    if (tpo_claims_env_name_dangerous(env_name)) {
+    const char *env_l, *hdr_l;
+
+    if (!taken->prefix_safe && tpo_claims_env_name_dangerous(env_name)) {
         tpo_log(TPO_LOG_MARK, TPO_LOG_WARN,
                 TPO_APLOGNO(00068) "claims: variable %s is not allowed; that claim "
                                    "is not exported (check TPOAuthClaimPrefix)",
                 env_name);
         return;
     }
-    if (is_taken(p, taken->env, env_name) || is_taken(p, taken->hdr, hdr_name)) {
+    env_l = lower(p, env_name);
+    hdr_l = lower(p, hdr_name);
+    if (apr_hash_get(taken->env, env_l, APR_HASH_KEY_STRING) ||
+        apr_hash_get(taken->hdr, hdr_l, APR_HASH_KEY_STRING)) {
         tpo_log(
             TPO_LOG_MARK, TPO_LOG_WARN,
             TPO_APLOGNO(
@@ -268,8 +312,8 @@ static void emit_claim(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims_o
             env_name, hdr_name);
         return;
     }
-    take(p, taken->env, env_name);
-    take(p, taken->hdr, hdr_name);
+    apr_hash_set(taken->env, env_l, APR_HASH_KEY_STRING, "");
+    apr_hash_set(taken->hdr, hdr_l, APR_HASH_KEY_STRING, "");
     emit(p, cfg, out, env_name, hdr_name, value);
 }
 
@@ -327,9 +371,8 @@ static void render_value(apr_pool_t *p, const tpo_claims_render *cfg, tpo_claims
         return;
     }
     if (s) {
-        emit_claim(
-            p, cfg, out, taken, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
-            name_chars(p, apr_pstrcat(p, cfg->header_prefix, "Claim-", NULL), path, '-', 0, 1), s);
+        emit_claim(p, cfg, out, taken, name_chars(p, cfg->claim_prefix, path, '_', 1, 0),
+                   name_chars(p, taken->claim_hdr_prefix, path, '-', 0, 1), s);
     }
 }
 
@@ -347,6 +390,9 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
     /* the module's own names are never a claim's */
     taken.env = apr_hash_make(p);
     taken.hdr = apr_hash_make(p);
+    taken.claim_hdr_prefix = apr_pstrcat(p, hp, "Claim-", NULL);
+    taken.prefix_safe = cfg->claim_prefix && cfg->claim_prefix[0] &&
+                        !tpo_claims_env_prefix_problem(p, cfg->claim_prefix);
     take(p, taken.env, "TPO_CLAIMS");
     take(p, taken.env, "TPO_ACCESS_TOKEN");
     take(p, taken.env, "TPO_ACCESS_TOKEN_EXPIRES");
@@ -368,7 +414,10 @@ void tpo_claims_render_all(apr_pool_t *p, const tpo_claims_render *cfg, const ch
                 render_value(p, cfg, out, &taken, k, v, 0);
             }
         }
-        {
+        if (cfg->claims_text) {
+            emit(p, cfg, out, "TPO_CLAIMS", apr_pstrcat(p, hp, "Claims", NULL), cfg->claims_text);
+        }
+        else {
             char *j = json_dumps(claims, JSON_COMPACT);
             if (j) {
                 emit(p, cfg, out, "TPO_CLAIMS", apr_pstrcat(p, hp, "Claims", NULL), j);

@@ -36,6 +36,8 @@ typedef struct tpo_claims_render {
     const char *user_header;   /* NULL: <header_prefix>User */
     const char *separator;     /* nested objects: "_" */
     const char *delimiter;     /* arrays: "," */
+    const char *claims_text;   /* the claims as compact JSON when the caller has it (the
+                                * session's copy): TPO_CLAIMS then needs no second dump */
 } tpo_claims_render;
 
 typedef struct tpo_claims_out {

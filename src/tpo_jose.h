@@ -32,6 +32,10 @@ typedef struct tpo_jwk {
     EVP_PKEY *pkey;              /* public key (RSA/EC/OKP); freed by a pool cleanup */
     const unsigned char *secret; /* kty "oct" only */
     apr_size_t secret_len;
+    /* RSA keys of a JWK Set that may sign RS256: a verification context
+     * (PKCS#1 v1.5, SHA-256) set up once when the set is parsed, duplicated
+     * for each check; NULL otherwise. Freed by a pool cleanup. */
+    EVP_PKEY_CTX *rs256_verify;
 } tpo_jwk;
 
 typedef struct tpo_jwks {

@@ -70,6 +70,32 @@ static void wipe_on_cleanup(apr_pool_t *p, void *buf, apr_size_t len)
     apr_pool_cleanup_register(p, sb, secret_cleanup, apr_pool_cleanup_null);
 }
 
+static apr_status_t pctx_cleanup(void *data)
+{
+    EVP_PKEY_CTX_free(data);
+    return APR_SUCCESS;
+}
+
+/* The RS256 verification context of an RSA key (tpo_jwk.rs256_verify), or
+ * NULL (then every check sets one up). */
+static EVP_PKEY_CTX *rs256_context(apr_pool_t *p, EVP_PKEY *pkey)
+{
+    EVP_PKEY_CTX *c = EVP_PKEY_CTX_new_from_pkey(NULL, pkey, NULL);
+    EVP_MD *md = EVP_MD_fetch(NULL, "SHA256", NULL);
+
+    if (!c || !md || EVP_PKEY_verify_init(c) != 1 ||
+        EVP_PKEY_CTX_set_rsa_padding(c, RSA_PKCS1_PADDING) <= 0 ||
+        EVP_PKEY_CTX_set_signature_md(c, md) <= 0) {
+        EVP_PKEY_CTX_free(c);
+        EVP_MD_free(md);
+        ERR_clear_error();
+        return NULL;
+    }
+    EVP_MD_free(md); /* the context holds its own reference */
+    apr_pool_cleanup_register(p, c, pctx_cleanup, apr_pool_cleanup_null);
+    return c;
+}
+
 static void pool_own_pkey(apr_pool_t *p, EVP_PKEY *pkey)
 {
     apr_pool_cleanup_register(p, pkey, pkey_cleanup, apr_pool_cleanup_null);
@@ -321,6 +347,9 @@ static tpo_jwk *jwk_from_json(apr_pool_t *p, apr_pool_t *tmp, json_t *jk)
         }
         pool_own_pkey(p, pkey);
         k->pkey = pkey;
+        if (!strcmp(k->kty, "RSA") && (!alg || !strcmp(alg, "RS256"))) {
+            k->rs256_verify = rs256_context(p, pkey);
+        }
     }
     k->kid = kid ? apr_pstrdup(p, kid) : NULL;
     k->alg = alg ? apr_pstrdup(p, alg) : NULL;

@@ -15,6 +15,7 @@
 #include "tpo_b64.h"
 #include "tpo_jose.h"
 #include "tpo_jose_private.h"
+#include "tpo_json_load.h"
 
 #define JWS_MAX_HEADER 8192 /* decoded protected header */
 
@@ -119,7 +120,7 @@ apr_status_t tpo_jws_parse(apr_pool_t *p, const char *compact, tpo_jws **out, co
         return APR_EINVAL;
     }
 
-    header = json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
+    header = tpo_json_loadb((const char *)hdr, hlen, JSON_REJECT_DUPLICATES, &jerr);
     if (!header) {
         *err = "JWS header is not valid JSON";
         return APR_EINVAL;
@@ -171,7 +172,7 @@ json_t *tpo_jws_payload_json(apr_pool_t *p, const tpo_jws *jws, const char **err
         *err = "JWS payload is empty";
         return NULL;
     }
-    j = json_loadb(jws->payload, jws->payload_len, JSON_REJECT_DUPLICATES, &jerr);
+    j = tpo_json_loadb(jws->payload, jws->payload_len, JSON_REJECT_DUPLICATES, &jerr);
     if (!j) {
         *err = "JWS payload is not valid JSON";
         return NULL;
@@ -300,6 +301,26 @@ static int jwk_fits(const tpo_jwk *k, const alg_info *ai)
     return 0;
 }
 
+/* SHA-256, fetched once per process (EVP_sha256() is fetched at every use). */
+static const EVP_MD *sha256_md(void)
+{
+    static EVP_MD *cached;
+    EVP_MD *m = __atomic_load_n(&cached, __ATOMIC_ACQUIRE), *none = NULL;
+
+    if (m) {
+        return m;
+    }
+    m = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!m) {
+        return EVP_sha256();
+    }
+    if (!__atomic_compare_exchange_n(&cached, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        EVP_MD_free(m);
+        return none;
+    }
+    return m;
+}
+
 /* 1 valid, 0 invalid. */
 static int verify_with(apr_pool_t *p, const tpo_jws *jws, const alg_info *ai, const tpo_jwk *k)
 {
@@ -337,6 +358,22 @@ static int verify_with(apr_pool_t *p, const tpo_jws *jws, const alg_info *ai, co
         return 0; /* RSA: exactly the modulus length */
     }
 
+    if (ai->fam == FAM_RSA_PKCS1 && k->rs256_verify && !strcmp(ai->md, "SHA256")) {
+        /* the key's RS256 context, set up with the set: hash, then check */
+        unsigned char dg[EVP_MAX_MD_SIZE];
+        unsigned int dlen = 0;
+        EVP_PKEY_CTX *c;
+
+        if (EVP_Digest(jws->signing_input, jws->signing_input_len, dg, &dlen, sha256_md(), NULL) ==
+                1 &&
+            (c = EVP_PKEY_CTX_dup(k->rs256_verify)) != NULL) {
+            ok = EVP_PKEY_verify(c, sig, siglen, dg, dlen) == 1;
+            EVP_PKEY_CTX_free(c);
+            ERR_clear_error();
+            return ok;
+        }
+        ERR_clear_error();
+    }
     mctx = EVP_MD_CTX_new();
     if (mctx && digest_init(mctx, ai, k->pkey, 0)) {
         ok = EVP_DigestVerify(mctx, sig, siglen, (const unsigned char *)jws->signing_input,

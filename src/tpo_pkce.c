@@ -42,9 +42,49 @@ apr_status_t tpo_random_token(apr_pool_t *p, apr_size_t nbytes, char **out)
     return rv;
 }
 
+apr_status_t tpo_random_tokens(apr_pool_t *p, apr_size_t nbytes, int n, char **out)
+{
+    unsigned char buf[TPO_RANDOM_TOKEN_MAX];
+    apr_status_t rv;
+    int i;
+
+    for (i = 0; i < n; i++) {
+        out[i] = NULL;
+    }
+    if (nbytes == 0 || n <= 0 || nbytes * (apr_size_t)n > sizeof(buf)) {
+        return APR_EINVAL;
+    }
+    rv = tpo_random_bytes(buf, nbytes * (apr_size_t)n);
+    for (i = 0; rv == APR_SUCCESS && i < n; i++) {
+        out[i] = tpo_b64url_encode(p, buf + nbytes * (apr_size_t)i, nbytes);
+    }
+    OPENSSL_cleanse(buf, nbytes * (apr_size_t)n);
+    return rv;
+}
+
 apr_status_t tpo_pkce_verifier(apr_pool_t *p, char **out)
 {
     return tpo_random_token(p, TPO_PKCE_VERIFIER_BYTES, out);
+}
+
+/* SHA-256, fetched once per process (EVP_sha256() is fetched at every use). */
+static const EVP_MD *sha256_md(void)
+{
+    static EVP_MD *cached;
+    EVP_MD *m = __atomic_load_n(&cached, __ATOMIC_ACQUIRE), *none = NULL;
+
+    if (m) {
+        return m;
+    }
+    m = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (!m) {
+        return EVP_sha256();
+    }
+    if (!__atomic_compare_exchange_n(&cached, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        EVP_MD_free(m);
+        return none;
+    }
+    return m;
 }
 
 char *tpo_pkce_challenge_s256(apr_pool_t *p, const char *verifier)
@@ -55,8 +95,7 @@ char *tpo_pkce_challenge_s256(apr_pool_t *p, const char *verifier)
     if (!verifier) {
         return NULL;
     }
-    if (EVP_Digest(verifier, strlen(verifier), md, &mdlen, EVP_sha256(), NULL) != 1 ||
-        mdlen != 32) {
+    if (EVP_Digest(verifier, strlen(verifier), md, &mdlen, sha256_md(), NULL) != 1 || mdlen != 32) {
         return NULL;
     }
     return tpo_b64url_encode(p, md, mdlen);

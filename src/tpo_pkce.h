@@ -13,6 +13,8 @@ apr_status_t tpo_random_bytes(unsigned char *buf, apr_size_t nbytes);
 /* nbytes of randomness, base64url-encoded (e.g. 32 bytes -> 43 chars).
  * nbytes must be 1..4096 (APR_EINVAL otherwise). */
 apr_status_t tpo_random_token(apr_pool_t *p, apr_size_t nbytes, char **out);
+/* n such tokens (out[0..n-1]) from one draw of the generator. */
+apr_status_t tpo_random_tokens(apr_pool_t *p, apr_size_t nbytes, int n, char **out);
 
 /* A fresh code_verifier: 32 random bytes, base64url (43 chars). */
 apr_status_t tpo_pkce_verifier(apr_pool_t *p, char **out);

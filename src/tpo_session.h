@@ -20,7 +20,10 @@
 #include <apr_errno.h>
 #include "tpo_tlv.h"
 
-#define TPO_SESSION_VERSION 1
+/* 2: the variables and headers in one field, each value stored once (a
+ * value equal to a field of the record or to an earlier value names it);
+ * a format-1 record is still read (and written back as it is). */
+#define TPO_SESSION_VERSION 2
 
 typedef struct tpo_session {
     apr_time_t created;     /* login time */
@@ -48,7 +51,10 @@ typedef struct tpo_session {
     apr_array_header_t *env;
     /* Pre-rendered request headers for proxied applications: name,value,... */
     apr_array_header_t *headers;
-    /* After decoding: the pairs' bytes inside the record (validated). */
+    /* After decoding: the variables and headers inside the record
+     * (validated): format 2's identity field, or format 1's pairs. */
+    const char *ident;
+    apr_size_t ident_len;
     const char *pairs;
     apr_size_t pairs_len;
 } tpo_session;

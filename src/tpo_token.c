@@ -10,6 +10,7 @@
 #include <apr_strings.h>
 #include <apr_base64.h>
 #include "tpo_json.h"
+#include "tpo_json_load.h"
 #include "tpo_token.h"
 #include "tpo_url.h"
 #include "tpo_log.h"
@@ -538,7 +539,7 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body, apr_size
         *detail = "token response is empty";
         return TPO_TOKEN_MALFORMED;
     }
-    root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+    root = tpo_json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
     if (root == NULL) {
         /* jerr.text can quote the body (a token): report the position only */
         if (http_failed) {

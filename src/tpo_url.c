@@ -11,10 +11,21 @@
 
 static const char hexdig[] = "0123456789ABCDEF";
 
-static int is_unreserved(unsigned char c)
+/* RFC 3986 unreserved: A-Z a-z 0-9 - . _ ~ */
+static const unsigned char unreserved[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 1,
+    0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 1, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+};
+
+static APR_INLINE int is_unreserved(unsigned char c)
 {
-    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-           c == '.' || c == '_' || c == '~';
+    return unreserved[c];
 }
 
 static int hexval(unsigned char c)
@@ -195,6 +206,49 @@ char *tpo_url_add_param(apr_pool_t *p, const char *url, const char *name, const 
         sep = "&";
     }
     return apr_pstrcat(p, apr_pstrmemdup(p, url, base_len), sep, param, hash ? hash : "", NULL);
+}
+
+char *tpo_url_add_params(apr_pool_t *p, const char *url, const apr_array_header_t *nv)
+{
+    const char *hash, *q, *sep, **parts;
+    const char *const *kv = (const char *const *)nv->elts;
+    apr_size_t base_len;
+    int i, n = 0;
+
+    if (url == NULL) {
+        url = "";
+    }
+    if (nv->nelts < 2) {
+        return apr_pstrdup(p, url);
+    }
+    hash = strchr(url, '#');
+    base_len = hash ? (apr_size_t)(hash - url) : strlen(url);
+    q = memchr(url, '?', base_len);
+    if (q == NULL) {
+        sep = "?";
+    }
+    else if (url[base_len - 1] == '?' || url[base_len - 1] == '&') {
+        sep = "";
+    }
+    else {
+        sep = "&";
+    }
+    parts = apr_palloc(p, sizeof(*parts) * (apr_size_t)(2 * nv->nelts + 4));
+    parts[n++] = apr_pstrmemdup(p, url, base_len);
+    for (i = 0; i + 1 < nv->nelts; i += 2) {
+        parts[n++] = i ? "&" : sep;
+        parts[n++] =
+            apr_pstrcat(p, tpo_url_encode(p, kv[i]), "=", tpo_url_encode(p, kv[i + 1]), NULL);
+    }
+    parts[n++] = hash ? hash : "";
+    {
+        struct iovec *v = apr_palloc(p, sizeof(*v) * (apr_size_t)n);
+        for (i = 0; i < n; i++) {
+            v[i].iov_base = (void *)parts[i];
+            v[i].iov_len = strlen(parts[i]);
+        }
+        return apr_pstrcatv(p, v, (apr_size_t)n, NULL);
+    }
 }
 
 char *tpo_quoted_pairs_decode(apr_pool_t *p, const char *s)

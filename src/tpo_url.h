@@ -28,6 +28,9 @@ const char *tpo_query_get_unique(apr_table_t *t, const char *name, int *dup);
 
 /* Append "name=value" (encoded) to a URL that may already have a query. */
 char *tpo_url_add_param(apr_pool_t *p, const char *url, const char *name, const char *value);
+/* The same for every name,value pair of nv (names and values NULL-free,
+ * nv->nelts even) at once: the URL is copied once, not once per parameter. */
+char *tpo_url_add_params(apr_pool_t *p, const char *url, const apr_array_header_t *nv);
 
 /* An HTTP quoted-string (RFC 9110 5.6.4) holding s, quotes included:
  * backslash and double quote escaped, control characters other than HTAB

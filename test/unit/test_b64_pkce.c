@@ -172,6 +172,26 @@ START_TEST(random_bytes_and_tokens)
 END_TEST
 
 /* RFC 7636 Appendix B */
+START_TEST(random_tokens_one_draw)
+{
+    char *t[3];
+    int i, j;
+
+    ck_assert_int_eq(tpo_random_tokens(tpo_test_pool, 32, 3, t), APR_SUCCESS);
+    for (i = 0; i < 3; i++) {
+        ck_assert_ptr_nonnull(t[i]);
+        ck_assert_uint_eq(strlen(t[i]), 43); /* 32 bytes, base64url */
+        ck_assert_int_eq(tpo_pkce_verifier_valid(t[i]), 1);
+        for (j = 0; j < i; j++) {
+            ck_assert_str_ne(t[i], t[j]); /* three distinct tokens */
+        }
+    }
+    ck_assert_int_eq(tpo_random_tokens(tpo_test_pool, 0, 3, t), APR_EINVAL);
+    ck_assert_ptr_null(t[0]);
+    ck_assert_int_eq(tpo_random_tokens(tpo_test_pool, 4096, 2, t), APR_EINVAL);
+}
+END_TEST
+
 START_TEST(pkce_rfc7636_vector)
 {
     const char *v = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
@@ -255,6 +275,7 @@ int main(void)
     tcase_add_test(tc, b64_length_is_respected);
     tcase_add_test(tc, b64_roundtrip_all_lengths);
     tcase_add_test(tc, random_bytes_and_tokens);
+    tcase_add_test(tc, random_tokens_one_draw);
     tcase_add_test(tc, pkce_rfc7636_vector);
     tcase_add_test(tc, pkce_generated_verifiers);
     tcase_add_test(tc, pkce_verifier_rules);

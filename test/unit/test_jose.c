@@ -398,6 +398,15 @@ START_TEST(vector_verifies)
                   v->name);
     /* the same with the full list */
     ck_assert_int_eq(check(v->jws, set, NULL, ALL_ALGS, NULL), APR_SUCCESS);
+    if (!strcmp(v->alg, "RS256")) {
+        /* checked with the RSA key's RS256 context, set up when the set was parsed */
+        int i, seen = 0;
+        for (i = 0; i < set->keys->nelts; i++) {
+            const tpo_jwk *k = APR_ARRAY_IDX(set->keys, i, const tpo_jwk *);
+            seen |= !strcmp(k->kty, "RSA") && k->rs256_verify != NULL;
+        }
+        ck_assert(seen);
+    }
 }
 END_TEST
 

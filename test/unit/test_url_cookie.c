@@ -433,12 +433,40 @@ START_TEST(nav_not_navigation)
 }
 END_TEST
 
+START_TEST(url_add_params_as_one_by_one)
+{
+    static const char *const urls[] = {"https://op.example/auth",
+                                       "https://op.example/auth?x=1",
+                                       "https://op.example/auth?",
+                                       "https://op.example/auth?x=1&",
+                                       "https://op.example/auth#frag",
+                                       "https://op.example/auth?x=1#f?g",
+                                       "",
+                                       NULL};
+    static const char *const nv[] = {
+        "response_type", "code", "scope", "openid email", "state", "a/b+c=d&e", "empty", "", NULL};
+    int u, i;
+
+    for (u = 0; urls[u]; u++) {
+        apr_array_header_t *a = apr_array_make(tpo_test_pool, 8, sizeof(const char *));
+        char *one = (char *)urls[u];
+        for (i = 0; nv[i]; i += 2) {
+            APR_ARRAY_PUSH(a, const char *) = nv[i];
+            APR_ARRAY_PUSH(a, const char *) = nv[i + 1];
+            one = tpo_url_add_param(tpo_test_pool, one, nv[i], nv[i + 1]);
+        }
+        ck_assert_str_eq(tpo_url_add_params(tpo_test_pool, urls[u], a), one);
+    }
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("url_cookie");
     TCase *tc = tcase_create("core");
     tcase_add_checked_fixture(tc, tpo_test_setup, tpo_test_teardown);
     tcase_add_test(tc, url_encode_unreserved_and_reserved);
+    tcase_add_test(tc, url_add_params_as_one_by_one);
     tcase_add_test(tc, url_decode_valid);
     tcase_add_test(tc, url_decode_invalid);
     tcase_add_test(tc, url_encode_decode_roundtrip);
