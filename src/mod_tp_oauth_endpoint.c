@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: Apache-2.0
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The one dispatcher of the redirect URI and the endpoints under it
- * (callback, info, refresh, logout, backchannel-logout, frontchannel-logout):
+ * (callback, info, refresh, logout, backchannel-logout, frontchannel-logout,
+ * jwks):
  * tpa_endpoint_route. Reached from
  * check_authn when the redirect URI is inside a protected location (there
  * the login must not start), else from the handler hook; both return its
@@ -54,6 +55,9 @@ static int dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub)
     }
     if (!strcmp(sub, "frontchannel-logout")) {
         return tpa_frontchannel_logout_endpoint(r, pc);
+    }
+    if (!strcmp(sub, "jwks")) {
+        return tpa_client_jwks_endpoint(r, pc);
     }
     return tpa_page_error(r, HTTP_NOT_FOUND, "Not found",
                           "There is no such mod_tp_oauth endpoint.");

@@ -337,6 +337,12 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
         curl_easy_setopt(c->curl, CURLOPT_PROXY, o.proxy);
         curl_easy_setopt(c->curl, CURLOPT_NOPROXY, o.no_proxy ? o.no_proxy : "");
     }
+    if (o.client_cert && o.client_key) {
+        curl_easy_setopt(c->curl, CURLOPT_SSLCERT, o.client_cert);
+        curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(c->curl, CURLOPT_SSLKEY, o.client_key);
+        curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o.max_response);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);
