@@ -38,13 +38,14 @@ typedef struct tpa_provider_conf {
     const char *client_secret;
     int client_auth; /* tpo_client_auth */
     /* key-based client authentication (tpo_client_keys.h) */
-    apr_array_header_t *client_keys;  /* TPOAuthClientSigningKey: tpo_client_key*, the
+    apr_array_header_t *client_keys; /* TPOAuthClientSigningKey: tpo_client_key*, the
                                         first signs; NULL: none */
-    const char *client_jwks;          /* their public JWK Set (JSON), NULL: none */
-    int client_assertion_aud;         /* TPO_CLIENT_AUD_* (TPOAuthClientAssertionAudience) */
-    const char *client_cert_file;     /* TPOAuthClientCertificate: PEM certificate (chain) */
-    const char *client_cert_key_file; /* its PEM private key */
-    int token_encoding;               /* tpo_token_encoding */
+    const char *client_jwks;         /* their public JWK Set (JSON), NULL: none */
+    int client_assertion_aud;        /* TPO_CLIENT_AUD_* (TPOAuthClientAssertionAudience) */
+    const char *client_cert_file;    /* TPOAuthClientCertificate: PEM certificate (chain) */
+    const char *client_cert_pem;     /* its content, read at configuration time */
+    const char *client_cert_key_pem; /* the content of its PEM private key file */
+    int token_encoding;              /* tpo_token_encoding */
     const char *scope;
     apr_array_header_t *auth_params; /* const char* pairs */
     const char *redirect_uri;        /* as configured: path or absolute URL */

@@ -1033,8 +1033,8 @@ static const char *cmd_client_signing_key(cmd_parms *cmd, void *mconfig, const c
     return NULL;
 }
 
-/* TPOAuthClientCertificate cert.pem key.pem: both readable, the key the
- * certificate's. */
+/* TPOAuthClientCertificate cert.pem key.pem: both read now (the key file may
+ * be readable by root only), the key the certificate's. */
 static const char *cmd_client_certificate(cmd_parms *cmd, void *mconfig, const char *cert,
                                           const char *key)
 {
@@ -1049,11 +1049,11 @@ static const char *cmd_client_certificate(cmd_parms *cmd, void *mconfig, const c
     if (!cpath || !kpath) {
         return apr_psprintf(cmd->pool, "%s: bad path", cmd->cmd->name);
     }
-    if ((err = tpo_client_cert_problem(cmd->pool, cpath, kpath)) != NULL) {
+    if ((err = tpo_client_cert_load(cmd->pool, cpath, kpath, &pc->client_cert_pem,
+                                    &pc->client_cert_key_pem)) != NULL) {
         return apr_psprintf(cmd->pool, "%s (%s): %s", cmd->cmd->name, where(cmd), err);
     }
     pc->client_cert_file = cpath;
-    pc->client_cert_key_file = kpath;
     return NULL;
 }
 

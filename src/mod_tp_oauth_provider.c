@@ -141,8 +141,8 @@ void tpa_provider_http_opts(const tpa_provider_conf *pc, tpo_http_opts *o)
     o->user_agent = TPO_HTTP_USER_AGENT;
     o->proxy = pc->outgoing_proxy;
     o->no_proxy = pc->outgoing_no_proxy;
-    o->client_cert = pc->client_cert_file; /* RFC 8705: on every call to the provider */
-    o->client_key = pc->client_cert_key_file;
+    o->client_cert = pc->client_cert_pem; /* RFC 8705: on every call to the provider */
+    o->client_key = pc->client_cert_key_pem;
 }
 
 static tpa_rt_status http_status_of(tpo_http_result res)

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <apr_strings.h>
 #include <jansson.h>
+#include <openssl/bio.h>
 #include <openssl/bn.h>
 #include <openssl/core_names.h>
 #include <openssl/err.h>
@@ -276,39 +277,68 @@ const char *tpo_client_keys_jwks(apr_pool_t *p, const apr_array_header_t *keys)
     return apr_pstrcat(p, "{\"keys\":[", apr_array_pstrcat(p, parts, ','), "]}", NULL);
 }
 
-const char *tpo_client_cert_problem(apr_pool_t *p, const char *cert_path, const char *key_path)
+#define TPO_CLIENT_CERT_MAX_FILE (256 * 1024)
+
+/* A whole (small) file as a NUL-terminated string in the pool. */
+static const char *read_small_file(apr_pool_t *p, const char *path, const char **err)
 {
-    FILE *f;
+    FILE *f = fopen(path, "rb");
+    char *buf;
+    size_t n;
+
+    if (!f) {
+        *err = apr_psprintf(p, "cannot open %s: %s", path, strerror(errno));
+        return NULL;
+    }
+    buf = apr_palloc(p, TPO_CLIENT_CERT_MAX_FILE + 1);
+    n = fread(buf, 1, TPO_CLIENT_CERT_MAX_FILE + 1, f);
+    fclose(f);
+    if (n > TPO_CLIENT_CERT_MAX_FILE) {
+        *err = apr_psprintf(p, "%s is larger than %d bytes", path, TPO_CLIENT_CERT_MAX_FILE);
+        return NULL;
+    }
+    buf[n] = '\0';
+    return buf;
+}
+
+const char *tpo_client_cert_load(apr_pool_t *p, const char *cert_path, const char *key_path,
+                                 const char **cert_pem, const char **key_pem)
+{
+    const char *cpem, *kpem, *why = NULL;
+    BIO *bio;
     X509 *x = NULL;
     EVP_PKEY *pkey = NULL;
-    const char *why = NULL;
     int asked = 0;
 
-    if ((f = fopen(cert_path, "r")) == NULL) {
-        return apr_psprintf(p, "cannot open %s: %s", cert_path, strerror(errno));
+    if ((cpem = read_small_file(p, cert_path, &why)) == NULL ||
+        (kpem = read_small_file(p, key_path, &why)) == NULL) {
+        return why;
     }
-    x = PEM_read_X509(f, NULL, NULL, NULL);
-    fclose(f);
+    if ((bio = BIO_new_mem_buf(cpem, -1)) != NULL) {
+        x = PEM_read_bio_X509(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    if ((bio = BIO_new_mem_buf(kpem, -1)) != NULL) {
+        pkey = PEM_read_bio_PrivateKey(bio, NULL, no_passphrase, &asked);
+        BIO_free(bio);
+    }
     if (!x) {
         why = apr_psprintf(p, "%s holds no PEM certificate", cert_path);
     }
-    else if ((f = fopen(key_path, "r")) == NULL) {
-        why = apr_psprintf(p, "cannot open %s: %s", key_path, strerror(errno));
+    else if (!pkey) {
+        why = asked ? apr_psprintf(p, "%s holds an encrypted private key", key_path)
+                    : apr_psprintf(p, "%s holds no PEM private key", key_path);
     }
-    else {
-        pkey = PEM_read_PrivateKey(f, NULL, no_passphrase, &asked);
-        fclose(f);
-        if (!pkey) {
-            why = asked ? apr_psprintf(p, "%s holds an encrypted private key", key_path)
-                        : apr_psprintf(p, "%s holds no PEM private key", key_path);
-        }
-        else if (X509_check_private_key(x, pkey) != 1) {
-            why = apr_psprintf(p, "%s is not the private key of the certificate in %s", key_path,
-                               cert_path);
-        }
+    else if (X509_check_private_key(x, pkey) != 1) {
+        why = apr_psprintf(p, "%s is not the private key of the certificate in %s", key_path,
+                           cert_path);
     }
     X509_free(x);
     EVP_PKEY_free(pkey);
     ERR_clear_error();
+    if (!why) {
+        *cert_pem = cpem;
+        *key_pem = kpem;
+    }
     return why;
 }

@@ -41,9 +41,12 @@ tpo_client_key *tpo_client_key_make(apr_pool_t *p, EVP_PKEY *pkey, const char *k
 tpo_client_key *tpo_client_key_load(apr_pool_t *p, const char *path, const char *kid,
                                     const char *alg, const char **err);
 
-/* Whether cert_path holds a PEM certificate and key_path the (unencrypted)
- * private key of it (tls_client_auth, RFC 8705): NULL, or what is wrong. */
-const char *tpo_client_cert_problem(apr_pool_t *p, const char *cert_path, const char *key_path);
+/* Read a client certificate (PEM, with its chain) and its unencrypted PEM
+ * private key (tls_client_auth, RFC 8705) into memory, so that they need not
+ * be readable by the server's user later: NULL with *cert_pem and *key_pem
+ * set, or what is wrong (a missing file, no certificate, not its key). */
+const char *tpo_client_cert_load(apr_pool_t *p, const char *cert_path, const char *key_path,
+                                 const char **cert_pem, const char **key_pem);
 
 /* {"keys":[...]} of the public keys of keys (tpo_client_key*), in order. */
 const char *tpo_client_keys_jwks(apr_pool_t *p, const apr_array_header_t *keys);

@@ -353,17 +353,19 @@ END_TEST
 START_TEST(client_certificate_checks)
 {
     EVP_PKEY *k = gen("P-256"), *other = gen("P-256");
-    const char *cert = write_cert(k), *key = write_key(k, NULL), *err;
+    const char *cert = write_cert(k), *key = write_key(k, NULL), *err, *cpem = NULL, *kpem = NULL;
 
-    ck_assert_ptr_null(tpo_client_cert_problem(tpo_test_pool, cert, key));
-    err = tpo_client_cert_problem(tpo_test_pool, cert, write_key(other, NULL));
+    ck_assert_ptr_null(tpo_client_cert_load(tpo_test_pool, cert, key, &cpem, &kpem));
+    ck_assert_ptr_nonnull(strstr(cpem, "-----BEGIN CERTIFICATE-----"));
+    ck_assert_ptr_nonnull(strstr(kpem, "PRIVATE KEY-----"));
+    err = tpo_client_cert_load(tpo_test_pool, cert, write_key(other, NULL), &cpem, &kpem);
     ck_assert_ptr_nonnull(err);
     ck_assert_ptr_nonnull(strstr(err, "is not the private key of the certificate"));
-    err = tpo_client_cert_problem(tpo_test_pool, key, key);
+    err = tpo_client_cert_load(tpo_test_pool, key, key, &cpem, &kpem);
     ck_assert_ptr_nonnull(strstr(err, "holds no PEM certificate"));
-    err = tpo_client_cert_problem(tpo_test_pool, "/nonexistent/c.pem", key);
+    err = tpo_client_cert_load(tpo_test_pool, "/nonexistent/c.pem", key, &cpem, &kpem);
     ck_assert_ptr_nonnull(strstr(err, "cannot open"));
-    err = tpo_client_cert_problem(tpo_test_pool, cert, "/nonexistent/k.pem");
+    err = tpo_client_cert_load(tpo_test_pool, cert, "/nonexistent/k.pem", &cpem, &kpem);
     ck_assert_ptr_nonnull(strstr(err, "cannot open"));
     EVP_PKEY_free(k);
     EVP_PKEY_free(other);
