@@ -118,7 +118,12 @@ static const char *finalize_provider(apr_pool_t *p, tpa_provider_conf *pc)
         return apr_psprintf(p, "%s: TPOAuthRedirectURI is missing", at);
     }
     if (pc->client_auth == TPO_UNSET) {
-        pc->client_auth = pc->client_secret ? TPO_CLIENT_AUTH_BASIC : TPO_CLIENT_AUTH_NONE;
+        /* the credential configured decides: a secret, a signing key, a
+         * certificate (both TLS methods look the same from this side) */
+        pc->client_auth = pc->client_secret      ? TPO_CLIENT_AUTH_BASIC
+                          : pc->client_keys      ? TPO_CLIENT_AUTH_PRIVATE_KEY_JWT
+                          : pc->client_cert_file ? TPO_CLIENT_AUTH_TLS
+                                                 : TPO_CLIENT_AUTH_NONE;
     }
     switch (pc->client_auth) {
     case TPO_CLIENT_AUTH_BASIC:

@@ -29,6 +29,7 @@ import pytest
 import requests
 
 import tpo_harness as h
+from test_backend_tokens import EchoBackend, bearer_of
 
 XHR = {"X-Requested-With": "XMLHttpRequest", "Accept": "application/json"}
 AUDIENCE = "https://api.example.test/"
@@ -137,7 +138,7 @@ PREFIXES = ("pk", "pkstatic", "pkwrong", "sj", "sjwrong", "mtls", "self", "mtlsw
 
 def clients(http_port, static_jwks, self_jwk):
     base = "http://127.0.0.1:%d" % http_port
-    code = ["authorization_code", "refresh_token"]
+    code = ["authorization_code", "refresh_token", "client_credentials"]
 
     def client(cid, prefixes, **kw):
         c = {"client_id": cid, "grant_types": code,
@@ -190,7 +191,8 @@ def build_conf(rig, pk_keys=None, static_key=None):
     jwt, tls = rig.jwt_issuer, rig.tls_issuer
     ca = "TPOAuthCACertificate %s\n" % key("ca.crt")
     conf = "TPOAuthCacheSize 16M\n"
-    conf += provider("pk", jwt, "tpo-pkjwt", "TPOAuthClientAuth private_key_jwt\n"
+    # no TPOAuthClientAuth: a signing key and no secret make it private_key_jwt
+    conf += provider("pk", jwt, "tpo-pkjwt", ""
                      + "".join("TPOAuthClientSigningKey %s\n" % k for k in pk_keys))
     conf += provider("pkstatic", jwt, "tpo-pkjwt-static",
                      "TPOAuthClientAuth private_key_jwt\nTPOAuthClientSigningKey %s\n"
@@ -210,6 +212,11 @@ def build_conf(rig, pk_keys=None, static_key=None):
                      "TPOAuthClientCertificate %s %s\n" % (key("self.crt"), key("self.key")))
     for name in PREFIXES:
         conf += locations(rig.httpd.server_root, name)
+    # a gateway: the client-credentials grant for a backend (TPOAuthBackendToken client)
+    for name in ("pk", "sj", "mtls"):
+        conf += ("<Location /%s-gw/>\n    TPOAuthProvider %s\n    TPOAuthBackendToken client\n"
+                 "    Require all granted\n    ProxyPass http://127.0.0.1:%d/%s-gw/\n</Location>\n"
+                 % (name, name, rig.echo.port, name))
     return conf
 
 
@@ -217,6 +224,7 @@ def build_conf(rig, pk_keys=None, static_key=None):
 def rig(httpd, http_port, workdir):
     r = Rig()
     r.httpd = httpd
+    r.echo = EchoBackend().start()
     r.dir = tempfile.mkdtemp(prefix="tpo-clientauth-", dir=workdir)
     os.chmod(r.dir, 0o755)
     make_material(r.dir)
@@ -253,6 +261,7 @@ def rig(httpd, http_port, workdir):
     yield r
     r.jwt_idp.stop()
     r.tls_idp.stop()
+    r.echo.stop()
     if not os.environ.get("TPO_KEEP"):
         shutil.rmtree(r.dir, ignore_errors=True)
 
@@ -448,3 +457,40 @@ def test_configtest_refuses(rig, extra, message):
     rc, out = rig.httpd.configtest(conf)
     assert rc != 0, out
     assert message.format(d=d) in out, out
+
+
+# ============================================================== client credentials
+
+@pytest.mark.parametrize("name", ["pk", "sj", "mtls"])
+def test_backend_client_credentials(rig, name):
+    """TPOAuthBackendToken client: the gateway's own token, from the
+    client-credentials grant authenticated with the provider's method."""
+    idp = idp_of(rig, name)
+    before = idp.stats()["token"]["by_grant_type"].get("client_credentials", 0)
+    r = requests.get(rig.httpd.url("/%s-gw/x" % name), timeout=15)
+    token = bearer_of(r)
+    assert len(token) > 20
+    assert idp.stats()["token"]["by_grant_type"]["client_credentials"] == before + 1
+
+
+# ============================================================== revocation at logout
+
+@pytest.mark.parametrize("name", ["pk", "sj", "mtls", "self"])
+def test_logout_revokes_with_client_auth(rig, name):
+    """Logout revokes the refresh and access tokens (RFC 7009), authenticated
+    like every other call to the provider."""
+    user = "revoke-" + name
+    s, r = login(rig, name, user)
+    assert r.status_code == 200
+    idp = idp_of(rig, name)
+    n = idp.stats()["revocation"]
+    out = s.get(rig.httpd.url("/%s/redirect_uri/logout" % name), allow_redirects=False,
+                timeout=15)
+    assert out.status_code in (302, 303), out.status_code
+    assert idp.stats()["revocation"] == n + 2
+    log = rig.httpd.error_log()
+    assert "logout of %s: refresh_token revoked" % user in log, log_tail(rig)
+    assert "logout of %s: access_token revoked" % user in log, log_tail(rig)
+    # the session is over
+    again = s.get(rig.httpd.url("/%s/whoami.cgi" % name), allow_redirects=False, timeout=10)
+    assert again.status_code == 302

@@ -191,8 +191,9 @@ START_TEST(thumbprint_is_default_kid)
     const char *path = write_key(k, NULL), *err = NULL;
     tpo_client_key *a = tpo_client_key_load(tpo_test_pool, path, NULL, NULL, &err);
     tpo_client_key *b = tpo_client_key_load(tpo_test_pool, path, NULL, NULL, &err);
+    EVP_PKEY *other = gen("P-256");
     tpo_client_key *c =
-        tpo_client_key_load(tpo_test_pool, write_key(gen("P-256"), NULL), NULL, NULL, &err);
+        tpo_client_key_load(tpo_test_pool, write_key(other, NULL), NULL, NULL, &err);
 
     ck_assert_ptr_nonnull(a);
     ck_assert_ptr_nonnull(b);
@@ -202,6 +203,7 @@ START_TEST(thumbprint_is_default_kid)
     ck_assert_str_ne(a->kid, c->kid);
     ck_assert_str_eq(a->alg, "ES256");
     EVP_PKEY_free(k);
+    EVP_PKEY_free(other);
 }
 END_TEST
 
@@ -344,8 +346,11 @@ START_TEST(unreadable_or_unusable_files)
     ck_assert_ptr_null(
         tpo_client_key_load(tpo_test_pool, write_text("not a key\n"), NULL, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err, "holds no PEM private key"));
-    ck_assert_ptr_null(tpo_client_key_load(tpo_test_pool, write_key(gen("P-256"), "passphrase"),
-                                           NULL, NULL, &err));
+    EVP_PKEY *k = gen("P-256");
+    const char *enc = write_key(k, "passphrase");
+
+    EVP_PKEY_free(k);
+    ck_assert_ptr_null(tpo_client_key_load(tpo_test_pool, enc, NULL, NULL, &err));
     ck_assert_ptr_nonnull(strstr(err, "encrypted"));
 }
 END_TEST
