@@ -995,6 +995,20 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
     return set_value(cmd, mconfig, arg);
 }
 
+/* A private key file anyone but its owner can read: a warning at start. */
+static void warn_if_exposed(cmd_parms *cmd, const char *path)
+{
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS &&
+        (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE))) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL,
+                     TPO_APLOGNO(00801) "%s (%s): %s is readable or writable by group or others; "
+                                        "make it readable by its owner only (chmod 600)",
+                     cmd->cmd->name, where(cmd), path);
+    }
+}
+
 /* TPOAuthClientSigningKey file [kid [alg]]: loaded and checked here, so that
  * configtest refuses an unreadable key or an alg that does not fit it. */
 static const char *cmd_client_signing_key(cmd_parms *cmd, void *mconfig, const char *file,
@@ -1028,6 +1042,7 @@ static const char *cmd_client_signing_key(cmd_parms *cmd, void *mconfig, const c
                                 cmd->cmd->name, where(cmd), key->kid);
         }
     }
+    warn_if_exposed(cmd, path);
     APR_ARRAY_PUSH(pc->client_keys, tpo_client_key *) = key;
     pc->client_jwks = tpo_client_keys_jwks(cmd->pool, pc->client_keys);
     return NULL;
@@ -1053,6 +1068,7 @@ static const char *cmd_client_certificate(cmd_parms *cmd, void *mconfig, const c
                                     &pc->client_cert_key_pem)) != NULL) {
         return apr_psprintf(cmd->pool, "%s (%s): %s", cmd->cmd->name, where(cmd), err);
     }
+    warn_if_exposed(cmd, kpath);
     pc->client_cert_file = cpath;
     return NULL;
 }

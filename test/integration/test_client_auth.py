@@ -494,3 +494,18 @@ def test_logout_revokes_with_client_auth(rig, name):
     # the session is over
     again = s.get(rig.httpd.url("/%s/whoami.cgi" % name), allow_redirects=False, timeout=10)
     assert again.status_code == 302
+
+
+def test_configtest_warns_about_exposed_keys(rig):
+    """A private key readable by others works, with a warning naming the file."""
+    d = rig.dir
+    exposed = os.path.join(d, "exposed.pem")
+    shutil.copyfile(os.path.join(d, "ec.pem"), exposed)
+    os.chmod(exposed, 0o644)
+    conf = h.provider_conf("warn", rig.jwt_issuer, client_id="x", client_secret=None,
+                           client_auth=None, extra="TPOAuthClientSigningKey %s" % exposed)
+    rc, out = rig.httpd.configtest(conf)
+    assert rc == 0, out
+    assert "%s is readable or writable by group or others" % exposed in out, out
+    rc, out = rig.httpd.configtest(conf.replace(exposed, os.path.join(d, "ec.pem")))
+    assert rc == 0 and "readable or writable by group" not in out, out
