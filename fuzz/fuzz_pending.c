@@ -96,8 +96,8 @@ static void record(apr_pool_t *p, const uint8_t *data, size_t size)
     if (tpo_pending_decode(p, buf, size, &pl) != APR_SUCCESS) {
         return;
     }
-    const char *f[] = {pl.state,         pl.provider,     pl.nonce,
-                       pl.code_verifier, pl.redirect_uri, pl.return_url};
+    const char *f[] = {pl.state,        pl.provider,   pl.nonce,       pl.code_verifier,
+                       pl.redirect_uri, pl.return_url, pl.acr_required};
     for (i = 0; i < sizeof(f) / sizeof(f[0]); i++) {
         if (f[i])
             CHECK(f[i] >= buf && f[i] < buf + size &&
@@ -109,6 +109,7 @@ static void record(apr_pool_t *p, const uint8_t *data, size_t size)
     CHECK(same(pl.state, again.state) && same(pl.provider, again.provider));
     CHECK(same(pl.nonce, again.nonce) && same(pl.code_verifier, again.code_verifier));
     CHECK(same(pl.redirect_uri, again.redirect_uri) && same(pl.return_url, again.return_url));
+    CHECK(same(pl.acr_required, again.acr_required) && pl.max_auth_age == again.max_auth_age);
 }
 
 /* Slots from tpo_pending_cookies: names unique, each a login cookie name

@@ -39,6 +39,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         url_or_null(m.end_session_endpoint, 0);
         url_or_null(m.revocation_endpoint, 0);
         url_or_null(m.introspection_endpoint, 0);
+        if (m.dpop_algs) {
+            /* algorithm names joined by single spaces, nothing else */
+            CHECK(strspn(m.dpop_algs, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                                      "0123456789-_+. ") == strlen(m.dpop_algs));
+            CHECK(strstr(m.dpop_algs, "  ") == NULL && m.dpop_algs[0] != ' ');
+        }
+        url_or_null(m.par_endpoint, 0);
+        CHECK(m.require_par == 0 || m.require_par == 1);
     }
     else {
         CHECK(err != NULL);

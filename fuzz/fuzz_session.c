@@ -49,6 +49,7 @@ static void same_session(apr_pool_t *p, const tpo_session *a, const tpo_session 
     CHECK(same(a->access_token, b->access_token) && same(a->refresh_token, b->refresh_token));
     CHECK(same(a->id_token, b->id_token) && same(a->scope, b->scope));
     CHECK(same(a->claims, b->claims) && same(a->op_sid, b->op_sid));
+    CHECK(same(a->acr, b->acr) && a->auth_time == b->auth_time);
     same_pairs(tpo_session_pairs(a, TPO_SESSION_PAIRS_ENV, p),
                tpo_session_pairs(b, TPO_SESSION_PAIRS_ENV, p));
     same_pairs(tpo_session_pairs(a, TPO_SESSION_PAIRS_HEADERS, p),
@@ -80,6 +81,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     in_record(s.scope);
     in_record(s.claims);
     in_record(s.op_sid);
+    in_record(s.acr);
     CHECK(s.user != NULL && s.provider != NULL);
     if (s.pairs)
         CHECK(s.pairs >= buf && s.pairs + s.pairs_len == buf + size);

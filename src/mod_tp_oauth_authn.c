@@ -15,6 +15,7 @@
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
+#include "tpo_stepup.h"
 #include "tpo_token.h"
 #include "tpo_url.h"
 
@@ -68,6 +69,58 @@ static int cors_preflight(request_rec *r, tpa_dir_conf *dc)
     return DONE;
 }
 
+static int is_navigation(request_rec *r)
+{
+    return tpo_is_navigation(r->method, apr_table_get(r->headers_in, "X-Requested-With"),
+                             apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
+                             apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
+                             apr_table_get(r->headers_in, "Accept"));
+}
+
+/* What the session's authentication lacks of the location's demand
+ * (TPOAuthRequireACR, TPOAuthMaxAuthAge): TPO_STEPUP_* flags, 0 enough. */
+static int stepup_lacks(request_rec *r, tpa_provider_conf *pc, tpa_dir_conf *dc,
+                        const tpo_session *s)
+{
+    tpo_stepup_req req;
+
+    if (!dc->require_acr && dc->max_auth_age == TPO_UNSET) {
+        return 0; /* the common case: nothing demanded */
+    }
+    tpa_dir_stepup(dc, &req);
+    return tpo_stepup_check(&req, s->acr, s->auth_time, r->request_time,
+                            apr_time_from_sec(pc->clock_skew));
+}
+
+/* A session without the authentication the location demands: a page
+ * navigation logs in again with the demand (step-up; the session of the
+ * same user continues), anything else gets 401 with the RFC 9470
+ * challenge. */
+static int stepup(request_rec *r, tpa_provider_conf *pc, tpa_dir_conf *dc, const tpo_session *s,
+                  int lacks)
+{
+    tpo_stepup_req req;
+    tpa_answer fail;
+    int rc;
+
+    if (tpa_dir_unauth(dc) == TPO_UNAUTH_LOGIN && is_navigation(r)) {
+        rc = tpa_login_start_stepup(r, pc, lacks, &fail);
+        return rc == HTTP_MOVED_TEMPORARILY ? rc : tpa_page_answer(r, &fail);
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  TPO_APLOGNO(00950) "session of %s lacks the authentication this location demands "
+                                     "(%s%s%s) and the request is not a page navigation (or "
+                                     "TPOAuthUnauthenticated is not login): 401 "
+                                     "insufficient_user_authentication",
+                  ap_escape_logitem(r->pool, s->user), lacks & TPO_STEPUP_ACR ? "acr" : "",
+                  (lacks & TPO_STEPUP_ACR) && (lacks & TPO_STEPUP_AGE) ? ", " : "",
+                  lacks & TPO_STEPUP_AGE ? "auth_time" : "");
+    tpa_dir_stepup(dc, &req);
+    tpa_www_authenticate_stepup(r, pc, &req, lacks);
+    apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+    return HTTP_UNAUTHORIZED;
+}
+
 int tpa_check_authn(request_rec *r)
 {
     const char *type = ap_auth_type(r);
@@ -119,6 +172,10 @@ int tpa_check_authn(request_rec *r)
         int refreshed;
         tpa_refresh_result rr = tpa_refresh_if_needed(r, pc, &s, 0, &refreshed, &fail);
         if (rr == TPA_REFRESH_OK) {
+            int lacks = stepup_lacks(r, pc, dc, s);
+            if (lacks) {
+                return stepup(r, pc, dc, s, lacks);
+            }
             tpa_identity_export(r, pc, s);
             return OK;
         }
@@ -137,11 +194,7 @@ int tpa_check_authn(request_rec *r)
         tpa_set_cookie(r, pc, pc->cookie_name, "", 0);
     }
     unauth = tpa_dir_unauth(dc);
-    if (unauth != TPO_UNAUTH_LOGIN ||
-        !tpo_is_navigation(r->method, apr_table_get(r->headers_in, "X-Requested-With"),
-                           apr_table_get(r->headers_in, "Sec-Fetch-Mode"),
-                           apr_table_get(r->headers_in, "Sec-Fetch-Dest"),
-                           apr_table_get(r->headers_in, "Accept"))) {
+    if (unauth != TPO_UNAUTH_LOGIN || !is_navigation(r)) {
         ap_log_rerror(
             APLOG_MARK, APLOG_DEBUG, 0, r,
             TPO_APLOGNO(00023) "no session and not a page navigation (or TPOAuthUnauthenticated): "

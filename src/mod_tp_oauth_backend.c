@@ -6,7 +6,10 @@
  *                               refreshed by check_authn) as Authorization: Bearer;
  *   TPOAuthBackendToken client  the gateway's own token from the client-credentials
  *                               grant (TPOAuthBackendScope/-Resource/-Audience);
- *   TPOAuthBackendIDToken H     the user's ID token (or its payload as JSON) in H.
+ *   TPOAuthBackendIDToken H     the user's ID token (or its payload as JSON) in H;
+ *   TPOAuthDPoPProof on|URL     with `user` and a DPoP-bound token (TPOAuthDPoP):
+ *                               Authorization: DPoP and a fresh DPoP proof for
+ *                               the backend's URL (RFC 9449 7).
  *
  * A client's Authorization header (and H) never reaches the backend when the
  * module sets one. The gateway token lives in the session cache ("gt:<hash>",
@@ -22,6 +25,7 @@
 #include <apr_strings.h>
 #include "mod_tp_oauth_flows.h"
 #include "tpo_backend_token.h"
+#include "tpo_dpop.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
@@ -311,6 +315,52 @@ static int gateway_token(request_rec *r, tpa_provider_conf *pc, const tpa_dir_co
     }
 }
 
+/* The htu of the proof for the backend: the URL base of TPOAuthDPoPProof
+ * with the request's path, or mod_proxy's target ("proxy:URL" in
+ * r->filename), else this request's own URL. */
+static const char *backend_htu(request_rec *r, const char *mode)
+{
+    if (strcmp(mode, "on") != 0) {
+        return apr_pstrcat(r->pool, mode, r->uri, NULL);
+    }
+    if (r->filename && strncmp(r->filename, "proxy:", 6) == 0) {
+        return tpo_dpop_htu(r->pool, r->filename + 6);
+    }
+    return tpo_dpop_htu(r->pool, ap_construct_url(r->pool, r->uri, r));
+}
+
+/* Authorization: DPoP and a proof for the backend; or Bearer when the
+ * session's token is not DPoP-bound or the location asks for no proof. */
+static int set_user_token(request_rec *r, const tpa_dir_conf *dc, const tpo_session *s,
+                          tpa_answer *fail)
+{
+    const char *err = NULL, *htu, *proof;
+    tpo_dpop_key *k;
+
+    if (!s->dpop_key || !dc->dpop_proof || !strcmp(dc->dpop_proof, "off")) {
+        apr_table_setn(r->headers_in, "Authorization",
+                       apr_pstrcat(r->pool, "Bearer ", s->access_token, NULL));
+        return OK;
+    }
+    htu = backend_htu(r, dc->dpop_proof);
+    if (tpo_dpop_key_import(r->pool, s->dpop_key, &k, &err) != APR_SUCCESS ||
+        !(proof = tpo_dpop_proof(r->pool, k, r->method, htu, s->access_token, NULL, apr_time_now(),
+                                 &err))) {
+        ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
+                      TPO_APLOGNO(00900) "no DPoP proof for the backend (%s) of %s: %s",
+                      htu ? ap_escape_logitem(r->pool, htu) : "no http(s) URL",
+                      ap_escape_logitem(r->pool, s->user), err ? err : "?");
+        fail->status = HTTP_INTERNAL_SERVER_ERROR;
+        fail->title = "Access token unavailable";
+        fail->detail = "Your access token cannot be passed on to this service.";
+        return HTTP_INTERNAL_SERVER_ERROR;
+    }
+    apr_table_setn(r->headers_in, "Authorization",
+                   apr_pstrcat(r->pool, "DPoP ", s->access_token, NULL));
+    apr_table_setn(r->headers_in, "DPoP", proof);
+    return OK;
+}
+
 /* From the fixups hook, after authentication and authorization. */
 int tpa_backend_prepare(request_rec *r, tpa_answer *fail)
 {
@@ -340,6 +390,14 @@ int tpa_backend_prepare(request_rec *r, tpa_answer *fail)
                                "sets it)");
         apr_table_unset(r->headers_in, "Authorization");
     }
+    if (mode != TPO_BACKEND_TOKEN_NONE && apr_table_get(r->headers_in, "DPoP")) {
+        /* a client's proof goes with the client's Authorization header */
+        ap_log_rerror(
+            APLOG_MARK, APLOG_INFO, 0, r,
+            TPO_APLOGNO(00901) "removed the client's DPoP header (TPOAuthBackendToken sets "
+                               "the backend's Authorization)");
+        apr_table_unset(r->headers_in, "DPoP");
+    }
     if (mode == TPO_BACKEND_TOKEN_USER) {
         if (!s) {
             ap_log_rerror(
@@ -357,7 +415,10 @@ int tpa_backend_prepare(request_rec *r, tpa_answer *fail)
             return HTTP_BAD_GATEWAY;
         }
         else {
-            tok = s->access_token;
+            int rc = set_user_token(r, dc, s, fail);
+            if (rc != OK) {
+                return rc;
+            }
         }
     }
     else if (mode == TPO_BACKEND_TOKEN_CLIENT) {

@@ -19,8 +19,10 @@
 #include "tpo_claims.h"
 #include "tpo_http.h"
 #include "tpo_jose.h"
+#include "tpo_jwt_claim.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
+#include "tpo_stepup.h"
 #include "tpo_url.h"
 
 #define KEY_JWT "bt:"   /* + hash: a verified JWT */
@@ -89,6 +91,17 @@ static tpo_session *record_of(request_rec *r, tpa_provider_conf *pc, json_t *cla
         }
     }
     s->sub = sub ? apr_pstrdup(r->pool, sub) : NULL;
+    /* the user's authentication (RFC 9470: TPOAuthRequireACR, TPOAuthMaxAuthAge) */
+    {
+        const char *acr;
+        double at;
+        if (tpo_jwt_claim_string(claims, "acr", &acr) == 1 && *acr) {
+            s->acr = apr_pstrdup(r->pool, acr);
+        }
+        if (tpo_jwt_claim_time(claims, "auth_time", &at) == 1 && at > 0 && at < 1e11) {
+            s->auth_time = apr_time_from_sec((apr_time_t)at);
+        }
+    }
     tpo_claims_filter(claims, pc->claims_allow, pc->claims_deny);
     s->created = r->request_time;
     s->last_seen = r->request_time;
@@ -365,6 +378,28 @@ static int authn(request_rec *r, tpa_provider_conf *pc, tpa_dir_conf *dc)
                       ap_escape_logitem(r->pool, missing));
         return answer(r, pc, HTTP_FORBIDDEN, "insufficient_scope",
                       "the token lacks a scope this resource requires", dc->bearer_scope);
+    }
+    if (dc->require_acr || dc->max_auth_age != TPO_UNSET) {
+        /* RFC 9470: the token's acr / auth_time against the location's demand */
+        tpo_stepup_req req;
+        int lacks;
+
+        tpa_dir_stepup(dc, &req);
+        lacks = tpo_stepup_check(&req, s->acr, s->auth_time, r->request_time,
+                                 apr_time_from_sec(pc->clock_skew));
+        if (lacks) {
+            ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                          TPO_APLOGNO(00953) "provider %s: bearer token of %s lacks the "
+                                             "authentication this location demands (%s%s%s): 401 "
+                                             "insufficient_user_authentication",
+                          pc->name, ap_escape_logitem(r->pool, s->user),
+                          lacks & TPO_STEPUP_ACR ? "acr" : "",
+                          (lacks & TPO_STEPUP_ACR) && (lacks & TPO_STEPUP_AGE) ? ", " : "",
+                          lacks & TPO_STEPUP_AGE ? "auth_time" : "");
+            tpa_www_authenticate_stepup(r, pc, &req, lacks);
+            apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
+            return HTTP_UNAUTHORIZED;
+        }
     }
     tpa_identity_export(r, pc, s);
     r->ap_auth_type = TPO_AUTH_TYPE_BEARER;

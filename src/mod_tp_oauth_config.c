@@ -155,6 +155,7 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
 {
     tpa_dir_conf *base = basev, *add = addv;
     tpa_dir_conf *c = apr_pcalloc(p, sizeof(*c));
+    int k;
 
     c->provider = add->provider ? add->provider : base->provider;
     c->provider_ref_at = add->provider ? add->provider_ref_at : base->provider_ref_at;
@@ -164,6 +165,7 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
     c->bearer_mode = add->bearer_mode != TPO_UNSET ? add->bearer_mode : base->bearer_mode;
     c->bearer_scope = add->bearer_scope ? add->bearer_scope : base->bearer_scope;
     c->bearer_query = add->bearer_query != TPO_UNSET ? add->bearer_query : base->bearer_query;
+    c->dpop_proof = add->dpop_proof ? add->dpop_proof : base->dpop_proof;
     if (add->cors_origins) {
         c->cors_origins = add->cors_origins;
         c->cors_any = add->cors_any;
@@ -198,6 +200,13 @@ void *tpa_config_merge_dir(apr_pool_t *p, void *basev, void *addv)
         c->backend_idt_header = base->backend_idt_header;
         c->backend_idt_form = base->backend_idt_form;
     }
+    /* each authorization-request parameter on its own: a sub-location
+     * that sets prompt keeps the scope of its parent */
+    for (k = 0; k < TPO_AR_COUNT; k++) {
+        c->auth_req[k] = add->auth_req[k] ? add->auth_req[k] : base->auth_req[k];
+    }
+    c->require_acr = add->require_acr ? add->require_acr : base->require_acr;
+    c->max_auth_age = add->max_auth_age != TPO_UNSET ? add->max_auth_age : base->max_auth_age;
     return c;
 }
 
@@ -219,6 +228,12 @@ int tpa_dir_bearer(const tpa_dir_conf *dc)
 int tpa_dir_bearer_query(const tpa_dir_conf *dc)
 {
     return dc->bearer_query != TPO_UNSET ? dc->bearer_query : dir_defaults.bearer_query;
+}
+
+void tpa_dir_stepup(const tpa_dir_conf *dc, tpo_stepup_req *req)
+{
+    req->acr = dc->require_acr;
+    req->max_auth_age = dc->max_auth_age != TPO_UNSET ? dc->max_auth_age : -1;
 }
 
 int tpa_dir_unauth(const tpa_dir_conf *dc)

@@ -10,6 +10,7 @@
 #include <apr_hash.h>
 #include "tpo_token.h"
 #include "tpo_cache_redis.h"
+#include "tpo_stepup.h"
 
 /* The one "not set" marker of every int and size field of the configuration
  * records (pointers: NULL). */
@@ -97,6 +98,10 @@ typedef struct tpa_provider_conf {
     int introspection_cache_max;        /* seconds an active answer is kept, at most */
     int introspection_inactive_cache;   /* seconds an inactive answer is kept */
     int jwks_refetch_interval;          /* seconds between refetches for unknown kids */
+    int dpop;                           /* TPOAuthDPoP: DPoP-bound tokens (RFC 9449) */
+    /* Pushed Authorization Requests (RFC 9126) */
+    int par_mode;             /* tpo_par_mode (TPOAuthPushedAuthorization) */
+    const char *par_endpoint; /* TPOAuthPAREndpoint; else from discovery */
 
     struct tpa_provider_rt *rt; /* per-process runtime, set in child_init */
 } tpa_provider_conf;
@@ -201,6 +206,13 @@ typedef struct tpa_dir_conf {
     int bearer_mode;                /* TPOAuthBearer; TPO_UNSET: TPO_DEF_BEARER */
     const char *bearer_scope;       /* TPOAuthBearerScope: required scopes, or NULL */
     int bearer_query;               /* TPOAuthBearerQuery; TPO_UNSET: off */
+    const char *dpop_proof;         /* TPOAuthDPoPProof: NULL unset, "off", "on" or the
+                                          backend's URL base (htu of the DPoP proof) */
+    /* per-location authorization requests and step-up (mod_tp_oauth_stepup.c) */
+    const char *auth_req[TPO_AR_COUNT]; /* TPOAuthAuthRequestParam values by
+                                           tpo_ar_param; NULL: not set here */
+    const char **require_acr;           /* TPOAuthRequireACR, NULL-terminated; NULL: none */
+    int max_auth_age;                   /* TPOAuthMaxAuthAge; TPO_UNSET: none */
 } tpa_dir_conf;
 
 #define TPO_BACKEND_TOKEN_NONE 1
@@ -219,6 +231,8 @@ int tpa_dir_authz(const tpa_dir_conf *dc);
 int tpa_dir_backend_token(const tpa_dir_conf *dc);
 int tpa_dir_bearer(const tpa_dir_conf *dc);
 int tpa_dir_bearer_query(const tpa_dir_conf *dc);
+/* The location's step-up demand (TPOAuthRequireACR, TPOAuthMaxAuthAge). */
+void tpa_dir_stepup(const tpa_dir_conf *dc, tpo_stepup_req *req);
 
 extern const command_rec tpa_cmds[];
 

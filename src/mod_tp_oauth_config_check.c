@@ -9,6 +9,7 @@
 #include "mod_tp_oauth_base.h"
 #include "tpo_claims.h"
 #include "tpo_defaults.h"
+#include "tpo_par.h"
 #include "tpo_provider.h"
 #include "tpo_token.h"
 
@@ -110,6 +111,12 @@ static const char *finalize_provider(apr_pool_t *p, tpa_provider_conf *pc)
                                 "is missing",
                                 at);
         }
+    }
+    if (!pc->discovery && pc->par_mode == TPO_PAR_ON && !pc->par_endpoint) {
+        return apr_psprintf(p,
+                            "%s: TPOAuthPushedAuthorization is on and TPOAuthDiscovery is off: "
+                            "TPOAuthPAREndpoint is missing",
+                            at);
     }
     if (!pc->client_id) {
         return apr_psprintf(p, "%s: TPOAuthClientID is missing", at);

@@ -287,6 +287,15 @@ TPO_DIR(jwks_refetch_interval, "TPOAuthJWKSRefetchInterval", TAKE1, set_value, P
         TPO_PC(jwks_refetch_interval), 1, 86400, NULL, TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL),
         "Seconds between two refetches of the JWK Set for unknown key ids, across all "
         "processes (default " TPO_XSTR(TPO_DEF_JWKS_REFETCH_INTERVAL) ")")
+TPO_DIR(dpop, "TPOAuthDPoP", FLAG, set_flag, PROVIDER, FLAG, TPO_PC(dpop), 0, 0, NULL, TPO_DEF_DPOP,
+        "DPoP-bound tokens (RFC 9449): an ephemeral key per session, proofs on the token and "
+        "userinfo calls (default " TPO_DEF_DPOP ")")
+TPO_DIR(pushed_authorization, "TPOAuthPushedAuthorization", TAKE1, set_value, PROVIDER, ENUM,
+        TPO_PC(par_mode), 0, 0, kw_par, TPO_DEF_PUSHED_AUTHORIZATION,
+        "Pushed Authorization Requests (RFC 9126): auto (when the provider requires them), on or "
+        "off (default " TPO_DEF_PUSHED_AUTHORIZATION ")")
+TPO_DIR(par_endpoint, "TPOAuthPAREndpoint", TAKE1, set_url, PROVIDER, STR, TPO_PC(par_endpoint), 0,
+        0, NULL, NULL, "The provider's pushed authorization request endpoint (RFC 9126)")
 
 /* ------------------------------------------------------------ directory */
 TPO_DIR(provider_ref, "TPOAuthProvider", TAKE1, cmd_dir_provider, DIR, NONE, TPO_NOFIELD, 0, 0,
@@ -331,6 +340,22 @@ TPO_DIR(backend_id_token, "TPOAuthBackendIDToken", TAKE12, cmd_backend_id_token,
         TPO_NOFIELD, 0, 0, NULL, NULL,
         "Request header that carries the user's ID token to the backend [jwt|payload] (jwt: "
         "the serialized token, payload: its claims as JSON)")
+TPO_DIR(dpop_proof, "TPOAuthDPoPProof", TAKE1, cmd_dpop_proof, DIR, STR, TPO_DC(dpop_proof), 0, 0,
+        NULL, NULL,
+        "TPOAuthBackendToken user with a DPoP-bound token: Authorization: DPoP and a fresh DPoP "
+        "proof for the backend: off, on (htu from the proxied URL) or the backend's URL base")
+TPO_DIR(auth_request_param, "TPOAuthAuthRequestParam", TAKE2, cmd_auth_request_param, DIR, NONE,
+        TPO_NOFIELD, 0, 0, NULL, NULL,
+        "An authorization-request parameter of the logins started here: scope, acr_values, "
+        "max_age, prompt, login_hint or ui_locales, and its value")
+TPO_DIR(require_acr, "TPOAuthRequireACR", TAKE_ARGV, cmd_require_acr, DIR, NONE, TPO_NOFIELD, 0, 0,
+        NULL, NULL,
+        "acr values (any of) the session's ID token must carry here, else the user logs in "
+        "again with acr_values (step-up)")
+TPO_DIR(max_auth_age, "TPOAuthMaxAuthAge", TAKE1, set_value, DIR, INT, TPO_DC(max_auth_age), 1,
+        TPO_MAX_SECONDS, NULL, NULL,
+        "Seconds since the user's authentication (auth_time) at most here, else the user logs "
+        "in again (max_age, prompt=login)")
 TPO_DIR(strip_headers, "TPOAuthStripHeaders", ITERATE, cmd_strip_headers, SERVER_DIR, NONE,
         TPO_NOFIELD, 0, 0, NULL, TPO_DEF_STRIP_HEADERS,
         "Request headers removed from every client request (Name adds, "

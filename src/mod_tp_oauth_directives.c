@@ -16,6 +16,7 @@
 #include "tpo_cookie.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_origin.h"
+#include "tpo_par.h"
 #include "tpo_provider.h"
 #include "tpo_forwarded.h"
 #include "tpo_client_keys.h"
@@ -166,6 +167,8 @@ static const tpa_kw kw_authz[] = {
     {"403", TPO_AUTHZ_403}, {"401", TPO_AUTHZ_401}, {"login", TPO_AUTHZ_LOGIN}, {NULL, 0}};
 static const tpa_kw kw_bearer[] = {
     {"off", TPO_BEARER_OFF}, {"on", TPO_BEARER_ON}, {"only", TPO_BEARER_ONLY}, {NULL, 0}};
+static const tpa_kw kw_par[] = {
+    {"off", TPO_PAR_OFF}, {"on", TPO_PAR_ON}, {"auto", TPO_PAR_AUTO}, {NULL, 0}};
 static const tpa_kw kw_bearer_validation[] = {{"auto", TPO_BEARER_VALIDATE_AUTO},
                                               {"jwt", TPO_BEARER_VALIDATE_JWT},
                                               {"introspection", TPO_BEARER_VALIDATE_INTROSPECT},
@@ -669,6 +672,37 @@ static const char *cmd_backend_str(cmd_parms *cmd, void *mconfig, const char *ar
     return set_value(cmd, mconfig, arg);
 }
 
+/* TPOAuthDPoPProof off|on|URL */
+static const char *cmd_dpop_proof(cmd_parms *cmd, void *mconfig, const char *arg)
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+
+    if (err) {
+        return err;
+    }
+    if (!strcasecmp(arg, "off") || !strcasecmp(arg, "on")) {
+        dc->dpop_proof = apr_pstrdup(cmd->pool, arg);
+        ap_str_tolower((char *)dc->dpop_proof);
+        return NULL;
+    }
+    if (!tpo_url_is_http(arg) || strpbrk(arg, "?# \t") != NULL) {
+        return apr_psprintf(cmd->pool,
+                            "%s: '%s' is neither off, on nor an http(s) URL without query "
+                            "or fragment",
+                            cmd->cmd->name, arg);
+    }
+    /* the URL base without its trailing slashes: the request's path follows */
+    dc->dpop_proof = apr_pstrdup(cmd->pool, arg);
+    {
+        char *e = (char *)dc->dpop_proof + strlen(dc->dpop_proof);
+        while (e > dc->dpop_proof + 8 && e[-1] == '/') {
+            *--e = '\0';
+        }
+    }
+    return NULL;
+}
+
 /* TPOAuthBackendIDToken Header [jwt|payload] */
 static const char *cmd_backend_id_token(cmd_parms *cmd, void *mconfig, const char *name,
                                         const char *form)
@@ -734,6 +768,61 @@ static const char *cmd_strip_headers(cmd_parms *cmd, void *mconfig, const char *
     APR_ARRAY_PUSH(dc->strip_ops, const char *) = op;
     /* this section's own list (the server's when not merged) */
     tpa_config_strip_apply(cmd->pool, (apr_array_header_t *)dc->strip, op);
+    return NULL;
+}
+
+/* TPOAuthAuthRequestParam name value: one of the parameters a location may
+ * set (tpo_stepup.h), its value checked here. */
+static const char *cmd_auth_request_param(cmd_parms *cmd, void *mconfig, const char *name,
+                                          const char *value)
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+    int i;
+
+    if (err) {
+        return err;
+    }
+    i = tpo_ar_index(name);
+    if (i < 0) {
+        return apr_psprintf(cmd->pool,
+                            "TPOAuthAuthRequestParam: '%s' is not one of scope, acr_values, "
+                            "max_age, prompt, login_hint, ui_locales (others: TPOAuthAuthParam "
+                            "in the <TPOAuthProvider>)",
+                            name);
+    }
+    if ((err = tpo_ar_check(cmd->pool, i, value)) != NULL) {
+        return apr_psprintf(cmd->pool, "TPOAuthAuthRequestParam %s", err);
+    }
+    dc->auth_req[i] = value;
+    return NULL;
+}
+
+/* TPOAuthRequireACR value [value ...]: any of them is enough. */
+static const char *cmd_require_acr(cmd_parms *cmd, void *mconfig, int argc, char *const argv[])
+{
+    tpa_dir_conf *dc = mconfig;
+    const char *err = not_in_provider(cmd);
+    const char **list;
+    int i;
+
+    if (err) {
+        return err;
+    }
+    if (argc < 1) {
+        return "TPOAuthRequireACR needs at least one acr value";
+    }
+    list = apr_pcalloc(cmd->pool, sizeof(char *) * (argc + 1));
+    for (i = 0; i < argc; i++) {
+        if (strchr(argv[i], ' ') || tpo_ar_check(cmd->pool, TPO_AR_ACR_VALUES, argv[i])) {
+            return apr_psprintf(cmd->pool,
+                                "TPOAuthRequireACR: '%s' is not an acr value (printable ASCII "
+                                "without spaces, '\"' and '\\')",
+                                argv[i]);
+        }
+        list[i] = argv[i];
+    }
+    dc->require_acr = list;
     return NULL;
 }
 

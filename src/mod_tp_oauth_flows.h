@@ -17,8 +17,18 @@
  * HTTP_MOVED_TEMPORARILY (Location and the login cookie set), or a failure
  * status with *fail describing the page for the caller to write. */
 int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail);
+/* The same for a session that lacks the authentication the location demands
+ * (TPOAuthRequireACR, TPOAuthMaxAuthAge): `lacks` are the TPO_STEPUP_* flags
+ * (tpo_stepup.h) that failed; 0 is a login without a session. Either way the
+ * location's TPOAuthAuthRequestParam and step-up demand go into the
+ * authorization request, and the demand into the pending login (checked
+ * at the callback, where the session of the same user is replaced). */
+int tpa_login_start_stepup(request_rec *r, tpa_provider_conf *pc, int lacks, tpa_answer *fail);
 /* The callback endpoint (writes its failure pages). */
 int tpa_login_callback(request_rec *r, tpa_provider_conf *pc);
+/* <redirect URI>/initiate-login: a third-party-initiated login (OpenID
+ * Connect Core 1.0 section 4; writes its failure pages). */
+int tpa_login_initiate_endpoint(request_rec *r, tpa_provider_conf *pc);
 
 /* mod_tp_oauth_refresh.c: single-flight refresh, a flow for check_authn and
  * the refresh endpoint; it writes nothing. TPA_REFRESH_OK: *s is the current

@@ -46,6 +46,8 @@ int tpa_info_endpoint(request_rec *r, tpa_provider_conf *pc)
     if (s->scope) {
         json_object_set_new(o, "scope", json_string(s->scope));
     }
+    /* RFC 9449: a session with a DPoP key holds a DPoP-bound token */
+    json_object_set_new(o, "token_type", json_string(s->dpop_key ? "DPoP" : "Bearer"));
     if (pc->info_access_token && s->access_token) {
         json_object_set_new(o, "access_token", json_string(s->access_token));
     }

@@ -7,6 +7,7 @@
  * browser back to the page it asked for. Every failure: one status, one page,
  * one log line naming the cause (never a token). */
 #include <string.h>
+#include <strings.h>
 #include <ctype.h>
 #include <apr_strings.h>
 #include "tpo_json.h"
@@ -14,13 +15,18 @@
 #include "mod_tp_oauth_metrics.h"
 #include "tpo_claims.h"
 #include "tpo_cookie.h"
+#include "tpo_dpop.h"
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
 #include "tpo_jose.h"
+#include "tpo_jwt_claim.h"
+#include "tpo_origin.h"
+#include "tpo_par.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_pkce.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
+#include "tpo_stepup.h"
 #include "tpo_token.h"
 #include "tpo_url.h"
 
@@ -88,6 +94,19 @@ static apr_array_header_t *host_login_cookies(request_rec *r, tpa_provider_conf 
                                r->request_time);
 }
 
+/* The value of name in a name,value pair list, or NULL. */
+static const char *auth_param(const apr_array_header_t *pairs, const char *name)
+{
+    int i;
+
+    for (i = 0; i + 1 < pairs->nelts; i += 2) {
+        if (!strcmp(APR_ARRAY_IDX(pairs, i, const char *), name)) {
+            return APR_ARRAY_IDX(pairs, i + 1, const char *);
+        }
+    }
+    return NULL;
+}
+
 /* A failure of the login start, for the caller to write. */
 static int answer(tpa_answer *fail, int status, const char *title, const char *detail)
 {
@@ -97,24 +116,98 @@ static int answer(tpa_answer *fail, int status, const char *title, const char *d
     return status;
 }
 
+/* The authorization request's parameters (name,value pairs, in order):
+ * the one list for the browser's URL and for a pushed request (RFC 9126):
+ * the protocol's, then extra (scope, TPOAuthAuthParam,
+ * TPOAuthAuthRequestParam, step-up: tpo_authreq_params). login_hint (a
+ * third-party-initiated login's) replaces a configured one. */
+static apr_array_header_t *authz_params(request_rec *r, tpa_provider_conf *pc,
+                                        const tpo_pending *pl, const apr_array_header_t *extra,
+                                        const char *login_hint)
+{
+    apr_array_header_t *params = apr_array_make(r->pool, 16, sizeof(const char *));
+    int i;
+
+#define PARAM(n, v)                                                                                \
+    do {                                                                                           \
+        APR_ARRAY_PUSH(params, const char *) = (n);                                                \
+        APR_ARRAY_PUSH(params, const char *) = (v);                                                \
+    } while (0)
+    PARAM("response_type", "code");
+    PARAM("client_id", pc->client_id);
+    PARAM("redirect_uri", pl->redirect_uri);
+    PARAM("state", pl->state);
+    if (pl->nonce) {
+        PARAM("nonce", pl->nonce);
+    }
+    PARAM("code_challenge", tpo_pkce_challenge_s256(r->pool, pl->code_verifier));
+    PARAM("code_challenge_method", "S256");
+    for (i = 0; i + 1 < extra->nelts; i += 2) {
+        const char *n = APR_ARRAY_IDX(extra, i, const char *);
+        if (login_hint && !strcmp(n, "login_hint")) {
+            continue;
+        }
+        PARAM(n, APR_ARRAY_IDX(extra, i + 1, const char *));
+    }
+    if (login_hint) {
+        PARAM("login_hint", login_hint);
+    }
+#undef PARAM
+    return params;
+}
+
+/* The request_uri of a pushed authorization request when this login pushes
+ * one (TPOAuthPushedAuthorization and the provider's metadata decide), else
+ * *request_uri = NULL. OK, or a failure status with *fail described. */
+static int push_request(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
+                        const apr_array_header_t *params, const char **request_uri,
+                        tpa_answer *fail)
+{
+    *request_uri = NULL;
+    switch (tpo_par_decide(pc->par_mode, meta->par_endpoint, meta->require_par)) {
+    case TPO_PAR_USE:
+        return tpa_provider_par(r, pc, meta->par_endpoint, params, request_uri, fail);
+    case TPO_PAR_NO_ENDPOINT:
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00850) "provider %s: login not started: pushed authorization "
+                               "requests are %s but the provider has no "
+                               "pushed_authorization_request_endpoint (TPOAuthPAREndpoint)",
+            pc->name,
+            pc->par_mode == TPO_PAR_ON ? "on (TPOAuthPushedAuthorization)"
+                                       : "required by its metadata");
+        return answer(fail, HTTP_BAD_GATEWAY, "Login unavailable",
+                      "The authorization server's configuration does not allow a login. "
+                      "The administrator has been told.");
+    default:
+        return OK;
+    }
+}
+
 /* Start a login (writes no response: see mod_tp_oauth_flows.h). Nothing is
  * written on the server: the pending login goes into this browser's own
  * login cookie, sealed, so no other client's
  * requests can push it out. Per browser the oldest logins beyond
  * TPOAuthPendingLoginsPerBrowser, or beyond the byte budget of the login
- * cookies of all the host's providers together, are dropped. */
-int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
+ * cookies of all the host's providers together, are dropped. return_url
+ * (a checked local URL) and login_hint come from a third-party-initiated
+ * login; NULL: this request's URL, none. */
+static int login_start(request_rec *r, tpa_provider_conf *pc, const char *return_url,
+                       const char *login_hint, int lacks, tpa_answer *fail)
 {
+    tpa_dir_conf *dc = tpa_config_dir(r);
+    tpo_stepup_req req;
+    apr_array_header_t *extra;
     const tpo_provider_meta *meta;
     tpa_rt_status rs;
     tpo_pending pl;
     tpo_pending_binding bind;
     tpo_pending_trim_stats st;
-    const char *url, *name;
+    const char *url, *name, *request_uri;
     char *state, *sealed;
-    apr_array_header_t *slots;
+    apr_array_header_t *slots, *params;
     apr_size_t new_size;
-    int i, dropped;
+    int i, dropped, rc;
     long retry;
 
     rs = tpa_provider_meta_get(r, pc, &meta);
@@ -137,7 +230,14 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
         return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
                       "No randomness available.");
     }
-    if (tpo_scope_has(pc->scope, "openid")) {
+    /* the location's parameters and its step-up demand (tpo_stepup.h) */
+    tpa_dir_stepup(dc, &req);
+    extra = tpo_authreq_params(r->pool, pc->scope, pc->auth_params, dc->auth_req, &req, lacks);
+    if (tpo_stepup_demands(&req)) {
+        pl.acr_required = tpo_stepup_acr_text(r->pool, &req);
+        pl.max_auth_age = req.max_auth_age > 0 ? req.max_auth_age : 0;
+    }
+    if (tpo_scope_has(auth_param(extra, "scope"), "openid")) {
         char *nonce;
         if (tpo_random_token(r->pool, 32, &nonce) != APR_SUCCESS) {
             return answer(fail, HTTP_INTERNAL_SERVER_ERROR, "Login unavailable",
@@ -150,13 +250,21 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
     pl.state = state;
     pl.provider = pc->name;
     pl.redirect_uri = redirect_uri_for(r, pc);
-    pl.return_url = tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri : "/";
+    pl.return_url = return_url                                 ? return_url
+                    : tpo_return_url_is_local(r->unparsed_uri) ? r->unparsed_uri
+                                                               : "/";
     if (strlen(pl.return_url) > TPO_PENDING_RETURN_URL_MAX) {
         ap_log_rerror(
             APLOG_MARK, APLOG_INFO, 0, r,
             TPO_APLOGNO(00015) "return URL longer than %d bytes: this login will return to /",
             TPO_PENDING_RETURN_URL_MAX);
         pl.return_url = "/";
+    }
+    /* a pushed request is made before any cookie is touched: when it fails,
+     * this browser's logins in progress stay as they are */
+    params = authz_params(r, pc, &pl, extra, login_hint);
+    if ((rc = push_request(r, pc, meta, params, &request_uri, fail)) != OK) {
+        return rc;
     }
     name = tpo_pending_cookie_name(r->pool, pc->cookie_name, state);
     sealed = name && login_binding(r, pc, &bind) == APR_SUCCESS
@@ -195,28 +303,201 @@ int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
     tpa_set_login_cookie(r, pc, name, sealed, pc->login_timeout + TPO_PENDING_COOKIE_GRACE_SEC);
 
     url = meta->authorization_endpoint;
-    url = tpo_url_add_param(r->pool, url, "response_type", "code");
-    url = tpo_url_add_param(r->pool, url, "client_id", pc->client_id);
-    url = tpo_url_add_param(r->pool, url, "redirect_uri", pl.redirect_uri);
-    url = tpo_url_add_param(r->pool, url, "scope", pc->scope);
-    url = tpo_url_add_param(r->pool, url, "state", state);
-    if (pl.nonce) {
-        url = tpo_url_add_param(r->pool, url, "nonce", pl.nonce);
+    if (request_uri) {
+        /* RFC 9126 4: the browser carries client_id and request_uri only */
+        url = tpo_url_add_param(r->pool, url, "client_id", pc->client_id);
+        url = tpo_url_add_param(r->pool, url, "request_uri", request_uri);
     }
-    url = tpo_url_add_param(r->pool, url, "code_challenge",
-                            tpo_pkce_challenge_s256(r->pool, pl.code_verifier));
-    url = tpo_url_add_param(r->pool, url, "code_challenge_method", "S256");
-    for (i = 0; i + 1 < pc->auth_params->nelts; i += 2) {
-        url = tpo_url_add_param(r->pool, url, APR_ARRAY_IDX(pc->auth_params, i, const char *),
-                                APR_ARRAY_IDX(pc->auth_params, i + 1, const char *));
+    else {
+        for (i = 0; i + 1 < params->nelts; i += 2) {
+            url = tpo_url_add_param(r->pool, url, APR_ARRAY_IDX(params, i, const char *),
+                                    APR_ARRAY_IDX(params, i + 1, const char *));
+        }
     }
-    ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
-                  TPO_APLOGNO(00018) "no session: sending the browser to provider %s to log in",
-                  pc->name);
+    if (lacks) {
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00951) "step-up: sending the browser to provider %s to log in "
+                                         "again (%s%s%s)",
+                      pc->name, lacks & TPO_STEPUP_ACR ? "acr_values " : "",
+                      lacks & TPO_STEPUP_ACR ? pl.acr_required : "",
+                      lacks & TPO_STEPUP_AGE
+                          ? apr_psprintf(r->pool, "%smax_age %d, prompt=login",
+                                         lacks & TPO_STEPUP_ACR ? ", " : "", pl.max_auth_age)
+                          : "");
+    }
+    else {
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPO_APLOGNO(00018) "no session: sending the browser to provider %s to "
+                                         "log in",
+                      pc->name);
+    }
     apr_table_setn(r->err_headers_out, "Cache-Control", "no-store");
     apr_table_setn(r->headers_out, "Location", url);
     tpa_count(TPO_M_LOGIN_STARTED);
     return HTTP_MOVED_TEMPORARILY;
+}
+
+int tpa_login_start(request_rec *r, tpa_provider_conf *pc, tpa_answer *fail)
+{
+    return login_start(r, pc, NULL, NULL, 0, fail);
+}
+
+int tpa_login_start_stepup(request_rec *r, tpa_provider_conf *pc, int lacks, tpa_answer *fail)
+{
+    return login_start(r, pc, NULL, NULL, lacks, fail);
+}
+
+/* ---------------------------------------------- third-party-initiated login */
+
+#define INITIATE_BODY_MAX 8192
+#define INITIATE_PARAMS_MAX 16
+#define LOGIN_HINT_MAX 512
+
+static int initiate_refuse(request_rec *r, const tpa_provider_conf *pc, const char *detail,
+                           const char *log_msg)
+{
+    ap_log_rerror(APLOG_MARK, APLOG_WARNING, 0, r,
+                  TPO_APLOGNO(00851) "provider %s: initiate-login refused: %s", pc->name, log_msg);
+    return tpa_page_error(r, HTTP_BAD_REQUEST, "Login not started", detail);
+}
+
+/* The parameters of an initiate-login request: the query of a GET, the form
+ * body (at most INITIATE_BODY_MAX bytes) of a POST. NULL when unreadable. */
+static apr_table_t *initiate_params(request_rec *r)
+{
+    const char *ctype;
+    char *buf;
+    apr_size_t len = 0;
+    long n;
+
+    if (r->method_number == M_GET) {
+        return tpo_query_parse(r->pool, r->args ? r->args : "", INITIATE_PARAMS_MAX);
+    }
+    ctype = apr_table_get(r->headers_in, "Content-Type");
+    if (!ctype || strncasecmp(ctype, "application/x-www-form-urlencoded", 33) != 0 ||
+        (ctype[33] && ctype[33] != ';' && ctype[33] != ' ')) {
+        ap_discard_request_body(r);
+        return NULL;
+    }
+    if (ap_setup_client_block(r, REQUEST_CHUNKED_DECHUNK) != OK) {
+        return NULL;
+    }
+    buf = apr_palloc(r->pool, INITIATE_BODY_MAX + 1);
+    if (ap_should_client_block(r)) {
+        while ((n = ap_get_client_block(r, buf + len, INITIATE_BODY_MAX + 1 - len)) > 0) {
+            len += (apr_size_t)n;
+            if (len > INITIATE_BODY_MAX) {
+                return NULL;
+            }
+        }
+        if (n < 0) {
+            return NULL;
+        }
+    }
+    buf[len] = '\0';
+    return tpo_query_parse(r->pool, buf, INITIATE_PARAMS_MAX);
+}
+
+/* A login_hint to pass on: at most LOGIN_HINT_MAX bytes, no control
+ * characters. */
+static int login_hint_ok(const char *s)
+{
+    const unsigned char *c;
+
+    if (strlen(s) > LOGIN_HINT_MAX) {
+        return 0;
+    }
+    for (c = (const unsigned char *)s; *c; c++) {
+        if (*c < 0x20 || *c == 0x7f) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* <redirect URI>/initiate-login (OpenID Connect Core 1.0, section 4): a
+ * login initiated by the provider or another party, with iss (this
+ * provider's issuer, exactly), login_hint (passed on) and target_link_uri
+ * (where the user lands after the login: checked like every return URL,
+ * a local path or an absolute URL on this server's own origin; default /).
+ * GET or POST (a form). It only starts a login at the provider: the user
+ * still authenticates there and the answer returns to this browser's own
+ * pending login, so another site can make a browser log in (as the user it
+ * is), never as someone else (README.md, "Third-party-initiated login"). */
+int tpa_login_initiate_endpoint(request_rec *r, tpa_provider_conf *pc)
+{
+    const tpo_provider_meta *meta;
+    const char *iss, *hint, *target, *local = "/", *issuer;
+    apr_table_t *q;
+    tpa_answer fail;
+    tpa_rt_status rs;
+    int dup = 0, rc;
+
+    if (r->method_number != M_GET && r->method_number != M_POST) {
+        apr_table_setn(r->err_headers_out, "Allow", "GET, POST");
+        return tpa_page_error(r, HTTP_METHOD_NOT_ALLOWED, "Method not allowed",
+                              "Initiating a login takes GET or POST.");
+    }
+    if (!(q = initiate_params(r))) {
+        return initiate_refuse(r, pc, "The login request could not be read.",
+                               "malformed query or form (a POST must be "
+                               "application/x-www-form-urlencoded, at most 8 KB)");
+    }
+    iss = tpo_query_get_unique(q, "iss", &dup);
+    if (!iss || dup || !*iss) {
+        return initiate_refuse(r, pc, "The login request names no issuer.",
+                               dup ? "iss repeated" : "iss missing");
+    }
+    hint = tpo_query_get_unique(q, "login_hint", &dup);
+    if (dup || (hint && !login_hint_ok(hint))) {
+        return initiate_refuse(r, pc, "The login request's login_hint cannot be used.",
+                               dup ? "login_hint repeated"
+                                   : "login_hint too long or with control characters");
+    }
+    if (hint && !*hint) {
+        hint = NULL;
+    }
+    target = tpo_query_get_unique(q, "target_link_uri", &dup);
+    if (dup) {
+        return initiate_refuse(r, pc, "The login request's target is not valid.",
+                               "target_link_uri repeated");
+    }
+    if (target && *target) {
+        local = tpo_return_url_is_local(target) ? target
+                                                : tpo_url_on_origin(target, tpa_request_url(r, ""));
+        if (!local || !tpo_return_url_is_local(local) ||
+            strlen(local) > TPO_PENDING_RETURN_URL_MAX) {
+            return initiate_refuse(
+                r, pc, "The login request's target is not a page of this site.",
+                apr_psprintf(r->pool,
+                             "target_link_uri %s is not local (nor on this server's origin), "
+                             "or longer than %d bytes",
+                             ap_escape_logitem(r->pool, target), TPO_PENDING_RETURN_URL_MAX));
+        }
+    }
+    rs = tpa_provider_meta_get(r, pc, &meta);
+    if (rs != TPA_RT_OK) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00852) "provider %s: initiate-login: provider metadata unavailable",
+            pc->name);
+        return tpa_page_error(r, rs == TPA_RT_TIMEOUT ? HTTP_GATEWAY_TIME_OUT : HTTP_BAD_GATEWAY,
+                              "Login unavailable",
+                              "The authorization server's metadata could not be loaded. "
+                              "Please try again in a moment.");
+    }
+    issuer = meta->issuer ? meta->issuer : pc->issuer;
+    if (!issuer || strcmp(iss, issuer) != 0) {
+        return initiate_refuse(r, pc, "The login request names another authorization server.",
+                               apr_psprintf(r->pool, "iss %s is not the provider's issuer %s",
+                                            ap_escape_logitem(r->pool, iss),
+                                            issuer ? issuer : "(none configured)"));
+    }
+    ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                  TPO_APLOGNO(00853) "provider %s: third-party-initiated login%s, target %s",
+                  pc->name, hint ? " with login_hint" : "", ap_escape_logitem(r->pool, local));
+    rc = login_start(r, pc, local, hint, 0, &fail);
+    return rc == HTTP_MOVED_TEMPORARILY ? rc : tpa_page_answer(r, &fail);
 }
 
 static int fail(request_rec *r, const tpa_provider_conf *pc, int status, int level,
@@ -313,20 +594,15 @@ static int take_pending(request_rec *r, tpa_provider_conf *pc, const char *state
 
 /* Fetch userinfo with the access token (providers without ID tokens). */
 static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url,
-                          const char *access_token, json_t **claims)
+                          const char *access_token, const tpo_dpop_key *dpop, json_t **claims)
 {
-    tpo_http_opts o;
     tpo_http_response resp;
     tpo_http_result res;
-    apr_array_header_t *hdrs = apr_array_make(r->pool, 1, sizeof(const char *));
     json_error_t jerr;
     json_t *j;
     apr_time_t t0 = apr_time_now();
 
-    tpa_provider_http_opts(pc, &o);
-    APR_ARRAY_PUSH(hdrs, const char *) =
-        apr_pstrcat(r->pool, "Authorization: Bearer ", access_token, NULL);
-    res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, &resp);
+    res = tpa_provider_resource_get(r, pc, url, access_token, dpop, &resp);
     tpa_count_call(TPO_EP_USERINFO, t0, res != TPO_HTTP_OK || resp.status >= 500);
     if (res != TPO_HTTP_OK) {
         ap_log_rerror(APLOG_MARK, APLOG_ERR, 0, r,
@@ -337,8 +613,10 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
     if (resp.status != 200) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
-            TPO_APLOGNO(00028) "provider %s: login failed: userinfo endpoint %s answered HTTP %d",
-            pc->name, url, resp.status);
+            TPO_APLOGNO(
+                00028) "provider %s: login failed: userinfo endpoint %s answered HTTP %d%s%s",
+            pc->name, url, resp.status, resp.www_authenticate ? ": " : "",
+            resp.www_authenticate ? ap_escape_logitem(r->pool, resp.www_authenticate) : "");
         return HTTP_BAD_GATEWAY;
     }
     j = json_loadb(resp.body, resp.len, JSON_REJECT_DUPLICATES, &jerr);
@@ -362,7 +640,8 @@ static int fetch_userinfo(request_rec *r, tpa_provider_conf *pc, const char *url
  * timeout answers 504, an unreachable endpoint, an error response or an
  * unusable response 502; each writes its page and returns DONE. */
 static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
-                          const tpo_pending *pl, const char *code, tpo_token_response *tres)
+                          const tpo_pending *pl, const char *code, const tpo_dpop_key *dpop,
+                          tpo_token_response *tres)
 {
     apr_array_header_t *params = apr_array_make(r->pool, 8, sizeof(const char *));
     tpo_http_response resp;
@@ -380,7 +659,7 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
     PARAM("redirect_uri", pl->redirect_uri);
     PARAM("code_verifier", pl->code_verifier);
 #undef PARAM
-    hr = tpa_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
+    hr = tpa_provider_token_post(r, pc, meta->token_endpoint, params, dpop, &resp);
     if (hr == TPO_HTTP_TIMEOUT) {
         return fail(r, pc, HTTP_GATEWAY_TIME_OUT, APLOG_ERR, "Login timed out",
                     "The authorization server did not answer in time. Please try again.",
@@ -412,8 +691,21 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
                     apr_psprintf(r->pool, "token response (HTTP %d) unusable: %s", resp.status,
                                  detail ? detail : "malformed"));
     }
+    if (!dpop && tres->token_type && !strcmp(tres->token_type, "DPoP")) {
+        return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                    "The authorization server sent an unusable token response.",
+                    "token response: a DPoP-bound token, but no DPoP proof was sent "
+                    "(TPOAuthDPoP off)");
+    }
     return OK;
 }
+
+/* What the validated ID token says about the authentication (step-up). */
+typedef struct idt_auth {
+    const char *op_sid;   /* "sid", or NULL */
+    const char *acr;      /* "acr", or NULL */
+    apr_time_t auth_time; /* "auth_time"; 0 absent */
+} idt_auth;
 
 /* Step 2, claims: the validated ID token's claims (required when openid was
  * asked for, i.e. the login has a nonce), merged with userinfo when the
@@ -421,14 +713,15 @@ static int request_tokens(request_rec *r, tpa_provider_conf *pc, const tpo_provi
  * is no ID token; userinfo must name the same subject. OK with *claims, or
  * DONE with the failure page written. */
 static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
-                          const tpo_pending *pl, const tpo_token_response *tres, json_t **claims,
-                          const char **op_sid)
+                          const tpo_pending *pl, const tpo_token_response *tres,
+                          const tpo_dpop_key *dpop, json_t **claims, idt_auth *ia)
 {
     json_t *uclaims = NULL;
+    const char **op_sid = &ia->op_sid;
     int rc;
 
     *claims = NULL;
-    *op_sid = NULL;
+    memset(ia, 0, sizeof(*ia));
     if (tres->id_token) {
         rc = tpa_provider_validate_id_token(r, pc, meta, tres->id_token, pl->nonce, claims);
         if (rc != OK) {
@@ -442,6 +735,18 @@ static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provi
          * ID token only, before userinfo or the claim filters touch it */
         *op_sid = json_string_value(json_object_get(*claims, "sid"));
         *op_sid = *op_sid && **op_sid ? apr_pstrdup(r->pool, *op_sid) : NULL;
+        /* acr and auth_time: the ID token's own, for TPOAuthRequireACR and
+         * TPOAuthMaxAuthAge (a claim of another type counts as absent) */
+        {
+            const char *acr;
+            double at;
+            if (tpo_jwt_claim_string(*claims, "acr", &acr) == 1 && *acr) {
+                ia->acr = apr_pstrdup(r->pool, acr);
+            }
+            if (tpo_jwt_claim_time(*claims, "auth_time", &at) == 1 && at > 0 && at < 1e11) {
+                ia->auth_time = apr_time_from_sec((apr_time_t)at);
+            }
+        }
     }
     else if (pl->nonce) {
         return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
@@ -449,8 +754,8 @@ static int collect_claims(request_rec *r, tpa_provider_conf *pc, const tpo_provi
                     "token response has no id_token although openid was requested");
     }
     if (meta->userinfo_endpoint && (pc->userinfo || !*claims)) {
-        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres->access_token, &uclaims)) !=
-            OK) {
+        if ((rc = fetch_userinfo(r, pc, meta->userinfo_endpoint, tres->access_token, dpop,
+                                 &uclaims)) != OK) {
             return tpa_page_error(r, rc, "Login failed",
                                   "The user's profile could not be loaded from the "
                                   "authorization server.");
@@ -510,9 +815,10 @@ static int map_user(request_rec *r, tpa_provider_conf *pc, json_t *claims, const
  * from (302). A record too large for the cache answers 500, a store
  * failure 503 (DONE, page written). */
 static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
-                        const tpo_token_response *tres, json_t *claims, const char *user,
-                        const char *op_sid)
+                        const tpo_token_response *tres, const tpo_dpop_key *dpop, json_t *claims,
+                        const char *user, const idt_auth *ia)
 {
+    const char *op_sid = ia->op_sid;
     tpo_session s;
     const char *sid;
     apr_size_t rec_len = 0;
@@ -529,10 +835,17 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
     s.user = tpo_claims_env_value(r->pool, user);
     s.sub = json_string_value(json_object_get(claims, "sub"));
     s.op_sid = op_sid;
+    s.acr = ia->acr;
+    s.auth_time = ia->auth_time;
     s.access_token = tres->access_token;
     s.refresh_token = tres->refresh_token;
     s.id_token = tres->id_token;
     s.scope = tres->scope;
+    s.dpop_key = dpop ? tpo_dpop_key_export(r->pool, dpop) : NULL;
+    if (dpop && !s.dpop_key) {
+        return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
+                    "The session could not be created.", "the DPoP key cannot be exported");
+    }
     s.claims = json_dumps(claims, JSON_COMPACT);
     if (s.claims) {
         char *c = apr_pstrdup(r->pool, s.claims);
@@ -578,20 +891,130 @@ static int open_session(request_rec *r, tpa_provider_conf *pc, const tpo_pending
 
 /* The code of an accepted callback becomes a session: tokens -> claims ->
  * user -> session. Each step writes its own failure page (DONE). */
+/* Step 3b, step-up: a login started by a location that demands an
+ * authentication (TPOAuthRequireACR, TPOAuthMaxAuthAge; the demand travels
+ * in the pending login) must bring an ID token that meets it, and when the
+ * browser already has a session, the same user (sub) must have logged in:
+ * another user never takes a session over. Either failure: 403 page, log
+ * line, the current session stays as it was. OK with *old_sid the session
+ * the new one replaces (NULL: none). */
+static int stepup_verify(request_rec *r, tpa_provider_conf *pc, const tpo_pending *pl,
+                         const idt_auth *ia, json_t *claims, const char *user, const char **old_sid)
+{
+    tpo_stepup_req req;
+    tpo_session *old;
+    const char *sub;
+    int lacks;
+
+    *old_sid = NULL;
+    tpo_stepup_req_parse(r->pool, pl->acr_required, pl->max_auth_age > 0 ? pl->max_auth_age : -1,
+                         &req);
+    if (!tpo_stepup_demands(&req)) {
+        return OK;
+    }
+    lacks = tpo_stepup_check(&req, ia->acr, ia->auth_time, apr_time_now(),
+                             apr_time_from_sec(pc->clock_skew));
+    if (lacks) {
+        return fail(
+            r, pc, HTTP_FORBIDDEN, APLOG_WARNING, "Stronger authentication required",
+            "The authorization server did not confirm the authentication this page requires. "
+            "Your session is unchanged; please try again and choose the stronger sign-in "
+            "method.",
+            apr_psprintf(
+                r->pool,
+                "step-up for %s refused: the ID token %s%s%s (the location demands %s%s%s)",
+                ap_escape_logitem(r->pool, user),
+                lacks & TPO_STEPUP_ACR
+                    ? (ia->acr ? apr_psprintf(r->pool, "has acr %s",
+                                              tpo_jwt_quote(r->pool, 64, ia->acr))
+                               : "has no acr")
+                    : "",
+                (lacks & TPO_STEPUP_ACR) && (lacks & TPO_STEPUP_AGE) ? " and " : "",
+                lacks & TPO_STEPUP_AGE
+                    ? (ia->auth_time
+                           ? apr_psprintf(r->pool, "has an auth_time %" APR_TIME_T_FMT " s old",
+                                          apr_time_sec(apr_time_now() - ia->auth_time))
+                           : "has no auth_time")
+                    : "",
+                req.acr ? "acr one of " : "", req.acr ? pl->acr_required : "",
+                req.max_auth_age >= 0 ? apr_psprintf(r->pool, "%sauth_time within %d s",
+                                                     req.acr ? ", " : "", req.max_auth_age)
+                                      : ""));
+    }
+    old = apr_pcalloc(r->pool, sizeof(*old));
+    if (tpa_session_load(r, pc, old) != TPA_SESS_OK) {
+        return OK; /* no session (any more): this login opens one */
+    }
+    sub = json_string_value(json_object_get(claims, "sub"));
+    if (old->sub ? !sub || strcmp(old->sub, sub) != 0 : strcmp(old->user, user) != 0) {
+        return fail(r, pc, HTTP_FORBIDDEN, APLOG_WARNING, "Login refused",
+                    "You signed in as a different user than the one of your current session. "
+                    "Your session was kept. To change the user, log out first.",
+                    apr_psprintf(r->pool,
+                                 "step-up for the session of %s refused: %s logged in (another "
+                                 "subject); the session is kept",
+                                 ap_escape_logitem(r->pool, old->user),
+                                 ap_escape_logitem(r->pool, user)));
+    }
+    *old_sid = tpa_req_get(r)->sid;
+    return OK;
+}
+
 static int exchange_code(request_rec *r, tpa_provider_conf *pc, const tpo_provider_meta *meta,
                          const tpo_pending *pl, const char *code)
 {
     tpo_token_response tres;
     json_t *claims;
-    const char *user, *op_sid;
+    const char *user, *old_sid;
+    idt_auth ia;
+    tpo_dpop_key *dpop = NULL;
     int rc;
 
-    if ((rc = request_tokens(r, pc, meta, pl, code, &tres)) != OK ||
-        (rc = collect_claims(r, pc, meta, pl, &tres, &claims, &op_sid)) != OK ||
-        (rc = map_user(r, pc, claims, &user)) != OK) {
+    if (pc->dpop) {
+        /* RFC 9449: an ephemeral key for this session, of an algorithm the provider takes */
+        const char *alg = tpo_dpop_alg_choose(meta->dpop_algs), *err = NULL;
+        if (!alg) {
+            return fail(r, pc, HTTP_BAD_GATEWAY, APLOG_ERR, "Login failed",
+                        "The authorization server accepts no DPoP key this server can make.",
+                        apr_psprintf(r->pool,
+                                     "TPOAuthDPoP: dpop_signing_alg_values_supported (%s) lists "
+                                     "neither ES256 nor EdDSA",
+                                     ap_escape_logitem(r->pool, meta->dpop_algs)));
+        }
+        if (tpo_dpop_key_generate(r->pool, alg, &dpop, &err) != APR_SUCCESS) {
+            return fail(r, pc, HTTP_INTERNAL_SERVER_ERROR, APLOG_ERR, "Login failed",
+                        "The login cannot be completed right now.",
+                        apr_psprintf(r->pool, "DPoP key: %s", err));
+        }
+    }
+    if ((rc = request_tokens(r, pc, meta, pl, code, dpop, &tres)) != OK) {
         return rc;
     }
-    return open_session(r, pc, pl, &tres, claims, user, op_sid);
+    if (dpop && (!tres.token_type || strcmp(tres.token_type, "DPoP") != 0)) {
+        /* RFC 9449 5: the server may issue a Bearer token all the same */
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00902) "provider %s: a Bearer token despite the DPoP proof; the "
+                                         "session keeps no DPoP key",
+                      pc->name);
+        dpop = NULL;
+    }
+    if ((rc = collect_claims(r, pc, meta, pl, &tres, dpop, &claims, &ia)) != OK ||
+        (rc = map_user(r, pc, claims, &user)) != OK ||
+        (rc = stepup_verify(r, pc, pl, &ia, claims, user, &old_sid)) != OK) {
+        return rc;
+    }
+    rc = open_session(r, pc, pl, &tres, dpop, claims, user, &ia);
+    if (rc == HTTP_MOVED_TEMPORARILY && old_sid) {
+        /* the step-up session replaces the old one (a fresh id for the
+         * stronger authentication): one session per browser */
+        tpa_session_delete(r, pc, old_sid);
+        ap_log_rerror(APLOG_MARK, APLOG_INFO, 0, r,
+                      TPO_APLOGNO(00952) "step-up of %s through provider %s: the session "
+                                         "continues under a new id (acr %s)",
+                      ap_escape_logitem(r->pool, user), pc->name,
+                      ia.acr ? tpo_jwt_quote(r->pool, 64, ia.acr) : "-");
+    }
+    return rc;
 }
 
 static int callback(request_rec *r, tpa_provider_conf *pc)

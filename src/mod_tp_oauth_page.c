@@ -61,6 +61,13 @@ void tpa_www_authenticate_bearer(request_rec *r, const tpa_provider_conf *pc, co
     }
 }
 
+void tpa_www_authenticate_stepup(request_rec *r, const tpa_provider_conf *pc,
+                                 const tpo_stepup_req *req, int lacks)
+{
+    apr_table_setn(r->err_headers_out, "WWW-Authenticate",
+                   tpo_stepup_challenge(r->pool, realm_of(r, pc), req, lacks));
+}
+
 void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const char *error)
 {
     const char *realm = realm_of(r, pc);

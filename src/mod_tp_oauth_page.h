@@ -43,6 +43,12 @@ void tpa_www_authenticate(request_rec *r, const tpa_provider_conf *pc, const cha
  * a WWW-Authenticate already set (the session's), else replacing it. */
 void tpa_www_authenticate_bearer(request_rec *r, const tpa_provider_conf *pc, const char *error,
                                  const char *desc, const char *scope, int add);
+/* The step-up challenge (RFC 9470 3; tpo_stepup_challenge) for a session
+ * that lacks (`lacks`: TPO_STEPUP_* flags) the authentication req demands:
+ * Bearer realm="<the same realm>", error="insufficient_user_authentication",
+ * error_description, acr_values, max_age. */
+void tpa_www_authenticate_stepup(request_rec *r, const tpa_provider_conf *pc,
+                                 const struct tpo_stepup_req *req, int lacks);
 /* That challenge's value, for an answer rewritten later (authz failure). */
 const char *tpa_bearer_challenge_value(request_rec *r, const tpa_provider_conf *pc,
                                        const char *error, const char *desc, const char *scope);

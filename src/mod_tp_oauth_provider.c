@@ -22,6 +22,7 @@
 #include <apr_thread_mutex.h>
 #include "mod_tp_oauth_provider.h"
 #include "mod_tp_oauth_metrics.h"
+#include "tpo_dpop.h"
 #include "tpo_http.h"
 #include "tpo_idtoken.h"
 #include "tpo_jose.h"
@@ -69,6 +70,9 @@ struct tpa_provider_rt {
     apr_time_t jwks_attempt_at;
     apr_time_t jwks_loaded_at;
     int jwks_fetching;
+    /* DPoP (RFC 9449 8, 9): the latest nonce of the authorization server and
+     * of the resource server (userinfo), "" none */
+    char dpop_nonce[2][TPO_DPOP_NONCE_MAX + 1];
 };
 
 static int refresh_due(const tpa_provider_conf *pc, apr_time_t loaded_at, apr_time_t now)
@@ -204,6 +208,8 @@ static void meta_from_config(apr_pool_t *p, tpa_provider_conf *pc, tpo_provider_
         m->revocation_endpoint = pc->revocation_endpoint;
     if (pc->introspection_endpoint)
         m->introspection_endpoint = pc->introspection_endpoint;
+    if (pc->par_endpoint)
+        m->par_endpoint = pc->par_endpoint;
 }
 
 /* How long a thread without a copy waits for another thread's fetch: the
@@ -608,11 +614,14 @@ void tpa_provider_client_cred(request_rec *r, tpa_provider_conf *pc, const char 
 }
 
 /* A POST to one of the provider's client-authenticated endpoints (token,
- * revocation, introspection): params are name,value pairs; the encoding
- * (form or JSON) and the client authentication come from the provider's
- * configuration. */
-int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
-                             const apr_array_header_t *params, tpo_http_response *resp)
+ * revocation, introspection, pushed authorization requests): params are
+ * name,value pairs; the encoding (form or JSON) and the client
+ * authentication (tpa_provider_client_cred) come from the provider's
+ * configuration; a pushed authorization request (its params name a
+ * response_type) is always a form (RFC 9126 2.1). */
+static int client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
+                       const apr_array_header_t *params, const char *extra_header,
+                       tpo_http_response *resp)
 {
     apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
     tpo_token_request treq;
@@ -624,8 +633,19 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
     int i;
 
     memset(resp, 0, sizeof(*resp));
+    /* the token endpoint's requests name a grant; PAR's a response_type;
+     * revocation's neither */
+    for (i = 0; i < params->nelts; i += 2) {
+        if (!strcmp(APR_ARRAY_IDX(params, i, const char *), "grant_type")) {
+            ep = TPO_EP_TOKEN;
+        }
+        else if (!strcmp(APR_ARRAY_IDX(params, i, const char *), "response_type")) {
+            ep = TPO_EP_PAR;
+        }
+    }
     tpa_provider_client_cred(r, pc, url, &cred);
-    tpo_token_request_build_cred(r->pool, pc->token_encoding, &cred, params, &treq);
+    tpo_token_request_build_cred(
+        r->pool, ep == TPO_EP_PAR ? TPO_TOKEN_ENC_FORM : pc->token_encoding, &cred, params, &treq);
     if (!treq.body) {
         resp->error = treq.error ? treq.error : "the request cannot be built";
         ap_log_rerror(
@@ -636,6 +656,9 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
     }
     APR_ARRAY_PUSH(hdrs, const char *) =
         apr_pstrcat(r->pool, "Content-Type: ", treq.content_type, NULL);
+    if (extra_header) {
+        APR_ARRAY_PUSH(hdrs, const char *) = extra_header;
+    }
     if (treq.authorization) {
         APR_ARRAY_PUSH(hdrs, const char *) =
             apr_pstrcat(r->pool, "Authorization: ", treq.authorization, NULL);
@@ -643,14 +666,136 @@ int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *
     tpa_provider_http_opts(pc, &o);
     t0 = apr_time_now();
     res = tpo_http_request(r->pool, "POST", url, hdrs, treq.body, treq.body_len, &o, resp);
-    /* the token endpoint's requests name a grant; revocation's do not */
-    for (i = 0; i < params->nelts; i += 2) {
-        if (!strcmp(APR_ARRAY_IDX(params, i, const char *), "grant_type")) {
-            ep = TPO_EP_TOKEN;
-        }
-    }
     tpa_count_call(ep, t0, res != TPO_HTTP_OK || resp->status >= 500);
     tpa_provider_down_note(r, pc, res != TPO_HTTP_OK || resp->status >= 500);
+    return res;
+}
+
+int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
+                             const apr_array_header_t *params, tpo_http_response *resp)
+{
+    return client_post(r, pc, url, params, NULL, resp);
+}
+
+const char *tpa_provider_dpop_nonce(request_rec *r, tpa_provider_conf *pc, tpa_dpop_server srv)
+{
+    const char *n = NULL;
+
+    if (!pc->rt) {
+        return NULL;
+    }
+    apr_thread_mutex_lock(pc->rt->mu);
+    if (pc->rt->dpop_nonce[srv][0]) {
+        n = apr_pstrdup(r->pool, pc->rt->dpop_nonce[srv]);
+    }
+    apr_thread_mutex_unlock(pc->rt->mu);
+    return n;
+}
+
+void tpa_provider_dpop_nonce_note(tpa_provider_conf *pc, tpa_dpop_server srv, const char *nonce)
+{
+    if (!pc->rt || !tpo_dpop_nonce_ok(nonce)) {
+        return;
+    }
+    apr_thread_mutex_lock(pc->rt->mu);
+    apr_cpystrn(pc->rt->dpop_nonce[srv], nonce, sizeof(pc->rt->dpop_nonce[srv]));
+    apr_thread_mutex_unlock(pc->rt->mu);
+}
+
+/* Is a token endpoint answer the use_dpop_nonce error (RFC 9449 8)? */
+static int token_wants_nonce(const tpo_http_response *resp)
+{
+    json_error_t jerr;
+    json_t *j;
+    int yes;
+
+    if (resp->status != 400 || !resp->len) {
+        return 0;
+    }
+    j = json_loadb(resp->body, resp->len, 0, &jerr);
+    yes = json_is_object(j) && json_is_string(json_object_get(j, "error")) &&
+          !strcmp(json_string_value(json_object_get(j, "error")), "use_dpop_nonce");
+    json_decref(j);
+    return yes;
+}
+
+int tpa_provider_resource_get(request_rec *r, tpa_provider_conf *pc, const char *url,
+                              const char *access_token, const struct tpo_dpop_key *dpop,
+                              tpo_http_response *resp)
+{
+    tpo_http_opts o;
+    int attempt, res = TPO_HTTP_FAILED;
+
+    tpa_provider_http_opts(pc, &o);
+    for (attempt = 0; attempt < 2; attempt++) {
+        apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
+        APR_ARRAY_PUSH(hdrs, const char *) =
+            apr_pstrcat(r->pool, "Authorization: ", dpop ? "DPoP " : "Bearer ", access_token, NULL);
+        if (dpop) {
+            const char *err = NULL;
+            const char *nonce = tpa_provider_dpop_nonce(r, pc, TPA_DPOP_RS);
+            char *proof = tpo_dpop_proof(r->pool, dpop, "GET", url, access_token, nonce,
+                                         apr_time_now(), &err);
+            if (!proof) {
+                memset(resp, 0, sizeof(*resp));
+                resp->error = apr_pstrcat(r->pool, "DPoP proof: ", err, NULL);
+                return TPO_HTTP_FAILED;
+            }
+            APR_ARRAY_PUSH(hdrs, const char *) = apr_pstrcat(r->pool, "DPoP: ", proof, NULL);
+        }
+        res = tpo_http_request(r->pool, "GET", url, hdrs, NULL, 0, &o, resp);
+        if (res != TPO_HTTP_OK || !dpop) {
+            return res;
+        }
+        if (resp->dpop_nonce) {
+            tpa_provider_dpop_nonce_note(pc, TPA_DPOP_RS, resp->dpop_nonce);
+        }
+        if (attempt > 0 || resp->status != 401 || !tpo_dpop_nonce_ok(resp->dpop_nonce) ||
+            !tpo_dpop_www_auth_wants_nonce(resp->www_authenticate)) {
+            break;
+        }
+        ap_log_rerror(
+            APLOG_MARK, APLOG_DEBUG, 0, r,
+            TPO_APLOGNO(00903) "provider %s: %s asks for a DPoP nonce; trying again with it",
+            pc->name, url);
+    }
+    return res;
+}
+
+int tpa_provider_token_post(request_rec *r, tpa_provider_conf *pc, const char *url,
+                            const apr_array_header_t *params, const struct tpo_dpop_key *dpop,
+                            tpo_http_response *resp)
+{
+    int attempt, res = TPO_HTTP_FAILED;
+
+    if (!dpop) {
+        return client_post(r, pc, url, params, NULL, resp);
+    }
+    /* a second attempt only when the server asks for a nonce it just gave */
+    for (attempt = 0; attempt < 2; attempt++) {
+        const char *err = NULL;
+        const char *nonce = tpa_provider_dpop_nonce(r, pc, TPA_DPOP_AS);
+        char *proof = tpo_dpop_proof(r->pool, dpop, "POST", url, NULL, nonce, apr_time_now(), &err);
+        if (!proof) {
+            memset(resp, 0, sizeof(*resp));
+            resp->error = apr_pstrcat(r->pool, "DPoP proof: ", err, NULL);
+            return TPO_HTTP_FAILED;
+        }
+        res = client_post(r, pc, url, params, apr_pstrcat(r->pool, "DPoP: ", proof, NULL), resp);
+        if (res != TPO_HTTP_OK) {
+            return res;
+        }
+        if (resp->dpop_nonce) {
+            tpa_provider_dpop_nonce_note(pc, TPA_DPOP_AS, resp->dpop_nonce);
+        }
+        if (attempt > 0 || !token_wants_nonce(resp) || !tpo_dpop_nonce_ok(resp->dpop_nonce)) {
+            break;
+        }
+        ap_log_rerror(APLOG_MARK, APLOG_DEBUG, 0, r,
+                      TPO_APLOGNO(00904) "provider %s: the token endpoint asks for a DPoP nonce; "
+                                         "trying again with it",
+                      pc->name);
+    }
     return res;
 }
 

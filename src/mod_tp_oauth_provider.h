@@ -12,6 +12,7 @@ struct tpo_http_response;
 struct tpo_provider_meta;
 struct tpo_jwks;
 struct json_t;
+struct tpo_dpop_key;
 
 typedef enum { TPA_RT_OK = 0, TPA_RT_UNAVAILABLE, TPA_RT_TIMEOUT } tpa_rt_status;
 void tpa_provider_child_init(apr_pool_t *pchild, server_rec *s);
@@ -47,6 +48,32 @@ void tpa_provider_client_cred(request_rec *r, tpa_provider_conf *pc, const char 
 /* A POST with the client's authentication (tpa_provider_client_cred). */
 int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                              const apr_array_header_t *params, struct tpo_http_response *resp);
+/* A token request (tpa_provider_client_post) with a DPoP proof of dpop's
+ * (NULL: none); a use_dpop_nonce answer is tried once more with the nonce the
+ * provider sent (RFC 9449 8). */
+int tpa_provider_token_post(request_rec *r, tpa_provider_conf *pc, const char *url,
+                            const apr_array_header_t *params, const struct tpo_dpop_key *dpop,
+                            struct tpo_http_response *resp);
+/* A GET to a resource of the provider (userinfo) with the access token:
+ * Authorization: Bearer, or DPoP with a proof of dpop's; a 401 asking for a
+ * DPoP nonce (WWW-Authenticate error=use_dpop_nonce) is tried once more with
+ * the nonce the server sent. */
+int tpa_provider_resource_get(request_rec *r, tpa_provider_conf *pc, const char *url,
+                              const char *access_token, const struct tpo_dpop_key *dpop,
+                              struct tpo_http_response *resp);
+/* The latest DPoP-Nonce of the provider's authorization server (token
+ * endpoint) or resource server (userinfo), per process; NULL none. note
+ * keeps a usable one. */
+typedef enum { TPA_DPOP_AS = 0, TPA_DPOP_RS = 1 } tpa_dpop_server;
+const char *tpa_provider_dpop_nonce(request_rec *r, tpa_provider_conf *pc, tpa_dpop_server srv);
+void tpa_provider_dpop_nonce_note(tpa_provider_conf *pc, tpa_dpop_server srv, const char *nonce);
+/* mod_tp_oauth_par.c: a pushed authorization request (RFC 9126): params
+ * (the authorization request's name,value pairs) POSTed to endpoint with the
+ * client's authentication. OK with *request_uri; else the status (502, or
+ * 504 on a timeout) with *fail describing the page (logged; nothing
+ * written). */
+int tpa_provider_par(request_rec *r, tpa_provider_conf *pc, const char *endpoint,
+                     const apr_array_header_t *params, const char **request_uri, tpa_answer *fail);
 /* Validates an ID token with the provider's keys (refetched once when none
  * fits). OK, or a status (logged; nothing written): 401 rejected, 502/504
  * keys unavailable. */

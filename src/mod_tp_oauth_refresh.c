@@ -24,6 +24,7 @@
 #include "mod_tp_oauth_flows.h"
 #include "mod_tp_oauth_metrics.h"
 #include "tpo_claims.h"
+#include "tpo_dpop.h"
 #include "tpo_http.h"
 #include "tpo_provider.h"
 #include "tpo_session.h"
@@ -94,6 +95,7 @@ static rf_result do_refresh(request_rec *r, tpa_provider_conf *pc, const tpo_ses
     tpo_session *n;
     json_t *claims = NULL, *idc = NULL;
     const char *detail = NULL;
+    tpo_dpop_key *dpop = NULL;
     apr_time_t now;
 
     *retry_after = -1;
@@ -108,7 +110,16 @@ static rf_result do_refresh(request_rec *r, tpa_provider_conf *pc, const tpo_ses
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
     APR_ARRAY_PUSH(params, const char *) = "refresh_token";
     APR_ARRAY_PUSH(params, const char *) = s->refresh_token;
-    hr = tpa_provider_client_post(r, pc, meta->token_endpoint, params, &resp);
+    if (s->dpop_key && tpo_dpop_key_import(r->pool, s->dpop_key, &dpop, &detail) != APR_SUCCESS) {
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00905) "provider %s: refresh for %s failed: the session's DPoP key: "
+                               "%s; the session ends",
+            pc->name, ap_escape_logitem(r->pool, s->user), detail);
+        return RF_REJECTED;
+    }
+    detail = NULL;
+    hr = tpa_provider_token_post(r, pc, meta->token_endpoint, params, dpop, &resp);
     if (hr != TPO_HTTP_OK) {
         ap_log_rerror(
             APLOG_MARK, APLOG_ERR, 0, r,
@@ -183,6 +194,9 @@ static rf_result do_refresh(request_rec *r, tpa_provider_conf *pc, const tpo_ses
     }
     n = apr_pmemdup(r->pool, s, sizeof(*s));
     n->access_token = tres.access_token;
+    if (!tres.token_type || strcmp(tres.token_type, "DPoP") != 0) {
+        n->dpop_key = NULL; /* a Bearer token now (RFC 9449 5) */
+    }
     if (tres.refresh_token) {
         n->refresh_token = tres.refresh_token; /* rotated */
     }

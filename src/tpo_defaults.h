@@ -75,6 +75,10 @@
 #define TPO_DEF_INTROSPECTION_CACHE_MAX 300
 #define TPO_DEF_INTROSPECTION_INACTIVE_CACHE 10
 #define TPO_DEF_JWKS_REFETCH_INTERVAL 10
+/* DPoP (RFC 9449) */
+#define TPO_DEF_DPOP "off" /* TPOAuthDPoP */
+/* Pushed Authorization Requests (RFC 9126): TPOAuthPushedAuthorization */
+#define TPO_DEF_PUSHED_AUTHORIZATION "auto"
 
 /* ---- directory (TPOAuthStripHeaders also server config) */
 /* Identity headers that backends commonly trust, never accepted from
@@ -90,6 +94,7 @@
 #define TPO_DEF_AUTHZ_FAILURE "403"
 #define TPO_DEF_BEARER "off"
 #define TPO_DEF_BEARER_QUERY "off"
+#define TPO_DEF_DPOP_PROOF "off" /* TPOAuthDPoPProof */
 
 /* ---- fixed values (no directive; README.md documents them) */
 /* Refresh timing (mod_tp_oauth_refresh.c). A provider's Retry-After is
@@ -122,5 +127,10 @@
 /* ---- core limits (not directives) */
 /* The largest token response tpo_token parses. */
 #define TPO_TOKEN_BODY_MAX (1024 * 1024)
+/* A pushed-authorization response (tpo_par.c): its largest body, the
+ * longest request_uri, the longest expires_in (s) accepted. */
+#define TPO_PAR_BODY_MAX (64 * 1024)
+#define TPO_PAR_REQUEST_URI_MAX 2048
+#define TPO_PAR_EXPIRES_MAX 86400
 
 #endif

@@ -47,6 +47,8 @@ typedef struct http_ctx {
     int too_large;
     apr_pool_t *pool;
     const char *retry_after; /* of the last response (1xx answers reset it) */
+    const char *dpop_nonce;
+    const char *www_authenticate;
 } http_ctx;
 
 static apr_status_t handle_cleanup(void *data)
@@ -107,27 +109,53 @@ static size_t write_cb(char *ptr, size_t size, size_t nmemb, void *userdata)
     return n;
 }
 
-/* Keeps the Retry-After header of the final response; every other header is
- * ignored. A status line starts a response (after a 100 Continue) anew. */
+/* The value of header line ptr[0..n) when it is the header name (with its
+ * colon) and the value is shorter than max; else NULL. */
+static const char *header_value(http_ctx *c, const char *ptr, size_t n, const char *name,
+                                size_t max)
+{
+    size_t k = strlen(name);
+    const char *v, *e;
+
+    if (n <= k || strncasecmp(ptr, name, k) != 0 || n - k >= max) {
+        return NULL;
+    }
+    v = ptr + k;
+    e = ptr + n;
+    while (v < e && (*v == ' ' || *v == '\t')) {
+        v++;
+    }
+    while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) {
+        e--;
+    }
+    return apr_pstrmemdup(c->pool, v, (apr_size_t)(e - v));
+}
+
+/* Keeps the Retry-After, DPoP-Nonce and WWW-Authenticate headers of the
+ * final response (bounded); every other header is ignored. A status line
+ * starts a response (after a 100 Continue) anew. */
 static size_t header_cb(char *ptr, size_t size, size_t nitems, void *userdata)
 {
     http_ctx *c = userdata;
     size_t n = size * nitems;
-    static const char name[] = "Retry-After:";
-    size_t k = sizeof(name) - 1;
+    const char *v;
 
     if (n >= 5 && strncmp(ptr, "HTTP/", 5) == 0) {
         c->retry_after = NULL;
+        c->dpop_nonce = NULL;
+        c->www_authenticate = NULL;
     }
-    else if (n > k && strncasecmp(ptr, name, k) == 0 && n - k < 128) {
-        const char *v = ptr + k, *e = ptr + n;
-        while (v < e && (*v == ' ' || *v == '\t')) {
-            v++;
+    else if ((v = header_value(c, ptr, n, "Retry-After:", 128)) != NULL) {
+        c->retry_after = v;
+    }
+    else if ((v = header_value(c, ptr, n, "DPoP-Nonce:", 1024)) != NULL) {
+        c->dpop_nonce = v;
+    }
+    else if ((v = header_value(c, ptr, n, "WWW-Authenticate:", 4096)) != NULL) {
+        /* several challenges may come in several headers: a DPoP one wins */
+        if (!c->www_authenticate || strncasecmp(v, "DPoP", 4) == 0) {
+            c->www_authenticate = v;
         }
-        while (e > v && (e[-1] == '\r' || e[-1] == '\n' || e[-1] == ' ' || e[-1] == '\t')) {
-            e--;
-        }
-        c->retry_after = apr_pstrmemdup(c->pool, v, (apr_size_t)(e - v));
     }
     return n;
 }
@@ -386,6 +414,8 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
     }
     if (res == TPO_HTTP_OK) {
         resp->retry_after = c->retry_after;
+        resp->dpop_nonce = c->dpop_nonce;
+        resp->www_authenticate = c->www_authenticate;
         if (c->buf) {
             resp->body = c->buf; /* freed by body_cleanup with the pool */
             resp->len = c->len;

@@ -47,6 +47,9 @@ typedef struct tpo_http_response {
     const char *error; /* curl's words when result != OK */
     apr_interval_time_t elapsed;
     const char *retry_after; /* the Retry-After header (RFC 9110 10.2.3), NULL if absent */
+    const char *dpop_nonce;  /* the DPoP-Nonce header (RFC 9449 8), NULL if absent or too long */
+    const char *www_authenticate; /* a WWW-Authenticate header (a DPoP challenge preferred),
+                                     NULL if absent or too long */
 } tpo_http_response;
 
 void tpo_http_opts_default(tpo_http_opts *o);

@@ -100,4 +100,10 @@ char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid, const char *
                    EVP_PKEY *priv, const unsigned char *secret, apr_size_t secret_len,
                    const char **err);
 
+/* Sign with a header of the caller's (a JSON object; "alg" names an
+ * asymmetric algorithm that fits priv), e.g. a DPoP proof's typ and jwk.
+ * Returns the compact JWS or NULL with *err. */
+char *tpo_jws_sign_header(apr_pool_t *p, json_t *header, const char *payload_json, EVP_PKEY *priv,
+                          const char **err);
+
 #endif

@@ -431,34 +431,18 @@ apr_status_t tpo_jws_verify(apr_pool_t *p, const tpo_jws *jws, const tpo_jwks *j
 
 /* -------------------------------------------------------------- signing */
 
-char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid, const char *payload_json,
-                   EVP_PKEY *priv, const unsigned char *secret, apr_size_t secret_len,
-                   const char **err)
+/* The compact JWS of header (a JSON object naming its alg) and payload,
+ * signed with priv (or secret for HS*). */
+static char *sign_compact(apr_pool_t *p, const alg_info *ai, json_t *hdr, const char *payload_json,
+                          EVP_PKEY *priv, const unsigned char *secret, apr_size_t secret_len,
+                          const char **err)
 {
-    const alg_info *ai = tpo_jose_alg_lookup(alg);
-    json_t *hdr;
     char *hdr_json, *input;
     const char *h64, *p64;
     unsigned char *sig = NULL;
     apr_size_t siglen = 0;
 
-    *err = NULL;
-    if (!ai) {
-        *err = "unsupported alg";
-        return NULL;
-    }
-    if (!payload_json) {
-        *err = "no payload";
-        return NULL;
-    }
-    hdr = kid ? json_pack("{s:s, s:s}", "alg", ai->name, "kid", kid)
-              : json_pack("{s:s}", "alg", ai->name);
-    if (!hdr) {
-        *err = "cannot build the header";
-        return NULL;
-    }
     hdr_json = json_dumps(hdr, JSON_COMPACT | JSON_PRESERVE_ORDER);
-    json_decref(hdr);
     if (!hdr_json) {
         *err = "cannot build the header";
         return NULL;
@@ -467,7 +451,6 @@ char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid, const char *
     free(hdr_json);
     p64 = tpo_b64url_encode(p, (const unsigned char *)payload_json, strlen(payload_json));
     input = apr_pstrcat(p, h64, ".", p64, NULL);
-
     if (ai->fam == FAM_HMAC) {
         unsigned char mac[EVP_MAX_MD_SIZE];
         if (!hmac_compute(ai, secret, secret_len, input, strlen(input), mac)) {
@@ -519,4 +502,50 @@ char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid, const char *
         }
     }
     return apr_pstrcat(p, input, ".", tpo_b64url_encode(p, sig, siglen), NULL);
+}
+
+char *tpo_jws_sign(apr_pool_t *p, const char *alg, const char *kid, const char *payload_json,
+                   EVP_PKEY *priv, const unsigned char *secret, apr_size_t secret_len,
+                   const char **err)
+{
+    const alg_info *ai = tpo_jose_alg_lookup(alg);
+    json_t *hdr;
+    char *out;
+
+    *err = NULL;
+    if (!ai) {
+        *err = "unsupported alg";
+        return NULL;
+    }
+    if (!payload_json) {
+        *err = "no payload";
+        return NULL;
+    }
+    hdr = kid ? json_pack("{s:s, s:s}", "alg", ai->name, "kid", kid)
+              : json_pack("{s:s}", "alg", ai->name);
+    if (!hdr) {
+        *err = "cannot build the header";
+        return NULL;
+    }
+    out = sign_compact(p, ai, hdr, payload_json, priv, secret, secret_len, err);
+    json_decref(hdr);
+    return out;
+}
+
+char *tpo_jws_sign_header(apr_pool_t *p, json_t *header, const char *payload_json, EVP_PKEY *priv,
+                          const char **err)
+{
+    const alg_info *ai;
+
+    *err = NULL;
+    ai = tpo_jose_alg_lookup(json_string_value(json_object_get(header, "alg")));
+    if (!ai || ai->fam == FAM_HMAC) {
+        *err = "unsupported alg";
+        return NULL;
+    }
+    if (!payload_json) {
+        *err = "no payload";
+        return NULL;
+    }
+    return sign_compact(p, ai, header, payload_json, priv, NULL, 0, err);
 }

@@ -15,8 +15,8 @@ static const char *const login_fail_names[TPO_LF__COUNT] = {
     "provider",      "token",          "session_store", "other"};
 static const char *const refresh_fail_names[TPO_RF__COUNT] = {"rejected", "unavailable", "timeout",
                                                               "store"};
-static const char *const endpoint_names[TPO_EP__COUNT] = {"discovery", "jwks", "token", "userinfo",
-                                                          "revocation"};
+static const char *const endpoint_names[TPO_EP__COUNT] = {"discovery", "jwks",       "token",
+                                                          "userinfo",  "revocation", "par"};
 static const char *const backend_names[TPO_CB__COUNT] = {"shm", "memcache", "redis"};
 
 const char *tpo_login_fail_name(tpo_login_fail f)

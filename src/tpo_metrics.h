@@ -49,6 +49,7 @@ typedef enum {
     TPO_EP_TOKEN,
     TPO_EP_USERINFO,
     TPO_EP_REVOCATION,
+    TPO_EP_PAR, /* pushed authorization requests (RFC 9126) */
     TPO_EP__COUNT
 } tpo_endpoint;
 

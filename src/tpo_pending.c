@@ -12,7 +12,10 @@ enum {
     P_NONCE,
     P_VERIFIER,
     P_REDIRECT_URI,
-    P_RETURN_URL
+    P_RETURN_URL,
+    /* step-up: numbered apart so that fields added above do not collide */
+    P_ACR_REQUIRED = 40,
+    P_MAX_AUTH_AGE
 };
 
 static const char PENDING_MAGIC[3] = {'T', 'P', 'L'};
@@ -30,6 +33,10 @@ char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len)
     tpo_tlv_put_str(&w, P_VERIFIER, pl->code_verifier);
     tpo_tlv_put_str(&w, P_REDIRECT_URI, pl->redirect_uri);
     tpo_tlv_put_str(&w, P_RETURN_URL, pl->return_url);
+    tpo_tlv_put_str(&w, P_ACR_REQUIRED, pl->acr_required);
+    if (pl->max_auth_age > 0) {
+        tpo_tlv_put_time(&w, P_MAX_AUTH_AGE, (apr_time_t)pl->max_auth_age);
+    }
     *len = w.len;
     return w.buf;
 }
@@ -74,6 +81,18 @@ apr_status_t tpo_pending_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
         case P_RETURN_URL:
             st = tpo_tlv_str(data, dlen, &out->return_url);
             break;
+        case P_ACR_REQUIRED:
+            st = tpo_tlv_str(data, dlen, &out->acr_required);
+            break;
+        case P_MAX_AUTH_AGE: {
+            apr_time_t v;
+            st = tpo_tlv_time(data, dlen, &v);
+            if (st == APR_SUCCESS && (v < 1 || v > 0x7fffffff)) {
+                st = APR_EINVAL;
+            }
+            out->max_auth_age = (int)v;
+            break;
+        }
         default:
             break;
         }

@@ -24,6 +24,10 @@ typedef struct tpo_pending {
     const char *code_verifier;
     const char *redirect_uri; /* exact redirect_uri sent (token request needs it) */
     const char *return_url;   /* local URL to go back to */
+    /* step-up: what the location demanded (TPOAuthRequireACR,
+     * TPOAuthMaxAuthAge), checked against the new ID token at the callback */
+    const char *acr_required; /* accepted acr values, space-separated; NULL: any */
+    int max_auth_age;         /* seconds; 0: any age */
 } tpo_pending;
 
 char *tpo_pending_encode(apr_pool_t *p, const tpo_pending *pl, apr_size_t *len);

@@ -145,7 +145,7 @@ static int get_flag(json_t *doc, const char *name, int *out, const char **err)
         return 0;
     }
     if (!json_is_boolean(v)) {
-        *err = "discovery document: a *_supported member is not a boolean";
+        *err = "discovery document: a *_supported or require_* member is not a boolean";
         return 1;
     }
     *out = json_is_true(v) ? 1 : 0;
@@ -185,7 +185,8 @@ static apr_status_t parse_doc(apr_pool_t *p, json_t *doc, const char *expected_i
         get_url(p, doc, "jwks_uri", 0, &out->jwks_uri, err) ||
         get_url(p, doc, "end_session_endpoint", 0, &out->end_session_endpoint, err) ||
         get_url(p, doc, "revocation_endpoint", 0, &out->revocation_endpoint, err) ||
-        get_url(p, doc, "introspection_endpoint", 0, &out->introspection_endpoint, err)) {
+        get_url(p, doc, "introspection_endpoint", 0, &out->introspection_endpoint, err) ||
+        get_url(p, doc, "pushed_authorization_request_endpoint", 0, &out->par_endpoint, err)) {
         return APR_EINVAL;
     }
 
@@ -201,8 +202,32 @@ static apr_status_t parse_doc(apr_pool_t *p, json_t *doc, const char *expected_i
 
     if (get_flag(doc, "backchannel_logout_supported", &out->backchannel_logout, err) ||
         get_flag(doc, "backchannel_logout_session_supported", &out->backchannel_logout_session,
-                 err)) {
+                 err) ||
+        get_flag(doc, "require_pushed_authorization_requests", &out->require_par, err)) {
         return APR_EINVAL;
+    }
+
+    v = json_object_get(doc, "dpop_signing_alg_values_supported");
+    if (v && !json_is_null(v)) {
+        size_t i;
+        json_t *m;
+        const char *list = "";
+        if (!json_is_array(v)) {
+            *err = "discovery document: dpop_signing_alg_values_supported is not an array";
+            return APR_EINVAL;
+        }
+        json_array_foreach(v, i, m)
+        {
+            const char *a = json_string_value(m);
+            /* algorithm names only (no spaces, printable, short); others are skipped */
+            if (i < 64 && a && *a && strlen(a) < 32 &&
+                strspn(a, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                          "abcdefghijklmnopqrstuvwxyz"
+                          "0123456789-_+.") == strlen(a)) {
+                list = *list ? apr_pstrcat(p, list, " ", a, NULL) : apr_pstrdup(p, a);
+            }
+        }
+        out->dpop_algs = list;
     }
 
     v = json_object_get(doc, "code_challenge_methods_supported");

@@ -17,10 +17,13 @@ typedef struct tpo_provider_meta {
     const char *end_session_endpoint;
     const char *revocation_endpoint;
     const char *introspection_endpoint;
+    const char *par_endpoint;    /* pushed_authorization_request_endpoint (RFC 9126) */
+    int require_par;             /* require_pushed_authorization_requests is true */
     int iss_parameter_supported; /* authorization_response_iss_parameter_supported */
     int pkce_s256_supported;     /* code_challenge_methods_supported has S256 (or is absent: -1) */
     int backchannel_logout;      /* backchannel_logout_supported is true */
     int backchannel_logout_session; /* backchannel_logout_session_supported is true */
+    const char *dpop_algs; /* dpop_signing_alg_values_supported, space-separated; NULL absent */
 } tpo_provider_meta;
 
 /* The well-known URL for an issuer: <issuer>/.well-known/openid-configuration */

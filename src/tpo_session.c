@@ -160,6 +160,11 @@ enum {
     S_SCOPE,
     S_CLAIMS,
     S_OP_SID,
+    S_DPOP_KEY,
+    /* step-up (TPOAuthRequireACR, TPOAuthMaxAuthAge): numbered apart from
+     * the runs above so that fields added there do not collide */
+    S_AUTH_TIME = 12,
+    S_ACR = 28,
     S_ENV_NAME = 32,
     S_ENV_VALUE,
     S_HDR_NAME,
@@ -203,6 +208,11 @@ char *tpo_session_encode(apr_pool_t *p, const tpo_session *s, apr_size_t *len)
     tpo_tlv_put_str(&w, S_SCOPE, s->scope);
     tpo_tlv_put_str(&w, S_CLAIMS, s->claims);
     tpo_tlv_put_str(&w, S_OP_SID, s->op_sid);
+    tpo_tlv_put_str(&w, S_DPOP_KEY, s->dpop_key);
+    tpo_tlv_put_str(&w, S_ACR, s->acr);
+    if (s->auth_time) {
+        tpo_tlv_put_time(&w, S_AUTH_TIME, s->auth_time);
+    }
     if (s->env || s->headers || !s->pairs) {
         put_pairs(&w, s->env, S_ENV_NAME, S_ENV_VALUE);
         put_pairs(&w, s->headers, S_HDR_NAME, S_HDR_VALUE);
@@ -273,6 +283,15 @@ apr_status_t tpo_session_decode(apr_pool_t *p, const char *buf, apr_size_t len, 
             break;
         case S_OP_SID:
             st = tpo_tlv_str(data, dlen, &out->op_sid);
+            break;
+        case S_DPOP_KEY:
+            st = tpo_tlv_str(data, dlen, &out->dpop_key);
+            break;
+        case S_ACR:
+            st = tpo_tlv_str(data, dlen, &out->acr);
+            break;
+        case S_AUTH_TIME:
+            st = tpo_tlv_time(data, dlen, &out->auth_time);
             break;
         case S_ENV_NAME:
         case S_HDR_NAME: {

@@ -37,6 +37,10 @@ typedef struct tpo_session {
     const char *scope;         /* granted scope, may be NULL */
     const char *claims;        /* JSON object text, may be NULL */
     const char *op_sid;        /* the ID token's "sid" (the provider's session), may be NULL */
+    const char *dpop_key;      /* the session's DPoP key (tpo_dpop_key_export): the access
+                                  token is DPoP-bound; NULL: a Bearer token. A secret. */
+    const char *acr;           /* the ID token's "acr" at login (step-up), may be NULL */
+    apr_time_t auth_time;      /* the ID token's "auth_time"; 0 unknown */
     /* Pre-rendered environment: name,value,name,value,... (const char*),
      * computed once at login/refresh. Set when encoding; after decoding they
      * are NULL and the pairs stay in the record (see below), so that the

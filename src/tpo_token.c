@@ -148,7 +148,7 @@ void tpo_token_request_build_cred(apr_pool_t *p, tpo_token_encoding enc,
     int nparams = params ? params->nelts / 2 : 0;
     apr_array_header_t *authp = apr_array_make(p, 6, sizeof(const char *));
     const char *aerr = NULL;
-    int total, i;
+    int total, i, have_id = 0;
 
     memset(out, 0, sizeof(*out));
     if (tpo_client_auth_build(p, cred, authp, &out->authorization, &aerr) != 0) {
@@ -171,9 +171,15 @@ void tpo_token_request_build_cred(apr_pool_t *p, tpo_token_encoding enc,
         }
         names[total] = n;
         values[total++] = v;
+        have_id |= !strcmp(n, "client_id");
     }
     for (i = 0; i < authp->nelts; i += 2) {
-        names[total] = APR_ARRAY_IDX(authp, i, const char *);
+        const char *n = APR_ARRAY_IDX(authp, i, const char *);
+        /* once only: a pushed authorization request names it already */
+        if (have_id && !strcmp(n, "client_id")) {
+            continue;
+        }
+        names[total] = n;
         values[total++] = APR_ARRAY_IDX(authp, i + 1, const char *);
     }
 
@@ -713,7 +719,10 @@ static tpo_token_result response_parse(apr_pool_t *p, const char *body, apr_size
         *detail = "token response: token_type is not a string";
         return TPO_TOKEN_MALFORMED;
     }
-    if (out->token_type) {
+    if (out->token_type && strcasecmp(out->token_type, "DPoP") == 0) {
+        out->token_type = "DPoP"; /* RFC 9449 5: a DPoP-bound token */
+    }
+    else if (out->token_type) {
         if (strcasecmp(out->token_type, "Bearer") != 0) {
             *detail = apr_psprintf(p, "token response: unsupported token_type '%s'",
                                    sanitize(p, out->token_type, 32));

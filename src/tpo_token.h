@@ -69,7 +69,8 @@ typedef struct tpo_token_request {
  *   code_verifier, refresh_token, scope, ...), values NULL are skipped.
  * With JSON encoding, client credentials go into the body unless auth is
  * BASIC (then header too and not in body). With BASIC, id and secret are
- * form-urlencoded before base64 (RFC 6749 2.3.1). */
+ * form-urlencoded before base64 (RFC 6749 2.3.1). A client_id among params
+ * (a pushed authorization request's) is not added a second time. */
 void tpo_token_request_build(
     apr_pool_t *p, tpo_token_encoding enc, tpo_client_auth auth, const char *client_id,
     const char *client_secret,
@@ -85,7 +86,7 @@ typedef struct tpo_token_response {
     const char *access_token;
     const char *refresh_token; /* NULL when absent */
     const char *id_token;      /* NULL when absent */
-    const char *token_type;    /* NULL when absent */
+    const char *token_type;    /* "Bearer", "DPoP" (RFC 9449) or NULL when absent */
     const char *scope;         /* space-separated; from "scope" string or "scope"/"scopes" array */
     apr_time_t expires_at;     /* absolute; 0 when the response says nothing */
     const char *error;         /* "error" or "error_code" when the response is an error */

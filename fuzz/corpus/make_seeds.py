@@ -137,6 +137,14 @@ disc = {"issuer": "https://idp.example", "authorization_endpoint": "https://idp.
 put("provider", "full", b"\x01" + json.dumps(disc).encode())
 put("provider", "no_issuer_check", b"\x00" + json.dumps(dict(disc, token_endpoint="javascript:x")).encode())
 put("provider", "url", b"\x00https://idp.example:8443/realms/x")
+put("provider", "par", b"\x01" + json.dumps(dict(disc, pushed_authorization_request_endpoint="https://idp.example/par",
+    require_pushed_authorization_requests=True)).encode())
+# ---- pushed authorization responses: "<status index><body>" (201 200 400 401 500 503 302 204)
+put("par", "ok", b"\x00" + b'{"request_uri":"urn:ietf:params:oauth:request_uri:6esc_11ACC5bwc014ltc14eY22c","expires_in":60}')
+put("par", "ok200", b"\x01" + b'{"expires_in":90,"request_uri":"https://idp.example/r/1"}')
+put("par", "error", b"\x03" + b'{"error":"invalid_client","error_description":"client authentication failed"}')
+put("par", "html", b"\x05<html>down</html>")
+put("par", "bad_uri", b"\x00" + b'{"request_uri":"urn:a\\r\\nb","expires_in":"60"}')
 put("claims", "nested", b'{"sub":"u","email":"a@example.org","address":{"country":"FR","street":"1\\nrue"},'
     b'"groups":["a,b","c\\\\d"],"roles":[{"x":1}],"a_b":2,"n\\u00e9":"\\u00e9t\\u00e9","x-y":true}'
     b'\0{"sub":"u","email":"b@example.org","iss":"evil"}\0address.country')

@@ -37,6 +37,23 @@
 //   files): serve HTTPS (issuer https://127.0.0.1:PORT), ask every client for a certificate
 //   (verified against TPO_IDP_TLS_CA, not required by the TLS layer) and turn on features.mTLS
 //   with tls_client_auth (subject DN match) and self_signed_tls_client_auth.
+// * DPoP (RFC 9449; see the block "DPoP" below): oidc-provider 9 accepts DPoP proofs by default
+//   (a token request with a proof gets a DPoP-bound token, token_type DPoP, cnf.jkt in
+//   introspection). TPO_IDP_DPOP_NONCE=1: nonces required (nonceSecret + requireNonce), so every
+//   first proof is answered use_dpop_nonce with a DPoP-Nonce. TPO_IDP_DPOP_ALGS="EdDSA ...": the
+//   proof algorithms offered (dpop_signing_alg_values_supported). POST /__dpop/refuse {"on":true}
+//   spoils the signature of every incoming DPoP proof (oidc-provider then refuses them itself);
+//   GET /__dpop: counts of requests with a DPoP proof by route and of use_dpop_nonce answers.
+// * Pushed Authorization Requests (RFC 9126): the endpoint is always there (oidc-provider's
+//   default); TPO_IDP_REQUIRE_PAR=1 makes them required for every client (discovery then says
+//   require_pushed_authorization_requests: true), and a client whose metadata has
+//   require_pushed_authorization_requests: true requires them anyway. /__stats counts the
+//   pushed requests (par) and the authorization requests that came with a request_uri
+//   (authorization_with_request_uri). See the block "opt-in: pushed authorization requests".
+// * TPO_IDP_ACR="bronze silver gold" (opt-in, step-up tests): the acr values the provider
+//   supports. A login's acr is the password typed when it is one of them, else the first one;
+//   a request whose acr_values the provider session's acr does not meet asks for a login again.
+//   See the block "acr for step-up" below.
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
 import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
@@ -47,7 +64,7 @@ import { parseArgs } from 'node:util';
 // development notices ("default ... function called, you SHOULD change it"). Both are expected
 // here; drop exactly those lines and keep everything else.
 const QUIET = [/Unsupported runtime/, /you SHOULD change it/, /devInteractions is enabled/,
-  /in-memory adapter is used/];
+  /in-memory adapter is used/, /already parsed request body detected/];
 for (const method of ['warn', 'info']) {
   const orig = console[method].bind(console);
   console[method] = (...args) => {
@@ -194,6 +211,8 @@ function emptyStats() {
     introspection: 0,
     revocation: 0,
     end_session: 0,
+    par: 0,
+    authorization_with_request_uri: 0,
   };
 }
 let stats = emptyStats();
@@ -205,6 +224,7 @@ const ROUTE_COUNTERS = {
   introspection: 'introspection',
   revocation: 'revocation',
   end_session: 'end_session',
+  pushed_authorization_request: 'par',
 };
 
 // ----------------------------------------------------------------------------- the provider
@@ -273,6 +293,15 @@ if (opts['backchannel-logout']) {
   };
 }
 // --------------------------------------------------- end of opt-in: back-channel logout
+
+// ------------------------------------------ opt-in: pushed authorization requests (issue 15)
+if (process.env.TPO_IDP_REQUIRE_PAR === '1') {
+  configuration.features.pushedAuthorizationRequests = {
+    enabled: true,
+    requirePushedAuthorizationRequests: true,
+  };
+}
+// -------------------------------------- end of opt-in: pushed authorization requests
 
 // ------------------------------------------------ client credentials for backends (opt-in)
 // Only active with --cc-ttl / --cc-resource; /__cc records every client-credentials request.
@@ -343,6 +372,60 @@ if (bearerResource) {
     token.kind === 'ClientCredentials' || token.kind === 'AccessToken' ? { groups: ['api-clients'] } : undefined);
 }
 // ------------------------------------------------- end of bearer tokens
+// ------------------------------------------------------------------------- DPoP (opt-in)
+if (process.env.TPO_IDP_DPOP_NONCE === '1') {
+  configuration.features.dPoP = {
+    enabled: true,
+    nonceSecret: randomBytes(32),
+    requireNonce: () => true,
+  };
+}
+if (process.env.TPO_IDP_DPOP_ALGS) {
+  configuration.enabledJWA = {
+    ...(configuration.enabledJWA || {}),
+    dPoPSigningAlgValues: process.env.TPO_IDP_DPOP_ALGS.split(/\s+/).filter(Boolean),
+  };
+}
+let dpopRefuse = false;
+let dpopStats = { proofs: {}, algs: {}, use_dpop_nonce: 0 };
+// ------------------------------------------------------------------ end of DPoP (opt-in)
+
+// ------------------------------------------------------ opt-in: acr for step-up (issue 15)
+// TPO_IDP_ACR="bronze silver gold": acrValues (discovery's acr_values_supported). The login form
+// of devInteractions stays; its password picks the login's acr (one of the values, else the
+// first: the harness's default password logs in with the lowest). The ID token carries the acr
+// when the client asked for acr_values (oidc-provider's rule). A request with acr_values that the
+// provider session's acr does not meet asks for a login again; the login that follows is taken
+// whatever acr it brought, so that a relying party can be shown a too weak one. max_age and
+// prompt=login work as oidc-provider has them.
+const acrValues = (process.env.TPO_IDP_ACR || '').split(/[\s,]+/).filter(Boolean);
+if (acrValues.length) {
+  const { interactionPolicy } = await import('oidc-provider');
+  const { Check } = interactionPolicy;
+  const policy = interactionPolicy.base();
+  policy.get('login').checks.push(new Check('acr_not_met', 'the requested acr is not met', (ctx) => {
+    const wanted = ctx.oidc.params.acr_values;
+    if (!wanted || !ctx.oidc.session.accountId || ctx.oidc.result?.login) {
+      return Check.NO_NEED_TO_PROMPT;
+    }
+    return wanted.split(' ').includes(ctx.oidc.acr) ? Check.NO_NEED_TO_PROMPT : Check.REQUEST_PROMPT;
+  }));
+  configuration.acrValues = acrValues;
+  configuration.interactions = { policy };
+}
+// Reads a form body (the login form's); devInteractions reads it again from ctx.req.body.
+async function readForm(req) {
+  const chunks = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += chunk.length;
+    if (size > 64 * 1024) throw new Error('form too large');
+    chunks.push(chunk);
+  }
+  req.body = Buffer.concat(chunks).toString('utf8');
+  return new URLSearchParams(req.body);
+}
+// -------------------------------------------------- end of acr for step-up
 
 // ---------------------------------------------------------- client authentication (opt-in)
 function loopbackFetch(url, options) {
@@ -423,6 +506,37 @@ provider.use(async (ctx, next) => {
     ctx.body = { count: 0, requests: [] };
     return;
   }
+  if (ctx.path === '/__dpop' && ctx.method === 'GET') { // DPoP
+    ctx.set('Cache-Control', 'no-store');
+    ctx.body = { refuse: dpopRefuse, ...dpopStats };
+    return;
+  }
+  if (ctx.path === '/__dpop/refuse' && ctx.method === 'POST') { // DPoP
+    const chunks = [];
+    for await (const c of ctx.req) chunks.push(c);
+    dpopRefuse = Boolean(JSON.parse(Buffer.concat(chunks).toString() || '{}').on);
+    dpopStats = { proofs: {}, algs: {}, use_dpop_nonce: 0 };
+    ctx.body = { refuse: dpopRefuse };
+    return;
+  }
+  const dpopProof = ctx.get('dpop'); // DPoP
+  if (dpopProof && dpopRefuse) {
+    // the last character of the signature changed: a proof that no longer verifies
+    const last = dpopProof.slice(-1);
+    ctx.req.headers.dpop = dpopProof.slice(0, -1) + (last === 'A' ? 'B' : 'A');
+  }
+  if (acrValues.length && ctx.method === 'POST' && /^\/interaction\/[^/]+$/.test(ctx.path)) {
+    // acr for step-up: the login form's password names the login's acr
+    const form = await readForm(ctx.req);
+    if (form.get('prompt') === 'login' && form.get('login')) {
+      const acr = acrValues.includes(form.get('password')) ? form.get('password') : acrValues[0];
+      ctx.respond = false;
+      await provider.interactionFinished(ctx.req, ctx.res, {
+        login: { accountId: form.get('login'), acr },
+      }, { mergeWithLastSubmission: false });
+      return;
+    }
+  }
   if (ctx.path === '/__stats/reset' && ctx.method === 'POST') {
     stats = emptyStats();
     ctx.body = stats;
@@ -430,6 +544,14 @@ provider.use(async (ctx, next) => {
   }
   await next();
   const route = ctx.oidc?.route;
+  if (dpopProof && route) { // DPoP
+    dpopStats.proofs[route] = (dpopStats.proofs[route] || 0) + 1;
+    let alg = '?';
+    try { alg = JSON.parse(Buffer.from(dpopProof.split('.')[0], 'base64url').toString()).alg; } catch { /* kept '?' */ }
+    dpopStats.algs[alg] = (dpopStats.algs[alg] || 0) + 1;
+    const wwwAuth = String(ctx.response.get('www-authenticate') || '');
+    if (ctx.body?.error === 'use_dpop_nonce' || wwwAuth.includes('use_dpop_nonce')) dpopStats.use_dpop_nonce += 1;
+  }
   if (opts.verbose) console.error(`idp: ${ctx.method} ${ctx.path} ${route || '-'} -> ${ctx.status}`);
   if (route === 'token') {
     const grantType = ctx.oidc?.params?.grant_type || '(none)';
@@ -441,6 +563,7 @@ provider.use(async (ctx, next) => {
     }
   } else if (route && ROUTE_COUNTERS[route]) {
     stats[ROUTE_COUNTERS[route]] += 1;
+    if (route === 'authorization' && ctx.query?.request_uri) stats.authorization_with_request_uri += 1;
   }
 });
 

@@ -722,7 +722,10 @@ def oidc_login(session, url, login, password="any-password", timeout=10, max_for
                 break
             hidden = {i["name"]: i["value"] for i in f["inputs"]
                       if i["name"] and i["type"] == "hidden"}
-            if hidden.get("prompt") == "consent":
+            # the provider's logout confirmation when another account logs in on its
+            # session (oidc-provider posts it by script; a browser submits it at once)
+            if hidden.get("prompt") == "consent" or (hidden.get("logout") == "yes"
+                                                     and "xsrf" in hidden):
                 form = f
                 data = hidden
                 break

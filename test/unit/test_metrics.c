@@ -204,6 +204,7 @@ START_TEST(label_names)
     ck_assert_str_eq(tpo_login_fail_name((tpo_login_fail)77), "other");
     ck_assert_str_eq(tpo_refresh_fail_name(TPO_RF_STORE), "store");
     ck_assert_str_eq(tpo_endpoint_name(TPO_EP_REVOCATION), "revocation");
+    ck_assert_str_eq(tpo_endpoint_name(TPO_EP_PAR), "par");
     ck_assert_str_eq(tpo_cache_backend_name(TPO_CB_REDIS), "redis");
 }
 END_TEST

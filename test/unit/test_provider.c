@@ -17,6 +17,8 @@ static const char *FULL_DOC =
     "\"end_session_endpoint\":\"" ISS "/logout\","
     "\"revocation_endpoint\":\"" ISS "/revoke\","
     "\"introspection_endpoint\":\"" ISS "/introspect\","
+    "\"pushed_authorization_request_endpoint\":\"" ISS "/par\","
+    "\"require_pushed_authorization_requests\":true,"
     "\"authorization_response_iss_parameter_supported\":true,"
     "\"backchannel_logout_supported\":true,"
     "\"backchannel_logout_session_supported\":true,"
@@ -58,6 +60,8 @@ START_TEST(parse_full)
     ck_assert_str_eq(m.end_session_endpoint, ISS "/logout");
     ck_assert_str_eq(m.revocation_endpoint, ISS "/revoke");
     ck_assert_str_eq(m.introspection_endpoint, ISS "/introspect");
+    ck_assert_str_eq(m.par_endpoint, ISS "/par");
+    ck_assert_int_eq(m.require_par, 1);
     ck_assert_int_eq(m.iss_parameter_supported, 1);
     ck_assert_int_eq(m.pkce_s256_supported, 1);
     ck_assert_int_eq(m.backchannel_logout, 1);
@@ -90,6 +94,8 @@ START_TEST(parse_minimal)
     ck_assert_ptr_null(m.end_session_endpoint);
     ck_assert_ptr_null(m.revocation_endpoint);
     ck_assert_ptr_null(m.introspection_endpoint);
+    ck_assert_ptr_null(m.par_endpoint);
+    ck_assert_int_eq(m.require_par, 0);
     ck_assert_int_eq(m.iss_parameter_supported, 0);
     ck_assert_int_eq(m.pkce_s256_supported, -1);
     /* absent: not supported (OpenID Connect Back-Channel Logout 1.0, 2.1) */
@@ -264,6 +270,45 @@ START_TEST(url_is_http)
 }
 END_TEST
 
+/* RFC 9126 5: the PAR endpoint is an absolute http(s) URL, the flag a boolean */
+START_TEST(parse_par_members)
+{
+    tpo_provider_meta m;
+    const char *err = NULL;
+    static const char *const bad[] = {
+        "\"pushed_authorization_request_endpoint\":\"/par\"",
+        "\"pushed_authorization_request_endpoint\":\"javascript:alert(1)\"",
+        "\"pushed_authorization_request_endpoint\":42",
+        "\"pushed_authorization_request_endpoint\":\"https://as.example/p ar\"",
+        "\"require_pushed_authorization_requests\":\"true\"",
+        "\"require_pushed_authorization_requests\":1",
+        NULL};
+    int i;
+
+    for (i = 0; bad[i]; i++) {
+        const char *doc = apr_pstrcat(tpo_test_pool,
+                                      "{\"issuer\":\"https://as.example\","
+                                      "\"authorization_endpoint\":\"https://as.example/a\","
+                                      "\"token_endpoint\":\"https://as.example/t\",",
+                                      bad[i], "}", NULL);
+        err = NULL;
+        ck_assert_msg(parse(doc, NULL, &m, &err) == APR_EINVAL, "accepted: %s", bad[i]);
+        ck_assert_ptr_nonnull(err);
+        ck_assert_ptr_null(m.par_endpoint);
+        ck_assert_int_eq(m.require_par, 0);
+    }
+    ck_assert_int_eq(parse("{\"issuer\":\"https://as.example\","
+                           "\"authorization_endpoint\":\"https://as.example/a\","
+                           "\"token_endpoint\":\"https://as.example/t\","
+                           "\"pushed_authorization_request_endpoint\":\"https://as.example/par\","
+                           "\"require_pushed_authorization_requests\":false}",
+                           NULL, &m, &err),
+                     APR_SUCCESS);
+    ck_assert_str_eq(m.par_endpoint, "https://as.example/par");
+    ck_assert_int_eq(m.require_par, 0);
+}
+END_TEST
+
 int main(void)
 {
     Suite *s = suite_create("provider");
@@ -273,6 +318,7 @@ int main(void)
     tcase_add_test(tc, parse_full);
     tcase_add_test(tc, parse_strings_copied);
     tcase_add_test(tc, parse_minimal);
+    tcase_add_test(tc, parse_par_members);
     tcase_add_test(tc, parse_pkce_without_s256);
     tcase_add_test(tc, parse_issuer_mismatch);
     tcase_add_test(tc, parse_missing_required);

@@ -90,6 +90,24 @@ START_TEST(request_form_none)
 }
 END_TEST
 
+/* a pushed authorization request (RFC 9126) names client_id itself: once only */
+START_TEST(request_client_id_once)
+{
+    tpo_token_request r;
+    static const char *const kv[] = {"response_type", "code", "client_id", "c1", "state", "s"};
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_POST, "c1", "sec",
+                            pairs(kv, 6), &r);
+    ck_assert_str_eq(r.body, "response_type=code&client_id=c1&state=s&client_secret=sec");
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_NONE, "c1", NULL,
+                            pairs(kv, 6), &r);
+    ck_assert_str_eq(r.body, "response_type=code&client_id=c1&state=s");
+    tpo_token_request_build(tpo_test_pool, TPO_TOKEN_ENC_FORM, TPO_CLIENT_AUTH_BASIC, "c1", "sec",
+                            pairs(kv, 6), &r);
+    ck_assert_str_eq(r.body, "response_type=code&client_id=c1&state=s");
+    ck_assert_str_eq(r.authorization, "Basic YzE6c2Vj");
+}
+END_TEST
+
 START_TEST(request_json_post)
 {
     tpo_token_request r;
@@ -205,6 +223,10 @@ START_TEST(response_minimal_and_bearer_case)
                            &t, &d),
                      TPO_TOKEN_OK);
     ck_assert_ptr_null(t.refresh_token);
+    /* RFC 9449 5: a DPoP-bound token, its type spelled as the RFC does */
+    ck_assert_int_eq(parse("{\"access_token\":\"at\",\"token_type\":\"dpop\"}", &t, &d),
+                     TPO_TOKEN_OK);
+    ck_assert_str_eq(t.token_type, "DPoP");
 }
 END_TEST
 
@@ -440,7 +462,7 @@ START_TEST(response_malformed)
         "{\"access_token\":\"a\\nb\"}",
         "{\"access_token\":\"a\\u0000b\"}",
         "{\"access_token\":\"a\",\"token_type\":\"mac\"}",
-        "{\"access_token\":\"a\",\"token_type\":\"DPoP\"}",
+        "{\"access_token\":\"a\",\"token_type\":\"MAC\"}",
         "{\"access_token\":\"a\",\"token_type\":1}",
         "{\"access_token\":\"a\",\"refresh_token\":5}",
         "{\"access_token\":\"a\",\"id_token\":{}}",
@@ -658,6 +680,7 @@ int main(void)
     tcase_add_test(tc, request_basic_urlencodes_credentials);
     tcase_add_test(tc, request_form_post);
     tcase_add_test(tc, request_form_none);
+    tcase_add_test(tc, request_client_id_once);
     tcase_add_test(tc, request_json_post);
     tcase_add_test(tc, request_json_basic_and_none);
     tcase_add_test(tc, request_json_invalid_utf8);
