@@ -183,6 +183,14 @@ class Rig:
     pass
 
 
+def apply(httpd, conf):
+    """The configuration, by a graceful restart when httpd runs: the listening
+    socket stays open (a stop and start would free the port for a moment)."""
+    if httpd.running and httpd.pid() is not None:
+        return httpd.graceful(conf)
+    return httpd.ensure(conf)
+
+
 def build_conf(rig, pk_keys=None, static_key=None):
     d = rig.dir
     key = lambda n: os.path.join(d, n)  # noqa: E731
@@ -237,7 +245,7 @@ def rig(httpd, http_port, workdir):
     pub = {}
     for kid, spec in (("rsa-ps", "%s/rsa.pem rsa-ps PS256" % d), ("ec-static", "%s/ec.pem ec-static" % d),
                       ("ed-static", "%s/ed.pem ed-static" % d)):
-        httpd.ensure(build_conf(r, static_key=spec))
+        apply(httpd, build_conf(r, static_key=spec))
         resp = requests.get(httpd.url("/pkstatic/redirect_uri/jwks"), timeout=5)
         assert resp.status_code == 200, resp.text
         assert resp.headers["Content-Type"] == "application/jwk-set+json"
@@ -257,7 +265,7 @@ def rig(httpd, http_port, workdir):
     r.jwt_idp.start()
     r.tls_idp.start()
     r.conf = build_conf(r)
-    httpd.ensure(r.conf)
+    apply(httpd, r.conf)
     yield r
     r.jwt_idp.stop()
     r.tls_idp.stop()
@@ -361,14 +369,14 @@ def test_private_key_jwt_rotation(rig):
     the provider accepts it without being told."""
     d = rig.dir
     try:
-        rig.httpd.ensure(build_conf(rig, pk_keys=["%s/ec.pem ec-next" % d,
+        apply(rig.httpd, build_conf(rig, pk_keys=["%s/ec.pem ec-next" % d,
                                                   "%s/rsa.pem rsa-current" % d]))
         keys = requests.get(rig.httpd.url("/pk/redirect_uri/jwks"), timeout=5).json()["keys"]
         assert [k["kid"] for k in keys] == ["ec-next", "rsa-current"]
         s, r = login(rig, "pk", "rotated")
         assert r.status_code == 200 and "Hello rotated" in r.text
     finally:
-        rig.httpd.ensure(rig.conf)
+        apply(rig.httpd, rig.conf)
 
 
 @pytest.mark.parametrize("spec,user", [("rsa.pem rsa-ps PS256", "ps256"),
@@ -377,10 +385,10 @@ def test_private_key_jwt_rotation(rig):
 def test_private_key_jwt_inline_jwks(rig, spec, user):
     """Inline keys at the IdP (copied from the module's /jwks), aud = the issuer."""
     try:
-        rig.httpd.ensure(build_conf(rig, static_key="%s/%s" % (rig.dir, spec)))
+        apply(rig.httpd, build_conf(rig, static_key="%s/%s" % (rig.dir, spec)))
         full_check(rig, "pkstatic", user)
     finally:
-        rig.httpd.ensure(rig.conf)
+        apply(rig.httpd, rig.conf)
 
 
 def test_private_key_jwt_wrong_key_refused(rig):
