@@ -270,6 +270,9 @@ def rig(httpd, http_port, workdir):
     r.jwt_idp.stop()
     r.tls_idp.stop()
     r.echo.stop()
+    # stopped before its key files go: `apache2 -k stop` parses the configuration
+    # again, and a missing key file would make it fail (the server would live on)
+    httpd.stop()
     if not os.environ.get("TPO_KEEP"):
         shutil.rmtree(r.dir, ignore_errors=True)
 
