@@ -37,8 +37,16 @@ typedef struct tpa_provider_conf {
 
     const char *client_id;
     const char *client_secret;
-    int client_auth;    /* tpo_client_auth */
-    int token_encoding; /* tpo_token_encoding */
+    int client_auth; /* tpo_client_auth */
+    /* key-based client authentication (tpo_client_keys.h) */
+    apr_array_header_t *client_keys; /* TPOAuthClientSigningKey: tpo_client_key*, the
+                                        first signs; NULL: none */
+    const char *client_jwks;         /* their public JWK Set (JSON), NULL: none */
+    int client_assertion_aud;        /* TPO_CLIENT_AUD_* (TPOAuthClientAssertionAudience) */
+    const char *client_cert_file;    /* TPOAuthClientCertificate: PEM certificate (chain) */
+    const char *client_cert_pem;     /* its content, read at configuration time */
+    const char *client_cert_key_pem; /* the content of its PEM private key file */
+    int token_encoding;              /* tpo_token_encoding */
     const char *scope;
     apr_array_header_t *auth_params; /* const char* pairs */
     const char *redirect_uri;        /* as configured: path or absolute URL */
@@ -105,6 +113,11 @@ typedef struct tpa_provider_conf {
 #define TPO_COOKIE_SECURE_OFF 0
 #define TPO_COOKIE_SECURE_ON 1
 #define TPO_COOKIE_SECURE_AUTO 2 /* Secure when the request came over https */
+
+/* TPOAuthClientAssertionAudience: the aud of client assertions */
+#define TPO_CLIENT_AUD_TOKEN 1    /* the token endpoint (OIDC Core 9) */
+#define TPO_CLIENT_AUD_ISSUER 2   /* the issuer identifier (RFC 7523bis, FAPI 2.0) */
+#define TPO_CLIENT_AUD_ENDPOINT 3 /* the URL of the endpoint called */
 
 #define TPO_REFRESH_FAIL_502 1
 #define TPO_REFRESH_FAIL_LOGIN 2

@@ -126,12 +126,39 @@ static const char *finalize_provider(apr_pool_t *p, tpa_provider_conf *pc)
         return apr_psprintf(p, "%s: TPOAuthRedirectURI is missing", at);
     }
     if (pc->client_auth == TPO_UNSET) {
-        pc->client_auth = pc->client_secret ? TPO_CLIENT_AUTH_BASIC : TPO_CLIENT_AUTH_NONE;
+        /* the credential configured decides: a secret, a signing key, a
+         * certificate (both TLS methods look the same from this side) */
+        pc->client_auth = pc->client_secret      ? TPO_CLIENT_AUTH_BASIC
+                          : pc->client_keys      ? TPO_CLIENT_AUTH_PRIVATE_KEY_JWT
+                          : pc->client_cert_file ? TPO_CLIENT_AUTH_TLS
+                                                 : TPO_CLIENT_AUTH_NONE;
     }
-    if (pc->client_auth != TPO_CLIENT_AUTH_NONE && !pc->client_secret) {
-        return apr_psprintf(p, "%s: TPOAuthClientAuth %s needs TPOAuthClientSecret", at,
-                            pc->client_auth == TPO_CLIENT_AUTH_BASIC ? "client_secret_basic"
-                                                                     : "client_secret_post");
+    switch (pc->client_auth) {
+    case TPO_CLIENT_AUTH_BASIC:
+    case TPO_CLIENT_AUTH_POST:
+    case TPO_CLIENT_AUTH_SECRET_JWT:
+        if (!pc->client_secret) {
+            return apr_psprintf(p, "%s: TPOAuthClientAuth %s needs TPOAuthClientSecret", at,
+                                tpo_client_auth_name(pc->client_auth));
+        }
+        break;
+    case TPO_CLIENT_AUTH_PRIVATE_KEY_JWT:
+        if (!pc->client_keys) {
+            return apr_psprintf(p,
+                                "%s: TPOAuthClientAuth private_key_jwt needs "
+                                "TPOAuthClientSigningKey",
+                                at);
+        }
+        break;
+    case TPO_CLIENT_AUTH_TLS:
+    case TPO_CLIENT_AUTH_SELF_SIGNED_TLS:
+        if (!pc->client_cert_file) {
+            return apr_psprintf(p, "%s: TPOAuthClientAuth %s needs TPOAuthClientCertificate", at,
+                                tpo_client_auth_name(pc->client_auth));
+        }
+        break;
+    default:
+        break;
     }
     if (tpo_scope_has(pc->scope, "openid") && !pc->discovery) {
         if (!pc->issuer) {

@@ -141,7 +141,20 @@ TPO_DIR(client_secret, "TPOAuthClientSecret", TAKE1, set_value, PROVIDER, STR,
         TPO_PC(client_secret), 0, 0, NULL, NULL, "The client secret")
 TPO_DIR(client_auth, "TPOAuthClientAuth", TAKE1, set_value, PROVIDER, ENUM, TPO_PC(client_auth), 0,
         0, kw_client_auth, NULL,
-        "client_secret_basic (default with a secret), client_secret_post or none")
+        "client_secret_basic (default with a secret), client_secret_post, client_secret_jwt, "
+        "private_key_jwt, tls_client_auth, self_signed_tls_client_auth or none")
+TPO_DIR(client_signing_key, "TPOAuthClientSigningKey", TAKE123, cmd_client_signing_key, PROVIDER,
+        NONE, TPO_NOFIELD, 0, 0, NULL, NULL,
+        "A PEM private key for private_key_jwt [kid [alg]]; repeatable: the first signs, all "
+        "are published")
+TPO_DIR(client_assertion_aud, "TPOAuthClientAssertionAudience", TAKE1, set_value, PROVIDER, ENUM,
+        TPO_PC(client_assertion_aud), 0, 0, kw_client_assertion_aud,
+        TPO_DEF_CLIENT_ASSERTION_AUDIENCE,
+        "aud of client assertions: token (endpoint), issuer or endpoint (the one called; "
+        "default " TPO_DEF_CLIENT_ASSERTION_AUDIENCE ")")
+TPO_DIR(client_certificate, "TPOAuthClientCertificate", TAKE2, cmd_client_certificate, PROVIDER,
+        NONE, TPO_NOFIELD, 0, 0, NULL, NULL,
+        "PEM client certificate and key presented on every call to the provider (RFC 8705)")
 TPO_DIR(token_encoding, "TPOAuthTokenRequestEncoding", TAKE1, set_value, PROVIDER, ENUM,
         TPO_PC(token_encoding), 0, 0, kw_token_encoding, TPO_DEF_TOKEN_ENCODING,
         "form or json (default " TPO_DEF_TOKEN_ENCODING ")")

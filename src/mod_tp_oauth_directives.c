@@ -20,6 +20,7 @@
 #include "tpo_par.h"
 #include "tpo_provider.h"
 #include "tpo_forwarded.h"
+#include "tpo_client_keys.h"
 
 static const char *const known_algs[] = {"RS256", "RS384", "RS512", "PS256", "PS384",
                                          "PS512", "ES256", "ES384", "ES512", "EdDSA",
@@ -131,10 +132,19 @@ typedef struct tpa_kw {
     int value;
 } tpa_kw;
 
-static const tpa_kw kw_client_auth[] = {{"client_secret_basic", TPO_CLIENT_AUTH_BASIC},
-                                        {"client_secret_post", TPO_CLIENT_AUTH_POST},
-                                        {"none", TPO_CLIENT_AUTH_NONE},
-                                        {NULL, 0}};
+static const tpa_kw kw_client_auth[] = {
+    {"client_secret_basic", TPO_CLIENT_AUTH_BASIC},
+    {"client_secret_post", TPO_CLIENT_AUTH_POST},
+    {"client_secret_jwt", TPO_CLIENT_AUTH_SECRET_JWT},
+    {"private_key_jwt", TPO_CLIENT_AUTH_PRIVATE_KEY_JWT},
+    {"tls_client_auth", TPO_CLIENT_AUTH_TLS},
+    {"self_signed_tls_client_auth", TPO_CLIENT_AUTH_SELF_SIGNED_TLS},
+    {"none", TPO_CLIENT_AUTH_NONE},
+    {NULL, 0}};
+static const tpa_kw kw_client_assertion_aud[] = {{"token", TPO_CLIENT_AUD_TOKEN},
+                                                 {"issuer", TPO_CLIENT_AUD_ISSUER},
+                                                 {"endpoint", TPO_CLIENT_AUD_ENDPOINT},
+                                                 {NULL, 0}};
 static const tpa_kw kw_token_encoding[] = {
     {"form", TPO_TOKEN_ENC_FORM}, {"json", TPO_TOKEN_ENC_JSON}, {NULL, 0}};
 static const tpa_kw kw_cookie_secure[] = {{"on", TPO_COOKIE_SECURE_ON},
@@ -1093,6 +1103,83 @@ static const char *cmd_samesite(cmd_parms *cmd, void *mconfig, const char *arg)
     return set_value(cmd, mconfig, arg);
 }
 
+/* A private key file anyone but its owner can read: a warning at start. */
+static void warn_if_exposed(cmd_parms *cmd, const char *path)
+{
+    apr_finfo_t fi;
+
+    if (apr_stat(&fi, path, APR_FINFO_PROT, cmd->temp_pool) == APR_SUCCESS &&
+        (fi.protection & (APR_GREAD | APR_GWRITE | APR_WREAD | APR_WWRITE))) {
+        ap_log_error(APLOG_MARK, APLOG_STARTUP | APLOG_WARNING, 0, NULL,
+                     TPO_APLOGNO(00801) "%s (%s): %s is readable or writable by group or others; "
+                                        "make it readable by its owner only (chmod 600)",
+                     cmd->cmd->name, where(cmd), path);
+    }
+}
+
+/* TPOAuthClientSigningKey file [kid [alg]]: loaded and checked here, so that
+ * configtest refuses an unreadable key or an alg that does not fit it. */
+static const char *cmd_client_signing_key(cmd_parms *cmd, void *mconfig, const char *file,
+                                          const char *kid, const char *alg)
+{
+    const char *err, *path;
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
+    tpo_client_key *key;
+    int i;
+
+    if (!pc) {
+        return err;
+    }
+    path = ap_server_root_relative(cmd->pool, file);
+    if (!path) {
+        return apr_psprintf(cmd->pool, "%s: bad path %s", cmd->cmd->name, file);
+    }
+    if (kid && (!*kid || !strcmp(kid, "-"))) {
+        kid = NULL; /* "-": the thumbprint, so that an alg can follow */
+    }
+    key = tpo_client_key_load(cmd->pool, path, kid, alg, &err);
+    if (!key) {
+        return apr_psprintf(cmd->pool, "%s (%s): %s", cmd->cmd->name, where(cmd), err);
+    }
+    if (!pc->client_keys) {
+        pc->client_keys = apr_array_make(cmd->pool, 2, sizeof(tpo_client_key *));
+    }
+    for (i = 0; i < pc->client_keys->nelts; i++) {
+        if (!strcmp(APR_ARRAY_IDX(pc->client_keys, i, tpo_client_key *)->kid, key->kid)) {
+            return apr_psprintf(cmd->pool, "%s (%s): the kid %s is used by two keys",
+                                cmd->cmd->name, where(cmd), key->kid);
+        }
+    }
+    warn_if_exposed(cmd, path);
+    APR_ARRAY_PUSH(pc->client_keys, tpo_client_key *) = key;
+    pc->client_jwks = tpo_client_keys_jwks(cmd->pool, pc->client_keys);
+    return NULL;
+}
+
+/* TPOAuthClientCertificate cert.pem key.pem: both read now (the key file may
+ * be readable by root only), the key the certificate's. */
+static const char *cmd_client_certificate(cmd_parms *cmd, void *mconfig, const char *cert,
+                                          const char *key)
+{
+    const char *err, *cpath, *kpath;
+    tpa_provider_conf *pc = in_provider(cmd, mconfig, &err);
+
+    if (!pc) {
+        return err;
+    }
+    cpath = ap_server_root_relative(cmd->pool, cert);
+    kpath = ap_server_root_relative(cmd->pool, key);
+    if (!cpath || !kpath) {
+        return apr_psprintf(cmd->pool, "%s: bad path", cmd->cmd->name);
+    }
+    if ((err = tpo_client_cert_load(cmd->pool, cpath, kpath, &pc->client_cert_pem,
+                                    &pc->client_cert_key_pem)) != NULL) {
+        return apr_psprintf(cmd->pool, "%s (%s): %s", cmd->cmd->name, where(cmd), err);
+    }
+    warn_if_exposed(cmd, kpath);
+    pc->client_cert_file = cpath;
+    return NULL;
+}
 
 /* ------------------------------------------------------------ tpa_cmds[] */
 

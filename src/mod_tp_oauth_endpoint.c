@@ -2,7 +2,7 @@
  * Licensed under the Apache License, Version 2.0 (see LICENSE). */
 /* The one dispatcher of the redirect URI and the endpoints under it
  * (callback, info, refresh, logout, backchannel-logout, frontchannel-logout,
- * initiate-login):
+ * jwks, initiate-login):
  * tpa_endpoint_route. Reached from
  * check_authn when the redirect URI is inside a protected location (there
  * the login must not start), else from the handler hook; both return its
@@ -55,6 +55,9 @@ static int dispatch(request_rec *r, tpa_provider_conf *pc, const char *sub)
     }
     if (!strcmp(sub, "frontchannel-logout")) {
         return tpa_frontchannel_logout_endpoint(r, pc);
+    }
+    if (!strcmp(sub, "jwks")) {
+        return tpa_client_jwks_endpoint(r, pc);
     }
     if (!strcmp(sub, "initiate-login")) {
         return tpa_login_initiate_endpoint(r, pc);

@@ -62,6 +62,10 @@ int tpa_frontchannel_logout_endpoint(request_rec *r, tpa_provider_conf *pc);
  * DECLINED for other handlers, else DONE with the answer written. */
 int tpa_admin_handler(request_rec *r);
 
+/* mod_tp_oauth_client_jwks.c: <redirect URI>/jwks (the public keys of
+ * TPOAuthClientSigningKey) */
+int tpa_client_jwks_endpoint(request_rec *r, tpa_provider_conf *pc);
+
 /* mod_tp_oauth_info.c: <redirect URI>/info */
 int tpa_info_endpoint(request_rec *r, tpa_provider_conf *pc);
 

@@ -28,6 +28,8 @@
 #include "tpo_jose.h"
 #include "tpo_provider.h"
 #include "tpo_token.h"
+#include "tpo_client_keys.h"
+#include "tpo_defaults.h"
 
 #define META_RETRY_AFTER apr_time_from_sec(5)
 /* refetch for an unknown kid: TPOAuthJWKSRefetchInterval (also across
@@ -143,6 +145,8 @@ void tpa_provider_http_opts(const tpa_provider_conf *pc, tpo_http_opts *o)
     o->user_agent = TPO_HTTP_USER_AGENT;
     o->proxy = pc->outgoing_proxy;
     o->no_proxy = pc->outgoing_no_proxy;
+    o->client_cert = pc->client_cert_pem; /* RFC 8705: on every call to the provider */
+    o->client_key = pc->client_cert_key_pem;
 }
 
 static tpa_rt_status http_status_of(tpo_http_result res)
@@ -570,17 +574,58 @@ void tpa_provider_jwks_release(tpa_provider_conf *pc, void *handle)
     apr_thread_mutex_unlock(pc->rt->mu);
 }
 
+/* The client authentication of a call to url (tpo_client_auth_build's
+ * input): the one place that decides it from the provider's configuration. */
+void tpa_provider_client_cred(request_rec *r, tpa_provider_conf *pc, const char *url,
+                              tpo_client_cred *cred)
+{
+    memset(cred, 0, sizeof(*cred));
+    cred->auth = (tpo_client_auth)pc->client_auth;
+    cred->client_id = pc->client_id;
+    cred->client_secret = pc->client_secret;
+    cred->key = pc->client_keys ? APR_ARRAY_IDX(pc->client_keys, 0, const tpo_client_key *) : NULL;
+    cred->assertion_lifetime = TPO_DEF_CLIENT_ASSERTION_LIFETIME;
+    cred->now = apr_time_now();
+    if (cred->auth == TPO_CLIENT_AUTH_SECRET_JWT || cred->auth == TPO_CLIENT_AUTH_PRIVATE_KEY_JWT) {
+        const tpo_provider_meta *meta = NULL;
+        const char *issuer, *token;
+
+        /* loaded already: every caller has just taken an endpoint from it */
+        if (pc->rt && tpa_provider_meta_get(r, pc, &meta) != TPA_RT_OK) {
+            meta = NULL;
+        }
+        issuer = meta && meta->issuer ? meta->issuer : pc->issuer;
+        token = meta && meta->token_endpoint ? meta->token_endpoint : pc->token_endpoint;
+        switch (pc->client_assertion_aud) {
+        case TPO_CLIENT_AUD_ISSUER:
+            cred->audience = issuer;
+            break;
+        case TPO_CLIENT_AUD_ENDPOINT:
+            cred->audience = url;
+            break;
+        default:
+            cred->audience = token ? token : url;
+            break;
+        }
+        if (!cred->audience) {
+            cred->audience = url;
+        }
+    }
+}
+
 /* A POST to one of the provider's client-authenticated endpoints (token,
- * revocation, pushed authorization requests): params are name,value pairs;
- * the encoding (form or JSON) and the client authentication come from the
- * provider's configuration; a pushed authorization request (its params
- * name a response_type) is always a form (RFC 9126 2.1). */
+ * revocation, introspection, pushed authorization requests): params are
+ * name,value pairs; the encoding (form or JSON) and the client
+ * authentication (tpa_provider_client_cred) come from the provider's
+ * configuration; a pushed authorization request (its params name a
+ * response_type) is always a form (RFC 9126 2.1). */
 static int client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                        const apr_array_header_t *params, const char *extra_header,
                        tpo_http_response *resp)
 {
     apr_array_header_t *hdrs = apr_array_make(r->pool, 2, sizeof(const char *));
     tpo_token_request treq;
+    tpo_client_cred cred;
     tpo_http_opts o;
     tpo_endpoint ep = TPO_EP_REVOCATION;
     tpo_http_result res;
@@ -598,10 +643,15 @@ static int client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
             ep = TPO_EP_PAR;
         }
     }
-    tpo_token_request_build(r->pool, ep == TPO_EP_PAR ? TPO_TOKEN_ENC_FORM : pc->token_encoding,
-                            pc->client_auth, pc->client_id, pc->client_secret, params, &treq);
+    tpa_provider_client_cred(r, pc, url, &cred);
+    tpo_token_request_build_cred(
+        r->pool, ep == TPO_EP_PAR ? TPO_TOKEN_ENC_FORM : pc->token_encoding, &cred, params, &treq);
     if (!treq.body) {
-        resp->error = "a parameter cannot be encoded (not UTF-8)";
+        resp->error = treq.error ? treq.error : "the request cannot be built";
+        ap_log_rerror(
+            APLOG_MARK, APLOG_ERR, 0, r,
+            TPO_APLOGNO(00800) "provider %s: no request to %s: %s (client authentication %s)",
+            pc->name, url, resp->error, tpo_client_auth_name(cred.auth));
         return TPO_HTTP_FAILED;
     }
     APR_ARRAY_PUSH(hdrs, const char *) =

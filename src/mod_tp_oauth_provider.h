@@ -37,6 +37,15 @@ int tpa_provider_jwks_shared_gate(request_rec *r, tpa_provider_conf *pc, const c
 void tpa_provider_jwks_shared_put(request_rec *r, tpa_provider_conf *pc, const char *uri,
                                   const char *json, apr_size_t len, apr_time_t fetched_at);
 void tpa_provider_http_opts(const tpa_provider_conf *pc, struct tpo_http_opts *o);
+/* The client authentication of a call to the provider's url (token,
+ * revocation, introspection, PAR, ...): the one place that turns the
+ * provider's configuration into a tpo_client_cred; tpo_client_auth_build
+ * makes the body parameters and the Authorization header from it (a fresh
+ * assertion each time), tpa_provider_http_opts the client certificate. */
+struct tpo_client_cred;
+void tpa_provider_client_cred(request_rec *r, tpa_provider_conf *pc, const char *url,
+                              struct tpo_client_cred *cred);
+/* A POST with the client's authentication (tpa_provider_client_cred). */
 int tpa_provider_client_post(request_rec *r, tpa_provider_conf *pc, const char *url,
                              const apr_array_header_t *params, struct tpo_http_response *resp);
 /* A token request (tpa_provider_client_post) with a DPoP proof of dpop's

@@ -72,6 +72,10 @@
 #define TPO_DEF_DEFAULT_TOKEN_LIFETIME 3600
 #define TPO_DEF_REFRESH_FAILURE "502"
 #define TPO_DEF_REFRESH_RETRY_AFTER 30
+/* client authentication (private_key_jwt, client_secret_jwt) */
+#define TPO_DEF_CLIENT_ASSERTION_LIFETIME 60      /* seconds from iat to exp */
+#define TPO_DEF_CLIENT_ASSERTION_AUDIENCE "token" /* TPOAuthClientAssertionAudience */
+#define TPO_CLIENT_JWKS_MAX_AGE 300               /* seconds <redirect URI>/jwks may be cached */
 /* bearer tokens */
 #define TPO_DEF_BEARER_VALIDATION "auto"
 #define TPO_DEF_INTROSPECTION_CACHE_MAX 300

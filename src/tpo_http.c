@@ -387,6 +387,20 @@ tpo_http_result tpo_http_request(apr_pool_t *p, const char *method, const char *
         curl_easy_setopt(c->curl, CURLOPT_PROXY, o.proxy);
         curl_easy_setopt(c->curl, CURLOPT_NOPROXY, o.no_proxy ? o.no_proxy : "");
     }
+    if (o.client_cert && o.client_key) {
+        /* from memory: the files may be readable by root only */
+        struct curl_blob cert, key;
+        cert.data = (void *)o.client_cert;
+        cert.len = strlen(o.client_cert);
+        cert.flags = CURL_BLOB_COPY;
+        key.data = (void *)o.client_key;
+        key.len = strlen(o.client_key);
+        key.flags = CURL_BLOB_COPY;
+        curl_easy_setopt(c->curl, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(c->curl, CURLOPT_SSLCERTTYPE, "PEM");
+        curl_easy_setopt(c->curl, CURLOPT_SSLKEY_BLOB, &key);
+        curl_easy_setopt(c->curl, CURLOPT_SSLKEYTYPE, "PEM");
+    }
     curl_easy_setopt(c->curl, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)o.max_response);
     curl_easy_setopt(c->curl, CURLOPT_WRITEFUNCTION, write_cb);
     curl_easy_setopt(c->curl, CURLOPT_WRITEDATA, c);

@@ -25,6 +25,9 @@ typedef struct tpo_http_opts {
     const char *user_agent;  /* default TPO_HTTP_USER_AGENT */
     const char *proxy;       /* outgoing proxy URL (http:// or https://), NULL: none */
     const char *no_proxy;    /* hosts/domains/addresses reached directly ("a,.b,10.0.0.0/8") */
+    const char *client_cert; /* PEM client certificate (chain) for TLS (RFC 8705), in
+                                memory; NULL: none */
+    const char *client_key;  /* its PEM private key, in memory */
 } tpo_http_opts;
 
 typedef enum {

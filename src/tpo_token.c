@@ -15,6 +15,7 @@
 #include "tpo_url.h"
 #include "tpo_log.h"
 #include "tpo_defaults.h" /* TPO_TOKEN_BODY_MAX */
+#include "tpo_client_assertion.h"
 
 #define TPO_TOKEN_MAX_LIFETIME (10LL * 366 * 24 * 3600) /* "absurd" beyond this */
 #define TPO_TOKEN_ERROR_MAX 128
@@ -39,21 +40,129 @@ static int json_append(json_t *obj, const char *name, const char *value)
     return json_object_set_new(obj, name, s);
 }
 
+const char *tpo_client_auth_name(tpo_client_auth auth)
+{
+    switch (auth) {
+    case TPO_CLIENT_AUTH_BASIC:
+        return "client_secret_basic";
+    case TPO_CLIENT_AUTH_POST:
+        return "client_secret_post";
+    case TPO_CLIENT_AUTH_NONE:
+        return "none";
+    case TPO_CLIENT_AUTH_SECRET_JWT:
+        return "client_secret_jwt";
+    case TPO_CLIENT_AUTH_PRIVATE_KEY_JWT:
+        return "private_key_jwt";
+    case TPO_CLIENT_AUTH_TLS:
+        return "tls_client_auth";
+    case TPO_CLIENT_AUTH_SELF_SIGNED_TLS:
+        return "self_signed_tls_client_auth";
+    }
+    return "unknown";
+}
+
+static void push_pair(apr_array_header_t *a, const char *n, const char *v)
+{
+    APR_ARRAY_PUSH(a, const char *) = n;
+    APR_ARRAY_PUSH(a, const char *) = v;
+}
+
+int tpo_client_auth_build(apr_pool_t *p, const tpo_client_cred *cred, apr_array_header_t *params,
+                          const char **authorization, const char **err)
+{
+    const char *id = cred->client_id ? cred->client_id : "";
+    const char *assertion;
+
+    *authorization = NULL;
+    *err = NULL;
+    switch (cred->auth) {
+    case TPO_CLIENT_AUTH_BASIC: {
+        const char *c =
+            apr_pstrcat(p, tpo_url_encode(p, id), ":",
+                        tpo_url_encode(p, cred->client_secret ? cred->client_secret : ""), NULL);
+        int clen = (int)strlen(c);
+        char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len(clen));
+        apr_base64_encode(b64, c, clen);
+        *authorization = apr_pstrcat(p, "Basic ", b64, NULL);
+        return 0;
+    }
+    case TPO_CLIENT_AUTH_POST:
+        if (cred->client_id) {
+            push_pair(params, "client_id", cred->client_id);
+        }
+        if (cred->client_secret) {
+            push_pair(params, "client_secret", cred->client_secret);
+        }
+        return 0;
+    case TPO_CLIENT_AUTH_SECRET_JWT:
+    case TPO_CLIENT_AUTH_PRIVATE_KEY_JWT:
+        if (cred->auth == TPO_CLIENT_AUTH_PRIVATE_KEY_JWT && !cred->key) {
+            *err = "private_key_jwt: no signing key";
+            return -1;
+        }
+        assertion = tpo_client_assertion_build(
+            p, cred->client_id, cred->audience, cred->now ? cred->now : apr_time_now(),
+            cred->assertion_lifetime > 0 ? cred->assertion_lifetime
+                                         : TPO_DEF_CLIENT_ASSERTION_LIFETIME,
+            cred->auth == TPO_CLIENT_AUTH_PRIVATE_KEY_JWT ? cred->key : NULL, cred->client_secret,
+            err);
+        if (!assertion) {
+            return -1;
+        }
+        /* client_id too (RFC 7521 4.2 allows it; some servers want it) */
+        if (cred->client_id) {
+            push_pair(params, "client_id", cred->client_id);
+        }
+        push_pair(params, "client_assertion_type", TPO_CLIENT_ASSERTION_TYPE);
+        push_pair(params, "client_assertion", assertion);
+        return 0;
+    case TPO_CLIENT_AUTH_NONE:
+    case TPO_CLIENT_AUTH_TLS:
+    case TPO_CLIENT_AUTH_SELF_SIGNED_TLS:
+        if (cred->client_id) {
+            push_pair(params, "client_id", cred->client_id);
+        }
+        return 0;
+    }
+    *err = "unknown client authentication method";
+    return -1;
+}
+
 void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_auth auth,
                              const char *client_id, const char *client_secret,
                              const apr_array_header_t *params, tpo_token_request *out)
 {
+    tpo_client_cred cred;
+
+    memset(&cred, 0, sizeof(cred));
+    cred.auth = auth;
+    cred.client_id = client_id;
+    cred.client_secret = client_secret;
+    tpo_token_request_build_cred(p, enc, &cred, params, out);
+}
+
+void tpo_token_request_build_cred(apr_pool_t *p, tpo_token_encoding enc,
+                                  const tpo_client_cred *cred, const apr_array_header_t *params,
+                                  tpo_token_request *out)
+{
     const char **names, **values;
     int nparams = params ? params->nelts / 2 : 0;
+    apr_array_header_t *authp = apr_array_make(p, 6, sizeof(const char *));
+    const char *aerr = NULL;
     int total, i, have_id = 0;
 
     memset(out, 0, sizeof(*out));
+    if (tpo_client_auth_build(p, cred, authp, &out->authorization, &aerr) != 0) {
+        out->authorization = NULL;
+        out->error = aerr;
+        return;
+    }
 
     /* collect name/value pairs: params (NULL values skipped), then the
-     * client credentials that belong in the body */
-    total = nparams + 2;
-    names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)total);
-    values = apr_pcalloc(p, sizeof(char *) * (apr_size_t)total);
+     * client authentication's */
+    total = nparams + authp->nelts / 2;
+    names = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(total + 1));
+    values = apr_pcalloc(p, sizeof(char *) * (apr_size_t)(total + 1));
     total = 0;
     for (i = 0; i < nparams; i++) {
         const char *n = APR_ARRAY_IDX(params, 2 * i, const char *);
@@ -65,30 +174,22 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_a
         values[total++] = v;
         have_id |= !strcmp(n, "client_id");
     }
-    if (auth == TPO_CLIENT_AUTH_POST || auth == TPO_CLIENT_AUTH_NONE) {
+    for (i = 0; i < authp->nelts; i += 2) {
+        const char *n = APR_ARRAY_IDX(authp, i, const char *);
         /* once only: a pushed authorization request names it already */
-        if (client_id && !have_id) {
-            names[total] = "client_id";
-            values[total++] = client_id;
+        if (have_id && !strcmp(n, "client_id")) {
+            continue;
         }
-        if (auth == TPO_CLIENT_AUTH_POST && client_secret) {
-            names[total] = "client_secret";
-            values[total++] = client_secret;
-        }
-    }
-    else {
-        const char *cred = apr_pstrcat(p, tpo_url_encode(p, client_id ? client_id : ""), ":",
-                                       tpo_url_encode(p, client_secret ? client_secret : ""), NULL);
-        int clen = (int)strlen(cred);
-        char *b64 = apr_palloc(p, (apr_size_t)apr_base64_encode_len(clen));
-        apr_base64_encode(b64, cred, clen);
-        out->authorization = apr_pstrcat(p, "Basic ", b64, NULL);
+        names[total] = n;
+        values[total++] = APR_ARRAY_IDX(authp, i + 1, const char *);
     }
 
     if (enc == TPO_TOKEN_ENC_JSON) {
         json_t *obj = json_object();
         char *dump;
         if (obj == NULL) {
+            out->authorization = NULL;
+            out->error = "out of memory";
             return;
         }
         apr_pool_cleanup_register(p, obj, tpo_json_cleanup, apr_pool_cleanup_null);
@@ -100,12 +201,14 @@ void tpo_token_request_build(apr_pool_t *p, tpo_token_encoding enc, tpo_client_a
                         TPO_APLOGNO(00074) "token request: parameter %s is not valid UTF-8",
                         names[i]);
                 out->authorization = NULL;
+                out->error = "a parameter cannot be encoded (not UTF-8)";
                 return;
             }
         }
         dump = json_dumps(obj, JSON_COMPACT);
         if (dump == NULL) {
             out->authorization = NULL;
+            out->error = "out of memory";
             return;
         }
         out->body = apr_pstrdup(p, dump);

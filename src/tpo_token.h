@@ -19,16 +19,49 @@ typedef enum {
 } tpo_token_encoding;
 
 typedef enum {
-    TPO_CLIENT_AUTH_BASIC = 0, /* client_secret_basic (default) */
-    TPO_CLIENT_AUTH_POST,      /* client_secret_post: id + secret in the body */
-    TPO_CLIENT_AUTH_NONE       /* public client: client_id in the body only */
+    TPO_CLIENT_AUTH_BASIC = 0,       /* client_secret_basic (default) */
+    TPO_CLIENT_AUTH_POST,            /* client_secret_post: id + secret in the body */
+    TPO_CLIENT_AUTH_NONE,            /* public client: client_id in the body only */
+    TPO_CLIENT_AUTH_SECRET_JWT,      /* client_secret_jwt: HS256 assertion (RFC 7523) */
+    TPO_CLIENT_AUTH_PRIVATE_KEY_JWT, /* private_key_jwt: assertion signed with our key */
+    TPO_CLIENT_AUTH_TLS,             /* tls_client_auth (RFC 8705 2.1): PKI certificate */
+    TPO_CLIENT_AUTH_SELF_SIGNED_TLS  /* self_signed_tls_client_auth (RFC 8705 2.2) */
 } tpo_client_auth;
+
+/* The protocol name of a method ("client_secret_basic", ...). */
+const char *tpo_client_auth_name(tpo_client_auth auth);
+
+struct tpo_client_key;
+
+/* Everything the client authentication of one request needs: the one input
+ * of tpo_client_auth_build, for every client-authenticated call to the
+ * provider (token, refresh, revocation, introspection, client credentials,
+ * pushed authorization requests). */
+typedef struct tpo_client_cred {
+    tpo_client_auth auth;
+    const char *client_id;
+    const char *client_secret;        /* basic, post, client_secret_jwt */
+    const struct tpo_client_key *key; /* private_key_jwt: the key that signs */
+    const char *audience;             /* *_jwt: the assertion's aud */
+    int assertion_lifetime;           /* *_jwt: seconds until exp */
+    apr_time_t now;                   /* *_jwt: iat (0: apr_time_now()) */
+} tpo_client_cred;
+
+/* Client authentication for one request: body parameters (name/value pairs
+ * appended to params: client_id, client_secret, client_assertion_type,
+ * client_assertion) and/or the Authorization header value (*authorization,
+ * "Basic ..." or NULL). The TLS methods only name the client in the body:
+ * the certificate goes with the connection (tpo_http_opts). Each JWT method
+ * call makes a new assertion (a new jti). 0, or -1 with *err. */
+int tpo_client_auth_build(apr_pool_t *p, const tpo_client_cred *cred, apr_array_header_t *params,
+                          const char **authorization, const char **err);
 
 typedef struct tpo_token_request {
     const char *content_type; /* "application/x-www-form-urlencoded" or "application/json" */
-    const char *body;
+    const char *body;         /* NULL when the request cannot be built (error says why) */
     apr_size_t body_len;
     const char *authorization; /* "Basic ..." or NULL */
+    const char *error;         /* why body is NULL */
 } tpo_token_request;
 
 /* Build a token request.
@@ -43,6 +76,11 @@ void tpo_token_request_build(
     const char *client_secret,
     const apr_array_header_t *params, /* of const char* pairs: n0,v0,n1,v1,... */
     tpo_token_request *out);
+
+/* The same with every client authentication method (tpo_client_auth_build). */
+void tpo_token_request_build_cred(apr_pool_t *p, tpo_token_encoding enc,
+                                  const tpo_client_cred *cred, const apr_array_header_t *params,
+                                  tpo_token_request *out);
 
 typedef struct tpo_token_response {
     const char *access_token;

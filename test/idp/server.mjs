@@ -30,6 +30,13 @@
 //   --cc-resource URI (TPO_IDP_CC_RESOURCE): resource indicators on, with URI as the one
 //   resource server (JWT access tokens with aud = URI); GET /__cc: every client-credentials
 //   request (client, scope, resource, audience, status) and their count; POST /__cc/reset.
+// * Client authentication (opt-in, see the block "client authentication" below): clients may use
+//   private_key_jwt / client_secret_jwt (oidc-provider's defaults) with `jwks` or `jwks_uri`;
+//   TPO_IDP_FETCH_LOOPBACK=1 lets the provider fetch a client's jwks_uri on 127.0.0.1 (its SSRF
+//   protection refuses loopback otherwise). TPO_IDP_TLS_CERT, TPO_IDP_TLS_KEY, TPO_IDP_TLS_CA (PEM
+//   files): serve HTTPS (issuer https://127.0.0.1:PORT), ask every client for a certificate
+//   (verified against TPO_IDP_TLS_CA, not required by the TLS layer) and turn on features.mTLS
+//   with tls_client_auth (subject DN match) and self_signed_tls_client_auth.
 // * DPoP (RFC 9449; see the block "DPoP" below): oidc-provider 9 accepts DPoP proofs by default
 //   (a token request with a proof gets a DPoP-bound token, token_type DPoP, cnf.jkt in
 //   introspection). TPO_IDP_DPOP_NONCE=1: nonces required (nonceSecret + requireNonce), so every
@@ -49,7 +56,8 @@
 //   See the block "acr for step-up" below.
 
 import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, X509Certificate } from 'node:crypto';
+import { createServer as createHttpsServer } from 'node:https';
 import { parseArgs } from 'node:util';
 
 // oidc-provider 9.x warns "Unsupported runtime" on Node < 22 (it works on Node 20) and prints
@@ -95,7 +103,14 @@ if (!Number.isInteger(atTtl) || atTtl < 1) {
   console.error(`idp: bad --at-ttl ${opts['at-ttl']}`);
   process.exit(2);
 }
-const issuer = `http://127.0.0.1:${port}`;
+// client authentication (opt-in): HTTPS with client certificates
+const tlsFiles = {
+  cert: process.env.TPO_IDP_TLS_CERT || '',
+  key: process.env.TPO_IDP_TLS_KEY || '',
+  ca: process.env.TPO_IDP_TLS_CA || '',
+};
+const tls = Boolean(tlsFiles.cert && tlsFiles.key && tlsFiles.ca);
+const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
 // ------------------------------------------------------------------------------------ keys
 function generateJwks() {
@@ -412,6 +427,38 @@ async function readForm(req) {
 }
 // -------------------------------------------------- end of acr for step-up
 
+// ---------------------------------------------------------- client authentication (opt-in)
+function loopbackFetch(url, options) {
+  const target = new URL(url);
+  if (target.hostname !== '127.0.0.1') throw new Error(`idp: refusing to fetch ${target.host}`);
+  const { dispatcher, ...rest } = options;
+  return globalThis.fetch(url, rest);
+}
+if (process.env.TPO_IDP_FETCH_LOOPBACK === '1') configuration.fetch = loopbackFetch;
+function peerCertificate(ctx) {
+  const peer = ctx.req.socket.getPeerCertificate?.();
+  return peer && peer.raw ? new X509Certificate(peer.raw) : undefined;
+}
+if (tls) {
+  configuration.clientAuthMethods = [
+    'client_secret_basic', 'client_secret_post', 'client_secret_jwt', 'private_key_jwt', 'none',
+    'tls_client_auth', 'self_signed_tls_client_auth',
+  ];
+  configuration.features.mTLS = {
+    enabled: true,
+    tlsClientAuth: true,
+    selfSignedTlsClientAuth: true,
+    getCertificate: (ctx) => peerCertificate(ctx)?.toString(),
+    certificateAuthorized: (ctx) => ctx.req.socket.authorized === true,
+    certificateSubjectMatches(ctx, property, expected) {
+      const cert = peerCertificate(ctx);
+      if (!cert || property !== 'tls_client_auth_subject_dn') return false;
+      return cert.subject.split('\n').join(',') === expected;
+    },
+  };
+}
+// ------------------------------------------------- end of client authentication (opt-in)
+
 const provider = new Provider(issuer, configuration);
 
 // ------------------------------------------------------- opt-in: back-channel logout (issue 14)
@@ -428,6 +475,16 @@ if (opts['backchannel-logout']) {
   });
 }
 // --------------------------------------------------- end of opt-in: back-channel logout
+
+// client authentication: why a client was refused (tests look for it in the log)
+for (const ev of ['grant.error', 'introspection.error', 'revocation.error']) {
+  provider.on(ev, (ctx, err) => {
+    if (err?.error === 'invalid_client') {
+      const cause = err.cause ? ` (${err.cause.error_description || err.cause.message}${err.cause.cause ? `: ${err.cause.cause.message} ${err.cause.cause.cause?.message || ''}` : ''})` : '';
+      console.error(`idp: ${ev}: invalid_client: ${err.error_detail || err.message}${cause}`);
+    }
+  });
+}
 
 provider.use(async (ctx, next) => {
   if (ctx.path === '/__health' && ctx.method === 'GET') {
@@ -512,9 +569,19 @@ provider.use(async (ctx, next) => {
   }
 });
 
-const server = provider.listen(port, '127.0.0.1', () => {
-  console.log(`ready ${issuer}`);
-});
+const server = tls
+  ? createHttpsServer({
+    cert: readFileSync(tlsFiles.cert),
+    key: readFileSync(tlsFiles.key),
+    ca: readFileSync(tlsFiles.ca),
+    requestCert: true,
+    rejectUnauthorized: false, // tls_client_auth checks it; self-signed ones are not from the CA
+  }, provider.callback()).listen(port, '127.0.0.1', () => {
+    console.log(`ready ${issuer}`);
+  })
+  : provider.listen(port, '127.0.0.1', () => {
+    console.log(`ready ${issuer}`);
+  });
 server.on('error', (err) => {
   console.error(`idp: ${err.message}`);
   process.exit(1);
