@@ -564,7 +564,15 @@ ScriptAlias /app/ "{root}/app/"
             return
         timeout = timeout or self.start_timeout
         pid = self.pid()
-        self._apache("-k", "stop")
+        if pid is not None:
+            # SIGTERM to the parent is what "-k stop" sends, without reading the
+            # configuration again (a test may have removed a file it names)
+            try:
+                os.kill(pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
+        else:
+            self._apache("-k", "stop")
 
         def gone():
             if pid is None:
@@ -584,7 +592,27 @@ ScriptAlias /app/ "{root}/app/"
                     os.kill(pid, signal.SIGKILL)
                 except ProcessLookupError:
                     pass
+        # no child of this server outlives it (a killed parent leaves its
+        # children holding the port for the next test)
+        self._kill_leftovers()
         self.running = False
+
+    def _kill_leftovers(self):
+        conf = os.path.join(self.server_root, "conf")
+        for d in os.listdir("/proc"):
+            if not d.isdigit():
+                continue
+            try:
+                with open("/proc/%s/cmdline" % d, "rb") as f:
+                    args = f.read().split(b"\0")
+            except OSError:
+                continue
+            if (args and args[0].endswith(b"apache2")
+                    and any(a.decode("utf-8", "replace").startswith(conf) for a in args)):
+                try:
+                    os.kill(int(d), signal.SIGKILL)
+                except (ProcessLookupError, PermissionError):
+                    pass
 
     def cleanup(self, keep=False):
         self.stop()
