@@ -18,7 +18,10 @@ What it measures, on loopback, with Debian's apache2 (mpm_event):
   distributed  sessions in Redis and in memcached, each without and with the local tier
                (TPOAuthSessionCacheLocal), next to mod_auth_openidc with OIDCCacheType redis,
                with 1, 10,000 and 100,000 entries in the cache servers (pre-filled, pipelined);
-               each httpd's own unprotected rate in the same rounds.
+               each httpd's own unprotected rate in the same rounds; logins/s of each (and of
+               mod_auth_openidc with Redis) through test/fakeidp; the session record's size
+               and the shared memory per session it makes; instructions per login with
+               sessions in shm, Redis and Redis + local tier (bench/login_cost.py).
   callgrind    instructions per request of each configuration (apache2 -X under callgrind).
 
 Everything binds to 127.0.0.1; every wait is bounded; every server started is stopped.
@@ -1010,7 +1013,12 @@ class Bench:
         measured session. Every configuration runs in its own httpd, with /open/ (the
         unprotected rate of the same run), /tpo/ and /oidc/; rounds alternate the order;
         each 200 carries the file (wrk_status.lua checks the length, check_content the
-        bytes before and after)."""
+        bytes before and after). After each configuration's wrk runs, --dist-logins logins
+        through the fake IdP give its logins/s (mod_auth_openidc+Redis: the same in a virtual
+        host on its own port, in the first configuration's httpd). The first login into Redis
+        gives the session record's size, from which the shared memory of a local copy is
+        computed (session_record_figures). --dist-login-cost N runs bench/login_cost.py (N
+        logins under callgrind) with sessions in shm, in Redis and in Redis + local tier."""
         a = self.a
         rport, mport = h.free_port(), h.free_port()
         procs = []
@@ -1138,6 +1146,7 @@ class Bench:
                 self.check_httpd_log("distributed-%s-%d" % (label, n))
                 httpd.stop()
             out["points"].append(point)
+        self.results["distributed"] = out  # (reported even if the login cost fails)
         if a.dist_login_cost:
             # instructions per login (bench/login_cost.py, callgrind): sessions in shared
             # memory, in Redis, in Redis with the local tier
