@@ -18,7 +18,10 @@ What it measures, on loopback, with Debian's apache2 (mpm_event):
   distributed  sessions in Redis and in memcached, each without and with the local tier
                (TPOAuthSessionCacheLocal), next to mod_auth_openidc with OIDCCacheType redis,
                with 1, 10,000 and 100,000 entries in the cache servers (pre-filled, pipelined);
-               each httpd's own unprotected rate in the same rounds.
+               each httpd's own unprotected rate in the same rounds; logins/s of each (and of
+               mod_auth_openidc with Redis) through test/fakeidp; the session record's size
+               and the shared memory per session it makes; instructions per login with
+               sessions in shm, Redis and Redis + local tier (bench/login_cost.py).
   callgrind    instructions per request of each configuration (apache2 -X under callgrind).
 
 Everything binds to 127.0.0.1; every wait is bounded; every server started is stopped.
@@ -1010,7 +1013,12 @@ class Bench:
         measured session. Every configuration runs in its own httpd, with /open/ (the
         unprotected rate of the same run), /tpo/ and /oidc/; rounds alternate the order;
         each 200 carries the file (wrk_status.lua checks the length, check_content the
-        bytes before and after)."""
+        bytes before and after). After each configuration's wrk runs, --dist-logins logins
+        through the fake IdP give its logins/s (mod_auth_openidc+Redis: the same in a virtual
+        host on its own port, in the first configuration's httpd). The first login into Redis
+        gives the session record's size, from which the shared memory of a local copy is
+        computed (session_record_figures). --dist-login-cost N runs bench/login_cost.py (N
+        logins under callgrind) with sessions in shm, in Redis and in Redis + local tier."""
         a = self.a
         rport, mport = h.free_port(), h.free_port()
         procs = []
@@ -1055,14 +1063,26 @@ class Bench:
                                                                self.login_key_file()))
                 if local:
                     extra += "TPOAuthSessionCacheLocal On\n"
+                # mod_auth_openidc's logins/s: a virtual host on a second port where it logs in
+                # through the fake IdP (as ours does at /fake/), sessions in the same Redis;
+                # only in the first configuration (it does not depend on ours)
+                oport = None
+                if label == "redis" and a.dist_logins:
+                    oport = h.free_port()
+                    while oport == self.http_port:
+                        oport = h.free_port()
+                    extra += oidc_fake_vhost(oport, self.fake.base, rport,
+                                             os.path.join(self.workdir, "httpd-dist", "bench"))
                 httpd = self.start_httpd(label="dist", extra_conf=extra, oidc_cache=oidc_cache)
                 if local and cache.startswith("redis"):
                     h.wait_until(lambda: redis_pubsub_clients(rport) >= 1, 10,
                                  what="the local tier's invalidation subscriber")
+                keys_before = redis_keys(rport) if label == "redis" else None
                 cookies = {"open": None,
-                           "tpo": login_idp(httpd, "tpo", "bench-user", TPO_COOKIE, self.marker),
-                           "oidc": login_idp(httpd, "oidc", "bench-user", OIDC_COOKIE,
-                                             self.marker)}
+                           "tpo": login_idp(httpd, "tpo", "bench-user", TPO_COOKIE, self.marker)}
+                if keys_before is not None and "session_record" not in out:
+                    out["session_record"] = session_record_figures(rport, keys_before)
+                cookies["oidc"] = login_idp(httpd, "oidc", "bench-user", OIDC_COOKIE, self.marker)
                 keys = ["open", "tpo", "oidc"]
                 for key in keys:
                     check_content(self.http_port, key, cookies[key], self.payload, " (" + label + ")")
@@ -1084,6 +1104,23 @@ class Bench:
                 for key in keys:
                     check_content(self.http_port, key, cookies[key], self.payload,
                                   " (" + label + ", after wrk)")
+                logins = None
+                if a.dist_logins:
+                    # logins/s after the wrk runs (the new sessions do not change them): a
+                    # warm-up (discovery, JWKS and connections of every child), then the flood
+                    furl = httpd.url("/fake/" + FILE_NAME)
+                    login_flood(furl, a.login_concurrency, a.login_concurrency, self.marker,
+                                max_seconds=120)
+                    res = login_flood(furl, a.dist_logins, a.login_concurrency, self.marker,
+                                      max_seconds=300)
+                    logins = res["per_s"]
+                    if oport:
+                        ourl = "http://127.0.0.1:%d/oidc-fake/%s" % (oport, FILE_NAME)
+                        login_flood(ourl, a.login_concurrency, a.login_concurrency, self.marker,
+                                    cookie=OIDC_COOKIE, max_seconds=120)
+                        ores = login_flood(ourl, a.dist_logins, a.login_concurrency, self.marker,
+                                           cookie=OIDC_COOKIE, max_seconds=300)
+                        point["oidc_redis_logins_per_s"] = ores["per_s"]
                 med = {k: median([r["rps"] for r in runs[k] if r["rps"]]) for k in keys}
                 tpo_open = median([x["rps"] / y["rps"] for x, y in zip(runs["tpo"], runs["open"])
                                    if x["rps"] and y["rps"]])
@@ -1095,17 +1132,33 @@ class Bench:
                                 "tpo_per_oidc_redis": (med["tpo"] / med["oidc"]
                                                        if med["tpo"] and med["oidc"] else None),
                                 "tpo_remote_gets_per_request": (remote_gets / tpo_requests
-                                                                if tpo_requests else None)}
+                                                                if tpo_requests else None),
+                                "tpo_logins_per_s": logins}
                 log("distributed %6d %-15s open %7.0f  tpo %7.0f (%.2f of open)  "
                     "mod_auth_openidc+redis %7.0f (%.2f)  tpo/oidc %.2f  cache GETs per tpo "
-                    "request %.4f" % (
+                    "request %.4f  logins/s %s%s" % (
                         n, label, med["open"] or 0, med["tpo"] or 0, tpo_open or 0,
                         med["oidc"] or 0, oidc_open or 0,
                         point[label]["tpo_per_oidc_redis"] or 0,
-                        point[label]["tpo_remote_gets_per_request"] or 0))
+                        point[label]["tpo_remote_gets_per_request"] or 0, fmt_n(logins, 1),
+                        "  (mod_auth_openidc+redis %s)" % fmt_n(
+                            point.get("oidc_redis_logins_per_s"), 1) if oport else ""))
                 self.check_httpd_log("distributed-%s-%d" % (label, n))
                 httpd.stop()
             out["points"].append(point)
+        self.results["distributed"] = out  # (reported even if the login cost fails)
+        if a.dist_login_cost:
+            # instructions per login (bench/login_cost.py, callgrind): sessions in shared
+            # memory, in Redis, in Redis with the local tier
+            out["login_cost"] = {}
+            for what, cache_args in (("shm", []), ("redis", ["--cache", "redis 127.0.0.1:%d" % rport]),
+                                     ("redis+local", ["--cache", "redis 127.0.0.1:%d" % rport,
+                                                      "--local"])):
+                out["login_cost"][what] = run_login_cost(self.a.module, a.dist_login_cost,
+                                                         cache_args, self.workdir, what)
+                log("instructions per login, sessions in %s: %s (callback %s)" % (
+                    what, fmt_n(out["login_cost"][what]["total"]),
+                    fmt_n(out["login_cost"][what]["steps"]["callback"])))
         self.results["distributed"] = out
         for p in procs:
             p.stop()
@@ -1462,6 +1515,17 @@ def summarize(res):
         out["distributed"] = {str(p["sessions"]): {
             label: {k: (round(v, 4) if isinstance(v, float) else v) for k, v in p[label].items()}
             for label in DIST_LABELS if label in p} for p in d["points"]}
+        for p in d["points"]:
+            if p.get("oidc_redis_logins_per_s") is not None:
+                out["distributed"][str(p["sessions"])]["mod_auth_openidc_redis_logins_per_s"] = \
+                    p["oidc_redis_logins_per_s"]
+        if d.get("session_record"):
+            out["distributed_session_record_bytes"] = d["session_record"]["record_bytes"]
+            out["distributed_local_shm_bytes_per_session"] = round(
+                d["session_record"]["shm_bytes_per_session"])
+        if d.get("login_cost"):
+            out["instructions_per_login"] = {k: round(v["total"])
+                                             for k, v in d["login_cost"].items()}
         for label in ("redis+local", "memcache+local"):
             vals = [p[label] for p in d["points"] if label in p]
             if vals:
@@ -1524,19 +1588,44 @@ def report(res):
         add("Distributed caches (wrk -t%d -c%d -d%ds, %d rounds; requests/s, medians; ratios are "
             "per-round medians against /open/ of the same httpd)" % (
                 w["threads"], w["connections"], w["duration_s"], w["rounds"]))
-        add("  %-9s %-15s %9s %9s %7s %11s %7s %8s %9s" % (
+        add("  %-9s %-15s %9s %9s %7s %11s %7s %8s %9s %9s" % (
             "entries", "mod_tp_oauth", "open", "tpo", "/open", "oidc+redis", "/open", "tpo/oidc",
-            "GETs/req"))
+            "GETs/req", "logins/s"))
         for p in d["points"]:
             for label in DIST_LABELS:
                 v = p.get(label)
                 if not v:
                     continue
-                add("  %-9s %-15s %9s %9s %7.3f %11s %7.3f %7.2fx %9s" % (
+                add("  %-9s %-15s %9s %9s %7.3f %11s %7.3f %7.2fx %9s %9s" % (
                     fmt_n(p["sessions"]), label, fmt_n(v["open_rps"]), fmt_n(v["tpo_rps"]),
                     v["tpo_per_open"] or 0, fmt_n(v["oidc_redis_rps"]),
                     v["oidc_redis_per_open"] or 0, v["tpo_per_oidc_redis"] or 0,
-                    fmt_n(v.get("tpo_remote_gets_per_request"), 4)))
+                    fmt_n(v.get("tpo_remote_gets_per_request"), 4),
+                    fmt_n(v.get("tpo_logins_per_s"), 1)))
+            if p.get("oidc_redis_logins_per_s") is not None:
+                add("  %-9s %-22s %70s" % (fmt_n(p["sessions"]), "mod_auth_openidc+redis",
+                                           fmt_n(p["oidc_redis_logins_per_s"], 1)))
+        if any(v.get("tpo_logins_per_s") for p in d["points"] for v in p.values()
+               if isinstance(v, dict)):
+            add("  logins/s: %d logins (%d concurrent) through test/fakeidp's oidc mode after the "
+                "wrk runs of each configuration (mod_auth_openidc+redis: the same, in a virtual "
+                "host on its own port)" % (a.get("dist_logins", 0), a.get("login_concurrency", 0)))
+        sr = d.get("session_record")
+        if sr:
+            add("  session record of bench-user %s bytes (Redis value %s); a local copy %s bytes; "
+                "shm bytes per session %s (computed from the record size and the shm layout, "
+                "%d MiB segment; not read at runtime)" % (
+                    fmt_n(sr["record_bytes"]), fmt_n(sr["redis_value_bytes"]),
+                    fmt_n(sr["local_copy_bytes"]), fmt_n(sr["shm_bytes_per_session"]),
+                    sr["local_segment_bytes"] >> 20))
+        lc = d.get("login_cost")
+        if lc:
+            add("  instructions per login (bench/login_cost.py, callgrind, median of %d logins): %s" % (
+                next(iter(lc.values()))["logins"], "; ".join(
+                    "%s %s (redirect %s, callback %s, file %s)" % (
+                        k, fmt_n(v["total"]), fmt_n(v["steps"]["redirect"]),
+                        fmt_n(v["steps"]["callback"]), fmt_n(v["steps"]["file"]))
+                    for k, v in lc.items())))
         add("  targets: with the local tier >= %.2f of unprotected and >= %.1fx mod_auth_openidc "
             "with Redis" % (TARGETS["dist_local_vs_open"], TARGETS["dist_local_vs_oidc_redis"]))
     c = res.get("callgrind")
@@ -1735,6 +1824,134 @@ def remote_get_count(cache, rport, mport):
     return 0
 
 
+def oidc_fake_vhost(port, fake_base, rport, docs):
+    """A virtual host on its own port where mod_auth_openidc (sessions in Redis) logs in through
+    test/fakeidp's oidc mode, for bench/login_flood.mjs (mod_auth_openidc's logins/s)."""
+    return """
+Listen 127.0.0.1:{port}
+<VirtualHost 127.0.0.1:{port}>
+    Alias /oidc-fake/ "{docs}/"
+    OIDCProviderMetadataURL {fake}/oidc/.well-known/openid-configuration
+    OIDCClientID fake-client
+    OIDCClientSecret fake-secret
+    OIDCRedirectURI http://127.0.0.1:{port}/oidc-fake/redirect_uri
+    OIDCCryptoPassphrase {passphrase}
+    OIDCScope "openid email"
+    OIDCPKCEMethod S256
+    OIDCCacheType redis
+    OIDCRedisCacheServer 127.0.0.1:{rport}
+    OIDCSessionType server-cache
+    <Location /oidc-fake/>
+        AuthType openid-connect
+        Require valid-user
+    </Location>
+</VirtualHost>
+""".format(port=port, docs=docs, fake=fake_base, rport=rport, passphrase=secrets.token_hex(16))
+
+
+def redis_command(port, *args):
+    """One command; the reply as Python values (bulk strings as bytes)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
+        buf = b"*%d\r\n" % len(args)
+        for x in args:
+            x = x if isinstance(x, bytes) else str(x).encode()
+            buf += b"$%d\r\n%s\r\n" % (len(x), x)
+        s.sendall(buf)
+        f = s.makefile("rb")
+
+        def read():
+            line = f.readline()
+            t, rest = line[:1], line[1:-2]
+            if t == b"+":
+                return rest.decode()
+            if t == b"-":
+                raise Broken("redis %s: %s" % (args[0], rest.decode(errors="replace")))
+            if t == b":":
+                return int(rest)
+            if t == b"$":
+                n = int(rest)
+                return None if n < 0 else f.read(n + 2)[:-2]
+            if t == b"*":
+                return [read() for _ in range(int(rest))]
+            raise Broken("redis %s: unexpected reply %r" % (args[0], line[:80]))
+        return read()
+
+
+def redis_keys(port):
+    """Every key but the fillers."""
+    return set(k for k in redis_command(port, "KEYS", "*") if not k.startswith(b"bench-filler-"))
+
+
+def session_record_figures(port, before):
+    """After one login of ours into Redis (keys `before` it): the session record's size (the
+    largest new value, less the cache encryption's 28 bytes) and, computed from it, the shared
+    memory a local copy takes (see shm_bytes_per_entry)."""
+    new = redis_keys(port) - before
+    sizes = sorted((redis_command(port, "STRLEN", k) for k in new), reverse=True)
+    if not sizes:
+        raise Broken("distributed: the login wrote no key into Redis")
+    record = sizes[0] - CACHE_CRYPT_OVERHEAD
+    key_len = len("s:") + 43      # TPO_KEY_SESSION + the session id (32 bytes, base64url)
+    value_len = LOCAL_HDR + record  # tpo_cache_local.c: a header, then the decrypted record
+    seg = LOCAL_SIZE_DEFAULT
+    per = shm_bytes_per_entry(seg, key_len + value_len)
+    return {"user": "bench-user (real oidc-provider, scope openid email profile groups)",
+            "record_bytes": record, "redis_value_bytes": sizes[0],
+            "new_redis_values_at_login": sizes,
+            "local_copy_bytes": key_len + value_len, "local_segment_bytes": seg,
+            "shm_bytes_per_session": per,
+            "method": ("computed, not read at runtime (the module exposes no figure of the "
+                       "local tier's segment): record = largest value the login wrote into "
+                       "Redis - %d bytes of encryption; a local copy = key (%d) + header (%d) + "
+                       "record, in 256-byte blocks; shm bytes per session = segment size "
+                       "(TPOAuthSessionCacheLocalSize default %d MiB) / copies that fit "
+                       "(tpo_cache_shm.c's layout: entry slots, hash buckets, block links, "
+                       "blocks); the same figure holds for sessions in the shm session cache "
+                       "(TPOAuthCacheSize) without the %d-byte header"
+                       % (CACHE_CRYPT_OVERHEAD, key_len, LOCAL_HDR, seg >> 20, LOCAL_HDR))}
+
+
+# tpo_cache_crypt.c (CK_OVERHEAD: version byte, 12-byte nonce, 16-byte tag), tpo_cache_local.c (HDR),
+# tpo_defaults.h (TPO_DEF_CACHE_LOCAL_SIZE_M), tpo_cache_shm.c / tpo_cache_shm_private.h
+CACHE_CRYPT_OVERHEAD = 29
+LOCAL_HDR = 32
+LOCAL_SIZE_DEFAULT = 16 << 20
+SHM_BLOCK, SHM_ENTRY, SHM_STRIPES, SHM_BYTES_PER_ENTRY, SHM_HDR = 256, 48, 64, 512, 4352
+
+
+def shm_bytes_per_entry(segment, entry_bytes):
+    """Bytes of a tpo_cache_shm segment per entry of entry_bytes (key + value) when the segment
+    is full of such entries: its layout as tpo_shm_cache_create() makes it (the header's size
+    approximate)."""
+    def a64(x):
+        return (x + 63) // 64 * 64
+    me = max(16, segment // SHM_BYTES_PER_ENTRY)
+    nb = SHM_STRIPES
+    while nb < me:
+        nb <<= 1
+    off_entries = a64(a64(SHM_HDR) + nb * 4)
+    off_bnext = a64(off_entries + me * SHM_ENTRY)
+    nblocks = max(16, (segment - off_bnext - 64) // (SHM_BLOCK + 4))
+    fit = min(me, nblocks // -(-entry_bytes // SHM_BLOCK))
+    return segment / fit if fit else None
+
+
+def run_login_cost(module, n, cache_args, workdir, what):
+    """bench/login_cost.py (callgrind): instructions per login; its JSON."""
+    path = os.path.join(workdir, "login-cost-%s.json" % what.replace("+", "-"))
+    argv = [sys.executable, os.path.join(BENCH_DIR, "login_cost.py"), "-n", str(n),
+            "--module", module, "--json", path] + cache_args
+    try:
+        r = subprocess.run(argv, capture_output=True, text=True, timeout=1800)
+    except subprocess.TimeoutExpired:
+        raise Broken("login_cost.py (%s) did not finish in 30 min" % what)
+    if r.returncode != 0 or not os.path.exists(path):
+        raise Broken("login_cost.py (%s) failed (exit %s): %s %s" % (
+            what, r.returncode, r.stdout[-800:], r.stderr[-800:]))
+    with open(path) as f:
+        return json.load(f)
+
+
 def fill_memcache(port, start, end):
     val = b"f" * DIST_FILLER_BYTES
     with socket.create_connection(("127.0.0.1", port), timeout=30) as s:
@@ -1792,6 +2009,13 @@ def parse_args(argv):
     ap.add_argument("--dist-rounds", type=int, help="distributed phase: rounds (default 3; smoke 1)")
     ap.add_argument("--dist-duration", type=int,
                     help="distributed phase: seconds per wrk run (default 3; smoke 1)")
+    ap.add_argument("--dist-logins", type=int,
+                    help="distributed phase: logins for each configuration's logins/s, through "
+                         "the fake IdP, after its wrk runs (default 200; smoke 10; 0: none)")
+    ap.add_argument("--dist-login-cost", type=int,
+                    help="distributed phase: logins measured by bench/login_cost.py under "
+                         "callgrind, sessions in shm, Redis, Redis + local tier (default 3; "
+                         "smoke 0: not run)")
     ap.add_argument("--callgrind-n", type=int)
     ap.add_argument("--callgrind-warmup", type=int, default=20)
     ap.add_argument("--only", action="append",
@@ -1821,6 +2045,10 @@ def parse_args(argv):
         a.dist_rounds = 1 if smoke else 3
     if a.dist_duration is None:
         a.dist_duration = 1 if smoke else 3
+    if a.dist_logins is None:
+        a.dist_logins = 10 if smoke else 200
+    if a.dist_login_cost is None:
+        a.dist_login_cost = 0 if smoke else 3
     if a.threads_per_child is None:
         a.threads_per_child = max(25, a.connections + 8)
     if not a.module:

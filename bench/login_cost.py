@@ -18,10 +18,16 @@ A step's instructions = its dump - an empty dump (two marks in a row: the 404s' 
 Prints the median over N of each step and of their sum; --annotate STEP also the top functions
 of mod_tp_oauth in that step of the last login (inclusive).
 
+--cache "redis 127.0.0.1:6379" (or "memcache HOST:PORT") puts the sessions in that distributed
+cache (TPOAuthCache, with a passphrase and a login-cookie key of this run) instead of shared
+memory; --local adds the local tier (TPOAuthSessionCacheLocal On); --json FILE writes the figures.
+
   TPO_MODULE=build/src/.libs/mod_tp_oauth.so bench/login_cost.py [-n N] [--annotate callback]
+      [--cache "redis 127.0.0.1:PORT" [--local]] [--json FILE]
 """
 import argparse
 import glob
+import json
 import html.parser
 import os
 import shutil
@@ -84,7 +90,12 @@ def main(argv=None):
     ap.add_argument("--module", default=os.environ.get("TPO_MODULE") or os.path.join(
         HERE, "..", "build", "src", ".libs", "mod_tp_oauth.so"))
     ap.add_argument("--keep", action="store_true", help="keep the work directory")
+    ap.add_argument("--cache", help='sessions in this distributed cache, e.g. "redis 127.0.0.1:6379"')
+    ap.add_argument("--local", action="store_true", help="with --cache: the local tier on")
+    ap.add_argument("--json", help="also write the figures to this file")
     a = ap.parse_args(argv)
+    if a.local and not a.cache:
+        ap.error("--local needs --cache")
 
     work = tempfile.mkdtemp(prefix="tpo-logincost-")
     os.chmod(work, 0o755)
@@ -101,7 +112,22 @@ def main(argv=None):
     proc = None
     try:
         idp.start()
-        httpd.write_config("TPOAuthCacheSize 16M\n" + h.provider_conf("idp", idp.issuer)
+        cache_conf = "TPOAuthCacheSize 16M\n"
+        if a.cache:
+            keyfile = os.path.join(work, "login-cookie.key")
+            with open(keyfile, "wb") as f:
+                f.write(os.urandom(32))
+            os.chmod(keyfile, 0o600)
+            if user:  # apache2 -X reads it as the unprivileged user under callgrind
+                import pwd
+                pw = pwd.getpwnam(user)
+                os.chown(keyfile, pw.pw_uid, pw.pw_gid)
+            cache_conf = ("TPOAuthCache %s\nTPOAuthCachePassphrase %s\n"
+                          "TPOAuthLoginCookieKeyFile %s\n" % (a.cache, os.urandom(16).hex(),
+                                                               keyfile))
+            if a.local:
+                cache_conf += "TPOAuthSessionCacheLocal On\n"
+        httpd.write_config(cache_conf + h.provider_conf("idp", idp.issuer)
                            + h.protect_conf(location="/static/"))
         if user:
             import pwd
@@ -189,12 +215,20 @@ def main(argv=None):
         steps = ("redirect", "callback", "file")
         med = {k: statistics.median(r[0][k] for r in runs) for k in steps}
         total = statistics.median(sum(r[0][k] for k in steps) for r in runs)
-        print("instructions per login in Apache (median of %d logins of %s):" % (a.n, a.user))
+        where = a.cache + (" + local tier" if a.local else "") if a.cache else "shared memory"
+        print("instructions per login in Apache (median of %d logins of %s; sessions in %s):"
+              % (a.n, a.user, where))
         for k in steps:
             print("  %-10s %12.0f" % (k, med[k]))
         print("  %-10s %12.0f" % ("total", total))
         print("then, per request with the session (the hot path, %d requests after each login): "
               "%.0f" % (REQUESTS, statistics.median(r[0]["per_request"] for r in runs)))
+        if a.json:
+            with open(a.json, "w") as f:
+                json.dump({"logins": a.n, "user": a.user, "cache": where,
+                           "steps": med, "total": total,
+                           "per_request": statistics.median(r[0]["per_request"] for r in runs)},
+                          f, indent=1)
         for step in a.annotate or ():
             rows = {}
             for f in runs[-1][1][step]:
