@@ -169,7 +169,7 @@ class IdP(_NodeServer):
     def base(self):
         return self.issuer
 
-    def start(self, timeout=20.0):
+    def start(self, timeout=60.0):
         with open(self.clients_file, "w") as f:
             json.dump(self.clients, f, indent=2)
         self._spawn([NODE_BIN, IDP_SERVER, "--port", str(self.port),
@@ -184,7 +184,7 @@ class IdP(_NodeServer):
         wait_until(ready, timeout, what="the IdP's discovery document")
         return self
 
-    def restart(self, timeout=20.0):
+    def restart(self, timeout=60.0):
         self.stop()
         return self.start(timeout)
 
