@@ -13,6 +13,7 @@
 #include <openssl/param_build.h>
 #include <openssl/rsa.h>
 #include "tpo_b64.h"
+#include "tpo_evp.h"
 #include "tpo_jose.h"
 #include "tpo_jose_private.h"
 #include "tpo_json_load.h"
@@ -301,26 +302,6 @@ static int jwk_fits(const tpo_jwk *k, const alg_info *ai)
     return 0;
 }
 
-/* SHA-256, fetched once per process (EVP_sha256() is fetched at every use). */
-static const EVP_MD *sha256_md(void)
-{
-    static EVP_MD *cached;
-    EVP_MD *m = __atomic_load_n(&cached, __ATOMIC_ACQUIRE), *none = NULL;
-
-    if (m) {
-        return m;
-    }
-    m = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!m) {
-        return EVP_sha256();
-    }
-    if (!__atomic_compare_exchange_n(&cached, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        EVP_MD_free(m);
-        return none;
-    }
-    return m;
-}
-
 /* 1 valid, 0 invalid. */
 static int verify_with(apr_pool_t *p, const tpo_jws *jws, const alg_info *ai, const tpo_jwk *k)
 {
@@ -364,8 +345,8 @@ static int verify_with(apr_pool_t *p, const tpo_jws *jws, const alg_info *ai, co
         unsigned int dlen = 0;
         EVP_PKEY_CTX *c;
 
-        if (EVP_Digest(jws->signing_input, jws->signing_input_len, dg, &dlen, sha256_md(), NULL) ==
-                1 &&
+        if (EVP_Digest(jws->signing_input, jws->signing_input_len, dg, &dlen, tpo_evp_sha256(),
+                       NULL) == 1 &&
             (c = EVP_PKEY_CTX_dup(k->rs256_verify)) != NULL) {
             ok = EVP_PKEY_verify(c, sig, siglen, dg, dlen) == 1;
             EVP_PKEY_CTX_free(c);

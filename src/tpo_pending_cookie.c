@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 #include <openssl/kdf.h>
 #include "tpo_b64.h"
+#include "tpo_evp.h"
 #include "tpo_pending_cookie.h"
 #include "tpo_pkce.h"
 
@@ -21,46 +22,6 @@
 #define PC_BIND_LABEL "mod_tp_oauth login cookie binding v1"
 #define PC_SCAN_MAX 64
 #define LOGIN_INFIX "_login_"
-
-/* The algorithms, fetched once per process (an EVP_aes_256_gcm() or
- * EVP_sha256() passed to an init call is fetched again at every call). */
-static const EVP_CIPHER *gcm_cipher(void)
-{
-    static EVP_CIPHER *cached;
-    EVP_CIPHER *c = __atomic_load_n(&cached, __ATOMIC_ACQUIRE), *none = NULL;
-
-    if (c) {
-        return c;
-    }
-    c = EVP_CIPHER_fetch(NULL, "AES-256-GCM", NULL);
-    if (!c) {
-        return EVP_aes_256_gcm();
-    }
-    if (!__atomic_compare_exchange_n(&cached, &none, c, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        EVP_CIPHER_free(c);
-        return none;
-    }
-    return c;
-}
-
-static const EVP_MD *sha256_md(void)
-{
-    static EVP_MD *cached;
-    EVP_MD *m = __atomic_load_n(&cached, __ATOMIC_ACQUIRE), *none = NULL;
-
-    if (m) {
-        return m;
-    }
-    m = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!m) {
-        return EVP_sha256();
-    }
-    if (!__atomic_compare_exchange_n(&cached, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        EVP_MD_free(m);
-        return none;
-    }
-    return m;
-}
 
 apr_status_t tpo_pending_key_derive(const void *secret, apr_size_t len, tpo_pending_key *key)
 {
@@ -137,7 +98,7 @@ apr_status_t tpo_pending_binding_make(const char *issuer, const char *client_id,
 {
     EVP_MD_CTX *md = EVP_MD_CTX_new();
     unsigned int olen = 0;
-    int ok = md && EVP_DigestInit_ex(md, sha256_md(), NULL) == 1 &&
+    int ok = md && EVP_DigestInit_ex(md, tpo_evp_sha256(), NULL) == 1 &&
              EVP_DigestUpdate(md, PC_BIND_LABEL, sizeof(PC_BIND_LABEL)) == 1;
 
     bind_field(md, issuer, &ok);
@@ -164,7 +125,7 @@ char *tpo_pending_seal(apr_pool_t *p, const tpo_pending_key *key, const tpo_pend
         return NULL;
     }
     ctx = EVP_CIPHER_CTX_new();
-    ok = ctx && EVP_EncryptInit_ex2(ctx, gcm_cipher(), key->k, out + 1, NULL) == 1 &&
+    ok = ctx && EVP_EncryptInit_ex2(ctx, tpo_evp_aes256gcm(), key->k, out + 1, NULL) == 1 &&
          EVP_EncryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD, sizeof(PC_AAD) - 1) ==
              1 &&
          EVP_EncryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1 &&
@@ -202,7 +163,7 @@ apr_status_t tpo_pending_open(apr_pool_t *p, const tpo_pending_key *key,
     ctlen = rlen - 1 - PC_IV - PC_TAG;
     plain = apr_palloc(p, ctlen + 1);
     ctx = EVP_CIPHER_CTX_new();
-    ok = ctx && EVP_DecryptInit_ex2(ctx, gcm_cipher(), key->k, raw + 1, NULL) == 1 &&
+    ok = ctx && EVP_DecryptInit_ex2(ctx, tpo_evp_aes256gcm(), key->k, raw + 1, NULL) == 1 &&
          EVP_DecryptUpdate(ctx, NULL, &len, (const unsigned char *)PC_AAD, sizeof(PC_AAD) - 1) ==
              1 &&
          EVP_DecryptUpdate(ctx, NULL, &len, bind->b, sizeof(bind->b)) == 1 &&
@@ -227,7 +188,7 @@ static int state_tag(apr_pool_t *p, const char *state, char tag[TPO_PENDING_TAG_
     unsigned int mdlen = 0;
     char *b;
 
-    if (EVP_Digest(state, strlen(state), md, &mdlen, sha256_md(), NULL) != 1 || mdlen < 6) {
+    if (EVP_Digest(state, strlen(state), md, &mdlen, tpo_evp_sha256(), NULL) != 1 || mdlen < 6) {
         return 0;
     }
     b = tpo_b64url_encode(p, md, 6);

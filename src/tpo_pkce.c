@@ -7,6 +7,7 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 #include "tpo_b64.h"
+#include "tpo_evp.h"
 #include "tpo_pkce.h"
 
 #define TPO_PKCE_VERIFIER_BYTES 32
@@ -67,26 +68,6 @@ apr_status_t tpo_pkce_verifier(apr_pool_t *p, char **out)
     return tpo_random_token(p, TPO_PKCE_VERIFIER_BYTES, out);
 }
 
-/* SHA-256, fetched once per process (EVP_sha256() is fetched at every use). */
-static const EVP_MD *sha256_md(void)
-{
-    static EVP_MD *cached;
-    EVP_MD *m = __atomic_load_n(&cached, __ATOMIC_ACQUIRE), *none = NULL;
-
-    if (m) {
-        return m;
-    }
-    m = EVP_MD_fetch(NULL, "SHA256", NULL);
-    if (!m) {
-        return EVP_sha256();
-    }
-    if (!__atomic_compare_exchange_n(&cached, &none, m, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        EVP_MD_free(m);
-        return none;
-    }
-    return m;
-}
-
 char *tpo_pkce_challenge_s256(apr_pool_t *p, const char *verifier)
 {
     unsigned char md[EVP_MAX_MD_SIZE];
@@ -95,7 +76,8 @@ char *tpo_pkce_challenge_s256(apr_pool_t *p, const char *verifier)
     if (!verifier) {
         return NULL;
     }
-    if (EVP_Digest(verifier, strlen(verifier), md, &mdlen, sha256_md(), NULL) != 1 || mdlen != 32) {
+    if (EVP_Digest(verifier, strlen(verifier), md, &mdlen, tpo_evp_sha256(), NULL) != 1 ||
+        mdlen != 32) {
         return NULL;
     }
     return tpo_b64url_encode(p, md, mdlen);
